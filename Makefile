@@ -1,0 +1,53 @@
+# Two commands do all set-up on a fresh machine: `make lab` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Sample twins and downloads live in one project-local cache, shared by the lab and the tests.
+export LRS_HELPERS_CACHE ?= $(CURDIR)/.cache/lrs_helpers
+# The stored notebook outputs are made from the sample twins, so tests use them too.
+TEST_ENV := LRS_HELPERS_SOURCE=sample
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test sample notebooks bench install system-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# One pip command, so the resolver sees every pin at once (jwst 3.0 needs asdf<6).
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The browser test drives Debian's Chromium through Playwright.
+system-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+
+sample: $(STAMP)
+	$(BIN)/python -m lrs_helpers.sample --all
+
+lab: sample
+	$(BIN)/jupyter lab $(LAB_FLAGS) --notebook-dir=notebooks
+
+test: sample system-deps
+	$(TEST_ENV) $(BIN)/python -m pytest tests
+	$(TEST_ENV) $(BIN)/python -m pytest --nbval notebooks \
+		--sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 -p no:cacheprovider
+
+notebooks: sample
+	$(TEST_ENV) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=600 notebooks/*.ipynb
+
+bench: sample
+	@mkdir -p benchmarks/results
+	@for script in benchmarks/bench_*.py; do \
+		echo "== $$script"; \
+		$(BIN)/python $$script | tee benchmarks/results/$$(basename $$script .py).json || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) .cache

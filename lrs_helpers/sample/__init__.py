@@ -1,0 +1,148 @@
+"""Sample twins: realistic, pipeline-format MIRI LRS products with a known issue injected.
+
+Each scenario lives in its own module of this package and defines::
+
+    build(out_dir: pathlib.Path, seed: int) -> dict[str, pathlib.Path]
+
+which writes its product file(s) and a truth sidecar into ``out_dir`` and returns them by role
+(for example ``{"uncal": ..., "truth": ...}``). ``build`` below caches the result per scenario,
+so a twin is made once and then reused by notebooks and tests.
+
+The truth sidecar is ``truth.json`` (scalars, short lists) and, where arrays are needed,
+``truth.npz``; :func:`load_truth` reads both.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+
+#: scenario name -> (module, one-line description)
+SCENARIOS = {
+    "slit_nods": ("lrs_helpers.sample.slit", "FIXEDSLIT point source at both nods, bright field source scattering into the slit"),
+    "ta_image": ("lrs_helpers.sample.ta", "MIRIM_TALRS target-acquisition image of a source at a known V2/V3 offset"),
+    "nod_offset": ("lrs_helpers.sample.nods", "FIXEDSLIT nods at different across-slit positions, spectrum with real features"),
+    "emi_tso": ("lrs_helpers.sample.emi_tso", "SLITLESSPRISM FASTR1 uncal ramps with 390.625 Hz and 10 Hz EMI"),
+    "slitless_background": ("lrs_helpers.sample.slitless_bkg", "SLITLESSPRISM rateints with time-varying sky background; x1dints with wrong ERR"),
+    "jump_bright": ("lrs_helpers.sample.jumps", "bright slitless source whose ramp peak trips the default jump threshold, plus real cosmic rays"),
+    "foldover_red": ("lrs_helpers.sample.foldover", "red slitless source whose light below 4.5 um folds onto the blue end"),
+}
+
+#: default seed per scenario, so every build is deterministic
+DEFAULT_SEED = 20221
+_STAMP = "built.json"
+
+
+def cache_root():
+    """Folder that holds downloads and sample twins.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$LRS_HELPERS_CACHE`` when set, else the per-user cache folder.
+    """
+    env = os.environ.get("LRS_HELPERS_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("lrs_helpers"))
+
+
+def scenario_dir(scenario, cache_dir=None):
+    """Folder of one scenario's sample twin inside the cache."""
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    return root / "sample" / scenario
+
+
+def build(scenario, *, cache_dir=None, seed=DEFAULT_SEED, force=False):
+    """Build (or reuse) the sample twin of ``scenario``.
+
+    Parameters
+    ----------
+    scenario : str
+        One of :data:`SCENARIOS`.
+    cache_dir : path-like, optional
+        Cache root; default :func:`cache_root`.
+    seed : int
+        Random seed; the same seed gives the same files.
+    force : bool
+        Rebuild even when a complete build with this seed and version exists.
+
+    Returns
+    -------
+    dict of str -> pathlib.Path
+        The written files by role (always including ``"truth"``).
+    """
+    if scenario not in SCENARIOS:
+        raise KeyError(f"unknown sample scenario {scenario!r}; expected one of {sorted(SCENARIOS)}")
+    target = scenario_dir(scenario, cache_dir)
+    stamp = target / _STAMP
+    if stamp.exists() and not force:
+        record = json.loads(stamp.read_text())
+        if record.get("seed") == seed and record.get("version") == __version__:
+            return {role: target / name for role, name in record["files"].items()}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Build into a scratch folder beside the target, then swap it in, so a build cut short
+    # never leaves a half-written twin that looks complete.
+    scratch = Path(tempfile.mkdtemp(prefix=f".{scenario}-", dir=target.parent))
+    try:
+        module = importlib.import_module(SCENARIOS[scenario][0])
+        files = module.build(scratch, seed)
+        record = {
+            "scenario": scenario,
+            "seed": seed,
+            "version": __version__,
+            "files": {role: Path(path).name for role, path in files.items()},
+        }
+        (scratch / _STAMP).write_text(json.dumps(record, indent=1))
+        if target.exists():
+            shutil.rmtree(target)
+        scratch.rename(target)
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch)
+    return {role: target / name for role, name in record["files"].items()}
+
+
+def load_truth(scenario, *, cache_dir=None, seed=DEFAULT_SEED):
+    """The recorded truth of a scenario's twin (built when missing).
+
+    Returns
+    -------
+    dict
+        ``truth.json`` contents, plus the arrays of ``truth.npz`` when the scenario wrote one.
+    """
+    files = build(scenario, cache_dir=cache_dir, seed=seed)
+    truth = json.loads(Path(files["truth"]).read_text())
+    arrays = Path(files["truth"]).with_suffix(".npz")
+    if arrays.exists():
+        with np.load(arrays) as stored:
+            truth.update({name: stored[name] for name in stored.files})
+    return truth
+
+
+def main(argv=None):
+    """Command line: ``python -m lrs_helpers.sample --all`` or ``... slit_nods emi_tso``."""
+    parser = argparse.ArgumentParser(prog="python -m lrs_helpers.sample", description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="*", help="scenario names (default: all with --all)")
+    parser.add_argument("--all", action="store_true", help="build every scenario")
+    parser.add_argument("--force", action="store_true", help="rebuild even when cached")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    args = parser.parse_args(argv)
+    names = list(SCENARIOS) if args.all else args.scenarios
+    if not names:
+        parser.error("name at least one scenario, or pass --all")
+    for name in names:
+        start = time.perf_counter()
+        files = build(name, seed=args.seed, force=args.force)
+        print(f"{name:22s} {time.perf_counter() - start:6.1f} s  {files['truth'].parent}")
+    return 0
