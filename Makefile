@@ -31,7 +31,7 @@ sample: $(STAMP)
 	$(BIN)/python -m lrs_helpers.sample --all
 
 lab: sample
-	$(BIN)/jupyter lab $(LAB_FLAGS) --notebook-dir=notebooks
+	$(BIN)/jupyter lab $(LAB_FLAGS) --notebook-dir=notebooks $(LAB_ARGS)
 
 test: sample system-deps
 	$(TEST_ENV) $(BIN)/python -m pytest tests
