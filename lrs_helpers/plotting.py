@@ -107,3 +107,48 @@ def show_product(model, *, ax=None, integration=0, title=None):
     ax.set_ylabel("row (pixel)")
     ax.set_title(f"{name}\n{label}", fontsize=9)
     return ax
+
+
+def explore_products(keys, *, source=None):
+    """A small explorer: choose a product and an integration, see it drawn.
+
+    Parameters
+    ----------
+    keys : list of str
+        Manifest keys (see ``data_manifest.csv``) offered in the drop-down.
+    source : {"auto", "mast", "sample"}, optional
+        Passed to :func:`lrs_helpers.data.get`; default from ``LRS_HELPERS_SOURCE``.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The drop-down, the integration slider and the output area.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from . import data
+    from .io import open_product
+
+    product = widgets.Dropdown(options=list(keys), description="product")
+    integration = widgets.IntSlider(value=1, min=1, max=1, description="integration")
+    output = widgets.Output()
+
+    def redraw(*_):
+        with open_product(data.get(product.value, **({"source": source} if source else {}), verbose=False)) as model:
+            nints = model.data.shape[0] if model.data.ndim >= 3 else 1
+            if hasattr(model, "spec"):
+                flux = np.asarray(model.spec[0].spec_table["FLUX"])
+                nints = flux.shape[0] if flux.ndim == 2 else 1
+            integration.max = max(nints, 1)
+            with output:
+                output.clear_output(wait=True)
+                fig, ax = plt.subplots(figsize=(7, 4))
+                show_product(model, ax=ax, integration=integration.value - 1)
+                plt.show()
+                print(f"{product.value}: integration {min(integration.value, nints)} of {nints}")
+
+    product.observe(redraw, names="value")
+    integration.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([product, integration]), output])

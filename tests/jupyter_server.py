@@ -18,21 +18,24 @@ def free_port():
 
 
 @contextmanager
-def running_lab(project_root, *, timeout_s=120):
+def running_lab(project_root, *, extra_args="", timeout_s=120):
     """Run ``make lab`` with a fixed token on a free local port; yield its base URL and token.
 
-    The server runs in its own process group so that stopping it also stops the kernels.
+    ``extra_args`` are appended to JupyterLab's command line (a later option wins). The server
+    runs in its own process group so that stopping it also stops the kernels.
     """
     port = free_port()
     token = "lrs-helpers-test"
     lab_args = (
         f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token} "
         "--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate "
-        "--ServerApp.disable_check_xsrf=False"
+        f"{extra_args}"
     )
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)
-    log = open(project_root / ".cache" / "lab-test.log", "w") if (project_root / ".cache").is_dir() else subprocess.DEVNULL
+    # The server's own log, for reading when a test fails.
+    (project_root / ".cache").mkdir(exist_ok=True)
+    log = open(project_root / ".cache" / "lab-test.log", "w")
     process = subprocess.Popen(
         ["make", "--no-print-directory", "lab", f"LAB_ARGS={lab_args}"],
         cwd=project_root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -52,11 +55,11 @@ def running_lab(project_root, *, timeout_s=120):
                 time.sleep(0.5)
         yield base_url, token
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        if log is not subprocess.DEVNULL:
-            log.close()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()

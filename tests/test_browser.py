@@ -1,0 +1,62 @@
+"""Open JupyterLab in headless Chromium, run the overview notebook and move its widget.
+
+Uses Debian's Chromium (installed by `make test`) driven by Playwright. The notebooks are run
+from a temporary copy, so the browser session never saves over the committed notebooks.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from jupyter_server import running_lab
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+def notebook_copy(project_root, tmp_path):
+    folder = tmp_path / "notebooks"
+    shutil.copytree(project_root / "notebooks", folder)
+    return folder
+
+
+def test_overview_runs_in_jupyterlab_and_its_slider_redraws(project_root, notebook_copy, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (make test installs it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with running_lab(project_root, extra_args=f"--ServerApp.root_dir={notebook_copy}") as (base_url, token), \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS,
+                                             headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base_url}/lab/tree/00_overview.ipynb?token={token}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+            # Wait for the kernel before running every cell from the Run menu.
+            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+                1, timeout=90_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-item[data-command='notebook:run-all-cells']").click()
+
+            dropdown = page.locator(".widget-dropdown select")
+            expect(dropdown).to_be_visible(timeout=240_000)
+            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+                1, timeout=240_000)
+            assert page.locator("[data-mime-type='application/vnd.jupyter.error']").count() == 0
+
+            dropdown.select_option("slitless_rateints")
+            caption = page.locator(".widget-output pre", has_text="slitless_rateints: integration 1 of")
+            expect(caption).to_be_visible(timeout=60_000)
+            page.locator(".widget-slider .noUi-handle").first.focus()
+            page.keyboard.press("ArrowRight")
+            expect(page.locator(".widget-output pre", has_text="slitless_rateints: integration 2 of")
+                   ).to_be_visible(timeout=60_000)
+            page.screenshot(path=str(tmp_path / "overview.png"))
+        finally:
+            browser.close()
