@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 export LRS_HELPERS_CACHE ?= $(CURDIR)/.cache/lrs_helpers
 # The stored notebook outputs are made from the sample twins, so tests use them too.
 TEST_ENV := LRS_HELPERS_SOURCE=sample
+LAB_DIR ?= notebooks
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test sample notebooks bench install system-deps clean
@@ -31,7 +32,7 @@ sample: $(STAMP)
 	$(BIN)/python -m lrs_helpers.sample --all
 
 lab: sample
-	$(BIN)/jupyter lab $(LAB_FLAGS) --notebook-dir=notebooks $(LAB_ARGS)
+	$(BIN)/jupyter lab $(LAB_FLAGS) --notebook-dir=$(LAB_DIR) $(LAB_ARGS)
 
 test: sample system-deps
 	$(TEST_ENV) $(BIN)/python -m pytest tests

@@ -18,18 +18,17 @@ def free_port():
 
 
 @contextmanager
-def running_lab(project_root, *, extra_args="", timeout_s=120):
+def running_lab(project_root, *, notebook_dir="notebooks", timeout_s=120):
     """Run ``make lab`` with a fixed token on a free local port; yield its base URL and token.
 
-    ``extra_args`` are appended to JupyterLab's command line (a later option wins). The server
+    ``notebook_dir`` is the folder JupyterLab opens (``make lab``'s default otherwise). The server
     runs in its own process group so that stopping it also stops the kernels.
     """
     port = free_port()
     token = "lrs-helpers-test"
     lab_args = (
         f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token} "
-        "--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate "
-        f"{extra_args}"
+        "--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"
     )
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)
@@ -37,7 +36,7 @@ def running_lab(project_root, *, extra_args="", timeout_s=120):
     (project_root / ".cache").mkdir(exist_ok=True)
     log = open(project_root / ".cache" / "lab-test.log", "w")
     process = subprocess.Popen(
-        ["make", "--no-print-directory", "lab", f"LAB_ARGS={lab_args}"],
+        ["make", "--no-print-directory", "lab", f"LAB_ARGS={lab_args}", f"LAB_DIR={notebook_dir}"],
         cwd=project_root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base_url = f"http://127.0.0.1:{port}"

@@ -30,7 +30,7 @@ def test_overview_runs_in_jupyterlab_and_its_slider_redraws(project_root, notebo
         pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (make test installs it)")
     from playwright.sync_api import expect, sync_playwright
 
-    with running_lab(project_root, extra_args=f"--ServerApp.root_dir={notebook_copy}") as (base_url, token), \
+    with running_lab(project_root, notebook_dir=notebook_copy) as (base_url, token), \
             sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS,
                                              headless=True)
