@@ -1,0 +1,396 @@
+"""Run one jwst pipeline step on a product, with CRDS or fully offline.
+
+The jwst steps fetch their calibration reference files from CRDS. Without CRDS (no network, or
+a quick experiment on a sample twin) a step can still run when every reference it needs is
+given as an ``override_<reftype>`` value: a file path, a datamodel, or ``"N/A"``. Two details
+make that work on jwst 3.0:
+
+* a CRDS failure is a ``SystemExit``, not an exception, so :func:`run_step` checks *before*
+  running that every reference type the step declares has an override and raises a
+  ``ValueError`` naming the missing ones;
+* after running, the step records the CRDS context it used; a small stub cache
+  (``$CRDS_PATH/config/jwst/server_config``) with ``CRDS_SERVER_URL`` pointing at an unused local
+  port answers that question without any network.
+
+The CRDS environment variables are set only for the duration of the call and restored after.
+
+Offline or online (``offline=None``): offline when ``LRS_HELPERS_SOURCE=sample``, or when
+``CRDS_SERVER_URL`` is not set, or when the host it names does not accept a connection within
+:data:`CRDS_PROBE_TIMEOUT` seconds; online otherwise. ``offline=True`` / ``False`` always wins.
+
+Offline reference builders (:func:`miri_gain_model`, :func:`miri_readnoise_model`) make flat
+reference models with the subarray metadata jwst checks, so steps such as ``JumpStep`` run on a
+SLITLESSPRISM ramp without CRDS.
+"""
+
+import contextlib
+import importlib
+import json
+import os
+import socket
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+
+#: Seconds to wait for the CRDS server to accept a connection before running offline.
+CRDS_PROBE_TIMEOUT = 2.0
+
+#: Typical MIRI imager-detector gain, e-/DN, as used in public MIRI code and simulations
+#: (e.g. the jwst MIRI notebooks and Eureka!; older MIRISim runs assumed 2.5 e-/DN).
+MIRI_GAIN_E_PER_DN = 3.1
+
+#: MIRI correlated-double-sample (CDS) read noise, DN, at FAST readout (one frame per group).
+#: Measured on real ground-test ramps (../shared/data/ground_test/miri_sub64_fast_ramps_2018.fits,
+#: MIRI 2018, FAST, 5 ints x 50 groups) with :func:`measure_cds_readnoise`: science columns
+#: 4..67, first and last group dropped (reset and last-frame effects, as the jwst firstframe and
+#: lastframe steps do), 5-sigma-clipped standard deviation of the second frame differences
+#: 10.18 DN = sqrt(6) x per-frame noise, so 4.16 DN per frame and 5.88 DN CDS (sqrt(2) x per
+#: frame); each group alone gives 5.76-5.96 DN. jwst READNOISE references hold CDS noise in DN
+#: (stcal's jump step halves read_noise**2 per read), so this is the number to put in one.
+MIRI_FAST_CDS_READNOISE_DN = 5.9
+
+#: MIRI subarrays: name -> (xstart, ystart, xsize, ysize), 1-based detector pixels (SUBSTRT1,
+#: SUBSTRT2, SUBSIZE1, SUBSIZE2 as the pipeline writes them for MIRIMAGE).
+MIRI_SUBARRAYS = {
+    "FULL": (1, 1, 1032, 1024),
+    "SLITLESSPRISM": (1, 529, 72, 416),
+}
+
+# Reference types a step declares but does not read for some parameter values:
+# (step class name, reftype) -> test on the step parameters.
+_REFERENCE_NOT_NEEDED = {
+    # With frequencies given, EmiCorrStep builds its reference waveforms on the fly.
+    ("EmiCorrStep", "emicorr"): lambda params: params.get("onthefly_corr_freq") is not None,
+}
+
+_SERVER_CONFIG = {
+    "observatory": "jwst",
+    "operational_context": "jwst_offline.pmap",
+    "edit_context": "jwst_offline.pmap",
+    "force_remote_mode": False,
+    "bad_files_list": [],
+    "last_synced": "offline",
+    "mappings": [],
+}
+
+
+def crds_reachable(url=None, timeout=CRDS_PROBE_TIMEOUT):
+    """Whether a CRDS server accepts a TCP connection.
+
+    Parameters
+    ----------
+    url : str, optional
+        Server address; default ``$CRDS_SERVER_URL``. Without one the answer is False (this
+        function never guesses a default server).
+    timeout : float
+        Seconds to wait for the connection.
+
+    Returns
+    -------
+    bool
+    """
+    url = url or os.environ.get("CRDS_SERVER_URL")
+    if not url:
+        return False
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return False
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def should_run_offline(offline=None):
+    """Decide offline vs online (see the module docstring for the rule).
+
+    Parameters
+    ----------
+    offline : bool or None
+        An explicit choice, returned as is; None applies the rule.
+
+    Returns
+    -------
+    bool
+    """
+    if offline is not None:
+        return bool(offline)
+    if os.environ.get("LRS_HELPERS_SOURCE", "").lower() == "sample":
+        return True
+    return not crds_reachable()
+
+
+def offline_crds_path():
+    """Folder of the offline CRDS stub cache (created when missing).
+
+    Returns
+    -------
+    pathlib.Path
+        ``<lrs_helpers cache>/crds_offline``, holding ``config/jwst/server_config``.
+    """
+    from .sample import cache_root
+
+    root = cache_root() / "crds_offline"
+    config = root / "config" / "jwst" / "server_config"
+    text = repr(_SERVER_CONFIG)
+    if not config.exists() or config.read_text() != text:
+        config.parent.mkdir(parents=True, exist_ok=True)
+        # Write to a temporary name and rename, so a concurrent run never reads half a file.
+        fd, tmp = tempfile.mkstemp(dir=config.parent, prefix=".server_config-")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, config)
+    return root
+
+
+def _unused_local_url():
+    """An http address on 127.0.0.1 at a port nothing listens on (nothing leaves the machine)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def offline_crds_environment():
+    """Context manager: CRDS variables set for an offline run, all restored on exit.
+
+    Every ``CRDS_*`` variable is cleared for the duration (a user's ``CRDS_CONTEXT`` or
+    ``CRDS_PATH_SINGLE`` would otherwise redirect CRDS), then ``CRDS_PATH`` points at the stub
+    cache, ``CRDS_SERVER_URL`` at an unused local port, and ``STPIPE_DISABLE_CRDS_STEPPARS`` is
+    true so no step-parameter reference is looked up; ``CRDS_CONFIG_URI=none`` makes CRDS read
+    its configuration from the stub after the local address refuses the connection.
+    """
+    names = [name for name in os.environ if name.startswith("CRDS_")]
+    names.append("STPIPE_DISABLE_CRDS_STEPPARS")
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        for name in names:
+            os.environ.pop(name, None)
+        os.environ["CRDS_PATH"] = str(offline_crds_path())
+        os.environ["CRDS_SERVER_URL"] = _unused_local_url()
+        # "none": ask the (absent) server, then fall back to the cached server_config.
+        os.environ["CRDS_CONFIG_URI"] = "none"
+        os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "true"
+        yield
+    finally:
+        for name in set(names) | {"CRDS_PATH", "CRDS_SERVER_URL", "CRDS_CONFIG_URI"}:
+            value = saved.get(name)
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def resolve_step_class(step):
+    """The jwst Step class from a class or its import path.
+
+    Parameters
+    ----------
+    step : type or str
+        A Step subclass, or a dotted path such as ``"jwst.jump.JumpStep"``.
+
+    Returns
+    -------
+    type
+    """
+    if isinstance(step, str):
+        module_name, _, class_name = step.rpartition(".")
+        if not module_name:
+            raise ValueError(f"step {step!r}: expected a dotted import path such as 'jwst.jump.JumpStep'")
+        try:
+            return getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as error:
+            raise ValueError(f"step {step!r} could not be imported ({error}); expected a jwst Step class "
+                             "or its import path, e.g. 'jwst.jump.JumpStep'") from None
+    if not isinstance(step, type) or not hasattr(step, "reference_file_types"):
+        raise ValueError(f"step {step!r} is not a jwst Step class; pass e.g. jwst.jump.JumpStep")
+    return step
+
+
+def missing_overrides(step_class, overrides, step_params):
+    """Reference types the step would have to fetch from CRDS.
+
+    Parameters
+    ----------
+    step_class : type
+        A jwst Step class.
+    overrides : dict
+        reftype -> override value.
+    step_params : dict
+        Step parameters (``skip=True`` needs no reference; some parameters make a reference
+        unnecessary, e.g. ``EmiCorrStep(onthefly_corr_freq=...)``).
+
+    Returns
+    -------
+    list of str
+        Reference types with neither an override nor a reason not to need one.
+    """
+    if step_params.get("skip"):
+        return []
+    missing = []
+    for reftype in step_class.reference_file_types:
+        if reftype in overrides:
+            continue
+        not_needed = _REFERENCE_NOT_NEEDED.get((step_class.__name__, reftype))
+        if not_needed is not None and not_needed(step_params):
+            continue
+        missing.append(reftype)
+    return missing
+
+
+def run_step(step, model, *, offline=None, overrides=None, **step_params):
+    """Run one jwst step on a model, offline (no CRDS) or online.
+
+    Parameters
+    ----------
+    step : type or str
+        The jwst Step class (e.g. ``jwst.emicorr.EmiCorrStep``) or its import path.
+    model : DataModel or path-like
+        The input product. The step works on its own copy; ``model`` is not changed by jwst 3.0
+        steps, but close it yourself when you opened it.
+    offline : bool or None
+        True: no CRDS at all, every reference the step needs must be in ``overrides``.
+        False: let the step ask CRDS for what is not overridden (a CRDS failure then ends the
+        process with ``SystemExit``, as in jwst). None: decide as the module docstring says.
+    overrides : dict, optional
+        Reference type -> path, datamodel or ``"N/A"``, e.g.
+        ``{"gain": miri_gain_model(), "readnoise": miri_readnoise_model()}``. Parameters
+        ``override_<reftype>=`` in ``step_params`` are accepted too.
+    **step_params
+        Step parameters, e.g. ``skip=False, algorithm="sequential"``.
+
+    Returns
+    -------
+    DataModel
+        The step's result.
+
+    Raises
+    ------
+    ValueError
+        Offline, when a reference type the step needs has no override (names the missing types).
+    """
+    step_class = resolve_step_class(step)
+    all_overrides = dict(overrides or {})
+    params = {}
+    for name, value in step_params.items():
+        if name.startswith("override_"):
+            all_overrides[name.removeprefix("override_")] = value
+        else:
+            params[name] = value
+    unknown = sorted(set(all_overrides) - set(step_class.reference_file_types))
+    if unknown:
+        raise ValueError(f"{step_class.__name__} has no reference type(s) {unknown}; "
+                         f"it uses {list(step_class.reference_file_types)}")
+    run_offline = should_run_offline(offline)
+    if run_offline:
+        missing = missing_overrides(step_class, all_overrides, params)
+        if missing:
+            raise ValueError(
+                f"cannot run {step_class.__name__} offline: no override for reference type(s) "
+                f"{missing}. Pass overrides={{{', '.join(repr(m) + ': <path, datamodel or N/A>' for m in missing)}}} "
+                "(see lrs_helpers.pipeline.miri_gain_model / miri_readnoise_model), or run online "
+                "with CRDS_SERVER_URL and CRDS_PATH set.")
+    instance = step_class(**params, **{f"override_{name}": value for name, value in all_overrides.items()})
+    context = offline_crds_environment() if run_offline else contextlib.nullcontext()
+    with context:
+        return instance.run(model)
+
+
+def _reference_model(model_class, shape, fill, subarray, description):
+    """A flat MIRI reference model with the subarray metadata jwst matches against."""
+    from stdatamodels.jwst import datamodels
+
+    shape = tuple(int(n) for n in shape)
+    if subarray not in MIRI_SUBARRAYS:
+        raise ValueError(f"unknown MIRI subarray {subarray!r}; expected one of {sorted(MIRI_SUBARRAYS)}")
+    xstart, ystart, xsize, ysize = MIRI_SUBARRAYS[subarray]
+    if shape != (ysize, xsize):
+        raise ValueError(f"shape {shape} does not match subarray {subarray} ({ysize} rows x {xsize} columns)")
+    reference = getattr(datamodels, model_class)(data=np.full(shape, fill, dtype=np.float32))
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
+    reference.meta.subarray.name = subarray
+    reference.meta.subarray.xstart = xstart
+    reference.meta.subarray.ystart = ystart
+    reference.meta.subarray.xsize = xsize
+    reference.meta.subarray.ysize = ysize
+    reference.meta.description = description
+    reference.meta.author = "lrs_helpers"
+    reference.meta.pedigree = "DUMMY"
+    reference.meta.useafter = "2022-01-01T00:00:00"
+    return reference
+
+
+def miri_gain_model(shape=(416, 72), value=MIRI_GAIN_E_PER_DN, *, subarray="SLITLESSPRISM"):
+    """A flat MIRI GAIN reference model for offline runs.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (rows, columns) of the science array; must match ``subarray``.
+    value : float
+        Gain, e-/DN (default :data:`MIRI_GAIN_E_PER_DN`, 3.1).
+    subarray : str
+        A key of :data:`MIRI_SUBARRAYS`.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.GainModel
+    """
+    return _reference_model("GainModel", shape, value, subarray, f"Flat MIRI gain {value} e-/DN (offline stand-in)")
+
+
+def miri_readnoise_model(shape=(416, 72), value_dn=MIRI_FAST_CDS_READNOISE_DN, *, subarray="SLITLESSPRISM"):
+    """A flat MIRI READNOISE reference model (CDS noise, DN) for offline runs.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (rows, columns) of the science array; must match ``subarray``.
+    value_dn : float
+        CDS read noise, DN (default :data:`MIRI_FAST_CDS_READNOISE_DN`, 5.9 DN, measured on real
+        FAST ground-test ramps).
+    subarray : str
+        A key of :data:`MIRI_SUBARRAYS`.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.ReadnoiseModel
+    """
+    return _reference_model("ReadnoiseModel", shape, value_dn, subarray,
+                            f"Flat MIRI CDS read noise {value_dn} DN (offline stand-in)")
+
+
+def measure_cds_readnoise(ramps, *, skip_first=1, skip_last=1, clip_sigma=5.0):
+    """CDS read noise from ramps, via second frame differences.
+
+    Second differences ``x[i+2] - 2 x[i+1] + x[i]`` cancel a pixel's count rate (and most slow
+    curvature); for white read noise of ``s`` DN per frame their variance is ``6 s**2``, and the
+    CDS noise is ``sqrt(2) s``.
+
+    Parameters
+    ----------
+    ramps : array_like
+        Ramps, DN, shape (..., ngroups, rows, columns) with one frame per group.
+    skip_first, skip_last : int
+        Groups dropped at the start (MIRI reset) and end (last-frame effect) of each ramp.
+    clip_sigma : float
+        Sigma clipping of the differences (cosmic rays, jumps).
+
+    Returns
+    -------
+    float
+        CDS read noise, DN.
+    """
+    from astropy.stats import sigma_clipped_stats
+
+    ramps = np.asarray(ramps, dtype=float)
+    ngroups = ramps.shape[-3]
+    second = np.diff(ramps[..., skip_first:ngroups - skip_last, :, :], n=2, axis=-3)
+    _, _, std = sigma_clipped_stats(second, sigma=clip_sigma)
+    return float(std / np.sqrt(3.0))
