@@ -47,10 +47,10 @@ NOMINAL_RANGE_UM = (5.0, 14.0)
 #: efficient, falling linearly to zero at the shortest detected wavelength (the cut-off).
 FOLDED_THROUGHPUT = 0.05
 
-#: Spectral index (F_nu proportional to lambda**index) of the flux standards: Rayleigh-Jeans
-#: photospheres (A and G stars), index -2; the slope of the real CALSPEC models in 5-10 um
-#: (flight_derived/slit_spectrum_*.fits, column model) is -2.0 +- 0.1 (checked in the tests).
-STANDARD_STAR_INDEX = -2.0
+#: Spectral index (F_nu proportional to lambda**index) of the flux standards, near Rayleigh-Jeans
+#: (-2): mean log-log slope over 5-10 um of the CALSPEC models of the four standards observed
+#: with the LRS slit (flight_derived/slit_spectrum_*.fits, column model: -1.906 to -1.923).
+STANDARD_STAR_INDEX = -1.92
 
 #: Wavelength (um) at which a signal-to-noise ratio is quoted for usable_range.
 SNR_REFERENCE_UM = 7.5
@@ -186,7 +186,7 @@ def photon_spectrum(wavelength_um, *, source_temperature_k=None, spectral_index=
         Blackbody temperature (K): ``B_lambda(T) * lambda``.
     spectral_index : float, optional
         Power law ``F_nu ~ lambda**spectral_index`` (photon rate ``~ lambda**(index - 1)``);
-        -2 is a Rayleigh-Jeans photosphere like the flux standards, larger is redder.
+        -2 is a Rayleigh-Jeans photosphere (the flux standards: -1.92), larger is redder.
         Give at most one of the two; with neither, the flux-standard shape is used.
 
     Returns
@@ -360,7 +360,7 @@ def usable_range(mode, *, source_temperature_k=None, spectral_index=None, snr=No
     source_temperature_k : float, optional
         Blackbody temperature of the source (K).
     spectral_index : float, optional
-        ``F_nu ~ lambda**index`` (standards: -2). At most one of the two.
+        ``F_nu ~ lambda**index`` (standards: -1.92). At most one of the two.
     snr : float, optional
         Signal-to-noise per pixel at 7.5 um; omitted: the nominal 14 um red limit.
     tolerance : float

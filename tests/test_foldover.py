@@ -1,0 +1,169 @@
+"""Fold-over, blue limit and slitless leak: figures against the real SPECWCS tables, the model's
+behaviour, the foldover_red twin's truth, and bad inputs."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from lrs_helpers import foldover
+
+SPECWCS = {"slit": "jwst_miri_specwcs_0005.fits", "slitless": "jwst_miri_specwcs_0006.fits",
+           "ground": "jwst_miri_specwcs_0003.fits"}
+
+
+def read_table(shared_data, name):
+    table = fits.getdata(shared_data / "reference" / SPECWCS[name], "WAVETABLE")
+    return np.asarray(table["WAVELENGTH"], float), np.asarray(table["Y_CENTER"], float)
+
+
+# ---------------------------------------------------------------- figures vs the real tables
+
+@pytest.mark.parametrize("name", sorted(SPECWCS))
+def test_turnaround_figures_refit_from_the_original_tables(shared_data, name):
+    wavelength, rows = read_table(shared_data, name)
+    fitted = foldover.fit_turnaround(wavelength, rows)
+    stored = foldover.TURNAROUND[name]
+    # the package stores the fit rounded to 4-5 significant figures
+    assert fitted["wavelength_um"] == pytest.approx(stored["wavelength_um"], abs=2e-4)
+    assert fitted["row_offset_px"] == pytest.approx(stored["row_offset_px"], abs=2e-3)
+    assert fitted["curvature_px_per_um2"] == pytest.approx(stored["curvature_px_per_um2"], abs=2e-3)
+
+
+@pytest.mark.parametrize("name", ["slit", "slitless"])
+def test_parabola_describes_the_blue_end_of_the_table(shared_data, name):
+    wavelength, rows = read_table(shared_data, name)
+    turn = foldover.TURNAROUND[name]
+    blue = wavelength < 5.0
+    model = turn["row_offset_px"] - turn["curvature_px_per_um2"] * (wavelength[blue] - turn["wavelength_um"]) ** 2
+    # a tenth of a pixel: the table's rows are spaced by one pixel
+    assert np.sqrt(np.mean((model - rows[blue]) ** 2)) < 0.12
+    # the turnaround sits just beyond the table's blue end, where dlambda/dy steepens
+    steepness = np.abs(np.diff(wavelength) / np.diff(rows))[:4]
+    assert np.all(np.diff(steepness) < 0), "dlambda/dy must steepen towards the blue end"
+    assert abs(turn["row_offset_px"] - rows[0]) < 1.0
+
+
+def test_shortest_detected_wavelength_is_the_slit_tables_first_row(shared_data):
+    wavelength, _ = read_table(shared_data, "slit")
+    assert foldover.SHORTEST_DETECTED_UM == pytest.approx(wavelength[0], abs=1e-4)
+    slitless, _ = read_table(shared_data, "slitless")
+    assert foldover.SHORTEST_DETECTED_UM <= np.nanmin(slitless)
+
+
+@pytest.mark.parametrize("name, first_clean_um, marked_rows", [("slitless", 5.293, 12), ("slit", 3.1871, 1)])
+def test_foldover_mask_on_the_table_rows(shared_data, name, first_clean_um, marked_rows):
+    """Rows of the real table marked by the mask: a contiguous block at the blue end ending at
+    the last row whose fold partner still reaches the detector."""
+    wavelength, rows = read_table(shared_data, name)
+    mask = foldover.foldover_mask(wavelength, name)
+    assert mask.sum() == marked_rows
+    assert np.all(mask[:marked_rows]) and not mask[marked_rows:].any()
+    partner = foldover.fold_partner_um(wavelength, name)
+    assert np.all(partner[mask] >= foldover.SHORTEST_DETECTED_UM)
+    assert partner[marked_rows] < foldover.SHORTEST_DETECTED_UM
+    assert wavelength[marked_rows] == pytest.approx(first_clean_um, abs=1e-3)
+
+
+def test_fold_edges():
+    assert foldover.fold_edge_um("slitless") == pytest.approx(5.2455, abs=1e-3)
+    assert foldover.fold_edge_um("MIR_LRS-FIXEDSLIT") == pytest.approx(2.9137, abs=1e-3)
+
+
+def test_limiting_flux_table_matches_the_etc_file(shared_data):
+    stored = np.load(shared_data / "reference" / "miri_lrs_sensitivity_ETC4.0.npz", allow_pickle=True)
+    for index, config in enumerate(stored["configs"]):
+        mode = "slitless" if config["mode"] == "lrsslitless" else "slit"
+        wavelength = np.asarray(stored["wavelengths"][index], float)
+        limit = np.asarray(stored["lim_fluxes"][index], float)
+        order = np.argsort(wavelength)
+        expected = np.interp(foldover._LIMIT_GRID_UM, wavelength[order], limit[order])
+        np.testing.assert_allclose(foldover.LIMITING_FLUX_MJY[mode], expected, rtol=1e-3)
+
+
+def test_standard_star_index_matches_the_calspec_models(shared_data):
+    slopes = []
+    for path in sorted((shared_data / "flight_derived").glob("slit_spectrum_*.fits")):
+        table = fits.getdata(path, 1)
+        use = (table["wave"] > 5) & (table["wave"] < 10) & (table["model"] > 0)
+        slopes.append(np.polyfit(np.log(table["wave"][use]), np.log(table["model"][use]), 1)[0])
+    assert len(slopes) == 4
+    assert np.mean(slopes) == pytest.approx(foldover.STANDARD_STAR_INDEX, abs=0.01)
+
+
+# ---------------------------------------------------------------- the model's behaviour
+
+def test_blue_limit_moves_monotonically_from_5_towards_5p2_as_the_source_reddens():
+    assert foldover.usable_range("slitless") == (5.0, 14.0)
+    temperatures = [30000, 10000, 6000, 4000, 3000, 2000, 1500, 1000, 600, 300, 100]
+    blue = [foldover.usable_range("slitless", source_temperature_k=t)[0] for t in temperatures]
+    assert blue[0] == pytest.approx(5.0, abs=0.005)
+    assert np.all(np.diff(blue) >= 0)
+    assert 5.15 <= blue[-1] <= foldover.fold_edge_um("slitless")
+    indices = [-2.0, -1.92, -1.5, -1.0, 0.0, 2.0, 4.0]
+    blue_index = [foldover.usable_range("slitless", spectral_index=a)[0] for a in indices]
+    assert np.all(np.diff(blue_index) >= 0) and blue_index[1] == 5.0 and blue_index[-1] > 5.15
+
+
+def test_slit_blocking_filter_stops_the_folded_light():
+    for temperature in (100, 3000, 30000):
+        assert foldover.leak_fraction("slit", source_temperature_k=temperature) == 0.0
+        assert foldover.usable_range("slit", source_temperature_k=temperature)[0] == 5.0
+    leaks = [foldover.leak_fraction("slitless", source_temperature_k=t) for t in (30000, 3000, 1000, 300)]
+    assert leaks[0] > 0.005 and np.all(np.diff(leaks) < 0)
+
+
+def test_calibration_error_is_zero_for_the_standards_and_negative_for_red_sources():
+    wavelength = np.array([4.0, 5.0, 5.1, 5.2, 6.0])
+    np.testing.assert_array_equal(foldover.calibration_error(wavelength, "slitless"), 0.0)
+    red = foldover.calibration_error(wavelength, "slitless", source_temperature_k=500)
+    assert np.all(red[:4] < 0) and red[-1] == 0.0
+
+
+def test_red_limit_against_signal_to_noise():
+    reds = [foldover.usable_range("slitless", snr=s)[1] for s in (5, 20, 50, 100, 300, 1000)]
+    assert np.all(np.diff(reds) > 0) and reds[-1] <= 14.0
+    assert 12.0 <= foldover.usable_range("slitless", snr=100)[1] <= 13.0
+    assert foldover.usable_range("slit", snr=None)[1] == 14.0
+
+
+def test_core_does_not_modify_inputs():
+    wavelength = np.array([[4.0, np.nan], [5.1, 7.0]])
+    before = wavelength.copy()
+    foldover.foldover_mask(wavelength, "slitless")
+    foldover.folded_fraction(wavelength, "slitless", source_temperature_k=800)
+    np.testing.assert_array_equal(wavelength, before)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5),
+                  elements=st.floats(allow_nan=True, allow_infinity=True, width=64)))
+def test_fuzz_mask_and_fraction(wavelength):
+    mask = foldover.foldover_mask(wavelength, "slitless")
+    assert mask.shape == wavelength.shape and mask.dtype == bool
+    assert not mask[~np.isfinite(wavelength)].any()
+    with np.errstate(all="ignore"):
+        fraction = foldover.folded_fraction(np.abs(wavelength), "slitless")
+    finite = np.isfinite(wavelength)
+    assert np.all((fraction[finite] >= 0) & (fraction[finite] < 1))
+    assert np.all(np.isnan(fraction[~finite]))
+
+
+# ---------------------------------------------------------------- bad inputs
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: foldover.foldover_mask([5.0], "MIR_IMAGE"), "unknown LRS mode 'MIR_IMAGE'"),
+    (lambda: foldover.usable_range("slitless", source_temperature_k=-5), "positive number of kelvin"),
+    (lambda: foldover.usable_range("slitless", source_temperature_k=300, spectral_index=0), "not both"),
+    (lambda: foldover.usable_range("slitless", tolerance=2), "tolerance must be a fraction"),
+    (lambda: foldover.usable_range("slitless", snr=0), "snr must be a positive number"),
+    (lambda: foldover.usable_range("slitless", snr=1), "below the usable floor"),
+    (lambda: foldover.leak_fraction("slitless", wavelength_range_um=(7, 5)), "0 < low < high"),
+    (lambda: foldover.fit_turnaround([5.0, 6.0], [1.0, 0.0]), "at least 4 finite table rows"),
+    (lambda: foldover.fit_turnaround([[1.0]], [1.0, 2.0]), "1-D and of equal length"),
+])
+def test_bad_inputs_raise_clear_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
