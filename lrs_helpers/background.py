@@ -20,9 +20,9 @@ Edges (files)::
 Why a constant per row: in the real PID 1053 background frame (jw01053009001,
 ``../shared/data/flight_derived``) the sky across a row is flat to about 1% from column 14
 to 72, but the first columns after the reference pixels roll off (column 4 reads ~50x the
-sky, columns 6-13 read 10-20% low). A straight line fitted to both edges carries that
-roll-off into the trace and leaves ~3% of the sky there; the sigma-clipped median of both
-edges leaves ~0.5%. So the default is one clipped value per row and integration
+sky, columns 6-11 read 10-20% low). A straight line fitted to both edges carries that
+roll-off into the trace and leaves ~3% of the sky there; the median of both edges, after
+MAD-based sigma clipping removes the roll-off columns, leaves ~0.1%. So the default is one clipped value per row and integration
 (``order=0``); ``order=1`` or ``2`` fit a polynomial across the row instead.
 """
 
@@ -84,8 +84,12 @@ def _usable_edge_pixels(sci, dq, columns, sigma, maxiters):
     bad = ~np.isfinite(values)
     if dq is not None:
         bad |= (dq[..., columns] & DO_NOT_USE).astype(bool)
+    # The spread is measured with the MAD, not the standard deviation: on the real PID 1053 frame
+    # the columns just right of the reference pixels read 10-20% low (one-sided contamination),
+    # which inflates a standard deviation enough to keep them; the MAD rejects them.
     clipped = sigma_clip(
-        np.ma.masked_array(values, mask=bad), sigma=sigma, maxiters=maxiters, axis=-1, masked=True
+        np.ma.masked_array(values, mask=bad), sigma=sigma, maxiters=maxiters, axis=-1, masked=True,
+        stdfunc="mad_std",
     )
     return values, ~np.ma.getmaskarray(clipped)
 
@@ -163,7 +167,8 @@ def edge_background(
         0 for one value per row (the default, see the module notes for why); 1 or 2 for a
         least-squares polynomial across the row through the clipped edge pixels.
     sigma : float
-        Clipping threshold in standard deviations (astropy ``sigma_clip``).
+        Clipping threshold in robust standard deviations (astropy ``sigma_clip`` with
+        ``stdfunc="mad_std"``), per row of each integration.
     maxiters : int
         Maximum clipping iterations.
 
@@ -657,3 +662,131 @@ def _bkg_coeff_problems(name, coeff, limits, slitless):
                 f"{limits['xstart']}-{limits['xstop']}"
             )
     return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Edges: running the real jwst extract_1d offline on slitless integrations
+# ---------------------------------------------------------------------------------------------
+
+
+def siaf_distortion_model(*, degree=4, step=16):
+    """A MIRI imager DISTORTION reference model built from the SIAF (pysiaf) polynomials.
+
+    jwst's assign_wcs needs the imager distortion (detector pixels -> V2/V3) for LRS. The CRDS
+    file cannot be fetched offline, but pysiaf ships the same flight distortion as the
+    ``MIRIM_FULL`` aperture's science-to-telescope polynomials. They are sampled every ``step``
+    pixels over the full array and refitted as astropy ``Polynomial2D`` models (forward and
+    inverse), which is the form a DISTORTION reference holds.
+
+    Parameters
+    ----------
+    degree : int
+        Polynomial degree of the refit (4 reproduces the SIAF to ~0.02 arcsec).
+    step : int
+        Sampling step, pixels.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.DistortionModel
+        0-based full-array pixels -> V2, V3 (arcsec), with its inverse.
+    """
+    import logging
+    import warnings
+
+    from astropy.modeling import fitting, models
+    from stdatamodels.jwst import datamodels
+
+    # pysiaf tries to reach the network for a newer PRD on import and logs about it
+    logging.getLogger("pysiaf").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pysiaf
+
+        full = pysiaf.Siaf("MIRI")["MIRIM_FULL"]
+    rows, cols = np.mgrid[0:1024:step, 0:1032:step].astype(np.float64)
+    # pysiaf science pixels are 1-based; jwst detector pixels are 0-based
+    v2, v3 = full.sci_to_tel(cols + 1.0, rows + 1.0)
+    fitter = fitting.LinearLSQFitter()
+    to_v2 = fitter(models.Polynomial2D(degree), cols, rows, v2)
+    to_v3 = fitter(models.Polynomial2D(degree), cols, rows, v3)
+    to_x = fitter(models.Polynomial2D(degree), v2, v3, cols)
+    to_y = fitter(models.Polynomial2D(degree), v2, v3, rows)
+    transform = models.Mapping((0, 1, 0, 1)) | to_v2 & to_v3
+    transform.inverse = models.Mapping((0, 1, 0, 1)) | to_x & to_y
+    reference = datamodels.DistortionModel(model=transform)
+    reference.meta.input_units = "pixel"
+    reference.meta.output_units = "arcsec"
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
+    reference.meta.exposure.type = "MIR_LRS-SLITLESS"
+    reference.meta.reftype = "DISTORTION"
+    reference.meta.author = "lrs_helpers"
+    reference.meta.pedigree = "DUMMY"
+    reference.meta.useafter = "2022-01-01T00:00:00"
+    reference.meta.description = f"MIRIM_FULL SIAF polynomials (pysiaf {pysiaf.__version__}) refitted, degree {degree}"
+    return reference
+
+
+def assign_slitless_wcs(model, specwcs, *, offline=None):
+    """Run jwst ``AssignWcsStep`` on slitless integrations without CRDS.
+
+    Parameters
+    ----------
+    model : DataModel or path-like
+        A MIR_LRS-SLITLESS rateints/calints (CubeModel).
+    specwcs : path-like
+        The MIR_LRS-SLITLESS SPECWCS reference (e.g. ``jwst_miri_specwcs_0006.fits``).
+    offline : bool or None
+        As for :func:`lrs_helpers.pipeline.run_step`.
+
+    Returns
+    -------
+    DataModel
+        A new model with ``meta.wcs`` (detector -> RA, Dec, wavelength).
+    """
+    from jwst.assign_wcs import AssignWcsStep
+
+    from .pipeline import run_step
+
+    overrides = {reftype: "N/A" for reftype in AssignWcsStep.reference_file_types}
+    overrides.update(distortion=siaf_distortion_model(), specwcs=str(specwcs))
+    return run_step(AssignWcsStep, model, offline=offline, overrides=overrides)
+
+
+def extract_with_reference(model, reference, *, specwcs=None, offline=None):
+    """Extract spectra with jwst ``Extract1dStep`` and a custom JSON reference.
+
+    Parameters
+    ----------
+    model : DataModel or path-like
+        Slitless integrations; when they have no WCS yet, ``specwcs`` is used to assign one.
+    reference : path-like
+        extract_1d JSON reference (checked with :func:`validate_extract1d_reference` first).
+    specwcs : path-like, optional
+        SPECWCS reference for :func:`assign_slitless_wcs`, needed when ``model`` has no WCS.
+    offline : bool or None
+        As for :func:`lrs_helpers.pipeline.run_step`.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.TSOMultiSpecModel
+        The x1dints product (one spectrum per integration in its ``spec_table``).
+    """
+    from jwst.extract_1d import Extract1dStep
+    from stdatamodels.jwst import datamodels
+
+    from .pipeline import run_step
+
+    validate_extract1d_reference(reference)
+    if not isinstance(model, datamodels.JwstDataModel):
+        model = datamodels.open(model)
+    if getattr(model.meta, "wcs", None) is None:
+        if specwcs is None:
+            raise ValueError(
+                "the integrations have no WCS (assign_wcs not run); pass specwcs= the "
+                "MIR_LRS-SLITLESS SPECWCS reference so one can be assigned"
+            )
+        model = assign_slitless_wcs(model, specwcs, offline=offline)
+    overrides = {reftype: "N/A" for reftype in Extract1dStep.reference_file_types}
+    overrides["extract1d"] = str(reference)
+    return run_step(Extract1dStep, model, offline=offline, overrides=overrides, apply_apcorr=False)
