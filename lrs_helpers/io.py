@@ -1,0 +1,468 @@
+"""Open MIRI LRS products with clear errors, and write new products safely.
+
+:func:`open_product` checks a product before anything uses it (the file exists, is intact FITS,
+comes from MIRI, is an LRS or target-acquisition exposure, is the product level the caller
+expects, has the extensions it needs with the expected dimensions) and raises ONE
+:class:`LRSInputError` that names the file, says what is wrong, what was expected and what to do.
+
+:func:`write_product` never writes over its input and never leaves a partial file: it writes to a
+temporary name in the target folder, then renames; it records provenance (lrs_helpers version,
+function, parameters, time) in the primary header, read back by :func:`read_provenance`.
+"""
+
+import datetime
+import json
+import os
+import re
+import tempfile
+import warnings
+import weakref
+from pathlib import Path
+
+from . import __version__
+
+#: Exposure types accepted by default: the two LRS modes and their target acquisitions.
+LRS_EXP_TYPES = ("MIR_LRS-FIXEDSLIT", "MIR_LRS-SLITLESS", "MIR_TACQ", "MIR_TACONFIRM")
+
+#: What each MIRI exposure type that is *not* LRS is, for the error message.
+_OTHER_MODES = {
+    "MIR_IMAGE": "an imaging exposure",
+    "MIR_MRS": "an MRS (integral-field) exposure",
+    "MIR_FLATMRS": "an MRS flat-field exposure",
+    "MIR_FLATIMAGE": "an imager flat-field exposure",
+    "MIR_4QPM": "a coronagraphic exposure",
+    "MIR_LYOT": "a coronagraphic exposure",
+    "MIR_CORONCAL": "a coronagraphic calibration exposure",
+    "MIR_DARKIMG": "a dark exposure",
+    "MIR_DARKMRS": "a dark exposure",
+}
+
+#: Product level (file-name suffix) -> (dimensions of SCI or None for spectra, datamodel types
+#: the jwst pipeline writes for that level).
+PRODUCT_LEVELS = {
+    "uncal": (4, ("Level1bModel", "RampModel")),
+    "ramp": (4, ("RampModel",)),
+    "rate": (2, ("ImageModel",)),
+    "rateints": (3, ("CubeModel",)),
+    "cal": (2, ("ImageModel", "SlitModel")),
+    "calints": (3, ("CubeModel", "SlitModel")),
+    "crf": (2, ("ImageModel", "SlitModel")),
+    "crfints": (3, ("CubeModel", "SlitModel")),
+    "s2d": (2, ("SlitModel", "ImageModel")),
+    "x1d": (None, ("MultiSpecModel",)),
+    "x1dints": (None, ("TSOMultiSpecModel", "MultiSpecModel")),
+}
+
+#: What each dimensionality holds, for the error message.
+_AXES = {
+    4: "4-D ramps (integrations, groups, rows, columns)",
+    3: "a 3-D cube (integrations, rows, columns)",
+    2: "a 2-D image (rows, columns)",
+}
+
+#: FITS extension -> datamodel attribute (for models already open).
+_EXTENSION_ATTRIBUTES = {
+    "SCI": "data",
+    "DQ": "dq",
+    "ERR": "err",
+    "GROUPDQ": "groupdq",
+    "PIXELDQ": "pixeldq",
+    "WAVELENGTH": "wavelength",
+    "VAR_POISSON": "var_poisson",
+    "VAR_RNOISE": "var_rnoise",
+    "VAR_FLAT": "var_flat",
+    "INT_TIMES": "int_times",
+    "AREA": "area",
+    "ZEROFRAME": "zeroframe",
+    "REFOUT": "refout",
+}
+
+_FITS_BLOCK = 2880
+_SUFFIX = re.compile(r"_(" + "|".join(sorted(PRODUCT_LEVELS, key=len, reverse=True)) + r")\.fits$", re.IGNORECASE)
+
+# id(model) -> resolved path it was opened from, so write_product can refuse to write over it
+# (datamodels are not hashable; the entry is dropped when the model is garbage-collected).
+_SOURCES = {}
+
+
+class LRSInputError(ValueError):
+    """A product that cannot be used as given; the message names the file and what to do."""
+
+
+def _fail(name, problem, expected, advice):
+    raise LRSInputError(f"{name}: {problem}; expected {expected}. {advice}")
+
+
+def product_level_from_name(filename):
+    """The product level from a jwst file name's suffix.
+
+    Parameters
+    ----------
+    filename : str or path-like
+        e.g. ``jw01033005001_04103_00001-seg001_mirimage_rateints.fits``.
+
+    Returns
+    -------
+    str or None
+        A key of :data:`PRODUCT_LEVELS`, or None when the name has no known suffix.
+    """
+    match = _SUFFIX.search(Path(str(filename)).name)
+    return match.group(1).lower() if match else None
+
+
+def _levels_for_model_type(model_type):
+    return tuple(level for level, (_, types) in PRODUCT_LEVELS.items() if model_type in types)
+
+
+def _read_fits_facts(path):
+    """Header facts of a FITS file, checking that it is intact.
+
+    Returns
+    -------
+    dict
+        instrument, exp_type, model_type, and extensions: EXTNAME -> (dimensions, size), where
+        size is the number of pixels (images) or rows (tables).
+    """
+    from astropy.io import fits
+
+    name = str(path)
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        start = handle.read(30)
+    if not start.startswith(b"SIMPLE  =") or start[29:30] != b"T":
+        _fail(name, "not a FITS file (it does not start with a 'SIMPLE = T' card)",
+              "a JWST pipeline product in FITS format (*.fits)",
+              "Check the path; products from MAST or the jwst pipeline are FITS files.")
+    if size % _FITS_BLOCK:
+        _fail(name, f"truncated or damaged FITS file ({size} bytes, not a whole number of "
+              f"{_FITS_BLOCK}-byte FITS blocks)", "a complete FITS file",
+              "Download or copy the file again.")
+    try:
+        # Damage shows up as astropy warnings (non-ASCII cards, bad padding, invalid cards, "file
+        # may have been truncated"); treat them as errors so it is never silently patched over.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
+                hdul.verify("exception")
+                primary = hdul[0].header
+                extensions = {}
+                for hdu in hdul[1:]:
+                    if hdu.name in extensions:
+                        continue
+                    dims = hdu.header.get("NAXIS", 0)
+                    if isinstance(hdu, fits.BinTableHDU):
+                        extensions[hdu.name] = (None, hdu.header.get("NAXIS2", 0))
+                    else:
+                        shape = [hdu.header.get(f"NAXIS{i}", 0) for i in range(1, dims + 1)]
+                        count = 1 if dims else 0
+                        for n in shape:
+                            count *= n
+                        extensions[hdu.name] = (dims, count)
+    except LRSInputError:
+        raise
+    except Exception as error:  # astropy raises many types for damaged files
+        if "truncated" in str(error):
+            _fail(name, f"truncated FITS file: {error}", "a complete FITS file",
+                  "Download or copy the file again.")
+        _fail(name, f"damaged FITS file, its headers cannot be read ({type(error).__name__}: {error})",
+              "an intact FITS file", "Download or copy the file again.")
+    return {
+        "instrument": primary.get("INSTRUME"),
+        "exp_type": primary.get("EXP_TYPE"),
+        "model_type": primary.get("DATAMODL"),
+        "extensions": extensions,
+    }
+
+
+def _model_facts(model):
+    """The same facts as :func:`_read_fits_facts`, from an open datamodel."""
+    import numpy as np
+
+    instance = model.instance
+    extensions = {}
+    for extname, attribute in _EXTENSION_ATTRIBUTES.items():
+        # Look in the tree, not through getattr: getattr would create a default array.
+        value = instance.get(attribute)
+        if value is None:
+            continue
+        value = np.asarray(value)
+        extensions[extname] = (value.ndim, value.size) if value.dtype.names is None else (None, len(value))
+    spectra = instance.get("spec") or []
+    if spectra:
+        rows = sum(len(spec.get("spec_table", [])) for spec in spectra)
+        extensions["EXTRACT1D"] = (None, rows)
+    meta = instance.get("meta", {})
+    return {
+        "instrument": meta.get("instrument", {}).get("name"),
+        "exp_type": meta.get("exposure", {}).get("type"),
+        "model_type": type(model).__name__,
+        "extensions": extensions,
+    }
+
+
+def _check(name, facts, levels, extensions, exp_types):
+    """Raise LRSInputError for the first problem found in ``facts``; return the product level."""
+    instrument = facts["instrument"]
+    if instrument is None:
+        _fail(name, "no INSTRUME keyword in the primary header", "a JWST MIRI product (INSTRUME='MIRI')",
+              "Use a product written by the jwst pipeline or downloaded from MAST.")
+    if str(instrument).upper() != "MIRI":
+        _fail(name, f"a product of another instrument (INSTRUME={instrument!r})",
+              "a MIRI product (INSTRUME='MIRI')", "Open the MIRI LRS product of your observation.")
+    exp_type = facts["exp_type"]
+    allowed = tuple(exp_types) if exp_types is not None else LRS_EXP_TYPES
+    if exp_type is None:
+        _fail(name, "no EXP_TYPE keyword in the primary header", f"one of {list(allowed)}",
+              "Use a product written by the jwst pipeline or downloaded from MAST.")
+    if str(exp_type).upper() not in allowed:
+        what = _OTHER_MODES.get(str(exp_type).upper(), "an exposure of another mode")
+        lrs = " (LRS: MIR_LRS-FIXEDSLIT or MIR_LRS-SLITLESS)" if exp_types is None else ""
+        _fail(name, f"{what} (EXP_TYPE={exp_type!r})", f"EXP_TYPE one of {list(allowed)}{lrs}",
+              "Open the LRS exposure of your observation (its file name contains 'mirimage' and "
+              "its EXP_TYPE starts with MIR_LRS).")
+
+    model_type = facts["model_type"]
+    named_level = product_level_from_name(name)
+    if named_level is not None:
+        candidates = (named_level,)
+        expected_types = PRODUCT_LEVELS[named_level][1]
+        if model_type is not None and model_type not in expected_types:
+            ndim = PRODUCT_LEVELS[named_level][0]
+            holds = _AXES.get(ndim, "extracted spectra")
+            _fail(name, f"the file name says '{named_level}' but it holds datamodel type {model_type}",
+                  f"{' or '.join(expected_types)} with {holds}",
+                  "Check that the file was not renamed; open the product of the level you need.")
+    elif model_type is not None:
+        candidates = _levels_for_model_type(model_type)
+    else:
+        candidates = ()
+    if levels is not None:
+        levels = tuple(levels)
+        unknown = sorted(set(levels) - set(PRODUCT_LEVELS))
+        if unknown:
+            raise ValueError(f"unknown product level(s) {unknown}; known levels: {list(PRODUCT_LEVELS)}")
+        if not candidates:
+            _fail(name, "its product level cannot be told (no jwst suffix such as _rate.fits in the "
+                  "name and no DATAMODL keyword)", f"a product of level {list(levels)}",
+                  "Keep the jwst file name (e.g. ..._mirimage_rateints.fits).")
+        if not set(candidates) & set(levels):
+            found = candidates[0] if len(candidates) == 1 else " or ".join(candidates)
+            _fail(name, f"a '{found}' product", f"a product of level {list(levels)}",
+                  "Open the product of the level this step works on (for example the rateints "
+                  "for slitless background, the uncal for EMI and jumps).")
+        candidates = tuple(level for level in candidates if level in levels)
+
+    found = facts["extensions"]
+    if extensions is None:
+        spectra = bool(candidates) and all(PRODUCT_LEVELS[level][0] is None for level in candidates)
+        extensions = ("EXTRACT1D",) if spectra or ("EXTRACT1D" in found and "SCI" not in found) else ("SCI",)
+    for extname in extensions:
+        extname = extname.upper()
+        if extname not in found:
+            _fail(name, f"no {extname} extension (it has {sorted(found) or 'none'})",
+                  f"a product with a non-empty {extname} extension",
+                  "Use the full pipeline product, not a cut-down copy; some extensions (e.g. "
+                  "WAVELENGTH) appear only after later pipeline steps.")
+        if found[extname][1] == 0:
+            _fail(name, f"the {extname} extension is empty", f"a non-empty {extname} extension",
+                  "Download or reprocess the product again.")
+
+    dims = {PRODUCT_LEVELS[level][0] for level in candidates} - {None}
+    if "SCI" in found and len(dims) == 1:
+        ndim = dims.pop()
+        if found["SCI"][0] != ndim:
+            _fail(name, f"SCI is {found['SCI'][0]}-D", f"{_AXES[ndim]} for product level "
+                  f"{' or '.join(candidates)}", "Open the product of the expected level.")
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def open_product(path_or_model, *, levels=None, extensions=None, exp_types=None):
+    """Open a MIRI LRS product after checking it is what the caller expects.
+
+    Parameters
+    ----------
+    path_or_model : str, path-like or DataModel
+        A product file, or a model already open (its ``meta.filename`` names it in errors).
+    levels : tuple of str, optional
+        Acceptable product levels (file-name suffixes, keys of :data:`PRODUCT_LEVELS`), e.g.
+        ``("uncal", "ramp")``, ``("rateints",)``, ``("x1d", "x1dints")``. None accepts any.
+        The level comes from the jwst file-name suffix, else from the datamodel type.
+    extensions : tuple of str, optional
+        FITS extensions that must be present and non-empty, e.g. ``("SCI", "DQ", "WAVELENGTH")``.
+        Default: ``("SCI",)``, or ``("EXTRACT1D",)`` for spectra (x1d, x1dints).
+    exp_types : tuple of str, optional
+        Acceptable EXP_TYPE values; default :data:`LRS_EXP_TYPES`.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.JwstDataModel
+        The opened model (the same object when a model was given). Close it when done.
+
+    Raises
+    ------
+    LRSInputError
+        One error naming the file, what is wrong, what was expected and what to do.
+    """
+    from stdatamodels import DataModel
+
+    if isinstance(path_or_model, DataModel):
+        name = path_or_model.meta.filename or f"<{type(path_or_model).__name__} without a file name>"
+        _check(name, _model_facts(path_or_model), levels, extensions, exp_types)
+        return path_or_model
+
+    path = Path(path_or_model).expanduser()
+    name = str(path)
+    if not path.exists():
+        _fail(name, "no such file", "an existing product file",
+              "Check the path (lrs_helpers.data.get(key) gives the path of a known product).")
+    if not path.is_file():
+        _fail(name, "a folder, not a file", "a product file (*.fits)", "Name one file inside it.")
+    _check(name, _read_fits_facts(path), levels, extensions, exp_types)
+
+    from stdatamodels.jwst import datamodels
+
+    try:
+        with warnings.catch_warnings():
+            # Schema-validation warnings on real products are informational here.
+            warnings.simplefilter("ignore", category=UserWarning)
+            model = datamodels.open(name)
+    except Exception as error:  # stdatamodels raises many types for unreadable products
+        _fail(name, f"it cannot be read as a JWST datamodel ({type(error).__name__}: {error})",
+              "a product written by the jwst pipeline", "Reprocess or download the product again.")
+    _SOURCES[id(model)] = path.resolve()
+    weakref.finalize(model, _SOURCES.pop, id(model), None)
+    return model
+
+
+def _source_paths(model):
+    """Paths the model may have been read from (resolved where known)."""
+    source = _SOURCES.get(id(model))
+    return [source] if source is not None else []
+
+
+def _qualified_name(function):
+    if function is None or isinstance(function, str):
+        return function
+    return f"{function.__module__}.{function.__qualname__}"
+
+
+def write_product(model, path, *, overwrite=False, function=None, parameters=None):
+    """Write a datamodel to a new FITS file, atomically, with provenance.
+
+    The model is written to a temporary file in the target folder, provenance keywords are added
+    to its primary header, and the file is renamed to ``path`` only when complete; on any failure
+    nothing is left behind. The model itself is not changed.
+
+    Provenance in the primary header: ``LRSH_VER`` (lrs_helpers version), ``LRSH_FUN`` (function
+    that made the product), ``LRSH_UTC`` (time written), ``LRSH_PAR`` (its parameters as JSON),
+    and a HISTORY line saying the same. :func:`read_provenance` reads them back.
+
+    Parameters
+    ----------
+    model : DataModel
+        The product to write.
+    path : str or path-like
+        Target file, ``*.fits``.
+    overwrite : bool
+        Replace an existing file at ``path`` (never the file the model was read from).
+    function : callable or str, optional
+        What made the product, recorded by qualified name.
+    parameters : dict, optional
+        Its parameters, recorded as JSON (values JSON cannot hold are recorded as text).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is False, or ``path`` is the file the model was read
+        from (by resolved path, or, when only the name is known, an existing file of the model's
+        ``meta.filename``): nothing in lrs_helpers writes over its input.
+    LRSInputError
+        ``path`` is not a ``.fits`` name or its folder does not exist.
+    """
+    from astropy.io import fits
+
+    target = Path(path).expanduser()
+    if target.suffix.lower() != ".fits":
+        _fail(str(target), "not a .fits file name", "a target path ending in .fits", "Choose a .fits name.")
+    folder = target.parent.resolve()
+    if not folder.is_dir():
+        _fail(str(target), f"the folder {folder} does not exist", "an existing folder",
+              "Create the folder first.")
+    resolved = folder / target.name
+    if resolved.exists():
+        known = _source_paths(model)
+        same = any(source.exists() and os.path.samefile(source, resolved) for source in known)
+        # Without a recorded source path, the model's file name is all we know: refuse an existing
+        # file of that name rather than risk writing over the input.
+        unsure = not known and model.meta.filename and model.meta.filename == resolved.name
+        if same or unsure:
+            raise FileExistsError(
+                f"{resolved}: this is the file the model was read from"
+                f"{'' if same else ' (same name as its meta.filename)'}; expected a new path. "
+                "Nothing in lrs_helpers writes over its input: choose another name, e.g. with a "
+                "suffix such as _bkgsub.fits.")
+        if not overwrite:
+            raise FileExistsError(f"{resolved}: file exists; expected a new path. Pass "
+                                  "overwrite=True to replace it, or choose another name.")
+
+    written = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    record = json.dumps(parameters or {}, sort_keys=True, default=str)
+    name = _qualified_name(function) or "unspecified"
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}-", suffix=".fits.tmp")
+    tmp = Path(tmp_name)
+    saved_filename = model.meta.filename
+    try:
+        # Writing through an open handle keeps stdatamodels from recording the temporary name
+        # as the product's FILENAME; the model's own name is restored afterwards.
+        model.meta.filename = resolved.name
+        with os.fdopen(fd, "wb") as handle:
+            model.to_fits(handle)
+        with fits.open(tmp, mode="update") as hdul:
+            header = hdul[0].header
+            header["LRSH_VER"] = (__version__, "lrs_helpers version that wrote this file")
+            header["LRSH_FUN"] = (name[-68:], "function that made this product")
+            header["LRSH_UTC"] = (written, "UTC time this file was written")
+            # Long string values continue over CONTINUE cards and read back exactly.
+            header["LRSH_PAR"] = (record, "parameters of LRSH_FUN, JSON")
+            header.add_history(f"lrs_helpers {__version__} {name} at {written} UTC, parameters: {record}")
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, resolved)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        model.meta.filename = saved_filename
+    return resolved
+
+
+def read_provenance(path):
+    """Provenance that :func:`write_product` recorded in a file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A FITS file.
+
+    Returns
+    -------
+    dict
+        ``version``, ``function``, ``written`` (UTC) and ``parameters`` (dict) of the last write,
+        or an empty dict when the file carries none.
+    """
+    from astropy.io import fits
+
+    header = fits.getheader(path, 0)
+    if "LRSH_VER" not in header:
+        return {}
+    return {
+        "version": header["LRSH_VER"],
+        "function": header.get("LRSH_FUN"),
+        "written": header.get("LRSH_UTC"),
+        "parameters": json.loads(header.get("LRSH_PAR", "{}")),
+    }
