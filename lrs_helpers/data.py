@@ -255,13 +255,16 @@ def download(key, *, base_url=None, timeout=DOWNLOAD_TIMEOUT):
                 _product_uri(row), local_path=str(scratch), base_url=_base_url(base_url),
                 cache=False, verbose=False)
         except requests.exceptions.Timeout as err:
-            raise _download_error(key, row, url, f"no answer within the timeout ({err})") from err
+            reason = f"no answer within the timeout ({_cause(err)})"
+            raise _download_error(key, row, url, reason) from err
         except requests.exceptions.ConnectionError as err:
-            raise _download_error(key, row, url, f"connection failed ({err})") from err
+            raise _download_error(key, row, url, f"connection failed ({_cause(err)})") from err
         except requests.exceptions.RequestException as err:
-            raise _download_error(key, row, url, f"transfer failed ({err})") from err
+            raise _download_error(key, row, url, f"transfer failed ({_cause(err)})") from err
         if status != "COMPLETE":
-            raise _download_error(key, row, url, message or f"download status {status}")
+            # astroquery reports e.g. "HTTPError: 404 Client Error: Not Found for url: <url>"
+            reason = (message or f"download status {status}").split(" for url:")[0]
+            raise _download_error(key, row, url, reason)
         problem = _check_download(scratch, row)
         if problem:
             raise _download_error(key, row, url, problem)
@@ -358,6 +361,15 @@ def _check_download(path, row):
         return (f"sha256 mismatch: got {_sha256(path)}, the manifest records {row['sha256']} "
                 "(corrupted or changed file)")
     return None
+
+
+def _cause(err):
+    """The innermost reason of a requests error, without the repeated URL and pool details."""
+    inner = err.args[0] if err.args else err
+    inner = getattr(inner, "reason", inner)  # urllib3 retries wrap the socket error
+    if isinstance(inner, Exception) and inner.args and isinstance(inner.args[0], str):
+        inner = inner.args[0]
+    return str(inner).rsplit("): ", 1)[-1]
 
 
 def _download_error(key, row, url, reason):
