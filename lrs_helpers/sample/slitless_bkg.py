@@ -1,0 +1,288 @@
+"""Sample twin "slitless_background": SLITLESSPRISM rateints with a time-varying sky, and x1dints.
+
+Roles:
+
+``rateints``
+    CubeModel as jwst ``calwebb_detector1`` writes it for MIR_LRS-SLITLESS (SCI, ERR, DQ,
+    VAR_POISSON, VAR_RNOISE, INT_TIMES; DN/s). A BD+60 1753-like point source on the slitless
+    trace with a transit-like dip, on a sky shaped like the real PID 1053 frame whose level
+    drifts and wobbles from integration to integration. Columns 0-3 are reference pixels (no
+    light, DQ REFERENCE_PIXEL); the real frame's hot columns 4, 5 and 8 are there too, as are a
+    few DO_NOT_USE pixels (NaN, as jwst writes them).
+``x1dints``
+    TSOMultiSpecModel as jwst 3.0 ``extract_1d`` writes it (one TSOSpecModel whose spec_table
+    has a row per integration and vector columns), extracted from the rateints with the CRDS
+    aperture (columns 30-41) and, like the pipeline, no background subtraction. FLUX is in Jy
+    (measured LRS sensitivity). FLUX_ERROR is wrong by a known, wavelength-dependent factor.
+``truth``
+    truth.json / truth.npz: the sky image and its per-integration scale, the source image,
+    light curve, transit depth, wavelength per row, the ERR factor and the true flux error.
+"""
+
+import numpy as np
+
+from . import grounding
+
+NINTS = 40
+NGROUPS = 60
+GAIN_E_PER_DN = 3.1  # typical MIRI gain (lrs_helpers.pipeline.MIRI_GAIN_E_PER_DN)
+#: read noise per frame, DN: the CDS noise measured on real FAST ramps (5.9 DN) / sqrt(2)
+READ_NOISE_DN = 5.9 / np.sqrt(2.0)
+#: the CRDS MIR_LRS-SLITLESS extraction aperture (jwst_miri_extract1d_0005.json), inclusive
+APERTURE = (30, 41)
+TRANSIT_DEPTH = 0.01
+#: sky level: linear drift over the exposure plus a slow wobble (fractions of the mean)
+SKY_DRIFT, SKY_WOBBLE = 0.04, 0.015
+#: the pipeline-like ERR of the x1dints is this factor times the true error: too small at the
+#: blue end, closer to right at the red end
+ERR_FACTOR_AT_5UM, ERR_FACTOR_SLOPE_PER_UM = 0.5, 0.04
+#: level of the reference-pixel columns 0-3 in the real frame (~3.6 DN/s), not sky
+REFERENCE_COLUMN_LEVEL = 3.6
+BAD_PIXEL_FRACTION = 0.002
+#: pointing of the real PID 1053 obs 9 exposure and the MIRIM_SLITLESSPRISM aperture (pysiaf):
+#: V2Ref, V3Ref (arcsec), V3IdlYAngle (deg), VIdlParity
+V2_REF, V3_REF, V3_YANGLE, VPARITY = -378.600113, -344.752445, 4.83544897, -1
+ROLL_REF = 195.06  # deg, GS_V3_PA of the real exposure
+BARYCENTRIC_DELTA_S = -32.4257  # BARTDELT of the real exposure
+DO_NOT_USE, REFERENCE_PIXEL = 1, 2**31
+
+
+def err_factor(wavelength_um):
+    """Reported / true FLUX_ERROR of the twin's x1dints at a wavelength (um)."""
+    lam = np.clip(np.asarray(wavelength_um, dtype=float), 5.0, 14.0)
+    return ERR_FACTOR_AT_5UM + ERR_FACTOR_SLOPE_PER_UM * (lam - 5.0)
+
+
+def _light_curve(phase):
+    """Trapezoid transit: 1 outside, 1 - depth in the middle 40%, 10% ingress and egress."""
+    distance = np.abs(phase - 0.5)
+    dip = np.clip((0.3 - distance) / 0.1, 0.0, 1.0)
+    return 1.0 - TRANSIT_DEPTH * dip
+
+
+def _int_times(start_mjd, nints, integration_s):
+    """INT_TIMES rows: integration number, start/mid/end MJD UTC and BJD TDB."""
+    frame = grounding.FRAME_TIME_S["SLITLESSPRISM"]
+    # each integration is followed by one reset frame (FASTR1)
+    starts = start_mjd + np.arange(nints) * (integration_s + frame) / 86400.0
+    ends = starts + integration_s / 86400.0
+    mids = 0.5 * (starts + ends)
+    tdb = BARYCENTRIC_DELTA_S / 86400.0
+    rows = [(i + 1, s, m, e, s + tdb, m + tdb, e + tdb) for i, (s, m, e) in enumerate(zip(starts, mids, ends))]
+    dtype = [("integration_number", ">i4")] + [
+        (name, ">f8") for name in ("int_start_MJD_UTC", "int_mid_MJD_UTC", "int_end_MJD_UTC",
+                                   "int_start_BJD_TDB", "int_mid_BJD_TDB", "int_end_BJD_TDB")
+    ]
+    return np.array(rows, dtype=dtype)
+
+
+def _pointing(model):
+    wcs = model.meta.wcsinfo
+    wcs.v2_ref, wcs.v3_ref, wcs.v3yangle, wcs.vparity = V2_REF, V3_REF, V3_YANGLE, VPARITY
+    wcs.ra_ref, wcs.dec_ref = model.meta.target.ra, model.meta.target.dec
+    wcs.roll_ref = ROLL_REF
+    wcs.siaf_xref_sci, wcs.siaf_yref_sci = 38.5, 301.0
+    model.meta.pointing.pa_v3 = ROLL_REF
+    model.meta.velocity_aberration.scale_factor = 1.0
+
+
+def _rateints(out_dir, rng):
+    from stdatamodels.jwst import datamodels
+
+    ny, nx = grounding.SLITLESS_SHAPE
+    tframe = grounding.FRAME_TIME_S["SLITLESSPRISM"]
+    integration_s = NGROUPS * tframe
+    phase = (np.arange(NINTS) + 0.5) / NINTS
+    sky_scale = 1.0 + SKY_DRIFT * (phase - 0.5) + SKY_WOBBLE * np.sin(2 * np.pi * 1.5 * phase)
+    light_curve = _light_curve(phase)
+    sky = grounding.slitless_background()
+    source, table = grounding.point_source_rate("slitless")
+    detector = np.zeros((ny, nx))
+    for column, level in grounding.SLITLESS_DETECTOR_COLUMNS.items():
+        detector[:, column] = level
+    detector[:, :4] = REFERENCE_COLUMN_LEVEL
+
+    rate = sky_scale[:, None, None] * sky + light_curve[:, None, None] * source + detector
+    # ramp-fit variances of an NGROUPS-group ramp (jwst ramp_fit, optimal weighting at high S/N):
+    # Poisson rate / (gain t); read noise 12 R^2 / ((N^3 - N) tgroup^2)
+    exposure_s = (NGROUPS - 1) * tframe
+    var_poisson = np.clip(rate, 0, None) / (GAIN_E_PER_DN * exposure_s)
+    var_rnoise = np.full(rate.shape, 12 * READ_NOISE_DN**2 / ((NGROUPS**3 - NGROUPS) * tframe**2))
+    sci = rate + rng.normal(size=rate.shape) * np.sqrt(var_poisson + var_rnoise)
+
+    dq = np.zeros(rate.shape, dtype=np.uint32)
+    dq[..., :4] = REFERENCE_PIXEL
+    bad = rng.random((ny, nx)) < BAD_PIXEL_FRACTION
+    bad[:, :4] = False
+    dq[:, bad] |= DO_NOT_USE
+    for array in (sci, var_poisson, var_rnoise):
+        array[:, bad] = np.nan
+
+    model = datamodels.CubeModel(
+        data=sci.astype(np.float32),
+        dq=dq,
+        err=np.sqrt(var_poisson + var_rnoise).astype(np.float32),
+        var_poisson=var_poisson.astype(np.float32),
+        var_rnoise=var_rnoise.astype(np.float32),
+    )
+    grounding.base_metadata(
+        model, exp_type="MIR_LRS-SLITLESS", subarray="SLITLESSPRISM", ngroups=NGROUPS, nints=NINTS,
+        filename="jw01053009001_03103_00001-seg001_mirimage_rateints.fits", tso=True,
+    )
+    _pointing(model)
+    model.meta.bunit_data = "DN/s"
+    model.meta.bunit_err = "DN/s"
+    model.meta.exposure.integration_start = 1
+    model.meta.exposure.integration_end = NINTS
+    model.meta.exposure.segment_number = 1
+    model.meta.exposure.nresets_between_ints = 1
+    for step in ("dq_init", "emicorr", "saturation", "firstframe", "lastframe", "reset",
+                 "linearity", "rscd", "dark_sub", "refpix", "jump", "ramp_fit", "gain_scale"):
+        setattr(model.meta.cal_step, step, "SKIPPED" if step == "gain_scale" else "COMPLETE")
+    int_times = _int_times(model.meta.exposure.start_time, NINTS, integration_s)
+    model.int_times = int_times
+    path = out_dir / model.meta.filename
+    model.validate()
+    model.save(path)
+    truth = {
+        "sky": sky, "sky_scale": sky_scale, "source": source, "light_curve": light_curve,
+        "detector_columns": detector, "wavelength_per_row": grounding.wavelength_at_row("slitless", np.arange(ny)),
+        "var_total": var_poisson + var_rnoise, "bad_pixels": bad,
+    }
+    return path, model, truth, int_times, table
+
+
+def _x1dints(out_dir, rateints, truth, int_times):
+    from stdatamodels.jwst import datamodels
+
+    start, stop = APERTURE
+    wave_rows = truth["wavelength_per_row"]
+    rows = np.flatnonzero(np.isfinite(wave_rows))
+    wave = wave_rows[rows]
+    sensitivity = grounding.sensitivity_dn_s_per_ujy(wave) * 1e6  # DN/s per Jy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        to_jy = np.where(sensitivity > 0, 1.0 / sensitivity, np.nan)
+    aperture = rateints.data[:, rows, start:stop + 1].astype(np.float64)
+    var = truth["var_total"][:, rows, start:stop + 1]
+    # a box sum ignoring NaN pixels, as extract_1d does, scaled back to the full width
+    good = np.isfinite(aperture)
+    npix = stop - start + 1
+    flux_dn = np.where(good, aperture, 0).sum(-1) * npix / np.maximum(good.sum(-1), 1)
+    true_var_dn = np.where(good, var, 0).sum(-1) * (npix / np.maximum(good.sum(-1), 1)) ** 2
+    factor = err_factor(wave)
+    flux = flux_dn * to_jy
+    true_error = np.sqrt(true_var_dn) * to_jy
+    poisson_share = np.where(good, rateints.var_poisson[:, rows, start:stop + 1], 0).sum(-1) / np.maximum(
+        np.where(good, var, 0).sum(-1), 1e-30)
+    reported_var = (factor * true_error) ** 2
+    pixel_sr = (grounding.PLATE_SCALE_ARCSEC / 206264.806) ** 2
+
+    tso = datamodels.TSOSpecModel()
+    columns = tso.schema["properties"]["spec_table"]["datatype"]
+    vector = {"WAVELENGTH", "FLUX", "FLUX_ERROR", "FLUX_VAR_POISSON", "FLUX_VAR_RNOISE", "FLUX_VAR_FLAT",
+              "SURF_BRIGHT", "SB_ERROR", "SB_VAR_POISSON", "SB_VAR_RNOISE", "SB_VAR_FLAT", "DQ",
+              "BACKGROUND", "BKGD_ERROR", "BKGD_VAR_POISSON", "BKGD_VAR_RNOISE", "BKGD_VAR_FLAT", "NPIXELS"}
+    dtype = [(c["name"], c["datatype"], (wave.size,)) if c["name"] in vector else (c["name"], c["datatype"])
+             for c in columns]
+    table = np.zeros(NINTS, dtype=dtype)
+    to_sb = 1e-6 / (npix * pixel_sr)  # Jy -> MJy/sr over the aperture
+    table["INT_NUM"] = int_times["integration_number"]
+    table["WAVELENGTH"] = wave
+    table["FLUX"] = flux
+    table["FLUX_ERROR"] = np.sqrt(reported_var)
+    table["FLUX_VAR_POISSON"] = reported_var * poisson_share
+    table["FLUX_VAR_RNOISE"] = reported_var * (1 - poisson_share)
+    table["FLUX_VAR_FLAT"] = 0.0
+    table["SURF_BRIGHT"] = flux * to_sb
+    table["SB_ERROR"] = np.sqrt(reported_var) * to_sb
+    table["SB_VAR_POISSON"] = table["FLUX_VAR_POISSON"] * to_sb**2
+    table["SB_VAR_RNOISE"] = table["FLUX_VAR_RNOISE"] * to_sb**2
+    table["SB_VAR_FLAT"] = 0.0
+    table["DQ"] = np.where(np.isfinite(flux), 0, DO_NOT_USE)
+    table["NPIXELS"] = float(npix)
+    table["N_ALONGDISP"] = wave.size
+    table["SEGMENT"] = 1
+    for column, source in (("MJD-BEG", "int_start_MJD_UTC"), ("MJD-AVG", "int_mid_MJD_UTC"),
+                           ("MJD-END", "int_end_MJD_UTC"), ("TDB-BEG", "int_start_BJD_TDB"),
+                           ("TDB-MID", "int_mid_BJD_TDB"), ("TDB-END", "int_end_BJD_TDB")):
+        table[column] = int_times[source]
+    tso.spec_table = table
+    tso.spec_table.columns["WAVELENGTH"].unit = "um"
+    tso.name = "MIR_LRS-SLITLESS"
+    tso.source_id = 1
+    tso.source_type = "POINT"
+    tso.extraction_xstart, tso.extraction_xstop = float(start), float(stop)
+    tso.extraction_ystart, tso.extraction_ystop = float(rows.min()), float(rows.max())
+    tso.spectral_order = 1
+    tso.dispersion_direction = 2
+
+    x1d = datamodels.TSOMultiSpecModel()
+    x1d.update(rateints, only="PRIMARY")
+    x1d.meta.filename = rateints.meta.filename.replace("_rateints", "_x1dints")
+    x1d.meta.cal_step.assign_wcs = "COMPLETE"
+    x1d.meta.cal_step.flat_field = "COMPLETE"
+    x1d.meta.cal_step.srctype = "COMPLETE"
+    x1d.meta.cal_step.photom = "COMPLETE"
+    x1d.meta.cal_step.extract_1d = "COMPLETE"
+    x1d.meta.target.source_type = "POINT"
+    x1d.spec.append(tso)
+    x1d.int_times = int_times
+    x1d.validate()
+    path = out_dir / x1d.meta.filename
+    x1d.save(path)
+    arrays = {"x1dints_wavelength": wave, "x1dints_err_factor": factor, "x1dints_true_error": true_error,
+              "x1dints_rows": rows}
+    return path, arrays
+
+
+def build(out_dir, seed):
+    """Write the slitless_background twin into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : pathlib.Path
+        Existing folder.
+    seed : int
+        Random seed (noise, bad pixels).
+
+    Returns
+    -------
+    dict of str -> pathlib.Path
+        ``rateints``, ``x1dints`` and ``truth``.
+    """
+    rng = np.random.default_rng(seed)
+    rateints_path, rateints, truth, int_times, trace_table = _rateints(out_dir, rng)
+    x1dints_path, x1d_arrays = _x1dints(out_dir, rateints, truth, int_times)
+    rateints.close()
+    scalars = {
+        "scenario": "slitless_background",
+        "seed": seed,
+        "nints": NINTS,
+        "ngroups": NGROUPS,
+        "gain_e_per_dn": GAIN_E_PER_DN,
+        "read_noise_dn_per_frame": READ_NOISE_DN,
+        "transit_depth": TRANSIT_DEPTH,
+        "transit_shape": "trapezoid: full depth over the middle 40% of the exposure, 10% ingress/egress",
+        "sky_scale_law": f"1 + {SKY_DRIFT}*(phase-0.5) + {SKY_WOBBLE}*sin(3 pi phase)",
+        "extraction_aperture_inclusive": list(APERTURE),
+        "reference_columns": [0, 1, 2, 3],
+        "hot_detector_columns": {str(k): v for k, v in grounding.SLITLESS_DETECTOR_COLUMNS.items()},
+        "err_factor_law": f"reported/true FLUX_ERROR = {ERR_FACTOR_AT_5UM} + {ERR_FACTOR_SLOPE_PER_UM}"
+                          "*(clip(wavelength_um, 5, 14) - 5)",
+        "x1dints_background_subtracted": False,
+        "units": {"rateints": "DN/s", "x1dints_flux": "Jy"},
+    }
+    arrays = {
+        "sky": truth["sky"],
+        "sky_scale": truth["sky_scale"],
+        "source": truth["source"],
+        "light_curve": truth["light_curve"],
+        "detector_columns": truth["detector_columns"],
+        "wavelength_per_row": truth["wavelength_per_row"],
+        "bad_pixels": truth["bad_pixels"],
+        "trace_column": trace_table["column"],
+        "trace_rows": trace_table["row"],
+        **x1d_arrays,
+    }
+    truth_path = grounding.write_truth(out_dir, scalars, arrays)
+    return {"rateints": rateints_path, "x1dints": x1dints_path, "truth": truth_path}
