@@ -246,8 +246,9 @@ def _check(name, facts, levels, extensions, exp_types):
                   "name and no DATAMODL keyword)", f"a product of level {list(levels)}",
                   "Keep the jwst file name (e.g. ..._mirimage_rateints.fits).")
         if not set(candidates) & set(levels):
-            found = candidates[0] if len(candidates) == 1 else " or ".join(candidates)
-            _fail(name, f"a '{found}' product", f"a product of level {list(levels)}",
+            found = (f"a '{named_level}' product" if named_level is not None
+                     else f"a {model_type} (product level {' or '.join(candidates)})")
+            _fail(name, found, f"a product of level {list(levels)}",
                   "Open the product of the level this step works on (for example the rateints "
                   "for slitless background, the uncal for EMI and jumps).")
         candidates = tuple(level for level in candidates if level in levels)
@@ -427,8 +428,9 @@ def write_product(model, path, *, overwrite=False, function=None, parameters=Non
             header["LRSH_VER"] = (__version__, "lrs_helpers version that wrote this file")
             header["LRSH_FUN"] = (name[-68:], "function that made this product")
             header["LRSH_UTC"] = (written, "UTC time this file was written")
-            # Long string values continue over CONTINUE cards and read back exactly.
-            header["LRSH_PAR"] = (record, "parameters of LRSH_FUN, JSON")
+            # Parameters of LRSH_FUN as JSON; long strings continue over CONTINUE cards and read
+            # back exactly (no comment: it would not fit beside a long value).
+            header["LRSH_PAR"] = record
             header.add_history(f"lrs_helpers {__version__} {name} at {written} UTC, parameters: {record}")
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())

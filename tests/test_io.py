@@ -1,0 +1,415 @@
+"""lrs_helpers.io: every bad input gets one clear LRSInputError; writes are atomic and never
+touch their input; provenance survives a round trip."""
+
+import datetime
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from stdatamodels.jwst import datamodels
+
+import lrs_helpers
+from lrs_helpers import io
+
+SLITLESS = (416, 72)
+
+
+def _miri(model, exp_type="MIR_LRS-SLITLESS", instrument="MIRI"):
+    model.meta.instrument.name = instrument
+    model.meta.instrument.detector = "MIRIMAGE" if instrument == "MIRI" else "NRS1"
+    model.meta.instrument.filter = "P750L" if instrument == "MIRI" else None
+    model.meta.exposure.type = exp_type
+    return model
+
+
+def _save(model, path):
+    model.save(str(path))
+    model.close()
+    return path
+
+
+def _rateints(tmp_path, name="jw01_mirimage_rateints.fits", **kwargs):
+    data = np.arange(2 * SLITLESS[0] * SLITLESS[1], dtype=np.float32).reshape(2, *SLITLESS)
+    return _save(_miri(datamodels.CubeModel(data=data), **kwargs), tmp_path / name)
+
+
+def _uncal(tmp_path, name="jw01_mirimage_uncal.fits"):
+    data = np.zeros((1, 4, *SLITLESS), dtype=np.float32)
+    return _save(_miri(datamodels.RampModel(data=data)), tmp_path / name)
+
+
+def _x1d(tmp_path, name="jw01_mirimage_x1d.fits"):
+    model = _miri(datamodels.MultiSpecModel(), exp_type="MIR_LRS-FIXEDSLIT")
+    spec = datamodels.SpecModel()
+    columns = spec.schema["properties"]["spec_table"]["datatype"]
+    dtype = [(column["name"], column["datatype"]) for column in columns]
+    table = np.zeros(5, dtype=dtype)
+    table["WAVELENGTH"] = np.linspace(5, 12, 5)
+    spec.spec_table = table
+    model.spec.append(spec)
+    return _save(model, tmp_path / name)
+
+
+def _sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _raises(path_or_model, *phrases, **kwargs):
+    """open_product must raise LRSInputError naming the file and each phrase; return the message."""
+    with pytest.raises(io.LRSInputError) as caught:
+        io.open_product(path_or_model, **kwargs)
+    message = str(caught.value)
+    name = path_or_model.meta.filename if hasattr(path_or_model, "meta") else str(path_or_model)
+    assert name in message
+    assert "expected" in message
+    for phrase in phrases:
+        assert phrase in message, message
+    return message
+
+
+# ---------------------------------------------------------------- products that open
+
+
+def test_error_is_a_value_error():
+    assert issubclass(io.LRSInputError, ValueError)
+
+
+@pytest.mark.parametrize(
+    "name, levels, extensions, shape",
+    [
+        ("mirisim_ngts10_rateints.fits", ("rateints",), ("SCI", "DQ", "ERR", "VAR_RNOISE"), (4, 416, 72)),
+        ("mirisim_ngts10_calints.fits", ("calints",), ("SCI", "DQ", "WAVELENGTH"), (4, 416, 72)),
+        ("mirisim_slitless_crfints.fits", ("crfints",), ("SCI", "WAVELENGTH", "VAR_FLAT"), (10, 416, 72)),
+    ],
+)
+def test_real_pipeline_format_files_open(shared_data, name, levels, extensions, shape):
+    path = shared_data / "format_examples" / name
+    before = _sha256(path)
+    with io.open_product(path, levels=levels, extensions=extensions) as model:
+        assert model.data.shape == shape
+        assert model.meta.exposure.type == "MIR_LRS-SLITLESS"
+    assert _sha256(path) == before
+
+
+def test_real_file_with_empty_int_times(shared_data):
+    # The MIRISim rateints carries an INT_TIMES table with no rows: fine unless a caller needs it.
+    _raises(shared_data / "format_examples" / "mirisim_ngts10_rateints.fits", "INT_TIMES extension is empty",
+            extensions=("SCI", "INT_TIMES"))
+
+
+def test_builds_of_each_level_open(tmp_path):
+    with io.open_product(_uncal(tmp_path), levels=("uncal", "ramp"), extensions=("SCI", "GROUPDQ", "PIXELDQ")) as ramp:
+        assert ramp.data.ndim == 4
+    with io.open_product(_rateints(tmp_path), levels=("rateints",), extensions=("SCI", "DQ", "ERR")) as cube:
+        assert cube.data.shape == (2, *SLITLESS)
+    # Spectra: the default extension is EXTRACT1D, not SCI.
+    with io.open_product(_x1d(tmp_path), levels=("x1d", "x1dints")) as spectra:
+        np.testing.assert_allclose(spectra.spec[0].spec_table["WAVELENGTH"], np.linspace(5, 12, 5))
+
+
+def test_open_model_is_checked_and_returned(tmp_path):
+    with datamodels.open(str(_rateints(tmp_path))) as model:
+        assert io.open_product(model, levels=("rateints",)) is model
+        _raises(model, "'rateints' product", "['x1d']", levels=("x1d",))
+
+
+def test_level_from_model_type_when_name_has_no_suffix(tmp_path):
+    path = _rateints(tmp_path, name="my_cube.fits")
+    with io.open_product(path, levels=("rateints", "calints")) as model:
+        assert model.data.ndim == 3
+    _raises(path, "a CubeModel (product level rateints or calints or crfints)", "['uncal', 'ramp']",
+            levels=("uncal", "ramp"))
+
+
+def test_custom_exposure_types(tmp_path):
+    path = _rateints(tmp_path, exp_type="MIR_IMAGE")
+    with io.open_product(path, exp_types=("MIR_IMAGE",)) as model:
+        assert model.meta.exposure.type == "MIR_IMAGE"
+
+
+# ---------------------------------------------------------------- bad inputs
+
+
+def test_missing_file(tmp_path):
+    _raises(tmp_path / "nothing_rate.fits", "no such file")
+
+
+def test_folder(tmp_path):
+    _raises(tmp_path, "a folder, not a file")
+
+
+def test_text_file(tmp_path):
+    path = tmp_path / "notes_rate.fits"
+    path.write_text("wavelength flux\n5.0 1.0\n")
+    _raises(path, "not a FITS file")
+
+
+@pytest.mark.parametrize("block_aligned", [False, True])
+def test_truncated_file(tmp_path, block_aligned):
+    whole = _rateints(tmp_path).read_bytes()
+    cut = len(whole) // 2
+    if block_aligned:
+        cut -= cut % 2880
+    else:
+        cut += 1 if cut % 2880 == 0 else 0
+    path = tmp_path / "cut_rateints.fits"
+    path.write_bytes(whole[:cut])
+    _raises(path, "truncated")
+
+
+def test_corrupt_header(tmp_path):
+    damaged = bytearray(_rateints(tmp_path).read_bytes())
+    damaged[400:480] = bytes(range(128, 208))  # binary junk over the fifth primary-header card
+    path = tmp_path / "junk_rateints.fits"
+    path.write_bytes(bytes(damaged))
+    _raises(path, "damaged FITS file")
+
+
+def test_other_instrument(tmp_path):
+    path = _rateints(tmp_path, instrument="NIRSPEC", exp_type="NRS_FIXEDSLIT")
+    _raises(path, "another instrument", "NIRSPEC", "MIRI")
+
+
+@pytest.mark.parametrize("exp_type, phrase", [("MIR_IMAGE", "an imaging exposure"), ("MIR_MRS", "an MRS")])
+def test_not_lrs(tmp_path, exp_type, phrase):
+    message = _raises(_rateints(tmp_path, exp_type=exp_type), phrase, exp_type, "MIR_LRS-SLITLESS")
+    assert "LRS" in message
+
+
+def test_missing_instrume_keyword(tmp_path):
+    path = _rateints(tmp_path)
+    with fits.open(path, mode="update") as hdul:
+        del hdul[0].header["INSTRUME"]
+    _raises(path, "no INSTRUME keyword")
+
+
+def _drop_extension(path, extname):
+    with fits.open(path) as hdul:
+        kept = fits.HDUList([hdu.copy() for hdu in hdul if hdu.name != extname])
+        kept.writeto(path, overwrite=True)
+
+
+@pytest.mark.parametrize("extname", ["SCI", "DQ"])
+def test_missing_extension(tmp_path, extname):
+    path = _rateints(tmp_path)
+    _drop_extension(path, extname)
+    _raises(path, f"no {extname} extension", f"non-empty {extname}", extensions=("SCI", "DQ"))
+
+
+def test_missing_wavelength(tmp_path):
+    _raises(_rateints(tmp_path), "no WAVELENGTH extension", extensions=("SCI", "WAVELENGTH"))
+
+
+def test_spectra_without_extract1d(tmp_path):
+    path = _x1d(tmp_path)
+    _drop_extension(path, "EXTRACT1D")
+    _raises(path, "no EXTRACT1D extension", levels=("x1d",))
+
+
+def test_empty_extension(tmp_path):
+    path = _rateints(tmp_path)
+    with fits.open(path) as hdul:
+        hdul["DQ"].data = np.zeros((0,), dtype=np.uint32)
+        hdul.writeto(path, overwrite=True)
+    _raises(path, "DQ extension is empty", extensions=("SCI", "DQ"))
+
+
+def test_wrong_model_for_name(tmp_path):
+    path = _save(_miri(datamodels.ImageModel(data=np.zeros(SLITLESS, np.float32))), tmp_path / "x_mirimage_uncal.fits")
+    _raises(path, "says 'uncal'", "ImageModel", "4-D ramps")
+
+
+def test_wrong_dimensions(tmp_path):
+    # 2-D image where 4-D ramps are expected; without DATAMODL only the shape tells.
+    path = _save(_miri(datamodels.ImageModel(data=np.zeros(SLITLESS, np.float32))), tmp_path / "x_mirimage_uncal.fits")
+    with fits.open(path, mode="update") as hdul:
+        del hdul[0].header["DATAMODL"]
+    _raises(path, "SCI is 2-D", "4-D ramps", levels=("uncal", "ramp"))
+
+
+def test_wrong_level(tmp_path):
+    _raises(_rateints(tmp_path), "'rateints' product", "['uncal', 'ramp']", levels=("uncal", "ramp"))
+
+
+def test_level_cannot_be_told(tmp_path):
+    path = _rateints(tmp_path, name="renamed.fits")
+    with fits.open(path, mode="update") as hdul:
+        del hdul[0].header["DATAMODL"]
+    _raises(path, "product level cannot be told", levels=("rateints",))
+
+
+def test_unknown_level_name_is_a_usage_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown product level"):
+        io.open_product(_rateints(tmp_path), levels=("rate_ints",))
+
+
+def test_open_model_of_another_instrument():
+    model = _miri(datamodels.ImageModel(data=np.zeros((4, 4), np.float32)), instrument="NIRSPEC", exp_type="NRS_FIXEDSLIT")
+    model.meta.filename = "jw02_nrs1_rate.fits"
+    _raises(model, "another instrument")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fraction=st.floats(min_value=0.0, max_value=0.999))
+def test_any_truncation_gives_one_clear_error(tmp_path, fraction):
+    whole = _rateints(tmp_path, name="whole_rateints.fits").read_bytes()
+    path = tmp_path / "cut_rateints.fits"
+    path.write_bytes(whole[: int(fraction * len(whole))])
+    with pytest.raises(io.LRSInputError, match="cut_rateints.fits"):
+        io.open_product(path)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(offset=st.integers(min_value=0, max_value=2879), value=st.integers(min_value=0, max_value=255))
+def test_damaged_primary_header_never_escapes_as_another_error(tmp_path, offset, value):
+    damaged = bytearray(_rateints(tmp_path, name="whole_rateints.fits").read_bytes())
+    damaged[offset] = value
+    path = tmp_path / "hit_rateints.fits"
+    path.write_bytes(bytes(damaged))
+    # One changed byte may be harmless (inside a comment); then the product opens. Otherwise the
+    # only exception allowed is LRSInputError.
+    try:
+        io.open_product(path).close()
+    except io.LRSInputError as error:
+        assert "hit_rateints.fits" in str(error)
+
+
+# ---------------------------------------------------------------- write_product
+
+
+def test_write_new_file_with_provenance(tmp_path):
+    source = _rateints(tmp_path)
+    with io.open_product(source) as model:
+        target = tmp_path / "jw01_mirimage_bkgsub_rateints.fits"
+        parameters = {"columns": [4, 10], "sigma": 3.0, "where": Path("/data"), "scale": np.float32(0.5)}
+        written = io.write_product(model, target, function=io.write_product, parameters=parameters)
+        assert written == target.resolve()
+        # The caller's model still names its own file.
+        assert model.meta.filename == source.name
+    provenance = io.read_provenance(written)
+    assert provenance["version"] == lrs_helpers.__version__
+    assert provenance["function"] == "lrs_helpers.io.write_product"
+    assert provenance["parameters"] == {"columns": [4, 10], "sigma": 3.0, "where": "/data", "scale": "0.5"}
+    stamp = datetime.datetime.fromisoformat(provenance["written"]).replace(tzinfo=datetime.UTC)
+    assert abs((datetime.datetime.now(datetime.UTC) - stamp).total_seconds()) < 3600
+    assert any("lrs_helpers" in str(line) for line in fits.getheader(written)["HISTORY"])
+    with io.open_product(written, levels=("rateints",)) as reread, datamodels.open(str(source)) as original:
+        np.testing.assert_array_equal(reread.data, original.data)
+        assert reread.meta.filename == target.name
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([source.name, target.name])
+
+
+def test_long_parameters_round_trip(tmp_path):
+    with io.open_product(_rateints(tmp_path)) as model:
+        parameters = {"note": "x" * 300, "values": list(range(60))}
+        written = io.write_product(model, tmp_path / "long_rateints.fits", function="my_script.step", parameters=parameters)
+    assert io.read_provenance(written)["parameters"] == parameters
+    assert io.read_provenance(written)["function"] == "my_script.step"
+
+
+def test_file_without_provenance(tmp_path):
+    assert io.read_provenance(_rateints(tmp_path)) == {}
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_never_writes_over_its_input(tmp_path, overwrite):
+    source = _rateints(tmp_path)
+    before = _sha256(source)
+    with io.open_product(source) as model:
+        model.data += 1
+        with pytest.raises(FileExistsError, match="read from"):
+            io.write_product(model, source, overwrite=overwrite)
+        # The same file reached through another name is still the input.
+        link = tmp_path / "link_rateints.fits"
+        link.symlink_to(source)
+        with pytest.raises(FileExistsError, match="read from"):
+            io.write_product(model, link, overwrite=overwrite)
+    assert _sha256(source) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([source.name, "link_rateints.fits"])
+
+
+def test_never_writes_over_input_opened_elsewhere(tmp_path):
+    # Opened with stdatamodels directly: only the file name is known, so an existing file of that
+    # name is refused even with overwrite=True.
+    source = _rateints(tmp_path)
+    before = _sha256(source)
+    with datamodels.open(str(source)) as model:
+        with pytest.raises(FileExistsError, match="read from"):
+            io.write_product(model, source, overwrite=True)
+    assert _sha256(source) == before
+
+
+def test_existing_target_needs_overwrite(tmp_path):
+    source = _rateints(tmp_path)
+    target = tmp_path / "other_rateints.fits"
+    target.write_bytes(b"previous")
+    with io.open_product(source) as model:
+        with pytest.raises(FileExistsError, match="overwrite=True"):
+            io.write_product(model, target)
+        assert target.read_bytes() == b"previous"
+        io.write_product(model, target, overwrite=True)
+    with io.open_product(target, levels=("rateints",)) as reread:
+        assert reread.data.shape == (2, *SLITLESS)
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch, existing):
+    source = _rateints(tmp_path)
+    target = tmp_path / "out_rateints.fits"
+    if existing:
+        target.write_bytes(b"previous")
+
+    def half_then_fail(self, handle, *args, **kwargs):
+        handle.write(b"SIMPLE  =                    T" + b" " * 2000)
+        raise OSError("disk full")
+
+    with io.open_product(source) as model:
+        monkeypatch.setattr(type(model), "to_fits", half_then_fail)
+        with pytest.raises(OSError, match="disk full"):
+            io.write_product(model, target, overwrite=True)
+        assert model.meta.filename == source.name
+    expected = sorted([source.name] + ([target.name] if existing else []))
+    assert sorted(p.name for p in tmp_path.iterdir()) == expected
+    if existing:
+        assert target.read_bytes() == b"previous"
+
+
+def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
+    # KeyboardInterrupt is not an Exception; the temporary file must still go.
+    def interrupted(self, handle, *args, **kwargs):
+        handle.write(b"partial")
+        raise KeyboardInterrupt
+
+    with io.open_product(_rateints(tmp_path)) as model:
+        monkeypatch.setattr(type(model), "to_fits", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            io.write_product(model, tmp_path / "out_rateints.fits")
+    assert [p.name for p in tmp_path.iterdir()] == ["jw01_mirimage_rateints.fits"]
+
+
+def test_bad_target_names(tmp_path):
+    with io.open_product(_rateints(tmp_path)) as model:
+        with pytest.raises(io.LRSInputError, match="not a .fits file name"):
+            io.write_product(model, tmp_path / "out.txt")
+        with pytest.raises(io.LRSInputError, match="does not exist"):
+            io.write_product(model, tmp_path / "no_folder" / "out_rateints.fits")
+
+
+def test_product_level_from_name():
+    assert io.product_level_from_name("jw01_mirimage_rateints.fits") == "rateints"
+    assert io.product_level_from_name("/a/b/jw01_mirimage_rate.fits") == "rate"
+    assert io.product_level_from_name("jw01_mirimage_x1dints.fits") == "x1dints"
+    assert io.product_level_from_name("notes.fits") is None
+
+
+def test_provenance_parameters_are_json(tmp_path):
+    with io.open_product(_rateints(tmp_path)) as model:
+        written = io.write_product(model, tmp_path / "p_rateints.fits", parameters={"a": 1})
+    assert json.loads(fits.getheader(written)["LRSH_PAR"]) == {"a": 1}
+    assert os.path.exists(written)
