@@ -21,8 +21,9 @@ Why a constant per row: in the real PID 1053 background frame (jw01053009001,
 ``../shared/data/flight_derived``) the sky across a row is flat to about 1% from column 14
 to 72, but the first columns after the reference pixels roll off (column 4 reads ~50x the
 sky, columns 6-11 read 10-20% low). A straight line fitted to both edges carries that
-roll-off into the trace and leaves ~3% of the sky there; the median of both edges, after
-MAD-based sigma clipping removes the roll-off columns, leaves ~0.1%. So the default is one clipped value per row and integration
+roll-off into the trace and leaves ~1-3% of the sky there. One clipped median per row of
+both edges leaves ~0.5%, or <0.1% once the edge columns that sit off the row level in every
+row (the roll-off) are dropped (``column_tolerance``). So the default is one clipped value per row and integration
 (``order=0``); ``order=1`` or ``2`` fit a polynomial across the row instead.
 """
 
@@ -94,6 +95,29 @@ def _usable_edge_pixels(sci, dq, columns, sigma, maxiters):
     return values, ~np.ma.getmaskarray(clipped)
 
 
+def _steady_columns(values, keep, tolerance):
+    """Edge columns that follow the row level, as a mask broadcastable to ``keep``.
+
+    The sky level of each row is the median of its kept edge pixels; a column whose median
+    ratio to that level (over every row and integration) is off by more than ``tolerance`` from
+    the median ratio of all edge columns is dropped. This removes what is fixed in the detector
+    or the optics rather than the sky: in the real PID 1053 frame, columns 6-11 read 8-20% low
+    in every row (a roll-off next to the reference pixels), too little for per-row clipping to
+    catch in a noisy integration, but enough to pull the median of the edges down by ~1%.
+    """
+    kept = np.ma.masked_array(values, mask=~keep)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        level = np.ma.median(kept, axis=-1)[..., np.newaxis]
+        ratio = np.ma.median((kept / level).reshape(-1, values.shape[-1]), axis=0)
+    typical = np.ma.median(ratio)
+    steady = np.abs(ratio / typical - 1.0) <= tolerance
+    steady = np.ma.filled(steady, False)
+    if not steady.any():
+        # nothing steady enough (e.g. a tiny or empty frame): keep the per-pixel selection
+        return np.ones(values.shape[-1], dtype=bool)
+    return steady
+
+
 def _fill_empty_rows(per_row):
     """Interpolate rows without any usable edge pixel from their neighbours, per integration.
 
@@ -144,6 +168,7 @@ def edge_background(
     order=0,
     sigma=3.0,
     maxiters=5,
+    column_tolerance=0.03,
 ):
     """Model the sky background of slitless frames from the subarray edges.
 
@@ -171,6 +196,10 @@ def edge_background(
         ``stdfunc="mad_std"``), per row of each integration.
     maxiters : int
         Maximum clipping iterations.
+    column_tolerance : float or None
+        Edge columns whose typical ratio to the row level (median over all rows and
+        integrations given) differs from that of the other edge columns by more than this
+        fraction are not used (default 3%); None keeps every column.
 
     Returns
     -------
@@ -178,7 +207,7 @@ def edge_background(
         Background model in the unit of ``sci``; zero in the reference columns 0-3 (they see
         no light) and NaN for an integration with no usable edge pixel at all.
     """
-    model, _ = _edge_model(sci, dq, None, regions, statistic, order, sigma, maxiters)
+    model, _ = _edge_model(sci, dq, None, regions, statistic, order, sigma, maxiters, column_tolerance)
     return model
 
 
@@ -192,12 +221,13 @@ def edge_background_variance(
     order=0,
     sigma=3.0,
     maxiters=5,
+    column_tolerance=0.03,
 ):
     """Variance of the :func:`edge_background` model, from the edge pixels' own variances.
 
     Parameters
     ----------
-    sci, dq, regions, statistic, order, sigma, maxiters
+    sci, dq, regions, statistic, order, sigma, maxiters, column_tolerance
         As for :func:`edge_background` (the same pixels are kept).
     var : ndarray, same shape as ``sci``
         Variance of each pixel, in the unit of ``sci`` squared (e.g. VAR_POISSON + VAR_RNOISE,
@@ -210,11 +240,11 @@ def edge_background_variance(
         a mean, times pi/2 for a median, the propagated least-squares variance for ``order>0``;
         zero in the reference columns.
     """
-    _, variance = _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters)
+    _, variance = _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column_tolerance)
     return variance
 
 
-def _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters):
+def _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column_tolerance):
     """Shared worker of :func:`edge_background` and :func:`edge_background_variance`."""
     if statistic not in _STATISTICS:
         raise ValueError(f"statistic must be one of {_STATISTICS}; got {statistic!r}")
@@ -230,6 +260,8 @@ def _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters):
     nints, ny, nx = sci_cube.shape
     columns = _region_columns(regions, nx)
     values, keep = _usable_edge_pixels(sci_cube, dq_cube, columns, sigma, maxiters)
+    if column_tolerance is not None:
+        keep &= _steady_columns(values, keep, column_tolerance)
     var_edge = None
     if var is not None:
         var_cube, _ = _as_cube(var, "var")
@@ -383,14 +415,17 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw
         with open(handle, "wb") as target, open(in_path, "rb") as source:
             shutil.copyfileobj(source, target)
         failed = []
+        # DQ is stored as int32 with BZERO (unsigned); astropy cannot memory-map scaled data, so
+        # it is read raw through a second handle and the offset added per chunk
         with fits.open(in_path, memmap=True, mode="readonly") as original, \
+                fits.open(in_path, memmap=True, mode="readonly", do_not_scale_image_data=True) as raw, \
                 fits.open(scratch, memmap=True, mode="update") as copy:
             names = {hdu.name for hdu in original}
             nints = original["SCI"].shape[0]
             for start in range(0, nints, int(chunk_ints)):
                 chunk = slice(start, min(start + int(chunk_ints), nints))
                 sci = np.asarray(original["SCI"].section[chunk], dtype=np.float64)
-                dq = np.asarray(original["DQ"].data[chunk]) if "DQ" in names else None
+                dq = _unsigned(raw["DQ"], chunk) if "DQ" in names else None
                 var_parts = {
                     name: np.asarray(original[name].section[chunk], dtype=np.float64)
                     for name in ("VAR_POISSON", "VAR_RNOISE") if name in names
@@ -420,6 +455,12 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw
     return out_path
 
 
+def _unsigned(hdu, chunk):
+    """Integer image data of a chunk with the header's BZERO/BSCALE applied."""
+    stored = np.asarray(hdu.data[chunk], dtype=np.int64)
+    return stored * int(hdu.header.get("BSCALE", 1)) + int(hdu.header.get("BZERO", 0))
+
+
 def _background_and_variance(sci, dq, var_parts, kw):
     """Background model of a chunk and its variance split like the input VAR extensions."""
     background = edge_background(sci, dq, **kw)
@@ -428,22 +469,26 @@ def _background_and_variance(sci, dq, var_parts, kw):
 
 
 def _record_provenance(header, in_path, kw):
-    """Keywords and HISTORY saying what was subtracted, from which file, with which settings."""
+    """Provenance in the form :func:`lrs_helpers.io.write_product` writes (LRSH_* + HISTORY).
+
+    :func:`lrs_helpers.io.read_provenance` reads it back; BKGSUB/BKGINPUT say at a glance
+    that the background was subtracted and from which file.
+    """
+    import datetime
+
     from . import __version__
 
-    regions = kw.get("regions", DEFAULT_REGIONS)
-    header["BKGSUB"] = (True, "slitless edge background subtracted (lrs_helpers)")
-    header["BKGMETH"] = (
-        f"edge order={kw.get('order', 0)} {kw.get('statistic', 'median')}",
-        "background model: order across row, statistic",
-    )
-    header["BKGREGN"] = (";".join(f"{a}-{b}" for a, b in regions), "background columns, 0-based, stop excluded")
-    header["BKGSIGMA"] = (float(kw.get("sigma", 3.0)), "sigma-clipping threshold of edge pixels")
-    header["BKGINPUT"] = (Path(in_path).name, "rateints the background was subtracted from")
-    header.add_history(
-        f"lrs_helpers {__version__} background.subtract_rateints: per-integration edge background "
-        f"(regions {regions}) subtracted from {Path(in_path).name}; its variance added to VAR_*/ERR"
-    )
+    parameters = {"in_path": str(in_path), "regions": [list(r) for r in kw.get("regions", DEFAULT_REGIONS)]}
+    parameters.update({key: value for key, value in kw.items() if key != "regions"})
+    written = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    name = f"{__name__}.subtract_rateints"
+    header["LRSH_VER"] = (__version__, "lrs_helpers version that wrote this file")
+    header["LRSH_FUN"] = (name[-68:], "function that made this product")
+    header["LRSH_UTC"] = (written, "UTC time this file was written")
+    header["BKGSUB"] = (True, "slitless edge background subtracted")
+    header["BKGINPUT"] = (Path(in_path).name[-68:], "file the background was subtracted from")
+    record = json.dumps(parameters, sort_keys=True, default=str)
+    header.add_history(f"lrs_helpers {__version__} {name} at {written} UTC, parameters: {record}")
 
 
 # ---------------------------------------------------------------------------------------------

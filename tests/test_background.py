@@ -83,6 +83,17 @@ def test_constant_per_row_beats_a_line_on_the_real_frame(real_frame, shared_data
     assert residuals[0] < 0.5 * residuals[1]
 
 
+def test_column_screening_removes_the_edge_roll_off(real_frame, shared_data):
+    """Columns 6-11 of the real frame read low in every row; dropping them lowers the residual."""
+    rows = _rows_5_to_12_um(shared_data)
+    residuals = {}
+    for tolerance in (None, 0.03):
+        corrected, _ = background.subtract_slitless(real_frame, column_tolerance=tolerance)
+        residuals[tolerance] = abs(np.median(
+            background.residual_in_aperture(corrected, 0.0, real_frame, columns=TRACE_COLUMNS, rows=rows)))
+    assert residuals[0.03] < 0.5 * residuals[None]
+
+
 # ---------------------------------------------------------------------------------------------
 # core behaviour on synthetic frames
 # ---------------------------------------------------------------------------------------------
@@ -134,8 +145,8 @@ def test_do_not_use_pixels_masked():
     bad = data.copy()
     bad[..., 4:11] = 5000.0
     dq[..., 4:11] = background.DO_NOT_USE
-    # clipping switched off (sigma huge) and a mean: only the DQ flag can keep the hot pixels out
-    no_clip = {"statistic": "mean", "sigma": 1e9}
+    # clipping and column screening off, and a mean: only the DQ flag can keep the hot pixels out
+    no_clip = {"statistic": "mean", "sigma": 1e9, "column_tolerance": None}
     np.testing.assert_allclose(background.edge_background(bad, dq, **no_clip)[..., 4:], truth[..., 4:], rtol=0.02)
     assert np.abs(background.edge_background(bad, **no_clip)[..., 4:] / truth[..., 4:] - 1).min() > 1
 
