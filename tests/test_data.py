@@ -325,7 +325,8 @@ def mast_server(monkeypatch, tmp_path):
     handler = type("Handler", (_MastLike,), {"routes": routes, "release": threading.Event()})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}/api/v0.1/Download/file"
     monkeypatch.setenv("LRS_HELPERS_MAST_URL", base)
