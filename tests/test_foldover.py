@@ -167,3 +167,90 @@ def test_fuzz_mask_and_fraction(wavelength):
 def test_bad_inputs_raise_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ---------------------------------------------------------------- the foldover_red twin
+
+@pytest.fixture(scope="module")
+def twin():
+    from lrs_helpers import sample
+
+    files = sample.build("foldover_red")
+    return files, sample.load_truth("foldover_red")
+
+
+def test_twin_products_validate_in_the_jwst_layout(twin):
+    from stdatamodels.jwst import datamodels
+
+    files, _ = twin
+    with datamodels.open(files["calints"]) as calints:
+        calints.validate()
+        assert calints.meta.exposure.type == "MIR_LRS-SLITLESS"
+        assert calints.data.shape == (4, 416, 72) and calints.wavelength.shape == (416, 72)
+        assert calints.meta.bunit_data == "MJy/sr" and len(calints.int_times) == 4
+    with datamodels.open(files["x1dints"]) as x1dints:
+        x1dints.validate()
+        assert type(x1dints).__name__ == "TSOMultiSpecModel"
+        table = x1dints.spec[0].spec_table
+        assert table["FLUX"].shape == (4, 388) and list(table["INT_NUM"]) == [1, 2, 3, 4]
+
+
+def test_folded_fraction_model_matches_the_twins_row_by_row_truth(twin):
+    """The closed form (symmetric parabola) against the twin, which drops every folded
+    wavelength onto its own row of the specwcs 0006 solution."""
+    _, truth = twin
+    wavelength = truth["wavelength_um"]
+    model = foldover.folded_fraction(wavelength, "slitless",
+                                     source_temperature_k=truth["source_temperature_k"])
+    rows = (wavelength >= 4.5) & (wavelength <= 5.3)
+    assert rows.sum() == 10  # 4.52-5.29 um
+    # 0.006 absolute: the table's rows deviate from the parabola by up to 0.1 px, and the
+    # twin shares each folded wavelength between two rows
+    np.testing.assert_allclose(model[rows], truth["folded_fraction"][rows], atol=0.006)
+    clean = wavelength > 5.3
+    assert np.all(truth["folded_fraction"][clean] == 0) and np.all(model[clean] == 0)
+
+
+def test_foldover_mask_marks_the_twins_folded_rows(twin):
+    from stdatamodels.jwst import datamodels
+
+    files, truth = twin
+    with datamodels.open(files["calints"]) as calints:
+        mask = foldover.foldover_mask(calints.wavelength, calints.meta.exposure.type)
+    marked_rows = set(np.flatnonzero(mask.any(axis=1)))
+    # the twin shares each folded wavelength between two rows, so the row beyond the edge
+    # (5.29 um) gets a trace (0.03 %); a row counts as folded above 0.1 %
+    folded_rows = set(truth["row"][truth["folded_fraction"] > 0.001])
+    dark_rows = set(truth["row"][truth["direct_rate_dn_s"] == 0])
+    assert folded_rows <= marked_rows
+    assert marked_rows - folded_rows <= dark_rows  # only rows without light (3.7 um) extra
+    assert sorted(folded_rows)[0] == 383 and sorted(marked_rows)[-1] == 394
+
+
+def test_extracted_flux_carries_the_folded_light(twin):
+    from stdatamodels.jwst import datamodels
+
+    files, truth = twin
+    with datamodels.open(files["x1dints"]) as x1dints:
+        table = x1dints.spec[0].spec_table
+        flux = np.mean(table["FLUX"], axis=0)
+        error = np.sqrt(np.mean(table["FLUX_ERROR"] ** 2, axis=0) / len(table))
+    expected = truth["direct_flux_jy"] + truth["folded_flux_jy"]
+    rows = (truth["wavelength_um"] > 5.0) & (truth["wavelength_um"] < 5.25)
+    # noise-limited: within 4 sigma of direct + folded
+    assert np.all(np.abs(flux[rows] - expected[rows]) < 4 * error[rows])
+    assert np.all(truth["folded_flux_jy"][rows] > 0)
+
+
+def test_mask_spectrum_on_the_twin_and_wrong_level(twin):
+    from lrs_helpers.io import LRSInputError
+
+    files, truth = twin
+    result = foldover.mask_spectrum(files["x1dints"], source_temperature_k=truth["source_temperature_k"])
+    assert result["mode"] == "slitless"
+    assert result["range_um"] == foldover.usable_range("slitless", source_temperature_k=2000)
+    assert 5.1 < result["range_um"][0] < 5.2
+    np.testing.assert_array_equal(result["fold"], result["wavelength"] <= foldover.fold_edge_um("slitless"))
+    assert not np.any(result["usable"] & result["fold"] & (result["wavelength"] < result["range_um"][0]))
+    with pytest.raises(LRSInputError, match="calints"):
+        foldover.mask_spectrum(files["calints"])

@@ -115,7 +115,6 @@ def build(out_dir, seed):
     dict of str -> pathlib.Path
         ``calints``, ``x1dints`` and ``truth``.
     """
-    from jwst.datamodels.utils.tso_multispec import make_tso_specmodel
     from stdatamodels.jwst import datamodels
 
     from ..io import write_product
@@ -175,43 +174,52 @@ def build(out_dir, seed):
     var_p = calints.var_poisson[:, rows, box].astype(float) * (PIXAR_SR * 1e6) ** 2
     var_r = calints.var_rnoise[:, rows, box].astype(float) * (PIXAR_SR * 1e6) ** 2
     npix = last - first + 1
-    spectra = []
-    for i in range(NINTS):
-        spec = datamodels.SpecModel()
-        table_i = np.zeros(rows.size, dtype=spec.get_dtype("spec_table"))
-        table_i["WAVELENGTH"] = wavelength
-        table_i["FLUX"] = jy[i].sum(axis=1)
-        table_i["FLUX_VAR_POISSON"] = var_p[i].sum(axis=1)
-        table_i["FLUX_VAR_RNOISE"] = var_r[i].sum(axis=1)
-        table_i["FLUX_VAR_FLAT"] = 0.0
-        table_i["FLUX_ERROR"] = np.sqrt(table_i["FLUX_VAR_POISSON"] + table_i["FLUX_VAR_RNOISE"])
-        sr = npix * PIXAR_SR
-        table_i["SURF_BRIGHT"] = table_i["FLUX"] / sr * 1e-6
-        table_i["SB_ERROR"] = table_i["FLUX_ERROR"] / sr * 1e-6
-        table_i["SB_VAR_POISSON"] = table_i["FLUX_VAR_POISSON"] / (sr * 1e6) ** 2
-        table_i["SB_VAR_RNOISE"] = table_i["FLUX_VAR_RNOISE"] / (sr * 1e6) ** 2
-        table_i["DQ"] = np.where(np.isfinite(table_i["FLUX"]), 0, _DO_NOT_USE)
-        table_i["NPIXELS"] = npix
-        spec.spec_table = table_i
-        spec.spec_table.columns["WAVELENGTH"].unit = "um"
-        spectra.append(spec)
-    tso_spec = make_tso_specmodel(spectra)
-    for i, times in enumerate(calints.int_times):
-        tso_spec.spec_table["INT_NUM"][i] = times["integration_number"]
-        tso_spec.spec_table["MJD-BEG"][i] = times["int_start_MJD_UTC"]
-        tso_spec.spec_table["MJD-AVG"][i] = times["int_mid_MJD_UTC"]
-        tso_spec.spec_table["MJD-END"][i] = times["int_end_MJD_UTC"]
-        tso_spec.spec_table["TDB-BEG"][i] = times["int_start_BJD_TDB"] - 2400000.5
-        tso_spec.spec_table["TDB-MID"][i] = times["int_mid_BJD_TDB"] - 2400000.5
-        tso_spec.spec_table["TDB-END"][i] = times["int_end_BJD_TDB"] - 2400000.5
-    tso_spec.source_type = "POINT"
-    tso_spec.dispersion_direction = 2
+    sr = npix * PIXAR_SR
+    tso = datamodels.TSOSpecModel()
+    # jwst 3.0 layout: one table row per integration, vector columns over wavelength.
+    vector = {"WAVELENGTH", "FLUX", "FLUX_ERROR", "FLUX_VAR_POISSON", "FLUX_VAR_RNOISE",
+              "FLUX_VAR_FLAT", "SURF_BRIGHT", "SB_ERROR", "SB_VAR_POISSON", "SB_VAR_RNOISE",
+              "SB_VAR_FLAT", "DQ", "BACKGROUND", "BKGD_ERROR", "BKGD_VAR_POISSON", "BKGD_VAR_RNOISE",
+              "BKGD_VAR_FLAT", "NPIXELS"}
+    dtype = [(c["name"], c["datatype"], (rows.size,)) if c["name"] in vector
+             else (c["name"], c["datatype"])
+             for c in tso.schema["properties"]["spec_table"]["datatype"]]
+    spec = np.zeros(NINTS, dtype=dtype)
+    spec["WAVELENGTH"] = wavelength
+    spec["FLUX"] = jy.sum(axis=2)
+    spec["FLUX_VAR_POISSON"] = var_p.sum(axis=2)
+    spec["FLUX_VAR_RNOISE"] = var_r.sum(axis=2)
+    spec["FLUX_ERROR"] = np.sqrt(spec["FLUX_VAR_POISSON"] + spec["FLUX_VAR_RNOISE"])
+    to_sb = 1e-6 / sr  # Jy over the box -> MJy/sr
+    spec["SURF_BRIGHT"] = spec["FLUX"] * to_sb
+    spec["SB_ERROR"] = spec["FLUX_ERROR"] * to_sb
+    spec["SB_VAR_POISSON"] = spec["FLUX_VAR_POISSON"] * to_sb ** 2
+    spec["SB_VAR_RNOISE"] = spec["FLUX_VAR_RNOISE"] * to_sb ** 2
+    spec["DQ"] = np.where(np.isfinite(spec["FLUX"]), 0, _DO_NOT_USE)
+    spec["NPIXELS"] = float(npix)
+    spec["N_ALONGDISP"] = rows.size
+    spec["SEGMENT"] = 1
+    times = calints.int_times
+    spec["INT_NUM"] = times["integration_number"]
+    for column, source in (("MJD-BEG", "int_start_MJD_UTC"), ("MJD-AVG", "int_mid_MJD_UTC"),
+                           ("MJD-END", "int_end_MJD_UTC"), ("TDB-BEG", "int_start_BJD_TDB"),
+                           ("TDB-MID", "int_mid_BJD_TDB"), ("TDB-END", "int_end_BJD_TDB")):
+        spec[column] = times[source]
+    tso.spec_table = spec
+    tso.spec_table.columns["WAVELENGTH"].unit = "um"
+    tso.name = "MIR_LRS-SLITLESS"
+    tso.source_id = 1
+    tso.source_type = "POINT"
+    tso.extraction_xstart, tso.extraction_xstop = float(first), float(last)
+    tso.extraction_ystart, tso.extraction_ystop = float(rows.min()), float(rows.max())
+    tso.spectral_order = 1
+    tso.dispersion_direction = 2
     x1dints = datamodels.TSOMultiSpecModel()
     x1dints.update(calints, only="PRIMARY")
     x1dints.meta.filename = calints.meta.filename.replace("_calints", "_x1dints")
     x1dints.meta.cal_step.extract_1d = "COMPLETE"
     x1dints.int_times = calints.int_times.copy()
-    x1dints.spec.append(tso_spec)
+    x1dints.spec.append(tso)
 
     out = {}
     parameters = {"seed": seed, "source_temperature_k": SOURCE_TEMPERATURE_K,
