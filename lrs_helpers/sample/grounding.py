@@ -542,7 +542,7 @@ def base_metadata(model, *, exp_type, subarray, ngroups, nints, readpatt="FASTR1
     stdatamodels DataModel
         ``model``, with meta filled.
     """
-    from astropy.time import Time
+    from astropy.time import Time, TimeDelta
 
     if subarray not in SUBARRAYS:
         raise ValueError(f"subarray must be one of {sorted(SUBARRAYS)}, got {subarray!r}")
@@ -553,8 +553,8 @@ def base_metadata(model, *, exp_type, subarray, ngroups, nints, readpatt="FASTR1
     nresets = 1
     duration = tframe * (nints * ngroups + (nints - 1) * nresets)
     t0 = Time(start, format="isot", scale="utc")
-    t1 = t0 + duration / 86400.0
-    tmid = t0 + duration / 2 / 86400.0
+    t1 = t0 + TimeDelta(duration, format="sec")
+    tmid = t0 + TimeDelta(duration / 2, format="sec")
 
     meta = model.meta
     meta.telescope = "JWST"
