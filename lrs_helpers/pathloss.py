@@ -1,0 +1,710 @@
+"""Slit losses of a point source in the MIRI LRS slit, and what the two nods tell you about them.
+
+The pipeline's ``pathloss`` step corrects every LRS slit spectrum as if the source sat in the
+middle of the 0.51 arcsec wide slit. A source off centre *across* the slit loses more light, and
+more of it at long wavelengths where the PSF is wider, so the two nods disagree. Across the slit
+is also the dispersion direction on the detector, so the same offset shifts the wavelengths the
+pipeline assigns. This module measures both effects and corrects for them.
+
+PSF model
+---------
+The slit-plane PSF across the slit is taken as a Gaussian whose width combines diffraction and a
+small constant blur::
+
+    sigma(lambda) = sqrt((0.437 lambda / D)**2 + sigma_0**2),  D = 6.5 m
+
+``0.437 lambda/D`` is the Gaussian with the FWHM of an Airy core (1.029 lambda/D); ``sigma_0``
+(0.0364 arcsec = 0.33 px: pixel sampling, jitter, optics) was fitted to the cross-dispersion trace
+widths measured in flight (``slit_psf_width_jw06620-obs13``, msaexp) between 6.5 and 14 um, where
+the model follows the measurement within 0.06 px. Below 6 um the measured trace is wider
+(1.4-1.8 px) than diffraction allows: that is detector scattering, which happens after the slit
+and so does not change slit losses. Only the across-slit profile matters: the slit is 4.72 arcsec
+long and the nods sit about 1.2 arcsec from its ends, so no light of the core is lost along it.
+
+Core functions take numpy arrays and plain numbers and return new arrays (astropy tables where a
+table is the natural answer); the x1d readers and the widget sit at the end of the module.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from astropy import units as u
+from astropy.table import QTable
+from scipy.interpolate import CubicSpline
+from scipy.optimize import least_squares
+from scipy.special import erf
+
+#: Slit width across the dispersion-direction edges, arcsec (pysiaf MIRIM_SLIT ideal corners).
+SLIT_WIDTH_ARCSEC = 0.51
+#: JWST primary mirror diameter used for the diffraction term, m.
+TELESCOPE_DIAMETER_M = 6.5
+#: sigma of the Gaussian whose FWHM equals the Airy core's (1.029 lambda/D), in lambda/D.
+AIRY_GAUSSIAN_SIGMA = 1.029 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+#: Extra Gaussian blur added in quadrature, arcsec; least-squares fit of the model to the
+#: measured trace widths of slit_psf_width_jw06620-obs13 (msaexp) at 6.5-14 um.
+PSF_EXTRA_SIGMA_ARCSEC = 0.0364
+#: Detector rows the trace moves per arcsec of offset across the slit: pysiaf MIRIM_SLIT ideal Y
+#: to MIRIM_FULL detector y gives +0.993 rows per 0.11 arcsec (the nominal plate scale).
+ROWS_PER_ARCSEC_ACROSS = 0.993 / 0.11
+#: Dispersion of the slit spectrum, d(wavelength)/d(detector row) in um per row, on a 0.5 um
+#: grid from 4.5 to 14.0 um; derivative of WAVELENGTH vs Y_CENTER in the in-flight CRDS specwcs
+#: jwst_miri_specwcs_0005 (wavelength grows towards lower rows, hence the sign).
+DISPERSION_GRID_UM = np.arange(4.5, 14.01, 0.5)
+DISPERSION_UM_PER_ROW = np.array([
+    -0.09933, -0.07479, -0.05978, -0.04989, -0.04361, -0.03972, -0.0352, -0.03196, -0.02944,
+    -0.02696, -0.02506, -0.02332, -0.02189, -0.02025, -0.01861, -0.01777, -0.01671, -0.01548,
+    -0.01467, -0.01378,
+])
+#: Default nod-to-nod flux repeatability treated as normal (fraction). A nominal tolerance, not a
+#: measured MIRI figure: pass your programme's own value.
+DEFAULT_REPEATABILITY = 0.02
+#: Wavelengths used by default when comparing nods, um: the fold-over region below 5 um and the
+#: noisy red end are left out.
+DEFAULT_FIT_RANGE_UM = (5.0, 13.5)
+
+_ARCSEC_PER_RADIAN = 206264.806
+
+
+def _as_finite_array(values, name, *, positive=False):
+    array = np.asarray(values, dtype=float)
+    if array.size == 0:
+        raise ValueError(f"{name} is empty; expected at least one value")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values; expected finite numbers")
+    if positive and np.any(array <= 0):
+        raise ValueError(f"{name} must be positive; got minimum {array.min()!r}")
+    return array
+
+
+def psf_sigma_arcsec(wavelength_um):
+    """Gaussian width of the slit-plane PSF across the slit.
+
+    Parameters
+    ----------
+    wavelength_um : float or array_like
+        Wavelength, um (finite, positive).
+
+    Returns
+    -------
+    numpy.ndarray or float
+        sigma, arcsec: ``sqrt((0.437 lambda/D)**2 + PSF_EXTRA_SIGMA_ARCSEC**2)``.
+    """
+    wavelength = _as_finite_array(wavelength_um, "wavelength_um", positive=True)
+    diffraction = AIRY_GAUSSIAN_SIGMA * wavelength * 1e-6 / TELESCOPE_DIAMETER_M * _ARCSEC_PER_RADIAN
+    return np.sqrt(diffraction**2 + PSF_EXTRA_SIGMA_ARCSEC**2)
+
+
+def slit_throughput(wavelength_um, across_offset_arcsec, slit_width_arcsec=SLIT_WIDTH_ARCSEC):
+    """Fraction of a point source's light that passes the slit.
+
+    Parameters
+    ----------
+    wavelength_um : float or array_like
+        Wavelength, um.
+    across_offset_arcsec : float or array_like
+        Source position across the slit relative to its centre line (ideal Y of MIRIM_SLIT),
+        arcsec; broadcast against ``wavelength_um``.
+    slit_width_arcsec : float
+        Slit width, arcsec (0.51 for the LRS slit).
+
+    Returns
+    -------
+    numpy.ndarray
+        Throughput in [0, 1]: the Gaussian PSF of :func:`psf_sigma_arcsec` integrated between the
+        slit edges. Symmetric in the offset and falling with its size.
+    """
+    offset = _as_finite_array(across_offset_arcsec, "across_offset_arcsec")
+    width = float(_as_finite_array(slit_width_arcsec, "slit_width_arcsec", positive=True))
+    scale = np.sqrt(2.0) * psf_sigma_arcsec(wavelength_um)
+    half = width / 2.0
+    return 0.5 * (erf((half - offset) / scale) + erf((half + offset) / scale))
+
+
+def relative_correction(wavelength_um, across_offset_arcsec, slit_width_arcsec=SLIT_WIDTH_ARCSEC):
+    """Factor to multiply a pipeline spectrum by when its source was not centred.
+
+    The pipeline divides every point-source spectrum by the throughput of a *centred* source. A
+    source at ``across_offset_arcsec`` passed ``T(offset)/T(0)`` of that, so multiplying the
+    pipeline flux by ``T(0)/T(offset)`` restores it.
+
+    Parameters
+    ----------
+    wavelength_um : float or array_like
+        Wavelength, um.
+    across_offset_arcsec : float or array_like
+        Source position across the slit, arcsec.
+    slit_width_arcsec : float
+        Slit width, arcsec.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``T(wavelength, 0) / T(wavelength, offset)``, >= 1.
+    """
+    centred = slit_throughput(wavelength_um, 0.0, slit_width_arcsec)
+    return centred / slit_throughput(wavelength_um, across_offset_arcsec, slit_width_arcsec)
+
+
+def transmitted_centroid_arcsec(wavelength_um, across_offset_arcsec,
+                                slit_width_arcsec=SLIT_WIDTH_ARCSEC):
+    """Across-slit centroid of the light that passes the slit.
+
+    The slit clips the far side of an off-centre PSF, so the light that reaches the detector is
+    centred between the source and the slit centre. That centroid, not the source position, sets
+    where the spectrum falls in the dispersion direction.
+
+    Parameters
+    ----------
+    wavelength_um : float or array_like
+        Wavelength, um.
+    across_offset_arcsec : float or array_like
+        Source position across the slit, arcsec.
+    slit_width_arcsec : float
+        Slit width, arcsec.
+
+    Returns
+    -------
+    numpy.ndarray
+        Centroid, arcsec from the slit centre line: the mean of the Gaussian PSF truncated at the
+        slit edges, ``y + sigma (phi(a) - phi(b)) / (Phi(b) - Phi(a))``.
+    """
+    offset = _as_finite_array(across_offset_arcsec, "across_offset_arcsec")
+    width = float(_as_finite_array(slit_width_arcsec, "slit_width_arcsec", positive=True))
+    sigma = psf_sigma_arcsec(wavelength_um)
+    lower = (-width / 2.0 - offset) / sigma
+    upper = (width / 2.0 - offset) / sigma
+    density = np.exp(-0.5 * lower**2) - np.exp(-0.5 * upper**2)
+    passed = slit_throughput(wavelength_um, offset, width)
+    return offset + sigma * density / np.sqrt(2.0 * np.pi) / passed
+
+
+def dispersion_um_per_row(wavelength_um):
+    """Dispersion of the LRS slit spectrum, d(wavelength)/d(detector row).
+
+    Parameters
+    ----------
+    wavelength_um : float or array_like
+        Wavelength, um; held at the ends of the 4.5-14 um table outside it.
+
+    Returns
+    -------
+    numpy.ndarray
+        um per detector row (negative: wavelength grows towards lower rows).
+    """
+    wavelength = _as_finite_array(wavelength_um, "wavelength_um", positive=True)
+    return np.interp(wavelength, DISPERSION_GRID_UM, DISPERSION_UM_PER_ROW)
+
+
+def apparent_wavelength_shift_um(wavelength_um, across_offset_arcsec):
+    """How far the pipeline's wavelength is from the true one for an off-centre source.
+
+    The pipeline assigns wavelengths by detector row for a centred source. The light of a source
+    at ``+y`` across the slit lands ``c * ROWS_PER_ARCSEC_ACROSS`` rows higher, ``c`` the
+    centroid of the light that passes the slit (:func:`transmitted_centroid_arcsec`), where the
+    assigned wavelength is shorter.
+
+    Parameters
+    ----------
+    wavelength_um : float or array_like
+        True wavelength, um.
+    across_offset_arcsec : float or array_like
+        Source position across the slit, arcsec.
+
+    Returns
+    -------
+    numpy.ndarray
+        Assigned minus true wavelength, um.
+    """
+    centroid = transmitted_centroid_arcsec(wavelength_um, across_offset_arcsec)
+    return dispersion_um_per_row(wavelength_um) * centroid * ROWS_PER_ARCSEC_ACROSS
+
+
+def _usable(wavelength, flux_a, error_a, flux_b, error_b, wavelength_range_um):
+    """Mask of samples usable for a nod comparison, with a clear error when none are."""
+    arrays = [np.asarray(a, dtype=float) for a in (wavelength, flux_a, error_a, flux_b, error_b)]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1 or arrays[0].ndim != 1:
+        raise ValueError(
+            "wavelength, flux and error arrays must be 1-D and of one length; got shapes "
+            f"{[a.shape for a in arrays]}"
+        )
+    wave, fa, ea, fb, eb = arrays
+    low, high = wavelength_range_um
+    good = np.all([np.isfinite(a) for a in arrays], axis=0)
+    good &= (ea > 0) & (eb > 0) & (fa > 0) & (fb > 0)
+    with np.errstate(invalid="ignore"):
+        good &= (wave >= low) & (wave <= high)
+    return good, arrays
+
+
+def _sorted_usable(wavelength_um, flux_a, error_a, flux_b, error_b, wavelength_range_um, minimum):
+    good, (wave, fa, ea, fb, eb) = _usable(wavelength_um, flux_a, error_a, flux_b, error_b,
+                                            wavelength_range_um)
+    if good.sum() < minimum:
+        raise ValueError(
+            f"only {int(good.sum())} usable samples (finite, positive flux and error, "
+            f"{wavelength_range_um[0]}-{wavelength_range_um[1]} um); expected at least {minimum}"
+        )
+    order = np.argsort(wave[good])
+    wave, fa, ea, fb, eb = (a[good][order] for a in (wave, fa, ea, fb, eb))
+    if np.any(np.diff(wave) <= 0):
+        raise ValueError("wavelengths repeat; expected one sample per detector row")
+    return wave, fa, ea, fb, eb
+
+
+def _shifted(wave, flux, shift_rows):
+    """``flux`` as it would be recorded ``shift_rows`` detector rows further (cubic spline).
+
+    The pipeline turns counts per row into flux density with the dispersion of the row's
+    assigned wavelength, so light moved to another row is rescaled by the ratio of dispersions.
+    """
+    spline = CubicSpline(wave, flux, extrapolate=False)
+    source = wave - dispersion_um_per_row(wave) * shift_rows
+    with np.errstate(invalid="ignore"):
+        inside = (source >= wave[0]) & (source <= wave[-1])
+    source = np.where(inside, source, wave)
+    moved = spline(source) * dispersion_um_per_row(source) / dispersion_um_per_row(wave)
+    return np.where(inside, moved, np.nan)
+
+
+def measure_shift_rows(wavelength_um, flux_a, error_a, flux_b, error_b, *, ratio_degree=3,
+                       max_shift_rows=3.0, wavelength_range_um=DEFAULT_FIT_RANGE_UM):
+    """Shift of nod B's spectrum relative to nod A's along the dispersion, model-free.
+
+    Nod B is fitted as nod A moved by ``s`` detector rows times a smooth polynomial in wavelength
+    (the throughput ratio, whatever its cause); spectral features fix ``s``.
+
+    Parameters
+    ----------
+    wavelength_um : array_like, shape (n,)
+        Wavelength assigned by the pipeline (one sample per detector row), um.
+    flux_a, error_a, flux_b, error_b : array_like, shape (n,)
+        The two nods' flux and 1-sigma error, same unit.
+    ratio_degree : int
+        Degree of the polynomial ratio.
+    max_shift_rows : float
+        Largest shift searched, rows (the slit is 4.6 rows wide).
+    wavelength_range_um : (float, float)
+        Wavelengths used, um.
+
+    Returns
+    -------
+    shift_rows, shift_error_rows, reduced_chi2 : float
+        Shift (positive: nod B's light lands at higher rows, i.e. further along +Y across the
+        slit), its 1-sigma error (scaled by the reduced chi-square when above 1), and the fit's
+        reduced chi-square.
+    """
+    wave, fa, ea, fb, eb = _sorted_usable(wavelength_um, flux_a, error_a, flux_b, error_b,
+                                          wavelength_range_um, 20)
+    margin = np.abs(dispersion_um_per_row(wave)) * max_shift_rows
+    inner = (wave - margin > wave[0]) & (wave + margin < wave[-1])
+    x = (wave[inner] - wave[inner].mean()) / np.ptp(wave[inner])
+    basis = np.vander(x, int(ratio_degree) + 1)
+
+    def chi2(shift):
+        moved = _shifted(wave, fa, shift)[inner]
+        moved_err = _shifted(wave, ea, shift)[inner]
+        design = basis * moved[:, None]
+        sigma = np.sqrt(eb[inner] ** 2 + moved_err**2)
+        coefficients, *_ = np.linalg.lstsq(design / sigma[:, None], fb[inner] / sigma, rcond=None)
+        return float(np.sum(((fb[inner] - design @ coefficients) / sigma) ** 2))
+
+    grid = np.arange(-max_shift_rows, max_shift_rows + 1e-9, 0.1)
+    values = np.array([chi2(shift) for shift in grid])
+    best = int(np.argmin(values))
+    # Refine with a parabola through the finer grid around the grid minimum.
+    fine = np.linspace(grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)], 11)
+    fine_values = np.array([chi2(shift) for shift in fine])
+    curvature, slope, _ = np.polyfit(fine, fine_values, 2)
+    if curvature <= 0:
+        raise ValueError("the two spectra share no features to align; cannot measure a shift")
+    shift = -slope / (2.0 * curvature)
+    dof = max(int(inner.sum()) - int(ratio_degree) - 2, 1)
+    reduced = chi2(shift) / dof
+    error = np.sqrt(1.0 / curvature) * np.sqrt(max(reduced, 1.0))
+    return float(shift), float(error), float(reduced)
+
+
+def flux_ratio(wavelength_um, flux_a, error_a, flux_b, error_b, *, shift_rows=0.0, bin_rows=8,
+               repeatability=DEFAULT_REPEATABILITY, n_sigma=3.0,
+               wavelength_range_um=DEFAULT_FIT_RANGE_UM):
+    """Ratio of two nods' spectra in bins of detector rows, with its uncertainty.
+
+    Nod A is first moved by ``shift_rows`` (see :func:`measure_shift_rows`) so that both record
+    the same wavelength in each sample; otherwise the slope of the spectrum and every feature
+    would leak into the ratio. Summing a few rows before dividing beats down the noise.
+
+    Parameters
+    ----------
+    wavelength_um : array_like, shape (n,)
+        Wavelength of each spectral sample (one per detector row), um.
+    flux_a, error_a, flux_b, error_b : array_like, shape (n,)
+        Flux and 1-sigma error of nod A and nod B, any one flux unit. Samples that are not finite,
+        not positive, or outside ``wavelength_range_um`` are left out.
+    shift_rows : float
+        Shift of nod B relative to nod A along the dispersion, detector rows.
+    bin_rows : int
+        Consecutive usable samples summed per bin.
+    repeatability : float
+        Nod-to-nod disparity treated as normal, fraction.
+    n_sigma : float
+        A bin *exceeds* the repeatability when ``|ratio - 1| - repeatability > n_sigma * error``.
+    wavelength_range_um : (float, float)
+        Wavelengths used, um.
+
+    Returns
+    -------
+    astropy.table.QTable
+        One row per bin: ``wavelength`` (um, mean of the bin), ``ratio`` (B/A), ``ratio_error``,
+        ``exceeds`` (bool). ``meta`` holds ``repeatability``, ``fraction_exceeding`` and
+        ``median_ratio``.
+    """
+    if int(bin_rows) < 1:
+        raise ValueError(f"bin_rows must be a positive integer; got {bin_rows!r}")
+    if not (np.isfinite(repeatability) and repeatability >= 0):
+        raise ValueError(f"repeatability must be a finite fraction >= 0; got {repeatability!r}")
+    if not np.isfinite(shift_rows):
+        raise ValueError(f"shift_rows must be finite; got {shift_rows!r}")
+    wave, fa, ea, fb, eb = _sorted_usable(wavelength_um, flux_a, error_a, flux_b, error_b,
+                                          wavelength_range_um, max(int(bin_rows), 4))
+    if shift_rows != 0.0:
+        fa, ea = _shifted(wave, fa, shift_rows), _shifted(wave, ea, shift_rows)
+        moved = np.isfinite(fa) & np.isfinite(ea)
+        wave, fa, ea, fb, eb = (a[moved] for a in (wave, fa, ea, fb, eb))
+    n_bins = len(wave) // int(bin_rows)
+    cut = n_bins * int(bin_rows)
+
+    def binned(values):
+        return values[:cut].reshape(n_bins, int(bin_rows))
+
+    sum_a, sum_b = binned(fa).sum(axis=1), binned(fb).sum(axis=1)
+    var_a, var_b = (binned(ea) ** 2).sum(axis=1), (binned(eb) ** 2).sum(axis=1)
+    ratio = sum_b / sum_a
+    ratio_error = np.abs(ratio) * np.sqrt(var_a / sum_a**2 + var_b / sum_b**2)
+    exceeds = np.abs(ratio - 1.0) - repeatability > n_sigma * ratio_error
+    table = QTable(
+        {
+            "wavelength": binned(wave).mean(axis=1) * u.um,
+            "ratio": ratio,
+            "ratio_error": ratio_error,
+            "exceeds": exceeds,
+        }
+    )
+    table.meta.update(
+        shift_rows=float(shift_rows),
+        repeatability=float(repeatability),
+        fraction_exceeding=float(exceeds.mean()),
+        median_ratio=float(np.median(ratio)),
+    )
+    return table
+
+
+@dataclass(frozen=True)
+class NodOffset:
+    """Across-slit positions of two nods found from their spectra (arcsec, ideal Y of MIRIM_SLIT).
+
+    ``relative`` (nod B minus nod A) is constrained by both the wavelength shift and the flux
+    ratio; ``offset_a`` / ``offset_b`` are the absolute positions the flux ratio then implies.
+    """
+
+    relative: float
+    #: statistical and line-spread-shape errors added in quadrature
+    relative_error: float
+    #: half the change of ``relative`` when features are taken to follow the clipped PSF's peak
+    #: instead of its centroid: the line-spread shape the model leaves out
+    relative_systematic: float
+    offset_a: float
+    offset_a_error: float
+    offset_b: float
+    #: median shift of nod B's spectrum relative to nod A's, detector rows
+    shift_rows: float
+    reduced_chi2: float
+    n_samples: int
+
+
+def _shifted_ratio_model(params, wave, spline_a, dispersion, slit_width, follow="centroid"):
+    offset_a, relative = params
+    if follow == "centroid":
+        shift_rows = (transmitted_centroid_arcsec(wave, offset_a + relative, slit_width)
+                      - transmitted_centroid_arcsec(wave, offset_a, slit_width)) * ROWS_PER_ARCSEC_ACROSS
+    else:  # the peak of the clipped PSF stays at the source position
+        shift_rows = relative * ROWS_PER_ARCSEC_ACROSS
+    # Nod B sees at assigned wavelength w the light nod A recorded at w - dispersion * shift,
+    # converted to flux density with the dispersion at w (see _shifted).
+    source_wave = wave - dispersion * shift_rows
+    ratio = (slit_throughput(wave, offset_a + relative, slit_width)
+             / slit_throughput(wave, offset_a, slit_width))
+    return spline_a(source_wave) * dispersion_um_per_row(source_wave) / dispersion * ratio
+
+
+def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
+                   slit_width_arcsec=SLIT_WIDTH_ARCSEC, wavelength_range_um=DEFAULT_FIT_RANGE_UM):
+    """Across-slit offset between two nods from their wavelength shift and flux ratio.
+
+    Nod B is modelled as nod A moved along the dispersion by the difference of the two positions'
+    transmitted centroids (:func:`transmitted_centroid_arcsec`, times ``ROWS_PER_ARCSEC_ACROSS``
+    rows; spectral features slide by ``dispersion_um_per_row`` per row) and scaled by
+    ``T(offset_a + relative) / T(offset_a)`` (:func:`slit_throughput`). The fit of
+    ``(offset_a, relative)`` uses both signatures: features fix the shift, the colour of the ratio
+    fixes where in the slit the two positions lie.
+
+    Parameters
+    ----------
+    wavelength_um : array_like, shape (n,)
+        Wavelength assigned by the pipeline to each sample (one per detector row), um.
+    flux_a, error_a, flux_b, error_b : array_like, shape (n,)
+        Flux and 1-sigma error of nod A and nod B (pipeline-calibrated, same unit).
+    slit_width_arcsec : float
+        Slit width, arcsec.
+    wavelength_range_um : (float, float)
+        Wavelengths used, um.
+
+    Returns
+    -------
+    NodOffset
+        Relative and absolute offsets, arcsec, with 1-sigma errors scaled by the fit's reduced
+        chi-square when it exceeds 1. Features are moved by the shift of the *centroid* of the
+        light the slit passes; the clipped PSF's peak moves by the full offset, and narrow
+        features follow something in between, so the fit is repeated with the peak shift and half
+        the difference is added to ``relative_error`` as a systematic.
+    """
+    wave, fa, ea, fb, eb = _sorted_usable(wavelength_um, flux_a, error_a, flux_b, error_b,
+                                          wavelength_range_um, 20)
+    spline_a = CubicSpline(wave, fa, extrapolate=False)
+    dispersion = dispersion_um_per_row(wave)
+    # Samples whose shifted source wavelength leaves nod A's range have no model: keep the
+    # maximum plausible shift (half the slit, 2.3 rows) away from both ends.
+    margin = np.abs(dispersion) * SLIT_WIDTH_ARCSEC * ROWS_PER_ARCSEC_ACROSS
+    inner = (wave - margin > wave[0]) & (wave + margin < wave[-1])
+
+    def fit(follow):
+        def residuals(params):
+            model = _shifted_ratio_model(params, wave[inner], spline_a, dispersion[inner],
+                                         slit_width_arcsec, follow)
+            ratio = model / fa[inner]
+            sigma = np.sqrt(eb[inner] ** 2 + (ratio * ea[inner]) ** 2)
+            return (fb[inner] - model) / sigma
+
+        # The chi-square surface has one minimum but is flat near the slit centre: start from
+        # the best point of a coarse grid, then refine.
+        half = slit_width_arcsec / 2.0
+        grid = np.linspace(-0.8 * half, 0.8 * half, 9)
+        starts = [(a, r) for a in grid for r in np.linspace(-0.8 * half, 0.8 * half, 17)
+                  if abs(a + r) < half]
+        costs = [np.nansum(residuals(start) ** 2) for start in starts]
+        start = starts[int(np.nanargmin(costs))]
+        bound = 0.99 * half
+        return least_squares(residuals, start, bounds=([-bound, -2 * bound], [bound, 2 * bound]),
+                             x_scale=0.05)
+
+    best = fit("centroid")
+    peak = fit("peak")
+    dof = max(int(inner.sum()) - 2, 1)
+    reduced_chi2 = float(2.0 * best.cost / dof)
+    covariance = np.linalg.pinv(best.jac.T @ best.jac) * max(reduced_chi2, 1.0)
+    offset_a, relative = (float(v) for v in best.x)
+    systematic = abs(float(peak.x[1]) - relative) / 2.0
+    return NodOffset(
+        relative=relative,
+        relative_error=float(np.sqrt(covariance[1, 1] + systematic**2)),
+        relative_systematic=systematic,
+        offset_a=offset_a,
+        offset_a_error=float(np.sqrt(covariance[0, 0])),
+        offset_b=offset_a + relative,
+        shift_rows=float(np.median(
+            transmitted_centroid_arcsec(wave, offset_a + relative, slit_width_arcsec)
+            - transmitted_centroid_arcsec(wave, offset_a, slit_width_arcsec)) * ROWS_PER_ARCSEC_ACROSS),
+        reduced_chi2=reduced_chi2,
+        n_samples=int(inner.sum()),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Edges: x1d products in, tables and spectra out, and the widget.
+
+
+def spectrum_arrays(x1d):
+    """Wavelength, flux and error of an LRS x1d product (or a specutils ``Spectrum``).
+
+    Parameters
+    ----------
+    x1d : path-like, stdatamodels MultiSpecModel, or specutils.Spectrum
+        An ``_x1d.fits`` product (read through :func:`lrs_helpers.io.open_product`, which checks
+        it is a MIRI LRS x1d) or a spectrum with an uncertainty.
+
+    Returns
+    -------
+    wavelength_um, flux, error : numpy.ndarray
+        New arrays; flux and error in the product's flux unit (Jy for x1d).
+    """
+    from specutils import Spectrum
+
+    if isinstance(x1d, Spectrum):
+        if x1d.uncertainty is None:
+            raise ValueError("the spectrum has no uncertainty; expected flux errors to weigh the nods")
+        wave = x1d.spectral_axis.to_value(u.um)
+        return (np.array(wave, dtype=float), np.array(x1d.flux.value, dtype=float),
+                np.array(x1d.uncertainty.represent_as(_std_class()).array, dtype=float))
+    from lrs_helpers import io
+
+    model = io.open_product(x1d, levels=("x1d",))
+    try:
+        if len(model.spec) == 0:
+            raise io.LRSInputError(f"{_name(x1d)}: the x1d product holds no spectrum; expected one")
+        table = model.spec[0].spec_table
+        return (np.array(table["WAVELENGTH"], dtype=float), np.array(table["FLUX"], dtype=float),
+                np.array(table["FLUX_ERROR"], dtype=float))
+    finally:
+        if model is not x1d:
+            model.close()
+
+
+def _std_class():
+    from astropy.nddata import StdDevUncertainty
+
+    return StdDevUncertainty
+
+
+def _name(product):
+    return getattr(getattr(getattr(product, "meta", None), "filename", None), "__str__",
+                   lambda: str(product))()
+
+
+def _common_grid(x1d_a, x1d_b):
+    wave_a, flux_a, error_a = spectrum_arrays(x1d_a)
+    wave_b, flux_b, error_b = spectrum_arrays(x1d_b)
+    if wave_a.shape != wave_b.shape or not np.allclose(wave_a, wave_b, equal_nan=True):
+        # Different grids: put nod B on nod A's wavelengths.
+        good = np.isfinite(wave_b) & np.isfinite(flux_b) & np.isfinite(error_b)
+        order = np.argsort(wave_b[good])
+        flux_b = np.interp(wave_a, wave_b[good][order], flux_b[good][order], left=np.nan, right=np.nan)
+        error_b = np.interp(wave_a, wave_b[good][order], error_b[good][order], left=np.nan, right=np.nan)
+    return wave_a, flux_a, error_a, flux_b, error_b
+
+
+def nod_ratio(x1d_a, x1d_b, *, align=True, bin_rows=8, repeatability=DEFAULT_REPEATABILITY,
+              n_sigma=3.0, wavelength_range_um=DEFAULT_FIT_RANGE_UM):
+    """Disparity between two nods' spectra vs wavelength (nod B / nod A).
+
+    Parameters
+    ----------
+    x1d_a, x1d_b : path-like, MultiSpecModel or specutils.Spectrum
+        The two nods' x1d products.
+    align : bool
+        Measure the shift between the nods (:func:`measure_shift_rows`) and divide aligned
+        spectra; ``False`` divides them as the pipeline labelled them.
+    bin_rows, repeatability, n_sigma, wavelength_range_um
+        As in :func:`flux_ratio`.
+
+    Returns
+    -------
+    astropy.table.QTable
+        See :func:`flux_ratio`; ``meta["shift_rows"]`` and ``meta["shift_error_rows"]`` hold the
+        shift used.
+    """
+    arrays = _common_grid(x1d_a, x1d_b)
+    shift, shift_error = 0.0, 0.0
+    if align:
+        shift, shift_error, _ = measure_shift_rows(*arrays, wavelength_range_um=wavelength_range_um)
+    table = flux_ratio(*arrays, shift_rows=shift, bin_rows=bin_rows, repeatability=repeatability,
+                       n_sigma=n_sigma, wavelength_range_um=wavelength_range_um)
+    table.meta["shift_error_rows"] = shift_error
+    return table
+
+
+def estimate_offset_from_nods(x1d_a, x1d_b, *, slit_width_arcsec=SLIT_WIDTH_ARCSEC,
+                              wavelength_range_um=DEFAULT_FIT_RANGE_UM):
+    """Across-slit offset of nod B relative to nod A, from their x1d products.
+
+    Parameters
+    ----------
+    x1d_a, x1d_b : path-like, MultiSpecModel or specutils.Spectrum
+        The two nods' x1d products.
+    slit_width_arcsec, wavelength_range_um
+        As in :func:`fit_nod_offset`.
+
+    Returns
+    -------
+    NodOffset
+        See :func:`fit_nod_offset`.
+    """
+    return fit_nod_offset(*_common_grid(x1d_a, x1d_b), slit_width_arcsec=slit_width_arcsec,
+                          wavelength_range_um=wavelength_range_um)
+
+
+def corrected_spectrum(x1d, across_offset_arcsec):
+    """A nod's spectrum corrected for its source position across the slit.
+
+    The flux is multiplied by :func:`relative_correction` and the wavelengths moved back by
+    :func:`apparent_wavelength_shift_um`.
+
+    Parameters
+    ----------
+    x1d : path-like, MultiSpecModel or specutils.Spectrum
+        The nod's x1d product.
+    across_offset_arcsec : float
+        Where the source sat across the slit, arcsec.
+
+    Returns
+    -------
+    specutils.Spectrum
+        New spectrum (Jy for x1d input) with a standard-deviation uncertainty.
+    """
+    from astropy.nddata import StdDevUncertainty
+    from specutils import Spectrum
+
+    wave, flux, error = spectrum_arrays(x1d)
+    good = np.isfinite(wave) & (wave > 0)
+    wave, flux, error = wave[good], flux[good], error[good]
+    factor = relative_correction(wave, across_offset_arcsec)
+    true_wave = wave - apparent_wavelength_shift_um(wave, across_offset_arcsec)
+    order = np.argsort(true_wave)
+    return Spectrum(
+        flux=flux[order] * factor[order] * u.Jy,
+        spectral_axis=true_wave[order] * u.um,
+        uncertainty=StdDevUncertainty(error[order] * factor[order]),
+    )
+
+
+def offset_explorer(x1d_a, x1d_b, *, offset_a_arcsec=0.0):
+    """Widget: an offset slider that redraws the throughput curves and the nod ratio.
+
+    Parameters
+    ----------
+    x1d_a, x1d_b : path-like, MultiSpecModel or specutils.Spectrum
+        The two nods' x1d products; their measured ratio is drawn for comparison.
+    offset_a_arcsec : float
+        Starting position of nod A across the slit, arcsec.
+
+    Returns
+    -------
+    ipywidgets.Widget
+        Sliders for the two nods' across-slit positions and the plot they redraw.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    measured = nod_ratio(x1d_a, x1d_b)
+    wave = np.linspace(5.0, 14.0, 200)
+
+    def draw(offset_a=offset_a_arcsec, offset_b=0.1):
+        figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+        for offset, label in ((0.0, "centred"), (offset_a, "nod A"), (offset_b, "nod B")):
+            top.plot(wave, slit_throughput(wave, offset), label=f"{label} ({offset:+.2f}\")")
+        top.set_ylabel("slit throughput")
+        top.legend(loc="lower left")
+        bottom.errorbar(measured["wavelength"].value, measured["ratio"], measured["ratio_error"],
+                        fmt=".", color="0.4", label="measured B/A")
+        bottom.plot(wave, slit_throughput(wave, offset_b) / slit_throughput(wave, offset_a),
+                    color="C3", label="model B/A")
+        bottom.set_xlabel("wavelength (um)")
+        bottom.set_ylabel("nod ratio B/A")
+        bottom.legend(loc="lower left")
+        plt.show()
+
+    slider = dict(min=-0.25, max=0.25, step=0.005, continuous_update=False, readout_format=".3f")
+    return widgets.interactive(
+        draw,
+        offset_a=widgets.FloatSlider(value=offset_a_arcsec, description="nod A (\")", **slider),
+        offset_b=widgets.FloatSlider(value=0.1, description="nod B (\")", **slider),
+    )

@@ -1,0 +1,272 @@
+"""Sample twin "nod_offset": two FIXEDSLIT nods whose source sat at different places across the slit.
+
+What is injected, and how (independently of :mod:`lrs_helpers.pathloss`):
+
+* the slit: the pysiaf MIRIM_SLIT outline (ideal frame corners), not an idealised rectangle;
+* the slit-plane PSF: a 2-D Gaussian whose width is diffraction (the Gaussian with the Airy core's
+  FWHM, 1.029 lambda/D, D = 6.5 m) plus a constant blur, the blur derived here from the measured
+  trace width (:func:`grounding.psf_sigma_pixels`) at 7-14 um where the measurement is not
+  widened by detector scattering;
+* the slit loss: that PSF integrated numerically over the slit polygon on a 0.004 arcsec grid;
+* the spectral shift: the light that passes the slit, profile across the slit and all, is laid on
+  the detector rows through the pysiaf scale (MIRIM_SLIT ideal Y -> MIRIM_FULL detector y), and
+  the pipeline's row -> wavelength relation (:func:`grounding.wavelength_at_row`, specwcs 0005)
+  assigns the wavelengths as if the source were centred;
+* the pipeline's pathloss correction for a centred source is divided out, as jwst does;
+* the source: the standard-star colour (:func:`grounding.count_rate_spectrum`) times PAH-like
+  emission bands and a silicate-like absorption, plus unresolved fine-structure lines, so the
+  shift between nods is measurable; noise from the measured count-rate S/N.
+
+Products: ``x1d_nod1``, ``x1d_nod2`` (MultiSpecModel, as jwst 3.0 writes an LRS slit x1d) and the
+truth (positions, throughputs, their ratio, the true spectrum).
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from matplotlib.path import Path as Polygon
+from scipy.special import erf
+
+from lrs_helpers.sample import grounding
+
+#: across-slit positions of the source at nod 1 and nod 2, arcsec (ideal Y of MIRIM_SLIT)
+ACROSS_OFFSETS_ARCSEC = (0.05, 0.15)
+#: telescope diameter used for the diffraction width, m
+_DIAMETER_M = 6.5
+_ARCSEC_PER_RADIAN = 206264.806
+#: integration grid step, arcsec (0.51 arcsec slit -> 128 cells across)
+_GRID_STEP = 0.004
+#: flux density of the continuum at 10 um, Jy (bright enough for S/N ~ 150 per row at 8 um)
+_CONTINUUM_JY_AT_10UM = 0.05
+#: S/N per row for the standard-star count rate at scale 1 with an hour's exposure is far higher
+#: than a typical science target; the twin's S/N follows the measured rate's shape, scaled to this
+#: value at the count-rate median.
+_SNR_AT_MEDIAN_RATE = 120.0
+#: emission lines (um, peak relative to continuum): [Ar II], [Ar III], [S IV], H2 S(2), [Ne II]
+_LINES = ((6.985, 0.6), (8.991, 0.5), (10.511, 0.8), (12.279, 0.3), (12.814, 0.9))
+#: PAH-like Drude bands (um, fractional width, peak relative to continuum)
+_BANDS = ((6.22, 0.030, 0.35), (7.7, 0.060, 0.45), (8.6, 0.035, 0.25), (11.3, 0.020, 0.40))
+
+
+def _slit_sigma_arcsec(wavelength_um):
+    """Slit-plane PSF sigma: diffraction plus a blur derived from the measured trace width."""
+    diffraction = 1.029 / 2.3548 * np.asarray(wavelength_um) * 1e-6 / _DIAMETER_M * _ARCSEC_PER_RADIAN
+    reference = np.linspace(7.0, 14.0, 30)
+    measured = grounding.psf_sigma_pixels(reference) * grounding.PLATE_SCALE_ARCSEC
+    diffraction_ref = 1.029 / 2.3548 * reference * 1e-6 / _DIAMETER_M * _ARCSEC_PER_RADIAN
+    blur = np.sqrt(np.mean(np.clip(measured**2 - diffraction_ref**2, 0.0, None)))
+    return np.sqrt(diffraction**2 + blur**2)
+
+
+def _slit_geometry():
+    """Slit polygon (ideal arcsec) and detector rows per arcsec across the slit, from pysiaf."""
+    from lrs_helpers.pointing import siaf_aperture
+
+    slit = siaf_aperture("MIRIM_SLIT")
+    full = siaf_aperture("MIRIM_FULL")
+    along, across = slit.corners("idl", rederive=False)
+    centre = np.array(full.tel_to_det(*slit.idl_to_tel(0.0, 0.0)))
+    step = np.array(full.tel_to_det(*slit.idl_to_tel(0.0, 0.1)))
+    rows_per_arcsec = (step[1] - centre[1]) / 0.1
+    return Polygon(np.column_stack([along, across])), float(rows_per_arcsec)
+
+
+def _transmitted_profiles(wavelengths, along, across, polygon):
+    """For each wavelength, the PSF light passing the slit, as a profile across the slit.
+
+    Returns
+    -------
+    grid : (m,) across-slit coordinate of the profile cells relative to the slit centre, arcsec
+    profiles : (n_wave, m) fraction of the source's light in each across cell
+    """
+    half_along = 1.2
+    xs = np.arange(along - half_along, along + half_along, _GRID_STEP) + _GRID_STEP / 2
+    ys = np.arange(-0.32, 0.32, _GRID_STEP) + _GRID_STEP / 2
+    xx, yy = np.meshgrid(xs, ys)
+    inside = polygon.contains_points(np.column_stack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
+    profiles = []
+    for wavelength in wavelengths:
+        sigma = float(_slit_sigma_arcsec(wavelength))
+        # Integrate the Gaussian exactly over each cell (product of 1-D cell integrals), then
+        # keep the cells inside the slit polygon.
+        def cell(coords, centre):
+            lo = (coords - _GRID_STEP / 2 - centre) / (np.sqrt(2) * sigma)
+            hi = (coords + _GRID_STEP / 2 - centre) / (np.sqrt(2) * sigma)
+            return 0.5 * (erf(hi) - erf(lo))
+
+        weight = cell(ys, across)[:, None] * cell(xs, along)[None, :]
+        profiles.append((weight * inside).sum(axis=1))
+    return ys, np.array(profiles)
+
+
+def _standard_star_shape(wave):
+    """Flux density shape of the standard star: its count rate over the measured sensitivity."""
+    sensitivity = grounding.sensitivity_dn_s_per_ujy(wave)
+    usable = sensitivity > 0
+    return np.where(usable, grounding.count_rate_spectrum(wave) / np.where(usable, sensitivity, 1.0), 0.0)
+
+
+def _true_spectrum_jy(wavelength_um):
+    """Source flux density, Jy: standard-star colour, bands, lines (resolution added later)."""
+    wave = np.asarray(wavelength_um, dtype=float)
+    continuum = _CONTINUUM_JY_AT_10UM * _standard_star_shape(wave) / _standard_star_shape(10.0)
+    bands = sum(peak * (width**2) / ((wave / centre - centre / wave) ** 2 + width**2)
+                for centre, width, peak in _BANDS)
+    silicate = 1.0 - 0.25 * np.exp(-0.5 * ((wave - 9.7) / 0.9) ** 2)
+    lines = sum(peak * np.exp(-0.5 * ((wave - centre) / 0.004) ** 2) for centre, peak in _LINES)
+    return continuum * (silicate * (1.0 + bands) + lines)
+
+
+def _observe(across, along, rows, fine_rows, fine_wave, polygon, rows_per_arcsec):
+    """Flux per detector row (Jy, before the pipeline's centred pathloss) for one nod."""
+    nodes = np.linspace(4.0, 15.0, 45)
+    grid, profiles = _transmitted_profiles(nodes, along, across, polygon)
+    throughput_nodes = profiles.sum(axis=1)
+    cdf_nodes = np.cumsum(profiles, axis=1)
+    edges_arcsec = grid + _GRID_STEP / 2
+    # Each fine sample of true wavelength lands at its centred row plus the across-slit position
+    # of each profile cell; accumulate per detector pixel through the profile's cumulative sum.
+    source = _true_spectrum_jy(fine_wave)
+    dispersion = np.abs(np.gradient(fine_wave, fine_rows))
+    nearest = np.clip(np.searchsorted(nodes, fine_wave), 1, len(nodes) - 1)
+    pick = np.where(np.abs(nodes[nearest] - fine_wave) < np.abs(nodes[nearest - 1] - fine_wave),
+                    nearest, nearest - 1)
+    step = fine_rows[1] - fine_rows[0]
+    # Each fine sample spreads over the 9 pixels around its centred row (+-4 rows = +-0.44 arcsec,
+    # wider than the slit); fraction in pixel r = CDF(upper edge) - CDF(lower edge) in arcsec.
+    offsets = np.arange(-4, 5)
+    target = np.floor(fine_rows + 0.5).astype(int)[:, None] + offsets[None, :]
+    low = (target - 0.5 - fine_rows[:, None]) / rows_per_arcsec
+    high = (target + 0.5 - fine_rows[:, None]) / rows_per_arcsec
+    frac = np.zeros(target.shape)
+    for node in np.unique(pick):
+        group = pick == node
+        frac[group] = (np.interp(high[group], edges_arcsec, cdf_nodes[node], left=0.0)
+                       - np.interp(low[group], edges_arcsec, cdf_nodes[node], left=0.0))
+    weight = (source * dispersion * step)[:, None] * frac
+    signal = np.zeros(len(rows))
+    inside = (target >= rows[0]) & (target <= rows[-1])
+    np.add.at(signal, target[inside] - rows[0], weight[inside])
+    return signal, np.interp(fine_wave, nodes, throughput_nodes), nodes, throughput_nodes
+
+
+def _spec_table_dtype(spectrum):
+    """numpy dtype of the x1d EXTRACT1D table, from the stdatamodels schema jwst writes with."""
+    columns = spectrum.schema["properties"]["spec_table"]["datatype"]
+    return np.dtype([(column["name"], np.dtype(column["datatype"])) for column in columns])
+
+
+def build(out_dir, seed):
+    """Write the two nods' x1d products and the truth.
+
+    Parameters
+    ----------
+    out_dir : pathlib.Path
+        Folder to write into (exists).
+    seed : int
+        Random seed of the noise.
+
+    Returns
+    -------
+    dict of str -> pathlib.Path
+        Roles ``x1d_nod1``, ``x1d_nod2``, ``truth``.
+    """
+    from stdatamodels.jwst import datamodels
+
+    out_dir = Path(out_dir)
+    rng = np.random.default_rng(seed)
+    polygon, rows_per_arcsec = _slit_geometry()
+    # Rows the pipeline extracts: the calibrated rows with wavelength >= 4.5 um and <= 14 um.
+    all_rows = np.arange(7, 394)
+    all_wave = grounding.wavelength_at_row("slit", all_rows)
+    keep = (all_wave >= 4.5) & (all_wave <= 14.0)
+    rows, assigned_wave = all_rows[keep], all_wave[keep]
+    fine_rows = np.arange(rows[0] - 6.0, rows[-1] + 6.0, 0.05)
+    fine_wave = grounding.wavelength_at_row("slit", fine_rows)
+    fine_ok = np.isfinite(fine_wave)
+    fine_rows, fine_wave = fine_rows[fine_ok], fine_wave[fine_ok]
+    dispersion_rows = np.abs(np.gradient(assigned_wave, rows))
+
+    # The pipeline's centred pathloss and flux calibration: a centred source's signal per row,
+    # divided into the true spectrum, turns counts into Jy for a centred source.
+    centred_nodes = np.linspace(4.0, 15.0, 45)
+    _, centred_profiles = _transmitted_profiles(centred_nodes, 0.0, 0.0, polygon)
+    centred_throughput = np.interp(assigned_wave, centred_nodes, centred_profiles.sum(axis=1))
+
+    # S/N shape of a real standard-star count rate: Poisson-dominated, sqrt of the rate.
+    rate = grounding.count_rate_spectrum(assigned_wave)
+    snr = _SNR_AT_MEDIAN_RATE * np.sqrt(rate / np.median(rate))
+
+    files, truth_arrays, positions = {}, {}, {}
+    for nod, across in zip((1, 2), ACROSS_OFFSETS_ARCSEC):
+        along = grounding.NOD_OFFSETS_ARCSEC[nod - 1]
+        signal, _, nodes, throughput_nodes = _observe(across, along, rows, fine_rows, fine_wave,
+                                                      polygon, rows_per_arcsec)
+        flux = signal / (dispersion_rows * centred_throughput)
+        error = np.abs(flux) / snr
+        noisy = flux + rng.normal(0.0, error)
+        model = datamodels.MultiSpecModel()
+        with warnings.catch_warnings():
+            # astropy's TimeDelta unit notice from the shared metadata helper is not ours to show
+            warnings.simplefilter("ignore")
+            grounding.base_metadata(
+                model, exp_type="MIR_LRS-FIXEDSLIT", subarray="FULL", ngroups=40, nints=2,
+                program="01536", observation="130", visit="001", exposure=nod,
+                target="SAMPLE-PAH-STAR", target_ra=279.9, target_dec=38.7,
+                start=f"2023-04-1{nod}T03:12:0{nod}.000",
+                filename=f"jw01536130001_03102_0000{nod}_mirimage_x1d.fits", nod=nod,
+            )
+        model.meta.target.source_type = "POINT"
+        spectrum = datamodels.SpecModel()
+        table = np.zeros(len(rows), dtype=_spec_table_dtype(spectrum))
+        table["WAVELENGTH"] = assigned_wave
+        table["FLUX"] = noisy
+        table["FLUX_ERROR"] = error
+        table["FLUX_VAR_POISSON"] = error**2
+        npixels = 8.0  # extract_1d reference 0005: FIXEDSLIT xstart 27 .. xstop 34
+        pixel_sr = (grounding.PLATE_SCALE_ARCSEC / _ARCSEC_PER_RADIAN) ** 2
+        table["SURF_BRIGHT"] = noisy * 1e-6 / (npixels * pixel_sr)
+        table["SB_ERROR"] = error * 1e-6 / (npixels * pixel_sr)
+        table["SB_VAR_POISSON"] = table["SB_ERROR"] ** 2
+        table["NPIXELS"] = npixels
+        spectrum.spec_table = table
+        spectrum.name = "MIR_LRS-FIXEDSLIT"
+        spectrum.source_type = "POINT"
+        spectrum.dispersion_direction = 2
+        spectrum.spectral_order = 1
+        spectrum.extraction_xstart, spectrum.extraction_xstop = 27.0, 34.0
+        spectrum.extraction_ystart, spectrum.extraction_ystop = float(rows[0]), float(rows[-1])
+        model.spec.append(spectrum)
+        model.meta.cal_step.pathloss = "COMPLETE"
+        model.meta.cal_step.photom = "COMPLETE"
+        model.meta.cal_step.extract_1d = "COMPLETE"
+        path = out_dir / model.meta.filename
+        model.validate()
+        model.save(path)
+        model.close()
+        files[f"x1d_nod{nod}"] = path
+        truth_arrays[f"flux_nod{nod}_noiseless"] = flux
+        truth_arrays[f"throughput_nod{nod}"] = np.interp(assigned_wave, nodes, throughput_nodes)
+        positions[nod] = (along, across)
+
+    truth_arrays["wavelength"] = assigned_wave
+    truth_arrays["throughput_centred"] = centred_throughput
+    truth_arrays["ratio_nod2_nod1"] = truth_arrays["throughput_nod2"] / truth_arrays["throughput_nod1"]
+    truth_arrays["true_flux_jy"] = _true_spectrum_jy(assigned_wave)
+    scalars = {
+        "scenario": "nod_offset",
+        "across_offset_nod1_arcsec": ACROSS_OFFSETS_ARCSEC[0],
+        "across_offset_nod2_arcsec": ACROSS_OFFSETS_ARCSEC[1],
+        "relative_offset_arcsec": ACROSS_OFFSETS_ARCSEC[1] - ACROSS_OFFSETS_ARCSEC[0],
+        "along_offset_nod1_arcsec": positions[1][0],
+        "along_offset_nod2_arcsec": positions[2][0],
+        "rows_per_arcsec_across": rows_per_arcsec,
+        "psf_model": "2-D Gaussian, sigma = diffraction (1.029 lambda/D FWHM, D=6.5 m) + blur from "
+                     "the measured trace width at 7-14 um; integrated over the pysiaf MIRIM_SLIT polygon",
+        "emission_lines_um": [line for line, _ in _LINES],
+        "snr_at_median_rate": _SNR_AT_MEDIAN_RATE,
+        "seed": seed,
+    }
+    files["truth"] = grounding.write_truth(out_dir, scalars, truth_arrays)
+    return files
