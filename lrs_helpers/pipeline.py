@@ -222,16 +222,15 @@ def missing_overrides(step_class, overrides, step_params):
     overrides : dict
         reftype -> override value.
     step_params : dict
-        Step parameters (``skip=True`` needs no reference; some parameters make a reference
-        unnecessary, e.g. ``EmiCorrStep(onthefly_corr_freq=...)``).
+        Step parameters; some make a reference unnecessary, e.g.
+        ``EmiCorrStep(onthefly_corr_freq=...)``. (``skip=True`` does not: a step run on its own
+        always runs.)
 
     Returns
     -------
     list of str
         Reference types with neither an override nor a reason not to need one.
     """
-    if step_params.get("skip"):
-        return []
     missing = []
     for reftype in step_class.reference_file_types:
         if reftype in overrides:
@@ -301,7 +300,7 @@ def run_step(step, model, *, offline=None, overrides=None, **step_params):
         return instance.run(model)
 
 
-def _reference_model(model_class, shape, fill, subarray, description):
+def _reference_model(model_class, reftype, shape, fill, subarray, description):
     """A flat MIRI reference model with the subarray metadata jwst matches against."""
     from stdatamodels.jwst import datamodels
 
@@ -319,6 +318,7 @@ def _reference_model(model_class, shape, fill, subarray, description):
     reference.meta.subarray.ystart = ystart
     reference.meta.subarray.xsize = xsize
     reference.meta.subarray.ysize = ysize
+    reference.meta.reftype = reftype
     reference.meta.description = description
     reference.meta.author = "lrs_helpers"
     reference.meta.pedigree = "DUMMY"
@@ -342,7 +342,7 @@ def miri_gain_model(shape=(416, 72), value=MIRI_GAIN_E_PER_DN, *, subarray="SLIT
     -------
     stdatamodels.jwst.datamodels.GainModel
     """
-    return _reference_model("GainModel", shape, value, subarray, f"Flat MIRI gain {value} e-/DN (offline stand-in)")
+    return _reference_model("GainModel", "gain", shape, value, subarray, f"Flat MIRI gain {value} e-/DN (offline stand-in)")
 
 
 def miri_readnoise_model(shape=(416, 72), value_dn=MIRI_FAST_CDS_READNOISE_DN, *, subarray="SLITLESSPRISM"):
@@ -362,7 +362,7 @@ def miri_readnoise_model(shape=(416, 72), value_dn=MIRI_FAST_CDS_READNOISE_DN, *
     -------
     stdatamodels.jwst.datamodels.ReadnoiseModel
     """
-    return _reference_model("ReadnoiseModel", shape, value_dn, subarray,
+    return _reference_model("ReadnoiseModel", "readnoise", shape, value_dn, subarray,
                             f"Flat MIRI CDS read noise {value_dn} DN (offline stand-in)")
 
 
