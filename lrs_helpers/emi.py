@@ -1,0 +1,702 @@
+"""390 Hz (and 10 Hz) EMI pattern noise in MIRI subarray ramps: measure it, remove it.
+
+Electromagnetic interference adds a periodic signal to every pixel *read*. MIRI reads its
+pixels one after another on a 10 us clock, four output channels at a time (columns ``x``,
+``x+1``, ``x+2``, ``x+3`` are read together), so the EMI seen by a pixel depends on when it was
+read. In a SLITLESSPRISM frame (0.15904 s = 62.125 periods of 390.625 Hz) the EMI phase of a
+pixel moves by 1/8 cycle from one frame to the next, so it does not cancel in a ramp's slope
+and shows up as horizontal stripes in rate images. FULL, BRIGHTSKY and SUB256 frames hold a
+whole number of periods: there every pixel sees the same EMI value in every group, which
+changes nothing in its slope.
+
+Core (numpy arrays in, new arrays out, no jwst import):
+
+* :func:`pixel_read_times` - the readout clock model: when each pixel of each group was read;
+* :func:`emi_signal` - the EMI a periodic waveform puts into reads at given times;
+* :func:`measure` - amplitude, phase and phase-folded waveform of one EMI frequency;
+* :func:`correct` - ramps with the fitted EMI of one or more frequencies removed;
+* :func:`periodogram` - Lomb-Scargle power of the time-ordered pixel stream;
+* :func:`rate_images`, :func:`stripe_rms` - per-integration slopes and how striped they are.
+
+How the fit works (the reason it is fast and works from 3 groups): in each pixel's ramp the
+bias and the source are a straight line over the groups, while the EMI is a sum of harmonics
+``a_k cos(2 pi k f t) + b_k sin(2 pi k f t)`` evaluated at the pixel's read times ``t``. Removing
+each pixel's straight line (what group differences with their mean removed do) leaves the EMI
+plus noise; the same few ``(a_k, b_k)`` hold for every pixel, only the read times differ. That
+is one linear least-squares problem with ``2 x harmonics`` unknowns, solved in closed form from
+sums that are built with a single matrix product over the data. The full EMI (including its
+straight-line part, which is what biases the slopes) is then subtracted from every read.
+
+Edges: :func:`correct_file` (an uncal/ramp product in, a new product out),
+:func:`run_jwst_emicorr` (the jwst EmiCorrStep for comparison) and :func:`explorer` (widgets).
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+#: Pixel clock: one pixel read (one sample) takes 10 us.
+PIXEL_CLOCK_S = 10.0e-6
+
+#: Readout clocks per subarray: extra clocks per row ("rowclocks", including the row's own
+#: samples) and clocks in one frame ("frameclocks"), from jwst 3.0.0 ``jwst/emicorr/emicorr.py``
+#: (``subarray_clocks``; the same numbers are in ../shared/data/reference/emicorr_constants.json).
+#: FULL is split by read speed.
+SUBARRAY_CLOCKS = {
+    "SLITLESSPRISM": (28, 15904),
+    "MASKLYOT": (90, 32400),
+    "SUB64": (28, 8512),
+    "SUB128": (44, 11904),
+    "MASK1140": (82, 23968),
+    "MASK1550": (82, 23968),
+    "MASK1065": (82, 23968),
+    "FULL_FAST": (271, 277504),
+    "FULL_SLOW": (2333, 2388992),
+    "BRIGHTSKY": (162, 86528),
+    "SUB256": (96, 29952),
+}
+
+#: Subarray sizes (rows, columns) of the MIRI imager detector, from the pysiaf MIRI SIAF
+#: (YSciSize, XSciSize of the MIRIM_<name> apertures; FULL includes the reference columns).
+SUBARRAY_SHAPES = {
+    "FULL": (1024, 1032),
+    "BRIGHTSKY": (512, 512),
+    "SUB256": (256, 256),
+    "SUB128": (128, 136),
+    "SUB64": (64, 72),
+    "SLITLESSPRISM": (416, 72),
+    "MASK1065": (224, 288),
+    "MASK1140": (224, 288),
+    "MASK1550": (224, 288),
+    "MASKLYOT": (304, 320),
+}
+
+#: Read patterns with a clock model: samples per pixel read, and whether a reset frame is read
+#: between integrations (the "R1" patterns).
+READ_PATTERNS = {"FAST": (1, False), "FASTR1": (1, True), "SLOW": (9, False), "SLOWR1": (9, True)}
+
+#: Known MIRI EMI frequencies, Hz (jwst EMICORR reference file: "Hz390" and "Hz10").
+EMI_FREQUENCIES_HZ = {"Hz390": 390.625, "Hz10": 10.039216}
+
+#: Number of output channels read at the same time; column x belongs to channel x % 4.
+N_CHANNELS = 4
+#: Detector rows: rows outside a subarray are skipped at this many clocks each.
+_DETECTOR_ROWS = 1024
+_SKIPPED_ROW_CLOCKS = 4 + 3
+#: In FULL frames the last column of each channel is a reference pixel sampled 3 clocks late.
+_FULL_LAST_REFPIX_DELAY = 3
+
+#: Terms whose group pattern has less than this rms left after removing a straight line are
+#: not fitted (see :func:`_fit`).
+MIN_VISIBILITY = 0.05
+
+#: Data-quality bits (JWST conventions) that keep a read out of the fit.
+DO_NOT_USE = 1
+SATURATED = 2
+
+
+# --------------------------------------------------------------------------------------------
+# Clock model
+# --------------------------------------------------------------------------------------------
+
+
+def _clock_model(ny, nx, subarray, readpatt):
+    """Readout clocks for one subarray and read pattern, after checking the frame shape.
+
+    Returns
+    -------
+    in_frame : numpy.ndarray of int64, shape (ny, nx // 4)
+        Clock count of each read within a frame, from the frame's first read; the four
+        channels of a column group share it.
+    frame_clocks : int
+        Clocks from one frame's first read to the next frame's first read.
+    reset_clocks : int
+        Clocks of the reset frame between integrations (0 without one).
+    """
+    if not isinstance(subarray, str) or subarray.upper() not in SUBARRAY_SHAPES:
+        raise ValueError(
+            f"unknown MIRI subarray {subarray!r}; expected one of {sorted(SUBARRAY_SHAPES)}"
+        )
+    if not isinstance(readpatt, str) or readpatt.upper() not in READ_PATTERNS:
+        raise ValueError(
+            f"read pattern {readpatt!r} has no clock model; expected one of {sorted(READ_PATTERNS)}"
+        )
+    subarray, readpatt = subarray.upper(), readpatt.upper()
+    if (ny, nx) != SUBARRAY_SHAPES[subarray]:
+        rows, cols = SUBARRAY_SHAPES[subarray]
+        raise ValueError(
+            f"frames of {ny} rows x {nx} columns do not match SUBARRAY={subarray}, which reads "
+            f"{rows} rows x {cols} columns; expected ramps of shape (nints, ngroups, {rows}, {cols})"
+        )
+    nsamples, has_reset = READ_PATTERNS[readpatt]
+    if subarray == "FULL":
+        key = "FULL_SLOW" if nsamples > 1 else "FULL_FAST"
+    elif nsamples > 1:
+        raise ValueError(f"SLOW read patterns are only used with SUBARRAY=FULL, not {subarray}")
+    else:
+        key = subarray
+    rowclocks, frameclocks = SUBARRAY_CLOCKS[key]
+    nx4 = nx // N_CHANNELS
+    in_frame = (
+        np.arange(ny, dtype=np.int64)[:, None] * rowclocks
+        + np.arange(nx4, dtype=np.int64)[None, :] * nsamples
+    )
+    if subarray == "FULL":
+        in_frame[:, -1] += _FULL_LAST_REFPIX_DELAY
+    # After the last row the readout still clocks through the rows outside the subarray.
+    frame_clocks = ny * rowclocks + (_DETECTOR_ROWS - ny) * _SKIPPED_ROW_CLOCKS
+    return in_frame, frame_clocks, frameclocks if has_reset else 0
+
+
+def _integration_starts(nints, ngroups, frame_clocks, reset_clocks):
+    """Clock count of each integration's first read (int64, shape (nints,))."""
+    return np.arange(nints, dtype=np.int64) * (ngroups * frame_clocks + reset_clocks)
+
+
+def pixel_read_times(nints, ngroups, ny, nx, subarray="SLITLESSPRISM", readpatt="FASTR1"):
+    """When each pixel of each group was read, from the MIRI readout clocks.
+
+    One pixel read takes 10 us (9 samples of 10 us in SLOW mode). The four output channels are
+    read at the same time, so columns ``4j .. 4j+3`` of a row share a read time. Each row costs
+    ``rowclocks`` clocks; after the subarray's last row the readout skips the detector's other
+    rows at 7 clocks each, which together make the frame (``frameclocks``, e.g. 15904 clocks =
+    0.15904 s in SLITLESSPRISM). FASTR1/SLOWR1 read one extra reset frame between integrations.
+
+    Parameters
+    ----------
+    nints, ngroups : int
+        Number of integrations and of groups per integration (one frame per group).
+    ny, nx : int
+        Rows and columns of a frame; must be the size of ``subarray``.
+    subarray : str
+        MIRI subarray name (SUBARRAY keyword), one of :data:`SUBARRAY_SHAPES`.
+    readpatt : str
+        Read pattern (READPATT keyword): FAST, FASTR1, SLOW or SLOWR1 (SLOW only with FULL).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (nints, ngroups, ny, nx)
+        Read time of each pixel in seconds from the first read of the first integration.
+
+    Raises
+    ------
+    ValueError
+        Unknown subarray or read pattern, or a frame size that does not match the subarray.
+    """
+    in_frame, frame_clocks, reset_clocks = _clock_model(ny, nx, subarray, readpatt)
+    starts = _integration_starts(nints, ngroups, frame_clocks, reset_clocks)
+    clocks = (
+        starts[:, None, None, None]
+        + np.arange(ngroups, dtype=np.int64)[None, :, None, None] * frame_clocks
+        + np.repeat(in_frame, N_CHANNELS, axis=1)[None, None]
+    )
+    return clocks * PIXEL_CLOCK_S
+
+
+def emi_signal(times, frequency, coefficients):
+    """The EMI a periodic waveform adds to reads made at ``times``.
+
+    Parameters
+    ----------
+    times : array_like
+        Read times, s (any shape), e.g. from :func:`pixel_read_times`.
+    frequency : float
+        EMI frequency, Hz.
+    coefficients : array_like, shape (nharmonics, 2)
+        Cosine and sine amplitude (DN) of harmonics 1, 2, ...: the waveform is
+        ``sum_k c[k-1, 0] cos(2 pi k f t) + c[k-1, 1] sin(2 pi k f t)``.
+
+    Returns
+    -------
+    numpy.ndarray of float64, same shape as ``times``
+        EMI signal, DN.
+    """
+    times = np.asarray(times, dtype=float)
+    coefficients = np.asarray(coefficients, dtype=float).reshape(-1, 2)
+    # Phase in cycles, folded before multiplying by 2 pi to keep precision at long times.
+    cycles = np.mod(times * frequency, 1.0)
+    signal = np.zeros_like(times)
+    for k, (a, b) in enumerate(coefficients, start=1):
+        angle = 2 * np.pi * np.mod(k * cycles, 1.0)
+        signal += a * np.cos(angle) + b * np.sin(angle)
+    return signal
+
+
+def waveform(phase, coefficients):
+    """The EMI waveform at phases (cycles) for harmonic ``coefficients`` (nharmonics, 2), DN."""
+    return emi_signal(np.asarray(phase, dtype=float), 1.0, coefficients)
+
+
+# --------------------------------------------------------------------------------------------
+# The fit
+# --------------------------------------------------------------------------------------------
+
+
+def _as_ramps(ramps):
+    ramps = np.asarray(ramps)
+    if ramps.ndim != 4:
+        raise ValueError(
+            f"ramps must be 4-D (nints, ngroups, ny, nx); got an array of shape {ramps.shape}"
+        )
+    if ramps.shape[1] < 3:
+        raise ValueError(
+            f"EMI fitting needs at least 3 groups per integration; got {ramps.shape[1]} "
+            f"(ramps of shape {ramps.shape})"
+        )
+    if not (np.issubdtype(ramps.dtype, np.number) and not np.iscomplexobj(ramps)):
+        raise ValueError(f"ramps must be a real numeric array, not {ramps.dtype}")
+    return ramps
+
+
+def _flags(ramps, pixeldq, groupdq):
+    """Boolean (nints, ngroups, ny, nx) mask of reads flagged DO_NOT_USE or SATURATED."""
+    flagged = np.zeros(ramps.shape, dtype=bool)
+    if groupdq is not None:
+        groupdq = np.asarray(groupdq)
+        if groupdq.shape != ramps.shape:
+            raise ValueError(f"groupdq has shape {groupdq.shape}; expected the ramps' {ramps.shape}")
+        flagged |= (groupdq.astype(np.int64) & (DO_NOT_USE | SATURATED)) != 0
+    if pixeldq is not None:
+        pixeldq = np.asarray(pixeldq)
+        if pixeldq.shape != ramps.shape[2:]:
+            raise ValueError(f"pixeldq has shape {pixeldq.shape}; expected {ramps.shape[2:]}")
+        flagged |= ((pixeldq.astype(np.int64) & DO_NOT_USE) != 0)[None, None]
+    return flagged
+
+
+def _group_basis(ngroups, frame_clocks, harmonic_freqs):
+    """Straight-line basis and each harmonic's group pattern with straight lines removed.
+
+    Returns
+    -------
+    line : (ngroups, 2) orthonormal constant and slope vectors.
+    patterns : (ngroups, nterms) complex ``exp(2 pi i f_k g T_frame)``, full (for the model).
+    projected : (ngroups, 2 * nterms) real and imaginary parts of ``patterns`` with the
+        straight-line part removed (what the data constrain).
+    """
+    g = np.arange(ngroups, dtype=float)
+    line = np.stack([np.ones(ngroups), g - g.mean()], axis=1)
+    line /= np.linalg.norm(line, axis=0)
+    cycles = np.mod(np.outer(g * frame_clocks * PIXEL_CLOCK_S, harmonic_freqs), 1.0)
+    patterns = np.exp(2j * np.pi * cycles)
+    parts = np.concatenate([patterns.real, patterns.imag], axis=1)
+    projected = parts - line @ (line.T @ parts)
+    return line, patterns, projected
+
+
+def _normal_matrix(products, gram, nterms):
+    """Normal matrix of the (a_1.., b_1..) parameters from position sums and the group gram.
+
+    ``products`` holds the weighted sums over read positions of [u, v]^T [u, v]; ``gram`` the
+    groups' gram matrix of the projected [real, imaginary] patterns. For terms m, n the 2x2
+    block is  sum D_m^T G_mn D_n  with  D = u I + v J,  J = [[0, 1], [-1, 0]].
+    """
+    n = nterms
+    blocks = np.stack(
+        [np.stack([gram[:n, :n], gram[:n, n:]], axis=-1), np.stack([gram[n:, :n], gram[n:, n:]], axis=-1)],
+        axis=-2,
+    )  # (n, n, 2, 2): rows (real, imag) of term m, columns (real, imag) of term n
+    j = np.array([[0.0, 1.0], [-1.0, 0.0]])
+    s_uu, s_uv = products[:n, :n], products[:n, n:]
+    s_vu, s_vv = products[n:, :n], products[n:, n:]
+    combined = (
+        s_uu[..., None, None] * blocks
+        + s_uv[..., None, None] * (blocks @ j)
+        + s_vu[..., None, None] * (j.T @ blocks)
+        + s_vv[..., None, None] * (j.T @ blocks @ j)
+    )
+    return combined.transpose(2, 0, 3, 1).reshape(2 * n, 2 * n)
+
+
+def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
+    """Least-squares fit of the EMI harmonics of all ``frequencies`` (see the module notes).
+
+    Returns a dict with ``coefficients`` (nfreq, nharmonics, 2) in DN (NaN when no pixel could
+    be used; 0 for terms the ramps cannot show), the final per-pixel ``weights`` (nints,
+    ny * nx), the phase factors ``z`` (nints, positions, terms) of each read position of each
+    integration's first frame, the groups' ``patterns`` (ngroups, terms), and the clock model.
+    """
+    ramps = _as_ramps(ramps)
+    nints, ngroups, ny, nx = ramps.shape
+    in_frame, frame_clocks, reset_clocks = _clock_model(ny, nx, subarray, readpatt)
+    frequencies = np.atleast_1d(np.asarray(frequencies, dtype=float))
+    if (frequencies.ndim != 1 or frequencies.size == 0 or not np.all(np.isfinite(frequencies))
+            or np.any(frequencies <= 0)):
+        raise ValueError(f"frequencies must be positive finite numbers (Hz); got {frequencies}")
+    if int(nharmonics) < 1:
+        raise ValueError(f"nharmonics must be at least 1; got {nharmonics}")
+    nharmonics = int(nharmonics)
+    # One term per (frequency, harmonic): its frequency in Hz.
+    harmonic_freqs = np.repeat(frequencies, nharmonics) * np.tile(np.arange(1, nharmonics + 1), frequencies.size)
+    nterms = harmonic_freqs.size
+    _, patterns, projected = _group_basis(ngroups, frame_clocks, harmonic_freqs)
+    # A harmonic that repeats (nearly) every frame is (nearly) the same in every group: it
+    # adds a constant, or a slow drift that looks like a slope, to each pixel and the ramps
+    # cannot tell it apart from bias and source. Such terms are not fitted (their "visibility",
+    # the rms of the group pattern left after removing a straight line, is under 5%).
+    visibility = np.sqrt(
+        (np.sum(projected[:, :nterms] ** 2, axis=0) + np.sum(projected[:, nterms:] ** 2, axis=0)) / ngroups
+    )
+    visible = visibility > MIN_VISIBILITY
+    keep = np.concatenate([visible, visible])
+
+    starts = _integration_starts(nints, ngroups, frame_clocks, reset_clocks)
+    npos = in_frame.size
+    npix = ny * nx
+    # Phase factor exp(2 pi i f_k t) of each term at each read position of each integration's
+    # first frame, built as (integration start) x (position in the frame).
+    at_start = np.exp(2j * np.pi * np.mod(np.outer(starts * PIXEL_CLOCK_S, harmonic_freqs), 1.0))
+    in_frame_phase = np.exp(2j * np.pi * np.mod(np.outer(in_frame.ravel() * PIXEL_CLOCK_S, harmonic_freqs), 1.0))
+    z = at_start[:, None, :] * in_frame_phase[None, :, :]  # (nints, positions, terms)
+    result = {
+        "clock": (in_frame, frame_clocks, reset_clocks, starts),
+        "harmonic_freqs": harmonic_freqs,
+        "patterns": patterns,
+        "z": z,
+        "coefficients": np.full((frequencies.size, nharmonics, 2), np.nan),
+        "weights": np.zeros((nints, npix)),
+        "condition": np.inf,
+        "npix_used": 0,
+    }
+    if not np.any(visible):
+        return result
+    # Orthonormal basis of the group patterns the data can show once straight lines are gone;
+    # projecting each pixel's ramp on it is the one pass over the data.
+    left, singular, _ = np.linalg.svd(projected[:, keep], full_matrices=False)
+    basis = left[:, singular > 1e-8 * singular.max()]  # (ngroups, rank)
+    rank = basis.shape[1]
+    shown = basis.T @ projected  # (rank, 2 nterms): each term's pattern in that basis
+    gram = shown.T @ shown
+    work = np.float64 if ramps.dtype == np.float64 else np.float32
+    coords = np.tensordot(basis.astype(work), ramps.reshape(nints, ngroups, npix).astype(work, copy=False),
+                          axes=([0], [1]))  # (rank, nints, npix)
+    # Non-finite reads (NaN, inf) make their pixel's coordinates non-finite.
+    usable = np.all(np.isfinite(coords), axis=0)
+    if groupdq is not None or pixeldq is not None:
+        usable &= ~np.any(_flags(ramps, pixeldq, groupdq), axis=1).reshape(nints, npix)
+    coords[:, ~usable] = 0.0
+    result["npix_used"] = int(usable.sum())
+    if not np.any(usable):
+        return result
+    coords4 = coords.reshape(rank, nints, npos, N_CHANNELS)
+    u = np.moveaxis(z.real, -1, 0)  # (terms, nints, positions)
+    v = np.moveaxis(z.imag, -1, 0)
+    uv = np.concatenate([u, v]).reshape(2 * nterms, -1)
+
+    def solve(weights):
+        # Per read position a term's (a, b) put (u a + v b) on the real part of its group
+        # pattern and (-v a + u b) on the imaginary part (u + iv = z), so the normal equations
+        # need only weighted sums of u, v products over positions and the groups' gram matrix.
+        # The four channels share a read time: their weighted data are summed first.
+        w4 = weights.reshape(nints, npos, N_CHANNELS)
+        wsum = w4.sum(axis=-1).reshape(-1)
+        wcoords = np.einsum("ripc,ipc->rip", coords4, w4.astype(work), optimize=True)
+        wy = np.tensordot(shown, wcoords.astype(float), axes=([0], [0]))  # (2 nterms, nints, positions)
+        y_re, y_im = wy[:nterms], wy[nterms:]
+        rhs = np.concatenate([
+            np.sum(u * y_re - v * y_im, axis=(1, 2)),
+            np.sum(v * y_re + u * y_im, axis=(1, 2)),
+        ])
+        products = (uv * wsum) @ uv.T
+        normal = _normal_matrix(products, gram, nterms)[np.ix_(keep, keep)]
+        solution = np.zeros(2 * nterms)
+        solution[keep] = np.linalg.solve(normal, rhs[keep])
+        return solution, normal
+
+    def residual_power(solution):
+        # Each pixel's squared residual in the fitted subspace once the fitted EMI is removed.
+        a, b = solution[:nterms, None, None], solution[nterms:, None, None]
+        on_patterns = np.concatenate([a * u + b * v, b * u - a * v])  # (2 nterms, nints, positions)
+        predicted = np.tensordot(shown, on_patterns, axes=([1], [0])).astype(work)
+        return np.sum((coords4 - predicted[..., None]) ** 2, axis=0).reshape(nints, npix)
+
+    def weights_from(power):
+        # Inverse-variance weights from each pixel's residual power pooled over integrations,
+        # capped at the typical pixel's so that pixels that happen to scatter little (likely
+        # at 3 groups) do not dominate; bright, hot and cosmic-ray pixels get little weight,
+        # and an integration scattering far more than the pixel's others (a cosmic ray) none.
+        variance = np.where(usable, power / rank, np.nan)
+        with np.errstate(invalid="ignore"):
+            pooled = np.nanmean(variance, axis=0)
+            typical = np.nanmedian(variance)
+            pooled = np.maximum(np.where(np.isfinite(pooled), pooled, np.inf), typical if typical > 0 else 1.0)
+            return np.where(usable & ~(variance > 25.0 * pooled), 1.0 / pooled, 0.0)
+
+    # A pixel's scatter includes its EMI, which depends on its read phase: weights built from
+    # it would favour some phases and bias the amplitude low. So the first fit weighs all
+    # pixels equally (leaving out only gross outliers), then the fitted EMI is removed and the
+    # fit repeated with inverse-variance weights.
+    power = np.sum(coords4**2, axis=0).reshape(nints, npix)
+    with np.errstate(invalid="ignore"):
+        weights = (usable & ~(power > 25.0 * np.median(power[usable]))).astype(float)
+    solution, _ = solve(weights)
+    weights = weights_from(residual_power(solution))
+    solution, normal = solve(weights)
+    result["coefficients"] = np.stack([solution[:nterms], solution[nterms:]], axis=1).reshape(
+        frequencies.size, nharmonics, 2
+    )
+    result["weights"] = weights
+    result["condition"] = float(np.linalg.cond(normal))
+    return result
+
+
+def _model(fit, terms=slice(None)):
+    """Fitted EMI of the chosen terms at every read, (nints, ngroups, positions), DN."""
+    coefficients = fit["coefficients"].reshape(-1, 2)[terms]
+    coefficients = np.where(np.isfinite(coefficients), coefficients, 0.0)
+    z = fit["z"][..., terms] * (coefficients[:, 0] - 1j * coefficients[:, 1])
+    nints, npos, _ = z.shape
+    model = (z.reshape(nints * npos, -1) @ fit["patterns"][:, terms].T).real
+    return np.swapaxes(model.reshape(nints, npos, -1), 1, 2)
+
+
+def correct(ramps, subarray, readpatt="FASTR1", frequencies=(390.625,), *, nharmonics=5,
+            pixeldq=None, groupdq=None):
+    """Ramps with the EMI of the given frequencies fitted and subtracted.
+
+    All frequencies are fitted together (one least-squares problem) from what changes between
+    groups, then the full EMI of each read is subtracted. Works from 3 groups up.
+
+    Parameters
+    ----------
+    ramps : numpy.ndarray, shape (nints, ngroups, ny, nx)
+        Raw or DN ramps (uint16 uncal data is fine), DN.
+    subarray : str
+        SUBARRAY keyword, e.g. "SLITLESSPRISM"; sets the readout clocks and the expected size.
+    readpatt : str
+        READPATT keyword: FAST, FASTR1, SLOW or SLOWR1.
+    frequencies : sequence of float
+        EMI frequencies to remove, Hz (390.625 and 10.039216 are the known MIRI ones).
+    nharmonics : int
+        Harmonics of each frequency in the waveform model (the waveform is not a sine).
+    pixeldq : numpy.ndarray, shape (ny, nx), optional
+        PIXELDQ; DO_NOT_USE pixels are left out of the fit.
+    groupdq : numpy.ndarray, shape (nints, ngroups, ny, nx), optional
+        GROUPDQ; pixels with a DO_NOT_USE or SATURATED read are left out of the fit, and those
+        reads are returned unchanged.
+
+    Returns
+    -------
+    numpy.ndarray, shape (nints, ngroups, ny, nx)
+        New array in DN (float32 unless the input is float64). NaN and inf reads stay as they
+        were; the input is not modified. If no pixel can be used the ramps come back unchanged.
+
+    Raises
+    ------
+    ValueError
+        Unknown subarray or read pattern, a shape that does not match the subarray, fewer than
+        3 groups, or bad frequencies.
+    """
+    ramps = _as_ramps(ramps)
+    fit = _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq)
+    dtype = np.float64 if ramps.dtype == np.float64 else np.float32
+    corrected = ramps.astype(dtype, copy=True)
+    nints, ngroups, ny, nx = ramps.shape
+    if fit["npix_used"] == 0:
+        return corrected
+    view = corrected.reshape(nints, ngroups, ny * nx // N_CHANNELS, N_CHANNELS)
+    view -= _model(fit)[..., None].astype(dtype)
+    if groupdq is not None:
+        flagged = _flags(ramps, None, groupdq)
+        corrected[flagged] = ramps[flagged]
+    return corrected
+
+
+def measure(ramps, subarray, readpatt="FASTR1", frequency=390.625, *, nharmonics=5, nbins=64,
+            pixeldq=None, groupdq=None):
+    """Amplitude, phase and phase-folded waveform of one EMI frequency in ramps.
+
+    The waveform is fitted to the group differences (each pixel's straight line removed, see
+    the module notes). The phase-folded data are each read minus its pixel's straight line
+    fitted *after* removing the fitted EMI, averaged in phase bins: the EMI waveform plus noise.
+
+    Parameters
+    ----------
+    ramps : numpy.ndarray, shape (nints, ngroups, ny, nx)
+        Ramps, DN.
+    subarray, readpatt : str
+        SUBARRAY and READPATT keywords.
+    frequency : float
+        EMI frequency, Hz.
+    nharmonics : int
+        Harmonics in the waveform model.
+    nbins : int
+        Phase bins of the folded data.
+    pixeldq, groupdq : numpy.ndarray, optional
+        As in :func:`correct`.
+
+    Returns
+    -------
+    dict
+        ``frequency`` (Hz); ``amplitude`` (DN, semi-amplitude of the fundamental) and
+        ``phase`` (cycles in [0, 1)) such that the fundamental is
+        ``amplitude * cos(2 pi (frequency * t - phase))`` with ``t`` from
+        :func:`pixel_read_times`; ``rms`` and ``peak_to_peak`` of the fitted waveform (DN);
+        ``coefficients`` (nharmonics, 2) cosine/sine amplitudes (DN); ``phase_grid`` (nbins
+        bin centres, cycles), ``waveform`` (fitted waveform there, DN), ``folded`` (folded
+        data, DN; NaN in empty bins); ``npix_used`` (pixel-integrations in the fit);
+        ``condition`` (condition number of the fit's normal matrix: large means the harmonics
+        are nearly degenerate with straight lines for this number of groups).
+        Amplitudes are NaN when no pixel could be used.
+    """
+    ramps = _as_ramps(ramps)
+    fit = _fit(ramps, subarray, readpatt, [frequency], nharmonics, pixeldq, groupdq)
+    coefficients = fit["coefficients"][0]
+    nints, ngroups, ny, nx = ramps.shape
+    nx4 = nx // N_CHANNELS
+    phase_grid = (np.arange(nbins) + 0.5) / nbins
+    fine = np.arange(1024) / 1024
+    shape = waveform(fine, coefficients)
+    in_frame, frame_clocks, _, starts = fit["clock"]
+    folded_sum = np.zeros(nbins)
+    folded_weight = np.zeros(nbins)
+    g = np.arange(ngroups) - (ngroups - 1) / 2
+    line = np.stack([np.ones(ngroups) / np.sqrt(ngroups), g / np.linalg.norm(g)], axis=1)
+    group_clocks = np.arange(ngroups, dtype=np.int64) * frame_clocks
+    model = _model(fit) if fit["npix_used"] else None
+    for i in range(nints if fit["npix_used"] else 0):
+        weights = fit["weights"][i]
+        reads = ramps[i].reshape(ngroups, ny * nx).astype(float)
+        reads[:, weights == 0] = 0.0
+        emi_reads = np.repeat(model[i], N_CHANNELS, axis=1)
+        # Each read minus its pixel's line fitted without the EMI: the EMI plus noise.
+        folded = reads - line @ (line.T @ (reads - emi_reads))
+        wsum = weights.reshape(ny * nx4, N_CHANNELS).sum(axis=1)
+        wdata = (folded * weights).reshape(ngroups, ny * nx4, N_CHANNELS).sum(axis=2)
+        clocks = starts[i] + group_clocks[:, None] + in_frame.ravel()[None, :]
+        bins = (np.mod(clocks * PIXEL_CLOCK_S * frequency, 1.0) * nbins).astype(int) % nbins
+        folded_sum += np.bincount(bins.ravel(), weights=wdata.ravel(), minlength=nbins)
+        folded_weight += np.bincount(bins.ravel(), weights=np.broadcast_to(wsum, bins.shape).ravel(),
+                                     minlength=nbins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        folded = np.where(folded_weight > 0, folded_sum / folded_weight, np.nan)
+    a, b = coefficients[0]
+    return {
+        "frequency": float(frequency),
+        "amplitude": float(np.hypot(a, b)),
+        "phase": float(np.mod(np.arctan2(b, a) / (2 * np.pi), 1.0)) if np.isfinite(a) else np.nan,
+        "rms": float(np.sqrt(np.mean(shape**2))),
+        "peak_to_peak": float(np.ptp(shape)),
+        "coefficients": coefficients,
+        "phase_grid": phase_grid,
+        "waveform": waveform(phase_grid, coefficients),
+        "folded": folded,
+        "npix_used": fit["npix_used"],
+        "condition": fit["condition"],
+    }
+
+
+def periodogram(ramps, subarray, readpatt="FASTR1", *, integration=0, min_frequency=1.0,
+                max_frequency=1000.0, samples_per_peak=5):
+    """Lomb-Scargle power of the time-ordered pixel stream of one integration.
+
+    Each pixel's straight line over the groups is removed (bias and source), the four channels
+    read at the same instant are combined by their median, and the values are ordered by read
+    time (:func:`pixel_read_times`): a time series sampled every 10 us within a frame.
+
+    Parameters
+    ----------
+    ramps : numpy.ndarray, shape (nints, ngroups, ny, nx)
+        Ramps, DN.
+    subarray, readpatt : str
+        SUBARRAY and READPATT keywords.
+    integration : int
+        Which integration to use.
+    min_frequency, max_frequency : float
+        Frequency range, Hz.
+    samples_per_peak : int
+        Frequency grid oversampling (astropy ``autofrequency``).
+
+    Returns
+    -------
+    frequency : numpy.ndarray
+        Hz.
+    power : numpy.ndarray
+        Lomb-Scargle power ("standard" normalisation, 0..1).
+    """
+    from astropy.timeseries import LombScargle
+
+    ramps = _as_ramps(ramps)
+    nints, ngroups, ny, nx = ramps.shape
+    if not -nints <= integration < nints:
+        raise ValueError(f"integration {integration} is out of range for {nints} integrations")
+    in_frame, frame_clocks, reset_clocks = _clock_model(ny, nx, subarray, readpatt)
+    start = _integration_starts(nints, ngroups, frame_clocks, reset_clocks)[integration]
+    reads = ramps[integration].reshape(ngroups, ny * nx).astype(float)
+    reads[:, ~np.all(np.isfinite(reads), axis=0)] = np.nan
+    g = np.arange(ngroups) - (ngroups - 1) / 2
+    slope = np.einsum("g,gp->p", g, reads) / np.sum(g**2)
+    residual = reads - reads.mean(axis=0) - np.outer(g, slope)
+    stream = np.nanmedian(residual.reshape(ngroups, ny * (nx // N_CHANNELS), N_CHANNELS), axis=2)
+    times = (start + np.arange(ngroups)[:, None] * frame_clocks + in_frame.ravel()[None, :]) * PIXEL_CLOCK_S
+    good = np.isfinite(stream)
+    if good.sum() < 3:
+        raise ValueError("fewer than 3 finite pixel reads: no periodogram can be formed")
+    ls = LombScargle(times[good], stream[good])
+    frequency, power = ls.autopower(
+        minimum_frequency=min_frequency, maximum_frequency=max_frequency,
+        samples_per_peak=samples_per_peak, method="fast",
+    )
+    return frequency, power
+
+
+def rate_images(ramps, group_time=None):
+    """Per-integration slopes of ramps by an ordinary least-squares line over all groups.
+
+    Parameters
+    ----------
+    ramps : numpy.ndarray, shape (nints, ngroups, ny, nx)
+        Ramps, DN.
+    group_time : float, optional
+        Group time (TGROUP), s; without it the slopes are in DN/group.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (nints, ny, nx)
+        Slopes, DN/s (or DN/group); NaN for pixels with a non-finite read.
+    """
+    ramps = np.asarray(ramps)
+    if ramps.ndim != 4 or ramps.shape[1] < 2:
+        raise ValueError(f"ramps must be (nints, ngroups >= 2, ny, nx); got shape {ramps.shape}")
+    g = np.arange(ramps.shape[1]) - (ramps.shape[1] - 1) / 2
+    slopes = np.einsum("g,igyx->iyx", g, ramps.astype(float)) / np.sum(g**2)
+    return slopes / group_time if group_time else slopes
+
+
+def stripe_rms(rates, smooth_rows=31):
+    """How striped rate images are: rms of the row-median profile about its running median.
+
+    For each image, the median over columns of every row (robust to the spectral trace, which
+    covers a few columns) is compared with its running median over ``smooth_rows`` rows (which
+    follows the smooth background and spectrum but not the 390 Hz stripes, whose period is
+    about 9 rows in SLITLESSPRISM); the rms of the difference is the stripe amplitude.
+
+    Parameters
+    ----------
+    rates : numpy.ndarray, shape (ny, nx) or (nints, ny, nx)
+        Rate image(s), any units.
+    smooth_rows : int
+        Width of the running median, rows.
+
+    Returns
+    -------
+    float
+        Stripe rms in the units of ``rates``; for several integrations the quadratic mean over
+        them (per-integration images, as in rateints: EMI stripes shift between integrations
+        and partly average out in a mean image).
+    """
+    from scipy.ndimage import median_filter
+
+    rates = np.asarray(rates, dtype=float)
+    if rates.ndim == 2:
+        rates = rates[None]
+    if rates.ndim != 3:
+        raise ValueError(f"rates must be 2-D or 3-D; got shape {rates.shape}")
+    squares = []
+    for image in rates:
+        rows = np.nanmedian(image, axis=1)
+        rows = rows[np.isfinite(rows)]
+        if rows.size == 0:
+            continue
+        squares.append(np.mean((rows - median_filter(rows, size=smooth_rows, mode="nearest")) ** 2))
+    return float(np.sqrt(np.mean(squares))) if squares else np.nan
