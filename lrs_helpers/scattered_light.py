@@ -1,0 +1,279 @@
+"""Scattered light from the imager field in LRS slit spectra: see it, model it, remove it.
+
+A bright source elsewhere in the imager field scatters light (through the detector substrate,
+as the cruciform artefact does) into the rows where the slit is dispersed. The pipeline does not
+remove it, and in nodded data it does not cancel: the halo is fixed on the sky, so it moves with
+the telescope between the nods and the nod difference leaves a smooth residual across the slit.
+That residual is smooth along each wavelength row, so a low-order polynomial across the slit,
+fitted to the pixels away from the positive and negative traces, models it row by row.
+
+Core (numpy arrays in, new arrays out, nothing from jwst): :func:`trace_exclusion_mask`,
+:func:`fit_row_background`, :func:`contamination_score`, :func:`box_flux`.
+Edges: :func:`draw_lrs_regions` (pysiaf geometry on an imager frame), :func:`make_explorer`
+(ipywidgets).
+"""
+
+import numpy as np
+
+#: number of pixels beyond the polynomial's free parameters a row needs to be fitted
+MIN_EXTRA_PIXELS = 3
+
+
+def trace_exclusion_mask(shape, trace_columns, half_width):
+    """Pixels within ``half_width`` columns of one or more traces, per row.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        (rows, columns) of the image; rows run along the wavelength.
+    trace_columns : sequence of float or of array_like
+        Trace centre column(s): one number per trace (the same on every row, as in an s2d),
+        or one array of length ``rows`` per trace (a curved trace on a detector frame).
+    half_width : float
+        Half-width of the excluded band, columns (pixels whose centre lies within it are excluded).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``shape``; True on the excluded (trace) pixels.
+    """
+    nrows, ncols = (int(n) for n in shape)
+    if half_width < 0 or not np.isfinite(half_width):
+        raise ValueError(f"half_width must be a finite number of columns >= 0, got {half_width!r}")
+    columns = np.arange(ncols)[None, :]
+    mask = np.zeros((nrows, ncols), dtype=bool)
+    for centre in trace_columns:
+        centre = np.broadcast_to(np.asarray(centre, dtype=float), (nrows,))[:, None]
+        mask |= np.abs(columns - centre) <= half_width
+    return mask
+
+
+def fit_row_background(image2d, wavelength2d, *, exclude_mask, order=2):
+    """Scattered-light (background) model: a polynomial across the slit on every wavelength row.
+
+    Parameters
+    ----------
+    image2d : array_like, shape (rows, columns)
+        s2d (or rate/cal cut-out) surface brightness or count rate; rows are wavelength rows,
+        columns run across (along) the slit. NaN pixels are ignored.
+    wavelength2d : array_like, shape (rows, columns)
+        Wavelength per pixel (um); pixels with a non-finite wavelength are outside the spectral
+        region and are neither fitted nor modelled.
+    exclude_mask : array_like of bool, shape (rows, columns)
+        True on pixels to leave out of the fit: the source and, in nod-subtracted data, its
+        negative image (see :func:`trace_exclusion_mask`).
+    order : int
+        Polynomial degree across the slit, 0-5 (2: the halo of a field source is smooth; the
+        nod difference of a quadratic halo is linear).
+
+    Returns
+    -------
+    numpy.ndarray, shape (rows, columns)
+        New float64 array, the model on every pixel of each fitted row (also under the traces);
+        NaN on rows with fewer than ``order + 1 + MIN_EXTRA_PIXELS`` usable pixels and outside
+        the spectral region.
+    """
+    image = np.asarray(image2d, dtype=float)
+    wavelength = np.asarray(wavelength2d, dtype=float)
+    exclude = np.asarray(exclude_mask, dtype=bool)
+    if image.ndim != 2:
+        raise ValueError(f"image2d must be 2-D (rows, columns), got shape {image.shape}")
+    if wavelength.shape != image.shape or exclude.shape != image.shape:
+        raise ValueError(f"image2d {image.shape}, wavelength2d {wavelength.shape} and exclude_mask "
+                         f"{exclude.shape} must have the same shape")
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not 0 <= order <= 5:
+        raise ValueError(f"order must be an integer from 0 to 5, got {order!r}")
+    in_region = np.isfinite(wavelength)
+    usable = in_region & np.isfinite(image) & ~exclude
+    ncols = image.shape[1]
+    # Columns scaled to [-1, 1] keep the least-squares fit well conditioned.
+    x = np.linspace(-1.0, 1.0, ncols) if ncols > 1 else np.zeros(ncols)
+    model = np.full(image.shape, np.nan)
+    for row in np.flatnonzero(usable.sum(axis=1) >= order + 1 + MIN_EXTRA_PIXELS):
+        use = usable[row]
+        coefficients = np.polynomial.polynomial.polyfit(x[use], image[row, use], order)
+        model[row] = np.polynomial.polynomial.polyval(x, coefficients)
+    model[~in_region] = np.nan
+    return model
+
+
+def contamination_score(image2d, model, source_mask):
+    """Fraction of the extracted flux that is scattered light, per wavelength row.
+
+    Parameters
+    ----------
+    image2d : array_like, shape (rows, columns)
+        The image the spectrum is extracted from (before correction).
+    model : array_like, shape (rows, columns)
+        Scattered-light model (:func:`fit_row_background`).
+    source_mask : array_like of bool, shape (rows, columns)
+        The extraction aperture (True on the pixels summed into the spectrum).
+
+    Returns
+    -------
+    numpy.ndarray, shape (rows,)
+        ``sum(model) / sum(image)`` over the aperture on each row; NaN where the aperture has no
+        finite pixel or the extracted sum is not positive.
+    """
+    image = np.asarray(image2d, dtype=float)
+    background = np.asarray(model, dtype=float)
+    aperture = np.asarray(source_mask, dtype=bool)
+    if image.ndim != 2 or background.shape != image.shape or aperture.shape != image.shape:
+        raise ValueError(f"image2d {image.shape}, model {background.shape} and source_mask "
+                         f"{aperture.shape} must be 2-D arrays of the same shape")
+    good = aperture & np.isfinite(image) & np.isfinite(background)
+    extracted = np.where(good, image, 0.0).sum(axis=1)
+    scattered = np.where(good, background, 0.0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(good.any(axis=1) & (extracted > 0), scattered / extracted, np.nan)
+
+
+def box_flux(image2d, source_mask):
+    """Sum of the finite pixels of each row inside the aperture (a box extraction).
+
+    Returns
+    -------
+    numpy.ndarray, shape (rows,)
+        Row sums, in the image's unit times pixels; NaN where the aperture has no finite pixel.
+    """
+    image = np.asarray(image2d, dtype=float)
+    aperture = np.asarray(source_mask, dtype=bool)
+    if image.ndim != 2 or aperture.shape != image.shape:
+        raise ValueError(f"image2d {image.shape} and source_mask {aperture.shape} must be 2-D "
+                         "arrays of the same shape")
+    good = aperture & np.isfinite(image)
+    return np.where(good.any(axis=1), np.where(good, image, 0.0).sum(axis=1), np.nan)
+
+
+# ------------------------------------------------------------------------------ edges
+
+def lrs_regions():
+    """Slit, TA region and LRS spectral region on the FULL MIRIMAGE array, from pysiaf.
+
+    MIRIM_SLIT has no detector frame in the SIAF, so its corners are taken in the telescope
+    (V2, V3) frame and converted with MIRIM_FULL's ``tel_to_det``; MIRIM_TALRS (the LRS target
+    acquisition region) has its own detector frame. The spectral region is the slit's column
+    span, dispersed over the rows the slit's wavelength solution covers (5-14 um: detector rows
+    of specwcs 0005, see :mod:`lrs_helpers.sample.grounding`).
+
+    Returns
+    -------
+    dict of str -> numpy.ndarray
+        ``slit``, ``ta``, ``spectral``: (4, 2) polygons of 0-based (column, row) pixel positions.
+    """
+    import logging
+
+    # pysiaf logs a failed attempt to reach the network on import: keep that off stderr.
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        import pysiaf
+
+        siaf = pysiaf.Siaf("MIRI")
+    finally:
+        logging.disable(previous)
+    full = siaf["MIRIM_FULL"]
+    v2, v3 = siaf["MIRIM_SLIT"].corners("tel", rederive=False)
+    slit_x, slit_y = full.tel_to_det(v2, v3)
+    ta_x, ta_y = siaf["MIRIM_TALRS"].corners("det", rederive=False)
+    from .sample import grounding
+
+    blue_row = grounding.row_at_wavelength("slit", 5.0)
+    red_row = grounding.row_at_wavelength("slit", 14.0)
+    left, right = np.min(slit_x) - 1.0, np.max(slit_x) - 1.0
+    spectral = np.array([[left, red_row], [right, red_row], [right, blue_row], [left, blue_row]])
+    # SIAF detector pixels are 1-based; numpy arrays are 0-based.
+    return {"slit": np.column_stack([slit_x, slit_y]) - 1.0,
+            "ta": np.column_stack([ta_x, ta_y]) - 1.0,
+            "spectral": spectral}
+
+
+def draw_lrs_regions(ax, *, regions=None, zoom=None):
+    """Outline the slit (green), TA region (yellow) and LRS spectral region (cyan) on an axes
+    showing a FULL-array MIRIMAGE frame (``imshow(..., origin="lower")``).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    regions : dict, optional
+        Output of :func:`lrs_regions` (computed when omitted).
+    zoom : (x0, x1, y0, y1), optional
+        A region to mark with a dashed white box (0-based pixels).
+
+    Returns
+    -------
+    dict
+        The regions drawn.
+    """
+    from matplotlib.patches import Polygon, Rectangle
+
+    regions = lrs_regions() if regions is None else regions
+    for name, colour, label in (("spectral", "cyan", "LRS spectral region"),
+                                ("slit", "lime", "slit (MIRIM_SLIT)"),
+                                ("ta", "yellow", "TA region (MIRIM_TALRS)")):
+        ax.add_patch(Polygon(regions[name], closed=True, fill=False, edgecolor=colour, lw=1.2,
+                             label=label))
+    if zoom is not None:
+        x0, x1, y0, y1 = zoom
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="white", ls="--",
+                               lw=1.2, label="zoom"))
+    return regions
+
+
+def make_explorer(s2d_sci, wavelength, trace_columns, reference_flux=None):
+    """Widget: polynomial order and excluded half-width -> background model and corrected spectrum.
+
+    Parameters
+    ----------
+    s2d_sci, wavelength : numpy.ndarray, shape (rows, columns)
+        Nod-subtracted s2d and its wavelength image.
+    trace_columns : sequence of float
+        s2d columns of the positive and negative traces (positive first).
+    reference_flux : numpy.ndarray, optional
+        A spectrum (per row, same unit as the box sums) to compare with, e.g. the truth.
+
+    Returns
+    -------
+    ipywidgets.interactive
+    """
+    import ipywidgets
+    import matplotlib.pyplot as plt
+
+    rows = np.arange(s2d_sci.shape[0])
+    lam = np.nanmedian(np.where(np.isfinite(wavelength), wavelength, np.nan), axis=1)
+
+    def draw(order=2, exclude_half_width=4, aperture_half_width=4, row=200):
+        exclude = trace_exclusion_mask(s2d_sci.shape, trace_columns, exclude_half_width)
+        model = fit_row_background(s2d_sci, wavelength, exclude_mask=exclude, order=order)
+        aperture = trace_exclusion_mask(s2d_sci.shape, trace_columns[:1], aperture_half_width)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+        columns = np.arange(s2d_sci.shape[1])
+        left.plot(columns, s2d_sci[row], ".", color="0.4", label="s2d row")
+        left.plot(columns[~exclude[row]], s2d_sci[row, ~exclude[row]], "o", mfc="none", color="C0",
+                  label="fitted pixels")
+        left.plot(columns, model[row], "C3-", label=f"order {order} model")
+        left.set_xlabel("s2d column (along the slit)")
+        left.set_title(f"row {row}: {lam[row]:.2f} µm", fontsize=9)
+        left.legend(fontsize=7)
+        before = box_flux(s2d_sci, aperture)
+        after = box_flux(s2d_sci - model, aperture)
+        right.plot(lam, before, color="0.6", lw=1, label="before")
+        right.plot(lam, after, "C0", lw=1, label="after")
+        if reference_flux is not None:
+            right.plot(lam, reference_flux, "k--", lw=0.8, label="truth")
+        right.set_xlim(5, 14)
+        right.set_xlabel("wavelength (µm)")
+        right.set_ylabel("box sum")
+        right.legend(fontsize=7)
+        plt.show()
+
+    return ipywidgets.interactive(
+        draw,
+        order=ipywidgets.IntSlider(value=2, min=0, max=5, description="order",
+                                   continuous_update=False),
+        exclude_half_width=ipywidgets.IntSlider(value=4, min=1, max=10, description="exclude ±px",
+                                                continuous_update=False),
+        aperture_half_width=ipywidgets.IntSlider(value=4, min=1, max=8, description="aperture ±px",
+                                                 continuous_update=False),
+        row=ipywidgets.IntSlider(value=min(200, rows[-1]), min=0, max=int(rows[-1]),
+                                 description="row", continuous_update=False))
