@@ -12,6 +12,7 @@ reads a target-acquisition image, :func:`slit_explorer` is the V3-offset widget.
 
 import logging
 import sys
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -151,6 +152,7 @@ def centroid_source(image, guess_xy, *, box_size=11, mask=None):
         0-based (x, y) centroid in ``image`` pixels.
     """
     from astropy.stats import sigma_clipped_stats
+    from astropy.utils.exceptions import AstropyUserWarning
     from photutils.centroids import centroid_2dg
 
     data = np.array(image, dtype=float)
@@ -167,9 +169,15 @@ def centroid_source(image, guess_xy, *, box_size=11, mask=None):
         raise ValueError(f"fewer than 10 valid pixels around ({x0}, {y0}); cannot centroid")
     # Subtract the local sky so the Gaussian fit sees only the source.
     _, sky, _ = sigma_clipped_stats(data[~bad])
-    x, y = centroid_2dg(np.where(cut_bad, 0.0, cutout - sky), mask=cut_bad)
+    with warnings.catch_warnings():
+        # photutils warns when the Gaussian fit does not converge: make that an error here.
+        warnings.simplefilter("error", AstropyUserWarning)
+        try:
+            x, y = centroid_2dg(np.where(cut_bad, 0.0, cutout - sky), mask=cut_bad)
+        except AstropyUserWarning:
+            x = y = np.nan
     if not (np.isfinite(x) and np.isfinite(y)):
-        raise ValueError(f"centroid fit around ({x0}, {y0}) did not converge")
+        raise ValueError(f"centroid fit around ({x0}, {y0}) did not converge; no point source there?")
     return float(x + x0 - half), float(y + y0 - half)
 
 
