@@ -250,8 +250,9 @@ def run_step(step, model, *, offline=None, overrides=None, **step_params):
     step : type or str
         The jwst Step class (e.g. ``jwst.emicorr.EmiCorrStep``) or its import path.
     model : DataModel or path-like
-        The input product. The step works on its own copy; ``model`` is not changed by jwst 3.0
-        steps, but close it yourself when you opened it.
+        The input product. A path is opened (and closed again) with
+        :func:`lrs_helpers.io.open_product`, so a wrong file gets one clear error. The step works
+        on its own copy: jwst 3.0 steps leave ``model`` unchanged.
     offline : bool or None
         True: no CRDS at all, every reference the step needs must be in ``overrides``.
         False: let the step ask CRDS for what is not overridden (a CRDS failure then ends the
@@ -296,6 +297,11 @@ def run_step(step, model, *, offline=None, overrides=None, **step_params):
                 "with CRDS_SERVER_URL and CRDS_PATH set.")
     instance = step_class(**params, **{f"override_{name}": value for name, value in all_overrides.items()})
     context = offline_crds_environment() if run_offline else contextlib.nullcontext()
+    if isinstance(model, (str, os.PathLike)):
+        from .io import open_product
+
+        with open_product(model, extensions=()) as opened, context:
+            return instance.run(opened)
     with context:
         return instance.run(model)
 

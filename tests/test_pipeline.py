@@ -130,6 +130,21 @@ def test_override_keywords_are_accepted(clean_crds_env):
     assert result.meta.cal_step.jump == "COMPLETE"
 
 
+def test_path_input_is_opened_and_checked(clean_crds_env, tmp_path):
+    ramp, _ = _ramp()
+    path = tmp_path / "jw_test_mirimage_uncal.fits"
+    ramp.save(str(path))
+    result = pipeline.run_step(JumpStep, path, offline=True, override_gain=pipeline.miri_gain_model(),
+                               override_readnoise=pipeline.miri_readnoise_model())
+    assert result.meta.cal_step.jump == "COMPLETE"
+    from lrs_helpers.io import LRSInputError
+
+    (tmp_path / "notes_uncal.fits").write_text("not a product")
+    with pytest.raises(LRSInputError, match="notes_uncal.fits: not a FITS file"):
+        pipeline.run_step(JumpStep, tmp_path / "notes_uncal.fits", offline=True,
+                          overrides={"gain": "N/A", "readnoise": "N/A"})
+
+
 def test_missing_override_is_a_clear_value_error(clean_crds_env):
     ramp, _ = _ramp()
     # A CRDS failure would be SystemExit, which pytest.raises(ValueError) does not catch.
