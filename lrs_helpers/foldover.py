@@ -22,6 +22,22 @@ jwst; :func:`make_explorer` (ipywidgets) and :func:`mask_spectrum` (an x1d produ
 
 import numpy as np
 
+# The rows bluer than 5 um of each table, (Y_CENTER, WAVELENGTH um), as read from
+# jwst_miri_specwcs_0005.fits (slit, in flight), _0006 (slitless, in flight) and _0003
+# (ground CDP-7, slit); tests/test_foldover.py compares them with the files.
+BLUE_END_ROWS = {
+    "slit": ([94.0, 93.0, 92.0, 91.0, 90.0, 89.0, 88.0, 87.0, 86.0, 85.0, 84.0, 83.0, 82.0, 81.0,
+              80.0, 79.0],
+             [2.23228, 3.18714, 3.46025, 3.66598, 3.84953, 3.99869, 4.12295, 4.24578, 4.35594,
+              4.46559, 4.56227, 4.65037, 4.73982, 4.82377, 4.90182, 4.97684]),
+    "slitless": ([94.0, 93.0, 92.0, 91.0, 90.0, 89.0, 88.0, 87.0, 86.0],
+                 [3.7, 4.2, 4.3669, 4.5, 4.6241, 4.7286, 4.8181, 4.9087, 4.9917]),
+    "ground": ([95.697, 94.6963, 93.6955, 92.6947, 91.694, 90.6932, 89.6924, 88.6917, 87.6909,
+                86.6901, 85.6894, 84.6886, 83.6878, 82.6871],
+               [3.57002, 3.82176, 3.98632, 4.11354, 4.23372, 4.33478, 4.42787, 4.51788, 4.60339,
+                4.68879, 4.76239, 4.83599, 4.90858, 4.97742]),
+}
+
 # Parabola vertex fitted to the rows bluer than 5 um (fit_turnaround, max_wavelength_um=5.0) of
 # jwst_miri_specwcs_0005.fits (MIR_LRS-FIXEDSLIT, in flight), _0006 (MIR_LRS-SLITLESS, in flight)
 # and _0003 (ground CDP-7, slit). Y is the table's Y_CENTER: rows relative to the reference pixel,

@@ -32,6 +32,17 @@ def test_turnaround_figures_refit_from_the_original_tables(shared_data, name):
     assert fitted["curvature_px_per_um2"] == pytest.approx(stored["curvature_px_per_um2"], abs=2e-3)
 
 
+@pytest.mark.parametrize("name", sorted(SPECWCS))
+def test_blue_end_rows_are_the_tables_rows(shared_data, name):
+    wavelength, rows = read_table(shared_data, name)
+    blue = wavelength < 5.0
+    stored_rows, stored_wavelength = foldover.BLUE_END_ROWS[name]
+    np.testing.assert_allclose(stored_rows, rows[blue], atol=1e-4)
+    np.testing.assert_allclose(stored_wavelength, wavelength[blue], atol=1e-5)
+    refit = foldover.fit_turnaround(stored_wavelength, stored_rows)
+    assert refit["wavelength_um"] == pytest.approx(foldover.TURNAROUND[name]["wavelength_um"], abs=2e-4)
+
+
 @pytest.mark.parametrize("name", ["slit", "slitless"])
 def test_parabola_describes_the_blue_end_of_the_table(shared_data, name):
     wavelength, rows = read_table(shared_data, name)
