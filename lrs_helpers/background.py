@@ -27,9 +27,11 @@ row (the roll-off) are dropped (``column_tolerance``). So the default is one cli
 (``order=0``); ``order=1`` or ``2`` fit a polynomial across the row instead.
 """
 
+import functools
 import json
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +97,27 @@ def _usable_edge_pixels(sci, dq, columns, sigma, maxiters):
     return values, ~np.ma.getmaskarray(clipped)
 
 
+def _column_ratios(values, keep):
+    """Median ratio of each edge column to its row level (the median of the row's kept pixels)."""
+    kept = np.ma.masked_array(values, mask=~keep)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        level = np.ma.median(kept, axis=-1)[..., np.newaxis]
+        ratio = np.ma.median((kept / level).reshape(-1, values.shape[-1]), axis=0)
+    return np.ma.filled(ratio.astype(np.float64), np.nan)
+
+
+def _steady_from_ratios(ratio, tolerance):
+    """Columns whose ratio is within ``tolerance`` of the typical one (all when none is)."""
+    finite = np.isfinite(ratio)
+    if not finite.any():
+        return np.ones(ratio.shape, dtype=bool)
+    typical = np.median(ratio[finite])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        steady = finite & (np.abs(ratio / typical - 1.0) <= tolerance)
+    # nothing steady enough (e.g. a tiny or empty frame): keep the per-pixel selection
+    return steady if steady.any() else np.ones(ratio.shape, dtype=bool)
+
+
 def _steady_columns(values, keep, tolerance):
     """Edge columns that follow the row level, as a mask broadcastable to ``keep``.
 
@@ -105,17 +128,7 @@ def _steady_columns(values, keep, tolerance):
     in every row (a roll-off next to the reference pixels), too little for per-row clipping to
     catch in a noisy integration, but enough to pull the median of the edges down by ~1%.
     """
-    kept = np.ma.masked_array(values, mask=~keep)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        level = np.ma.median(kept, axis=-1)[..., np.newaxis]
-        ratio = np.ma.median((kept / level).reshape(-1, values.shape[-1]), axis=0)
-    typical = np.ma.median(ratio)
-    steady = np.abs(ratio / typical - 1.0) <= tolerance
-    steady = np.ma.filled(steady, False)
-    if not steady.any():
-        # nothing steady enough (e.g. a tiny or empty frame): keep the per-pixel selection
-        return np.ones(values.shape[-1], dtype=bool)
-    return steady
+    return _steady_from_ratios(_column_ratios(values, keep), tolerance)
 
 
 def _fill_empty_rows(per_row):
@@ -415,6 +428,7 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw
         with open(handle, "wb") as target, open(in_path, "rb") as source:
             shutil.copyfileobj(source, target)
         failed = []
+        settings = dict(kw)
         # DQ is stored as int32 with BZERO (unsigned); astropy cannot memory-map scaled data, so
         # it is read raw through a second handle and the offset added per chunk
         with fits.open(in_path, memmap=True, mode="readonly") as original, \
@@ -422,15 +436,21 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw
                 fits.open(scratch, memmap=True, mode="update") as copy:
             names = {hdu.name for hdu in original}
             nints = original["SCI"].shape[0]
-            for start in range(0, nints, int(chunk_ints)):
-                chunk = slice(start, min(start + int(chunk_ints), nints))
+            chunks = [slice(start, min(start + int(chunk_ints), nints)) for start in range(0, nints, int(chunk_ints))]
+            if settings.get("column_tolerance", 0.03) is not None:
+                # choose the steady edge columns once for the whole file (first pass), so the
+                # result does not depend on how the integrations are chunked
+                settings["regions"] = _steady_regions(original, raw, names, chunks, settings)
+                settings["column_tolerance"] = None
+            for chunk in chunks:
+                start = chunk.start
                 sci = np.asarray(original["SCI"].section[chunk], dtype=np.float64)
                 dq = _unsigned(raw["DQ"], chunk) if "DQ" in names else None
                 var_parts = {
                     name: np.asarray(original[name].section[chunk], dtype=np.float64)
                     for name in ("VAR_POISSON", "VAR_RNOISE") if name in names
                 }
-                background, parts = _background_and_variance(sci, dq, var_parts, kw)
+                background, parts = _background_and_variance(sci, dq, var_parts, settings)
                 failed.extend(start + index for index in np.flatnonzero(np.isnan(background).all(axis=(1, 2))))
                 copy["SCI"].data[chunk] = (sci - background).astype(np.float32)
                 added = np.zeros_like(background)
@@ -445,7 +465,7 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw
                     f"{in_path}: integrations {failed[:10]} have no usable pixel in the background "
                     f"regions {kw.get('regions', DEFAULT_REGIONS)}; choose other regions or drop them"
                 )
-            _record_provenance(copy[0].header, in_path, kw)
+            _record_provenance(copy[0].header, in_path, kw, settings.get("regions", DEFAULT_REGIONS))
         with datamodels.open(scratch) as check:
             check.validate()
         scratch.replace(out_path)
@@ -453,6 +473,25 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw
         if scratch.exists():
             scratch.unlink()
     return out_path
+
+
+def _steady_regions(original, raw, names, chunks, kw):
+    """Background regions reduced to the steady edge columns, judged over every chunk."""
+    regions = kw.get("regions", DEFAULT_REGIONS)
+    sigma, maxiters = kw.get("sigma", 3.0), kw.get("maxiters", 5)
+    columns = _region_columns(regions, original["SCI"].shape[-1])
+    ratios = []
+    for chunk in chunks:
+        sci = np.asarray(original["SCI"].section[chunk], dtype=np.float64)
+        dq = _unsigned(raw["DQ"], chunk) if "DQ" in names else None
+        values, keep = _usable_edge_pixels(sci, dq, columns, sigma, maxiters)
+        ratios.append(_column_ratios(values, keep))
+    with warnings.catch_warnings():
+        # a column with no usable pixel in any chunk stays NaN and is dropped below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ratio = np.nanmedian(np.array(ratios), axis=0)
+    steady = _steady_from_ratios(ratio, kw.get("column_tolerance", 0.03))
+    return tuple((int(column), int(column) + 1) for column in columns[steady])
 
 
 def _unsigned(hdu, chunk):
@@ -468,7 +507,7 @@ def _background_and_variance(sci, dq, var_parts, kw):
     return background, parts
 
 
-def _record_provenance(header, in_path, kw):
+def _record_provenance(header, in_path, kw, used_regions):
     """Provenance in the form :func:`lrs_helpers.io.write_product` writes (LRSH_* + HISTORY).
 
     :func:`lrs_helpers.io.read_provenance` reads it back; BKGSUB/BKGINPUT say at a glance
@@ -480,14 +519,17 @@ def _record_provenance(header, in_path, kw):
 
     parameters = {"in_path": str(in_path), "regions": [list(r) for r in kw.get("regions", DEFAULT_REGIONS)]}
     parameters.update({key: value for key, value in kw.items() if key != "regions"})
+    parameters["columns_used"] = [column for start, stop in used_regions for column in range(start, stop)]
     written = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     name = f"{__name__}.subtract_rateints"
     header["LRSH_VER"] = (__version__, "lrs_helpers version that wrote this file")
-    header["LRSH_FUN"] = (name[-68:], "function that made this product")
+    header["LRSH_FUN"] = name[-68:]
     header["LRSH_UTC"] = (written, "UTC time this file was written")
     header["BKGSUB"] = (True, "slitless edge background subtracted")
-    header["BKGINPUT"] = (Path(in_path).name[-68:], "file the background was subtracted from")
+    header["BKGINPUT"] = Path(in_path).name[-68:]
     record = json.dumps(parameters, sort_keys=True, default=str)
+    # long strings continue over CONTINUE cards; read_provenance parses this JSON
+    header["LRSH_PAR"] = record
     header.add_history(f"lrs_helpers {__version__} {name} at {written} UTC, parameters: {record}")
 
 
@@ -520,7 +562,8 @@ def extract1d_reference(
         Extraction aperture, 0-based columns, both INCLUSIVE (the jwst convention).
     background : sequence of (first, last)
         Background column ranges, 0-based, both inclusive; written as ``bkg_coeff`` pixel
-        edges ``first - 0.5`` and ``last + 0.5`` (e.g. columns 10-17 -> 9.5, 17.5).
+        edges ``first - 0.5`` and ``last + 0.5`` (e.g. columns 10-17 -> 9.5, 17.5). Empty for
+        an extraction without background subtraction.
     bkg_fit : {"median", "mean", "poly"}
         How jwst combines the background pixels of each row.
     bkg_order : int
@@ -567,12 +610,12 @@ def extract1d_reference(
                 "xstart": int(source[0]),
                 "xstop": int(source[1]),
                 "use_source_posn": False,
-                "bkg_coeff": coeff,
-                "bkg_fit": bkg_fit,
-                "bkg_order": int(bkg_order),
             },
         ],
     }
+    if coeff:
+        # no regions: leave the background keys out (jwst takes an empty bkg_coeff as a region)
+        reference["apertures"][1].update(bkg_coeff=coeff, bkg_fit=bkg_fit, bkg_order=int(bkg_order))
     problems = _reference_problems(reference)
     if problems:
         raise ValueError("extract_1d reference not written:\n  " + "\n  ".join(problems))
@@ -714,6 +757,7 @@ def _bkg_coeff_problems(name, coeff, limits, slitless):
 # ---------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4)
 def siaf_distortion_model(*, degree=4, step=16):
     """A MIRI imager DISTORTION reference model built from the SIAF (pysiaf) polynomials.
 
@@ -726,7 +770,8 @@ def siaf_distortion_model(*, degree=4, step=16):
     Parameters
     ----------
     degree : int
-        Polynomial degree of the refit (4 reproduces the SIAF to ~0.02 arcsec).
+        Polynomial degree of the refit (4 reproduces the SIAF forward transform to 1e-10 arcsec
+        and its inverse to 0.02 pixel over the full array).
     step : int
         Sampling step, pixels.
 
@@ -751,13 +796,23 @@ def siaf_distortion_model(*, degree=4, step=16):
     rows, cols = np.mgrid[0:1024:step, 0:1032:step].astype(np.float64)
     # pysiaf science pixels are 1-based; jwst detector pixels are 0-based
     v2, v3 = full.sci_to_tel(cols + 1.0, rows + 1.0)
+    # fit in centred, scaled coordinates so the polynomial fits are well conditioned
+    pixel_centre, pixel_scale = (cols.mean(), rows.mean()), 512.0
+    tel_centre, tel_scale = (v2.mean(), v3.mean()), 60.0
+
+    def normalise(centre, scale):
+        shift = models.Shift(-centre[0]) & models.Shift(-centre[1])
+        return shift | models.Scale(1 / scale) & models.Scale(1 / scale)
+
+    u, w = (cols - pixel_centre[0]) / pixel_scale, (rows - pixel_centre[1]) / pixel_scale
+    p, q = (v2 - tel_centre[0]) / tel_scale, (v3 - tel_centre[1]) / tel_scale
     fitter = fitting.LinearLSQFitter()
-    to_v2 = fitter(models.Polynomial2D(degree), cols, rows, v2)
-    to_v3 = fitter(models.Polynomial2D(degree), cols, rows, v3)
-    to_x = fitter(models.Polynomial2D(degree), v2, v3, cols)
-    to_y = fitter(models.Polynomial2D(degree), v2, v3, rows)
-    transform = models.Mapping((0, 1, 0, 1)) | to_v2 & to_v3
-    transform.inverse = models.Mapping((0, 1, 0, 1)) | to_x & to_y
+    to_v2 = fitter(models.Polynomial2D(degree), u, w, v2)
+    to_v3 = fitter(models.Polynomial2D(degree), u, w, v3)
+    to_x = fitter(models.Polynomial2D(degree), p, q, cols)
+    to_y = fitter(models.Polynomial2D(degree), p, q, rows)
+    transform = normalise(pixel_centre, pixel_scale) | models.Mapping((0, 1, 0, 1)) | to_v2 & to_v3
+    transform.inverse = normalise(tel_centre, tel_scale) | models.Mapping((0, 1, 0, 1)) | to_x & to_y
     reference = datamodels.DistortionModel(model=transform)
     reference.meta.input_units = "pixel"
     reference.meta.output_units = "arcsec"
@@ -794,7 +849,8 @@ def assign_slitless_wcs(model, specwcs, *, offline=None):
     from .pipeline import run_step
 
     overrides = {reftype: "N/A" for reftype in AssignWcsStep.reference_file_types}
-    overrides.update(distortion=siaf_distortion_model(), specwcs=str(specwcs))
+    # a copy, so the cached reference model is never changed by the step
+    overrides.update(distortion=siaf_distortion_model().copy(), specwcs=str(specwcs))
     return run_step(AssignWcsStep, model, offline=offline, overrides=overrides)
 
 
