@@ -25,11 +25,9 @@ SLITLESSPRISM ramp without CRDS.
 
 import contextlib
 import importlib
-import json
 import os
 import socket
 import tempfile
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -165,9 +163,14 @@ def offline_crds_environment():
     true so no step-parameter reference is looked up; ``CRDS_CONFIG_URI=none`` makes CRDS read
     its configuration from the stub after the local address refuses the connection.
     """
+    from crds.core.utils import clear_function_caches
+
     names = [name for name in os.environ if name.startswith("CRDS_")]
     names.append("STPIPE_DISABLE_CRDS_STEPPARS")
     saved = {name: os.environ.get(name) for name in names}
+    # CRDS remembers its configuration per process; forget it on the way in and out, so neither
+    # an earlier online session nor this offline stub leaks into the next call.
+    clear_function_caches()
     try:
         for name in names:
             os.environ.pop(name, None)
@@ -184,6 +187,7 @@ def offline_crds_environment():
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        clear_function_caches()
 
 
 def resolve_step_class(step):
