@@ -297,3 +297,13 @@ def test_slit_twin_trace_width_matches_measured_psf(shared_data):
     errors = np.abs(errors)
     print(f"slit_nods trace width vs measured PSF: median {np.median(errors):.3f}, max {errors.max():.3f}")
     assert errors.max() < 0.10  # task tolerance: 10%
+
+
+@settings(max_examples=80, deadline=None)
+@given(row=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-50.0, 1100.0)),
+       mode=st.sampled_from(["slit", "slitless"]))
+def test_wavelength_at_row_is_nan_or_in_the_calibrated_range(row, mode):
+    wave = g.wavelength_at_row(mode, row)
+    assert np.isnan(wave) or 2.2 <= wave <= 14.05
+    sigma = g.psf_sigma_pixels(wave)
+    assert np.isnan(sigma) or sigma > 0

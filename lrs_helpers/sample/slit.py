@@ -16,8 +16,9 @@ What is in it (all count rates in DN/s on the FULL MIRIMAGE array):
 
 Products (jwst 3.0 formats): rate (ImageModel) for each nod; cal (ImageModel, MJy/sr, with
 WAVELENGTH) for each nod after nod subtraction (the other nod is the background, as calwebb_spec2
-does for nodded slit data); s2d of nod 1 (SlitModel: rows = detector rows / wavelength, columns =
-along the slit, rectified, positive trace at nod 1 and negative at nod 2); x1d (MultiSpecModel) of
+does for nodded slit data); s2d of each nod (SlitModel: rows = detector rows, wavelength falling
+with the row as jwst writes LRS s2d, columns = along the slit, rectified; for nod 1 the positive
+trace is at nod 1 and the negative at nod 2); x1d (MultiSpecModel) of
 each nod, extracted by summing an 8-column aperture on the nod-subtracted s2d, as extract_1d does
 for a point source. Truth: the injected per-row source rate and flux, the scattered light on the
 rate (per nod) and on the s2d, the nod columns, the background gradient, the apertures.
@@ -62,11 +63,12 @@ def _exposure_time_s():
 
 
 def _halo(rows, cols, wave, shift_px):
-    """Scattered light (DN/s) on the slit-region pixels, for a telescope shift of ``shift_px`` along the slit."""
+    """Scattered light (DN/s per pixel) at detector columns ``cols`` (1-D, or one row of columns per
+    row) of ``rows``, for a telescope shift of ``shift_px`` along the slit."""
     bright = g.count_rate_spectrum(wave, scale=BRIGHT_SCALE)
     level = HALO_FRACTION * bright * (wave / 7.5) ** 2
     centre = g.trace_column("slit", rows, shift_px * g.PLATE_SCALE_ARCSEC)
-    u = (cols[None, :] - centre[:, None]) / HALO_HALF_WIDTH_PX
+    u = (np.atleast_2d(cols) - centre[:, None]) / HALO_HALF_WIDTH_PX
     return level[:, None] * (1.0 + HALO_SLOPE * u + HALO_CURVATURE * u ** 2)
 
 
@@ -215,7 +217,7 @@ def build(out_dir, seed):
     Returns
     -------
     dict of str -> pathlib.Path
-        Roles rate_nod1, rate_nod2, cal_nod1, cal_nod2, s2d_nod1, x1d_nod1, x1d_nod2, truth.
+        Roles rate_nod1, rate_nod2, cal_nod1, cal_nod2, s2d_nod1, s2d_nod2, x1d_nod1, x1d_nod2, truth.
     """
     from stdatamodels.jwst import datamodels as dm
 
@@ -271,42 +273,40 @@ def build(out_dir, seed):
         model.save(path)
         files[f"cal_nod{nod}"] = path
 
+    # s2d: one row per detector row, so the wavelength falls with the row as jwst's resample_spec
+    # writes it for MIR_LRS-FIXEDSLIT ("flipped so that the resampled dispersion direction matches
+    # the dispersion direction on the detector"); columns run along the slit.
     s2d = {}
+    s2d_cols = {nod: S2D_CENTRE + g.NOD_OFFSETS_ARCSEC[nod - 1] / g.PLATE_SCALE_ARCSEC for nod in (1, 2)}
     for nod in (1, 2):
-        sci, var_poisson, var_rnoise, var_flat, cal_dq = cal_arrays[nod]
+        sci, var_poisson, var_rnoise, var_flat, _ = cal_arrays[nod]
         s2d[nod] = {
             "sci": _rectify(sci, rows),
             "var": {"poisson": _rectify(var_poisson, rows), "rnoise": _rectify(var_rnoise, rows),
                     "flat": _rectify(var_flat, rows)},
-            "dq": _rectify(cal_dq.astype(float), rows).astype(np.uint32),
         }
-    s2d_cols = {nod: S2D_CENTRE + g.NOD_OFFSETS_ARCSEC[nod - 1] / g.PLATE_SCALE_ARCSEC for nod in (1, 2)}
-
-    one = s2d[1]
-    good = np.isfinite(one["sci"])
-    slit_model = dm.SlitModel(
-        data=one["sci"].astype(np.float32),
-        err=np.sqrt(sum(one["var"].values())).astype(np.float32),
-        dq=np.where(good, 0, _DO_NOT_USE).astype(np.uint32),
-        var_poisson=one["var"]["poisson"].astype(np.float32),
-        var_rnoise=one["var"]["rnoise"].astype(np.float32),
-        var_flat=one["var"]["flat"].astype(np.float32),
-        wavelength=np.repeat(wave_rows[:, None], S2D_COLUMNS, axis=1).astype(np.float32),
-        wht=good.astype(np.float32),
-        con=good.astype(np.int32),
-    )
-    _metadata(slit_model, 1, "s2d")
-    slit_model.meta.bunit_data = slit_model.meta.bunit_err = "MJy/sr"
-    slit_model.source_type = "POINT"
-    slit_model.source_xpos = g.NOD_OFFSETS_ARCSEC[0]
-    slit_model.source_ypos = 0.0
-    slit_model.meta.photometry.pixelarea_steradians = pixar_sr
-    slit_model.meta.photometry.pixelarea_arcsecsq = g.PLATE_SCALE_ARCSEC ** 2
-    for step in ("assign_wcs", "back_sub", "flat_field", "srctype", "photom", "resample"):
-        setattr(slit_model.meta.cal_step, step, "COMPLETE")
-    path = out_dir / _file_name(1, "s2d")
-    slit_model.save(path)
-    files["s2d_nod1"] = path
+        good = np.isfinite(s2d[nod]["sci"])
+        slit_model = dm.SlitModel(
+            data=s2d[nod]["sci"].astype(np.float32),
+            err=np.sqrt(sum(s2d[nod]["var"].values())).astype(np.float32),
+            dq=np.where(good, 0, _DO_NOT_USE).astype(np.uint32),
+            var_poisson=s2d[nod]["var"]["poisson"].astype(np.float32),
+            var_rnoise=s2d[nod]["var"]["rnoise"].astype(np.float32),
+            var_flat=s2d[nod]["var"]["flat"].astype(np.float32),
+            wavelength=np.repeat(wave_rows[:, None], S2D_COLUMNS, axis=1).astype(np.float32),
+            wht=good.astype(np.float32),
+            con=good.astype(np.int32),
+        )
+        _metadata(slit_model, nod, "s2d")
+        slit_model.meta.bunit_data = slit_model.meta.bunit_err = "MJy/sr"
+        slit_model.source_type = "POINT"
+        slit_model.meta.photometry.pixelarea_steradians = pixar_sr
+        slit_model.meta.photometry.pixelarea_arcsecsq = g.PLATE_SCALE_ARCSEC ** 2
+        for step in ("assign_wcs", "back_sub", "flat_field", "srctype", "photom", "resample"):
+            setattr(slit_model.meta.cal_step, step, "COMPLETE")
+        path = out_dir / _file_name(nod, "s2d")
+        slit_model.save(path)
+        files[f"s2d_nod{nod}"] = path
 
     for nod in (1, 2):
         x1d = _x1d(s2d[nod]["sci"], s2d[nod]["var"], wave_rows, s2d_cols[nod], pixar_sr, nod, dm)
@@ -325,7 +325,15 @@ def build(out_dir, seed):
         source_flux_jy = np.where(sens > 0, source_rate / sens * 1e-6, np.nan)
     halo_rate = {nod: scenes[nod]["halo"] for nod in (1, 2)}
     first, last = first_col, int(np.where(np.isfinite(wave_map).any(axis=0))[0][-1])
-    halo_s2d = _rectify(halo_rate[1] - halo_rate[2], rows) * to_sb[rows][:, None]
+    # The residual on the s2d, from the model itself at the rectified positions (no edge effects).
+    s2d_x = g.trace_column("slit", rows)[:, None] + (np.arange(S2D_COLUMNS) - S2D_CENTRE)[None, :]
+    shifts = [o / g.PLATE_SCALE_ARCSEC for o in g.NOD_OFFSETS_ARCSEC]
+    halo_s2d = (_halo(rows, s2d_x, wave_rows, shifts[0]) - _halo(rows, s2d_x, wave_rows, shifts[1])) * to_sb[rows][:, None]
+    # Per s2d row, the residual is a polynomial in the s2d column (exact: the halo is quadratic).
+    s2d_columns = np.arange(S2D_COLUMNS, dtype=float)
+    finite_rows = np.all(np.isfinite(halo_s2d), axis=1)
+    halo_coeffs = np.full((rows.size, 3), np.nan)
+    halo_coeffs[finite_rows] = np.polyfit(s2d_columns, halo_s2d[finite_rows].T, 2).T
     reference_row = int(round(g.row_at_wavelength("slit", 7.5)))
     scalars = {
         "scenario": "slit_nods",
@@ -340,7 +348,9 @@ def build(out_dir, seed):
         "s2d_nod_columns": [s2d_cols[1], s2d_cols[2]],
         "s2d_first_detector_row": int(rows[0]),
         "s2d_column_offset_px": -S2D_CENTRE,
-        "s2d_note": "s2d row k is detector row s2d_first_detector_row + k; column j is along-slit offset j - 22 px from the slit centre",
+        "s2d_note": "s2d row k is detector row s2d_first_detector_row + k; column j is along-slit offset j - 22 px"
+                    " from the slit centre; scattered_s2d_nod1_coeffs[k] are numpy.polyfit coefficients"
+                    " (highest power first) of the residual vs column j",
         "extraction_columns": {str(nod): [int(np.floor(s2d_cols[nod])) - APERTURE_HALF + 1,
                                           int(np.floor(s2d_cols[nod])) + APERTURE_HALF] for nod in (1, 2)},
         "scattered_light": {
@@ -371,6 +381,7 @@ def build(out_dir, seed):
         "scattered_rate_nod1": halo_rate[1][:, first:last + 1],
         "scattered_rate_nod2": halo_rate[2][:, first:last + 1],
         "scattered_s2d_nod1": halo_s2d,
+        "scattered_s2d_nod1_coeffs": halo_coeffs,
         "sky_rate": scenes[1]["sky"][:, first:last + 1],
     }
     files["truth"] = g.write_truth(out_dir, scalars, arrays)
