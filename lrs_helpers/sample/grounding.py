@@ -226,8 +226,10 @@ def wavelength_at_row(mode, row):
     fit = _WAVE_FIT[mode]
     blue_rows, blue_wave = _BLUE_TABLE[mode]
     lo, hi = _ROW_RANGE[mode]
-    wave = np.where(row <= fit.domain[1], fit(row), np.interp(row, blue_rows, blue_wave))
-    wave = np.where((row >= lo) & (row <= hi), wave, np.nan)
+    inside = (row >= lo) & (row <= hi)
+    clipped = np.clip(np.where(inside, row, lo), lo, hi)  # evaluate the fit only where it holds
+    wave = np.where(clipped <= fit.domain[1], fit(clipped), np.interp(clipped, blue_rows, blue_wave))
+    wave = np.where(inside, wave, np.nan)
     return wave if wave.ndim else float(wave)
 
 
