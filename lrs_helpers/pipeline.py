@@ -255,8 +255,10 @@ def run_step(step, model, *, offline=None, overrides=None, **step_params):
         The jwst Step class (e.g. ``jwst.emicorr.EmiCorrStep``) or its import path.
     model : DataModel or path-like
         The input product. A path is opened (and closed again) with
-        :func:`lrs_helpers.io.open_product`, so a wrong file gets one clear error. The step works
-        on its own copy: jwst 3.0 steps leave ``model`` unchanged.
+        :func:`lrs_helpers.io.open_product`, so a wrong file gets one clear error. An uncal
+        (Level1bModel) becomes a RampModel first, as jwst does when it opens an uncal file (see
+        :func:`as_ramp_model`). The step works on its own copy: jwst 3.0 steps leave ``model``
+        unchanged.
     offline : bool or None
         True: no CRDS at all, every reference the step needs must be in ``overrides``.
         False: let the step ask CRDS for what is not overridden (a CRDS failure then ends the
@@ -305,9 +307,39 @@ def run_step(step, model, *, offline=None, overrides=None, **step_params):
         from .io import open_product
 
         with open_product(model, extensions=()) as opened, context:
-            return instance.run(opened)
+            return instance.run(as_ramp_model(opened))
     with context:
-        return instance.run(model)
+        return instance.run(as_ramp_model(model))
+
+
+def as_ramp_model(model):
+    """A Level1bModel (uncal, raw integer counts) as the RampModel jwst steps work on.
+
+    jwst opens an uncal *file* as a RampModel (float32 data) for every detector1 step; an uncal
+    model already open is a Level1bModel that the steps refuse. This does the same conversion
+    for an open model. Any other model is returned as it is.
+
+    Parameters
+    ----------
+    model : DataModel
+
+    Returns
+    -------
+    DataModel
+        A new RampModel (data as float32, metadata, INT_TIMES, ZEROFRAME, REFOUT, GROUP copied)
+        for a Level1bModel; ``model`` itself otherwise.
+    """
+    from stdatamodels.jwst import datamodels
+
+    if type(model) is not datamodels.Level1bModel:
+        return model
+    ramp = datamodels.RampModel(data=np.asarray(model.data, dtype=np.float32))
+    ramp.update(model)
+    for name in ("int_times", "zeroframe", "refout", "group"):
+        # Look in the tree: getattr would create an empty default.
+        if model.instance.get(name) is not None:
+            setattr(ramp, name, model.instance[name])
+    return ramp
 
 
 def _reference_model(model_class, reftype, shape, fill, subarray, description):
