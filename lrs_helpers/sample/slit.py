@@ -122,6 +122,12 @@ def _noisy_rate(truth_rate, rng):
     return rate, var_poisson, var_rnoise, dq
 
 
+def _save(model, path):
+    # Models are filled with per-assignment validation off (it costs seconds); validate whole, then write.
+    model.validate()
+    model.save(path)
+
+
 def _file_name(nod, suffix):
     return f"jw{PROGRAM}{OBSERVATION}{VISIT}_03102_0000{nod}_mirimage_{suffix}.fits"
 
@@ -183,7 +189,7 @@ def _x1d(s2d_sci, s2d_var, wave, centre_column, pixar_sr, nod, dm):
         )),
         dtype=dm.SpecModel().get_dtype("spec_table"),
     )
-    spec = dm.SpecModel(spec_table=table)
+    spec = dm.SpecModel(spec_table=table, validate_on_assignment=False)
     units = {"wavelength": "um", "flux": "Jy", "flux_error": "Jy", "flux_var_poisson": "Jy^2",
              "flux_var_rnoise": "Jy^2", "flux_var_flat": "Jy^2", "surf_bright": "MJy/sr", "sb_error": "MJy/sr",
              "sb_var_poisson": "MJy^2 / sr^2", "sb_var_rnoise": "MJy^2 / sr^2", "sb_var_flat": "MJy^2 / sr^2",
@@ -198,7 +204,7 @@ def _x1d(s2d_sci, s2d_var, wave, centre_column, pixar_sr, nod, dm):
     spec.source_name = TARGET
     spec.extraction_xstart, spec.extraction_xstop = lo + 1, hi
     spec.extraction_ystart, spec.extraction_ystop = 1, s2d_sci.shape[0]
-    out = dm.MultiSpecModel()
+    out = dm.MultiSpecModel(validate_on_assignment=False)
     out.spec.append(spec)
     _metadata(out, nod, "x1d")
     return out
@@ -237,11 +243,12 @@ def build(out_dir, seed):
         rate, var_p, var_r, dq = _noisy_rate(scene, rng)
         rates[nod] = (rate, var_p, var_r, dq)
         model = dm.ImageModel(data=rate.astype(np.float32), err=np.sqrt(var_p + var_r).astype(np.float32),
-                              dq=dq, var_poisson=var_p.astype(np.float32), var_rnoise=var_r.astype(np.float32))
+                              dq=dq, var_poisson=var_p.astype(np.float32), var_rnoise=var_r.astype(np.float32),
+                              validate_on_assignment=False)
         _metadata(model, nod, "rate")
         model.meta.bunit_data = model.meta.bunit_err = "DN/s"
         path = out_dir / _file_name(nod, "rate")
-        model.save(path)
+        _save(model, path)
         files[f"rate_nod{nod}"] = path
 
     cal_arrays = {}
@@ -262,7 +269,8 @@ def build(out_dir, seed):
         cal_arrays[nod] = (sci, var_poisson, var_rnoise, var_flat, cal_dq)
         model = dm.ImageModel(data=sci.astype(np.float32), err=err.astype(np.float32), dq=cal_dq,
                               var_poisson=var_poisson.astype(np.float32), var_rnoise=var_rnoise.astype(np.float32),
-                              var_flat=var_flat.astype(np.float32), wavelength=wave_map.astype(np.float32))
+                              var_flat=var_flat.astype(np.float32), wavelength=wave_map.astype(np.float32),
+                              validate_on_assignment=False)
         _metadata(model, nod, "cal")
         model.meta.bunit_data = model.meta.bunit_err = "MJy/sr"
         model.meta.photometry.pixelarea_steradians = pixar_sr
@@ -270,7 +278,7 @@ def build(out_dir, seed):
         for step in ("assign_wcs", "back_sub", "flat_field", "srctype", "photom"):
             setattr(model.meta.cal_step, step, "COMPLETE")
         path = out_dir / _file_name(nod, "cal")
-        model.save(path)
+        _save(model, path)
         files[f"cal_nod{nod}"] = path
 
     # s2d: one row per detector row, so the wavelength falls with the row as jwst's resample_spec
@@ -296,6 +304,7 @@ def build(out_dir, seed):
             wavelength=np.repeat(wave_rows[:, None], S2D_COLUMNS, axis=1).astype(np.float32),
             wht=good.astype(np.float32),
             con=good.astype(np.int32),
+            validate_on_assignment=False,
         )
         _metadata(slit_model, nod, "s2d")
         slit_model.meta.bunit_data = slit_model.meta.bunit_err = "MJy/sr"
@@ -305,7 +314,7 @@ def build(out_dir, seed):
         for step in ("assign_wcs", "back_sub", "flat_field", "srctype", "photom", "resample"):
             setattr(slit_model.meta.cal_step, step, "COMPLETE")
         path = out_dir / _file_name(nod, "s2d")
-        slit_model.save(path)
+        _save(slit_model, path)
         files[f"s2d_nod{nod}"] = path
 
     for nod in (1, 2):
@@ -313,7 +322,7 @@ def build(out_dir, seed):
         for step in ("assign_wcs", "back_sub", "flat_field", "srctype", "photom", "resample", "extract_1d"):
             setattr(x1d.meta.cal_step, step, "COMPLETE")
         path = out_dir / _file_name(nod, "x1d")
-        x1d.save(path)
+        _save(x1d, path)
         files[f"x1d_nod{nod}"] = path
 
     # Truth
