@@ -379,8 +379,8 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
     if not np.any(usable):
         return result
     coords4 = coords.reshape(rank, nints, npos, N_CHANNELS)
-    u = np.moveaxis(z.real, -1, 0)  # (terms, nints, positions)
-    v = np.moveaxis(z.imag, -1, 0)
+    u = np.ascontiguousarray(np.moveaxis(z.real, -1, 0))  # (terms, nints, positions)
+    v = np.ascontiguousarray(np.moveaxis(z.imag, -1, 0))
     uv = np.concatenate([u, v]).reshape(2 * nterms, -1)
 
     def solve(weights):
@@ -418,7 +418,7 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
         variance = np.where(usable, power / rank, np.nan)
         with np.errstate(invalid="ignore"):
             pooled = np.nanmean(variance, axis=0)
-            typical = np.nanmedian(variance)
+            typical = np.median(variance[usable])
             pooled = np.maximum(np.where(np.isfinite(pooled), pooled, np.inf), typical if typical > 0 else 1.0)
             return np.where(usable & ~(variance > 25.0 * pooled), 1.0 / pooled, 0.0)
 
@@ -440,14 +440,15 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
     return result
 
 
-def _model(fit, terms=slice(None)):
+def _model(fit, terms=slice(None), dtype=np.float64):
     """Fitted EMI of the chosen terms at every read, (nints, ngroups, positions), DN."""
     coefficients = fit["coefficients"].reshape(-1, 2)[terms]
     coefficients = np.where(np.isfinite(coefficients), coefficients, 0.0)
-    z = fit["z"][..., terms] * (coefficients[:, 0] - 1j * coefficients[:, 1])
-    nints, npos, _ = z.shape
-    model = (z.reshape(nints * npos, -1) @ fit["patterns"][:, terms].T).real
-    return np.swapaxes(model.reshape(nints, npos, -1), 1, 2)
+    # Re(C z h) with C = a - ib, as two real products laid out like the ramps.
+    zc = np.moveaxis(fit["z"][..., terms] * (coefficients[:, 0] - 1j * coefficients[:, 1]), -1, 1)
+    patterns = fit["patterns"][:, terms]
+    return (np.matmul(patterns.real.astype(dtype), zc.real.astype(dtype))
+            - np.matmul(patterns.imag.astype(dtype), zc.imag.astype(dtype)))
 
 
 def correct(ramps, subarray, readpatt="FASTR1", frequencies=(390.625,), *, nharmonics=5,
@@ -488,14 +489,14 @@ def correct(ramps, subarray, readpatt="FASTR1", frequencies=(390.625,), *, nharm
         3 groups, or bad frequencies.
     """
     ramps = _as_ramps(ramps)
-    fit = _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq)
     dtype = np.float64 if ramps.dtype == np.float64 else np.float32
     corrected = ramps.astype(dtype, copy=True)
+    fit = _fit(corrected, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq)
     nints, ngroups, ny, nx = ramps.shape
     if fit["npix_used"] == 0:
         return corrected
     view = corrected.reshape(nints, ngroups, ny * nx // N_CHANNELS, N_CHANNELS)
-    view -= _model(fit)[..., None].astype(dtype)
+    view -= _model(fit, dtype=dtype)[..., None]
     if groupdq is not None:
         flagged = _flags(ramps, None, groupdq)
         corrected[flagged] = ramps[flagged]
@@ -700,3 +701,40 @@ def stripe_rms(rates, smooth_rows=31):
             continue
         squares.append(np.mean((rows - median_filter(rows, size=smooth_rows, mode="nearest")) ** 2))
     return float(np.sqrt(np.mean(squares))) if squares else np.nan
+
+
+def fit_periodic(times, values, frequency, nharmonics=1):
+    """Ordinary least-squares harmonics of a periodic signal sampled at known times.
+
+    A plain check for arrays that hold only EMI (and noise), e.g. corrected minus EMI-free
+    ramps: no straight lines are removed, a constant is fitted alongside.
+
+    Parameters
+    ----------
+    times : array_like
+        Sample times, s (e.g. :func:`pixel_read_times`).
+    values : array_like, same shape
+        Samples, DN; non-finite samples are ignored.
+    frequency : float
+        Hz.
+    nharmonics : int
+        Harmonics to fit.
+
+    Returns
+    -------
+    numpy.ndarray, shape (nharmonics, 2)
+        Cosine and sine amplitudes, DN (the convention of :func:`emi_signal`).
+    """
+    times = np.asarray(times, dtype=float).ravel()
+    values = np.asarray(values, dtype=float).ravel()
+    if times.shape != values.shape:
+        raise ValueError(f"times and values differ in size: {times.size} and {values.size}")
+    good = np.isfinite(values) & np.isfinite(times)
+    cycles = np.mod(times[good] * frequency, 1.0)
+    columns = [np.ones(good.sum())]
+    for k in range(1, int(nharmonics) + 1):
+        angle = 2 * np.pi * np.mod(k * cycles, 1.0)
+        columns += [np.cos(angle), np.sin(angle)]
+    design = np.stack(columns, axis=1)
+    solution, *_ = np.linalg.lstsq(design, values[good], rcond=None)
+    return solution[1:].reshape(-1, 2)

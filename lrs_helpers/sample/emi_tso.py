@@ -91,14 +91,14 @@ def simulate(nints=NINTS, ngroups=NGROUPS, seed=0, *, emi_scale=1.0, source_scal
     electrons = rng.poisson(np.broadcast_to(rate * tgroup * GAIN_E_PER_DN, (nints, ngroups, ny, nx)))
     signal = np.cumsum(electrons, axis=1) / GAIN_E_PER_DN
     clean = bias + signal + rng.normal(0.0, READ_NOISE_DN, signal.shape)
-    times = emi.pixel_read_times(nints, ngroups, ny, nx, SUBARRAY, READPATT)
+    # The four channels of a column group are read at the same time: one EMI value each.
+    times = emi.pixel_read_times(nints, ngroups, ny, nx, SUBARRAY, READPATT)[..., ::emi.N_CHANNELS]
     coefficients = {f: harmonic_coefficients(h) for f, h in EMI.items()}
-    injected = sum(emi.emi_signal(times, f, emi_scale * c) for f, c in coefficients.items())
+    ref_emi = sum(emi.emi_signal(times, f, emi_scale * c) for f, c in coefficients.items())
+    injected = np.repeat(ref_emi, emi.N_CHANNELS, axis=-1)
     ramps = np.clip(np.rint(clean + injected), 0, 65535).astype(np.uint16)
     # The reference output is read with the science channels (same read times), no light.
-    ref_times = times[..., ::emi.N_CHANNELS]
-    ref_emi = sum(emi.emi_signal(ref_times, f, emi_scale * c) for f, c in coefficients.items())
-    refout = BIAS_DN + rng.normal(0.0, READ_NOISE_DN, ref_times.shape) + ref_emi
+    refout = BIAS_DN + rng.normal(0.0, READ_NOISE_DN, ref_emi.shape) + ref_emi
     return {
         "ramps": ramps,
         "refout": np.clip(np.rint(refout), 0, 65535).astype(np.uint16),
