@@ -337,7 +337,8 @@ def build(out_dir, seed):
     # The residual on the s2d, from the model itself at the rectified positions (no edge effects).
     s2d_x = g.trace_column("slit", rows)[:, None] + (np.arange(S2D_COLUMNS) - S2D_CENTRE)[None, :]
     shifts = [o / g.PLATE_SCALE_ARCSEC for o in g.NOD_OFFSETS_ARCSEC]
-    halo_s2d = (_halo(rows, s2d_x, wave_rows, shifts[0]) - _halo(rows, s2d_x, wave_rows, shifts[1])) * to_sb[rows][:, None]
+    halo_diff = _halo(rows, s2d_x, wave_rows, shifts[0]) - _halo(rows, s2d_x, wave_rows, shifts[1])
+    halo_s2d = halo_diff * to_sb[rows][:, None]
     # Per s2d row, the residual is a polynomial in the s2d column (exact: the halo is quadratic).
     s2d_columns = np.arange(S2D_COLUMNS, dtype=float)
     finite_rows = np.all(np.isfinite(halo_s2d), axis=1)
@@ -372,7 +373,8 @@ def build(out_dir, seed):
             "bright_source_column": BRIGHT_COLUMN, "bright_source_scale": BRIGHT_SCALE,
         },
         "background": {
-            "model": "per pixel: (blue + (red - blue) * ((lambda - 5)/9)^2) * (1 + gradient*u), u = (column - slit_trace_column(row)) / 22",
+            "model": "per pixel: (blue + (red - blue) * ((lambda - 5)/9)^2) * (1 + gradient*u),"
+                     " u = (column - slit_trace_column(row)) / 22",
             "blue_dn_s": SKY_BLUE, "red_dn_s": SKY_RED, "gradient": SKY_GRADIENT,
             "cancels_in_nod_subtraction": True,
         },
