@@ -8,9 +8,9 @@ That residual is smooth along each wavelength row, so a low-order polynomial acr
 fitted to the pixels away from the positive and negative traces, models it row by row.
 
 Core (numpy arrays in, new arrays out, nothing from jwst): :func:`trace_exclusion_mask`,
-:func:`fit_row_background`, :func:`contamination_score`, :func:`box_flux`.
-Edges: :func:`draw_lrs_regions` (pysiaf geometry on an imager frame), :func:`make_explorer`
-(ipywidgets).
+:func:`find_nod_traces`, :func:`fit_row_background`, :func:`contamination_score`, :func:`box_flux`.
+Edges: :func:`correct_s2d` (an s2d product), :func:`draw_lrs_regions` (pysiaf geometry on an
+imager frame), :func:`make_explorer` (ipywidgets).
 """
 
 import numpy as np
@@ -145,7 +145,103 @@ def box_flux(image2d, source_mask):
     return np.where(good.any(axis=1), np.where(good, image, 0.0).sum(axis=1), np.nan)
 
 
+def find_nod_traces(image2d, wavelength2d, *, band_um=(5.0, 10.0)):
+    """Columns of the positive and negative traces of a nod-subtracted s2d.
+
+    Parameters
+    ----------
+    image2d, wavelength2d : array_like, shape (rows, columns)
+        Nod-subtracted s2d and its wavelength image (um).
+    band_um : (float, float)
+        Rows whose wavelength lies in this band are collapsed (median) into one profile.
+
+    Returns
+    -------
+    (float, float)
+        Columns of the positive and of the negative trace: the profile's maximum and minimum,
+        refined by a three-point parabola (sub-pixel).
+    """
+    image = np.asarray(image2d, dtype=float)
+    wavelength = np.asarray(wavelength2d, dtype=float)
+    if image.ndim != 2 or wavelength.shape != image.shape:
+        raise ValueError(f"image2d {image.shape} and wavelength2d {wavelength.shape} must be 2-D "
+                         "arrays of the same shape")
+    with np.errstate(invalid="ignore"):
+        rows = np.nanmedian(np.where(np.isfinite(wavelength), wavelength, np.nan), axis=1) \
+            if np.isfinite(wavelength).any() else np.full(image.shape[0], np.nan)
+    in_band = (rows >= band_um[0]) & (rows <= band_um[1])
+    if not in_band.any() or not np.isfinite(image[in_band]).any():
+        raise ValueError(f"no finite pixels on rows with wavelengths in {band_um} um: is this an "
+                         "LRS s2d with its WAVELENGTH array?")
+    profile = np.nanmedian(image[in_band], axis=0)
+    profile = np.where(np.isfinite(profile), profile, 0.0)
+
+    def peak(values):
+        k = int(np.argmax(values))
+        if 0 < k < values.size - 1:
+            left, centre, right = values[k - 1], values[k], values[k + 1]
+            curvature = left - 2 * centre + right
+            if curvature < 0:
+                return k + 0.5 * (left - right) / curvature
+        return float(k)
+
+    return peak(profile), peak(-profile)
+
+
 # ------------------------------------------------------------------------------ edges
+
+def correct_s2d(path_or_model, *, order=2, exclude_half_width=4, aperture_half_width=4,
+                output=None):
+    """Model and remove the scattered light of a nod-subtracted LRS slit s2d (edge function).
+
+    Parameters
+    ----------
+    path_or_model : path-like or DataModel
+        A MIR_LRS-FIXEDSLIT s2d product (nod-subtracted: a positive and a negative trace).
+    order : int
+        Polynomial degree across the slit (:func:`fit_row_background`).
+    exclude_half_width : float
+        Columns left out of the fit on each side of both traces.
+    aperture_half_width : float
+        Half-width (columns) of the box summed into the spectrum around the positive trace.
+    output : path-like, optional
+        Write the corrected s2d there (a new file; never the input).
+
+    Returns
+    -------
+    dict
+        ``wavelength`` (um per row), ``before`` and ``after`` (box-extracted flux density, Jy),
+        ``score`` (:func:`contamination_score`), ``model`` (MJy/sr), ``traces`` (columns),
+        ``written`` (path or None).
+    """
+    from .io import open_product, write_product
+
+    model = open_product(path_or_model, levels=("s2d",), extensions=("SCI", "WAVELENGTH"),
+                         exp_types=("MIR_LRS-FIXEDSLIT",))
+    image = np.asarray(model.data, dtype=float)
+    wavelength = np.asarray(model.wavelength, dtype=float)
+    traces = find_nod_traces(image, wavelength)
+    exclude = trace_exclusion_mask(image.shape, traces, exclude_half_width)
+    background = fit_row_background(image, wavelength, exclude_mask=exclude, order=order)
+    aperture = trace_exclusion_mask(image.shape, traces[:1], aperture_half_width)
+    pixel_sr = model.meta.photometry.pixelarea_steradians or 2.84403e-13
+    to_jy = pixel_sr * 1e6  # MJy/sr per pixel -> Jy
+    corrected = image - np.where(np.isfinite(background), background, 0.0)
+    written = None
+    if output is not None:
+        result = model.copy()
+        result.data = corrected.astype(np.float32)
+        written = write_product(result, output, function=correct_s2d,
+                                parameters={"order": order, "exclude_half_width": exclude_half_width,
+                                            "aperture_half_width": aperture_half_width})
+    with np.errstate(invalid="ignore"):
+        row_wavelength = np.nanmedian(np.where(np.isfinite(wavelength), wavelength, np.nan), axis=1) \
+            if np.isfinite(wavelength).all(axis=1).any() else np.full(image.shape[0], np.nan)
+    return {"wavelength": row_wavelength, "before": box_flux(image, aperture) * to_jy,
+            "after": box_flux(corrected, aperture) * to_jy,
+            "score": contamination_score(image, background, aperture), "model": background,
+            "traces": traces, "written": written}
+
 
 def lrs_regions():
     """Slit, TA region and LRS spectral region on the FULL MIRIMAGE array, from pysiaf.
