@@ -356,10 +356,14 @@ def residual_in_aperture(corrected, true_signal, background, *, columns, rows=No
     Returns
     -------
     relative : ndarray of float64, shape (nints, nrows) or (nrows,)
-        Per row: mean residual over the aperture columns divided by the mean background there.
+        Per row: mean residual over the aperture columns (NaN pixels ignored) divided by the
+        mean background there.
     """
     aperture = slice(*columns)
-    residual = (np.asarray(corrected) - true_signal)[..., aperture].mean(axis=-1)
+    with warnings.catch_warnings():
+        # a row whose aperture is all NaN (flagged pixels) stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        residual = np.nanmean((np.asarray(corrected) - true_signal)[..., aperture], axis=-1)
     level = np.broadcast_to(background, np.shape(corrected))[..., aperture].mean(axis=-1)
     relative = residual / level
     return relative if rows is None else relative[..., rows]
@@ -827,15 +831,65 @@ def siaf_distortion_model(*, degree=4, step=16):
     return reference
 
 
-def assign_slitless_wcs(model, specwcs, *, offline=None):
+def slitless_specwcs_model():
+    """A MIR_LRS-SLITLESS SPECWCS reference model rebuilt from ``lrs_helpers.sample.grounding``.
+
+    The in-flight CRDS SPECWCS (``jwst_miri_specwcs_0006.fits``) is a table of trace centre and
+    wavelength per row; ``grounding`` carries a fit of that table (wavelength within 0.01 um).
+    This rebuilds the table from the fit, so the jwst ``AssignWcsStep`` can run where neither
+    CRDS nor the reference file is at hand. Pass the real file instead whenever you have it.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.MiriLRSSpecwcsModel
+        Rows 7-394 of the SLITLESSPRISM subarray, relative to the slitless reference pixel
+        (IMXSLTL, IMYSLTL) = (38.5, 829.0), 1-based full-array pixels.
+    """
+    from stdatamodels.jwst import datamodels
+
+    from .sample import grounding
+
+    x_ref, y_ref = 38.5, 829.0  # IMXSLTL / IMYSLTL of the in-flight SPECWCS
+    # the table's zero point in subarray pixels, as jwst assign_wcs computes it
+    zero_x, zero_y = x_ref - 1, y_ref - 1 - (grounding.SUBARRAYS["SLITLESSPRISM"][1] - 1)
+    rows = np.arange(394, 6, -1, dtype=np.float64)  # blue (row 394) to red, as in the CRDS table
+    x_center = np.asarray(grounding.trace_column("slitless", rows)) - zero_x
+    y_center = rows - zero_y
+    half_width = 20.0  # the CRDS table's corners sit ~20 px either side of the trace
+    table = np.zeros(rows.size, dtype=[(name, "<f8") for name in (
+        "x_center", "y_center", "wavelength", "x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3")])
+    table["x_center"], table["y_center"] = x_center, y_center
+    table["wavelength"] = grounding.wavelength_at_row("slitless", rows)
+    table["x0"] = table["x3"] = x_center - half_width
+    table["x1"] = table["x2"] = x_center + half_width
+    table["y0"] = table["y1"] = y_center + 0.5
+    table["y2"] = table["y3"] = y_center - 0.5
+    reference = datamodels.MiriLRSSpecwcsModel(wavetable=table)
+    reference.meta.x_ref, reference.meta.y_ref = 326.13, 300.7  # slit reference pixel (IMX/IMY)
+    reference.meta.x_ref_slitless, reference.meta.y_ref_slitless = x_ref, y_ref
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
+    reference.meta.instrument.filter = "P750L"
+    reference.meta.exposure.type = "MIR_LRS-SLITLESS"
+    reference.meta.subarray.name = "SLITLESSPRISM"
+    reference.meta.reftype = "SPECWCS"
+    reference.meta.author = "lrs_helpers"
+    reference.meta.pedigree = "DUMMY"
+    reference.meta.useafter = "2022-01-01T00:00:00"
+    reference.meta.description = "MIR_LRS-SLITLESS SPECWCS rebuilt from the lrs_helpers grounding fit of specwcs_0006"
+    return reference
+
+
+def assign_slitless_wcs(model, specwcs=None, *, offline=None):
     """Run jwst ``AssignWcsStep`` on slitless integrations without CRDS.
 
     Parameters
     ----------
     model : DataModel or path-like
         A MIR_LRS-SLITLESS rateints/calints (CubeModel).
-    specwcs : path-like
-        The MIR_LRS-SLITLESS SPECWCS reference (e.g. ``jwst_miri_specwcs_0006.fits``).
+    specwcs : path-like or MiriLRSSpecwcsModel, optional
+        The MIR_LRS-SLITLESS SPECWCS reference (e.g. ``jwst_miri_specwcs_0006.fits``); default
+        :func:`slitless_specwcs_model`.
     offline : bool or None
         As for :func:`lrs_helpers.pipeline.run_step`.
 
@@ -850,7 +904,11 @@ def assign_slitless_wcs(model, specwcs, *, offline=None):
 
     overrides = {reftype: "N/A" for reftype in AssignWcsStep.reference_file_types}
     # a copy, so the cached reference model is never changed by the step
-    overrides.update(distortion=siaf_distortion_model().copy(), specwcs=str(specwcs))
+    if specwcs is None:
+        specwcs = slitless_specwcs_model()
+    elif not hasattr(specwcs, "wavetable"):
+        specwcs = str(specwcs)
+    overrides.update(distortion=siaf_distortion_model().copy(), specwcs=specwcs)
     return run_step(AssignWcsStep, model, offline=offline, overrides=overrides)
 
 
@@ -863,8 +921,9 @@ def extract_with_reference(model, reference, *, specwcs=None, offline=None):
         Slitless integrations; when they have no WCS yet, ``specwcs`` is used to assign one.
     reference : path-like
         extract_1d JSON reference (checked with :func:`validate_extract1d_reference` first).
-    specwcs : path-like, optional
-        SPECWCS reference for :func:`assign_slitless_wcs`, needed when ``model`` has no WCS.
+    specwcs : path-like or MiriLRSSpecwcsModel, optional
+        SPECWCS reference for :func:`assign_slitless_wcs` when ``model`` has no WCS yet;
+        default :func:`slitless_specwcs_model`.
     offline : bool or None
         As for :func:`lrs_helpers.pipeline.run_step`.
 
@@ -882,12 +941,105 @@ def extract_with_reference(model, reference, *, specwcs=None, offline=None):
     if not isinstance(model, datamodels.JwstDataModel):
         model = datamodels.open(model)
     if getattr(model.meta, "wcs", None) is None:
-        if specwcs is None:
-            raise ValueError(
-                "the integrations have no WCS (assign_wcs not run); pass specwcs= the "
-                "MIR_LRS-SLITLESS SPECWCS reference so one can be assigned"
-            )
         model = assign_slitless_wcs(model, specwcs, offline=offline)
     overrides = {reftype: "N/A" for reftype in Extract1dStep.reference_file_types}
     overrides["extract1d"] = str(reference)
     return run_step(Extract1dStep, model, offline=offline, overrides=overrides, apply_apcorr=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Edges: plots and the interactive explorer
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_residual(sci, dq=None, *, source=None, aperture=(30, 41), rows=None, ax=None, **kw):
+    """Plot what is left across the row after subtracting the edge background from one frame.
+
+    Parameters
+    ----------
+    sci : ndarray, shape (ny, nx)
+        One integration, DN/s.
+    dq : ndarray, optional
+        Its DQ flags.
+    source : ndarray, shape (ny, nx), optional
+        The true source (sample twin); subtracted too, so a perfect result is zero everywhere.
+    aperture : (xstart, xstop)
+        Extraction columns, inclusive, shaded.
+    rows : ndarray of bool, optional
+        Rows to average (e.g. 5-12 um); default all.
+    ax : matplotlib Axes, optional
+    **kw
+        Passed to :func:`edge_background` (``regions``, ``statistic``, ``order``...).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    corrected, model = subtract_slitless(sci, dq, **kw)
+    if source is not None:
+        corrected = corrected - source
+    rows = np.ones(corrected.shape[0], dtype=bool) if rows is None else rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        profile = np.nanmedian(corrected[rows], axis=0)
+        level = np.nanmedian(model[rows][:, aperture[0]:aperture[1] + 1])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.2))
+    columns = np.arange(corrected.shape[1])
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.step(columns[REFERENCE_COLUMNS:], 100 * profile[REFERENCE_COLUMNS:] / level, where="mid", color="k")
+    ax.axvspan(aperture[0] - 0.5, aperture[1] + 0.5, color="C1", alpha=0.2, label="extraction aperture")
+    for index, (start, stop) in enumerate(kw.get("regions", DEFAULT_REGIONS)):
+        ax.axvspan(start - 0.5, stop - 0.5, color="C0", alpha=0.15, label="background regions" if index == 0 else None)
+    residual = 100 * np.nanmean(profile[aperture[0]:aperture[1] + 1]) / level
+    ax.set(xlabel="column", ylabel="residual, % of background",
+           title=f"residual in the aperture: {residual:+.2f}% of the background")
+    ax.set_ylim(-10, 10)
+    ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
+def explore_background(sci, dq=None, *, source=None, aperture=(30, 41), rows=None):
+    """Widgets: choose background columns, statistic and order on one frame; see the residual.
+
+    Parameters
+    ----------
+    sci : ndarray, shape (ny, nx)
+        One integration, DN/s.
+    dq : ndarray, optional
+        Its DQ flags.
+    source : ndarray, optional
+        The true source (sample twin), so the residual is the background error alone.
+    aperture : (xstart, xstop)
+        Extraction columns, inclusive.
+    rows : ndarray of bool, optional
+        Rows averaged in the plot.
+
+    Returns
+    -------
+    ipywidgets.Widget
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    nx = np.shape(sci)[-1]
+    left = widgets.IntRangeSlider(value=DEFAULT_REGIONS[0], min=REFERENCE_COLUMNS, max=aperture[0],
+                                  description="left cols")
+    right = widgets.IntRangeSlider(value=(DEFAULT_REGIONS[1][0], nx), min=aperture[1] + 1, max=nx,
+                                   description="right cols")
+    statistic = widgets.Dropdown(options=_STATISTICS, value="median", description="statistic")
+    order = widgets.IntSlider(value=0, min=0, max=2, description="order")
+    screen = widgets.Checkbox(value=True, description="drop off-level columns")
+
+    def redraw(left, right, statistic, order, screen):
+        regions = tuple(region for region in (left, right) if region[1] > region[0])
+        if not regions:
+            print("choose at least one background column")
+            return
+        plot_residual(sci, dq, source=source, aperture=aperture, rows=rows, regions=regions,
+                      statistic=statistic, order=order, column_tolerance=0.03 if screen else None)
+        plt.show()
+
+    return widgets.interactive(redraw, left=left, right=right, statistic=statistic, order=order, screen=screen)

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import grounding
 
-NINTS = 40
+NINTS = 24
 NGROUPS = 60
 GAIN_E_PER_DN = 3.1  # typical MIRI gain (lrs_helpers.pipeline.MIRI_GAIN_E_PER_DN)
 #: read noise per frame, DN: the CDS noise measured on real FAST ramps (5.9 DN) / sqrt(2)
