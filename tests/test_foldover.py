@@ -162,6 +162,17 @@ def test_fuzz_mask_and_fraction(wavelength):
     assert np.all(np.isnan(fraction[~finite]))
 
 
+def test_explorer_builds_and_draws():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    explorer = foldover.make_explorer("slitless")
+    assert [w.description for w in explorer.kwargs_widgets] == ["T (K)", "tolerance %"]
+    # interactive() logs callback errors instead of raising: call the drawing function itself
+    explorer.f(temperature_k=100, tolerance_percent=0.5)
+    explorer.f(temperature_k=20000, tolerance_percent=10.0)
+
+
 # ---------------------------------------------------------------- bad inputs
 
 @pytest.mark.parametrize("call, message", [

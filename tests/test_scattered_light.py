@@ -184,3 +184,62 @@ def test_regions_from_pysiaf_match_the_slit_wavelength_map():
     assert np.ptp(ta[:, 0]) == pytest.approx(48, abs=0.01) and np.ptp(ta[:, 1]) == pytest.approx(48, abs=0.01)
     spectral = regions["spectral"]
     assert spectral[:, 1].min() < 20 and spectral[:, 1].max() > 370
+
+
+# ---------------------------------------------------------------- traces, the s2d edge, widgets
+
+def test_find_nod_traces_on_synthetic_and_twin(twin_fit):
+    image, wavelength, _ = synthetic_s2d()
+    positive, negative = sl.find_nod_traces(image, wavelength)
+    assert positive == pytest.approx(13.5, abs=0.1) and negative == pytest.approx(30.5, abs=0.1)
+    found = sl.find_nod_traces(twin_fit["image"], np.repeat(twin_fit["truth"]["wavelength_um"][:, None], 44, axis=1))
+    # the twin's traces are resampled onto the s2d grid: a tenth of a pixel
+    np.testing.assert_allclose(found, twin_fit["truth"]["s2d_nod_columns"], atol=0.1)
+    with pytest.raises(ValueError, match="no finite pixels"):
+        sl.find_nod_traces(image, np.full(image.shape, 20.0))
+
+
+def test_correct_s2d_writes_a_new_file_and_never_the_input(tmp_path):
+    from stdatamodels.jwst import datamodels
+
+    from lrs_helpers import sample
+
+    files = sample.build("slit_nods")
+    truth = sample.load_truth("slit_nods")
+    output = tmp_path / "corrected_s2d.fits"
+    result = sl.correct_s2d(files["s2d_nod1"], output=output)
+    band = (result["wavelength"] >= 5) & (result["wavelength"] <= 12)
+    assert abs(np.sum(result["after"][band]) / np.sum(truth["source_flux_jy"][band]) - 1) < 0.02
+    with datamodels.open(result["written"]) as written, datamodels.open(files["s2d_nod1"]) as original:
+        difference = original.data.astype(float) - written.data.astype(float)
+        expected = np.where(np.isfinite(result["model"]), result["model"], 0.0)
+        finite = np.isfinite(difference)
+        assert finite.sum() > 0.9 * np.isfinite(original.data).sum()
+        # float32 storage of values up to ~1e5 MJy/sr
+        np.testing.assert_allclose(difference[finite], expected[finite], rtol=1e-4, atol=0.05)
+    with pytest.raises(FileExistsError, match="read from"):
+        sl.correct_s2d(files["s2d_nod1"], output=files["s2d_nod1"])
+
+
+def test_correct_s2d_rejects_other_products_naming_the_file():
+    from lrs_helpers import sample
+    from lrs_helpers.io import LRSInputError
+
+    files = sample.build("slit_nods")
+    with pytest.raises(LRSInputError, match="rate"):
+        sl.correct_s2d(files["rate_nod1"])
+    slitless = sample.build("foldover_red")
+    with pytest.raises(LRSInputError, match="calints"):
+        sl.correct_s2d(slitless["calints"])
+
+
+def test_explorer_builds_and_draws(twin_fit):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    wavelength = np.repeat(twin_fit["truth"]["wavelength_um"][:, None], 44, axis=1)
+    explorer = sl.make_explorer(twin_fit["image"], wavelength, twin_fit["truth"]["s2d_nod_columns"])
+    assert [w.description for w in explorer.kwargs_widgets] == ["order", "exclude ±px", "aperture ±px", "row"]
+    # interactive() logs callback errors instead of raising: call the drawing function itself
+    explorer.f(order=0, exclude_half_width=2, aperture_half_width=3, row=100)
+    explorer.f(order=5, exclude_half_width=10, aperture_half_width=8, row=0)
