@@ -738,3 +738,177 @@ def fit_periodic(times, values, frequency, nharmonics=1):
     design = np.stack(columns, axis=1)
     solution, *_ = np.linalg.lstsq(design, values[good], rcond=None)
     return solution[1:].reshape(-1, 2)
+
+
+# --------------------------------------------------------------------------------------------
+# Edges: products, the jwst step, widgets
+# --------------------------------------------------------------------------------------------
+
+
+def _open_ramps(path_or_model):
+    """Open an uncal/ramp product (checked by lrs_helpers.io) and return it with its facts."""
+    from .io import LRSInputError, open_product
+
+    model = open_product(path_or_model, levels=("uncal", "ramp"))
+    name = model.meta.filename or "<model>"
+    subarray = model.meta.subarray.name
+    readpatt = model.meta.exposure.readpatt
+    try:
+        _clock_model(*model.data.shape[2:], subarray, readpatt)
+    except ValueError as error:
+        raise LRSInputError(f"{name}: {error}") from None
+    return model, subarray, readpatt
+
+
+def to_ramp_model(path_or_model):
+    """A new float32 RampModel (DN) from an uncal or ramp product, for EMI correction.
+
+    Parameters
+    ----------
+    path_or_model : path-like or DataModel
+        ``*_uncal.fits`` (Level1bModel, uint16) or ``*_ramp.fits`` (RampModel).
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.RampModel
+        New model with the input's metadata, SCI as float32, PIXELDQ/GROUPDQ (zero when the
+        input has none, as in uncal files).
+    """
+    from stdatamodels.jwst import datamodels
+
+    model, _, _ = _open_ramps(path_or_model)
+    ny, nx = model.data.shape[2:]
+    pixeldq = getattr(model, "pixeldq", None)
+    groupdq = getattr(model, "groupdq", None)
+    ramp = datamodels.RampModel(
+        data=np.asarray(model.data, dtype=np.float32),
+        pixeldq=np.zeros((ny, nx), np.uint32) if pixeldq is None or pixeldq.size == 0 else pixeldq.copy(),
+        groupdq=np.zeros(model.data.shape, np.uint8) if groupdq is None or groupdq.size == 0 else groupdq.copy(),
+    )
+    ramp.update(model)
+    ramp.meta.filename = model.meta.filename
+    return ramp
+
+
+def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharmonics=5, overwrite=False):
+    """Remove EMI from an uncal/ramp product and write a new ramp product.
+
+    Parameters
+    ----------
+    path : path-like
+        ``*_uncal.fits`` or ``*_ramp.fits`` of a MIRI subarray exposure.
+    out_path : path-like, optional
+        Output file; default beside the input, ``<root>_emicorr_ramp.fits``. Never the input.
+    frequencies : sequence of float
+        EMI frequencies to remove, Hz.
+    nharmonics : int
+        Harmonics per frequency.
+    overwrite : bool
+        Replace an existing ``out_path`` (never the input file).
+
+    Returns
+    -------
+    pathlib.Path
+        The written RampModel (float32 DN, ``cal_step.emicorr = "COMPLETE"``), with the fitted
+        amplitudes recorded in its provenance.
+    """
+    from .io import write_product
+
+    ramp = to_ramp_model(path)
+    subarray, readpatt = ramp.meta.subarray.name, ramp.meta.exposure.readpatt
+    ramp.data = correct(ramp.data, subarray, readpatt, frequencies, nharmonics=nharmonics,
+                        pixeldq=ramp.pixeldq, groupdq=ramp.groupdq)
+    ramp.meta.cal_step.emicorr = "COMPLETE"
+    path = Path(path)
+    if out_path is None:
+        root = path.name.split("_uncal.fits")[0].split("_ramp.fits")[0].removesuffix(".fits")
+        out_path = path.with_name(f"{root}_emicorr_ramp.fits")
+    return write_product(ramp, out_path, overwrite=overwrite, function=correct_file,
+                         parameters={"input": path.name, "frequencies": list(frequencies),
+                                     "nharmonics": nharmonics})
+
+
+def run_jwst_emicorr(path_or_model, frequencies=(390.625,), algorithm="sequential", **step_params):
+    """The jwst EmiCorrStep on an uncal/ramp product, offline, waveforms built on the fly.
+
+    Parameters
+    ----------
+    path_or_model : path-like or DataModel
+        Uncal or ramp product (converted with :func:`to_ramp_model`; the input is not changed).
+    frequencies : sequence of float
+        ``onthefly_corr_freq``: jwst builds each waveform from the data, no EMICORR reference.
+    algorithm : str
+        "sequential" (the only one that works without an EMICORR reference file).
+    **step_params
+        Other EmiCorrStep parameters.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.RampModel
+        The step's output.
+    """
+    from jwst.emicorr import EmiCorrStep
+
+    from .pipeline import run_step
+
+    return run_step(EmiCorrStep, to_ramp_model(path_or_model), skip=False, algorithm=algorithm,
+                    onthefly_corr_freq=[float(f) for f in frequencies], **step_params)
+
+
+def simulated_ramps(ngroups, amplitude, nints=2, seed=0, frequency=390.625):
+    """Small synthetic SLITLESSPRISM ramps with a sine EMI, for the explorer and examples.
+
+    Returns ``(ramps, clean)``: float64 (nints, ngroups, 416, 72) DN with and without the EMI
+    (50 DN/group sky, 4.17 DN read noise per read, a fixed bias pattern).
+    """
+    rng = np.random.default_rng(seed)
+    ny, nx = SUBARRAY_SHAPES["SLITLESSPRISM"]
+    clean = (12310.0 + rng.normal(0, 150, (ny, nx)) + 8.0 * np.arange(ngroups)[None, :, None, None]
+             + rng.normal(0, 5.9 / np.sqrt(2), (nints, ngroups, ny, nx)))
+    times = pixel_read_times(nints, ngroups, ny, nx)
+    return clean + emi_signal(times, frequency, [[amplitude, 0.0], [0.3 * amplitude, 0.2 * amplitude]]), clean
+
+
+def explorer():
+    """Widgets: injected EMI amplitude, number of groups and assumed frequency -> residual.
+
+    Builds small synthetic SLITLESSPRISM ramps (2 integrations) with a 390.625 Hz EMI of the
+    chosen amplitude, corrects them assuming the chosen frequency, and shows the row profile
+    of the rate image (EMI stripes) before and after, with the residual amplitude.
+
+    Returns
+    -------
+    ipywidgets.Widget
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    output = widgets.Output()
+
+    def update(amplitude, ngroups, frequency):
+        ramps, clean = simulated_ramps(ngroups, amplitude)
+        corrected = correct(ramps, "SLITLESSPRISM", "FASTR1", (frequency,))
+        times = pixel_read_times(*ramps.shape)
+        left = np.hypot(*fit_periodic(times, corrected - clean, 390.625)[0])
+        truth = rate_images(clean)[0]
+        with output:
+            output.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=(8, 3.2))
+            for data, label in ((ramps, "before"), (corrected, "after")):
+                ax.plot(np.median(rate_images(data)[0] - truth, axis=1), label=label, lw=1)
+            ax.set_xlabel("row")
+            ax.set_ylabel("row median of rate error (DN/group)")
+            share = f"{100 * left / amplitude:.1f}%" if amplitude > 0 else "n/a"
+            ax.set_title(f"{ngroups} groups, {amplitude:.1f} DN EMI, corrected at {frequency:.3f} Hz: "
+                         f"{left:.3f} DN left ({share})")
+            ax.legend(loc="upper right")
+            plt.show()
+
+    controls = widgets.interactive(
+        update,
+        amplitude=widgets.FloatSlider(value=3.5, min=0.0, max=10.0, step=0.5, description="EMI (DN)"),
+        ngroups=widgets.IntSlider(value=8, min=3, max=20, description="groups"),
+        frequency=widgets.FloatSlider(value=390.625, min=390.0, max=391.25, step=0.005,
+                                      readout_format=".3f", description="assumed Hz"),
+    )
+    return widgets.VBox([controls, output])

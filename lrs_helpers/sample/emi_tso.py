@@ -24,7 +24,7 @@ from .. import emi
 from . import grounding
 
 NINTS = 4
-NGROUPS = 20
+NGROUPS = 10
 SUBARRAY = "SLITLESSPRISM"
 READPATT = "FASTR1"
 #: bias level, DN: median first-frame value of real MIRI FAST ramps
