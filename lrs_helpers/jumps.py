@@ -1,0 +1,810 @@
+"""Jump-step dropouts at the bright spectral peak (MIRI LRS known issue MR-LRS03).
+
+Symptom: spectra of bright sources lose flux (or show gaps) exactly where they are brightest; the
+2-D images have the peak column flagged DO_NOT_USE and NaN over several adjacent rows.
+Cause: the jump step compares every group-to-group difference of a ramp with the median
+difference, in units of the noise the step expects (Poisson + read noise). Bright peak pixels
+have ramps that deviate from a straight line by more than that (charge redistribution as the
+well fills, residual non-linearity), so at the default rejection threshold of 4 sigma their
+differences are taken for cosmic rays.
+
+Core (numpy arrays in, new arrays out, no jwst import)::
+
+    detect_jumps(ramps, gain, readnoise, rejection_threshold)  -> bool (nints, ngroups, rows, cols)
+    sweep_thresholds(ramps, gain, readnoise, thresholds, *, trace_mask=None, known_jumps=None) -> Table
+    recommend_threshold(sweep, min_recovery=0.95)               -> float
+    dropout_pixels(image, dq=None)                               -> bool mask of the dropped peak
+    reference_profile(image, usable, row, ...)                   -> normalised cross-dispersion profile
+    repair_image(image, dq=None, ...)                            -> (repaired image, filled mask)
+
+Edges (products, pipeline steps, widgets)::
+
+    find_dropouts(product)            s2d, cal, calints, x1d, x1dints -> astropy Table
+    repair_spectrum(product, ...)     new model with filled pixels, each marked
+    ramp_model_from_uncal(product)    RampModel for the jump step
+    rerun_jump(ramp_model, rejection_threshold=..., **step_kw)  jwst JumpStep (offline or CRDS)
+    fit_ramps(ramp_model)             jwst RampFitStep -> (rate, rateints)
+    threshold_explorer(...)           ipywidgets slider over the rejection threshold
+
+Rows are the dispersion direction for LRS (one wavelength per detector row); a "trace peak" is
+the column where the source's cross-dispersion profile peaks in that row.
+"""
+
+import warnings
+
+import numpy as np
+from astropy.table import Table
+
+#: JWST data-quality bits used here (values of the jwst/stdatamodels DQ flag table)
+DO_NOT_USE = 1
+SATURATED = 2
+JUMP_DET = 4
+NO_GAIN_VALUE = 524288
+REFERENCE_PIXEL = 2147483648
+#: bit marking pixels filled by :func:`repair_image` (jwst's pixel_replace uses FLUX_ESTIMATED)
+FLUX_ESTIMATED = 8388608
+
+#: jwst JumpStep's default rejection threshold, sigma
+DEFAULT_REJECTION_THRESHOLD = 4.0
+
+_DQ_FLAGS = {"GOOD": 0, "DO_NOT_USE": DO_NOT_USE, "SATURATED": SATURATED, "JUMP_DET": JUMP_DET,
+             "NO_GAIN_VALUE": NO_GAIN_VALUE, "REFERENCE_PIXEL": REFERENCE_PIXEL}
+
+
+# ---------------------------------------------------------------------------------------------
+# Core: jump detection on ramps (stcal), threshold sweep
+# ---------------------------------------------------------------------------------------------
+def _as_ramps(ramps):
+    ramps = np.asarray(ramps, dtype=np.float32)
+    if ramps.ndim != 4:
+        raise ValueError(f"ramps must be 4-D (integrations, groups, rows, columns), got shape {ramps.shape}")
+    if ramps.shape[1] < 3:
+        raise ValueError(f"ramps need at least 3 groups for jump detection, got {ramps.shape[1]}")
+    return ramps
+
+
+def detect_jumps(ramps, gain, readnoise, rejection_threshold=DEFAULT_REJECTION_THRESHOLD, *,
+                 groupdq=None, flag_4_neighbors=True, min_jump_to_flag_neighbors=10.0,
+                 max_jump_to_flag_neighbors=1000.0):
+    """Flag jumps with stcal's two-point-difference detector, as the jwst JumpStep does.
+
+    Parameters
+    ----------
+    ramps : array_like
+        Ramps, DN, shape (nints, ngroups, rows, columns), one frame per group (MIRI FAST).
+    gain : float or array_like
+        Gain, e-/DN, scalar or (rows, columns).
+    readnoise : float or array_like
+        CDS read noise, DN (as in a jwst READNOISE reference), scalar or (rows, columns).
+    rejection_threshold : float
+        Sigma threshold for ramps with 5 or more groups (jwst default 4.0).
+    groupdq : array_like of int, optional
+        Group DQ, same shape as ``ramps``; groups with DO_NOT_USE or SATURATED are ignored.
+    flag_4_neighbors : bool
+        Also flag the four neighbours of jumps between ``min_jump_to_flag_neighbors`` and
+        ``max_jump_to_flag_neighbors`` sigma (jwst defaults True, 10, 1000).
+    min_jump_to_flag_neighbors, max_jump_to_flag_neighbors : float
+        Sigma limits for neighbour flagging.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        New array, shape of ``ramps``: True where the group starts a jump (JUMP_DET).
+    """
+    from stcal.jump.jump import detect_jumps_data
+    from stcal.jump.jump_class import JumpData
+
+    ramps = _as_ramps(ramps)
+    shape2d = ramps.shape[2:]
+    gain2d = np.broadcast_to(np.asarray(gain, dtype=np.float32), shape2d).copy()
+    rnoise2d = np.broadcast_to(np.asarray(readnoise, dtype=np.float32), shape2d).copy()
+    gdq = (np.zeros(ramps.shape, np.uint8) if groupdq is None
+           else np.asarray(groupdq).astype(np.uint8, copy=True))
+    if gdq.shape != ramps.shape:
+        raise ValueError(f"groupdq shape {gdq.shape} differs from the ramps' {ramps.shape}")
+    jump_data = JumpData(gain2d=gain2d, rnoise2d=rnoise2d, dqflags=_DQ_FLAGS)
+    # stcal works in place on the arrays it is given: hand it copies.
+    jump_data.init_arrays_from_arrays(ramps.copy(), gdq, np.zeros(shape2d, np.uint32))
+    jump_data.set_detection_settings(float(rejection_threshold), 6.0, 5.0, float(max_jump_to_flag_neighbors),
+                                     float(min_jump_to_flag_neighbors), bool(flag_4_neighbors))
+    # Without a datamodel stcal needs the readout description spelled out: one frame per
+    # group, equal group spacing (unit time: the thresholds are ratios), serial run.
+    jump_data.nframes = 1
+    jump_data.dt_group = np.ones(1)
+    jump_data.n_reads_groupdiff = np.full(1, 2.0)
+    jump_data.max_cores = "1"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out_gdq, _, _, _ = detect_jumps_data(jump_data)
+    return (out_gdq & JUMP_DET) != 0
+
+
+def _known_jump_mask(shape, known_jumps):
+    """Boolean mask of known jumps (int, group, row, col) and their four neighbours."""
+    mask = np.zeros(shape, bool)
+    if known_jumps is None or len(known_jumps) == 0:
+        return mask, np.zeros((0, 4), int)
+    known = np.asarray(known_jumps, dtype=int).reshape(-1, 4)
+    for di, dj in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
+        rows = np.clip(known[:, 2] + di, 0, shape[2] - 1)
+        cols = np.clip(known[:, 3] + dj, 0, shape[3] - 1)
+        mask[known[:, 0], known[:, 1], rows, cols] = True
+    return mask, known
+
+
+def sweep_thresholds(ramps, gain, readnoise, thresholds, *, trace_mask=None, known_jumps=None,
+                     groupdq=None):
+    """Run jump detection at several rejection thresholds and count what each flags.
+
+    Parameters
+    ----------
+    ramps : array_like
+        Ramps, DN, shape (nints, ngroups, rows, columns).
+    gain, readnoise : float or array_like
+        Gain (e-/DN) and CDS read noise (DN), scalar or (rows, columns).
+    thresholds : sequence of float
+        Rejection thresholds to try, sigma.
+    trace_mask : array_like of bool, optional
+        (rows, columns), True on the spectral trace (where false flags do harm). Default: no
+        pixel is on the trace.
+    known_jumps : array_like of int, optional
+        (N, 4) rows of (integration, group, row, column) of real jumps (injected, or found by
+        eye); a known jump counts as found when that group is flagged. Flags on a known jump or
+        its four neighbours (which the jump step flags on purpose) are not counted as false.
+    groupdq : array_like of int, optional
+        Group DQ passed to :func:`detect_jumps`.
+
+    Returns
+    -------
+    astropy.table.Table
+        One row per threshold: ``threshold``; ``trace_flags`` and ``other_flags`` (flagged groups
+        on / off the trace, not at known jumps); ``trace_pixels`` (trace pixels with any such
+        flag); ``known_found``, ``known_total`` and ``known_fraction``.
+    """
+    ramps = _as_ramps(ramps)
+    shape2d = ramps.shape[2:]
+    trace = np.zeros(shape2d, bool) if trace_mask is None else np.asarray(trace_mask, bool)
+    if trace.shape != shape2d:
+        raise ValueError(f"trace_mask shape {trace.shape} differs from the ramps' frame {shape2d}")
+    known_mask, known = _known_jump_mask(ramps.shape, known_jumps)
+    rows = []
+    for threshold in thresholds:
+        flags = detect_jumps(ramps, gain, readnoise, threshold, groupdq=groupdq)
+        false = flags & ~known_mask
+        on_trace = false & trace[None, None]
+        found = int(flags[known[:, 0], known[:, 1], known[:, 2], known[:, 3]].sum()) if len(known) else 0
+        rows.append((float(threshold), int(on_trace.sum()), int((false & ~trace[None, None]).sum()),
+                     int(on_trace.any(axis=(0, 1)).sum()), found, len(known),
+                     found / len(known) if len(known) else np.nan))
+    return Table(rows=rows, names=("threshold", "trace_flags", "other_flags", "trace_pixels",
+                                   "known_found", "known_total", "known_fraction"),
+                 dtype=(float, int, int, int, int, int, float))
+
+
+def recommend_threshold(sweep, min_recovery=0.95):
+    """The lowest swept threshold with no false flags on the trace that still finds real jumps.
+
+    Parameters
+    ----------
+    sweep : astropy.table.Table
+        Output of :func:`sweep_thresholds` (with a trace mask and known jumps).
+    min_recovery : float
+        Smallest acceptable fraction of known jumps still found.
+
+    Returns
+    -------
+    float
+        The threshold, sigma.
+
+    Raises
+    ------
+    ValueError
+        When no swept threshold meets both conditions (sweep wider, or accept some flags).
+    """
+    order = np.argsort(sweep["threshold"])
+    for row in sweep[order]:
+        recovered = row["known_fraction"]
+        if row["trace_flags"] == 0 and (np.isnan(recovered) or recovered >= min_recovery):
+            return float(row["threshold"])
+    raise ValueError(f"no threshold in {list(sweep['threshold'])} clears the trace while finding "
+                     f">= {min_recovery:.0%} of the known jumps; sweep a wider range")
+
+
+# ---------------------------------------------------------------------------------------------
+# Core: dropouts in 2-D spectral images, and their repair from the profile of neighbouring rows
+# ---------------------------------------------------------------------------------------------
+def _usable(image, dq):
+    usable = np.isfinite(image)
+    if dq is not None:
+        usable &= (np.asarray(dq) & DO_NOT_USE) == 0
+    return usable
+
+
+def reference_profile(image, usable, row, *, max_distance=15, rows_per_side=3):
+    """Cross-dispersion profile of one row, from the nearest complete rows on both sides.
+
+    Each neighbouring row with every pixel usable is normalised to unit sum; per column, a
+    polynomial in row (quadratic with rows on both sides, else constant) through those
+    normalised rows gives the profile at ``row``, so a smooth drift of the trace width or centre
+    along the spectrum is followed across the gap.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D image (rows = wavelength, columns = cross-dispersion).
+    usable : numpy.ndarray of bool
+        Same shape, True where a pixel may be used.
+    row : int
+        The row to describe.
+    max_distance : int
+        Farthest row (in rows) to look at.
+    rows_per_side : int
+        Complete rows taken on each side.
+
+    Returns
+    -------
+    numpy.ndarray
+        Profile over the columns, summing to 1; all NaN when no usable row is near enough.
+    """
+    nrows = image.shape[0]
+    taken_rows, profiles, sides = [], [], set()
+    for side in (-1, 1):
+        taken = 0
+        for distance in range(1, max_distance + 1):
+            other = row + side * distance
+            if not 0 <= other < nrows or not usable[other].all():
+                continue
+            total = image[other].sum()
+            if not np.isfinite(total) or total <= 0:
+                continue
+            taken_rows.append(other)
+            profiles.append(image[other] / total)
+            sides.add(side)
+            taken += 1
+            if taken == rows_per_side:
+                break
+    if not profiles:
+        return np.full(image.shape[1], np.nan)
+    degree = 2 if len(sides) == 2 and len(profiles) >= 4 else 0
+    offsets = np.array(taken_rows, float) - row
+    coefficients = np.polyfit(offsets, np.array(profiles), degree)
+    profile = np.clip(coefficients[-1], 0.0, None)  # value at offset 0
+    return profile / profile.sum()
+
+
+def _box(image, usable, centre, half_width):
+    lo = max(int(centre) - half_width, 0)
+    hi = min(int(centre) + half_width + 1, image.shape[1])
+    return slice(lo, hi)
+
+
+def trace_peak_columns(image, usable, *, window=15):
+    """Column of the trace peak in every row, robust to a dropped peak pixel.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D image, rows = wavelength.
+    usable : numpy.ndarray of bool
+        True where a pixel may be used.
+    window : int
+        Rows on each side whose median profile locates the peak (wider than a dropout band).
+
+    Returns
+    -------
+    numpy.ndarray of int
+        Peak column per row; -1 where the rows around hold no usable signal.
+    """
+    data = np.where(usable, image, np.nan)
+    nrows = data.shape[0]
+    peaks = np.full(nrows, -1, int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for row in range(nrows):
+            block = data[max(row - window, 0):row + window + 1]
+            median = np.nanmedian(block, axis=0)
+            if np.all(~np.isfinite(median)):
+                continue
+            peaks[row] = int(np.nanargmax(median))
+    return peaks
+
+
+def dropout_pixels(image, dq=None, *, half_width=3, window=15, min_usable=3):
+    """Pixels of the trace peak that are DO_NOT_USE or NaN while the row around them is usable.
+
+    Parameters
+    ----------
+    image : array_like
+        2-D spectral image (rows = wavelength, columns = cross-dispersion), any flux unit.
+    dq : array_like of int, optional
+        DQ of the image; DO_NOT_USE pixels count as dropped.
+    half_width : int
+        Columns on each side of the peak that belong to the trace core.
+    window : int
+        Rows on each side used to locate the peak (:func:`trace_peak_columns`).
+    min_usable : int
+        A row needs this many usable pixels in the core to count (rows outside the calibrated
+        wavelength range, all NaN, are not dropouts).
+
+    Returns
+    -------
+    mask : numpy.ndarray of bool
+        New (rows, columns) mask of dropped core pixels in rows whose peak pixel is dropped.
+    peaks : numpy.ndarray of int
+        Peak column per row (-1 where unknown).
+    """
+    image = np.asarray(image, dtype=float)
+    if image.ndim != 2:
+        raise ValueError(f"image must be 2-D (rows, columns), got shape {image.shape}")
+    usable = _usable(image, dq)
+    peaks = trace_peak_columns(image, usable, window=window)
+    mask = np.zeros(image.shape, bool)
+    for row in np.flatnonzero(peaks >= 0):
+        box = _box(image, usable, peaks[row], half_width)
+        if usable[row, peaks[row]] or usable[row, box].sum() < min_usable:
+            continue
+        mask[row, box] = ~usable[row, box]
+    return mask, peaks
+
+
+def repair_image(image, dq=None, *, half_width=3, max_distance=15, window=15):
+    """Fill dropped trace-peak pixels from the profile of the neighbouring rows.
+
+    In the spirit of the jwst pixel_replace step ("fit_profile"): the profile of the nearest
+    complete rows is scaled to the row's own usable pixels in the trace core, and the scaled
+    profile gives the missing pixels. Nothing is filled where no complete row is near enough.
+
+    Parameters
+    ----------
+    image : array_like
+        2-D spectral image (rows = wavelength).
+    dq : array_like of int, optional
+        Its DQ (DO_NOT_USE marks dropped pixels).
+    half_width, window : int
+        As :func:`dropout_pixels`.
+    max_distance : int
+        As :func:`reference_profile`.
+
+    Returns
+    -------
+    repaired : numpy.ndarray
+        New image with the filled pixels.
+    filled : numpy.ndarray of bool
+        True at every pixel that was filled (mark them; they are estimates, not measurements).
+    """
+    image = np.asarray(image, dtype=float)
+    mask, peaks = dropout_pixels(image, dq, half_width=half_width, window=window)
+    usable = _usable(image, dq)
+    repaired = image.copy()
+    filled = np.zeros(image.shape, bool)
+    for row in np.flatnonzero(mask.any(axis=1)):
+        box = _box(image, usable, peaks[row], half_width)
+        profile = reference_profile(image[:, box], usable[:, box], row, max_distance=max_distance)
+        missing = mask[row, box]
+        known = usable[row, box]
+        if not np.isfinite(profile).all() or profile[known].sum() <= 0:
+            continue
+        scale = image[row, box][known].sum() / profile[known].sum()
+        repaired[row, box] = np.where(missing, scale * profile, repaired[row, box])
+        filled[row, box] = missing
+    return repaired, filled
+
+
+def lost_fraction(image, dq, mask, peaks, *, half_width=3, max_distance=15):
+    """Fraction of each row's trace-core flux that its dropped pixels would have held.
+
+    Parameters
+    ----------
+    image, dq : numpy.ndarray
+        2-D image and DQ.
+    mask, peaks : numpy.ndarray
+        Output of :func:`dropout_pixels`.
+    half_width, max_distance : int
+        As :func:`repair_image`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per row; NaN where nothing dropped or no reference profile is near.
+    """
+    image = np.asarray(image, dtype=float)
+    usable = _usable(image, dq)
+    out = np.full(image.shape[0], np.nan)
+    for row in np.flatnonzero(mask.any(axis=1)):
+        box = _box(image, usable, peaks[row], half_width)
+        profile = reference_profile(image[:, box], usable[:, box], row, max_distance=max_distance)
+        out[row] = profile[mask[row, box]].sum()
+    return out
+
+
+def spectrum_dropouts(npixels, flux=None, dq=None):
+    """Points of an extracted spectrum that lost pixels of the extraction box.
+
+    jwst's extract_1d skips NaN pixels and records how many contributed (NPIXELS); a dropout
+    shows as fewer pixels than the box holds, or as NaN / DO_NOT_USE when none contributed.
+
+    Parameters
+    ----------
+    npixels : array_like
+        NPIXELS column, (..., nwave).
+    flux : array_like, optional
+        FLUX column, same shape.
+    dq : array_like of int, optional
+        DQ column, same shape.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True at the points with missing pixels (rows off the calibrated range, 0 pixels and
+        NaN flux at both ends of the spectrum, are not counted).
+    """
+    npixels = np.asarray(npixels, dtype=float)
+    if npixels.size == 0:
+        return np.zeros(npixels.shape, bool)
+    nominal = np.nanmax(npixels, axis=-1, keepdims=True)
+    short = (npixels < nominal) & (npixels > 0)
+    if flux is not None:
+        bad = ~np.isfinite(np.asarray(flux, dtype=float))
+        if dq is not None:
+            bad |= (np.asarray(dq) & DO_NOT_USE) != 0
+        # NaN inside the spectrum (not the empty ends) is a dropout too.
+        inside = np.zeros(npixels.shape, bool)
+        good = ~bad
+        first = np.argmax(good, axis=-1)
+        last = npixels.shape[-1] - 1 - np.argmax(good[..., ::-1], axis=-1)
+        index = np.arange(npixels.shape[-1])
+        inside = (index >= first[..., None]) & (index <= last[..., None]) & good.any(axis=-1, keepdims=True)
+        short |= bad & inside
+    return short
+
+
+def spectrum_lost_fraction(flux, dropped):
+    """Estimated fraction of flux lost at dropped points, from the unaffected points around them.
+
+    Parameters
+    ----------
+    flux : array_like
+        1-D spectrum.
+    dropped : array_like of bool
+        Output of :func:`spectrum_dropouts` for it.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``1 - flux / interpolated flux`` at dropped points (linear interpolation over the gap
+        from the nearest good points); NaN elsewhere or without good points on both sides.
+    """
+    flux = np.asarray(flux, dtype=float)
+    dropped = np.asarray(dropped, bool)
+    good = ~dropped & np.isfinite(flux)
+    out = np.full(flux.shape, np.nan)
+    index = np.arange(flux.size)
+    if good.sum() < 2:
+        return out
+    gi = index[good]
+    inside = dropped & (index > gi.min()) & (index < gi.max())
+    expected = np.interp(index[inside], gi, flux[good])
+    measured = np.where(np.isfinite(flux[inside]), flux[inside], 0.0)
+    out[inside] = 1.0 - measured / expected
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Edges: products
+# ---------------------------------------------------------------------------------------------
+_IMAGE_LEVELS = ("s2d", "cal", "calints")
+_SPECTRUM_LEVELS = ("x1d", "x1dints")
+
+
+def _open(product, levels):
+    from .io import open_product
+
+    return open_product(product, levels=levels, extensions=None)
+
+
+def _dispersion_along_rows(model):
+    direction = getattr(getattr(model.meta, "wcsinfo", None), "dispersion_direction", None)
+    return direction != 1  # LRS: 2 (wavelength changes with the row)
+
+
+def _image_planes(model):
+    """(data, dq, wavelength) as 3-D (n, rows, cols) arrays with rows along the dispersion."""
+    data = np.asarray(model.data, dtype=float)
+    dq = np.asarray(model.dq) if model.dq is not None else np.zeros(data.shape, np.uint32)
+    wave = model.wavelength if getattr(model, "wavelength", None) is not None else None
+    wave = np.asarray(wave, dtype=float) if wave is not None and np.size(wave) else np.full(data.shape[-2:], np.nan)
+    if data.ndim == 2:
+        data, dq = data[None], dq[None]
+    wave = np.broadcast_to(wave, data.shape[-2:]) if wave.ndim == 2 else wave
+    if not _dispersion_along_rows(model):
+        data, dq = np.swapaxes(data, 1, 2), np.swapaxes(dq, 1, 2)
+        wave = np.swapaxes(wave, -1, -2)
+    return data, dq, wave
+
+
+def find_dropouts(product, *, half_width=3):
+    """Wavelengths where the trace peak is DO_NOT_USE or NaN, with the flux fraction lost.
+
+    Parameters
+    ----------
+    product : str, path-like or DataModel
+        An LRS ``s2d``, ``cal``, ``calints``, ``x1d`` or ``x1dints`` product.
+    half_width : int
+        Columns either side of the peak that form the trace core (2-D products).
+
+    Returns
+    -------
+    astropy.table.Table
+        One row per dropout: ``integration`` (0-based; 0 for single images / spectra), ``row``
+        (detector row for 2-D products, spectrum index for spectra), ``wavelength`` (um),
+        ``peak_column`` (-1 for spectra), ``n_pixels`` (dropped pixels of the core; for spectra the
+        pixels missing from NPIXELS) and ``lost_fraction`` (flux the dropped pixels would have
+        held, from the neighbouring rows' profile; for spectra estimated from the flux around the
+        gap).
+
+    Raises
+    ------
+    lrs_helpers.io.LRSInputError
+        For anything that is not one of those products (e.g. a ramp or an imaging file).
+    """
+    model = _open(product, _IMAGE_LEVELS + _SPECTRUM_LEVELS)
+    names = ("integration", "row", "wavelength", "peak_column", "n_pixels", "lost_fraction")
+    rows = []
+    if getattr(model, "spec", None) is not None and len(model.spec):
+        for spec in model.spec:
+            table = spec.spec_table
+            wave = np.atleast_2d(np.asarray(table["WAVELENGTH"], float))
+            flux = np.atleast_2d(np.asarray(table["FLUX"], float))
+            npix = np.atleast_2d(np.asarray(table["NPIXELS"], float))
+            dq = np.atleast_2d(np.asarray(table["DQ"]))
+            if wave.shape[0] == 1 and flux.shape[0] > 1:
+                wave = np.broadcast_to(wave, flux.shape)
+            if np.asarray(table["WAVELENGTH"]).ndim == 1:  # x1d: columns are scalars per point
+                wave, flux, npix, dq = (a.reshape(1, -1) for a in (wave, flux, npix, dq))
+            dropped = spectrum_dropouts(npix, flux, dq)
+            nominal = np.nanmax(npix, axis=-1)
+            for integ in range(flux.shape[0]):
+                lost = spectrum_lost_fraction(flux[integ], dropped[integ])
+                for index in np.flatnonzero(dropped[integ]):
+                    rows.append((integ, int(index), float(wave[integ, index]), -1,
+                                 int(nominal[integ] - npix[integ, index]), float(lost[index])))
+    else:
+        data, dq, wave = _image_planes(model)
+        for integ in range(data.shape[0]):
+            mask, peaks = dropout_pixels(data[integ], dq[integ], half_width=half_width)
+            lost = lost_fraction(data[integ], dq[integ], mask, peaks, half_width=half_width)
+            for row in np.flatnonzero(mask.any(axis=1)):
+                rows.append((integ, int(row), float(wave[row, peaks[row]]), int(peaks[row]),
+                             int(mask[row].sum()), float(lost[row])))
+    if not rows:
+        return Table(names=names, dtype=(int, int, float, int, int, float))
+    return Table(rows=rows, names=names)
+
+
+def repair_spectrum(product, *, half_width=3, max_distance=15):
+    """Fill trace-peak dropouts of a 2-D product from the neighbouring rows' profile (last resort).
+
+    Every filled pixel is marked: its DQ gets FLUX_ESTIMATED and loses DO_NOT_USE (as jwst's
+    pixel_replace step does), and the returned mask lists them. Extract the spectrum from the
+    repaired product afterwards; better still, rerun the jump step (:func:`rerun_jump`).
+
+    Parameters
+    ----------
+    product : str, path-like or DataModel
+        An LRS ``s2d``, ``cal`` or ``calints`` product (never modified).
+    half_width, max_distance : int
+        As :func:`repair_image`.
+
+    Returns
+    -------
+    repaired : DataModel
+        A new model (a copy) with the filled pixels.
+    filled : numpy.ndarray of bool
+        Shape of the model's data, True at every filled pixel.
+    """
+    model = _open(product, _IMAGE_LEVELS)
+    if not _dispersion_along_rows(model):
+        raise NotImplementedError(f"{model.meta.filename}: dispersion along the columns; LRS products "
+                                  "disperse along the rows (dispersion_direction 2)")
+    out = model.copy()
+    data = np.asarray(out.data, dtype=float)
+    dq = np.asarray(out.dq)
+    planes_data = data[None] if data.ndim == 2 else data
+    planes_dq = dq[None] if dq.ndim == 2 else dq
+    filled = np.zeros(planes_data.shape, bool)
+    new_data = planes_data.copy()
+    new_dq = planes_dq.copy()
+    for integ in range(planes_data.shape[0]):
+        repaired, mask = repair_image(planes_data[integ], planes_dq[integ], half_width=half_width,
+                                      max_distance=max_distance)
+        new_data[integ] = repaired
+        filled[integ] = mask
+        new_dq[integ] = np.where(mask, (planes_dq[integ] & ~np.uint32(DO_NOT_USE)) | FLUX_ESTIMATED,
+                                 planes_dq[integ])
+    shape = np.shape(out.data)
+    out.data = new_data.reshape(shape).astype(np.asarray(out.data).dtype)
+    out.dq = new_dq.reshape(shape).astype(np.uint32)
+    return out, filled.reshape(shape)
+
+
+def ramp_model_from_uncal(product):
+    """A RampModel of an uncal (Level1bModel) or ramp product, as the jump step needs it.
+
+    The groups are taken as they are (float32 DN) with empty group and pixel DQ; a real uncal
+    should first go through the calwebb_detector1 steps before jump (dq_init, saturation,
+    firstframe, lastframe, linearity, rscd, dark...). The sample twin's ramps are already linear.
+
+    Parameters
+    ----------
+    product : str, path-like or DataModel
+        ``uncal`` or ``ramp`` product.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.RampModel
+        A new model.
+    """
+    from stdatamodels.jwst import datamodels
+
+    from .io import open_product
+
+    model = open_product(product, levels=("uncal", "ramp"), extensions=None)
+    if isinstance(model, datamodels.RampModel):
+        return model.copy()
+    data = np.asarray(model.data, dtype=np.float32)
+    ramp = datamodels.RampModel(data=data, groupdq=np.zeros(data.shape, np.uint8),
+                                pixeldq=np.zeros(data.shape[-2:], np.uint32))
+    ramp.update(model)
+    ramp.meta.filename = (model.meta.filename or "product_uncal.fits").replace("_uncal", "_ramp")
+    if getattr(model, "int_times", None) is not None and len(model.int_times):
+        ramp.int_times = model.int_times.copy()
+    return ramp
+
+
+def _offline_references(model):
+    from . import pipeline
+
+    shape = np.shape(model.data)[-2:]
+    subarray = model.meta.subarray.name or "SLITLESSPRISM"
+    return {"gain": pipeline.miri_gain_model(shape, subarray=subarray),
+            "readnoise": pipeline.miri_readnoise_model(shape, subarray=subarray)}
+
+
+def rerun_jump(ramp_model, rejection_threshold=DEFAULT_REJECTION_THRESHOLD, *, offline=None,
+               overrides=None, **step_kw):
+    """Run the jwst JumpStep again with another rejection threshold.
+
+    Parameters
+    ----------
+    ramp_model : str, path-like or DataModel
+        ``uncal`` or ``ramp`` product (an uncal is converted by :func:`ramp_model_from_uncal`).
+    rejection_threshold : float
+        Sigma threshold (jwst default 4.0).
+    offline : bool or None
+        As :func:`lrs_helpers.pipeline.run_step`; offline, gain and read-noise references are
+        flat MIRI values (:func:`lrs_helpers.pipeline.miri_gain_model`, 3.1 e-/DN, and
+        :func:`~lrs_helpers.pipeline.miri_readnoise_model`, 5.9 DN CDS) unless given in
+        ``overrides``.
+    overrides : dict, optional
+        Reference type -> path, datamodel or "N/A".
+    **step_kw
+        Other JumpStep parameters (e.g. ``flag_4_neighbors=False``).
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.RampModel
+        The new model; the input is not changed.
+    """
+    from jwst.jump import JumpStep
+
+    from . import pipeline
+
+    ramp = ramp_model_from_uncal(ramp_model)
+    run_offline = pipeline.should_run_offline(offline)
+    refs = dict(overrides or {})
+    if run_offline:
+        refs = {**_offline_references(ramp), **refs}
+    return pipeline.run_step(JumpStep, ramp, offline=run_offline, overrides=refs,
+                             rejection_threshold=float(rejection_threshold), **step_kw)
+
+
+def fit_ramps(ramp_model, *, offline=None, overrides=None, **step_kw):
+    """Fit slopes with the jwst RampFitStep: the rate and rateints images.
+
+    Parameters
+    ----------
+    ramp_model : DataModel
+        Output of :func:`rerun_jump` (a RampModel with the jump flags).
+    offline, overrides, **step_kw :
+        As :func:`rerun_jump` (RampFitStep needs gain and readnoise references too).
+
+    Returns
+    -------
+    rate : stdatamodels.jwst.datamodels.ImageModel
+        Slope over all integrations, DN/s.
+    rateints : stdatamodels.jwst.datamodels.CubeModel
+        Slope per integration, DN/s.
+    """
+    from jwst.ramp_fitting import RampFitStep
+
+    from . import pipeline
+
+    run_offline = pipeline.should_run_offline(offline)
+    refs = dict(overrides or {})
+    if run_offline:
+        refs = {**_offline_references(ramp_model), **refs}
+    rate, rateints = pipeline.run_step(RampFitStep, ramp_model, offline=run_offline, overrides=refs, **step_kw)
+    return rate, rateints
+
+
+def threshold_explorer(ramps, gain, readnoise, rate_image, box_columns, wavelength, *, trace_mask,
+                       known_jumps=None, thresholds=(4, 5, 6, 7, 8, 9, 10, 12), integration=0):
+    """Widget: a rejection-threshold slider showing the flagged trace pixels and the spectrum.
+
+    The detection runs once per threshold (cached), so moving the slider back is instant.
+
+    Parameters
+    ----------
+    ramps : numpy.ndarray
+        (nints, ngroups, rows, cols) ramps, DN.
+    gain, readnoise : float or numpy.ndarray
+        e-/DN and CDS DN.
+    rate_image : numpy.ndarray
+        (rows, cols) slope image, DN/s, standing for the pipeline's rate.
+    box_columns : tuple of int
+        First and last column of the extraction box.
+    wavelength : numpy.ndarray
+        Wavelength per row, um.
+    trace_mask : numpy.ndarray of bool
+        (rows, cols), True on the trace.
+    known_jumps : array_like, optional
+        (N, 4) real jumps, shown as found / missed.
+    thresholds : sequence of float
+        Slider positions, sigma.
+    integration : int
+        Integration shown.
+
+    Returns
+    -------
+    ipywidgets.Widget
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    cache = {}
+    first, last = box_columns
+    known_mask, known = _known_jump_mask(np.shape(ramps), known_jumps)
+    rows_on_trace = np.flatnonzero(trace_mask.any(axis=1))
+    out = widgets.Output()
+
+    def draw(threshold):
+        if threshold not in cache:
+            cache[threshold] = detect_jumps(ramps, gain, readnoise, threshold)
+        flags = cache[threshold]
+        false = (flags & ~known_mask)[integration].any(axis=0) & trace_mask
+        # Pixels the jump step leaves with no usable difference come out NaN, as in the product.
+        image = np.where(false, np.nan, rate_image)
+        spectrum = np.nansum(image[:, first:last + 1], axis=1)
+        full = rate_image[:, first:last + 1].sum(axis=1)
+        found = flags[known[:, 0], known[:, 1], known[:, 2], known[:, 3]].mean() if len(known) else np.nan
+        with out:
+            out.clear_output(wait=True)
+            fig, (ax_img, ax_spec) = plt.subplots(1, 2, figsize=(10, 4), width_ratios=(1, 2.4))
+            lo, hi = rows_on_trace.min(), rows_on_trace.max()
+            ax_img.imshow(np.log10(np.clip(rate_image, 1, None)), origin="lower", aspect="auto", cmap="gray")
+            yy, xx = np.nonzero(false)
+            ax_img.plot(xx, yy, "rs", ms=3, label="flagged on the trace")
+            ax_img.set(xlim=(first - 4, last + 4), ylim=(lo, hi), xlabel="column", ylabel="row",
+                       title=f"threshold {threshold:g}: {false.sum()} trace pixels")
+            ax_spec.plot(wavelength[lo:hi], full[lo:hi], color="0.6", label="all pixels")
+            ax_spec.plot(wavelength[lo:hi], spectrum[lo:hi], color="C0", label="flagged pixels dropped")
+            ax_spec.set(xlabel="wavelength (um)", ylabel="DN/s in the box",
+                        title=f"real jumps found: {found:.0%}" if len(known) else "")
+            ax_spec.legend()
+            plt.show()
+
+    slider = widgets.SelectionSlider(options=[float(t) for t in thresholds], value=float(thresholds[0]),
+                                     description="threshold")
+    slider.observe(lambda change: draw(change["new"]), names="value")
+    draw(float(thresholds[0]))
+    return widgets.VBox([slider, out])
