@@ -166,6 +166,11 @@ def _read_fits_facts(path):
                   "Download or copy the file again.")
         _fail(name, f"damaged FITS file, its headers cannot be read ({type(error).__name__}: {error})",
               "an intact FITS file", "Download or copy the file again.")
+    if primary.get("DATAMODL") and "ASDF" not in extensions:
+        # A cut exactly between two HDUs leaves valid FITS; only the missing last HDU tells.
+        _fail(name, f"truncated product: no ASDF extension, which the jwst pipeline writes last "
+              f"(it has {sorted(extensions) or 'no extensions'})", "a complete product file",
+              "Download or copy the file again.")
     return {
         "instrument": primary.get("INSTRUME"),
         "exp_type": primary.get("EXP_TYPE"),

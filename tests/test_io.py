@@ -163,6 +163,16 @@ def test_truncated_file(tmp_path, block_aligned):
     _raises(path, "truncated")
 
 
+def test_cut_between_extensions(tmp_path):
+    path = _rateints(tmp_path)
+    with fits.open(path) as hdul:
+        end_of_sci = hdul.fileinfo(1)["datLoc"] + hdul.fileinfo(1)["datSpan"]
+    whole = path.read_bytes()
+    cut = tmp_path / "short_rateints.fits"
+    cut.write_bytes(whole[:end_of_sci])  # valid FITS, but ERR, DQ and ASDF are gone
+    _raises(cut, "truncated product", "no ASDF extension")
+
+
 def test_corrupt_header(tmp_path):
     damaged = bytearray(_rateints(tmp_path).read_bytes())
     damaged[400:480] = bytes(range(128, 208))  # binary junk over the fifth primary-header card
