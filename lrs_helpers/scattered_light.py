@@ -317,7 +317,11 @@ def draw_lrs_regions(ax, *, regions=None, zoom=None):
 
 
 def make_explorer(s2d_sci, wavelength, trace_columns, reference_flux=None):
-    """Widget: polynomial order and excluded half-width -> background model and corrected spectrum.
+    """Widget: polynomial order, excluded columns and rows -> background model and spectrum.
+
+    The sliders set the polynomial order, the columns left out on each side of both traces,
+    the extraction half-width, the range of wavelength rows that are corrected (rows outside it
+    are excluded: left as they are), and the row whose cut across the slit is drawn.
 
     Parameters
     ----------
@@ -338,9 +342,11 @@ def make_explorer(s2d_sci, wavelength, trace_columns, reference_flux=None):
     rows = np.arange(s2d_sci.shape[0])
     lam = np.nanmedian(np.where(np.isfinite(wavelength), wavelength, np.nan), axis=1)
 
-    def draw(order=2, exclude_half_width=4, aperture_half_width=4, row=200):
+    def draw(order=2, exclude_half_width=4, aperture_half_width=4, corrected_um=(5.0, 12.0),
+             row=200):
         exclude = trace_exclusion_mask(s2d_sci.shape, trace_columns, exclude_half_width)
         model = fit_row_background(s2d_sci, wavelength, exclude_mask=exclude, order=order)
+        model[~((lam >= corrected_um[0]) & (lam <= corrected_um[1]))] = np.nan
         aperture = trace_exclusion_mask(s2d_sci.shape, trace_columns[:1], aperture_half_width)
         fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
         columns = np.arange(s2d_sci.shape[1])
@@ -352,7 +358,7 @@ def make_explorer(s2d_sci, wavelength, trace_columns, reference_flux=None):
         left.set_title(f"row {row}: {lam[row]:.2f} µm", fontsize=9)
         left.legend(fontsize=7)
         before = box_flux(s2d_sci, aperture)
-        after = box_flux(s2d_sci - model, aperture)
+        after = box_flux(s2d_sci - np.where(np.isfinite(model), model, 0.0), aperture)
         right.plot(lam, before, color="0.6", lw=1, label="before")
         right.plot(lam, after, "C0", lw=1, label="after")
         if reference_flux is not None:
@@ -371,5 +377,7 @@ def make_explorer(s2d_sci, wavelength, trace_columns, reference_flux=None):
                                                 continuous_update=False),
         aperture_half_width=ipywidgets.IntSlider(value=4, min=1, max=8, description="aperture ±px",
                                                  continuous_update=False),
+        corrected_um=ipywidgets.FloatRangeSlider(value=(5.0, 12.0), min=4.0, max=14.0, step=0.1,
+                                                 description="rows (µm)", continuous_update=False),
         row=ipywidgets.IntSlider(value=min(200, rows[-1]), min=0, max=int(rows[-1]),
                                  description="row", continuous_update=False))

@@ -239,7 +239,8 @@ def test_explorer_builds_and_draws(twin_fit):
     matplotlib.use("Agg")
     wavelength = np.repeat(twin_fit["truth"]["wavelength_um"][:, None], 44, axis=1)
     explorer = sl.make_explorer(twin_fit["image"], wavelength, twin_fit["truth"]["s2d_nod_columns"])
-    assert [w.description for w in explorer.kwargs_widgets] == ["order", "exclude ±px", "aperture ±px", "row"]
+    assert [w.description for w in explorer.kwargs_widgets] == ["order", "exclude ±px", "aperture ±px",
+                                                               "rows (µm)", "row"]
     # interactive() logs callback errors instead of raising: call the drawing function itself
-    explorer.f(order=0, exclude_half_width=2, aperture_half_width=3, row=100)
-    explorer.f(order=5, exclude_half_width=10, aperture_half_width=8, row=0)
+    explorer.f(order=0, exclude_half_width=2, aperture_half_width=3, corrected_um=(5, 14), row=100)
+    explorer.f(order=5, exclude_half_width=10, aperture_half_width=8, corrected_um=(4, 4.5), row=0)
