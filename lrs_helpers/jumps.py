@@ -441,14 +441,15 @@ def spectrum_dropouts(npixels, flux=None, dq=None):
     npixels = np.asarray(npixels, dtype=float)
     if npixels.size == 0:
         return np.zeros(npixels.shape, bool)
-    nominal = np.nanmax(npixels, axis=-1, keepdims=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN spectra: nothing is short
+        nominal = np.nanmax(npixels, axis=-1, keepdims=True)
     short = (npixels < nominal) & (npixels > 0)
     if flux is not None:
         bad = ~np.isfinite(np.asarray(flux, dtype=float))
         if dq is not None:
             bad |= (np.asarray(dq) & DO_NOT_USE) != 0
         # NaN inside the spectrum (not the empty ends) is a dropout too.
-        inside = np.zeros(npixels.shape, bool)
         good = ~bad
         first = np.argmax(good, axis=-1)
         last = npixels.shape[-1] - 1 - np.argmax(good[..., ::-1], axis=-1)
