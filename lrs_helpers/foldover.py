@@ -1,10 +1,11 @@
 """Spectral fold-over, the blue limit and the slitless leak of the MIRI LRS.
 
 The P750L double prism (ZnS + Ge) does not deviate light monotonically with wavelength: its
-deviation reaches an extremum (the *turnaround*) a little below 4 um and then moves back. Light
-bluer than the turnaround therefore lands on the same detector rows as light redder than it. In
-the slit mode a 4.5 um blocking filter stops all of that folded light; the slitless mode has no
-blocking filter, so a source's 2-4 um light lands on the rows of its 4-5.25 um light.
+deviation reaches an extremum (the *turnaround*: 3.7 um in the slitless table, 2.6 um in the slit
+table) and then moves back. Light bluer than the turnaround therefore lands on the same detector
+rows as light redder than it. In the slit mode a 4.5 um blocking filter stops all of that folded
+light; the slitless mode has no blocking filter, so a source's 2.2-3.7 um light lands on the rows
+of its 3.7-5.25 um light.
 
 Where the numbers come from (all derived from the in-flight CRDS SPECWCS tables, origin below):
 
@@ -430,11 +431,17 @@ def mask_spectrum(path_or_model, *, source_temperature_k=None, spectral_index=No
     """
     from .io import open_product
 
-    model = open_product(path_or_model, levels=("x1d", "x1dints"), extensions=())
-    mode = normalise_mode(model.meta.exposure.type)
-    table = model.spec[0].spec_table
-    wavelength = np.asarray(table["WAVELENGTH"], dtype=float)
-    flux = np.asarray(table["FLUX"], dtype=float)
+    from stdatamodels import DataModel
+
+    model = open_product(path_or_model, levels=("x1d", "x1dints"))
+    try:
+        mode = normalise_mode(model.meta.exposure.type)
+        table = model.spec[0].spec_table
+        wavelength = np.array(table["WAVELENGTH"], dtype=float)
+        flux = np.array(table["FLUX"], dtype=float)
+    finally:
+        if not isinstance(path_or_model, DataModel):  # close only what was opened here
+            model.close()
     if wavelength.ndim == 2:  # x1dints, stdatamodels 6 layout: one row per integration
         wavelength, flux = wavelength[0], flux[0]
     blue, red = usable_range(mode, source_temperature_k=source_temperature_k,
