@@ -232,7 +232,8 @@ def build(out_dir, seed):
     # Truth per spectrum row; fluxes through the same box, without noise (Jy).
     box_fraction = direct_image[rows, box].sum(axis=1) / np.where(
         table["rate_dn_s"] > 0, direct_image[rows].sum(axis=1), 1.0)
-    jy_per_dn_s = np.nanmean(to_mjysr[rows][:, box], axis=1) * PIXAR_SR * 1e6
+    # the conversion depends on the row only (NaN where the row has no calibration)
+    jy_per_dn_s = to_mjysr[rows, first] * PIXAR_SR * 1e6
     fraction = np.divide(folded_rate, table["rate_dn_s"] + folded_rate,
                          out=np.zeros(rows.size), where=(table["rate_dn_s"] + folded_rate) > 0)
     fold_rows = rows[folded_rate > 0]
