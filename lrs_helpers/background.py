@@ -252,6 +252,15 @@ def edge_background_variance(
         Variance of the background model at every pixel, (unit of ``sci``)^2: sum(var)/N^2 for
         a mean, times pi/2 for a median, the propagated least-squares variance for ``order>0``;
         zero in the reference columns.
+
+    Notes
+    -----
+    The error of the model is shared by every pixel of a row, so a sum over n columns of a
+    subtracted frame carries n^2 (not n) times this variance. Per-pixel VAR arrays cannot hold
+    that covariance: an extraction that adds the pixel variances counts this term n times too
+    few. It matters when the background uses few pixels: with N background pixels per row the
+    term is about (pi/2) n / N of the pixel noise of the sum (1.3 for a 12-column aperture and
+    15 background columns), so use wide regions, or average the background over a few rows.
     """
     _, variance = _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column_tolerance)
     return variance

@@ -451,6 +451,19 @@ def test_writer_refuses_bad_requests(twin, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists_rateints.fits"], "no scratch left behind"
 
 
+def _through_spec2_start(path, specwcs):
+    """The written rateints through the first calwebb_spec2 steps for slitless: assign_wcs, srctype."""
+    from jwst.srctype import SourceTypeStep
+
+    from lrs_helpers.pipeline import run_step
+
+    model = background.assign_slitless_wcs(path, specwcs, offline=True)
+    assert model.meta.cal_step.assign_wcs == "COMPLETE"
+    model = run_step(SourceTypeStep, model, offline=True)
+    assert model.meta.cal_step.srctype == "COMPLETE"
+    return model
+
+
 def test_extract1d_offline_with_our_reference(twin, subtracted, tmp_path, shared_data):
     """Both strategies through the real jwst steps, offline: (a) our JSON, (b) 2-D rateints."""
     files, truth = twin
@@ -461,7 +474,7 @@ def test_extract1d_offline_with_our_reference(twin, subtracted, tmp_path, shared
     no_background = background.extract1d_reference(tmp_path / "plain.json", source=(30, 41), background=[])
     spectra = {
         "a": background.extract_with_reference(files["rateints"], with_background, specwcs=specwcs, offline=True),
-        "b": background.extract_with_reference(out, no_background, specwcs=specwcs, offline=True),
+        "b": background.extract_with_reference(_through_spec2_start(out, specwcs), no_background, offline=True),
         # the SPECWCS rebuilt from the grounding fit, checked against the in-flight file below
         "none": background.extract_with_reference(files["rateints"], no_background, offline=True),
     }
@@ -484,3 +497,25 @@ def test_extract1d_offline_with_our_reference(twin, subtracted, tmp_path, shared
         else:
             # JSON regions and the 2-D model both leave < 1% of the sky in the spectrum
             assert abs(excess) < 0.01, (name, excess)
+
+
+def test_explorer_and_residual_plot(twin):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from stdatamodels.jwst import datamodels
+
+    files, truth = twin
+    with datamodels.open(files["rateints"]) as model:
+        frame, flags = model.data[0].astype(float), model.dq[0].copy()
+    source = truth["light_curve"][0] * truth["source"]
+    ax = background.plot_residual(frame, flags, source=source)
+    residual = float(ax.get_title().split(":")[1].split("%")[0])
+    assert abs(residual) < 1.0, "the plotted aperture residual is the same < 1% figure"
+    explorer = background.explore_background(frame, flags, source=source)
+    left, right, statistic, order, screen = explorer.children[:5]
+    statistic.value, order.value, left.value = "mean", 1, (12, 20)
+    explorer.update()
+    assert plt.get_fignums(), "the explorer draws a figure"
+    plt.close("all")
