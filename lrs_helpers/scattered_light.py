@@ -8,7 +8,8 @@ That residual is smooth along each wavelength row, so a low-order polynomial acr
 fitted to the pixels away from the positive and negative traces, models it row by row.
 
 Core (numpy arrays in, new arrays out, nothing from jwst): :func:`trace_exclusion_mask`,
-:func:`find_nod_traces`, :func:`fit_row_background`, :func:`contamination_score`, :func:`box_flux`.
+:func:`find_nod_traces`, :func:`fit_row_background`, :func:`contamination_score`, :func:`box_flux`,
+:func:`row_wavelength`.
 Edges: :func:`correct_s2d` (an s2d product), :func:`draw_lrs_regions` (pysiaf geometry on an
 imager frame), :func:`make_explorer` (ipywidgets).
 """
@@ -145,6 +146,32 @@ def box_flux(image2d, source_mask):
     return np.where(good.any(axis=1), np.where(good, image, 0.0).sum(axis=1), np.nan)
 
 
+def row_wavelength(wavelength2d):
+    """Median wavelength of each row over its finite pixels (um); NaN for rows without any.
+
+    Parameters
+    ----------
+    wavelength2d : array_like, shape (rows, columns)
+
+    Returns
+    -------
+    numpy.ndarray, shape (rows,)
+    """
+    wavelength = np.asarray(wavelength2d, dtype=float)
+    if wavelength.ndim != 2:
+        raise ValueError(f"wavelength2d must be 2-D (rows, columns), got shape {wavelength.shape}")
+    finite = np.isfinite(wavelength)
+    out = np.full(wavelength.shape[0], np.nan)
+    rows = finite.any(axis=1)
+    # sort with NaN last, then take the middle of each row's finite values
+    ordered = np.sort(np.where(finite, wavelength, np.inf)[rows], axis=1)
+    count = finite[rows].sum(axis=1)
+    low = ordered[np.arange(count.size), (count - 1) // 2]
+    high = ordered[np.arange(count.size), count // 2]
+    out[rows] = 0.5 * (low + high)
+    return out
+
+
 def find_nod_traces(image2d, wavelength2d, *, band_um=(5.0, 10.0)):
     """Columns of the positive and negative traces of a nod-subtracted s2d.
 
@@ -166,15 +193,15 @@ def find_nod_traces(image2d, wavelength2d, *, band_um=(5.0, 10.0)):
     if image.ndim != 2 or wavelength.shape != image.shape:
         raise ValueError(f"image2d {image.shape} and wavelength2d {wavelength.shape} must be 2-D "
                          "arrays of the same shape")
+    rows = row_wavelength(wavelength)
     with np.errstate(invalid="ignore"):
-        rows = np.nanmedian(np.where(np.isfinite(wavelength), wavelength, np.nan), axis=1) \
-            if np.isfinite(wavelength).any() else np.full(image.shape[0], np.nan)
-    in_band = (rows >= band_um[0]) & (rows <= band_um[1])
-    if not in_band.any() or not np.isfinite(image[in_band]).any():
+        in_band = (rows >= band_um[0]) & (rows <= band_um[1])
+    finite_columns = np.isfinite(image[in_band]).any(axis=0)
+    if not finite_columns.any():
         raise ValueError(f"no finite pixels on rows with wavelengths in {band_um} um: is this an "
                          "LRS s2d with its WAVELENGTH array?")
-    profile = np.nanmedian(image[in_band], axis=0)
-    profile = np.where(np.isfinite(profile), profile, 0.0)
+    profile = np.zeros(image.shape[1])
+    profile[finite_columns] = np.nanmedian(image[in_band][:, finite_columns], axis=0)
 
     def peak(values):
         k = int(np.argmax(values))
@@ -242,10 +269,7 @@ def correct_s2d(path_or_model, *, order=2, exclude_half_width=4, aperture_half_w
     finally:
         if not isinstance(path_or_model, DataModel):  # close only what was opened here
             model.close()
-    with np.errstate(invalid="ignore"):
-        row_wavelength = np.nanmedian(np.where(np.isfinite(wavelength), wavelength, np.nan), axis=1) \
-            if np.isfinite(wavelength).all(axis=1).any() else np.full(image.shape[0], np.nan)
-    return {"wavelength": row_wavelength, "before": box_flux(image, aperture) * to_jy,
+    return {"wavelength": row_wavelength(wavelength), "before": box_flux(image, aperture) * to_jy,
             "after": box_flux(corrected, aperture) * to_jy,
             "score": contamination_score(image, background, aperture), "model": background,
             "traces": traces, "written": written}
@@ -348,7 +372,7 @@ def make_explorer(s2d_sci, wavelength, trace_columns, reference_flux=None):
     import matplotlib.pyplot as plt
 
     rows = np.arange(s2d_sci.shape[0])
-    lam = np.nanmedian(np.where(np.isfinite(wavelength), wavelength, np.nan), axis=1)
+    lam = row_wavelength(wavelength)
 
     def draw(order=2, exclude_half_width=4, aperture_half_width=4, corrected_um=(5.0, 12.0),
              row=200):

@@ -65,6 +65,16 @@ def test_contamination_score_and_box_flux():
     np.testing.assert_allclose(sl.box_flux(image, aperture), image[:, 10:18].sum(axis=1))
 
 
+def test_row_wavelength_ignores_nan_without_warnings():
+    import warnings
+
+    wavelength = np.array([[5.0, 6.0, np.nan], [np.nan, np.nan, np.nan], [7.0, 8.0, 9.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = sl.row_wavelength(wavelength)
+    np.testing.assert_array_equal(result, [5.5, np.nan, 8.0])
+
+
 def test_trace_exclusion_mask_follows_a_curved_trace():
     centres = np.array([10.0, 12.0, 15.0, 17.0, 20.0])
     mask = sl.trace_exclusion_mask((5, 30), [centres], 1)
@@ -87,6 +97,20 @@ def test_fuzz_fit_row_background(image, order):
     assert np.all(np.isnan(model[~usable]))
     score = sl.contamination_score(image, model, ~exclude)
     assert score.shape == (image.shape[0],)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8),
+                  elements=st.floats(allow_nan=True, allow_infinity=False, width=64)))
+def test_fuzz_find_nod_traces(image):
+    wavelength = np.full(image.shape, 7.0)
+    try:
+        with np.errstate(over="ignore"):  # medians of values near the float64 limit
+            positive, negative = sl.find_nod_traces(image, wavelength)
+    except ValueError as error:
+        assert "no finite pixels" in str(error) and not np.isfinite(image).any()
+        return
+    assert -1 <= positive <= image.shape[1] and -1 <= negative <= image.shape[1]
 
 
 @pytest.mark.parametrize("call, message", [
