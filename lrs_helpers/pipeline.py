@@ -35,8 +35,8 @@ import numpy as np
 #: Seconds to wait for the CRDS server to accept a connection before running offline.
 CRDS_PROBE_TIMEOUT = 2.0
 
-#: Typical MIRI imager-detector gain, e-/DN, as used in public MIRI code and simulations
-#: (e.g. the jwst MIRI notebooks and Eureka!; older MIRISim runs assumed 2.5 e-/DN).
+#: Typical MIRI imager-detector gain, e-/DN, the value public MIRI analysis code uses (older
+#: MIRISim simulations assumed 2.5 e-/DN), as gathered in ../shared/data/README.md.
 MIRI_GAIN_E_PER_DN = 3.1
 
 #: MIRI correlated-double-sample (CDS) read noise, DN, at FAST readout (one frame per group).
