@@ -13,6 +13,7 @@ The truth sidecar is ``truth.json`` (scalars, short lists) and, where arrays are
 """
 
 import argparse
+import hashlib
 import importlib
 import json
 import os
@@ -63,6 +64,14 @@ def scenario_dir(scenario, cache_dir=None):
     return root / "sample" / scenario
 
 
+def _code_fingerprint():
+    """Hash of the package's source, so a twin is rebuilt whenever the code that makes it changes."""
+    digest = hashlib.sha256(__version__.encode())
+    for source in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def build(scenario, *, cache_dir=None, seed=DEFAULT_SEED, force=False):
     """Build (or reuse) the sample twin of ``scenario``.
 
@@ -86,9 +95,10 @@ def build(scenario, *, cache_dir=None, seed=DEFAULT_SEED, force=False):
         raise KeyError(f"unknown sample scenario {scenario!r}; expected one of {sorted(SCENARIOS)}")
     target = scenario_dir(scenario, cache_dir)
     stamp = target / _STAMP
+    fingerprint = _code_fingerprint()
     if stamp.exists() and not force:
         record = json.loads(stamp.read_text())
-        if record.get("seed") == seed and record.get("version") == __version__:
+        if record.get("seed") == seed and record.get("code") == fingerprint:
             return {role: target / name for role, name in record["files"].items()}
     target.parent.mkdir(parents=True, exist_ok=True)
     # Build into a scratch folder beside the target, then swap it in, so a build cut short
@@ -101,12 +111,18 @@ def build(scenario, *, cache_dir=None, seed=DEFAULT_SEED, force=False):
             "scenario": scenario,
             "seed": seed,
             "version": __version__,
+            "code": fingerprint,
             "files": {role: Path(path).name for role, path in files.items()},
         }
         (scratch / _STAMP).write_text(json.dumps(record, indent=1))
         if target.exists():
-            shutil.rmtree(target)
-        scratch.rename(target)
+            shutil.rmtree(target, ignore_errors=True)
+        try:
+            scratch.rename(target)
+        except OSError:
+            # Another process finished the same deterministic build first: use its copy.
+            if not (target / _STAMP).exists():
+                raise
     finally:
         if scratch.exists():
             shutil.rmtree(scratch)
