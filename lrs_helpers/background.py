@@ -85,7 +85,8 @@ def _region_columns(regions, nx):
 
 
 def _usable_edge_pixels(sci, dq, columns, sigma, maxiters):
-    """Edge pixel values and the mask of those kept after flags, non-finite values and clipping."""
+    """Edge pixel values, the mask of valid ones (finite, not DO_NOT_USE), and of those kept
+    after per-row clipping."""
     values = sci[..., columns].astype(np.float64)
     bad = ~np.isfinite(values)
     if dq is not None:
@@ -97,15 +98,19 @@ def _usable_edge_pixels(sci, dq, columns, sigma, maxiters):
         np.ma.masked_array(values, mask=bad), sigma=sigma, maxiters=maxiters, axis=-1, masked=True,
         stdfunc="mad_std",
     )
-    return values, ~np.ma.getmaskarray(clipped)
+    return values, ~bad, ~np.ma.getmaskarray(clipped)
 
 
-def _column_ratios(values, keep):
-    """Median ratio of each edge column to its row level (the median of the row's kept pixels)."""
-    kept = np.ma.masked_array(values, mask=~keep)
+def _column_ratios(values, valid, keep):
+    """Median ratio of each edge column's valid pixels to their row level.
+
+    The row level is the median of the row's kept (clipped) pixels; the ratio uses every valid
+    pixel, so a column that the clipping rejects in every row (a hot column) shows up as off.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
-        level = np.ma.median(kept, axis=-1)[..., np.newaxis]
-        ratio = np.ma.median((kept / level).reshape(-1, values.shape[-1]), axis=0)
+        level = np.ma.median(np.ma.masked_array(values, mask=~keep), axis=-1)[..., np.newaxis]
+        scaled = np.ma.masked_array(values, mask=~valid) / level
+        ratio = np.ma.median(scaled.reshape(-1, values.shape[-1]), axis=0)
     return np.ma.filled(ratio.astype(np.float64), np.nan)
 
 
@@ -125,7 +130,7 @@ def _steady_from_ratios(ratio, tolerance):
     return steady if steady.any() else np.ones(ratio.shape, dtype=bool)
 
 
-def _steady_columns(values, keep, tolerance):
+def _steady_columns(values, valid, keep, tolerance):
     """Edge columns that follow the row level, as a mask broadcastable to ``keep``.
 
     The sky level of each row is the median of its kept edge pixels; a column whose median
@@ -135,7 +140,7 @@ def _steady_columns(values, keep, tolerance):
     in every row (a roll-off next to the reference pixels), too little for per-row clipping to
     catch in a noisy integration, but enough to pull the median of the edges down by ~1%.
     """
-    return _steady_from_ratios(_column_ratios(values, keep), tolerance)
+    return _steady_from_ratios(_column_ratios(values, valid, keep), tolerance)
 
 
 def _fill_empty_rows(per_row):
@@ -288,9 +293,9 @@ def _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column
         dq_cube = dq_cube.astype(np.int64)
     nints, ny, nx = sci_cube.shape
     columns = _region_columns(regions, nx)
-    values, keep = _usable_edge_pixels(sci_cube, dq_cube, columns, sigma, maxiters)
+    values, valid, keep = _usable_edge_pixels(sci_cube, dq_cube, columns, sigma, maxiters)
     if column_tolerance is not None:
-        keep &= _steady_columns(values, keep, column_tolerance)
+        keep &= _steady_columns(values, valid, keep, column_tolerance)
     var_edge = None
     if var is not None:
         var_cube, _ = _as_cube(var, "var")
@@ -504,8 +509,8 @@ def _steady_regions(original, raw, names, chunks, kw):
     for chunk in chunks:
         sci = np.asarray(original["SCI"].section[chunk], dtype=np.float64)
         dq = _unsigned(raw["DQ"], chunk) if "DQ" in names else None
-        values, keep = _usable_edge_pixels(sci, dq, columns, sigma, maxiters)
-        ratios.append(_column_ratios(values, keep))
+        values, valid, keep = _usable_edge_pixels(sci, dq, columns, sigma, maxiters)
+        ratios.append(_column_ratios(values, valid, keep))
     with warnings.catch_warnings():
         # a column with no usable pixel in any chunk stays NaN and is dropped below
         warnings.simplefilter("ignore", RuntimeWarning)
