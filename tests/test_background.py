@@ -55,8 +55,11 @@ def real_frame(shared_data):
 
 
 def test_real_frame_with_trace_residual_below_one_percent_and_noise(real_frame, shared_data):
+    from lrs_helpers.sample import grounding
+
     rows = _rows_5_to_12_um(shared_data)
-    trace = _trace()
+    # a BD+60 1753-like source on the slitless trace (wavelength-dependent width and position)
+    trace, _ = grounding.point_source_rate("slitless")
     corrected, model = background.subtract_slitless(real_frame + trace)
     relative = background.residual_in_aperture(corrected, trace, real_frame, columns=TRACE_COLUMNS, rows=rows)
     bias = abs(np.median(relative))
@@ -438,6 +441,17 @@ def test_chunking_does_not_change_the_result(twin, subtracted, tmp_path):
     out, _, _ = subtracted
     whole = background.subtract_rateints(files["rateints"], tmp_path / "whole_rateints.fits", chunk_ints=1000)
     np.testing.assert_allclose(fits.getdata(whole, "SCI"), fits.getdata(out, "SCI"), equal_nan=True)
+
+
+def test_writer_names_a_corrupt_input(tmp_path):
+    from lrs_helpers.io import LRSInputError
+
+    corrupt = tmp_path / "broken_rateints.fits"
+    corrupt.write_bytes(b"SIMPLE  = T" + b"\0" * 100)
+    with pytest.raises(LRSInputError) as error:
+        background.subtract_rateints(corrupt, tmp_path / "out_rateints.fits")
+    assert str(corrupt.name) in str(error.value)
+    assert not (tmp_path / "out_rateints.fits").exists()
 
 
 def test_writer_refuses_bad_requests(twin, tmp_path):
