@@ -284,6 +284,11 @@ def _group_basis(ngroups, frame_clocks, harmonic_freqs):
     return line, patterns, projected
 
 
+def _typical(values, max_samples=100_000):
+    """Median of a large 1-D array, from an evenly strided subsample of at most max_samples."""
+    return np.median(values[:: max(1, values.size // max_samples)])
+
+
 def _normal_matrix(products, gram, nterms):
     """Normal matrix of the (a_1.., b_1..) parameters from position sums and the group gram.
 
@@ -345,14 +350,16 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
     npix = ny * nx
     # Phase factor exp(2 pi i f_k t) of each term at each read position of each integration's
     # first frame, built as (integration start) x (position in the frame).
+    # The phase factor exp(2 pi i f_k t) of a read factorises: (integration start) x
+    # (position in the frame) x (group), so no array of the data's size is ever needed.
     at_start = np.exp(2j * np.pi * np.mod(np.outer(starts * PIXEL_CLOCK_S, harmonic_freqs), 1.0))
-    in_frame_phase = np.exp(2j * np.pi * np.mod(np.outer(in_frame.ravel() * PIXEL_CLOCK_S, harmonic_freqs), 1.0))
-    z = at_start[:, None, :] * in_frame_phase[None, :, :]  # (nints, positions, terms)
+    at_position = np.exp(2j * np.pi * np.mod(np.outer(in_frame.ravel() * PIXEL_CLOCK_S, harmonic_freqs), 1.0))
     result = {
         "clock": (in_frame, frame_clocks, reset_clocks, starts),
         "harmonic_freqs": harmonic_freqs,
         "patterns": patterns,
-        "z": z,
+        "at_start": at_start,  # (nints, terms)
+        "at_position": at_position,  # (positions, terms)
         "coefficients": np.full((frequencies.size, nharmonics, 2), np.nan),
         "weights": np.zeros((nints, npix)),
         "condition": np.inf,
@@ -379,35 +386,45 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
     if not np.any(usable):
         return result
     coords4 = coords.reshape(rank, nints, npos, N_CHANNELS)
-    u = np.ascontiguousarray(np.moveaxis(z.real, -1, 0))  # (terms, nints, positions)
-    v = np.ascontiguousarray(np.moveaxis(z.imag, -1, 0))
-    uv = np.concatenate([u, v]).reshape(2 * nterms, -1)
+    # Products of position factors of every pair of terms, for the normal equations.
+    pairs_conj = (at_position[:, :, None] * at_position[:, None, :].conj()).reshape(npos, -1)
+    pairs = (at_position[:, :, None] * at_position[:, None, :]).reshape(npos, -1)
+    starts_conj = at_start[:, :, None] * at_start[:, None, :].conj()  # (nints, terms, terms)
+    starts_pairs = at_start[:, :, None] * at_start[:, None, :]
+    shown_complex = shown[:, :nterms] + 1j * shown[:, nterms:]  # (rank, terms)
 
     def solve(weights):
-        # Per read position a term's (a, b) put (u a + v b) on the real part of its group
-        # pattern and (-v a + u b) on the imaginary part (u + iv = z), so the normal equations
-        # need only weighted sums of u, v products over positions and the groups' gram matrix.
+        # With z = u + iv the phase factor of a term at a read position, the term's (a, b) put
+        # (u a + v b) on the real part of its group pattern and (-v a + u b) on the imaginary
+        # part. So the normal equations need only weighted sums over positions of u, v products
+        # (from sums of z_m conj(z_n) and z_m z_n) and the groups' gram matrix; the right-hand
+        # side is Re/Im of sum z Y, Y the data's coordinates on the patterns.
         # The four channels share a read time: their weighted data are summed first.
         w4 = weights.reshape(nints, npos, N_CHANNELS)
-        wsum = w4.sum(axis=-1).reshape(-1)
+        wsum = w4.sum(axis=-1)  # (nints, positions)
         wcoords = np.einsum("ripc,ipc->rip", coords4, w4.astype(work), optimize=True)
-        wy = np.tensordot(shown, wcoords.astype(float), axes=([0], [0]))  # (2 nterms, nints, positions)
-        y_re, y_im = wy[:nterms], wy[nterms:]
-        rhs = np.concatenate([
-            np.sum(u * y_re - v * y_im, axis=(1, 2)),
-            np.sum(v * y_re + u * y_im, axis=(1, 2)),
+        # Y_k = (real-part coordinate) + i (imaginary-part coordinate), (nints, positions, terms)
+        y = np.tensordot(wcoords.astype(float), shown_complex, axes=([0], [0]))
+        zy = np.einsum("ipk,pk->ik", y, at_position)  # sum over positions, per integration
+        total = np.sum(zy * at_start, axis=0)
+        rhs = np.concatenate([total.real, total.imag])
+        a_sum = np.sum(starts_conj * (wsum @ pairs_conj.real + 1j * (wsum @ pairs_conj.imag)).reshape(nints, nterms, nterms), axis=0)
+        b_sum = np.sum(starts_pairs * (wsum @ pairs.real + 1j * (wsum @ pairs.imag)).reshape(nints, nterms, nterms), axis=0)
+        products = np.block([
+            [(a_sum.real + b_sum.real) / 2, (b_sum.imag - a_sum.imag) / 2],
+            [(a_sum.imag + b_sum.imag) / 2, (a_sum.real - b_sum.real) / 2],
         ])
-        products = (uv * wsum) @ uv.T
         normal = _normal_matrix(products, gram, nterms)[np.ix_(keep, keep)]
         solution = np.zeros(2 * nterms)
         solution[keep] = np.linalg.solve(normal, rhs[keep])
         return solution, normal
 
     def residual_power(solution):
-        # Each pixel's squared residual in the fitted subspace once the fitted EMI is removed.
-        a, b = solution[:nterms, None, None], solution[nterms:, None, None]
-        on_patterns = np.concatenate([a * u + b * v, b * u - a * v])  # (2 nterms, nints, positions)
-        predicted = np.tensordot(shown, on_patterns, axes=([1], [0])).astype(work)
+        # Each pixel's squared residual in the fitted subspace once the fitted EMI is removed:
+        # the EMI's coordinates are Re(sum_k shown_k C_k z_k), C = a - ib.
+        c = solution[:nterms] - 1j * solution[nterms:]
+        factors = shown_complex[:, None, :] * (c * at_start)[None]  # (rank, nints, terms)
+        predicted = (factors.real @ at_position.real.T - factors.imag @ at_position.imag.T).astype(work)
         return np.sum((coords4 - predicted[..., None]) ** 2, axis=0).reshape(nints, npix)
 
     def weights_from(power):
@@ -418,7 +435,7 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
         variance = np.where(usable, power / rank, np.nan)
         with np.errstate(invalid="ignore"):
             pooled = np.nanmean(variance, axis=0)
-            typical = np.median(variance[usable])
+            typical = _typical(variance[usable])
             pooled = np.maximum(np.where(np.isfinite(pooled), pooled, np.inf), typical if typical > 0 else 1.0)
             return np.where(usable & ~(variance > 25.0 * pooled), 1.0 / pooled, 0.0)
 
@@ -428,7 +445,7 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
     # fit repeated with inverse-variance weights.
     power = np.sum(coords4**2, axis=0).reshape(nints, npix)
     with np.errstate(invalid="ignore"):
-        weights = (usable & ~(power > 25.0 * np.median(power[usable]))).astype(float)
+        weights = (usable & ~(power > 25.0 * _typical(power[usable]))).astype(float)
     solution, _ = solve(weights)
     weights = weights_from(residual_power(solution))
     solution, normal = solve(weights)
@@ -444,11 +461,13 @@ def _model(fit, terms=slice(None), dtype=np.float64):
     """Fitted EMI of the chosen terms at every read, (nints, ngroups, positions), DN."""
     coefficients = fit["coefficients"].reshape(-1, 2)[terms]
     coefficients = np.where(np.isfinite(coefficients), coefficients, 0.0)
-    # Re(C z h) with C = a - ib, as two real products laid out like the ramps.
-    zc = np.moveaxis(fit["z"][..., terms] * (coefficients[:, 0] - 1j * coefficients[:, 1]), -1, 1)
-    patterns = fit["patterns"][:, terms]
-    return (np.matmul(patterns.real.astype(dtype), zc.real.astype(dtype))
-            - np.matmul(patterns.imag.astype(dtype), zc.imag.astype(dtype)))
+    # Re(C z h) with C = a - ib and z h = (start) x (group) x (position) factors: one real
+    # product of (integration, group) factors with position factors.
+    c = coefficients[:, 0] - 1j * coefficients[:, 1]
+    factors = (c * fit["at_start"][:, terms])[:, None, :] * fit["patterns"][None, :, terms]
+    position = fit["at_position"][:, terms]
+    return (factors.real.astype(dtype) @ position.real.T.astype(dtype)
+            - factors.imag.astype(dtype) @ position.imag.T.astype(dtype))
 
 
 def correct(ramps, subarray, readpatt="FASTR1", frequencies=(390.625,), *, nharmonics=5,
@@ -551,8 +570,7 @@ def measure(ramps, subarray, readpatt="FASTR1", frequency=390.625, *, nharmonics
     in_frame, frame_clocks, _, starts = fit["clock"]
     folded_sum = np.zeros(nbins)
     folded_weight = np.zeros(nbins)
-    g = np.arange(ngroups) - (ngroups - 1) / 2
-    line = np.stack([np.ones(ngroups) / np.sqrt(ngroups), g / np.linalg.norm(g)], axis=1)
+    line, _, _ = _group_basis(ngroups, frame_clocks, fit["harmonic_freqs"][:1])
     group_clocks = np.arange(ngroups, dtype=np.int64) * frame_clocks
     model = _model(fit) if fit["npix_used"] else None
     for i in range(nints if fit["npix_used"] else 0):
