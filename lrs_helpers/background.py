@@ -32,6 +32,7 @@ integration (``order=0``); ``order=1`` or ``2`` fit a polynomial across the row 
 
 import functools
 import json
+import os
 import shutil
 import tempfile
 import warnings
@@ -429,7 +430,7 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw
     from .io import LRSInputError, open_product
 
     in_path, out_path = Path(in_path), Path(out_path)
-    if out_path.exists() and out_path.resolve() == in_path.resolve():
+    if out_path.exists() and os.path.samefile(out_path, in_path):
         raise LRSInputError(f"{out_path}: refusing to write over the input file; choose another out_path")
     if out_path.exists() and not overwrite:
         raise LRSInputError(f"{out_path} already exists; pass overwrite=True or choose another name")

@@ -169,6 +169,9 @@ def _x1dints(out_dir, rateints, truth, int_times):
     npix = stop - start + 1
     flux_dn = np.where(good, aperture, 0).sum(-1) * npix / np.maximum(good.sum(-1), 1)
     true_var_dn = np.where(good, var, 0).sum(-1) * (npix / np.maximum(good.sum(-1), 1)) ** 2
+    # the noise-free count rate in the aperture: source x light curve + drifting sky
+    expected_dn = (truth["light_curve"][:, None] * truth["source"][rows, start:stop + 1].sum(-1)
+                   + truth["sky_scale"][:, None] * truth["sky"][rows, start:stop + 1].sum(-1))
     factor = err_factor(wave)
     flux = flux_dn * to_jy
     true_error = np.sqrt(true_var_dn) * to_jy
@@ -231,7 +234,7 @@ def _x1dints(out_dir, rateints, truth, int_times):
     path = out_dir / x1d.meta.filename
     x1d.save(path)
     arrays = {"x1dints_wavelength": wave, "x1dints_err_factor": factor, "x1dints_true_error": true_error,
-              "x1dints_rows": rows}
+              "x1dints_true_flux": expected_dn * to_jy, "x1dints_rows": rows}
     return path, arrays
 
 
@@ -270,6 +273,9 @@ def build(out_dir, seed):
         "err_factor_law": f"reported/true FLUX_ERROR = {ERR_FACTOR_AT_5UM} + {ERR_FACTOR_SLOPE_PER_UM}"
                           "*(clip(wavelength_um, 5, 14) - 5)",
         "x1dints_background_subtracted": False,
+        "x1dints_note": "FLUX holds the sky (not subtracted) whose level drifts (sky_scale) and the transit "
+                        "(light_curve); FLUX - x1dints_true_flux is the pure noise, whose scatter is "
+                        "x1dints_true_error",
         "units": {"rateints": "DN/s", "x1dints_flux": "Jy"},
     }
     arrays = {
