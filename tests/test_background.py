@@ -545,3 +545,19 @@ def test_explorer_and_residual_plot(twin):
     explorer.update()
     assert plt.get_fignums(), "the explorer draws a figure"
     plt.close("all")
+
+
+def test_twin_is_deterministic(tmp_path):
+    from lrs_helpers.sample import slitless_bkg
+
+    first = slitless_bkg.build(_fresh(tmp_path / "one"), 5)
+    second = slitless_bkg.build(_fresh(tmp_path / "two"), 5)
+    other = slitless_bkg.build(_fresh(tmp_path / "three"), 6)
+    np.testing.assert_array_equal(fits.getdata(first["rateints"], "SCI"), fits.getdata(second["rateints"], "SCI"))
+    assert not np.array_equal(fits.getdata(first["rateints"], "SCI"), fits.getdata(other["rateints"], "SCI"),
+                              equal_nan=True)
+
+
+def _fresh(folder):
+    folder.mkdir()
+    return folder
