@@ -504,12 +504,13 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
     covariance = np.linalg.pinv(best.jac.T @ best.jac) * max(reduced_chi2, 1.0)
     offset_a, relative = (float(v) for v in best.x)
     systematic = abs(float(peak.x[1]) - relative) / 2.0
+    systematic_a = abs(float(peak.x[0]) - offset_a) / 2.0
     return NodOffset(
         relative=relative,
         relative_error=float(np.sqrt(covariance[1, 1] + systematic**2)),
         relative_systematic=systematic,
         offset_a=offset_a,
-        offset_a_error=float(np.sqrt(covariance[0, 0])),
+        offset_a_error=float(np.sqrt(covariance[0, 0] + systematic_a**2)),
         offset_b=offset_a + relative,
         shift_rows=float(np.median(
             transmitted_centroid_arcsec(wave, offset_a + relative, slit_width_arcsec)
