@@ -161,6 +161,19 @@ def _fill_empty_rows(per_row):
     return filled
 
 
+def _running_mean(per_row, window):
+    """Mean over ``window`` neighbouring rows (axis 1), the edge rows repeated at the ends.
+
+    Used on variances too: the mean of the row variances divided by ``window`` is the variance
+    of the averaged estimate, the rows' estimates being independent.
+    """
+    if window == 1:
+        return per_row
+    from scipy.ndimage import uniform_filter1d
+
+    return uniform_filter1d(per_row, size=int(window), axis=1, mode="nearest")
+
+
 def _normalised_x(columns, nx):
     """Column positions scaled to [-1, 1] so low-order fits stay well conditioned."""
     half = max(nx - 1, 1) / 2.0
@@ -195,6 +208,7 @@ def edge_background(
     sigma=3.0,
     maxiters=5,
     column_tolerance=0.03,
+    row_window=1,
 ):
     """Model the sky background of slitless frames from the subarray edges.
 
@@ -226,6 +240,11 @@ def edge_background(
         Edge columns whose typical ratio to the row level (median over all rows and
         integrations given) differs from that of the other edge columns by more than this
         fraction are not used (default 3%); None keeps every column.
+    row_window : int
+        Odd number of rows averaged (running mean along the rows) after the per-row estimate,
+        to lower its noise about sqrt(row_window) times; 1 (default) keeps each row's own value.
+        The sky changes slowly along the rows (its shape in the real frame is smooth over tens
+        of rows), so a few rows cost no accuracy.
 
     Returns
     -------
@@ -233,7 +252,8 @@ def edge_background(
         Background model in the unit of ``sci``; zero in the reference columns 0-3 (they see
         no light) and NaN for an integration with no usable edge pixel at all.
     """
-    model, _ = _edge_model(sci, dq, None, regions, statistic, order, sigma, maxiters, column_tolerance)
+    model, _ = _edge_model(sci, dq, None, regions, statistic, order, sigma, maxiters, column_tolerance,
+                           row_window)
     return model
 
 
@@ -248,12 +268,13 @@ def edge_background_variance(
     sigma=3.0,
     maxiters=5,
     column_tolerance=0.03,
+    row_window=1,
 ):
     """Variance of the :func:`edge_background` model, from the edge pixels' own variances.
 
     Parameters
     ----------
-    sci, dq, regions, statistic, order, sigma, maxiters, column_tolerance
+    sci, dq, regions, statistic, order, sigma, maxiters, column_tolerance, row_window
         As for :func:`edge_background` (the same pixels are kept).
     var : ndarray, same shape as ``sci``
         Variance of each pixel, in the unit of ``sci`` squared (e.g. VAR_POISSON + VAR_RNOISE,
@@ -273,18 +294,22 @@ def edge_background_variance(
     that covariance: an extraction that adds the pixel variances counts this term n times too
     few. It matters when the background uses few pixels: with N background pixels per row the
     term is about (pi/2) n / N of the pixel noise of the sum (1.3 for a 12-column aperture and
-    15 background columns), so use wide regions, or average the background over a few rows.
+    15 background columns), so use wide regions, or average the estimate over a few rows
+    (``row_window``).
     """
-    _, variance = _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column_tolerance)
+    _, variance = _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column_tolerance,
+                              row_window)
     return variance
 
 
-def _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column_tolerance):
+def _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column_tolerance, row_window):
     """Shared worker of :func:`edge_background` and :func:`edge_background_variance`."""
     if statistic not in _STATISTICS:
         raise ValueError(f"statistic must be one of {_STATISTICS}; got {statistic!r}")
     if int(order) != order or not 0 <= order <= 3:
         raise ValueError(f"order must be an integer 0-3 (0 = one value per row); got {order!r}")
+    if int(row_window) != row_window or row_window < 1 or row_window % 2 == 0:
+        raise ValueError(f"row_window must be an odd positive integer (1 = no averaging); got {row_window!r}")
     sci_cube, ndim = _as_cube(sci, "sci")
     dq_cube = None
     if dq is not None:
@@ -316,19 +341,21 @@ def _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column
             combine = np.ma.median if statistic == "median" else np.ma.mean
             per_row = combine(kept, axis=-1).filled(np.nan)[..., np.newaxis]
             per_row[count == 0] = np.nan
-            model[..., light] = _fill_empty_rows(per_row)
+            model[..., light] = _running_mean(_fill_empty_rows(per_row), row_window)
             if variance is not None:
                 factor = _MEDIAN_VARIANCE_FACTOR if statistic == "median" else 1.0
                 row_var = factor * var_edge.sum(axis=-1) / count.astype(np.float64) ** 2
                 row_var[count == 0] = np.nan
-                variance[..., light] = _fill_empty_rows(row_var[..., np.newaxis])
+                row_var = _fill_empty_rows(row_var[..., np.newaxis])
+                variance[..., light] = _running_mean(row_var, row_window) / row_window
         else:
             linear = _polynomial_weights(columns, keep, int(order), nx)
             fitted = np.einsum("...xc,...c->...x", linear, np.where(keep, values, 0.0))
-            model[..., light] = _fill_empty_rows(fitted)[..., light]
+            model[..., light] = _running_mean(_fill_empty_rows(fitted), row_window)[..., light]
             if variance is not None:
                 propagated = np.einsum("...xc,...c->...x", linear**2, var_edge)
-                variance[..., light] = _fill_empty_rows(propagated)[..., light]
+                propagated = _running_mean(_fill_empty_rows(propagated), row_window) / row_window
+                variance[..., light] = propagated[..., light]
     if ndim == 2:
         model = model[0]
         variance = variance[0] if variance is not None else None
@@ -1024,7 +1051,7 @@ def plot_residual(sci, dq=None, *, source=None, aperture=(30, 41), rows=None, ax
 
 
 def explore_background(sci, dq=None, *, source=None, aperture=(30, 41), rows=None):
-    """Widgets: choose background columns, statistic and order on one frame; see the residual.
+    """Widgets: choose background columns, statistic, order and row window on one frame; see the residual.
 
     Parameters
     ----------
@@ -1054,14 +1081,17 @@ def explore_background(sci, dq=None, *, source=None, aperture=(30, 41), rows=Non
     statistic = widgets.Dropdown(options=_STATISTICS, value="median", description="statistic")
     order = widgets.IntSlider(value=0, min=0, max=2, description="order")
     screen = widgets.Checkbox(value=True, description="drop off-level columns")
+    window = widgets.Dropdown(options=(1, 3, 5, 9), value=1, description="row window")
 
-    def redraw(left, right, statistic, order, screen):
+    def redraw(left, right, statistic, order, screen, window):
         regions = tuple(region for region in (left, right) if region[1] > region[0])
         if not regions:
             print("choose at least one background column")
             return
         plot_residual(sci, dq, source=source, aperture=aperture, rows=rows, regions=regions,
-                      statistic=statistic, order=order, column_tolerance=0.03 if screen else None)
+                      statistic=statistic, order=order, column_tolerance=0.03 if screen else None,
+                      row_window=window)
         plt.show()
 
-    return widgets.interactive(redraw, left=left, right=right, statistic=statistic, order=order, screen=screen)
+    return widgets.interactive(redraw, left=left, right=right, statistic=statistic, order=order, screen=screen,
+                               window=window)

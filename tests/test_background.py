@@ -169,13 +169,14 @@ def test_variance_matches_monte_carlo():
     nints, sigma = 400, 2.0
     data = 50.0 + rng.normal(0, sigma, (nints, 8, 72))
     var = np.full(data.shape, sigma**2)
-    for statistic, order in (("median", 0), ("mean", 0), ("median", 1)):
-        model = background.edge_background(data, statistic=statistic, order=order)
-        predicted = background.edge_background_variance(data, var, statistic=statistic, order=order)
+    for statistic, order, window in (("median", 0, 1), ("mean", 0, 1), ("median", 1, 1), ("median", 0, 3)):
+        model = background.edge_background(data, statistic=statistic, order=order, row_window=window)
+        predicted = background.edge_background_variance(data, var, statistic=statistic, order=order,
+                                                        row_window=window)
         measured = model[:, :, 40].var(axis=0).mean()
         # 400 draws x 8 rows: the variance itself is known to ~5%; clipping trims the tails
         # slightly, so allow 20%
-        assert measured == pytest.approx(predicted[:, :, 40].mean(), rel=0.2), (statistic, order)
+        assert measured == pytest.approx(predicted[:, :, 40].mean(), rel=0.2), (statistic, order, window)
 
 
 def test_two_dimensional_input_gives_two_dimensional_model():
@@ -192,6 +193,7 @@ def test_two_dimensional_input_gives_two_dimensional_model():
         ({"regions": ()}, "regions is empty"),
         ({"regions": ((20, 10),)}, "empty"),
         ({"regions": ((100, 120),)}, "select no column"),
+        ({"row_window": 4}, "row_window"),
     ],
 )
 def test_bad_settings_rejected(kwargs, message):
@@ -540,8 +542,8 @@ def test_explorer_and_residual_plot(twin):
     residual = float(ax.get_title().split(":")[1].split("%")[0])
     assert abs(residual) < 1.0, "the plotted aperture residual is the same < 1% figure"
     explorer = background.explore_background(frame, flags, source=source)
-    left, right, statistic, order, screen = explorer.children[:5]
-    statistic.value, order.value, left.value = "mean", 1, (12, 20)
+    left, right, statistic, order, screen, window = explorer.children[:6]
+    statistic.value, order.value, left.value, window.value = "mean", 1, (12, 20), 5
     explorer.update()
     assert plt.get_fignums(), "the explorer draws a figure"
     plt.close("all")
@@ -561,3 +563,21 @@ def test_twin_is_deterministic(tmp_path):
 def _fresh(folder):
     folder.mkdir()
     return folder
+
+
+def test_row_window_lowers_noise_without_bias(twin):
+    from stdatamodels.jwst import datamodels
+
+    files, truth = twin
+    with datamodels.open(files["rateints"]) as model:
+        sci, dq = model.data.astype(float), model.dq.copy()
+    sky = truth["sky_scale"][:, None, None] * truth["sky"]
+    rows = (truth["wavelength_per_row"] > 5) & (truth["wavelength_per_row"] < 12)
+    error = {}
+    for window in (1, 5):
+        model_sky = background.edge_background(sci, dq, row_window=window)
+        relative = (model_sky - sky)[:, rows, 36] / sky[:, rows, 36]
+        error[window] = (np.median(relative), np.std(relative))
+    assert abs(error[5][0]) < 0.01
+    # five rows averaged: the scatter falls by ~sqrt(5) = 2.2; ask for a factor 1.8
+    assert error[5][1] < error[1][1] / 1.8
