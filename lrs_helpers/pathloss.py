@@ -538,6 +538,7 @@ def spectrum_arrays(x1d):
     wavelength_um, flux, error : numpy.ndarray
         New arrays; flux and error in the product's flux unit (Jy for x1d).
     """
+    from astropy.nddata import StdDevUncertainty
     from specutils import Spectrum
 
     if isinstance(x1d, Spectrum):
@@ -545,7 +546,7 @@ def spectrum_arrays(x1d):
             raise ValueError("the spectrum has no uncertainty; expected flux errors to weigh the nods")
         wave = x1d.spectral_axis.to_value(u.um)
         return (np.array(wave, dtype=float), np.array(x1d.flux.value, dtype=float),
-                np.array(x1d.uncertainty.represent_as(_std_class()).array, dtype=float))
+                np.array(x1d.uncertainty.represent_as(StdDevUncertainty).array, dtype=float))
     from lrs_helpers import io
 
     model = io.open_product(x1d, levels=("x1d",))
@@ -558,12 +559,6 @@ def spectrum_arrays(x1d):
     finally:
         if model is not x1d:
             model.close()
-
-
-def _std_class():
-    from astropy.nddata import StdDevUncertainty
-
-    return StdDevUncertainty
 
 
 def _name(product):

@@ -55,8 +55,6 @@ def siaf_aperture(name):
             import pysiaf  # noqa: F401
         finally:
             requests.get = online_get
-    import pysiaf
-
     siaf = _miri_siaf()
     if name not in siaf.apernames:
         raise ValueError(f"aperture {name!r} is not in the MIRI SIAF; expected e.g. 'MIRIM_SLIT'")

@@ -282,3 +282,22 @@ def test_inputs_are_not_modified():
     pathloss.flux_ratio(wave, flux, flux * 0.01, flux, flux * 0.01, shift_rows=0.4)
     pathloss.slit_throughput(wave, 0.1)
     assert np.array_equal(wave, copies[0]) and np.array_equal(flux, copies[1])
+
+
+def test_corrected_nods_show_no_offset(twin, fitted):
+    # Spectrum input path: once each nod is corrected for its own position, the pair carries no
+    # shift and no coloured ratio, so the fit finds them at one place (within 0.01 arcsec).
+    files, _ = twin
+    corrected = [pathloss.corrected_spectrum(files[f"x1d_nod{n}"], offset)
+                 for n, offset in ((1, fitted.offset_a), (2, fitted.offset_b))]
+    again = pathloss.estimate_offset_from_nods(*corrected)
+    assert abs(again.relative) < 0.01
+
+
+def test_spectrum_without_uncertainty_is_refused():
+    from astropy import units as u
+    from specutils import Spectrum
+
+    bare = Spectrum(flux=np.ones(50) * u.Jy, spectral_axis=np.linspace(5, 13, 50) * u.um)
+    with pytest.raises(ValueError, match="no uncertainty"):
+        pathloss.nod_ratio(bare, bare)
