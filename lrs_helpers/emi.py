@@ -375,17 +375,19 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
     shown = basis.T @ projected  # (rank, 2 nterms): each term's pattern in that basis
     gram = shown.T @ shown
     work = np.float64 if ramps.dtype == np.float64 else np.float32
-    coords = np.tensordot(basis.astype(work), ramps.reshape(nints, ngroups, npix).astype(work, copy=False),
-                          axes=([0], [1]))  # (rank, nints, npix)
+    basis_t = np.ascontiguousarray(basis.T, dtype=work)
+    coords = np.empty((nints, rank, npix), dtype=work)
+    for i in range(nints):  # one small matrix product per integration, in cache
+        np.matmul(basis_t, ramps[i].reshape(ngroups, npix).astype(work, copy=False), out=coords[i])
     # Non-finite reads (NaN, inf) make their pixel's coordinates non-finite.
-    usable = np.all(np.isfinite(coords), axis=0)
+    usable = np.all(np.isfinite(coords), axis=1)
     if groupdq is not None or pixeldq is not None:
         usable &= ~np.any(_flags(ramps, pixeldq, groupdq), axis=1).reshape(nints, npix)
-    coords[:, ~usable] = 0.0
+    coords[np.broadcast_to(~usable[:, None, :], coords.shape)] = 0.0
     result["npix_used"] = int(usable.sum())
     if not np.any(usable):
         return result
-    coords4 = coords.reshape(rank, nints, npos, N_CHANNELS)
+    coords4 = coords.reshape(nints, rank, npos, N_CHANNELS)
     # Products of position factors of every pair of terms, for the normal equations.
     pairs_conj = (at_position[:, :, None] * at_position[:, None, :].conj()).reshape(npos, -1)
     pairs = (at_position[:, :, None] * at_position[:, None, :]).reshape(npos, -1)
@@ -402,9 +404,9 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
         # The four channels share a read time: their weighted data are summed first.
         w4 = weights.reshape(nints, npos, N_CHANNELS)
         wsum = w4.sum(axis=-1)  # (nints, positions)
-        wcoords = np.einsum("ripc,ipc->rip", coords4, w4.astype(work), optimize=True)
+        wcoords = np.einsum("irpc,ipc->irp", coords4, w4.astype(work), optimize=True)
         # Y_k = (real-part coordinate) + i (imaginary-part coordinate), (nints, positions, terms)
-        y = np.tensordot(wcoords.astype(float), shown_complex, axes=([0], [0]))
+        y = np.einsum("irp,rk->ipk", wcoords.astype(float), shown_complex, optimize=True)
         zy = np.einsum("ipk,pk->ik", y, at_position)  # sum over positions, per integration
         total = np.sum(zy * at_start, axis=0)
         rhs = np.concatenate([total.real, total.imag])
@@ -423,9 +425,9 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
         # Each pixel's squared residual in the fitted subspace once the fitted EMI is removed:
         # the EMI's coordinates are Re(sum_k shown_k C_k z_k), C = a - ib.
         c = solution[:nterms] - 1j * solution[nterms:]
-        factors = shown_complex[:, None, :] * (c * at_start)[None]  # (rank, nints, terms)
+        factors = shown_complex[None, :, :] * (c * at_start)[:, None, :]  # (nints, rank, terms)
         predicted = (factors.real @ at_position.real.T - factors.imag @ at_position.imag.T).astype(work)
-        return np.sum((coords4 - predicted[..., None]) ** 2, axis=0).reshape(nints, npix)
+        return np.sum((coords4 - predicted[..., None]) ** 2, axis=1).reshape(nints, npix)
 
     def weights_from(power):
         # Inverse-variance weights from each pixel's residual power pooled over integrations,
@@ -443,7 +445,7 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
     # it would favour some phases and bias the amplitude low. So the first fit weighs all
     # pixels equally (leaving out only gross outliers), then the fitted EMI is removed and the
     # fit repeated with inverse-variance weights.
-    power = np.sum(coords4**2, axis=0).reshape(nints, npix)
+    power = np.sum(coords4**2, axis=1).reshape(nints, npix)
     with np.errstate(invalid="ignore"):
         weights = (usable & ~(power > 25.0 * _typical(power[usable]))).astype(float)
     solution, _ = solve(weights)
