@@ -119,7 +119,8 @@ def _true_spectrum_jy(wavelength_um):
 
 
 def _observe(across, along, rows, fine_rows, fine_wave, polygon, rows_per_arcsec):
-    """Flux per detector row (Jy, before the pipeline's centred pathloss) for one nod."""
+    """Light per detector row for one nod (Jy x um, before the pipeline's flux calibration), and
+    the slit throughput at the wavelength nodes it was computed on."""
     nodes = np.linspace(4.0, 15.0, 45)
     grid, profiles = _transmitted_profiles(nodes, along, across, polygon)
     throughput_nodes = profiles.sum(axis=1)
@@ -148,7 +149,7 @@ def _observe(across, along, rows, fine_rows, fine_wave, polygon, rows_per_arcsec
     signal = np.zeros(len(rows))
     inside = (target >= rows[0]) & (target <= rows[-1])
     np.add.at(signal, target[inside] - rows[0], weight[inside])
-    return signal, np.interp(fine_wave, nodes, throughput_nodes), nodes, throughput_nodes
+    return signal, nodes, throughput_nodes
 
 
 def _spec_table_dtype(spectrum):
@@ -201,7 +202,7 @@ def build(out_dir, seed):
     files, truth_arrays, positions = {}, {}, {}
     for nod, across in zip((1, 2), ACROSS_OFFSETS_ARCSEC):
         along = grounding.NOD_OFFSETS_ARCSEC[nod - 1]
-        signal, _, nodes, throughput_nodes = _observe(across, along, rows, fine_rows, fine_wave,
+        signal, nodes, throughput_nodes = _observe(across, along, rows, fine_rows, fine_wave,
                                                       polygon, rows_per_arcsec)
         flux = signal / (dispersion_rows * centred_throughput)
         error = np.abs(flux) / snr
