@@ -7,7 +7,10 @@ An A-star flux standard 5.5 times brighter than BD+60 1753 (standing in for HD 2
   ramps are already linear and dark-free (as after the detector1 steps before jump), so the jump
   step can run on them directly;
 * ``calints``: CubeModel of what the pipeline gave with the default jump threshold (4 sigma):
-  the peak pixels the jump step took for cosmic rays are NaN with DQ DO_NOT_USE + JUMP_DET;
+  the peak pixels the jump step took for cosmic rays are NaN with DQ DO_NOT_USE + JUMP_DET, as
+  MR-LRS03 describes the affected products. (On these twin ramps jwst 3.0's ramp fit itself
+  keeps the unflagged middle of a flagged ramp, with DQ JUMP_DET and a slope ~1% low; the calints
+  stand for the observed cases where the flagged pixel is lost altogether);
 * ``x1dints``: TSOMultiSpecModel (stdatamodels 6: one EXTRACT1D row per integration, vector
   columns), box-extracted over the CRDS EXTRACT1D columns 30-41 the way jwst 3.0 extract_1d does
   it: NaN pixels are skipped, so the flux dips and NPIXELS drops at the dropouts;
