@@ -417,11 +417,13 @@ def lost_fraction(image, dq, mask, peaks, *, half_width=3, max_distance=15):
     return out
 
 
-def spectrum_dropouts(npixels, flux=None, dq=None):
+def spectrum_dropouts(npixels, flux=None, dq=None, *, window=15):
     """Points of an extracted spectrum that lost pixels of the extraction box.
 
     jwst's extract_1d skips NaN pixels and records how many contributed (NPIXELS); a dropout
-    shows as fewer pixels than the box holds, or as NaN / DO_NOT_USE when none contributed.
+    shows as at least half a pixel fewer than the box holds nearby (the largest NPIXELS within
+    ``window`` points, so a box whose width changes slowly along the spectrum is not taken for
+    one), or as NaN / DO_NOT_USE inside the spectrum.
 
     Parameters
     ----------
@@ -431,6 +433,8 @@ def spectrum_dropouts(npixels, flux=None, dq=None):
         FLUX column, same shape.
     dq : array_like of int, optional
         DQ column, same shape.
+    window : int
+        Points on each side that give the box's nominal pixel count.
 
     Returns
     -------
@@ -441,10 +445,10 @@ def spectrum_dropouts(npixels, flux=None, dq=None):
     npixels = np.asarray(npixels, dtype=float)
     if npixels.size == 0:
         return np.zeros(npixels.shape, bool)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN spectra: nothing is short
-        nominal = np.nanmax(npixels, axis=-1, keepdims=True)
-    short = (npixels < nominal) & (npixels > 0)
+    from scipy.ndimage import maximum_filter1d
+
+    nominal = maximum_filter1d(np.nan_to_num(npixels, nan=0.0), size=2 * window + 1, axis=-1, mode="nearest")
+    short = (npixels <= nominal - 0.5) & (npixels > 0)
     if flux is not None:
         bad = ~np.isfinite(np.asarray(flux, dtype=float))
         if dq is not None:
@@ -552,7 +556,7 @@ def find_dropouts(product, *, half_width=3):
     names = ("integration", "row", "wavelength", "peak_column", "n_pixels", "lost_fraction")
     rows = []
     if getattr(model, "spec", None) is not None and len(model.spec):
-        for spec in model.spec:
+        for number, spec in enumerate(model.spec):
             table = spec.spec_table
             wave = np.atleast_2d(np.asarray(table["WAVELENGTH"], float))
             flux = np.atleast_2d(np.asarray(table["FLUX"], float))
@@ -564,11 +568,13 @@ def find_dropouts(product, *, half_width=3):
                 wave, flux, npix, dq = (a.reshape(1, -1) for a in (wave, flux, npix, dq))
             dropped = spectrum_dropouts(npix, flux, dq)
             nominal = np.nanmax(npix, axis=-1)
+            # Older x1dints hold one integration per EXTRACT1D extension: number them in order.
+            offset = number if flux.shape[0] == 1 and len(model.spec) > 1 else 0
             for integ in range(flux.shape[0]):
                 lost = spectrum_lost_fraction(flux[integ], dropped[integ])
                 for index in np.flatnonzero(dropped[integ]):
-                    rows.append((integ, int(index), float(wave[integ, index]), -1,
-                                 int(nominal[integ] - npix[integ, index]), float(lost[index])))
+                    rows.append((integ + offset, int(index), float(wave[integ, index]), -1,
+                                 int(round(nominal[integ] - npix[integ, index])), float(lost[index])))
     else:
         data, dq, wave = _image_planes(model)
         for integ in range(data.shape[0]):

@@ -221,3 +221,59 @@ def test_spectrum_dropouts_fuzz(npixels, flux_nan):
         lost = jumps.spectrum_lost_fraction(spectrum, mask)
         assert lost.shape == spectrum.shape
         assert np.all(np.isnan(lost[~mask]))
+
+
+def _single_products(files, tmp_path):
+    """cal, s2d and x1d products made from the twin's first integration (as a user would have)."""
+    out = {}
+    with datamodels.open(files["calints"]) as calints, datamodels.open(files["x1dints"]) as x1dints:
+        root = calints.meta.filename.replace("-seg001", "").replace("_calints.fits", "")
+        for level, model_class in (("cal", datamodels.ImageModel), ("s2d", datamodels.SlitModel)):
+            model = model_class(data=calints.data[0].copy(), dq=calints.dq[0].copy(), err=calints.err[0].copy(),
+                                wavelength=calints.wavelength.copy())
+            model.update(calints, only="PRIMARY")
+            if level == "s2d":
+                model.meta.wcsinfo.dispersion_direction = 2
+            out[level] = tmp_path / f"{root}_{level}.fits"
+            model.save(out[level])
+        spec = datamodels.SpecModel()
+        table = x1dints.spec[0].spec_table
+        dtype = [(c["name"], c["datatype"]) for c in spec.schema["properties"]["spec_table"]["datatype"]]
+        rows = np.zeros(len(table["WAVELENGTH"][0]), dtype=dtype)
+        for name in ("WAVELENGTH", "FLUX", "FLUX_ERROR", "DQ", "NPIXELS", "SURF_BRIGHT"):
+            rows[name] = table[name][0]
+        spec.spec_table = rows
+        x1d = datamodels.MultiSpecModel()
+        x1d.update(x1dints, only="PRIMARY")
+        x1d.spec.append(spec)
+        out["x1d"] = tmp_path / f"{root}_x1d.fits"
+        x1d.save(out["x1d"])
+    return out
+
+
+def test_find_dropouts_on_cal_s2d_and_x1d(twin, tmp_path):
+    files, truth, _ = twin
+    expected = np.sort(truth["dropout_wavelengths_um"])
+    for level, path in _single_products(files, tmp_path).items():
+        table = jumps.find_dropouts(path)
+        assert set(table["integration"]) == {0}, level
+        np.testing.assert_allclose(np.sort(table["wavelength"]), expected, atol=1e-5, err_msg=level)
+        if level != "x1d":
+            assert set(table["peak_column"]) == {int(c) for c in truth["peak_pixels"][:, 1]}
+
+
+def test_spectrum_dropouts_ignores_a_slowly_changing_box():
+    # A box whose width drifts from 11.0 to 12.0 pixels along the spectrum (fractional edges)
+    # is not a dropout; one pixel missing at points 40-42 is.
+    npixels = np.linspace(11.0, 12.0, 100)
+    npixels[40:43] -= 1.0
+    flux = np.ones(100)
+    flux[40:43] = 0.7
+    dropped = jumps.spectrum_dropouts(npixels, flux)
+    np.testing.assert_array_equal(np.flatnonzero(dropped), [40, 41, 42])
+    lost = jumps.spectrum_lost_fraction(flux, dropped)
+    np.testing.assert_allclose(lost[40:43], 0.3)
+    # NaN inside the spectrum is a dropout, the empty (NaN) ends are not.
+    flux = np.r_[np.nan, np.ones(8), np.nan, np.ones(5), np.nan]
+    dropped = jumps.spectrum_dropouts(np.full(16, 12.0), flux)
+    np.testing.assert_array_equal(np.flatnonzero(dropped), [9])
