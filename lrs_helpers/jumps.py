@@ -272,7 +272,7 @@ def reference_profile(image, usable, row, *, max_distance=15, rows_per_side=3):
     return profile / profile.sum()
 
 
-def _box(image, usable, centre, half_width):
+def _box(image, centre, half_width):
     lo = max(int(centre) - half_width, 0)
     hi = min(int(centre) + half_width + 1, image.shape[1])
     return slice(lo, hi)
@@ -340,7 +340,7 @@ def dropout_pixels(image, dq=None, *, half_width=3, window=15, min_usable=3):
     peaks = trace_peak_columns(image, usable, window=window)
     mask = np.zeros(image.shape, bool)
     for row in np.flatnonzero(peaks >= 0):
-        box = _box(image, usable, peaks[row], half_width)
+        box = _box(image, peaks[row], half_width)
         if usable[row, peaks[row]] or usable[row, box].sum() < min_usable:
             continue
         mask[row, box] = ~usable[row, box]
@@ -378,7 +378,7 @@ def repair_image(image, dq=None, *, half_width=3, max_distance=15, window=15):
     repaired = image.copy()
     filled = np.zeros(image.shape, bool)
     for row in np.flatnonzero(mask.any(axis=1)):
-        box = _box(image, usable, peaks[row], half_width)
+        box = _box(image, peaks[row], half_width)
         profile = reference_profile(image[:, box], usable[:, box], row, max_distance=max_distance)
         missing = mask[row, box]
         known = usable[row, box]
@@ -411,7 +411,7 @@ def lost_fraction(image, dq, mask, peaks, *, half_width=3, max_distance=15):
     usable = _usable(image, dq)
     out = np.full(image.shape[0], np.nan)
     for row in np.flatnonzero(mask.any(axis=1)):
-        box = _box(image, usable, peaks[row], half_width)
+        box = _box(image, peaks[row], half_width)
         profile = reference_profile(image[:, box], usable[:, box], row, max_distance=max_distance)
         out[row] = profile[mask[row, box]].sum()
     return out

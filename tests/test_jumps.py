@@ -277,3 +277,37 @@ def test_spectrum_dropouts_ignores_a_slowly_changing_box():
     flux = np.r_[np.nan, np.ones(8), np.nan, np.ones(5), np.nan]
     dropped = jumps.spectrum_dropouts(np.full(16, 12.0), flux)
     np.testing.assert_array_equal(np.flatnonzero(dropped), [9])
+
+
+def test_default_threshold_flags_the_recorded_peak_groups(twin):
+    _, truth, ramps = twin
+    flags = jumps.detect_jumps(ramps, truth["gain_e_per_dn"], truth["readnoise_cds_dn"], 4.0)
+    rows, cols, groups = truth["peak_groups"].T
+    hit = flags[:, groups, rows, cols]
+    # Each recorded group is expected >= 5 sigma from the median: 1 sigma above the threshold, so
+    # noise can hide it at most ~16% of the time; require 80% of them flagged in every integration.
+    assert len(groups) >= truth["n_peak_pixels"]
+    assert np.all(hit.mean(axis=1) >= 0.8)
+
+
+def test_threshold_explorer_redraws_when_the_slider_moves(twin, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    _, truth, ramps = twin
+    detected = []
+    real_detect = jumps.detect_jumps
+
+    def recording_detect(*args, **kwargs):
+        detected.append(args[3])
+        return real_detect(*args, **kwargs)
+
+    monkeypatch.setattr(jumps, "detect_jumps", recording_detect)
+    small = ramps[:, :, 360:400]
+    widget = jumps.threshold_explorer(small, 3.1, 5.9, truth["rate_dn_s"][360:400], tuple(truth["extract_columns"]),
+                                      np.linspace(6, 5, 40), trace_mask=truth["trace_mask"][360:400],
+                                      thresholds=(4.0, 10.0))
+    slider, output = widget.children
+    slider.value = 10.0
+    slider.value = 4.0  # cached: no second detection at 4
+    assert detected == [4.0, 10.0]

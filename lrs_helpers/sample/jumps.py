@@ -310,6 +310,10 @@ def build(out_dir, seed):
     }, arrays={
         "peak_pixels": np.stack([peak_rows, peak_cols], axis=1),
         "peak_expected_sigma": peak_sigma.astype(np.float32),
+        # (row, column, group) of the peak pixels' groups expected >= PEAK_MARGIN_SIGMA: the groups
+        # the default jump step flags (group g = the difference from group g-1 to g)
+        "peak_groups": np.array([(r, c, g + 1) for r, c in zip(peak_rows, peak_cols)
+                                 for g in np.flatnonzero(ratio[:, r, c] >= PEAK_MARGIN_SIGMA)]),
         "cosmic_rays": np.stack([cr_int, cr_group, cr_row, cr_col], axis=1),
         "cosmic_ray_dn": cr_amp,
         "trace_mask": source > 0.05 * source.max(axis=1, keepdims=True).clip(1e-9),
