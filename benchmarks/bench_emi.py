@@ -19,17 +19,24 @@ our time from the same run. Prints one JSON document.
 Run: ``.venv/bin/python benchmarks/bench_emi.py [--nints 50 --ngroups 20 --repeats 5]``
 """
 
-import argparse
-import json
-import logging
-import platform
-import time
-import warnings
+import os
 
-import numpy as np
+# One thread for every method (before numpy loads its BLAS): a like-for-like single-core
+# comparison, and one that a busy shared machine disturbs least.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
-from lrs_helpers import __version__, emi, pipeline
-from lrs_helpers.sample import emi_tso
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from lrs_helpers import __version__, emi, pipeline  # noqa: E402
+from lrs_helpers.sample import emi_tso  # noqa: E402
 
 FREQUENCY = 390.625
 
@@ -126,6 +133,7 @@ def main(argv=None):
         "residual_before_fraction": round(residual_fraction(ramps), 5),
         "results": results,
         "repeats": args.repeats,
+        "blas_threads": os.environ["OPENBLAS_NUM_THREADS"],
         "versions": {"lrs_helpers": __version__, "jwst": _jwst_version(), "numpy": np.__version__,
                      "python": platform.python_version()},
     }

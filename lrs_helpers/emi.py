@@ -404,11 +404,11 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
         # The four channels share a read time: their weighted data are summed first.
         w4 = weights.reshape(nints, npos, N_CHANNELS)
         wsum = w4.sum(axis=-1)  # (nints, positions)
-        wcoords = np.einsum("irpc,ipc->irp", coords4, w4.astype(work), optimize=True)
-        # Y_k = (real-part coordinate) + i (imaginary-part coordinate), (nints, positions, terms)
-        y = np.einsum("irp,rk->ipk", wcoords.astype(float), shown_complex, optimize=True)
-        zy = np.einsum("ipk,pk->ik", y, at_position)  # sum over positions, per integration
-        total = np.sum(zy * at_start, axis=0)
+        wcoords = (coords4 * w4[:, None].astype(work)) @ np.ones(N_CHANNELS, work)  # (nints, rank, positions)
+        # sum over positions of z Y, Y_k = sum_r shown_rk coords_r (complex: real + i imaginary
+        # part of the pattern), then over integrations
+        on_positions = (wcoords @ at_position.real.astype(work)) + 1j * (wcoords @ at_position.imag.astype(work))
+        total = np.einsum("ik,rk,irk->k", at_start, shown_complex, on_positions)
         rhs = np.concatenate([total.real, total.imag])
         a_sum = np.sum(starts_conj * (wsum @ pairs_conj.real + 1j * (wsum @ pairs_conj.imag)).reshape(nints, nterms, nterms), axis=0)
         b_sum = np.sum(starts_pairs * (wsum @ pairs.real + 1j * (wsum @ pairs.imag)).reshape(nints, nterms, nterms), axis=0)
@@ -427,7 +427,8 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
         c = solution[:nterms] - 1j * solution[nterms:]
         factors = shown_complex[None, :, :] * (c * at_start)[:, None, :]  # (nints, rank, terms)
         predicted = (factors.real @ at_position.real.T - factors.imag @ at_position.imag.T).astype(work)
-        return np.sum((coords4 - predicted[..., None]) ** 2, axis=1).reshape(nints, npix)
+        residual = coords4 - predicted[..., None]
+        return np.einsum("irpc,irpc->ipc", residual, residual).reshape(nints, npix)
 
     def weights_from(power):
         # Inverse-variance weights from each pixel's residual power pooled over integrations,
@@ -445,7 +446,7 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
     # it would favour some phases and bias the amplitude low. So the first fit weighs all
     # pixels equally (leaving out only gross outliers), then the fitted EMI is removed and the
     # fit repeated with inverse-variance weights.
-    power = np.sum(coords4**2, axis=1).reshape(nints, npix)
+    power = np.einsum("irpc,irpc->ipc", coords4, coords4).reshape(nints, npix)
     with np.errstate(invalid="ignore"):
         weights = (usable & ~(power > 25.0 * _typical(power[usable]))).astype(float)
     solution, _ = solve(weights)
