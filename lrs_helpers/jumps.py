@@ -16,6 +16,9 @@ Core (numpy arrays in, new arrays out, no jwst import)::
     dropout_pixels(image, dq=None)                               -> bool mask of the dropped peak
     reference_profile(image, usable, row, ...)                   -> normalised cross-dispersion profile
     repair_image(image, dq=None, ...)                            -> (repaired image, filled mask)
+    lost_fraction(image, dq, mask, peaks)                        -> flux share of the dropped pixels per row
+    spectrum_dropouts(npixels, flux=None, dq=None)               -> bool mask of points missing box pixels
+    spectrum_lost_fraction(flux, dropped)                        -> flux lost, from the points around a gap
 
 Edges (products, pipeline steps, widgets)::
 
@@ -42,7 +45,7 @@ JUMP_DET = 4
 NO_GAIN_VALUE = 524288
 REFERENCE_PIXEL = 2147483648
 #: bit marking pixels filled by :func:`repair_image` (jwst's pixel_replace uses FLUX_ESTIMATED)
-FLUX_ESTIMATED = 8388608
+FLUX_ESTIMATED = 268435456
 
 #: jwst JumpStep's default rejection threshold, sigma
 DEFAULT_REJECTION_THRESHOLD = 4.0

@@ -311,3 +311,10 @@ def test_threshold_explorer_redraws_when_the_slider_moves(twin, monkeypatch):
     slider.value = 10.0
     slider.value = 4.0  # cached: no second detection at 4
     assert detected == [4.0, 10.0]
+
+
+def test_dq_bits_match_the_jwst_flag_table():
+    from stdatamodels.jwst.datamodels import dqflags
+
+    for name in ("DO_NOT_USE", "SATURATED", "JUMP_DET", "NO_GAIN_VALUE", "REFERENCE_PIXEL", "FLUX_ESTIMATED"):
+        assert getattr(jumps, name) == dqflags.pixel[name], name
