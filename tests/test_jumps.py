@@ -318,3 +318,15 @@ def test_dq_bits_match_the_jwst_flag_table():
 
     for name in ("DO_NOT_USE", "SATURATED", "JUMP_DET", "NO_GAIN_VALUE", "REFERENCE_PIXEL", "FLUX_ESTIMATED"):
         assert getattr(jumps, name) == dqflags.pixel[name], name
+
+
+@settings(max_examples=40, deadline=None)
+@given(ramps=arrays(np.float32, st.tuples(st.integers(1, 2), st.integers(3, 12), st.integers(1, 4), st.integers(1, 4)),
+                    elements=st.floats(-1e4, 6e4, width=32) | st.sampled_from([np.nan, np.inf])),
+       threshold=st.floats(2.0, 50.0))
+def test_detect_jumps_fuzz(ramps, threshold):
+    before = ramps.copy()
+    flags = jumps.detect_jumps(ramps, 3.1, 5.9, threshold)
+    assert flags.shape == ramps.shape and flags.dtype == bool
+    assert not flags[:, 0].any()  # a jump starts at a difference, never at the first group
+    np.testing.assert_array_equal(ramps, before)
