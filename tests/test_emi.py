@@ -212,6 +212,9 @@ def test_stripes_in_rate_images_drop_by_90_percent(runs, ngroups):
     truth = emi.rate_images(run["sim"]["clean"])
     before = emi.stripe_rms(emi.rate_images(run["sim"]["ramps"]) - truth)
     after = emi.stripe_rms(emi.rate_images(run["ours"]) - truth)
+    # Measured (seed 11), DN/group: before 2.18 / 1.54 / 0.74 / 0.24 / 0.022 at 3 / 5 / 8 / 10 /
+    # 20 groups, after 97-99% lower; at 20 groups "after" (0.0017) is the integer-rounding floor
+    # of the uncal, what subtracting the exact injected EMI would leave too.
     assert after <= 0.10 * before
 
 
