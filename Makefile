@@ -37,7 +37,7 @@ lab: sample
 test: sample system-deps
 	$(TEST_ENV) $(BIN)/python -m pytest tests
 	$(TEST_ENV) $(BIN)/python -m pytest --nbval notebooks \
-		--sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 -p no:cacheprovider
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 -p no:cacheprovider
 
 notebooks: sample
 	$(TEST_ENV) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \

@@ -130,7 +130,7 @@ def explore_products(keys, *, source=None):
     from . import data
     from .io import open_product
 
-    product = widgets.Dropdown(options=list(keys), description="product")
+    product = widgets.Dropdown(options=[str(key) for key in keys], description="product")
     integration = widgets.IntSlider(value=1, min=1, max=1, description="integration")
     output = widgets.Output()
 
