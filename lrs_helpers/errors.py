@@ -77,12 +77,12 @@ def _truncation_factor(sigma):
 
 
 def _residuals(series, detrend, window):
-    """Residuals in time with unit noise scale, and how many independent values they hold.
+    """Residuals in time whose standard deviation is the white-noise sigma of ``series``.
 
     Returns
     -------
     residual : ndarray, shape (nres, ...)
-        Scaled so that its standard deviation is the white-noise sigma of ``series``.
+        nres = nints for "median" and None, nints - 1 for "difference".
     """
     nints = series.shape[0]
     if detrend is None:
@@ -93,6 +93,9 @@ def _residuals(series, detrend, window):
         return np.diff(series, axis=0) / math.sqrt(2.0)
     half = _check_window(window, nints) // 2
     residual = np.full(series.shape, np.nan)
+    # the neighbours' median has its own noise: var(residual) = sigma^2 (1 + var(median)),
+    # looked up by the number of finite neighbours (none: NaN)
+    scales = np.array([np.nan] + [math.sqrt(1.0 + _median_variance(n)) for n in range(1, 2 * half + 1)])
     # windows are shifted, not cut, at the ends, so every integration has 2*half neighbours
     for index in range(nints):
         start = min(max(index - half, 0), nints - 2 * half - 1)
@@ -100,10 +103,7 @@ def _residuals(series, detrend, window):
         count = np.sum(np.isfinite(neighbours), axis=0)
         with np.errstate(invalid="ignore"), _quiet():
             level = np.nanmedian(neighbours, axis=0)
-        # the neighbours' median has its own noise: var(residual) = sigma^2 (1 + var(median))
-        scale = np.array([math.sqrt(1.0 + _median_variance(int(c))) if c > 0 else np.nan
-                          for c in np.ravel(count)]).reshape(count.shape)
-        residual[index] = (series[index] - level) / scale
+        residual[index] = (series[index] - level) / scales[count]
     return residual
 
 

@@ -222,3 +222,18 @@ def test_imaging_product_is_named(twin, tmp_path):
     with pytest.raises(LRSInputError) as error:
         errors.correct_x1dints(imaging, tmp_path / "out_x1dints.fits")
     assert imaging.name in str(error.value) and "imaging" in str(error.value)
+
+
+def test_both_x1dints_layouts_give_the_same_spectra(twin):
+    """jwst >= 1.17: one table, a row per integration; older: one table per integration."""
+    from types import SimpleNamespace
+
+    _, _, (wave, flux, flux_error) = twin
+    vector = [SimpleNamespace(spec_table={"WAVELENGTH": np.tile(wave, (len(flux), 1)), "FLUX": flux,
+                                          "FLUX_ERROR": flux_error})]
+    per_integration = [SimpleNamespace(spec_table={"WAVELENGTH": wave, "FLUX": f, "FLUX_ERROR": e})
+                       for f, e in zip(flux, flux_error)]
+    for spectra in (errors._spectra(vector), errors._spectra(per_integration)):
+        np.testing.assert_array_equal(spectra[0], wave)
+        np.testing.assert_array_equal(spectra[1], flux)
+        np.testing.assert_array_equal(spectra[2], flux_error)
