@@ -28,7 +28,9 @@ def running_lab(project_root, *, notebook_dir="notebooks", timeout_s=120):
     token = "lrs-helpers-test"
     lab_args = (
         f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token} "
-        "--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"
+        "--LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate "
+        # Lets the browser test call JupyterLab commands (window.jupyterapp) instead of menus.
+        "--LabApp.expose_app_in_browser=True"
     )
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)
