@@ -175,16 +175,8 @@ def build(out_dir, seed):
     var_r = calints.var_rnoise[:, rows, box].astype(float) * (PIXAR_SR * 1e6) ** 2
     npix = last - first + 1
     sr = npix * PIXAR_SR
-    tso = datamodels.TSOSpecModel()
     # jwst 3.0 layout: one table row per integration, vector columns over wavelength.
-    vector = {"WAVELENGTH", "FLUX", "FLUX_ERROR", "FLUX_VAR_POISSON", "FLUX_VAR_RNOISE",
-              "FLUX_VAR_FLAT", "SURF_BRIGHT", "SB_ERROR", "SB_VAR_POISSON", "SB_VAR_RNOISE",
-              "SB_VAR_FLAT", "DQ", "BACKGROUND", "BKGD_ERROR", "BKGD_VAR_POISSON", "BKGD_VAR_RNOISE",
-              "BKGD_VAR_FLAT", "NPIXELS"}
-    dtype = [(c["name"], c["datatype"], (rows.size,)) if c["name"] in vector
-             else (c["name"], c["datatype"])
-             for c in tso.schema["properties"]["spec_table"]["datatype"]]
-    spec = np.zeros(NINTS, dtype=dtype)
+    spec = grounding.tso_spec_table(NINTS, rows.size)
     spec["WAVELENGTH"] = wavelength
     spec["FLUX"] = jy.sum(axis=2)
     spec["FLUX_VAR_POISSON"] = var_p.sum(axis=2)
@@ -199,27 +191,8 @@ def build(out_dir, seed):
     spec["NPIXELS"] = float(npix)
     spec["N_ALONGDISP"] = rows.size
     spec["SEGMENT"] = 1
-    times = calints.int_times
-    spec["INT_NUM"] = times["integration_number"]
-    for column, source in (("MJD-BEG", "int_start_MJD_UTC"), ("MJD-AVG", "int_mid_MJD_UTC"),
-                           ("MJD-END", "int_end_MJD_UTC"), ("TDB-BEG", "int_start_BJD_TDB"),
-                           ("TDB-MID", "int_mid_BJD_TDB"), ("TDB-END", "int_end_BJD_TDB")):
-        spec[column] = times[source]
-    tso.spec_table = spec
-    tso.spec_table.columns["WAVELENGTH"].unit = "um"
-    tso.name = "MIR_LRS-SLITLESS"
-    tso.source_id = 1
-    tso.source_type = "POINT"
-    tso.extraction_xstart, tso.extraction_xstop = float(first), float(last)
-    tso.extraction_ystart, tso.extraction_ystop = float(rows.min()), float(rows.max())
-    tso.spectral_order = 1
-    tso.dispersion_direction = 2
-    x1dints = datamodels.TSOMultiSpecModel()
-    x1dints.update(calints, only="PRIMARY")
-    x1dints.meta.filename = calints.meta.filename.replace("_calints", "_x1dints")
-    x1dints.meta.cal_step.extract_1d = "COMPLETE"
-    x1dints.int_times = calints.int_times.copy()
-    x1dints.spec.append(tso)
+    x1dints = grounding.tso_x1dints(calints, spec, columns=EXTRACT_COLUMNS, rows=rows,
+                                    filename=calints.meta.filename.replace("_calints", "_x1dints"))
 
     out = {}
     parameters = {"seed": seed, "source_temperature_k": SOURCE_TEMPERATURE_K,

@@ -26,6 +26,8 @@ Public API (all inputs plain numbers / numpy arrays; every function returns new 
     point_source_rate(mode, along_slit_arcsec=0.0, scale=1.0, temperature_k=None) -> (image, table)
     base_metadata(model, exp_type=..., subarray=..., ngroups=..., nints=..., ...) -> model
     write_truth(out_dir, scalars, arrays=None) -> Path of truth.json
+    tso_spec_table(nints, nwave)               -> empty x1dints EXTRACT1D table (structured array)
+    tso_x1dints(calints, spec, columns=..., rows=..., filename=...) -> TSOMultiSpecModel
 
 Constants: ``FULL_SHAPE``, ``SLITLESS_SHAPE``, ``SUBARRAYS``, ``FRAME_TIME_S``,
 ``PLATE_SCALE_ARCSEC``, ``SLIT_REFERENCE_PIXEL``, ``SLITLESS_REFERENCE_PIXEL``,
@@ -701,3 +703,91 @@ def write_truth(out_dir, scalars, arrays=None):
     scratch.write_text(json.dumps(record, indent=1, sort_keys=True, allow_nan=True))
     scratch.replace(path)
     return path
+
+
+#: x1dints EXTRACT1D columns that hold one value per wavelength (jwst 3.0 TSO layout)
+_TSO_VECTOR_COLUMNS = {"WAVELENGTH", "FLUX", "FLUX_ERROR", "FLUX_VAR_POISSON", "FLUX_VAR_RNOISE",
+                       "FLUX_VAR_FLAT", "SURF_BRIGHT", "SB_ERROR", "SB_VAR_POISSON", "SB_VAR_RNOISE",
+                       "SB_VAR_FLAT", "DQ", "BACKGROUND", "BKGD_ERROR", "BKGD_VAR_POISSON",
+                       "BKGD_VAR_RNOISE", "BKGD_VAR_FLAT", "NPIXELS"}
+
+#: EXTRACT1D time column -> int_times column it is copied from
+_TSO_TIME_COLUMNS = (("MJD-BEG", "int_start_MJD_UTC"), ("MJD-AVG", "int_mid_MJD_UTC"),
+                     ("MJD-END", "int_end_MJD_UTC"), ("TDB-BEG", "int_start_BJD_TDB"),
+                     ("TDB-MID", "int_mid_BJD_TDB"), ("TDB-END", "int_end_BJD_TDB"))
+
+
+def tso_spec_table(nints, nwave):
+    """Empty x1dints EXTRACT1D table: one row per integration, vector columns over wavelength.
+
+    Parameters
+    ----------
+    nints : int
+        Integrations (table rows).
+    nwave : int
+        Wavelengths (length of each vector column, one per extracted detector row).
+
+    Returns
+    -------
+    numpy.ndarray, shape (nints,)
+        Zero-filled structured array with the columns (and types) of the stdatamodels
+        ``TSOSpecModel`` schema jwst writes with.
+    """
+    from stdatamodels.jwst import datamodels
+
+    columns = datamodels.TSOSpecModel().schema["properties"]["spec_table"]["datatype"]
+    dtype = [(c["name"], c["datatype"], (nwave,)) if c["name"] in _TSO_VECTOR_COLUMNS
+             else (c["name"], c["datatype"]) for c in columns]
+    return np.zeros(nints, dtype=dtype)
+
+
+def tso_x1dints(calints, spec, *, columns, rows, filename):
+    """Wrap a filled EXTRACT1D table into a slitless x1dints product, as extract_1d writes it.
+
+    Fills the table's ``INT_NUM``, ``MJD-*`` (UTC, MJD) and ``TDB-*`` (BJD_TDB, MJD) columns
+    from ``calints.int_times``, and copies the primary header and ``int_times`` of ``calints``.
+
+    Parameters
+    ----------
+    calints : stdatamodels.jwst.datamodels.CubeModel
+        The 2-D product the spectra were extracted from (calints or rateints), with ``int_times``.
+    spec : numpy.ndarray, shape (nints,)
+        EXTRACT1D table (see :func:`tso_spec_table`) with the spectra filled in: ``WAVELENGTH``
+        in um, ``FLUX`` in Jy, ``SURF_BRIGHT`` in MJy/sr. Its time columns are overwritten.
+    columns : (int, int)
+        First and last detector column of the extraction box, 0-based pixels (inclusive).
+    rows : numpy.ndarray of int
+        Extracted detector rows, 0-based pixels; their minimum and maximum are recorded.
+    filename : str
+        ``meta.filename`` of the product, ``*_x1dints.fits``.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.TSOMultiSpecModel
+        New product holding one MIR_LRS-SLITLESS point-source spectrum (order 1, dispersion
+        along the rows), with ``cal_step.extract_1d`` COMPLETE.
+    """
+    from stdatamodels.jwst import datamodels
+
+    times = calints.int_times
+    spec["INT_NUM"] = times["integration_number"]
+    for column, source in _TSO_TIME_COLUMNS:
+        spec[column] = times[source]
+    tso = datamodels.TSOSpecModel()
+    tso.spec_table = spec
+    tso.spec_table.columns["WAVELENGTH"].unit = "um"
+    tso.name = "MIR_LRS-SLITLESS"
+    tso.source_id = 1
+    tso.source_type = "POINT"
+    first, last = columns
+    tso.extraction_xstart, tso.extraction_xstop = float(first), float(last)
+    tso.extraction_ystart, tso.extraction_ystop = float(rows.min()), float(rows.max())
+    tso.spectral_order = 1
+    tso.dispersion_direction = 2
+    x1dints = datamodels.TSOMultiSpecModel()
+    x1dints.update(calints, only="PRIMARY")
+    x1dints.meta.filename = filename
+    x1dints.meta.cal_step.extract_1d = "COMPLETE"
+    x1dints.int_times = calints.int_times.copy()
+    x1dints.spec.append(tso)
+    return x1dints

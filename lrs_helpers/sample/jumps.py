@@ -133,8 +133,6 @@ def _metadata(model, filename):
 
 
 def _x1dints(calints, rows, wavelength):
-    from stdatamodels.jwst import datamodels
-
     first, last = EXTRACT_COLUMNS
     box = slice(first, last + 1)
     to_jy = PIXAR_SR * 1e6
@@ -145,14 +143,7 @@ def _x1dints(calints, rows, wavelength):
     var_p = np.where(finite, calints.var_poisson[:, rows, box], 0.0).sum(axis=2) * to_jy ** 2
     var_r = np.where(finite, calints.var_rnoise[:, rows, box], 0.0).sum(axis=2) * to_jy ** 2
     npix = finite.sum(axis=2).astype(float)
-    tso = datamodels.TSOSpecModel()
-    vector = {"WAVELENGTH", "FLUX", "FLUX_ERROR", "FLUX_VAR_POISSON", "FLUX_VAR_RNOISE",
-              "FLUX_VAR_FLAT", "SURF_BRIGHT", "SB_ERROR", "SB_VAR_POISSON", "SB_VAR_RNOISE",
-              "SB_VAR_FLAT", "DQ", "BACKGROUND", "BKGD_ERROR", "BKGD_VAR_POISSON", "BKGD_VAR_RNOISE",
-              "BKGD_VAR_FLAT", "NPIXELS"}
-    dtype = [(c["name"], c["datatype"], (rows.size,)) if c["name"] in vector else (c["name"], c["datatype"])
-             for c in tso.schema["properties"]["spec_table"]["datatype"]]
-    spec = np.zeros(NINTS, dtype=dtype)
+    spec = grounding.tso_spec_table(NINTS, rows.size)
     spec["WAVELENGTH"] = wavelength
     spec["FLUX"] = jy
     spec["FLUX_VAR_POISSON"] = var_p
@@ -167,28 +158,8 @@ def _x1dints(calints, rows, wavelength):
     spec["NPIXELS"] = npix
     spec["N_ALONGDISP"] = rows.size
     spec["SEGMENT"] = 1
-    times = calints.int_times
-    spec["INT_NUM"] = times["integration_number"]
-    for column, source in (("MJD-BEG", "int_start_MJD_UTC"), ("MJD-AVG", "int_mid_MJD_UTC"),
-                           ("MJD-END", "int_end_MJD_UTC"), ("TDB-BEG", "int_start_BJD_TDB"),
-                           ("TDB-MID", "int_mid_BJD_TDB"), ("TDB-END", "int_end_BJD_TDB")):
-        spec[column] = times[source]
-    tso.spec_table = spec
-    tso.spec_table.columns["WAVELENGTH"].unit = "um"
-    tso.name = "MIR_LRS-SLITLESS"
-    tso.source_id = 1
-    tso.source_type = "POINT"
-    tso.extraction_xstart, tso.extraction_xstop = float(first), float(last)
-    tso.extraction_ystart, tso.extraction_ystop = float(rows.min()), float(rows.max())
-    tso.spectral_order = 1
-    tso.dispersion_direction = 2
-    x1dints = datamodels.TSOMultiSpecModel()
-    x1dints.update(calints, only="PRIMARY")
-    x1dints.meta.filename = f"{_FILE_ROOT}_x1dints.fits"
-    x1dints.meta.cal_step.extract_1d = "COMPLETE"
-    x1dints.int_times = calints.int_times.copy()
-    x1dints.spec.append(tso)
-    return x1dints
+    return grounding.tso_x1dints(calints, spec, columns=EXTRACT_COLUMNS, rows=rows,
+                                 filename=f"{_FILE_ROOT}_x1dints.fits")
 
 
 def build(out_dir, seed):

@@ -152,9 +152,7 @@ def _rateints(out_dir, rng):
     return path, model, truth, int_times, table
 
 
-def _x1dints(out_dir, rateints, truth, int_times):
-    from stdatamodels.jwst import datamodels
-
+def _x1dints(out_dir, rateints, truth):
     start, stop = APERTURE
     wave_rows = truth["wavelength_per_row"]
     rows = np.flatnonzero(np.isfinite(wave_rows))
@@ -180,16 +178,8 @@ def _x1dints(out_dir, rateints, truth, int_times):
     reported_var = (factor * true_error) ** 2
     pixel_sr = (grounding.PLATE_SCALE_ARCSEC / 206264.806) ** 2
 
-    tso = datamodels.TSOSpecModel()
-    columns = tso.schema["properties"]["spec_table"]["datatype"]
-    vector = {"WAVELENGTH", "FLUX", "FLUX_ERROR", "FLUX_VAR_POISSON", "FLUX_VAR_RNOISE", "FLUX_VAR_FLAT",
-              "SURF_BRIGHT", "SB_ERROR", "SB_VAR_POISSON", "SB_VAR_RNOISE", "SB_VAR_FLAT", "DQ",
-              "BACKGROUND", "BKGD_ERROR", "BKGD_VAR_POISSON", "BKGD_VAR_RNOISE", "BKGD_VAR_FLAT", "NPIXELS"}
-    dtype = [(c["name"], c["datatype"], (wave.size,)) if c["name"] in vector else (c["name"], c["datatype"])
-             for c in columns]
-    table = np.zeros(NINTS, dtype=dtype)
+    table = grounding.tso_spec_table(NINTS, wave.size)
     to_sb = 1e-6 / (npix * pixel_sr)  # Jy -> MJy/sr over the aperture
-    table["INT_NUM"] = int_times["integration_number"]
     table["WAVELENGTH"] = wave
     table["FLUX"] = flux
     table["FLUX_ERROR"] = np.sqrt(reported_var)
@@ -205,31 +195,14 @@ def _x1dints(out_dir, rateints, truth, int_times):
     table["NPIXELS"] = float(npix)
     table["N_ALONGDISP"] = wave.size
     table["SEGMENT"] = 1
-    for column, source in (("MJD-BEG", "int_start_MJD_UTC"), ("MJD-AVG", "int_mid_MJD_UTC"),
-                           ("MJD-END", "int_end_MJD_UTC"), ("TDB-BEG", "int_start_BJD_TDB"),
-                           ("TDB-MID", "int_mid_BJD_TDB"), ("TDB-END", "int_end_BJD_TDB")):
-        table[column] = int_times[source]
-    tso.spec_table = table
-    tso.spec_table.columns["WAVELENGTH"].unit = "um"
-    tso.name = "MIR_LRS-SLITLESS"
-    tso.source_id = 1
-    tso.source_type = "POINT"
-    tso.extraction_xstart, tso.extraction_xstop = float(start), float(stop)
-    tso.extraction_ystart, tso.extraction_ystop = float(rows.min()), float(rows.max())
-    tso.spectral_order = 1
-    tso.dispersion_direction = 2
 
-    x1d = datamodels.TSOMultiSpecModel()
-    x1d.update(rateints, only="PRIMARY")
-    x1d.meta.filename = rateints.meta.filename.replace("_rateints", "_x1dints")
+    x1d = grounding.tso_x1dints(rateints, table, columns=(start, stop), rows=rows,
+                                filename=rateints.meta.filename.replace("_rateints", "_x1dints"))
     x1d.meta.cal_step.assign_wcs = "COMPLETE"
     x1d.meta.cal_step.flat_field = "COMPLETE"
     x1d.meta.cal_step.srctype = "COMPLETE"
     x1d.meta.cal_step.photom = "COMPLETE"
-    x1d.meta.cal_step.extract_1d = "COMPLETE"
     x1d.meta.target.source_type = "POINT"
-    x1d.spec.append(tso)
-    x1d.int_times = int_times
     x1d.validate()
     path = out_dir / x1d.meta.filename
     x1d.save(path)
@@ -254,8 +227,8 @@ def build(out_dir, seed):
         ``rateints``, ``x1dints`` and ``truth``.
     """
     rng = np.random.default_rng(seed)
-    rateints_path, rateints, truth, int_times, trace_table = _rateints(out_dir, rng)
-    x1dints_path, x1d_arrays = _x1dints(out_dir, rateints, truth, int_times)
+    rateints_path, rateints, truth, _, trace_table = _rateints(out_dir, rng)
+    x1dints_path, x1d_arrays = _x1dints(out_dir, rateints, truth)
     rateints.close()
     scalars = {
         "scenario": "slitless_background",
