@@ -24,15 +24,34 @@ def setup_notebook():
     warnings.filterwarnings("ignore", message=".*IERS.*")
 
 
+def integration_count(model):
+    """Number of integrations in a product: 1 for single images and x1d spectra.
+
+    Parameters
+    ----------
+    model : stdatamodels.jwst.datamodels.JwstDataModel
+        An opened product; spectra are read from ``spec[0].spec_table``, images from ``data``.
+
+    Returns
+    -------
+    int
+    """
+    if hasattr(model, "spec"):
+        flux = np.asarray(model.spec[0].spec_table["FLUX"])
+        return flux.shape[0] if flux.ndim == 2 else 1  # x1dints: one row per integration
+    return model.data.shape[0] if model.data.ndim >= 3 else 1
+
+
 def _spectrum_columns(model, integration):
-    """Wavelength (um) and flux arrays of an x1d/x1dints model, one integration."""
+    """Wavelength (um) and flux of an x1d/x1dints model, and whether it has integrations."""
     table = model.spec[0].spec_table
     wavelength = np.asarray(table["WAVELENGTH"], dtype=float)
     flux = np.asarray(table["FLUX"], dtype=float)
-    if flux.ndim == 2:  # x1dints: one row per integration, each a vector over wavelength
+    per_integration = flux.ndim == 2
+    if per_integration:
         integration = min(integration, flux.shape[0] - 1)
         wavelength, flux = wavelength[integration], flux[integration]
-    return wavelength, flux, np.asarray(table["FLUX"]).ndim == 2
+    return wavelength, flux, per_integration
 
 
 def product_image(data, integration=0):
@@ -135,12 +154,9 @@ def explore_products(keys, *, source=None):
     output = widgets.Output()
 
     def redraw(*_):
-        with open_product(data.get(product.value, **({"source": source} if source else {}), verbose=False)) as model:
-            nints = model.data.shape[0] if model.data.ndim >= 3 else 1
-            if hasattr(model, "spec"):
-                flux = np.asarray(model.spec[0].spec_table["FLUX"])
-                nints = flux.shape[0] if flux.ndim == 2 else 1
-            integration.max = max(nints, 1)
+        with open_product(data.get(product.value, source=source, verbose=False)) as model:
+            nints = integration_count(model)
+            integration.max = nints
             with output:
                 output.clear_output(wait=True)
                 fig, ax = plt.subplots(figsize=(7, 4))
