@@ -1,60 +1,107 @@
-"""Wrong ERR arrays: measure the real scatter of LRS spectra and rescale the reported errors.
+"""Wrong ERR arrays: measure the true scatter of LRS spectra and correct the reported errors.
 
-The ERR / FLUX_ERROR arrays of MIRI LRS x1d and x1dints products do not match the scatter of
-the data: for time series the pipeline error can be too small or too large, by a factor that
-changes with wavelength. The remedy is empirical: measure the scatter of the spectra in time,
-compare it with the reported error, and scale the error by that ratio.
+The ERR arrays of MIRI rate products, and the FLUX_ERROR of every x1d / x1dints made from them,
+do not match the scatter of the data: too small at some wavelengths, too large at others. The
+remedy is empirical: measure the uncertainty of the mean spectrum from the spectra themselves
+(integrations of a time series, or repeated exposures / nods), divide it by what the pipeline
+errors say, and scale the errors by that factor.
 
-Core (numpy arrays in, new arrays out; ``flux`` has shape (nints, nwave))::
+Core (numpy arrays in, new arrays out; ``spectra`` has shape (nspectra, nwave))::
 
-    scatter = empirical_scatter(flux)                    # per wavelength, after removing trends
-    mean_error = bootstrap_scatter(flux, seed=1)          # error of the mean spectrum
-    factor, factor_error = inflation_factor(flux, flux_error)
-    new_error = corrected_errors(flux_error, factor)
-    wave_bin, factor_bin, error_bin = binned(wavelength, factor, factor_error, width=16)
+    sigma_mean = empirical_scatter(spectra, dq, method="bootstrap", n_boot=1000, seed=0)
+    chi2 = chi_square(flux, flux_error, dq)          # reduced chi-square of each spectrum vs the mean
+    result = measure_factor(wavelength, flux, flux_error, dq)   # ErrorFactor: factor, factor_error...
+    smooth = result.smoothed(16)                     # binned over 16 wavelengths, per wavelength
 
-Edges (files, widgets)::
+Edges (files, plots, widgets)::
 
-    correct_x1dints("in_x1dints.fits", "out_x1dints.fits")
-    make_explorer(wavelength, flux, flux_error)
+    result = inflation_factor("x1dints.fits")        # or [x1d_nod1, x1d_nod2]
+    correct_x1d("in_x1d.fits", "out_x1d.fits", result.smoothed(16))
+    make_explorer(wavelength, flux, flux_error, dq)
 
-Why detrend first: a transit, a drifting (unsubtracted) sky or a slow pointing drift changes the
-flux of every integration by more than its noise, and a plain standard deviation in time counts
-that change as noise. ``detrend="median"`` subtracts from each integration the median of its
-neighbours in time (the integration itself left out, so the residual keeps all of its noise) and
-corrects the scatter for the noise of that median, which is known for white noise.
+Methods of :func:`empirical_scatter`: ``"bootstrap"`` resamples the spectra with replacement
+(the resampled mean is a weighted mean with multinomial counts, so it is two matrix products);
+``"mad"`` uses the median absolute deviation (robust to outliers nobody flagged); ``"adjacent"``
+needs no repeats: it measures the point-to-point scatter of the mean spectrum along wavelength.
+
+Detrending: a transit, a drifting sky or a slow pointing drift changes every integration by
+more than its noise, and the bootstrap would count that as noise. ``detrend="median"`` subtracts
+from each integration the median of its neighbours in time (the integration itself left out)
+and corrects for the noise of that median; ``detrend="scale"`` divides each spectrum by its own
+smooth ratio to the mean spectrum, for repeats whose throughput differs (nods with different
+slit losses).
 """
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
-from astropy.stats import sigma_clip
 
-_DETRENDS = ("median", "difference", None)
-#: default running-median window (integrations, the centre included)
+#: jwst DQ bit DO_NOT_USE (stdatamodels ``dqflags.pixel["DO_NOT_USE"]``; pinned by a test)
+DO_NOT_USE = 1
+METHODS = ("bootstrap", "mad", "adjacent")
+DETRENDS = (None, "median", "scale")
+#: default running-median window in time (integrations, the centre included)
 DEFAULT_WINDOW = 5
+#: default number of neighbouring wavelengths for "adjacent" and "scale"
+DEFAULT_WIDTH = 31
 #: columns of an x1d table that hold errors (scaled by the factor) and variances (by its square)
 ERROR_COLUMNS = ("FLUX_ERROR", "SB_ERROR", "SURF_BRIGHT_ERROR")
 VARIANCE_COLUMNS = ("FLUX_VAR_POISSON", "FLUX_VAR_RNOISE", "FLUX_VAR_FLAT",
                     "SB_VAR_POISSON", "SB_VAR_RNOISE", "SB_VAR_FLAT")
+_SPECTRUM_COLUMNS = ("WAVELENGTH", "FLUX", "FLUX_ERROR")
+#: median absolute deviation -> standard deviation for normal noise
+_MAD_TO_SIGMA = 1.482602218505602
+#: spread of a MAD-based sigma / spread of a standard deviation from the same normal values
+#: (the MAD's asymptotic efficiency is 36.8%: 1 / sqrt(0.368) = 1.65)
+_MAD_SPREAD = 1.65
+#: spread of the scatter after the running-median detrend / without it, measured on white noise
+#: (tests/test_errors.py::test_factor_error_is_honest checks it)
+_DETREND_SPREAD = 1.2
+#: second difference f_i - (f_(i-1) + f_(i+1)) / 2 of white noise has variance 1.5 sigma^2
+_ADJACENT_VARIANCE = 1.5
+#: spread of the "adjacent" sigma x sqrt(2 (width - 1)): neighbouring second differences are
+#: correlated (-2/3), so it is wider than a MAD's 1.65; 1.86-1.95 for widths 9-31 by simulation
+_ADJACENT_SPREAD = 1.95
+#: memory budget of one block of bootstrap counts (bytes)
+_BLOCK_BYTES = 64 * 2**20
 
 
-def _time_series(flux, axis, name="flux"):
-    """Float64 copy of ``flux`` with time on axis 0, inf turned into NaN."""
-    array = np.asarray(flux, dtype=np.float64)
-    if array.ndim == 0:
-        raise ValueError(f"{name} must have a time axis; got a scalar")
-    array = np.moveaxis(array, axis, 0).copy()
-    array[~np.isfinite(array)] = np.nan
-    return array
+def _prepare(spectra, dq, bad_flags, name="spectra"):
+    """Float64 copy with time on axis 0, NaN where invalid, and the validity mask."""
+    values = np.array(spectra, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[None]
+    if values.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (nspectra, nwave) or one 1-D spectrum; got shape "
+                         f"{np.shape(spectra)}")
+    if values.shape[0] == 0:
+        raise ValueError(f"{name} holds no spectra (shape {np.shape(spectra)}); expected at least one")
+    valid = np.isfinite(values)
+    if dq is not None:
+        flags = np.asarray(dq)
+        if flags.shape != values.shape and flags.shape != np.shape(spectra):
+            raise ValueError(f"dq shape {flags.shape} does not match {name} shape {np.shape(spectra)}")
+        flags = flags.reshape(values.shape)
+        if flags.dtype == bool:
+            bad = flags
+        elif np.issubdtype(flags.dtype, np.integer):
+            bad = (flags.astype(np.int64) & int(bad_flags)) != 0
+        else:
+            raise ValueError(f"dq must hold integer DQ flags or booleans (True = do not use); got {flags.dtype}")
+        valid &= ~bad
+    values[~valid] = np.nan
+    return values, valid
 
 
-def _check_window(window, nints):
-    window = DEFAULT_WINDOW if window is None else window
-    if int(window) != window or window < 3 or window % 2 == 0:
-        raise ValueError(f"window must be an odd integer >= 3 (integrations, centre included); got {window!r}")
-    return int(min(window, nints if nints % 2 else nints - 1))
+def _running(values, width, function):
+    """``function`` over a window of ``width`` neighbours along the last axis (NaN-padded)."""
+    half = width // 2
+    padded = np.pad(values, [(0, 0)] * (values.ndim - 1) + [(half, width - 1 - half)],
+                    constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, width, axis=-1)
+    return function(windows)
 
 
 @functools.lru_cache(maxsize=None)
@@ -68,43 +115,46 @@ def _median_variance(neighbours):
     return float(np.var(np.median(draws, axis=1)))
 
 
-def _truncation_factor(sigma):
-    """Standard deviation of a unit normal truncated at +-sigma (what clipping leaves)."""
-    if not np.isfinite(sigma):
-        return 1.0
-    density = math.exp(-0.5 * sigma**2) / math.sqrt(2 * math.pi)
-    return math.sqrt(1.0 - 2.0 * sigma * density / math.erf(sigma / math.sqrt(2)))
+def _median_residuals(values, window):
+    """Each integration minus the median of its ``window - 1`` neighbours, in noise units of one.
 
-
-def _residuals(series, detrend, window):
-    """Residuals in time whose standard deviation is the white-noise sigma of ``series``.
-
-    Returns
-    -------
-    residual : ndarray, shape (nres, ...)
-        nres = nints for "median" and None, nints - 1 for "difference".
+    The neighbours' median has its own noise, var(residual) = sigma^2 (1 + var(median)), divided
+    out per count of finite neighbours. Windows are shifted, not cut, at the ends.
     """
-    nints = series.shape[0]
-    if detrend is None:
-        with _quiet():
-            return series - np.nanmean(series, axis=0)
-    if detrend == "difference":
-        # the difference of two neighbours has twice the variance of one; a slow trend cancels
-        return np.diff(series, axis=0) / math.sqrt(2.0)
-    half = _check_window(window, nints) // 2
-    residual = np.full(series.shape, np.nan)
-    # the neighbours' median has its own noise: var(residual) = sigma^2 (1 + var(median)),
-    # looked up by the number of finite neighbours (none: NaN)
+    nints = values.shape[0]
+    if int(window) != window or window < 3 or window % 2 == 0:
+        raise ValueError(f"window must be an odd integer >= 3 (integrations, centre included); got {window!r}")
+    if nints < 3:
+        raise ValueError(f"detrend='median' needs at least 3 spectra; got {nints}")
+    half = int(min(window, nints if nints % 2 else nints - 1)) // 2
     scales = np.array([np.nan] + [math.sqrt(1.0 + _median_variance(n)) for n in range(1, 2 * half + 1)])
-    # windows are shifted, not cut, at the ends, so every integration has 2*half neighbours
+    residual = np.full(values.shape, np.nan)
     for index in range(nints):
         start = min(max(index - half, 0), nints - 2 * half - 1)
-        neighbours = np.delete(series[start:start + 2 * half + 1], index - start, axis=0)
+        neighbours = np.delete(values[start:start + 2 * half + 1], index - start, axis=0)
         count = np.sum(np.isfinite(neighbours), axis=0)
         with np.errstate(invalid="ignore"), _quiet():
             level = np.nanmedian(neighbours, axis=0)
-        residual[index] = (series[index] - level) / scales[count]
+        residual[index] = (values[index] - level) / scales[count]
     return residual
+
+
+def _throughput(values, width):
+    """Smooth ratio of each spectrum to the mean spectrum (running median over ``width``)."""
+    with _quiet(), np.errstate(invalid="ignore", divide="ignore"):
+        ratio = values / np.nanmean(values, axis=0)
+        ratio[~np.isfinite(ratio)] = np.nan
+        return _running(ratio, width, lambda w: np.nanmedian(w, axis=-1))
+
+
+def _detrended(values, detrend, window, width):
+    """(values with the trend removed, divisor applied to them or None)."""
+    if detrend is None:
+        return values, None
+    if detrend == "median":
+        return _median_residuals(values, window), None
+    throughput = _throughput(values, width)
+    return values / throughput, throughput
 
 
 class _quiet:
@@ -121,241 +171,501 @@ class _quiet:
         return self._catch.__exit__(*exc)
 
 
-def empirical_scatter(flux, *, axis=0, detrend="median", window=None, sigma=4.0, maxiters=5):
-    """Per-wavelength noise of a time series of spectra, measured from the data.
+def _bootstrap_sem(values, valid, n_boot, seed):
+    """Bootstrap standard error of the NaN-aware mean, per column.
 
-    Slow changes (a transit, a drifting sky) are removed first (``detrend``); the residuals are
-    sigma-clipped with a MAD-based spread and their standard deviation, corrected for the
-    clipping (truncated normal), is the noise of one integration.
-
-    Parameters
-    ----------
-    flux : array_like, shape (nints, nwave) (time on ``axis``)
-        Spectra of each integration, any flux unit (e.g. Jy). NaN and inf are ignored.
-    axis : int
-        Time axis of ``flux``.
-    detrend : {"median", "difference", None}
-        ``"median"`` (default): subtract the median of the ``window - 1`` neighbours in time;
-        ``"difference"``: use differences of consecutive integrations / sqrt(2);
-        None: subtract the mean only (a plain standard deviation, biased by any trend).
-    window : int, optional
-        Odd running-median window in integrations, the centre included (default 5); shrunk to
-        the number of integrations when larger.
-    sigma : float
-        Clipping threshold in robust standard deviations (``np.inf`` for no clipping).
-    maxiters : int
-        Maximum clipping iterations.
-
-    Returns
-    -------
-    scatter : ndarray of float64, shape ``flux`` without ``axis``
-        One-integration noise, unit of ``flux``; NaN where fewer than 3 usable residuals remain
-        (e.g. an all-NaN column).
-
-    Raises
-    ------
-    ValueError
-        Fewer than 3 integrations (2 cannot separate a trend from noise), or bad settings.
+    A resample's mean is sum(counts * flux) / sum(counts * valid), counts being how often each
+    spectrum was drawn: (counts @ flux) / (counts @ valid) for a block of resamples at once.
     """
-    if detrend not in _DETRENDS:
-        raise ValueError(f"detrend must be one of {_DETRENDS}; got {detrend!r}")
-    if not sigma > 0:
-        raise ValueError(f"sigma must be positive (np.inf: no clipping); got {sigma!r}")
-    series = _time_series(flux, axis)
-    if series.shape[0] < 3:
-        raise ValueError(f"empirical_scatter needs at least 3 integrations along axis {axis}; "
-                         f"got {series.shape[0]} (use bootstrap_scatter or the reported errors)")
-    if series[0].size == 0:
-        return np.zeros(series.shape[1:])
-    residual = _residuals(series, detrend, window)
-    masked = np.ma.masked_invalid(residual)
-    clipped = sigma_clip(masked, sigma=sigma, maxiters=maxiters, axis=0, stdfunc="mad_std",
-                         cenfunc="median", masked=True) if np.isfinite(sigma) else masked
-    count = np.ma.count(clipped, axis=0)
-    ddof = 0 if detrend == "median" else 1  # median residuals have zero mean by construction
-    with np.errstate(invalid="ignore", divide="ignore"):
-        spread = np.ma.std(clipped, axis=0, ddof=ddof) / _truncation_factor(sigma)
-    result = np.ma.filled(spread.astype(np.float64), np.nan)
-    result[np.asarray(count) < 3] = np.nan
-    return np.asarray(result)
-
-
-def bootstrap_scatter(flux, *, axis=0, n_resamples=1000, seed=None):
-    """Bootstrap standard error of the mean spectrum.
-
-    Parameters
-    ----------
-    flux : array_like, shape (nints, nwave) (time on ``axis``)
-        Spectra of each integration (or of each exposure / nod), any flux unit.
-    axis : int
-        Axis of the repeated measurements.
-    n_resamples : int
-        Number of bootstrap resamples (>= 2).
-    seed : int or numpy.random.Generator, optional
-        For reproducible resamples.
-
-    Returns
-    -------
-    error_of_mean : ndarray of float64, shape ``flux`` without ``axis``
-        Standard deviation of the resampled mean spectra, unit of ``flux``; NaN where fewer than
-        2 finite values exist. No trend is removed: use it for repeated spectra of a steady source.
-
-    Raises
-    ------
-    ValueError
-        Fewer than 2 spectra along ``axis`` or ``n_resamples`` < 2.
-    """
-    if int(n_resamples) != n_resamples or n_resamples < 2:
-        raise ValueError(f"n_resamples must be an integer >= 2; got {n_resamples!r}")
-    series = _time_series(flux, axis)
-    nints = series.shape[0]
-    if nints < 2:
-        raise ValueError(f"bootstrap_scatter needs at least 2 spectra along axis {axis}; got {nints}")
+    nspec, nwave = values.shape
+    count = valid.sum(axis=0)
+    # centring on the column mean keeps the sums of squares exact enough
+    centre = np.where(valid, values, 0.0).sum(axis=0) / np.maximum(count, 1)
+    filled = np.where(valid, values - centre, 0.0)
+    weights = valid.astype(np.float64)
+    every = bool(valid.all())
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, nints, size=(int(n_resamples), nints))
-    flat = series.reshape(nints, -1)
-    means = np.empty((int(n_resamples), flat.shape[1]))
+    block = max(1, min(n_boot, _BLOCK_BYTES // (8 * max(nspec, nwave))))
+    finite = np.zeros(nwave)
+    total = np.zeros(nwave)
+    squares = np.zeros(nwave)
+    for start in range(0, n_boot, block):
+        size = min(block, n_boot - start)
+        picks = rng.integers(0, nspec, size=(size, nspec))
+        picks += nspec * np.arange(size)[:, None]
+        counts = np.bincount(picks.ravel(), minlength=size * nspec).reshape(size, nspec).astype(np.float64)
+        sums = counts @ filled
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = sums / nspec if every else sums / (counts @ weights)
+        good = np.isfinite(means)
+        means[~good] = 0.0
+        finite += good.sum(axis=0)
+        total += means.sum(axis=0)
+        squares += (means**2).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = (squares - total**2 / finite) / (finite - 1)
+        # the bootstrap variance of a mean of n values is (n - 1)/n times the usual estimate
+        sem = np.sqrt(np.clip(variance, 0, None) * count / (count - 1))
+    sem[(count < 2) | (finite < 2)] = np.nan
+    return sem
+
+
+def _mad_sem(values, valid):
+    count = valid.sum(axis=0)
     with _quiet():
-        for index, pick in enumerate(picks):
-            means[index] = np.nanmean(flat[pick], axis=0)
-        result = np.nanstd(means, axis=0, ddof=1)
-    result[np.sum(np.isfinite(flat), axis=0) < 2] = np.nan
-    return result.reshape(series.shape[1:])
+        median = np.nanmedian(values, axis=0)
+        spread = _MAD_TO_SIGMA * np.nanmedian(np.abs(values - median), axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sem = spread / np.sqrt(count)
+    sem[count < 2] = np.nan
+    return sem
 
 
-def inflation_factor(flux, flux_error, *, axis=0, **scatter_kw):
-    """Ratio of the measured scatter to the reported error, per wavelength.
+def _adjacent_sem(values, valid, width):
+    """Point-to-point scatter of the mean spectrum along wavelength (robust, running)."""
+    with _quiet():
+        mean = np.nanmean(values, axis=0)
+    nwave = mean.size
+    if nwave < 3:
+        return np.full(nwave, np.nan)
+    second = np.full(nwave, np.nan)
+    second[1:-1] = mean[1:-1] - 0.5 * (mean[:-2] + mean[2:])
 
-    Parameters
-    ----------
-    flux : array_like, shape (nints, nwave) (time on ``axis``)
-        Spectra of each integration, e.g. x1dints FLUX (Jy).
-    flux_error : array_like, same shape as ``flux``
-        Reported error of each value, same unit (e.g. x1dints FLUX_ERROR).
-    axis : int
-        Time axis.
-    **scatter_kw
-        Passed to :func:`empirical_scatter` (``detrend``, ``window``, ``sigma``, ``maxiters``).
+    def robust_sigma(windows):
+        with _quiet():
+            centre = np.nanmedian(windows, axis=-1)
+            spread = _MAD_TO_SIGMA * np.nanmedian(np.abs(windows - centre[..., None]), axis=-1)
+        spread[np.sum(np.isfinite(windows), axis=-1) < 3] = np.nan
+        return spread
 
-    Returns
-    -------
-    factor : ndarray of float64, shape (nwave,)
-        Empirical scatter / median reported error (dimensionless); > 1 means the reported errors
-        are too small. NaN where either is unavailable or the error is not positive.
-    factor_error : ndarray of float64, shape (nwave,)
-        1-sigma uncertainty of ``factor`` from the number n of integrations: factor /
-        sqrt(2 (n - 1)), the relative error of a standard deviation of n normal values. Detrending
-        and clipping cost some information, so take it as a lower bound (about 1.2x for the
-        default 5-integration median on 24 integrations, checked by simulation in the tests).
-    """
-    series = _time_series(flux, axis)
-    errors = _time_series(flux_error, axis, "flux_error")
-    if series.shape != errors.shape:
-        raise ValueError(f"flux_error shape {np.shape(flux_error)} does not match flux shape {np.shape(flux)}")
-    scatter = empirical_scatter(series, axis=0, **scatter_kw)
-    errors[errors <= 0] = np.nan
-    with _quiet(), np.errstate(invalid="ignore", divide="ignore"):
-        reported = np.nanmedian(errors, axis=0) if errors.size else np.zeros(series.shape[1:])
-        factor = scatter / reported
-        count = np.sum(np.isfinite(series), axis=0)
-        factor_error = factor / np.sqrt(2.0 * np.maximum(count - 1, 0))
-    return factor, factor_error
+    sem = _running(second, width, robust_sigma) / math.sqrt(_ADJACENT_VARIANCE)
+    sem[~np.isfinite(mean)] = np.nan
+    return sem
 
 
-def corrected_errors(flux_error, factor):
-    """Reported errors scaled by a per-wavelength factor.
-
-    Parameters
-    ----------
-    flux_error : array_like, shape (..., nwave)
-        Reported errors (any unit).
-    factor : float or array_like, shape (nwave,)
-        From :func:`inflation_factor`; NaN gives NaN.
-
-    Returns
-    -------
-    ndarray of float64, shape of ``flux_error``
-        New errors, unit of ``flux_error``.
-    """
-    errors = np.asarray(flux_error, dtype=np.float64)
-    factor = np.asarray(factor, dtype=np.float64)
-    if factor.ndim > 1 or (factor.ndim == 1 and (errors.ndim == 0 or factor.shape[0] != errors.shape[-1])):
-        raise ValueError(f"factor shape {factor.shape} does not match the wavelength axis (last) of "
-                         f"flux_error shape {errors.shape}")
-    if np.any(factor[np.isfinite(factor)] < 0):
-        raise ValueError("factor must not be negative")
-    return errors * factor
+def _check_settings(method, n_boot, detrend, width):
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    if detrend not in DETRENDS:
+        raise ValueError(f"detrend must be one of {DETRENDS}; got {detrend!r}")
+    if method == "adjacent" and detrend is not None:
+        raise ValueError("detrend applies to the 'bootstrap' and 'mad' methods; 'adjacent' works along "
+                         "wavelength on the mean spectrum (use detrend=None)")
+    if method == "bootstrap" and (int(n_boot) != n_boot or n_boot < 2):
+        raise ValueError(f"n_boot must be an integer >= 2; got {n_boot!r}")
+    if int(width) != width or width < 3:
+        raise ValueError(f"width must be an integer >= 3 (neighbouring wavelengths); got {width!r}")
 
 
-def binned(wavelength, factor, factor_error, *, width=16):
-    """Average a factor over blocks of ``width`` neighbouring wavelengths.
+def _sem(values, valid, method, n_boot, seed, width):
+    if method == "adjacent":
+        return _adjacent_sem(values, valid, int(width))
+    if values.shape[0] < 2:
+        raise ValueError(f"method={method!r} needs at least 2 spectra (integrations, exposures or nods); "
+                         "got 1. Use method='adjacent' for a single spectrum.")
+    if method == "mad":
+        return _mad_sem(values, valid)
+    return _bootstrap_sem(values, valid, int(n_boot), seed)
 
-    Neighbouring wavelengths of an x1dints carry independent noise, so the error of a block mean
-    is the quadrature mean of the individual errors / sqrt(number used). NaN values are skipped;
-    the last partial block is kept.
+
+def empirical_scatter(spectra, dq=None, *, method="bootstrap", n_boot=1000, seed=0, detrend=None,
+                      window=DEFAULT_WINDOW, width=DEFAULT_WIDTH, bad_flags=DO_NOT_USE):
+    """Per-wavelength uncertainty of the mean spectrum, measured from the data.
 
     Parameters
     ----------
-    wavelength, factor, factor_error : array_like, shape (nwave,)
-        Wavelength (um), factor and its 1-sigma error.
+    spectra : array_like, shape (nspectra, nwave) or (nwave,)
+        Flux of each integration (x1dints), exposure or nod (x1d), any unit (e.g. Jy). NaN and
+        inf are ignored. A 1-D array is one spectrum (only ``method="adjacent"``).
+    dq : array_like of int or bool, shape of ``spectra``, optional
+        jwst DQ flags (values with any of ``bad_flags`` set are ignored) or a boolean mask
+        (True = do not use).
+    method : {"bootstrap", "mad", "adjacent"}
+        ``"bootstrap"``: standard deviation of the means of ``n_boot`` resamples of the spectra
+        (with replacement), times sqrt(n / (n - 1)) so it is unbiased for n values;
+        ``"mad"``: 1.4826 x median absolute deviation / sqrt(n), robust to unflagged outliers;
+        ``"adjacent"``: the robust point-to-point scatter of the mean spectrum along wavelength,
+        second differences f_i - (f_(i-1) + f_(i+1))/2 over ``width`` neighbours / sqrt(1.5). It
+        needs no repeats, but assumes independent noise between neighbouring wavelengths and a
+        spectrum that is nearly straight over three points (narrow lines inflate it).
+    n_boot : int
+        Bootstrap resamples (>= 2). The estimate's own Monte-Carlo noise is 1/sqrt(2 n_boot).
+    seed : int or numpy.random.Generator
+        Seed of the resamples (the same seed gives the same answer).
+    detrend : {None, "median", "scale"}
+        Remove slow changes first (bootstrap and mad only): ``"median"`` subtracts from each
+        spectrum the median of its ``window - 1`` neighbours in time (time series with a transit
+        or a drifting sky; at least 3 spectra); ``"scale"`` divides each spectrum by a running
+        median (``width`` wavelengths) of its ratio to the mean spectrum (repeats whose
+        throughput differs, e.g. nods with different slit losses).
+    window : int
+        Odd running-median window in integrations for ``detrend="median"``, centre included.
     width : int
-        Wavelengths per block.
+        Neighbouring wavelengths used by ``"adjacent"`` and ``detrend="scale"`` (>= 3).
+    bad_flags : int
+        DQ bits that exclude a value (default DO_NOT_USE).
 
     Returns
     -------
-    wave_bin, factor_bin, error_bin : ndarray of float64, shape (nbins,)
-        Block means (um, dimensionless) and the error of each mean.
+    ndarray of float64, shape (nwave,)
+        1-sigma uncertainty of the (NaN-aware) mean spectrum, unit of ``spectra``. NaN where fewer
+        than 2 usable values exist (bootstrap, mad) or fewer than 3 usable second differences in
+        the window (adjacent). Multiply by sqrt(number of usable spectra) for the scatter of one.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes or settings; fewer than 2 spectra for bootstrap / mad (3 with
+        ``detrend="median"``).
     """
-    arrays = [np.asarray(a, dtype=np.float64) for a in (wavelength, factor, factor_error)]
-    if not arrays[0].shape == arrays[1].shape == arrays[2].shape or arrays[0].ndim != 1:
-        raise ValueError("wavelength, factor and factor_error must be 1-D arrays of one length")
-    if int(width) != width or width < 1:
-        raise ValueError(f"width must be a positive integer; got {width!r}")
-    out = [], [], []
-    for start in range(0, arrays[0].size, int(width)):
-        wave, value, error = (a[start:start + int(width)] for a in arrays)
-        good = np.isfinite(wave) & np.isfinite(value) & np.isfinite(error)
-        if not good.any():
-            continue
-        out[0].append(wave[good].mean())
-        out[1].append(value[good].mean())
-        out[2].append(np.sqrt(np.mean(error[good] ** 2) / good.sum()))
-    return tuple(np.array(values) for values in out)
+    _check_settings(method, n_boot, detrend, width)
+    values, valid = _prepare(spectra, dq, bad_flags)
+    if values.shape[1] == 0:
+        return np.zeros(0)
+    values, _ = _detrended(values, detrend, window, int(width))
+    return _sem(values, np.isfinite(values), method, n_boot, seed, width)
 
 
-def _spectra(spec_list):
-    """(nints, nwave) FLUX and FLUX_ERROR of an x1dints, in either jwst layout.
+def chi_square(flux, flux_error, dq=None, *, bad_flags=DO_NOT_USE):
+    """Reduced chi-square of each spectrum against the mean spectrum, with the reported errors.
 
-    jwst >= 1.17 writes one table with a row per integration and vector columns; older products
-    hold one spectrum per integration, each a table with a row per wavelength.
+    If the errors are right and the source is steady, each value is about 1 (spread
+    sqrt(2 / nwave)); wrong errors move all of them away from 1 together.
+
+    Parameters
+    ----------
+    flux, flux_error : array_like, shape (nspectra, nwave)
+        Spectra and their reported 1-sigma errors (same unit).
+    dq : array_like, shape (nspectra, nwave), optional
+        As in :func:`empirical_scatter`.
+    bad_flags : int
+        DQ bits that exclude a value.
+
+    Returns
+    -------
+    ndarray of float64, shape (nspectra,)
+        sum((flux - mean)^2 / flux_error^2) / number of usable values, times n / (n - 1) per
+        wavelength (the mean is made from the same n spectra). NaN for a spectrum with no usable
+        value.
     """
-    if len(spec_list) == 1 and np.ndim(spec_list[0].spec_table["FLUX"]) == 2:
-        table = spec_list[0].spec_table
-        return np.asarray(table["WAVELENGTH"][0]), np.asarray(table["FLUX"]), np.asarray(table["FLUX_ERROR"])
-    tables = [spec.spec_table for spec in spec_list]
-    return (np.asarray(tables[0]["WAVELENGTH"]), np.stack([t["FLUX"] for t in tables]),
-            np.stack([t["FLUX_ERROR"] for t in tables]))
+    values, valid, errors = _spectra_and_errors(flux, flux_error, dq, bad_flags)
+    count = valid.sum(axis=0)
+    with _quiet(), np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nanmean(values, axis=0)
+        terms = ((values - mean) / errors) ** 2 * (count / (count - 1))
+        terms[:, count < 2] = np.nan
+        return np.nansum(terms, axis=1) / np.sum(np.isfinite(terms), axis=1)
 
 
-def correct_x1dints(in_path, out_path, *, factor=None, overwrite=False, **scatter_kw):
-    """Write a copy of an LRS x1dints whose errors match the measured scatter.
+def _spectra_and_errors(flux, flux_error, dq, bad_flags):
+    values, valid = _prepare(flux, dq, bad_flags, "flux")
+    errors = np.array(flux_error, dtype=np.float64).reshape(-1) if np.ndim(flux_error) else None
+    if errors is None or errors.size != values.size:
+        raise ValueError(f"flux_error shape {np.shape(flux_error)} does not match flux shape {np.shape(flux)}")
+    errors = errors.reshape(values.shape)
+    # a value without a usable error cannot be compared with it
+    valid &= np.isfinite(errors) & (errors > 0)
+    values[~valid] = np.nan
+    errors[~valid] = np.nan
+    return values, valid, errors
 
-    FLUX_ERROR and SB_ERROR (SURF_BRIGHT_ERROR in older products) are multiplied by the
-    per-wavelength factor, the variance columns (FLUX_VAR_*, SB_VAR_*) by its square; FLUX and
-    everything else is copied unchanged. The input is never modified.
+
+@dataclass(frozen=True)
+class ErrorFactor:
+    """Measured / reported uncertainty of the mean spectrum, per wavelength.
+
+    Attributes
+    ----------
+    wavelength : ndarray, shape (nwave,)
+        um.
+    factor : ndarray, shape (nwave,)
+        ``scatter / reported`` (dimensionless): > 1 where the pipeline errors are too small.
+        Multiply the reported errors by it to correct them. NaN where unmeasured.
+    factor_error : ndarray, shape (nwave,)
+        1-sigma uncertainty of ``factor``.
+    scatter : ndarray, shape (nwave,)
+        Measured uncertainty of the mean spectrum (:func:`empirical_scatter`), flux unit.
+    reported : ndarray, shape (nwave,)
+        Uncertainty of the same mean from the reported errors, sqrt(sum error^2) / n, flux unit.
+    n_spectra : ndarray of int, shape (nwave,)
+        Usable spectra per wavelength.
+    method : str
+        Method of :func:`empirical_scatter`.
+    """
+
+    wavelength: np.ndarray
+    factor: np.ndarray
+    factor_error: np.ndarray
+    scatter: np.ndarray
+    reported: np.ndarray
+    n_spectra: np.ndarray
+    method: str
+
+    def binned(self, width=16):
+        """Mean factor over blocks of ``width`` neighbouring wavelengths.
+
+        Neighbouring wavelengths carry independent noise, so the error of a block mean is the
+        quadrature mean of the errors / sqrt(number used). NaN values are skipped; the last
+        partial block is kept.
+
+        Returns
+        -------
+        wave_bin, factor_bin, error_bin : ndarray of float64, shape (nbins,)
+            Block means (um, dimensionless) and the 1-sigma error of each.
+        """
+        if int(width) != width or width < 1:
+            raise ValueError(f"width must be a positive integer; got {width!r}")
+        arrays = (self.wavelength, self.factor, self.factor_error)
+        out = [], [], []
+        for start in range(0, self.wavelength.size, int(width)):
+            wave, value, error = (a[start:start + int(width)] for a in arrays)
+            good = np.isfinite(wave) & np.isfinite(value) & np.isfinite(error)
+            if good.any():
+                out[0].append(wave[good].mean())
+                out[1].append(value[good].mean())
+                out[2].append(np.sqrt(np.mean(error[good] ** 2) / good.sum()))
+        return tuple(np.array(values) for values in out)
+
+    def smoothed(self, width=16):
+        """The binned factor interpolated back onto every wavelength (flat beyond the ends).
+
+        Returns
+        -------
+        ndarray of float64, shape (nwave,)
+            Finite wherever the wavelength is (NaN if no bin could be made).
+        """
+        wave_bin, factor_bin, _ = self.binned(width)
+        if wave_bin.size == 0:
+            return np.full(self.wavelength.shape, np.nan)
+        order = np.argsort(wave_bin)
+        return np.interp(self.wavelength, wave_bin[order], factor_bin[order])
+
+
+def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap", n_boot=1000, seed=0,
+                   detrend=None, window=DEFAULT_WINDOW, width=DEFAULT_WIDTH, bad_flags=DO_NOT_USE):
+    """Ratio of the measured scatter to the reported errors, per wavelength, from arrays.
+
+    Parameters
+    ----------
+    wavelength : array_like, shape (nwave,)
+        um.
+    flux, flux_error : array_like, shape (nspectra, nwave) (or (nwave,) for ``"adjacent"``)
+        Spectra and reported 1-sigma errors (same unit, e.g. Jy).
+    dq, method, n_boot, seed, detrend, window, width, bad_flags
+        As in :func:`empirical_scatter`. Values without a finite positive error are ignored too.
+
+    Returns
+    -------
+    ErrorFactor
+        ``factor_error`` is the relative spread of the scatter estimate times the factor:
+        bootstrap sqrt(1 / (2 (n - 1)) + 1 / (2 n_boot)), mad 1.65 / sqrt(2 (n - 1)), adjacent
+        1.95 / sqrt(2 (width - 1)); x 1.2 after ``detrend="median"`` (measured on white noise).
+    """
+    _check_settings(method, n_boot, detrend, width)
+    wavelength = np.array(wavelength, dtype=np.float64)
+    values, valid, errors = _spectra_and_errors(flux, flux_error, dq, bad_flags)
+    if wavelength.shape != values.shape[1:]:
+        raise ValueError(f"wavelength shape {wavelength.shape} does not match the spectra's {values.shape[1:]}")
+    trended, throughput = _detrended(values, detrend, window, int(width))
+    if throughput is not None:
+        errors = errors / throughput
+    scatter = _sem(trended, np.isfinite(trended), method, n_boot, seed, width)
+    count = valid.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reported = np.sqrt(np.nansum(errors**2, axis=0)) / count
+        factor = scatter / reported
+        if method == "bootstrap":
+            relative = np.sqrt(1.0 / (2 * (count - 1)) + 1.0 / (2 * int(n_boot)))
+        elif method == "mad":
+            relative = _MAD_SPREAD / np.sqrt(2.0 * (count - 1))
+        else:
+            relative = np.full(count.shape, _ADJACENT_SPREAD / math.sqrt(2.0 * (int(width) - 1)))
+    if detrend == "median":
+        relative = relative * _DETREND_SPREAD
+    reported[count == 0] = np.nan
+    return ErrorFactor(wavelength=wavelength, factor=factor, factor_error=factor * relative, scatter=scatter,
+                       reported=reported, n_spectra=count, method=method)
+
+
+# --------------------------------------------------------------------------------------------
+# Edges: products, plots, widgets
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Spectra:
+    """Spectra read from LRS x1d / x1dints products (see :func:`read_spectra`).
+
+    Attributes
+    ----------
+    wavelength : ndarray, shape (nwave,)
+        um.
+    flux, flux_error : ndarray, shape (nspectra, nwave)
+        Jy, as in the products.
+    dq : ndarray of uint32, shape (nspectra, nwave)
+        DQ flags (zeros when the product has no DQ column).
+    names : tuple of str
+        The file (or model) each block of spectra came from.
+    """
+
+    wavelength: np.ndarray
+    flux: np.ndarray
+    flux_error: np.ndarray
+    dq: np.ndarray
+    names: tuple
+
+
+def _open(product, levels):
+    """(model, name, whether we opened it) of a path or an open datamodel."""
+    from stdatamodels import DataModel
+
+    from .io import open_product
+
+    given = isinstance(product, DataModel)
+    model = open_product(product, levels=levels, extensions=("EXTRACT1D",),
+                         exp_types=("MIR_LRS-FIXEDSLIT", "MIR_LRS-SLITLESS"))
+    name = (model.meta.filename or type(model).__name__) if given else str(product)
+    return model, name, not given
+
+
+def _table_arrays(name, table):
+    from .io import LRSInputError
+
+    columns = table.dtype.names or ()
+    missing = [column for column in _SPECTRUM_COLUMNS if column not in columns]
+    if missing:
+        raise LRSInputError(f"{name}: the spectrum table has no {', '.join(missing)} column(s) (it has "
+                            f"{sorted(columns)}); expected an x1d/x1dints EXTRACT1D table with "
+                            f"{', '.join(_SPECTRUM_COLUMNS)}. Use the pipeline's extract_1d product.")
+    arrays = [np.array(table[column], dtype=np.float64) for column in _SPECTRUM_COLUMNS]
+    dq = np.array(table["DQ"], dtype=np.uint32) if "DQ" in columns else np.zeros(arrays[1].shape, np.uint32)
+    return (*arrays, dq)
+
+
+def _read_one(product, levels):
+    """(wavelength, flux, flux_error, dq, name) of one x1d or x1dints, spectra on axis 0."""
+    from .io import LRSInputError, product_level_from_name
+
+    model, name, opened = _open(product, levels)
+    try:
+        tables = [spec.spec_table for spec in model.spec]
+        if not tables:
+            raise LRSInputError(f"{name}: no spectra; expected an x1d or x1dints with an EXTRACT1D "
+                                "table. Reprocess with extract_1d.")
+        first = _table_arrays(name, tables[0])
+        if first[1].ndim == 2:  # jwst >= 1.17 x1dints: one table, a row per integration
+            if len(tables) > 1:
+                raise LRSInputError(f"{name}: {len(tables)} spectra (sources or orders); expected the "
+                                    "one LRS point-source spectrum.")
+            wave, flux, error, dq = first
+            return wave[0], flux, error, dq, name
+        level = product_level_from_name(name) or ("x1dints" if type(model).__name__ == "TSOMultiSpecModel" else "x1d")
+        if level == "x1d" and len(tables) > 1:
+            raise LRSInputError(f"{name}: {len(tables)} spectra; expected one LRS spectrum per x1d. "
+                                "Pass an x1dints for spectra of integrations.")
+        arrays = [first] + [_table_arrays(name, table) for table in tables[1:]]
+        if len({a[0].size for a in arrays}) > 1:
+            raise LRSInputError(f"{name}: the integrations' spectra have different lengths "
+                                f"{sorted({a[0].size for a in arrays})}; expected one wavelength grid.")
+        return (arrays[0][0], *(np.stack([a[k] for a in arrays]) for k in (1, 2, 3)), name)
+    finally:
+        if opened:
+            model.close()
+
+
+def read_spectra(product):
+    """Spectra, reported errors and DQ of an LRS x1dints, or of a set of x1d files.
+
+    Parameters
+    ----------
+    product : str, path-like, DataModel, or a list / tuple of them
+        One ``*_x1dints.fits`` (either jwst layout: one table with a row per integration, or one
+        table per integration), one ``*_x1d.fits`` (a single spectrum), or several x1d products
+        of the same source (exposures, the two nods) on one wavelength grid.
+
+    Returns
+    -------
+    Spectra
+
+    Raises
+    ------
+    lrs_helpers.io.LRSInputError
+        Naming the file: not FITS, another instrument or mode, the wrong level (e.g. a rateints),
+        missing spectrum columns, or x1d files whose wavelengths differ.
+    """
+    from .io import LRSInputError
+
+    if not isinstance(product, (list, tuple)):
+        wave, flux, error, dq, name = _read_one(product, ("x1d", "x1dints"))
+        return Spectra(wave, np.atleast_2d(flux), np.atleast_2d(error), np.atleast_2d(dq), (name,))
+    if not product:
+        raise LRSInputError("no products given; expected an x1dints or a list of x1d files")
+    parts = [_read_one(item, ("x1d",)) for item in product]
+    wave = parts[0][0]
+    for part in parts[1:]:
+        if part[0].shape != wave.shape or not np.allclose(part[0], wave, rtol=1e-6, equal_nan=True):
+            raise LRSInputError(f"{part[4]}: its wavelengths ({part[0].size} values, "
+                                f"{np.nanmin(part[0]):.4f}-{np.nanmax(part[0]):.4f} um) differ from those of "
+                                f"{parts[0][4]} ({wave.size} values); expected x1d files on one wavelength "
+                                "grid (the same mode and extraction). Resample them first.")
+    stacked = [np.concatenate([np.atleast_2d(part[k]) for part in parts]) for k in (1, 2, 3)]
+    return Spectra(wave, *stacked, tuple(part[4] for part in parts))
+
+
+def inflation_factor(product, *, method="bootstrap", n_boot=1000, seed=0, detrend=None,
+                     window=DEFAULT_WINDOW, width=DEFAULT_WIDTH, bad_flags=DO_NOT_USE):
+    """Per-wavelength ratio of the measured scatter to the pipeline's FLUX_ERROR, for a product.
+
+    Parameters
+    ----------
+    product : str, path-like, DataModel, or list of them
+        An LRS x1dints (integrations), a list of x1d files (exposures, the two nods), or one x1d
+        (``method="adjacent"`` only). See :func:`read_spectra`.
+    method, n_boot, seed, detrend, window, width, bad_flags
+        As in :func:`empirical_scatter`.
+
+    Returns
+    -------
+    ErrorFactor
+        ``factor`` (> 1: the pipeline errors are too small), ``factor_error``, the measured and
+        reported uncertainties of the mean spectrum, per wavelength (um).
+
+    Raises
+    ------
+    lrs_helpers.io.LRSInputError
+        A product that cannot be used (see :func:`read_spectra`), or one spectrum with a method
+        that needs repeats.
+    """
+    from .io import LRSInputError
+
+    spectra = read_spectra(product)
+    if spectra.flux.shape[0] < 2 and method != "adjacent":
+        raise LRSInputError(f"{spectra.names[0]}: one spectrum; expected repeats for method={method!r}. "
+                            "Give the x1dints, or a list of x1d files (e.g. both nods), or use "
+                            "method='adjacent'.")
+    return measure_factor(spectra.wavelength, spectra.flux, spectra.flux_error, spectra.dq, method=method,
+                          n_boot=n_boot, seed=seed, detrend=detrend, window=window, width=width,
+                          bad_flags=bad_flags)
+
+
+def correct_x1d(in_path, out_path, factor, *, overwrite=False):
+    """Write a copy of an LRS x1d or x1dints whose errors are scaled by a per-wavelength factor.
+
+    FLUX_ERROR and SB_ERROR (SURF_BRIGHT_ERROR in older products) are multiplied by ``factor``,
+    the variance columns (FLUX_VAR_*, SB_VAR_*) by its square; FLUX and everything else is copied
+    unchanged. Provenance (function, factor summary) goes into the primary header; the input is
+    never modified.
 
     Parameters
     ----------
     in_path : str or path-like
-        A MIRI LRS ``*_x1dints.fits``.
+        A MIRI LRS ``*_x1d.fits`` or ``*_x1dints.fits``.
     out_path : str or path-like
         New ``.fits`` file (never the input).
-    factor : array_like, shape (nwave,), optional
-        Factor to apply; default: :func:`inflation_factor` of the file itself.
+    factor : float, array_like of shape (nwave,), or ErrorFactor
+        Finite, positive; an array follows the product's wavelength order. For a measured factor
+        pass ``result.smoothed(16)`` (the raw per-wavelength values are noisy and may be NaN).
     overwrite : bool
-        Replace an existing ``out_path``.
-    **scatter_kw
-        Passed to :func:`inflation_factor` when ``factor`` is None.
+        Replace an existing ``out_path`` (never the input).
 
     Returns
     -------
@@ -365,62 +675,63 @@ def correct_x1dints(in_path, out_path, *, factor=None, overwrite=False, **scatte
     Raises
     ------
     lrs_helpers.io.LRSInputError
-        ``in_path`` is not an LRS x1dints (e.g. a rateints or an imaging product), has fewer
-        than 3 integrations, or ``out_path`` is the input or exists (without ``overwrite``).
+        ``in_path`` is not an LRS x1d / x1dints, ``out_path`` is the input, or the factor's length
+        differs from the product's number of wavelengths.
+    ValueError
+        Non-finite or non-positive factor values.
     """
     from pathlib import Path
 
-    from .io import LRSInputError, open_product, write_product
+    from .io import LRSInputError, write_product
 
-    target = Path(out_path).expanduser()
-    if target.exists() and target.resolve() == Path(in_path).expanduser().resolve():
+    if isinstance(factor, ErrorFactor):
+        factor = factor.factor
+    factor = np.array(factor, dtype=np.float64)
+    bad = ~(np.isfinite(factor) & (factor > 0))
+    if factor.ndim > 1 or bad.any():
+        raise ValueError(f"factor must be a finite positive number or 1-D array; got shape {factor.shape} "
+                         f"with {int(bad.sum())} non-finite or non-positive value(s). Smooth or fill a "
+                         "measured factor first, e.g. result.smoothed(16).")
+    source, target = Path(in_path).expanduser(), Path(out_path).expanduser()
+    if target.exists() and source.exists() and target.resolve() == source.resolve():
         raise LRSInputError(f"{out_path}: is the input file; expected a new file name. "
-                            "correct_x1dints never writes over its input.")
-    if target.exists() and not overwrite:
-        raise LRSInputError(f"{out_path}: already exists; expected a new file name. "
-                            "Choose another name or pass overwrite=True.")
-    with open_product(in_path, levels=("x1dints",), exp_types=("MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT")) as model:
-        wavelength, flux, flux_error = _spectra(model.spec)
-        if flux.shape[0] < 3:
-            raise LRSInputError(f"{in_path}: {flux.shape[0]} integration(s); expected at least 3 to "
-                                "measure the scatter in time. Use bootstrap_scatter on repeated spectra.")
-        given = factor is not None
-        if not given:
-            factor, _ = inflation_factor(flux, flux_error, **scatter_kw)
-        factor = np.asarray(factor, dtype=np.float64)
+                            "correct_x1d never writes over its input.")
+    model, name, _ = _open(in_path, ("x1d", "x1dints"))
+    with model:
         output = model.copy()
-        tables = [spec.spec_table for spec in output.spec]
-        for table in tables:
-            names = table.dtype.names
-            for column in ERROR_COLUMNS + VARIANCE_COLUMNS:
-                if column in names:
+        for spec in output.spec:
+            table = spec.spec_table
+            nwave = np.shape(table["WAVELENGTH"])[-1]
+            if factor.ndim == 1 and factor.size != nwave:
+                raise LRSInputError(f"{name}: {nwave} wavelengths, but the factor has {factor.size} values; "
+                                    "expected one factor per wavelength of this product (or a scalar).")
+            for column in table.dtype.names:
+                if column in ERROR_COLUMNS or column in VARIANCE_COLUMNS:
                     power = 1 if column in ERROR_COLUMNS else 2
-                    table[column] = corrected_errors(table[column], factor**power)
-        parameters = {"factor_median": float(np.nanmedian(factor)) if np.isfinite(factor).any() else None,
-                      "factor_given": given, **scatter_kw}
-        path = write_product(output, out_path, overwrite=overwrite, function=correct_x1dints,
-                             parameters=parameters)
-        output.close()
+                    table[column] = np.asarray(table[column]) * factor**power
+        parameters = {"input": source.name, "factor_min": round(float(factor.min()), 6),
+                      "factor_median": round(float(np.median(factor)), 6),
+                      "factor_max": round(float(factor.max()), 6), "factor_values": int(factor.size)}
+        try:
+            path = write_product(output, target, overwrite=overwrite, function=correct_x1d,
+                                 parameters=parameters)
+        finally:
+            output.close()
     return path
 
 
-def plot_factor(wavelength, flux, flux_error, *, detrend="median", window=None, sigma=4.0, width=16,
-                truth=None, ax=None):
-    """Plot the inflation factor against wavelength (per wavelength and binned).
+def plot_factor(result, *, width=16, truth=None, ax=None, ylim=(0, 3)):
+    """Plot a measured factor against wavelength: per wavelength, binned, and the truth if known.
 
     Parameters
     ----------
-    wavelength : array_like, shape (nwave,)
-        um.
-    flux, flux_error : array_like, shape (nints, nwave)
-        Spectra and reported errors.
-    detrend, window, sigma
-        As for :func:`empirical_scatter`.
+    result : ErrorFactor
     width : int
-        Wavelengths per bin of the binned curve.
+        Wavelengths per bin of the binned points (1: no bins).
     truth : array_like, shape (nwave,), optional
-        Known factor to overplot.
+        Known factor to overplot (sample twin).
     ax : matplotlib Axes, optional
+    ylim : (float, float)
 
     Returns
     -------
@@ -430,28 +741,30 @@ def plot_factor(wavelength, flux, flux_error, *, detrend="median", window=None, 
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.5))
-    factor, factor_error = inflation_factor(flux, flux_error, detrend=detrend, window=window, sigma=sigma)
-    wave_bin, factor_bin, error_bin = binned(wavelength, factor, factor_error, width=width)
-    ax.plot(wavelength, factor, ".", color="0.6", ms=3, label="per wavelength")
-    ax.errorbar(wave_bin, factor_bin, error_bin, fmt="o", color="C0", ms=4, label=f"binned ({width})")
+    ax.plot(result.wavelength, result.factor, ".", color="0.65", ms=3, label="per wavelength")
+    if width > 1:
+        wave_bin, factor_bin, error_bin = result.binned(width)
+        ax.errorbar(wave_bin, factor_bin, error_bin, fmt="o", color="C0", ms=4, label=f"binned ({width})")
     if truth is not None:
-        ax.plot(wavelength, truth, color="C3", label="injected (truth)")
+        ax.plot(result.wavelength, truth, color="C3", label="injected (truth)")
     ax.axhline(1, color="0.5", lw=0.8)
-    ax.set(xlabel="wavelength (um)", ylabel="scatter / reported error", ylim=(0, 3),
-           title=f"detrend={detrend}, window={window or DEFAULT_WINDOW}, sigma={sigma}")
+    ax.set(xlabel="wavelength (um)", ylabel="measured scatter / reported error", ylim=ylim,
+           title=f"method={result.method}")
     ax.legend(fontsize="small")
     return ax
 
 
-def make_explorer(wavelength, flux, flux_error, *, truth=None):
-    """ipywidgets explorer: detrending, window and clipping -> factor vs wavelength.
+def make_explorer(wavelength, flux, flux_error, dq=None, *, truth=None):
+    """ipywidgets explorer: method, resamples, detrending and binning -> factor vs wavelength.
 
     Parameters
     ----------
     wavelength : array_like, shape (nwave,)
         um.
-    flux, flux_error : array_like, shape (nints, nwave)
+    flux, flux_error : array_like, shape (nspectra, nwave)
         Spectra and reported errors.
+    dq : array_like, shape (nspectra, nwave), optional
+        DQ flags.
     truth : array_like, shape (nwave,), optional
         Known factor to overplot (sample twin).
 
@@ -462,17 +775,16 @@ def make_explorer(wavelength, flux, flux_error, *, truth=None):
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
-    nints = np.shape(flux)[0]
-    detrend = widgets.Dropdown(options=[("running median", "median"), ("differences", "difference"),
-                                        ("none (plain std)", None)], value="median", description="detrend")
-    window = widgets.IntSlider(value=DEFAULT_WINDOW, min=3, max=max(3, nints - 1 + nints % 2 - 1), step=2,
-                               description="window")
-    sigma = widgets.FloatSlider(value=4.0, min=2.0, max=8.0, step=0.5, description="clip sigma")
-    width = widgets.Dropdown(options=(1, 8, 16, 32), value=16, description="bin")
+    method = widgets.Dropdown(options=METHODS, value="bootstrap", description="method")
+    n_boot = widgets.IntSlider(value=200, min=20, max=2000, step=20, description="n_boot")
+    detrend = widgets.Dropdown(options=[("none", None), ("running median", "median"), ("scale", "scale")],
+                               value=None, description="detrend")
+    width = widgets.Dropdown(options=(1, 4, 8, 16, 32), value=16, description="bin")
 
-    def redraw(detrend, window, sigma, width):
-        plot_factor(wavelength, flux, flux_error, detrend=detrend, window=window, sigma=sigma, width=width,
-                    truth=truth)
+    def redraw(method, n_boot, detrend, width):
+        result = measure_factor(wavelength, flux, flux_error, dq, method=method, n_boot=n_boot,
+                                detrend=None if method == "adjacent" else detrend)
+        plot_factor(result, width=width, truth=truth)
         plt.show()
 
-    return widgets.interactive(redraw, detrend=detrend, window=window, sigma=sigma, width=width)
+    return widgets.interactive(redraw, method=method, n_boot=n_boot, detrend=detrend, width=width)
