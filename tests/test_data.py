@@ -39,9 +39,10 @@ EXPECTED_RECIPES = {
     "jump_x1dints": "jump_bright:x1dints",
     "foldover_calints": "foldover_red:calints",
     "foldover_x1dints": "foldover_red:x1dints",
+    "errors_x1dints": "error_tso:x1dints",
 }
 NOTEBOOKS = {"01_scattered_light", "02_foldover_blue_limit", "03_emi_pattern_noise",
-             "04_slitless_background", "05_jump_dropouts", "06_pathloss_nods", "08_fgs_offset"}
+             "04_slitless_background", "05_jump_dropouts", "06_pathloss_nods", "07_error_estimates", "08_fgs_offset"}
 # JWST exposure-level product name: jw<program 5><observation 3><visit 3>_<visit group 2>
 # <sequence 1><activity 2>_<exposure 5>[-seg<segment 3>]_<detector>_<suffix>.fits
 PRODUCT_NAME = re.compile(

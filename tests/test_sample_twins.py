@@ -18,6 +18,7 @@ EXPECTED_EXP_TYPE = {
     "slitless_background": {"MIR_LRS-SLITLESS"},
     "jump_bright": {"MIR_LRS-SLITLESS"},
     "foldover_red": {"MIR_LRS-SLITLESS"},
+    "error_tso": {"MIR_LRS-SLITLESS"},
 }
 
 #: primary-header keywords every jwst exposure product carries
@@ -34,6 +35,7 @@ MANIFEST_ROLES = {
     "slitless_background": {"rateints", "x1dints"},
     "jump_bright": {"uncal", "calints", "x1dints"},
     "foldover_red": {"calints", "x1dints"},
+    "error_tso": {"x1dints", "x1dints_correct_err"},
 }
 
 

@@ -35,6 +35,7 @@ SCENARIOS = {
     "slitless_background": ("lrs_helpers.sample.slitless_bkg", "SLITLESSPRISM rateints with time-varying sky background; x1dints with wrong ERR"),
     "jump_bright": ("lrs_helpers.sample.jumps", "bright slitless source whose ramp peak trips the default jump threshold, plus real cosmic rays"),
     "foldover_red": ("lrs_helpers.sample.foldover", "red slitless source whose light below 4.5 um folds onto the blue end"),
+    "error_tso": ("lrs_helpers.sample.errors_tso", "200-integration slitless x1dints of a steady star whose FLUX_ERROR is wrong by a known factor"),
 }
 
 #: default seed per scenario, so every build is deterministic

@@ -1,0 +1,171 @@
+"""Sample twin "error_tso": a long slitless time series of a steady star whose FLUX_ERROR is wrong.
+
+Roles:
+
+``x1dints``
+    TSOMultiSpecModel as jwst 3.0 ``extract_1d`` writes it (one table, a row per integration,
+    vector columns over wavelength): 200 integrations of a steady point source shaped like the
+    real flux standards (:func:`grounding.count_rate_spectrum`), on the specwcs 0006 wavelengths,
+    in Jy through the measured LRS sensitivity. Noise per integration and wavelength: photon noise
+    of the source and of the (subtracted) sky shaped like the real PID 1053 frame, plus the read
+    noise of a FASTR1 slope over the 12-column CRDS aperture. FLUX_ERROR (and the variance and
+    SB columns) are the true error times a known, wavelength-dependent factor.
+    A few values are flagged DO_NOT_USE: half of them NaN, half off by 25 sigma (a cosmic-ray
+    residue the jump step half caught), so code that ignores DQ sees the damage.
+``x1dints_correct_err``
+    The same spectra with the true errors (a control: the measured factor must be 1).
+``truth``
+    truth.json / truth.npz: the error law, the true and reported errors, the noiseless flux, the
+    flagged and NaN cells.
+"""
+
+import numpy as np
+
+from . import grounding
+from .slitless_bkg import _int_times
+
+NINTS = 200
+NGROUPS = 40
+GAIN_E_PER_DN = 3.1  # typical MIRI gain (lrs_helpers.pipeline.MIRI_GAIN_E_PER_DN)
+#: read noise per frame, DN: the CDS noise measured on real FAST ramps (5.9 DN) / sqrt(2)
+READ_NOISE_DN = 5.9 / np.sqrt(2.0)
+#: the CRDS MIR_LRS-SLITLESS extraction aperture (jwst_miri_extract1d_0005.json), inclusive
+APERTURE = (30, 41)
+#: reported / true FLUX_ERROR = ERR_AT_5UM + ERR_SLOPE_PER_UM (lambda - 5 um): 40% too small at
+#: 5 um, 19% at 12 um (true / reported 1.67 falling to 1.23), so every chi-square is too large
+ERR_AT_5UM, ERR_SLOPE_PER_UM = 0.6, 0.03
+FLAG_FRACTION = 0.003
+OUTLIER_SIGMA = 25.0
+DO_NOT_USE = 1
+#: L 168-9 (TOI-134), the target of the PID 1033 commissioning TSO, degrees
+TARGET_RA, TARGET_DEC = 350.03133, -60.06517
+
+
+def err_factor(wavelength_um):
+    """Reported / true FLUX_ERROR of the twin at a wavelength (um)."""
+    lam = np.clip(np.asarray(wavelength_um, dtype=float), 5.0, 14.0)
+    return ERR_AT_5UM + ERR_SLOPE_PER_UM * (lam - 5.0)
+
+
+def _spec_table(wave, flux, error, dq, poisson_share, npix):
+    """EXTRACT1D table of the x1dints with ``error`` as FLUX_ERROR (Jy)."""
+    table = grounding.tso_spec_table(NINTS, wave.size)
+    pixel_sr = (grounding.PLATE_SCALE_ARCSEC / 206264.806) ** 2
+    to_sb = 1e-6 / (npix * pixel_sr)  # Jy over the aperture -> MJy/sr
+    variance = error**2
+    table["WAVELENGTH"] = wave
+    table["FLUX"] = flux
+    table["FLUX_ERROR"] = error
+    table["FLUX_VAR_POISSON"] = variance * poisson_share
+    table["FLUX_VAR_RNOISE"] = variance * (1 - poisson_share)
+    table["SURF_BRIGHT"] = flux * to_sb
+    table["SB_ERROR"] = error * to_sb
+    table["SB_VAR_POISSON"] = table["FLUX_VAR_POISSON"] * to_sb**2
+    table["SB_VAR_RNOISE"] = table["FLUX_VAR_RNOISE"] * to_sb**2
+    table["DQ"] = dq
+    table["NPIXELS"] = float(npix)
+    table["N_ALONGDISP"] = wave.size
+    table["SEGMENT"] = 3
+    return table
+
+
+def build(out_dir, seed):
+    """Write the error_tso twin into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : pathlib.Path
+        Existing folder.
+    seed : int
+        Random seed (noise, flagged cells).
+
+    Returns
+    -------
+    dict of str -> pathlib.Path
+        ``x1dints``, ``x1dints_correct_err`` and ``truth``.
+    """
+    from stdatamodels.jwst import datamodels
+
+    rng = np.random.default_rng(seed)
+    rows = np.arange(grounding.SLITLESS_SHAPE[0])
+    wave_rows = grounding.wavelength_at_row("slitless", rows)
+    rows = rows[np.isfinite(wave_rows)]
+    wave = wave_rows[rows]
+    start, stop = APERTURE
+    npix = stop - start + 1
+    tframe = grounding.FRAME_TIME_S["SLITLESSPRISM"]
+    integration_s = NGROUPS * tframe
+
+    # per-row count rates in the aperture (DN/s): the source (nearly all of the trace falls in the
+    # 12 columns) and the sky, which the pipeline-like flux has subtracted but whose noise stays
+    source = grounding.count_rate_spectrum(wave)
+    sky = grounding.slitless_background()[rows, start:stop + 1].sum(axis=1)
+    slope_s = (NGROUPS - 1) * tframe
+    var_poisson = (source + sky) / (GAIN_E_PER_DN * slope_s)
+    var_rnoise = npix * 12 * READ_NOISE_DN**2 / ((NGROUPS**3 - NGROUPS) * tframe**2)
+    sensitivity = grounding.sensitivity_dn_s_per_ujy(wave) * 1e6  # DN/s per Jy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        to_jy = np.where(sensitivity > 0, 1.0 / sensitivity, np.nan)
+    true_flux = source * to_jy
+    true_error = np.sqrt(var_poisson + var_rnoise) * to_jy
+    poisson_share = var_poisson / (var_poisson + var_rnoise)
+
+    flux = true_flux + rng.normal(size=(NINTS, wave.size)) * true_error
+    flagged = (rng.random(flux.shape) < FLAG_FRACTION) & np.isfinite(true_flux)
+    as_nan = flagged & (rng.random(flux.shape) < 0.5)
+    flux[flagged & ~as_nan] += OUTLIER_SIGMA * np.broadcast_to(true_error, flux.shape)[flagged & ~as_nan]
+    flux[as_nan] = np.nan
+    dq = np.where(flagged | ~np.isfinite(flux), DO_NOT_USE, 0).astype(np.uint32)
+    reported_error = err_factor(wave) * true_error
+
+    # the 2-D product the spectra come from: only its primary header and INT_TIMES are used
+    calints = datamodels.CubeModel()
+    grounding.base_metadata(calints, exp_type="MIR_LRS-SLITLESS", subarray="SLITLESSPRISM", ngroups=NGROUPS,
+                            nints=NINTS, program="01033", observation="005", target="L 168-9 (sample twin)",
+                            target_ra=TARGET_RA, target_dec=TARGET_DEC, start="2022-05-29T04:23:11.000",
+                            filename="jw01033005001_04103_00001-seg003_mirimage_calints.fits", tso=True)
+    calints.meta.exposure.segment_number = 3
+    calints.meta.bunit_data = "MJy/sr"
+    calints.meta.target.source_type = "POINT"
+    for step in ("assign_wcs", "flat_field", "srctype", "photom"):
+        setattr(calints.meta.cal_step, step, "COMPLETE")
+    calints.int_times = _int_times(calints.meta.exposure.start_time, NINTS, integration_s)
+
+    files = {}
+    names = {"x1dints": calints.meta.filename.replace("_calints", "_x1dints"),
+             "x1dints_correct_err": "error_tso_correct_err_x1dints.fits"}
+    for role, error in (("x1dints", reported_error), ("x1dints_correct_err", true_error)):
+        table = _spec_table(wave, flux, np.broadcast_to(error, flux.shape), dq, poisson_share, npix)
+        model = grounding.tso_x1dints(calints, table, columns=APERTURE, rows=rows, filename=names[role])
+        model.validate()
+        files[role] = out_dir / names[role]
+        model.save(files[role])
+        model.close()
+    calints.close()
+
+    files["truth"] = grounding.write_truth(out_dir, {
+        "scenario": "error_tso",
+        "seed": seed,
+        "nints": NINTS,
+        "ngroups": NGROUPS,
+        "gain_e_per_dn": GAIN_E_PER_DN,
+        "read_noise_dn_per_frame": READ_NOISE_DN,
+        "extraction_aperture_inclusive": list(APERTURE),
+        "err_factor_law": f"reported/true FLUX_ERROR = {ERR_AT_5UM} + {ERR_SLOPE_PER_UM}*(clip(wavelength_um, 5, 14) - 5)",
+        "inflation_factor_law": "measured/reported = 1 / err_factor",
+        "flag_fraction": FLAG_FRACTION,
+        "outlier_sigma": OUTLIER_SIGMA,
+        "source": "steady point source, flux-standard shape (grounding.count_rate_spectrum, scale 1)",
+        "units": {"flux": "Jy"},
+    }, arrays={
+        "wavelength": wave,
+        "rows": rows,
+        "err_factor": err_factor(wave),
+        "inflation_factor": 1.0 / err_factor(wave),
+        "true_error": true_error,
+        "reported_error": reported_error,
+        "true_flux": true_flux,
+        "flagged": flagged,
+        "nan": as_nan,
+    })
+    return files
