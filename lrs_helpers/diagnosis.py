@@ -1,0 +1,976 @@
+"""Diagnose any MIRI LRS product: run every known-issue check that applies to it.
+
+:func:`diagnose` opens a product (uncal, ramp, rate, rateints, cal, calints, s2d, x1d, x1dints
+or a target-acquisition image) through :func:`lrs_helpers.io.open_product`, runs the checks that
+apply to its level and mode, and returns a :class:`Report`: one :class:`Finding` per check, with
+a severity, a one-line message, the measured numbers with their units and the walkthrough
+notebook to read. Each check is a small function that calls the helper module of its issue; the
+maths lives there, not here.
+
+* ``emi``: uncal / ramp of a subarray (not FULL) -> :func:`lrs_helpers.emi.measure`;
+* ``jump_peak_flags``: uncal / ramp with >= 5 groups and >= 2 integrations ->
+  :func:`lrs_helpers.jumps.detect_jumps`;
+* ``slitless_background``: slitless rate, rateints, cal, calints ->
+  :func:`lrs_helpers.background.edge_background`;
+* ``dropouts``: cal, calints, s2d, x1d, x1dints -> :func:`lrs_helpers.jumps.find_dropouts`;
+* ``foldover``: slitless cal, calints, x1d, x1dints -> :mod:`lrs_helpers.foldover`;
+* ``err_vs_scatter``: x1dints -> :func:`lrs_helpers.errors.inflation_factor`;
+* ``nod_disparity``: a pair of slit x1d nods -> :func:`lrs_helpers.pathloss.nod_ratio`;
+* ``pointing``: TA image (MIR_TACQ / MIR_TACONFIRM, rate or cal) -> :func:`lrs_helpers.pointing.ta_centroid`.
+
+Severities (:data:`SEVERITIES`, mildest first):
+
+``ok``
+    The check ran and found nothing beyond its threshold.
+``info``
+    Something worth knowing that needs no action (e.g. the fold-over rows are present, for a
+    source whose colour the calibration handles).
+``warning``
+    The known issue is present above its threshold: results are affected; the notebook shows
+    the workaround.
+``problem``
+    The issue biases the science numbers by 10 % or more (a flux, a transit depth).
+``failed``
+    The check could not run on this product (the message says why).
+
+A report's :attr:`Report.exit_code` is 2 when a check failed, 1 when any finding is a warning or
+a problem, else 0 (the ``lrs-helpers diagnose`` exit code).
+
+Nod pairs: the nod check needs both nods' x1d products. Give the second one as ``partner``;
+without it, :func:`diagnose` looks in the same folder for the file whose name differs only in
+the exposure number (``..._00001_mirimage_x1d.fits`` <-> ``..._00002_...``), as jwst names the
+two nods of an ALONG-SLIT-NOD pattern. :func:`diagnose_files` pairs the slit x1d files it is
+given in the same way.
+"""
+
+import base64
+import contextlib
+import html
+import io as _bytes_io
+import math
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+#: Severities, mildest first (see the module notes).
+SEVERITIES = ("ok", "info", "warning", "problem", "failed")
+#: Severities that make a report (and the command line) exit with code 1.
+ACTION_SEVERITIES = ("warning", "problem")
+
+# --- thresholds, with where they come from -------------------------------------------------
+#: EMI: a 390 Hz semi-amplitude at or above this (DN) is reported. jwst's EmiCorrStep leaves
+#: 0.73 DN of the twin's 3.5 DN in 10 SLITLESSPRISM groups (notebook 03), so an amplitude below
+#: 0.5 DN is less than what the pipeline's own correction leaves behind; the fit's noise floor on
+#: EMI-free ramps is ~0.01 DN (amplitudes measured at off frequencies, see EMI_NULL_FREQUENCIES_HZ).
+EMI_THRESHOLD_DN = 0.5
+#: ... and it must stand this many times above the amplitude found at frequencies with no EMI.
+EMI_MIN_SIGNIFICANCE = 5.0
+#: Frequencies (Hz) with no MIRI EMI line, not harmonics of 390.625 or 10.039216 Hz: the
+#: amplitudes measured there estimate the fit's noise floor on the product itself.
+EMI_NULL_FREQUENCIES_HZ = (271.3, 347.9, 419.3, 457.1)
+#: Jump flags on the trace peak: a peak pixel flagged in at least this fraction of the
+#: integrations, and in at least JUMP_MIN_INTEGRATIONS of them (all of them when there are
+#: fewer), is a systematic false flag, not a cosmic ray: cosmic rays (with the neighbours the
+#: jump step flags around them) touch a given pixel in a few per cent of integrations at most.
+#: On the 3-integration jump twin, "2 of 3" also caught one pixel hit in two integrations.
+JUMP_MIN_INTEGRATION_FRACTION = 0.5
+JUMP_MIN_INTEGRATIONS = 3
+#: Slitless background: the edge level must be this many standard errors from zero ...
+BACKGROUND_MIN_SIGNIFICANCE = 5.0
+#: ... and at least this fraction of the aperture signal (5-12 um) to be a warning: 1 % of the
+#: signal dilutes a transit depth by 1 % of itself, the level of the best LRS TSO precision.
+BACKGROUND_WARNING_FRACTION = 0.01
+#: Extraction aperture of the CRDS EXTRACT1D reference for MIR_LRS-SLITLESS (xstart 30, xstop 41,
+#: jwst_miri_extract1d_0005.json), 0-based, stop excluded.
+SLITLESS_APERTURE = (30, 42)
+#: Wavelengths (um) over which aperture signal and background are compared, and over which the
+#: ERR factor is summarised: the well-calibrated part of the band.
+BAND_UM = (5.0, 12.0)
+#: Any bias of this fraction or more is a "problem" rather than a "warning".
+PROBLEM_FRACTION = 0.10
+#: ERR against scatter: spectra needed (the running-median detrend in time needs 3).
+ERR_MIN_SPECTRA = 2
+#: ERR factor (measured / reported) further than this from 1 is reported. With its true errors
+#: put back, the slitless twin (24 integrations, transit, drifting sky) gives 1.08-1.10 (three
+#: bootstrap seeds): the detrended bootstrap's own bias; the twin's injected factor is 1.16-2.0
+#: (median 1.47 over 5-12 um).
+ERR_TOLERANCE = 0.2
+#: ... and it must be this many standard errors from 1.
+ERR_MIN_SIGNIFICANCE = 5.0
+#: Colour fit range (um) for the fold-over check: red of the fold rows, where the LRS
+#: calibration is best.
+COLOUR_RANGE_UM = (5.5, 10.0)
+#: Nod disparity and pointing: 2 % is the nod-to-nod repeatability of LRS slit spectra
+#: (:data:`lrs_helpers.pathloss.DEFAULT_REPEATABILITY`).
+NOD_TOLERANCE = 0.02
+#: Pointing: a flux loss at 10 um (the wavelength of the largest loss, notebook 08) above the
+#: nod repeatability is reported.
+POINTING_LOSS_TOLERANCE = 0.02
+POINTING_WAVELENGTH_UM = 10.0
+
+NOTEBOOKS = {
+    "emi": "03_emi_pattern_noise.ipynb",
+    "jump_peak_flags": "05_jump_dropouts.ipynb",
+    "dropouts": "05_jump_dropouts.ipynb",
+    "slitless_background": "04_slitless_background.ipynb",
+    "foldover": "02_foldover_blue_limit.ipynb",
+    "err_vs_scatter": "07_wrong_err.ipynb",
+    "nod_disparity": "06_pathloss_nods.ipynb",
+    "pointing": "08_fgs_offset.ipynb",
+    "applicability": "00_overview.ipynb",
+}
+
+_NOD_NAME = re.compile(r"^(?P<head>.+_)(?P<exposure>\d{5})(?P<tail>(-seg\d{3})?_mirimage_x1d\.fits)$",
+                       re.IGNORECASE)
+
+
+@dataclass
+class Finding:
+    """The result of one check.
+
+    Attributes
+    ----------
+    check : str
+        Name of the check (see the module table).
+    severity : str
+        One of :data:`SEVERITIES`.
+    message : str
+        One line: what was found and what to do.
+    measured : dict of str -> (value, unit)
+        Measured numbers; unit ``""`` for dimensionless values.
+    notebook : str
+        The walkthrough that explains the issue and its workaround.
+    draw : callable, optional
+        ``draw(figure)`` adds this finding's plot to a matplotlib Figure (used by
+        :meth:`Report.to_html`).
+    """
+
+    check: str
+    severity: str
+    message: str
+    measured: dict = field(default_factory=dict)
+    notebook: str = ""
+    draw: Callable = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity {self.severity!r} is not one of {SEVERITIES}")
+        if not self.notebook:
+            self.notebook = NOTEBOOKS.get(self.check, "")
+
+    def numbers(self):
+        """The measured numbers as one line of text, e.g. ``amplitude = 3.49 DN; phase = 0.1``."""
+        return "; ".join(f"{name} = {_format(value)}{f' {unit}' if unit else ''}"
+                         for name, (value, unit) in self.measured.items())
+
+
+@dataclass
+class Report:
+    """Findings of :func:`diagnose` on one product (or one nod pair).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The product diagnosed.
+    kind : str
+        Product level, exposure type and subarray, e.g. ``"x1dints MIR_LRS-SLITLESS SLITLESSPRISM"``.
+    findings : list of Finding
+        One per check that applied, in the order they ran.
+    partner : pathlib.Path or None
+        The other nod's x1d, when a nod pair was diagnosed.
+    """
+
+    path: Path
+    kind: str
+    findings: list
+    partner: Path = None
+
+    @property
+    def worst(self):
+        """The most severe severity among the findings (``"ok"`` when there are none)."""
+        return max((f.severity for f in self.findings), key=SEVERITIES.index, default="ok")
+
+    @property
+    def exit_code(self):
+        """2 when a check failed, 1 when a warning or problem was found, 0 otherwise."""
+        if any(f.severity == "failed" for f in self.findings):
+            return 2
+        return 1 if any(f.severity in ACTION_SEVERITIES for f in self.findings) else 0
+
+    def __getitem__(self, check):
+        """The finding of a check by name (KeyError when that check did not run)."""
+        for finding in self.findings:
+            if finding.check == check:
+                return finding
+        raise KeyError(f"no {check!r} finding in the report of {self.path.name}; it has "
+                       f"{[f.check for f in self.findings]}")
+
+    def __contains__(self, check):
+        return any(f.check == check for f in self.findings)
+
+    def title(self):
+        names = self.path.name + (f" + {self.partner.name}" if self.partner else "")
+        return f"{names} ({self.kind})"
+
+    def __str__(self):
+        lines = [self.title()]
+        width = max((len(f.check) for f in self.findings), default=0)
+        for finding in self.findings:
+            lines.append(f"  {finding.severity:8s} {finding.check:{width}s}  {finding.message}")
+            if finding.measured:
+                lines.append(f"  {'':8s} {'':{width}s}  [{finding.numbers()}]")
+            if finding.severity in ACTION_SEVERITIES:
+                lines.append(f"  {'':8s} {'':{width}s}  read notebooks/{finding.notebook}")
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        return _report_html(self, with_plots=False)
+
+    def to_html(self, path):
+        """Write a standalone HTML page of this report, with its plots as embedded PNG images.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Target ``.html`` file; written to a temporary name in its folder, then renamed.
+
+        Returns
+        -------
+        pathlib.Path
+            The written page.
+        """
+        return write_html([self], path)
+
+
+def _format(value):
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return "nan" if not np.isfinite(value) else f"{float(value):.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_format(v) for v in value) + "]"
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared readers
+# ---------------------------------------------------------------------------------------------
+def _mode(model):
+    """"slit", "slitless" or "ta" from EXP_TYPE."""
+    exp_type = str(model.meta.exposure.type or "").upper()
+    if exp_type in ("MIR_TACQ", "MIR_TACONFIRM"):
+        return "ta"
+    return "slitless" if exp_type == "MIR_LRS-SLITLESS" else "slit"
+
+
+def _spectra(model):
+    """Wavelength (nwave,) and FLUX, FLUX_ERROR, NPIXELS as (nints, nwave) of an x1d / x1dints.
+
+    Handles the jwst >= 1.17 layout (one table, a row per integration, vector columns) and the
+    older one (one table per integration).
+    """
+    tables = [spec.spec_table for spec in model.spec]
+    first = tables[0]
+    if np.ndim(first["FLUX"]) == 2:
+        wave = np.asarray(first["WAVELENGTH"], float)[0]
+        return (wave, *(np.asarray(first[name], float) for name in ("FLUX", "FLUX_ERROR")))
+    wave = np.asarray(first["WAVELENGTH"], float)
+    return (wave, *(np.stack([np.asarray(t[name], float) for t in tables])
+                    for name in ("FLUX", "FLUX_ERROR")))
+
+
+def _row_wavelengths(model, mode):
+    """Wavelength (um) of each row of a 2-D/3-D product: its WAVELENGTH extension where present,
+    else the in-flight solution of :mod:`lrs_helpers.sample.grounding` (SPECWCS 0005 / 0006)."""
+    ny = np.shape(model.data)[-2]
+    wave = getattr(model, "wavelength", None) if "wavelength" in model.instance else None
+    if wave is not None and np.size(wave) and np.isfinite(wave).any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmedian(np.asarray(wave, float).reshape(-1, *np.shape(wave)[-2:])[0], axis=1)
+    from .sample import grounding
+
+    first_row = int(model.meta.subarray.ystart or 1) - 1 if mode == "slit" else 0
+    return grounding.wavelength_at_row(mode, first_row + np.arange(ny))
+
+
+def _cube(model):
+    """SCI and DQ as (nints, ny, nx) float / int arrays (2-D products get one plane)."""
+    sci = np.asarray(model.data, float)
+    dq = np.asarray(model.dq) if "dq" in model.instance else np.zeros(sci.shape, np.uint32)
+    return (sci[None], dq[None]) if sci.ndim == 2 else (sci, dq)
+
+
+def _band(wave):
+    with np.errstate(invalid="ignore"):
+        return (wave >= BAND_UM[0]) & (wave <= BAND_UM[1])
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence numpy's all-NaN / empty-slice warnings (NaN rows are expected in LRS products)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks: each takes the opened model (and what it needs) and returns one Finding
+# ---------------------------------------------------------------------------------------------
+def check_emi(model):
+    """390 Hz EMI amplitude in subarray ramps (:func:`lrs_helpers.emi.measure`).
+
+    The amplitude of the fundamental is compared with :data:`EMI_THRESHOLD_DN` and with the
+    noise floor: the amplitudes the same fit finds at :data:`EMI_NULL_FREQUENCIES_HZ`.
+    """
+    from . import emi
+
+    ramps = np.asarray(model.data)
+    subarray, readpatt = model.meta.subarray.name, model.meta.exposure.readpatt
+    dq = {name: np.asarray(getattr(model, name)) for name in ("pixeldq", "groupdq")
+          if name in model.instance and np.size(getattr(model, name))}
+    found = emi.measure(ramps, subarray, readpatt, emi.EMI_FREQUENCIES_HZ["Hz390"], **dq)
+    slow = emi.measure(ramps, subarray, readpatt, emi.EMI_FREQUENCIES_HZ["Hz10"], **dq)
+    # frequencies whose phase hardly moves from frame to frame are not fitted (NaN): skipped
+    with _quiet():
+        floor = float(np.sqrt(np.nanmean([emi.measure(ramps, subarray, readpatt, f, nharmonics=1,
+                                                      **dq)["amplitude"] ** 2
+                                          for f in EMI_NULL_FREQUENCIES_HZ])))
+    amplitude = found["amplitude"]
+    significance = amplitude / floor if floor > 0 else math.inf  # NaN floor: amplitude decides
+    measured = {"amplitude_390Hz": (amplitude, "DN"), "phase_390Hz": (found["phase"], "cycle"),
+                "peak_to_peak_390Hz": (found["peak_to_peak"], "DN"),
+                "amplitude_10Hz": (slow["amplitude"], "DN"), "noise_floor": (floor, "DN"),
+                "threshold": (EMI_THRESHOLD_DN, "DN")}
+    if amplitude >= EMI_THRESHOLD_DN and not significance < EMI_MIN_SIGNIFICANCE:
+        severity = "warning"
+        message = (f"390 Hz EMI of {amplitude:.2f} DN (semi-amplitude) in the ramps: it stripes the "
+                   f"rate images; correct it before ramp fitting (emi.correct_file or jwst emicorr).")
+    else:
+        severity = "ok"
+        message = f"no 390 Hz EMI above {EMI_THRESHOLD_DN} DN ({amplitude:.3f} DN measured)."
+
+    def draw(figure):
+        ax = figure.add_subplot()
+        ax.plot(found["phase_grid"], found["folded"], ".", label="ramps, phase-folded")
+        ax.plot(found["phase_grid"], found["waveform"], "-", label="fitted 390 Hz waveform")
+        ax.set(xlabel="390.625 Hz phase (cycle)", ylabel="DN", title="EMI")
+        ax.legend(fontsize=8)
+
+    return Finding("emi", severity, message, measured, draw=draw)
+
+
+def check_jump_peak_flags(model, mode):
+    """Trace-peak pixels the default jump step would flag in most integrations.
+
+    Runs :func:`lrs_helpers.jumps.detect_jumps` (stcal, default 4 sigma threshold, typical MIRI
+    gain and read noise of :mod:`lrs_helpers.pipeline`) on the ramps, finds the trace peak of
+    every row (:func:`lrs_helpers.jumps.trace_peak_columns` on the median rate image) and counts
+    the peak pixels flagged in most integrations (:data:`JUMP_MIN_INTEGRATION_FRACTION`,
+    :data:`JUMP_MIN_INTEGRATIONS`):
+    those become the dropouts of the calints and x1d.
+    """
+    from . import emi, jumps, pipeline
+
+    ramps = np.asarray(model.data, dtype=np.float32)
+    nints = ramps.shape[0]
+    groupdq = (np.asarray(model.groupdq) if "groupdq" in model.instance and np.size(model.groupdq)
+               else None)
+    flags = jumps.detect_jumps(ramps, pipeline.MIRI_GAIN_E_PER_DN, pipeline.MIRI_FAST_CDS_READNOISE_DN,
+                               groupdq=groupdq)
+    with _quiet():
+        rate = np.nanmedian(emi.rate_images(ramps, model.meta.exposure.group_time), axis=0)
+    peaks = jumps.trace_peak_columns(rate, np.isfinite(rate))
+    rows = np.flatnonzero(peaks >= 0)
+    flagged_ints = flags[:, :, rows, peaks[rows]].any(axis=1).sum(axis=0)
+    needed = max(min(nints, JUMP_MIN_INTEGRATIONS), math.ceil(JUMP_MIN_INTEGRATION_FRACTION * nints))
+    hit = rows[flagged_ints >= needed]
+    wave = _row_wavelengths(model, mode)[hit] if hit.size else np.array([])
+    measured = {"peak_pixels_flagged": (int(hit.size), ""),
+                "integrations_needed": (needed, f"of {nints}"),
+                "threshold": (jumps.DEFAULT_REJECTION_THRESHOLD, "sigma")}
+    if hit.size:
+        measured["rows"] = ([int(hit.min()), int(hit.max())], "")
+        if np.isfinite(wave).any():
+            measured["wavelength_range"] = ([float(np.nanmin(wave)), float(np.nanmax(wave))], "um")
+        severity = "warning"
+        message = (f"{hit.size} trace-peak pixels are flagged as jumps in >= {needed} of {nints} "
+                   f"integrations at the default threshold: the bright peak will drop out; rerun "
+                   f"jump with a higher rejection_threshold (jumps.rerun_jump).")
+    else:
+        severity = "ok"
+        message = "no trace-peak pixel is flagged as a jump in most integrations."
+
+    def draw(figure):
+        ax = figure.add_subplot()
+        ax.plot(rows, rate[rows, peaks[rows]], "-", color="0.4", lw=0.8, label="peak rate (median)")
+        ax.plot(hit, rate[hit, peaks[hit]], "o", color="C3", ms=4, label="flagged in most integrations")
+        ax.set(xlabel="row", ylabel="DN/s", yscale="log", title="jump flags on the trace peak")
+        ax.legend(fontsize=8)
+
+    return Finding("jump_peak_flags", severity, message, measured, draw=draw)
+
+
+def check_slitless_background(model):
+    """Sky level left in slitless frames (:func:`lrs_helpers.background.edge_background`).
+
+    The edge model is summed over the CRDS extraction aperture and compared with the aperture's
+    signal, row by row over 5-12 um (median over rows and integrations): the share of the
+    extracted flux that is background the pipeline did not subtract.
+    """
+    from . import background
+
+    sci, dq = _cube(model)
+    unit = model.meta.bunit_data or "DN/s"
+    with _quiet():
+        sky = background.edge_background(sci, dq)
+        band = _band(_row_wavelengths(model, "slitless"))
+        aperture = slice(*SLITLESS_APERTURE)
+        sky_ap = sky[:, band, aperture].sum(axis=-1)
+        signal_ap = np.nansum(sci[:, band, aperture], axis=-1)
+        fraction = float(np.nanmedian(sky_ap / np.where(signal_ap > 0, signal_ap, np.nan)))
+        level = sky[:, band, SLITLESS_APERTURE[0]]
+        level_mean = float(np.nanmean(level))
+        # standard error from the scatter of the per-row levels (the sky's own change along the
+        # rows adds to it, so this errs on the side of "not significant")
+        error = float(np.nanstd(level) / np.sqrt(max(np.isfinite(level).sum(), 1)))
+    significance = abs(level_mean) / error if error > 0 else (math.inf if level_mean else 0.0)
+    measured = {"background_fraction": (fraction, "of the aperture signal, 5-12 um"),
+                "background_level": (float(np.nanmedian(level)), f"{unit} per pixel"),
+                "significance": (significance, "sigma")}
+    if significance < BACKGROUND_MIN_SIGNIFICANCE:
+        severity, message = "ok", "no background left at the subarray edges."
+    else:
+        severity = ("problem" if fraction >= PROBLEM_FRACTION else
+                    "warning" if fraction >= BACKGROUND_WARNING_FRACTION else "info")
+        message = (f"unsubtracted sky: {100 * fraction:.1f}% of the signal in the extraction aperture "
+                   f"(5-12 um) is background; subtract it (background.subtract_rateints or an "
+                   f"extract_1d reference with background regions).")
+
+    def draw(figure):
+        ax = figure.add_subplot()
+        with _quiet():
+            profile = np.nanmedian(sci[0][band], axis=0)
+        ax.step(np.arange(profile.size), profile, where="mid", color="k", label="integration 1, 5-12 um")
+        ax.axhline(float(np.nanmedian(level)), color="C3", label="edge background")
+        ax.axvspan(SLITLESS_APERTURE[0] - 0.5, SLITLESS_APERTURE[1] - 0.5, color="C1", alpha=0.2,
+                   label="aperture")
+        ax.set(xlabel="column", ylabel=unit, yscale="symlog", title="across a row")
+        ax.legend(fontsize=8)
+
+    return Finding("slitless_background", severity, message, measured, draw=draw)
+
+
+def check_dropouts(model):
+    """Trace-peak dropouts in 2-D products and spectra (:func:`lrs_helpers.jumps.find_dropouts`)."""
+    from . import jumps
+
+    table = jumps.find_dropouts(model)
+    measured = {"dropouts": (len(table), "")}
+    if len(table) == 0:
+        return Finding("dropouts", "ok", "no dropout at the trace peak.", measured)
+    with _quiet():
+        lost = np.asarray(table["lost_fraction"], float)
+        worst = float(np.nanmax(lost)) if np.isfinite(lost).any() else math.nan
+    wave = np.asarray(table["wavelength"], float)
+    measured.update({
+        "integrations": (len(set(table["integration"])), ""),
+        "wavelength_range": ([float(np.nanmin(wave)), float(np.nanmax(wave))], "um"),
+        "largest_lost_fraction": (worst, ""),
+    })
+    severity = "problem" if worst >= PROBLEM_FRACTION else "warning"
+    message = (f"{len(table)} dropouts at the trace peak ({np.nanmin(wave):.2f}-{np.nanmax(wave):.2f} um), "
+               f"up to {100 * worst:.0f}% of the flux lost there: rerun jump with a higher threshold, "
+               f"or fill them (jumps.repair_spectrum).")
+
+    def draw(figure):
+        ax = figure.add_subplot()
+        ax.plot(wave, 100 * lost, "o", color="C3", ms=4)
+        ax.set(xlabel="wavelength (um)", ylabel="flux lost (%)", title="dropouts")
+
+    return Finding("dropouts", severity, message, measured, draw=draw)
+
+
+def _spectrum_for_colour(model):
+    """Wavelength and a spectrum proportional to F_nu (mean over integrations) of a product.
+
+    Spectra: the FLUX column. 2-D products: the SCI sum over the slitless aperture after the
+    edge background is removed (:func:`lrs_helpers.background.subtract_slitless`).
+    """
+    if "spec" in model.instance:
+        wave, flux, _ = _spectra(model)
+        with _quiet():
+            return wave, np.nanmean(flux, axis=0)
+    from . import background
+
+    sci, dq = _cube(model)
+    with _quiet():
+        corrected, _ = background.subtract_slitless(sci, dq)
+        summed = np.nansum(corrected[..., slice(*SLITLESS_APERTURE)], axis=-1)
+        return _row_wavelengths(model, "slitless"), np.nanmean(summed, axis=0)
+
+
+def colour_temperature(wavelength_um, flux, wavelength_range_um=COLOUR_RANGE_UM):
+    """Spectral index and blackbody colour temperature of a spectrum.
+
+    Parameters
+    ----------
+    wavelength_um, flux : array_like
+        Wavelengths (um) and a flux proportional to F_nu (Jy, or MJy/sr summed over an aperture).
+    wavelength_range_um : (float, float)
+        Range of the fit.
+
+    Returns
+    -------
+    index : float
+        ``d ln F_nu / d ln lambda`` fitted over the range (-2 is Rayleigh-Jeans).
+    temperature_k : float
+        Temperature of the blackbody (:func:`lrs_helpers.foldover.photon_spectrum`) with the
+        same index over the range; inf for an index at or below the hottest grid value (a
+        Rayleigh-Jeans source), NaN without enough usable points.
+    """
+    from . import foldover
+
+    wave = np.asarray(wavelength_um, float)
+    flux = np.asarray(flux, float)
+    with np.errstate(invalid="ignore"):
+        use = ((wave >= wavelength_range_um[0]) & (wave <= wavelength_range_um[1])
+               & np.isfinite(flux) & (flux > 0))
+    if use.sum() < 5:
+        return math.nan, math.nan
+    index = float(np.polyfit(np.log(wave[use]), np.log(flux[use]), 1)[0])
+    grid = np.linspace(*wavelength_range_um, 50)
+    temperatures = np.geomspace(100.0, 1.0e5, 200)
+    # F_nu of a blackbody ~ photon rate per unit wavelength x wavelength
+    indices = np.array([np.polyfit(np.log(grid), np.log(foldover.photon_spectrum(grid, source_temperature_k=t)
+                                                         * grid), 1)[0] for t in temperatures])
+    if index <= indices[-1]:
+        return index, math.inf
+    if index >= indices[0]:
+        return index, float(temperatures[0])
+    # the index falls monotonically with temperature
+    return index, float(np.exp(np.interp(-index, -indices, np.log(temperatures))))
+
+
+def check_foldover(model):
+    """Fold-over rows in a slitless product, and whether the source's colour makes them wrong.
+
+    The rows at or below :func:`lrs_helpers.foldover.fold_edge_um` (5.25 um) also receive the
+    source's 2.2-3.7 um light. The flux calibration absorbs that for sources coloured like the
+    flux standards; for redder sources the flux there comes out low. The colour is measured over
+    5.5-10 um (:func:`colour_temperature`) and :func:`lrs_helpers.foldover.usable_range` gives the
+    blue limit for it: a "warning" when it lies above 5.0 um, "info" otherwise.
+    """
+    from . import foldover
+
+    mode = _mode(model)
+    wave, flux = _spectrum_for_colour(model)
+    with np.errstate(invalid="ignore"):
+        fold = foldover.foldover_mask(wave, mode) & np.isfinite(flux) & (flux > 0)
+    if not fold.any():
+        return Finding("foldover", "ok", f"no signal at or below the fold edge "
+                       f"({foldover.fold_edge_um(mode):.2f} um).", {"fold_points": (0, "")})
+    index, temperature = colour_temperature(wave, flux)
+    source = {"source_temperature_k": temperature} if np.isfinite(temperature) and temperature < 1e5 else {}
+    blue, _ = foldover.usable_range(mode, **source)
+    error_5um = float(foldover.calibration_error(np.array(foldover.NOMINAL_RANGE_UM[0]), mode, **source))
+    measured = {"fold_points": (int(fold.sum()), ""),
+                "fold_wavelength_range": ([float(wave[fold].min()), float(wave[fold].max())], "um"),
+                "spectral_index": (index, "F_nu ~ lambda^index"),
+                "colour_temperature": (temperature, "K"),
+                "calibration_error_5um": (error_5um, ""),
+                "blue_limit": (blue, "um")}
+    if blue > foldover.NOMINAL_RANGE_UM[0]:
+        severity = "warning"
+        message = (f"fold-over: {fold.sum()} points at {wave[fold].min():.2f}-{wave[fold].max():.2f} um "
+                   f"carry folded 2.2-3.7 um light and the source is redder than the flux standards "
+                   f"(~{temperature:.0f} K), so its flux there is off by up to {100 * abs(error_5um):.1f}% "
+                   f"at 5 um: use it from {blue:.2f} um.")
+    else:
+        severity = "info"
+        message = (f"fold-over rows present ({fold.sum()} points at {wave[fold].min():.2f}-"
+                   f"{wave[fold].max():.2f} um); the source's colour is close to the flux standards', "
+                   f"so the calibration holds from {blue:.2f} um; do not use the points below it.")
+    if mode == "slitless" and "spec" in model.instance:
+        message += " (colour from the extracted flux: any unsubtracted background reddens it)"
+
+    def draw(figure):
+        ax = figure.add_subplot()
+        order = np.argsort(wave)
+        ax.plot(wave[order], flux[order], color="C0", lw=1)
+        ax.axvspan(np.nanmin(wave[fold]), foldover.fold_edge_um(mode), color="C3", alpha=0.2,
+                   label="fold-over rows")
+        ax.axvline(blue, color="k", ls=":", label=f"blue limit {blue:.2f} um")
+        ax.set(xlabel="wavelength (um)", ylabel="flux", xlim=(3.5, 14.2), title="fold-over")
+        ax.legend(fontsize=8)
+
+    return Finding("foldover", severity, message, measured, draw=draw)
+
+
+def check_err_vs_scatter(product, *, nints):
+    """Reported FLUX_ERROR against the scatter of repeated spectra (:func:`errors.inflation_factor`).
+
+    ``product`` is an x1dints model; its integrations are detrended in time with a running
+    median, so that a transit or a drifting sky does not count as noise. The per-wavelength
+    factor (measured / reported uncertainty of the mean spectrum) is summarised by its median
+    over 5-12 um. Not run on a pair of slit x1d nods: with two spectra the estimate depends on
+    the method (0.35 from the pair, 0.71 from the point-to-point scatter, on the slit twin).
+    """
+    from . import errors
+
+    if nints < ERR_MIN_SPECTRA:
+        return Finding("err_vs_scatter", "info",
+                       f"only {nints} spectrum: too few to compare ERR with the scatter "
+                       f"(needs {ERR_MIN_SPECTRA}).", {"spectra": (nints, "")})
+    result = errors.inflation_factor(product, detrend="median" if nints >= 3 else None)
+    band = _band(result.wavelength) & np.isfinite(result.factor) & np.isfinite(result.factor_error)
+    with _quiet():
+        median = float(np.nanmedian(result.factor[band]))
+        # error of a median of n values ~ sqrt(pi/2) x the error of their mean
+        error = float(np.sqrt(np.pi / 2 * np.mean(result.factor_error[band] ** 2) / max(band.sum(), 1)))
+    significance = abs(median - 1) / error if error > 0 else math.inf
+    measured = {"inflation_factor": (median, "measured / FLUX_ERROR, median 5-12 um"),
+                "inflation_factor_error": (error, ""), "spectra": (nints, "")}
+    if abs(median - 1) <= ERR_TOLERANCE or significance < ERR_MIN_SIGNIFICANCE:
+        severity = "ok"
+        message = f"FLUX_ERROR matches the scatter of the {nints} spectra (factor {median:.2f})."
+    else:
+        severity = "problem" if median >= 2 or median <= 0.5 else "warning"
+        side = "too small" if median > 1 else "too large"
+        message = (f"FLUX_ERROR is {side}: the spectra scatter {median:.2f} times what it says "
+                   f"(5-12 um); rescale it (errors.correct_x1d).")
+
+    def draw(figure):
+        ax = figure.add_subplot()
+        good = np.isfinite(result.factor)
+        ax.plot(result.wavelength[good], result.factor[good], ".", color="0.6", ms=3, label="per wavelength")
+        centre, value, spread = result.binned(16)
+        ax.errorbar(centre, value, spread, fmt="o", color="C3", ms=4, label="binned")
+        ax.axhline(1, color="k", lw=0.8)
+        ax.set(xlabel="wavelength (um)", ylabel="measured / FLUX_ERROR", ylim=(0, 3),
+               title="ERR against scatter")
+        ax.legend(fontsize=8)
+
+    return Finding("err_vs_scatter", severity, message, measured, draw=draw)
+
+
+def check_nod_disparity(model, partner):
+    """Disparity between the two nods' spectra (:func:`lrs_helpers.pathloss.nod_ratio`) and the
+    across-slit offset it implies (:func:`lrs_helpers.pathloss.estimate_offset_from_nods`)."""
+    from . import pathloss
+
+    ratio = pathloss.nod_ratio(model, partner, repeatability=NOD_TOLERANCE)
+    fit = pathloss.estimate_offset_from_nods(model, partner)
+    median = float(ratio.meta["median_ratio"])
+    exceeding = float(ratio.meta["fraction_exceeding"])
+    measured = {"median_ratio": (median, "nod 2 / nod 1"),
+                "bins_beyond_repeatability": (exceeding, f"fraction, {100 * NOD_TOLERANCE:.0f}%"),
+                "relative_offset": (fit.relative, "arcsec across the slit"),
+                "relative_offset_error": (fit.relative_error, "arcsec"),
+                "offset_nod1": (fit.offset_a, "arcsec"), "offset_nod2": (fit.offset_b, "arcsec")}
+    if abs(median - 1) <= NOD_TOLERANCE or exceeding < 0.5:
+        severity = "ok"
+        message = f"the nods agree within the {100 * NOD_TOLERANCE:.0f}% repeatability (ratio {median:.3f})."
+    else:
+        severity = "problem" if abs(median - 1) >= PROBLEM_FRACTION else "warning"
+        message = (f"the nods differ: nod 2 / nod 1 = {median:.3f}; the source sat {fit.relative:+.3f}\" "
+                   f"apart across the slit; correct each nod's pathloss for its position "
+                   f"(pathloss.corrected_spectrum).")
+
+    def draw(figure):
+        ax = figure.add_subplot()
+        ax.errorbar(ratio["wavelength"].value, ratio["ratio"], ratio["ratio_error"], fmt="o", ms=3, color="C3")
+        ax.axhspan(1 - NOD_TOLERANCE, 1 + NOD_TOLERANCE, color="0.9")
+        ax.set(xlabel="wavelength (um)", ylabel="nod 2 / nod 1 (aligned)", title="nod disparity")
+
+    return Finding("nod_disparity", severity, message, measured, draw=draw)
+
+
+def check_pointing(model):
+    """Source offset on a TA image (:func:`lrs_helpers.pointing.ta_centroid`) and what it would
+    cost in the slit (:func:`lrs_helpers.pointing.v2v3_offset_to_slit`,
+    :func:`lrs_helpers.pathloss.relative_correction`)."""
+    from . import pathloss, pointing
+
+    centroid = pointing.ta_centroid(model)
+    along, across = (float(v) for v in pointing.v2v3_offset_to_slit(centroid.dv2, centroid.dv3))
+    loss = float(1 - 1 / pathloss.relative_correction(POINTING_WAVELENGTH_UM, across))
+    measured = {"dV2": (centroid.dv2, "arcsec"), "dV3": (centroid.dv3, "arcsec"),
+                "across_slit": (across, "arcsec"), "along_slit": (along, "arcsec"),
+                "loss_10um": (loss, "fraction if not removed"),
+                "x_pixel": (centroid.x_pixel, "px"), "y_pixel": (centroid.y_pixel, "px")}
+    if loss <= POINTING_LOSS_TOLERANCE:
+        severity = "ok"
+        message = (f"source within {math.hypot(centroid.dv2, centroid.dv3):.3f}\" of the TA reference "
+                   f"point ({100 * loss:.1f}% loss at 10 um if it stayed).")
+    else:
+        severity = "problem" if loss >= PROBLEM_FRACTION else "warning"
+        message = (f"source {centroid.dv2:+.3f}\" (V2), {centroid.dv3:+.3f}\" (V3) from the TA reference: "
+                   f"{across:+.3f}\" across the slit, {100 * loss:.1f}% lost at 10 um unless the "
+                   f"acquisition removed it; check the TA confirmation image or the nods.")
+
+    data = np.asarray(model.data, float)
+
+    def draw(figure):
+        ax = figure.add_subplot()
+        x0, y0 = int(round(centroid.x_pixel)), int(round(centroid.y_pixel))
+        box = data[max(y0 - 15, 0):y0 + 16, max(x0 - 15, 0):x0 + 16]
+        ax.imshow(box, origin="lower", cmap="magma", extent=(x0 - 15.5, x0 + 15.5, y0 - 15.5, y0 + 15.5),
+                  vmin=np.nanpercentile(box, 5), vmax=np.nanpercentile(box, 99.5))
+        ref_x, ref_y = pointing.v2v3_offset_to_pixel(0.0, 0.0)
+        ax.plot(centroid.x_pixel, centroid.y_pixel, "c+", ms=12, label="centroid")
+        ax.plot(ref_x, ref_y, "wx", ms=10, label="TA reference")
+        ax.set(xlabel="column", ylabel="row", title="TA image")
+        ax.legend(fontsize=8)
+
+    return Finding("pointing", severity, message, measured, draw=draw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------------------------
+def _level(model, path):
+    from . import io
+
+    level = io.product_level_from_name(path)
+    if level is None:
+        levels = [name for name, (_, types) in io.PRODUCT_LEVELS.items() if type(model).__name__ in types]
+        level = levels[0] if levels else type(model).__name__
+    return level
+
+
+def _plan(model, level, mode, partner):
+    """The checks that apply: list of (name, zero-argument callable)."""
+    subarray = str(model.meta.subarray.name or "")
+    plan = []
+    if mode == "ta":
+        return [("pointing", lambda: check_pointing(model))] if level in ("rate", "cal") else []
+    if level in ("uncal", "ramp"):
+        nints, ngroups = np.shape(model.data)[:2]
+        if subarray != "FULL":
+            plan.append(("emi", lambda: check_emi(model)))
+        if ngroups >= 5 and nints >= 2:
+            plan.append(("jump_peak_flags", lambda: check_jump_peak_flags(model, mode)))
+    if mode == "slitless" and level in ("rate", "rateints", "cal", "calints") and np.shape(model.data)[-1] == 72:
+        plan.append(("slitless_background", lambda: check_slitless_background(model)))
+    if level in ("cal", "calints", "s2d", "x1d", "x1dints"):
+        plan.append(("dropouts", lambda: check_dropouts(model)))
+    has_wavelength = level in ("x1d", "x1dints") or ("wavelength" in model.instance)
+    if mode == "slitless" and level in ("cal", "calints", "x1d", "x1dints") and has_wavelength:
+        plan.append(("foldover", lambda: check_foldover(model)))
+    if level == "x1dints":
+        nints = _spectra(model)[1].shape[0]
+        plan.append(("err_vs_scatter", lambda: check_err_vs_scatter(model, nints=nints)))
+    if level == "x1d" and mode == "slit" and partner is not None:
+        plan.append(("nod_disparity", lambda: check_nod_disparity(model, partner)))
+    return plan
+
+
+def nod_partner_name(path):
+    """File name of the other nod of a slit x1d (exposure 00001 <-> 00002), or None."""
+    match = _NOD_NAME.match(Path(path).name)
+    if not match or match["exposure"] not in ("00001", "00002"):
+        return None
+    other = "00002" if match["exposure"] == "00001" else "00001"
+    return f"{match['head']}{other}{match['tail']}"
+
+
+def diagnose(path, *, partner=None):
+    """Run every check that applies to an LRS product.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any MIRI LRS product (uncal, ramp, rate, rateints, cal, calints, s2d, x1d, x1dints) or
+        TA image (rate or cal of MIR_TACQ / MIR_TACONFIRM).
+    partner : str or path-like, optional
+        For a slit x1d: the other nod's x1d. Default: the file of the same name with the other
+        exposure number (00001 <-> 00002) in the same folder, when it exists.
+
+    Returns
+    -------
+    Report
+        One finding per check that applied (an ``info`` finding when none did).
+
+    Raises
+    ------
+    lrs_helpers.io.LRSInputError
+        When the file is not an intact MIRI LRS product (it names the file and the problem).
+    """
+    from . import io
+
+    path = Path(path)
+    model = io.open_product(path)
+    partner_model = None
+    try:
+        level = _level(model, path)
+        mode = _mode(model)
+        kind = " ".join(str(v) for v in (level, model.meta.exposure.type, model.meta.subarray.name) if v)
+        if level == "x1d" and mode == "slit":
+            if partner is None:
+                name = nod_partner_name(path)
+                candidate = path.with_name(name) if name else None
+                partner = candidate if candidate is not None and candidate.is_file() else None
+            if partner is not None:
+                partner = Path(partner)
+                partner_model = io.open_product(partner, levels=("x1d",))
+        if partner_model is not None and partner.name < path.name:
+            # nod 1 (the lower exposure number) is always the reference of the ratio
+            model, partner_model = partner_model, model
+        plan = _plan(model, level, mode, partner_model)
+        findings = []
+        for name, run in plan:
+            try:
+                findings.append(run())
+            except (ValueError, RuntimeError, np.linalg.LinAlgError) as error:
+                findings.append(Finding(name, "failed", f"the check could not run: {error}"))
+        if level == "x1d" and mode == "slit" and partner_model is None:
+            findings.append(Finding("nod_disparity", "info",
+                                    "no other nod given or found beside it: nod disparity not checked "
+                                    "(pass both nods' x1d files)."))
+        if not findings:
+            findings.append(Finding("applicability", "info", f"no known-issue check applies to a "
+                                    f"{kind} product."))
+        return Report(path=path, kind=kind, findings=findings, partner=partner)
+    finally:
+        model.close()
+        if partner_model is not None:
+            partner_model.close()
+
+
+def diagnose_files(paths, *, progress=None):
+    """Diagnose several products; slit x1d nods given together are diagnosed as one pair.
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        Product files.
+    progress : callable, optional
+        Called with each path after it is done (e.g. to advance a progress bar).
+
+    Returns
+    -------
+    list of (pathlib.Path, Report or Exception)
+        In the order given (the second nod of a pair is skipped: its report is the pair's);
+        an :class:`lrs_helpers.io.LRSInputError` (or other error) in place of the report of a
+        file that could not be diagnosed.
+    """
+    paths = [Path(p) for p in paths]
+    by_name = {p.name: p for p in paths}
+    done, results = set(), []
+    for path in paths:
+        if path in done:
+            continue
+        name = nod_partner_name(path)
+        partner = by_name.get(name) if name else None
+        try:
+            results.append((path, diagnose(path, partner=partner)))
+            if partner is not None:
+                done.add(partner)
+        except Exception as error:  # reported per file by the caller (bad input, damaged file)
+            results.append((path, error))
+        if progress is not None:
+            progress(path)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+# ---------------------------------------------------------------------------------------------
+_COLOURS = {"ok": "#e6f4e6", "info": "#e8eef8", "warning": "#fff3cd", "problem": "#f8d7da", "failed": "#dddddd"}
+_STYLE = """
+body { font-family: sans-serif; margin: 1.5em; max-width: 70em; }
+table.lrs-report { border-collapse: collapse; margin-bottom: 1em; }
+table.lrs-report th, table.lrs-report td { border: 1px solid #bbb; padding: 4px 8px; text-align: left;
+  vertical-align: top; font-size: 0.9em; }
+figure { display: inline-block; margin: 0.5em; }
+"""
+
+
+def _report_html(report, *, with_plots):
+    rows = []
+    for finding in report.findings:
+        colour = _COLOURS[finding.severity]
+        rows.append(
+            f"<tr><td>{html.escape(finding.check)}</td>"
+            f"<td style=\"background:{colour}\">{finding.severity}</td>"
+            f"<td>{html.escape(finding.message)}</td><td>{html.escape(finding.numbers())}</td>"
+            f"<td>{html.escape(finding.notebook)}</td></tr>")
+    parts = [f"<h3>{html.escape(report.title())}</h3>",
+             "<table class=\"lrs-report\"><thead><tr><th>check</th><th>severity</th><th>finding</th>"
+             "<th>measured</th><th>notebook</th></tr></thead><tbody>", *rows, "</tbody></table>"]
+    if with_plots:
+        for finding in report.findings:
+            if finding.draw is not None:
+                parts.append(f"<figure><img alt=\"{html.escape(finding.check)} plot\" "
+                             f"src=\"data:image/png;base64,{_png(finding.draw)}\">"
+                             f"<figcaption>{html.escape(finding.check)}</figcaption></figure>")
+    return "\n".join(parts)
+
+
+def _png(draw):
+    """Base64 PNG of one finding's plot (drawn on a standalone Figure: no pyplot state)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 3.4), dpi=90)
+    with _quiet():
+        draw(figure)
+        figure.tight_layout()
+    buffer = _bytes_io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def write_html(reports, path):
+    """Write reports to one standalone HTML page (tables and embedded PNG plots), atomically.
+
+    Parameters
+    ----------
+    reports : sequence of Report
+        The reports to include.
+    path : str or path-like
+        Target file. Never one of the diagnosed products.
+
+    Returns
+    -------
+    pathlib.Path
+        The written page.
+
+    Raises
+    ------
+    FileExistsError
+        When ``path`` is one of the diagnosed products.
+    """
+    from . import __version__
+
+    target = Path(path).expanduser()
+    folder = target.parent.resolve()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{target}: the folder {folder} does not exist; create it first")
+    target = folder / target.name
+    inputs = [p for r in reports for p in (r.path, r.partner) if p is not None]
+    if any(Path(p).exists() and target.exists() and os.path.samefile(p, target) for p in inputs):
+        raise FileExistsError(f"{target}: this is a diagnosed product; expected a new .html path "
+                              "(nothing in lrs_helpers writes over its input)")
+    body = "\n".join(_report_html(report, with_plots=True) for report in reports)
+    page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>lrs_helpers diagnosis</title><style>{_STYLE}</style></head><body>\n"
+            f"<h1>MIRI LRS diagnosis</h1>\n<p>lrs_helpers {__version__}: known-issue checks; "
+            f"each finding names the walkthrough notebook that explains it.</p>\n{body}\n</body></html>\n")
+    handle, scratch = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}-", suffix=".html.tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(page)
+        os.replace(scratch, target)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
+    return target
