@@ -97,6 +97,8 @@ def _prepare(spectra, dq, bad_flags, name="spectra"):
 
 def _running(values, width, function):
     """``function`` over a window of ``width`` neighbours along the last axis (NaN-padded)."""
+    if values.shape[-1] == 0:
+        return np.array(values)
     half = width // 2
     padded = np.pad(values, [(0, 0)] * (values.ndim - 1) + [(half, width - 1 - half)],
                     constant_values=np.nan)
@@ -122,10 +124,6 @@ def _median_residuals(values, window):
     out per count of finite neighbours. Windows are shifted, not cut, at the ends.
     """
     nints = values.shape[0]
-    if int(window) != window or window < 3 or window % 2 == 0:
-        raise ValueError(f"window must be an odd integer >= 3 (integrations, centre included); got {window!r}")
-    if nints < 3:
-        raise ValueError(f"detrend='median' needs at least 3 spectra; got {nints}")
     half = int(min(window, nints if nints % 2 else nints - 1)) // 2
     scales = np.array([np.nan] + [math.sqrt(1.0 + _median_variance(n)) for n in range(1, 2 * half + 1)])
     residual = np.full(values.shape, np.nan)
@@ -243,7 +241,7 @@ def _adjacent_sem(values, valid, width):
     return sem
 
 
-def _check_settings(method, n_boot, detrend, width):
+def _check_settings(method, n_boot, detrend, width, window):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     if detrend not in DETRENDS:
@@ -255,14 +253,23 @@ def _check_settings(method, n_boot, detrend, width):
         raise ValueError(f"n_boot must be an integer >= 2; got {n_boot!r}")
     if int(width) != width or width < 3:
         raise ValueError(f"width must be an integer >= 3 (neighbouring wavelengths); got {width!r}")
+    if int(window) != window or window < 3 or window % 2 == 0:
+        raise ValueError(f"window must be an odd integer >= 3 (integrations, centre included); got {window!r}")
+
+
+def _check_count(nspec, method, detrend):
+    if method == "adjacent":
+        return
+    needed = 3 if detrend == "median" else 2
+    if nspec < needed:
+        raise ValueError(f"method={method!r}{' with detrend=' + repr(detrend) if detrend else ''} needs at "
+                         f"least {needed} spectra (integrations, exposures or nods); got {nspec}. Use "
+                         "method='adjacent' for a single spectrum.")
 
 
 def _sem(values, valid, method, n_boot, seed, width):
     if method == "adjacent":
         return _adjacent_sem(values, valid, int(width))
-    if values.shape[0] < 2:
-        raise ValueError(f"method={method!r} needs at least 2 spectra (integrations, exposures or nods); "
-                         "got 1. Use method='adjacent' for a single spectrum.")
     if method == "mad":
         return _mad_sem(values, valid)
     return _bootstrap_sem(values, valid, int(n_boot), seed)
@@ -318,8 +325,9 @@ def empirical_scatter(spectra, dq=None, *, method="bootstrap", n_boot=1000, seed
         Bad shapes or settings; fewer than 2 spectra for bootstrap / mad (3 with
         ``detrend="median"``).
     """
-    _check_settings(method, n_boot, detrend, width)
+    _check_settings(method, n_boot, detrend, width, window)
     values, valid = _prepare(spectra, dq, bad_flags)
+    _check_count(values.shape[0], method, detrend)
     if values.shape[1] == 0:
         return np.zeros(0)
     values, _ = _detrended(values, detrend, window, int(width))
@@ -402,16 +410,18 @@ class ErrorFactor:
     method: str
 
     def binned(self, width=16):
-        """Mean factor over blocks of ``width`` neighbouring wavelengths.
+        """Factor over blocks of ``width`` neighbouring wavelengths.
 
-        Neighbouring wavelengths carry independent noise, so the error of a block mean is the
-        quadrature mean of the errors / sqrt(number used). NaN values are skipped; the last
-        partial block is kept.
+        The factor of a block is the root mean square of its values (a ratio of standard
+        deviations averages in the square: with few spectra, the plain mean of the skewed
+        per-wavelength values is biased low, 0.8 instead of 1 for two spectra). Neighbouring
+        wavelengths carry independent noise, so the error of a block is the quadrature mean of
+        the errors / sqrt(number used). NaN values are skipped; the last partial block is kept.
 
         Returns
         -------
         wave_bin, factor_bin, error_bin : ndarray of float64, shape (nbins,)
-            Block means (um, dimensionless) and the 1-sigma error of each.
+            Block mean wavelength (um), block factor and its 1-sigma error.
         """
         if int(width) != width or width < 1:
             raise ValueError(f"width must be a positive integer; got {width!r}")
@@ -422,7 +432,7 @@ class ErrorFactor:
             good = np.isfinite(wave) & np.isfinite(value) & np.isfinite(error)
             if good.any():
                 out[0].append(wave[good].mean())
-                out[1].append(value[good].mean())
+                out[1].append(np.sqrt(np.mean(value[good] ** 2)))
                 out[2].append(np.sqrt(np.mean(error[good] ** 2) / good.sum()))
         return tuple(np.array(values) for values in out)
 
@@ -461,9 +471,10 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
         bootstrap sqrt(1 / (2 (n - 1)) + 1 / (2 n_boot)), mad 1.65 / sqrt(2 (n - 1)), adjacent
         1.95 / sqrt(2 (width - 1)); x 1.2 after ``detrend="median"`` (measured on white noise).
     """
-    _check_settings(method, n_boot, detrend, width)
+    _check_settings(method, n_boot, detrend, width, window)
     wavelength = np.array(wavelength, dtype=np.float64)
     values, valid, errors = _spectra_and_errors(flux, flux_error, dq, bad_flags)
+    _check_count(values.shape[0], method, detrend)
     if wavelength.shape != values.shape[1:]:
         raise ValueError(f"wavelength shape {wavelength.shape} does not match the spectra's {values.shape[1:]}")
     trended, throughput = _detrended(values, detrend, window, int(width))
@@ -524,18 +535,31 @@ def _open(product, levels):
     model = open_product(product, levels=levels, extensions=("EXTRACT1D",),
                          exp_types=("MIR_LRS-FIXEDSLIT", "MIR_LRS-SLITLESS"))
     name = (model.meta.filename or type(model).__name__) if given else str(product)
+    if not given:
+        # stdatamodels fills a table that lacks a schema column from the columns it has, so a
+        # missing FLUX_ERROR would silently read another column: check the file itself
+        from astropy.io import fits
+
+        with fits.open(product) as hdul:
+            for hdu in hdul:
+                if hdu.name == "EXTRACT1D":
+                    _check_columns(name, hdu.columns.names)
     return model, name, not given
 
 
-def _table_arrays(name, table):
+def _check_columns(name, columns):
     from .io import LRSInputError
 
-    columns = table.dtype.names or ()
     missing = [column for column in _SPECTRUM_COLUMNS if column not in columns]
     if missing:
         raise LRSInputError(f"{name}: the spectrum table has no {', '.join(missing)} column(s) (it has "
                             f"{sorted(columns)}); expected an x1d/x1dints EXTRACT1D table with "
                             f"{', '.join(_SPECTRUM_COLUMNS)}. Use the pipeline's extract_1d product.")
+
+
+def _table_arrays(name, table):
+    columns = table.dtype.names or ()
+    _check_columns(name, columns)
     arrays = [np.array(table[column], dtype=np.float64) for column in _SPECTRUM_COLUMNS]
     dq = np.array(table["DQ"], dtype=np.uint32) if "DQ" in columns else np.zeros(arrays[1].shape, np.uint32)
     return (*arrays, dq)
