@@ -79,6 +79,8 @@ def artifacts(project_root):
 def notebook_page(browser, lab, notebook, artifacts):
     """A new page with ``notebook`` open; a screenshot if the test fails, the kernel shut down if not."""
     base_url, token = lab
+    failure_shot = artifacts / f"{Path(notebook).stem}-failure.png"
+    failure_shot.unlink(missing_ok=True)  # an earlier run's, no longer true
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(f"{base_url}/lab/tree/{notebook}?token={token}")
@@ -89,7 +91,7 @@ def notebook_page(browser, lab, notebook, artifacts):
         # Free the kernel; after a failure the server's shutdown stops it instead.
         page.evaluate("async () => { await window.jupyterapp.shell.currentWidget.sessionContext.shutdown(); }")
     except BaseException:
-        page.screenshot(path=str(artifacts / f"{Path(notebook).stem}-failure.png"), timeout=15_000)
+        page.screenshot(path=str(failure_shot), timeout=15_000)
         raise
     finally:
         page.close()
@@ -108,7 +110,8 @@ def run_all_cells(page):
             error => { window.lrsRunAll = {done: true, ok: false, error: String(error)}; });
     }""")
     page.wait_for_function("window.lrsRunAll.done", timeout=RUN_ALL_TIMEOUT_MS)
-    assert page.evaluate("window.lrsRunAll") == {"done": True, "ok": True}
+    outcome = page.evaluate("window.lrsRunAll")
+    assert outcome == {"done": True, "ok": True}, f"Run All stopped: {outcome}\n" + "\n".join(problem_outputs(page))
     # Every code cell ran: an execution count on each (a stopped run leaves some without).
     not_run = page.evaluate("""() => {
         const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
