@@ -1,0 +1,249 @@
+"""The ``lrs-helpers`` command line: fetch products, build the sample twins, diagnose files.
+
+Exit codes: 0 clean, 1 findings (a warning or a problem in a diagnosis), 2 bad input or failure.
+Errors are one line on stderr naming the file (or key) and what is wrong; no traceback.
+"""
+
+import argparse
+import contextlib
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_FAILURE = 0, 1, 2
+PROG = "lrs-helpers"
+
+_DESCRIPTION = """\
+Helpers for the JWST MIRI LRS known issues: get the walkthroughs' data, build the sample
+twins, and diagnose your own products."""
+
+_EPILOG = f"""\
+examples:
+  {PROG} fetch slitless_rateints             path of one product (sample twin offline)
+  {PROG} fetch --all --source mast           download every real product from MAST
+  {PROG} sample --out twins/                 build every sample twin into twins/sample/
+  {PROG} diagnose jw*_x1dints.fits --html report.html
+
+exit codes: 0 clean, 1 findings (warning or problem), 2 bad input or failure.
+Run '{PROG} COMMAND --help' for the options of each command."""
+
+_FETCH_EPILOG = f"""\
+Prints the path of each product on stdout, one per line, and which source it came from on
+stderr. Keys are those of data_manifest.csv.
+
+sources:
+  auto    the cached real MAST product when present, else the sample twin (no network)
+  sample  always the sample twin (a realistic pipeline-format copy with the issue injected)
+  mast    the real product, downloaded into the cache when missing
+
+examples:
+  {PROG} fetch emi_uncal jump_calints
+  {PROG} fetch --all --source sample
+  {PROG} fetch nods_x1d_nod1 --source mast     (LRS_HELPERS_MAST_URL sets the server)"""
+
+_SAMPLE_EPILOG = f"""\
+Each twin is written with its truth (truth.json, truth.npz) into DIR/sample/<scenario>/
+(default: the cache, $LRS_HELPERS_CACHE or the per-user cache folder). Builds are
+deterministic per seed and reused when already complete.
+
+examples:
+  {PROG} sample
+  {PROG} sample emi_tso jump_bright --out /tmp/twins
+  {PROG} sample --force --seed 7"""
+
+_DIAGNOSE_EPILOG = f"""\
+Runs every known-issue check that applies to each product: EMI in subarray ramps, jump flags
+and dropouts at the trace peak, unsubtracted slitless background, fold-over rows, ERR against
+the scatter of integrations, nod disparity (slit x1d pairs), pointing on a TA image. Each
+finding has a severity (ok, info, warning, problem, failed), measured numbers and the
+notebook to read.
+
+Two slit x1d files whose names differ only in the exposure number (the two nods,
+..._00001_mirimage_x1d.fits and ..._00002_...) are diagnosed as a pair; a lone nod is paired
+with its partner when that file sits beside it.
+
+examples:
+  {PROG} diagnose jw01536027001_03102_00001_mirimage_x1d.fits jw01536027001_03102_00002_mirimage_x1d.fits
+  {PROG} diagnose *_uncal.fits *_calints.fits --html diagnosis.html
+
+exit codes: 0 nothing beyond info, 1 a warning or problem, 2 a file could not be read or a
+check failed."""
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    fetch = commands.add_parser("fetch", help="path of a product by its manifest key (download with --source mast)",
+                                description="Get products by their key in data_manifest.csv.",
+                                epilog=_FETCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fetch.add_argument("keys", nargs="*", metavar="KEY", help="manifest keys, e.g. emi_uncal")
+    fetch.add_argument("--all", action="store_true", help="every key of the manifest")
+    fetch.add_argument("--source", choices=("auto", "sample", "mast"), default=None,
+                       help="where the product comes from (default: $LRS_HELPERS_SOURCE, else auto)")
+
+    sample = commands.add_parser("sample", help="build the sample twins (all, or the named scenarios)",
+                                 description="Build the sample twins with their truth.",
+                                 epilog=_SAMPLE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sample.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario names (default: all)")
+    sample.add_argument("--out", metavar="DIR", type=Path, help="folder to build into (default: the cache)")
+    sample.add_argument("--seed", type=int, default=None, help="random seed (default: the fixed one)")
+    sample.add_argument("--force", action="store_true", help="rebuild even when a complete build exists")
+
+    diagnose = commands.add_parser("diagnose", help="run the known-issue checks on LRS product files",
+                                   description="Diagnose MIRI LRS products.", epilog=_DIAGNOSE_EPILOG,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    diagnose.add_argument("files", nargs="+", metavar="FILE", type=Path, help="product files (*.fits)")
+    diagnose.add_argument("--html", metavar="OUT", type=Path,
+                          help="also write a standalone HTML page with the tables and plots")
+    return parser
+
+
+def _error(message):
+    """One line on stderr."""
+    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _progress(total, label):
+    """An astropy progress bar on stderr when it is a terminal and there is more than one item;
+    yields a function that advances it."""
+    if total < 2 or not sys.stderr.isatty():
+        yield lambda *_: None
+        return
+    from astropy.utils.console import ProgressBar
+
+    print(label, file=sys.stderr)
+    with ProgressBar(total, file=sys.stderr) as bar:
+        yield lambda *_: bar.update()
+
+
+@contextlib.contextmanager
+def _quiet_libraries():
+    """Keep third-party warnings and log lines (pysiaf's network probe, numpy's all-NaN slices,
+    schema notices) out of the command's output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loggers = [logging.getLogger(name) for name in ("stpipe", "jwst", "stcal", "CRDS", "pysiaf",
+                                                         "stdatamodels", "astroquery")]
+        levels = [logger.level for logger in loggers]
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
+
+
+def _fetch(args):
+    from . import data
+
+    if args.all == bool(args.keys):
+        _error("fetch: name KEY(s) or pass --all (not both); keys: " + ", ".join(data.manifest()["key"]))
+        return EXIT_FAILURE
+    keys = list(data.manifest()["key"]) if args.all else args.keys
+    status = EXIT_CLEAN
+    with _progress(len(keys), f"fetching {len(keys)} products") as advance:
+        for key in keys:
+            try:
+                # data.get says which source it used: to stderr, so stdout holds only paths
+                with contextlib.redirect_stdout(sys.stderr):
+                    path = data.get(key, source=args.source)
+            except KeyError as error:
+                _error(error.args[0] if error.args else error)
+                status = EXIT_FAILURE
+            except (OSError, ValueError) as error:  # DownloadError is an OSError
+                _error(error)
+                status = EXIT_FAILURE
+            else:
+                print(path)
+            advance()
+    return status
+
+
+def _sample(args):
+    from . import sample
+
+    names = args.scenarios or list(sample.SCENARIOS)
+    unknown = [name for name in names if name not in sample.SCENARIOS]
+    if unknown:
+        _error(f"sample: unknown scenario(s) {', '.join(unknown)}; expected some of "
+               f"{', '.join(sample.SCENARIOS)}")
+        return EXIT_FAILURE
+    if args.out is not None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            _error(f"{args.out}: cannot create the output folder ({error.strerror or error})")
+            return EXIT_FAILURE
+    seed = sample.DEFAULT_SEED if args.seed is None else args.seed
+    with _progress(len(names), f"building {len(names)} sample twins") as advance:
+        for name in names:
+            files = sample.build(name, cache_dir=args.out, seed=seed, force=args.force)
+            print(f"{name:20s} {Path(files['truth']).parent}")
+            advance()
+    return EXIT_CLEAN
+
+
+def _diagnose(args):
+    from . import diagnosis
+    from .io import LRSInputError
+
+    status = EXIT_CLEAN
+    reports = []
+    with _progress(len(args.files), f"diagnosing {len(args.files)} files") as advance:
+        results = diagnosis.diagnose_files(args.files, progress=advance)
+    for path, result in results:
+        if isinstance(result, LRSInputError):
+            _error(result)
+            status = EXIT_FAILURE
+        elif isinstance(result, Exception):
+            _error(f"{path}: could not be diagnosed ({type(result).__name__}: {result})")
+            status = EXIT_FAILURE
+        else:
+            reports.append(result)
+            print(result)
+            print()
+            status = max(status, result.exit_code)
+    if args.html is not None and reports:
+        try:
+            written = diagnosis.write_html(reports, args.html)
+        except OSError as error:
+            _error(error)
+            return EXIT_FAILURE
+        print(f"wrote {written}", file=sys.stderr)
+    return status
+
+
+def main(argv=None):
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit code: 0 clean, 1 findings, 2 bad input or failure (argparse usage errors too).
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        # --help and --version exit 0; usage errors exit 2 (argparse has printed one line)
+        return int(exit_.code or 0)
+    run = {"fetch": _fetch, "sample": _sample, "diagnose": _diagnose}[args.command]
+    with _quiet_libraries():
+        return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
