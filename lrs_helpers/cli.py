@@ -126,19 +126,17 @@ def _progress(total, label):
 @contextlib.contextmanager
 def _quiet_libraries():
     """Keep third-party warnings and log lines (pysiaf's network probe, numpy's all-NaN slices,
-    schema notices) out of the command's output."""
+    schema notices) out of the command's output; errors still show."""
+    previous = logging.root.manager.disable
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loggers = [logging.getLogger(name) for name in ("stpipe", "jwst", "stcal", "CRDS", "pysiaf",
-                                                         "stdatamodels", "astroquery")]
-        levels = [logger.level for logger in loggers]
-        for logger in loggers:
-            logger.setLevel(logging.ERROR)
+        # logging.disable, not setLevel: creating a library's logger early breaks libraries
+        # that install their own logger class (astroquery)
+        logging.disable(logging.WARNING)
         try:
             yield
         finally:
-            for logger, level in zip(loggers, levels):
-                logger.setLevel(level)
+            logging.disable(previous)
 
 
 def _fetch(args):

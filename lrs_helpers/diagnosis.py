@@ -120,7 +120,7 @@ NOTEBOOKS = {
     "dropouts": "05_jump_dropouts.ipynb",
     "slitless_background": "04_slitless_background.ipynb",
     "foldover": "02_foldover_blue_limit.ipynb",
-    "err_vs_scatter": "07_wrong_err.ipynb",
+    "err_vs_scatter": "07_error_estimates.ipynb",
     "nod_disparity": "06_pathloss_nods.ipynb",
     "pointing": "08_fgs_offset.ipynb",
     "applicability": "00_overview.ipynb",
@@ -146,6 +146,9 @@ class Finding:
         Measured numbers; unit ``""`` for dimensionless values.
     notebook : str
         The walkthrough that explains the issue and its workaround.
+    details : dict
+        What the check found, for programs (e.g. ``pixels`` of the jump check, the ``table`` of
+        dropouts); not shown in the table.
     draw : callable, optional
         ``draw(figure)`` adds this finding's plot to a matplotlib Figure (used by
         :meth:`Report.to_html`).
@@ -156,6 +159,7 @@ class Finding:
     message: str
     measured: dict = field(default_factory=dict)
     notebook: str = ""
+    details: dict = field(default_factory=dict, repr=False, compare=False)
     draw: Callable = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
@@ -416,7 +420,8 @@ def check_jump_peak_flags(model, mode):
         ax.set(xlabel="row", ylabel="DN/s", yscale="log", title="jump flags on the trace peak")
         ax.legend(fontsize=8)
 
-    return Finding("jump_peak_flags", severity, message, measured, draw=draw)
+    return Finding("jump_peak_flags", severity, message, measured,
+                   details={"pixels": np.stack([hit, peaks[hit]], axis=1)}, draw=draw)
 
 
 def check_slitless_background(model):
@@ -470,13 +475,26 @@ def check_slitless_background(model):
 
 
 def check_dropouts(model):
-    """Trace-peak dropouts in 2-D products and spectra (:func:`lrs_helpers.jumps.find_dropouts`)."""
+    """Trace-peak dropouts in 2-D products and spectra (:func:`lrs_helpers.jumps.find_dropouts`).
+
+    In a spectrum, a dropout is a point that lost pixels of its extraction box (NPIXELS short):
+    what the jump step's NaN peak pixels do. A NaN or DO_NOT_USE point with its whole box (a
+    flagged outlier, a cosmic ray caught downstream) is counted apart, not as a dropout.
+    """
     from . import jumps
 
     table = jumps.find_dropouts(model)
+    isolated = (np.asarray(table["peak_column"]) < 0) & (np.asarray(table["n_pixels"]) < 1)
+    flagged_points = int(isolated.sum())
+    table = table[~isolated]
     measured = {"dropouts": (len(table), "")}
+    if flagged_points:
+        measured["flagged_points_full_box"] = (flagged_points, "")
     if len(table) == 0:
-        return Finding("dropouts", "ok", "no dropout at the trace peak.", measured)
+        note = (f" ({flagged_points} flagged points keep their whole extraction box: not dropouts)"
+                if flagged_points else "")
+        return Finding("dropouts", "ok", f"no dropout at the trace peak{note}.", measured,
+                       details={"table": table})
     with _quiet():
         lost = np.asarray(table["lost_fraction"], float)
         worst = float(np.nanmax(lost)) if np.isfinite(lost).any() else math.nan
@@ -496,7 +514,7 @@ def check_dropouts(model):
         ax.plot(wave, 100 * lost, "o", color="C3", ms=4)
         ax.set(xlabel="wavelength (um)", ylabel="flux lost (%)", title="dropouts")
 
-    return Finding("dropouts", severity, message, measured, draw=draw)
+    return Finding("dropouts", severity, message, measured, details={"table": table}, draw=draw)
 
 
 def _spectrum_for_colour(model):

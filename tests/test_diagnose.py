@@ -1,0 +1,389 @@
+"""Tests of lrs_helpers.diagnosis: every twin shows its injected issue, clean products show none.
+
+Clean counterparts are built with the twins' own builders and the injected part taken out
+(no EMI, no sky, a source of the flux standards' colour, both nods at one place, the TA source
+on the reference point), or from the twin with the injected part removed through its truth.
+"""
+
+import functools
+import os
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from stdatamodels.jwst import datamodels
+
+import lrs_helpers
+from lrs_helpers import data, diagnosis, foldover, io, pointing, sample
+from lrs_helpers.sample import emi_tso, foldover as foldover_twin, grounding, nods, ta
+
+ACTION = set(diagnosis.ACTION_SEVERITIES) | {"failed"}
+
+
+def _path(key):
+    return data.get(key, source="sample", verbose=False)
+
+
+@functools.lru_cache(maxsize=None)
+def _report(key):
+    """Diagnosis of a manifest twin (cached: the reports are read by several tests)."""
+    return diagnosis.diagnose(_path(key))
+
+
+def _band(wave):
+    return (wave >= diagnosis.BAND_UM[0]) & (wave <= diagnosis.BAND_UM[1])
+
+
+def _value(finding, name):
+    return finding.measured[name][0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Each twin: the injected issue is found, and measured against the truth
+# ---------------------------------------------------------------------------------------------
+def test_emi_twin_amplitude_and_phase():
+    truth = sample.load_truth("emi_tso")["emi"]["390.625"]
+    finding = _report("emi_uncal")["emi"]
+    assert finding.severity == "warning"
+    # emi.measure recovers the injected amplitude to 0.2% (notebook 03); 2% leaves room for the
+    # rounding of the ramps to whole DN and the photon noise of other seeds.
+    assert _value(finding, "amplitude_390Hz") == pytest.approx(truth["amplitude_dn"], rel=0.02)
+    assert abs(_value(finding, "phase_390Hz") - truth["phase_cycles"]) < 0.01
+    assert _value(finding, "noise_floor") < 0.05  # the null frequencies see no EMI
+    assert _report("emi_uncal")["jump_peak_flags"].severity == "ok"  # a faint source: no false flags
+
+
+def test_jump_twin_peak_flags_are_the_bright_peak():
+    truth = sample.load_truth("jump_bright")
+    report = _report("jump_uncal")
+    finding = report["jump_peak_flags"]
+    assert finding.severity == "warning"
+    found = {tuple(p) for p in finding.details["pixels"]}
+    # every peak pixel the twin pushes >= 5 sigma past the expected noise is found ...
+    assert {tuple(p) for p in truth["peak_pixels"]} <= found
+    # ... and every pixel found is one the brighter-fatter curvature pushes near the 4 sigma
+    # threshold (expected >= 3 sigma), not a cosmic ray or the faint wings
+    expected = truth["peak_expected_sigma"]
+    assert all(expected[row, col] >= 3.0 for row, col in found)
+    assert report["emi"].severity == "ok"
+    assert report.exit_code == 1
+
+
+@pytest.mark.parametrize("key", ["jump_calints", "jump_x1dints"])
+def test_jump_twin_dropouts_at_the_recorded_wavelengths(key):
+    truth = sample.load_truth("jump_bright")
+    finding = _report(key)["dropouts"]
+    assert finding.severity in diagnosis.ACTION_SEVERITIES
+    table = finding.details["table"]
+    assert set(table["integration"]) == set(range(truth["nints"]))
+    found = np.unique(np.round(np.asarray(table["wavelength"]), 4))
+    # the same detector rows: wavelengths agree to float32 rounding of the WAVELENGTH arrays
+    np.testing.assert_allclose(found, np.sort(truth["dropout_wavelengths_um"]), atol=1e-4)
+
+
+def test_slitless_background_share_matches_the_truth():
+    truth = sample.load_truth("slitless_background")
+    finding = _report("slitless_rateints")["slitless_background"]
+    assert finding.severity == "problem"
+    sky = truth["sky_scale"][:, None, None] * truth["sky"]
+    source = truth["light_curve"][:, None, None] * truth["source"]
+    aperture = slice(*diagnosis.SLITLESS_APERTURE)
+    band = _band(grounding.wavelength_at_row("slitless", np.arange(sky.shape[1])))
+    share = sky[:, band, aperture].sum(-1) / (sky + source)[:, band, aperture].sum(-1)
+    # the edge model leaves +0.14% of the sky in the aperture (background module notes) and the
+    # noise of 24 x 270 rows is smaller still: 0.01 of the signal is a generous bound
+    assert _value(finding, "background_fraction") == pytest.approx(np.median(share), abs=0.01)
+
+
+@pytest.mark.parametrize("key", ["foldover_calints", "foldover_x1dints"])
+def test_foldover_twin_red_source_and_fold_rows(key):
+    truth = sample.load_truth("foldover_red")
+    finding = _report(key)["foldover"]
+    assert finding.severity == "warning"
+    low, high = _value(finding, "fold_wavelength_range")
+    truth_low, truth_high = truth["fold_wavelength_um"]
+    # same rows, within one row (0.08-0.17 um per row at the blue end): the truth's last row
+    # (5.29 um) holds 0.03% folded light, beyond the 5.25 um fold edge the check uses
+    assert abs(low - truth_low) < 0.02 and abs(high - truth_high) < 0.1
+    # colour from 5.5-10 um: the twin is a 2000 K blackbody reddening of the standard-star shape
+    assert _value(finding, "colour_temperature") == pytest.approx(truth["source_temperature_k"], rel=0.15)
+    expected_blue, _ = foldover.usable_range("slitless", source_temperature_k=truth["source_temperature_k"])
+    assert abs(_value(finding, "blue_limit") - expected_blue) <= 0.03
+
+
+def test_slitless_err_factor_matches_the_injected_one():
+    truth = sample.load_truth("slitless_background")
+    finding = _report("slitless_x1dints")["err_vs_scatter"]
+    assert finding.severity == "warning"
+    band = _band(truth["x1dints_wavelength"])
+    injected = np.median(1.0 / truth["x1dints_err_factor"][band])
+    # the detrended bootstrap reads 1.08-1.10 on this twin with its true errors put back (see
+    # test_err_check_is_ok_with_the_true_errors); 15% covers that bias and the noise (2%)
+    assert _value(finding, "inflation_factor") == pytest.approx(injected, rel=0.15)
+
+
+def test_error_twin_factor_and_flagged_points():
+    truth = sample.load_truth("error_tso")
+    report = _report("errors_x1dints")
+    finding = report["err_vs_scatter"]
+    assert finding.severity == "warning"
+    band = _band(truth["wavelength"])
+    # a steady source (no transit, no sky drift): the detrended bootstrap's bias is small here;
+    # 5% is several times the statistical error (0.7%) of 200 integrations
+    assert _value(finding, "inflation_factor") == pytest.approx(np.median(truth["inflation_factor"][band]), rel=0.05)
+    # the twin's flagged outliers keep their extraction box: counted, but not trace-peak dropouts
+    dropouts = report["dropouts"]
+    assert dropouts.severity == "ok"
+    assert _value(dropouts, "flagged_points_full_box") == int((truth["flagged"] | truth["nan"]).sum())
+
+
+def test_nod_offset_pair_disparity_and_offset():
+    truth = sample.load_truth("nod_offset")
+    finding = _report("nods_x1d_nod1")["nod_disparity"]
+    assert finding.severity == "problem"
+    band = (truth["wavelength"] >= 5.0) & (truth["wavelength"] <= 13.5)
+    assert _value(finding, "median_ratio") == pytest.approx(np.median(truth["ratio_nod2_nod1"][band]), abs=0.02)
+    error = _value(finding, "relative_offset_error")
+    # 3 sigma, plus 0.01" for the line-spread shape the pathloss model leaves out (notebook 06)
+    assert abs(_value(finding, "relative_offset") - truth["relative_offset_arcsec"]) < 3 * error + 0.01
+
+
+def test_nod_pair_found_by_name_from_either_nod():
+    one, two = _report("nods_x1d_nod1"), _report("nods_x1d_nod2")
+    assert one.partner == _path("nods_x1d_nod2") and two.partner == _path("nods_x1d_nod1")
+    # nod 1 is the reference of the ratio whichever file was named
+    assert one["nod_disparity"].measured == two["nod_disparity"].measured
+    assert _report("slit_x1d_nod1")["nod_disparity"].severity in diagnosis.ACTION_SEVERITIES
+
+
+def test_ta_twin_offset_matches_the_truth():
+    truth = sample.load_truth("ta_image")
+    finding = _report("ta_image")["pointing"]
+    assert finding.severity == "warning"
+    # 0.01" = 0.09 px: the Gaussian centroid of a 20000 DN/s Airy source is good to a few 0.01 px
+    assert _value(finding, "dV2") == pytest.approx(truth["dv2_arcsec"], abs=0.01)
+    assert _value(finding, "dV3") == pytest.approx(truth["dv3_arcsec"], abs=0.01)
+
+
+@pytest.mark.parametrize("key", sorted(data.manifest()["key"]))
+def test_every_manifest_product_gets_a_report(key):
+    report = _report(key)
+    assert report.findings
+    assert all(f.severity != "failed" for f in report.findings), str(report)
+    assert report.exit_code in (0, 1)
+    for finding in report.findings:
+        if finding.severity in diagnosis.ACTION_SEVERITIES:
+            assert finding.notebook.endswith(".ipynb") and finding.measured
+
+
+def test_every_named_notebook_exists(project_root):
+    for name in set(diagnosis.NOTEBOOKS.values()):
+        assert (project_root / "notebooks" / name).is_file(), name
+
+
+def test_slit_products_without_a_check_say_so():
+    report = _report("slit_rate_nod1")
+    assert [f.check for f in report.findings] == ["applicability"]
+    assert report.worst == "info" and report.exit_code == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Clean counterparts: no warning, no problem
+# ---------------------------------------------------------------------------------------------
+def _assert_clean(report):
+    assert not [f for f in report.findings if f.severity in ACTION], str(report)
+    assert report.exit_code == 0
+
+
+@pytest.fixture(scope="module")
+def clean_uncal(tmp_path_factory):
+    """The EMI twin's ramps with the EMI scaled to zero (same source, sky, noise, metadata)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(emi_tso, "simulate", functools.partial(emi_tso.simulate, emi_scale=0.0))
+        return emi_tso.build(tmp_path_factory.mktemp("clean_uncal"), sample.DEFAULT_SEED)["uncal"]
+
+
+def test_clean_uncal(clean_uncal):
+    report = diagnosis.diagnose(clean_uncal)
+    assert {f.check: f.severity for f in report.findings} == {"emi": "ok", "jump_peak_flags": "ok"}
+    assert report["emi"].measured["amplitude_390Hz"][0] < 0.05
+
+
+@pytest.fixture(scope="module")
+def clean_rateints(tmp_path_factory):
+    """The slitless twin with the injected sky (truth) subtracted."""
+    truth = sample.load_truth("slitless_background")
+    with datamodels.open(_path("slitless_rateints")) as model:
+        clean = model.copy()
+    clean.data = (clean.data - truth["sky_scale"][:, None, None] * truth["sky"]).astype(np.float32)
+    folder = tmp_path_factory.mktemp("clean_rateints")
+    return io.write_product(clean, folder / clean.meta.filename)
+
+
+def test_clean_rateints(clean_rateints):
+    report = diagnosis.diagnose(clean_rateints)
+    _assert_clean(report)
+    assert report["slitless_background"].severity == "ok"
+    assert abs(report["slitless_background"].measured["background_fraction"][0]) < 0.002
+
+
+@pytest.fixture(scope="module")
+def standard_colour_twin(tmp_path_factory):
+    """The fold-over twin built for a source of the flux standards' colour (10000 K, the reference
+    temperature of the grounding count-rate shape): folded light included, calibration right."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(foldover_twin, "SOURCE_TEMPERATURE_K", 10000.0)
+        return foldover_twin.build(tmp_path_factory.mktemp("standard_colour"), sample.DEFAULT_SEED)
+
+
+@pytest.mark.parametrize("role", ["calints", "x1dints"])
+def test_clean_slitless_spectra(standard_colour_twin, role):
+    report = diagnosis.diagnose(standard_colour_twin[role])
+    _assert_clean(report)
+    fold = report["foldover"]
+    assert fold.severity == "info" and fold.measured["blue_limit"][0] == foldover.NOMINAL_RANGE_UM[0]
+    assert report["dropouts"].severity == "ok"
+    if role == "calints":
+        assert report["slitless_background"].severity == "ok"
+    else:
+        assert report["err_vs_scatter"].severity == "ok"
+
+
+def test_err_check_is_ok_with_the_true_errors(tmp_path):
+    truth = sample.load_truth("slitless_background")
+    with datamodels.open(_path("slitless_x1dints")) as model:
+        clean = model.copy()
+    clean.spec[0].spec_table["FLUX_ERROR"] = truth["x1dints_true_error"]
+    path = io.write_product(clean, tmp_path / clean.meta.filename)
+    finding = diagnosis.diagnose(path)["err_vs_scatter"]
+    assert finding.severity == "ok"
+    assert finding.measured["inflation_factor"][0] == pytest.approx(1.0, abs=diagnosis.ERR_TOLERANCE)
+
+
+def test_clean_nod_pair(tmp_path, monkeypatch):
+    monkeypatch.setattr(nods, "ACROSS_OFFSETS_ARCSEC", (0.05, 0.05))
+    files = nods.build(tmp_path, sample.DEFAULT_SEED)
+    report = diagnosis.diagnose(files["x1d_nod2"])
+    _assert_clean(report)
+    assert report.partner == files["x1d_nod1"]
+    assert report["nod_disparity"].severity == "ok"
+
+
+def test_clean_ta_image(tmp_path, monkeypatch):
+    # the twin's builder places the source through pointing.v2v3_offset_to_pixel: on the reference
+    real = pointing.v2v3_offset_to_pixel
+    monkeypatch.setattr(pointing, "v2v3_offset_to_pixel", lambda dv2, dv3, **kw: real(0.0, 0.0, **kw))
+    files = ta.build(tmp_path, sample.DEFAULT_SEED)
+    report = diagnosis.diagnose(files["ta"])
+    _assert_clean(report)
+    assert abs(report["pointing"].measured["across_slit"][0]) < 0.01
+
+
+@pytest.mark.parametrize("key", ["slit_cal_nod1", "slit_s2d_nod1"])
+def test_slit_images_have_no_dropouts(key):
+    _assert_clean(_report(key))
+
+
+def test_lone_slit_nod_is_info_not_a_finding(tmp_path):
+    lone = tmp_path / _path("nods_x1d_nod1").name
+    lone.write_bytes(_path("nods_x1d_nod1").read_bytes())
+    report = diagnosis.diagnose(lone)
+    assert report.partner is None and report["nod_disparity"].severity == "info"
+
+
+# ---------------------------------------------------------------------------------------------
+# Report: table, HTML page, exit code
+# ---------------------------------------------------------------------------------------------
+def test_repr_html_is_a_table():
+    page = _report("emi_uncal")._repr_html_()
+    assert page.count("<table") == 1 and "warning" in page and "03_emi_pattern_noise.ipynb" in page
+    assert "<img" not in page  # the notebook table stays light; plots go to to_html
+
+
+def test_to_html_writes_a_standalone_page(tmp_path):
+    report = _report("slitless_x1dints")
+    written = report.to_html(tmp_path / "report.html")
+    page = written.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "</html>" in page
+    assert "<table" in page and page.count("<img") == sum(f.draw is not None for f in report.findings)
+    assert "data:image/png;base64," in page and "src=\"http" not in page  # nothing fetched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]  # no temporary left
+
+
+def test_to_html_never_writes_over_the_input(tmp_path):
+    product = tmp_path / _path("ta_image").name
+    product.write_bytes(_path("ta_image").read_bytes())
+    before = product.read_bytes()
+    report = diagnosis.diagnose(product)
+    with pytest.raises(FileExistsError, match="diagnosed product"):
+        report.to_html(product)
+    assert product.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [product.name]
+
+
+def test_write_html_of_several_reports(tmp_path):
+    reports = [_report("ta_image"), _report("emi_uncal")]
+    page = diagnosis.write_html(reports, tmp_path / "all.html").read_text(encoding="utf-8")
+    assert page.count("<table") == 2 and page.count("<img") == 3
+
+
+def test_text_report_names_the_notebook_of_each_finding():
+    text = str(_report("jump_calints"))
+    assert "05_jump_dropouts.ipynb" in text and "04_slitless_background.ipynb" in text
+
+
+def test_finding_rejects_an_unknown_severity():
+    with pytest.raises(ValueError, match="severity"):
+        diagnosis.Finding("emi", "fatal", "x")
+
+
+def test_report_exit_code_follows_the_worst_finding(tmp_path):
+    make = functools.partial(diagnosis.Report, path=tmp_path / "x.fits", kind="x1d")
+    assert make(findings=[diagnosis.Finding("emi", "info", "m")]).exit_code == 0
+    assert make(findings=[diagnosis.Finding("emi", "ok", "m"),
+                          diagnosis.Finding("dropouts", "warning", "m")]).exit_code == 1
+    assert make(findings=[diagnosis.Finding("dropouts", "problem", "m"),
+                          diagnosis.Finding("emi", "failed", "m")]).exit_code == 2
+
+
+def test_package_level_diagnose_is_the_same_function():
+    report = lrs_helpers.diagnose(_path("ta_image"))
+    assert report["pointing"].measured == _report("ta_image")["pointing"].measured
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: one clear error naming the file
+# ---------------------------------------------------------------------------------------------
+def _with_header(source, target, **cards):
+    with fits.open(source) as hdul:
+        for name, value in cards.items():
+            hdul[0].header[name] = value
+        hdul.writeto(target)
+    return target
+
+
+def bad_inputs(folder):
+    """Files diagnose must refuse, by what is wrong with them (also used by test_cli)."""
+    twin = data.get("ta_image", source="sample", verbose=False)
+    text = folder / "notes_rate.fits"
+    text.write_text("not a FITS file\n")
+    cut = folder / twin.name.replace("_rate", "_cut_rate")
+    cut.write_bytes(twin.read_bytes()[:100_000])
+    return {
+        "not FITS": (text, "not a FITS file"),
+        "another instrument": (_with_header(twin, folder / "nirspec_rate.fits", INSTRUME="NIRSPEC"),
+                               "another instrument"),
+        "imaging exposure": (_with_header(twin, folder / "image_rate.fits", EXP_TYPE="MIR_IMAGE"),
+                             "imaging exposure"),
+        "truncated": (cut, "truncated"),
+    }
+
+
+@pytest.mark.parametrize("case", ["not FITS", "another instrument", "imaging exposure", "truncated"])
+def test_bad_inputs_raise_one_clear_error(tmp_path, case):
+    path, problem = bad_inputs(tmp_path)[case]
+    with pytest.raises(io.LRSInputError) as raised:
+        diagnosis.diagnose(path)
+    message = str(raised.value)
+    assert str(path) in message and problem in message and "expected" in message
+    assert os.path.getsize(path) > 0  # untouched
