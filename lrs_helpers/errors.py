@@ -15,8 +15,10 @@ Core (numpy arrays in, new arrays out; ``spectra`` has shape (nspectra, nwave)):
 
 Edges (files, plots, widgets)::
 
+    spectra = read_spectra("x1dints.fits")           # wavelength, flux, flux_error, dq, names
     result = inflation_factor("x1dints.fits")        # or [x1d_nod1, x1d_nod2]
     correct_x1d("in_x1d.fits", "out_x1d.fits", result.smoothed(16))
+    plot_factor(result, width=16)
     make_explorer(wavelength, flux, flux_error, dq)
 
 Methods of :func:`empirical_scatter`: ``"bootstrap"`` resamples the spectra with replacement
@@ -294,7 +296,8 @@ def empirical_scatter(spectra, dq=None, *, method="bootstrap", n_boot=1000, seed
         ``"adjacent"``: the robust point-to-point scatter of the mean spectrum along wavelength,
         second differences f_i - (f_(i-1) + f_(i+1))/2 over ``width`` neighbours / sqrt(1.5). It
         needs no repeats, but assumes independent noise between neighbouring wavelengths and a
-        spectrum that is nearly straight over three points (narrow lines inflate it).
+        spectrum that is nearly straight over three points: narrow lines, the steep 5 um peak,
+        or a mean of many spectra whose noise falls below the curvature inflate it.
     n_boot : int
         Bootstrap resamples (>= 2). The estimate's own Monte-Carlo noise is 1/sqrt(2 n_boot).
     seed : int or numpy.random.Generator
@@ -378,7 +381,7 @@ def _spectra_and_errors(flux, flux_error, dq, bad_flags):
     return values, valid, errors
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ErrorFactor:
     """Measured / reported uncertainty of the mean spectrum, per wavelength.
 
@@ -502,7 +505,7 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
 # Edges: products, plots, widgets
 # --------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Spectra:
     """Spectra read from LRS x1d / x1dints products (see :func:`read_spectra`).
 
