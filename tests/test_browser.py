@@ -45,6 +45,7 @@ def _find_chromium(playwright):
 
 @pytest.fixture(scope="session")
 def browser():
+    """Headless Chromium for the session, or a skip (a failure under LRS_REQUIRE_BROWSER=1) if none."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as error:
@@ -70,6 +71,7 @@ def lab(project_root, tmp_path_factory):
 
 @pytest.fixture
 def artifacts(project_root):
+    """``test-artifacts/`` at the project root (git ignores it), for the screenshots."""
     folder = project_root / "test-artifacts"
     folder.mkdir(exist_ok=True)
     return folder
