@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_server import DISABLED_LAB_PLUGINS, running_lab
+from lab_server import DISABLED_LAB_PLUGINS, running_lab
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

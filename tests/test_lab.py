@@ -3,7 +3,7 @@
 import json
 import urllib.request
 
-from jupyter_server import running_lab
+from lab_server import running_lab
 
 
 def test_make_lab_serves_jupyterlab_with_the_notebooks(project_root):
