@@ -29,7 +29,8 @@ Severities (:data:`SEVERITIES`, mildest first):
     The known issue is present above its threshold: results are affected; the notebook shows
     the workaround.
 ``problem``
-    The issue biases the science numbers by 10 % or more (a flux, a transit depth).
+    The issue is large: a flux or a transit depth biased by 10 % or more
+    (:data:`PROBLEM_FRACTION`), or errors off by a factor of 2.
 ``failed``
     The check could not run on this product (the message says why).
 
@@ -94,7 +95,8 @@ SLITLESS_APERTURE = (30, 42)
 BAND_UM = (5.0, 12.0)
 #: Any bias of this fraction or more is a "problem" rather than a "warning".
 PROBLEM_FRACTION = 0.10
-#: ERR against scatter: spectra needed (the running-median detrend in time needs 3).
+#: ERR against scatter: spectra needed (from 3 on they are detrended in time with a running
+#: median, which needs 3).
 ERR_MIN_SPECTRA = 2
 #: ERR factor (measured / reported) further than this from 1 is reported. With its true errors
 #: put back, the slitless twin (24 integrations, transit, drifting sky) gives 1.08-1.10 (three
@@ -137,7 +139,7 @@ class Finding:
     Attributes
     ----------
     check : str
-        Name of the check (see the module table).
+        Name of the check (see the module notes).
     severity : str
         One of :data:`SEVERITIES`.
     message : str
@@ -268,7 +270,7 @@ def _format(value):
 # Shared readers
 # ---------------------------------------------------------------------------------------------
 def _mode(model):
-    """"slit", "slitless" or "ta" from EXP_TYPE."""
+    """LRS mode from EXP_TYPE: "slit", "slitless" or "ta" (target acquisition)."""
     exp_type = str(model.meta.exposure.type or "").upper()
     if exp_type in ("MIR_TACQ", "MIR_TACONFIRM"):
         return "ta"
@@ -276,7 +278,7 @@ def _mode(model):
 
 
 def _spectra(model):
-    """Wavelength (nwave,) and FLUX, FLUX_ERROR, NPIXELS as (nints, nwave) of an x1d / x1dints.
+    """Wavelength (nwave,), FLUX and FLUX_ERROR (nints, nwave) of an x1d / x1dints.
 
     Handles the jwst >= 1.17 layout (one table, a row per integration, vector columns) and the
     older one (one table per integration).
@@ -295,11 +297,10 @@ def _row_wavelengths(model, mode):
     """Wavelength (um) of each row of a 2-D/3-D product: its WAVELENGTH extension where present,
     else the in-flight solution of :mod:`lrs_helpers.sample.grounding` (SPECWCS 0005 / 0006)."""
     ny = np.shape(model.data)[-2]
-    wave = getattr(model, "wavelength", None) if "wavelength" in model.instance else None
-    if wave is not None and np.size(wave) and np.isfinite(wave).any():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanmedian(np.asarray(wave, float).reshape(-1, *np.shape(wave)[-2:])[0], axis=1)
+    wave = np.asarray(model.wavelength, float) if "wavelength" in model.instance else np.empty(0)
+    if np.isfinite(wave).any():
+        with _quiet():
+            return np.nanmedian(wave.reshape(-1, *wave.shape[-2:])[0], axis=1)
     from .sample import grounding
 
     first_row = int(model.meta.subarray.ystart or 1) - 1 if mode == "slit" else 0
@@ -379,8 +380,9 @@ def check_jump_peak_flags(model, mode):
     gain and read noise of :mod:`lrs_helpers.pipeline`) on the ramps, finds the trace peak of
     every row (:func:`lrs_helpers.jumps.trace_peak_columns` on the median rate image) and counts
     the peak pixels flagged in most integrations (:data:`JUMP_MIN_INTEGRATION_FRACTION`,
-    :data:`JUMP_MIN_INTEGRATIONS`):
-    those become the dropouts of the calints and x1d.
+    :data:`JUMP_MIN_INTEGRATIONS`): those become the dropouts of the calints and x1d. The
+    ramps are used as they are (as :func:`lrs_helpers.jumps.ramp_model_from_uncal` does): on a
+    raw uncal, saturated or non-linear pixels the pipeline would treat first can add flags.
     """
     from . import emi, jumps, pipeline
 
@@ -939,7 +941,8 @@ def _png(draw):
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(6, 3.4), dpi=90)
-    with _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NaN and non-positive values on log axes are expected
         draw(figure)
         figure.tight_layout()
     buffer = _bytes_io.BytesIO()
