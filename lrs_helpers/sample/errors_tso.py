@@ -47,28 +47,6 @@ def err_factor(wavelength_um):
     return ERR_AT_5UM + ERR_SLOPE_PER_UM * (lam - 5.0)
 
 
-def _spec_table(wave, flux, error, dq, poisson_share, npix):
-    """EXTRACT1D table of the x1dints with ``error`` as FLUX_ERROR (Jy)."""
-    table = grounding.tso_spec_table(NINTS, wave.size)
-    pixel_sr = (grounding.PLATE_SCALE_ARCSEC / 206264.806) ** 2
-    to_sb = 1e-6 / (npix * pixel_sr)  # Jy over the aperture -> MJy/sr
-    variance = error**2
-    table["WAVELENGTH"] = wave
-    table["FLUX"] = flux
-    table["FLUX_ERROR"] = error
-    table["FLUX_VAR_POISSON"] = variance * poisson_share
-    table["FLUX_VAR_RNOISE"] = variance * (1 - poisson_share)
-    table["SURF_BRIGHT"] = flux * to_sb
-    table["SB_ERROR"] = error * to_sb
-    table["SB_VAR_POISSON"] = table["FLUX_VAR_POISSON"] * to_sb**2
-    table["SB_VAR_RNOISE"] = table["FLUX_VAR_RNOISE"] * to_sb**2
-    table["DQ"] = dq
-    table["NPIXELS"] = float(npix)
-    table["N_ALONGDISP"] = wave.size
-    table["SEGMENT"] = 3
-    return table
-
-
 def build(out_dir, seed):
     """Write the error_tso twin into ``out_dir``.
 
@@ -135,7 +113,8 @@ def build(out_dir, seed):
     names = {"x1dints": calints.meta.filename.replace("_calints", "_x1dints"),
              "x1dints_correct_err": "error_tso_correct_err_x1dints.fits"}
     for role, error in (("x1dints", reported_error), ("x1dints_correct_err", true_error)):
-        table = _spec_table(wave, flux, np.broadcast_to(error, flux.shape), dq, poisson_share, npix)
+        table = grounding.tso_spectra_table(wave, flux, np.broadcast_to(error, flux.shape),
+                                            poisson_share=poisson_share, npix=npix, dq=dq, segment=3)
         model = grounding.tso_x1dints(calints, table, columns=APERTURE, rows=rows, filename=names[role])
         model.validate()
         files[role] = out_dir / names[role]

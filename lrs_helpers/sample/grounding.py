@@ -27,6 +27,7 @@ Public API (all inputs plain numbers / numpy arrays; every function returns new 
     base_metadata(model, exp_type=..., subarray=..., ngroups=..., nints=..., ...) -> model
     write_truth(out_dir, scalars, arrays=None) -> Path of truth.json
     tso_spec_table(nints, nwave)               -> empty x1dints EXTRACT1D table (structured array)
+    tso_spectra_table(wave, flux, error, ...)  -> the same table filled with spectra and errors
     tso_x1dints(calints, spec, columns=..., rows=..., filename=...) -> TSOMultiSpecModel
 
 Constants: ``FULL_SHAPE``, ``SLITLESS_SHAPE``, ``SUBARRAYS``, ``FRAME_TIME_S``,
@@ -739,6 +740,50 @@ def tso_spec_table(nints, nwave):
     dtype = [(c["name"], c["datatype"], (nwave,)) if c["name"] in _TSO_VECTOR_COLUMNS
              else (c["name"], c["datatype"]) for c in columns]
     return np.zeros(nints, dtype=dtype)
+
+
+def tso_spectra_table(wave, flux, error, *, poisson_share, npix, dq, segment):
+    """x1dints EXTRACT1D table filled with spectra and their errors, as extract_1d writes them.
+
+    Parameters
+    ----------
+    wave : numpy.ndarray, shape (nwave,)
+        Wavelength (um).
+    flux, error : numpy.ndarray, shape (nints, nwave)
+        Flux and its reported 1-sigma error (Jy).
+    poisson_share : float or numpy.ndarray broadcastable to (nints, nwave)
+        Fraction of the variance that is Poisson noise; the rest is read noise.
+    npix : int
+        Pixels summed across the dispersion (sets the surface-brightness scale).
+    dq : int or numpy.ndarray broadcastable to (nints, nwave)
+        DQ flags.
+    segment : int
+        Exposure segment number.
+
+    Returns
+    -------
+    numpy.ndarray, shape (nints,)
+        Filled table; surface brightness in MJy/sr over the aperture, FLAT variances zero.
+    """
+    flux = np.asarray(flux)
+    table = tso_spec_table(flux.shape[0], wave.size)
+    pixel_sr = (PLATE_SCALE_ARCSEC / 206264.806) ** 2
+    to_sb = 1e-6 / (npix * pixel_sr)  # Jy over the aperture -> MJy/sr
+    variance = np.asarray(error) ** 2
+    table["WAVELENGTH"] = wave
+    table["FLUX"] = flux
+    table["FLUX_ERROR"] = error
+    table["FLUX_VAR_POISSON"] = variance * poisson_share
+    table["FLUX_VAR_RNOISE"] = variance * (1 - poisson_share)
+    table["SURF_BRIGHT"] = flux * to_sb
+    table["SB_ERROR"] = np.asarray(error) * to_sb
+    table["SB_VAR_POISSON"] = table["FLUX_VAR_POISSON"] * to_sb**2
+    table["SB_VAR_RNOISE"] = table["FLUX_VAR_RNOISE"] * to_sb**2
+    table["DQ"] = dq
+    table["NPIXELS"] = float(npix)
+    table["N_ALONGDISP"] = wave.size
+    table["SEGMENT"] = segment
+    return table
 
 
 def tso_x1dints(calints, spec, *, columns, rows, filename):

@@ -176,25 +176,8 @@ def _x1dints(out_dir, rateints, truth):
     poisson_share = np.where(good, rateints.var_poisson[:, rows, start:stop + 1], 0).sum(-1) / np.maximum(
         np.where(good, var, 0).sum(-1), 1e-30)
     reported_var = (factor * true_error) ** 2
-    pixel_sr = (grounding.PLATE_SCALE_ARCSEC / 206264.806) ** 2
-
-    table = grounding.tso_spec_table(NINTS, wave.size)
-    to_sb = 1e-6 / (npix * pixel_sr)  # Jy -> MJy/sr over the aperture
-    table["WAVELENGTH"] = wave
-    table["FLUX"] = flux
-    table["FLUX_ERROR"] = np.sqrt(reported_var)
-    table["FLUX_VAR_POISSON"] = reported_var * poisson_share
-    table["FLUX_VAR_RNOISE"] = reported_var * (1 - poisson_share)
-    table["FLUX_VAR_FLAT"] = 0.0
-    table["SURF_BRIGHT"] = flux * to_sb
-    table["SB_ERROR"] = np.sqrt(reported_var) * to_sb
-    table["SB_VAR_POISSON"] = table["FLUX_VAR_POISSON"] * to_sb**2
-    table["SB_VAR_RNOISE"] = table["FLUX_VAR_RNOISE"] * to_sb**2
-    table["SB_VAR_FLAT"] = 0.0
-    table["DQ"] = np.where(np.isfinite(flux), 0, DO_NOT_USE)
-    table["NPIXELS"] = float(npix)
-    table["N_ALONGDISP"] = wave.size
-    table["SEGMENT"] = 1
+    table = grounding.tso_spectra_table(wave, flux, np.sqrt(reported_var), poisson_share=poisson_share,
+                                        npix=npix, dq=np.where(np.isfinite(flux), 0, DO_NOT_USE), segment=1)
 
     x1d = grounding.tso_x1dints(rateints, table, columns=(start, stop), rows=rows,
                                 filename=rateints.meta.filename.replace("_rateints", "_x1dints"))
