@@ -467,10 +467,13 @@ def check_slitless_background(model):
         with _quiet():
             profile = np.nanmedian(sci[0][band], axis=0)
         ax.step(np.arange(profile.size), profile, where="mid", color="k", label="integration 1, 5-12 um")
-        ax.axhline(float(np.nanmedian(level)), color="C3", label="edge background")
+        ax.axhline(float(np.nanmedian(level)), color="C3", ls="--", label="edge background")
         ax.axvspan(SLITLESS_APERTURE[0] - 0.5, SLITLESS_APERTURE[1] - 0.5, color="C1", alpha=0.2,
                    label="aperture")
-        ax.set(xlabel="column", ylabel=unit, yscale="symlog", title="across a row")
+        floor = float(np.nanmedian(level))
+        ax.set(xlabel="column", ylabel=unit, yscale="log", title="across a row")
+        if floor > 0:
+            ax.set_ylim(bottom=floor / 3)
         ax.legend(fontsize=8)
 
     return Finding("slitless_background", severity, message, measured, draw=draw)
