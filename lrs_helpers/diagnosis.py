@@ -10,10 +10,10 @@ maths lives there, not here.
 * ``emi``: uncal / ramp of a subarray (not FULL) -> :func:`lrs_helpers.emi.measure`;
 * ``jump_peak_flags``: uncal / ramp with >= 5 groups and >= 2 integrations ->
   :func:`lrs_helpers.jumps.detect_jumps`;
-* ``slitless_background``: slitless rate, rateints, cal, calints ->
+* ``slitless_background``: slitless rate, rateints, cal, calints, crf, crfints ->
   :func:`lrs_helpers.background.edge_background`;
 * ``dropouts``: cal, calints, s2d, x1d, x1dints -> :func:`lrs_helpers.jumps.find_dropouts`;
-* ``foldover``: slitless cal, calints, x1d, x1dints -> :mod:`lrs_helpers.foldover`;
+* ``foldover``: slitless cal, calints, crf, crfints, x1d, x1dints -> :mod:`lrs_helpers.foldover`;
 * ``err_vs_scatter``: x1dints -> :func:`lrs_helpers.errors.inflation_factor`;
 * ``nod_disparity``: a pair of slit x1d nods -> :func:`lrs_helpers.pathloss.nod_ratio`;
 * ``pointing``: TA image (MIR_TACQ / MIR_TACONFIRM, rate or cal) -> :func:`lrs_helpers.pointing.ta_centroid`.
@@ -260,7 +260,7 @@ def _format(value):
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
-        return "nan" if not np.isfinite(value) else f"{float(value):.4g}"
+        return f"{float(value):.4g}"  # nan, inf as such
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_format(v) for v in value) + "]"
     return str(value)
@@ -294,10 +294,12 @@ def _spectra(model):
 
 
 def _row_wavelengths(model, mode):
-    """Wavelength (um) of each row of a 2-D/3-D product: its WAVELENGTH extension where present,
-    else the in-flight solution of :mod:`lrs_helpers.sample.grounding` (SPECWCS 0005 / 0006)."""
+    """Wavelength (um) of each row of a 2-D/3-D product: its WAVELENGTH extension where it holds
+    wavelengths, else the in-flight solution of :mod:`lrs_helpers.sample.grounding` (SPECWCS
+    0005 / 0006)."""
     ny = np.shape(model.data)[-2]
     wave = np.asarray(model.wavelength, float) if "wavelength" in model.instance else np.empty(0)
+    wave = np.where(wave > 0, wave, np.nan)  # 0 marks pixels without a wavelength (no WCS yet)
     if np.isfinite(wave).any():
         with _quiet():
             return np.nanmedian(wave.reshape(-1, *wave.shape[-2:])[0], axis=1)
@@ -449,6 +451,9 @@ def check_slitless_background(model):
         # standard error from the scatter of the per-row levels (the sky's own change along the
         # rows adds to it, so this errs on the side of "not significant")
         error = float(np.nanstd(level) / np.sqrt(max(np.isfinite(level).sum(), 1)))
+    if not np.isfinite(level_mean):
+        return Finding("slitless_background", "failed", "no usable edge pixel in the 5-12 um rows: "
+                       "the edge background cannot be measured.")
     significance = abs(level_mean) / error if error > 0 else (math.inf if level_mean else 0.0)
     measured = {"background_fraction": (fraction, "of the aperture signal, 5-12 um"),
                 "background_level": (float(np.nanmedian(level)), f"{unit} per pixel"),
@@ -522,6 +527,14 @@ def check_dropouts(model):
     return Finding("dropouts", severity, message, measured, details={"table": table}, draw=draw)
 
 
+def _flux_calibrated(model):
+    """Whether the product's flux is calibrated (proportional to F_nu): spectra unless their
+    photom step was skipped, images in MJy/sr (BUNIT)."""
+    if "spec" in model.instance:
+        return str(model.meta.cal_step.photom or "COMPLETE").upper() != "SKIPPED"
+    return "jy" in str(model.meta.bunit_data or "").lower()
+
+
 def _spectrum_for_colour(model):
     """Wavelength and a spectrum proportional to F_nu (mean over integrations) of a product.
 
@@ -587,7 +600,8 @@ def check_foldover(model):
     """Fold-over rows in a slitless product, and whether the source's colour makes them wrong.
 
     The rows at or below :func:`lrs_helpers.foldover.fold_edge_um` (5.25 um) also receive the
-    source's 2.2-3.7 um light. The flux calibration absorbs that for sources coloured like the
+    source's 2.2-3.7 um light. On a product that is not flux-calibrated (DN/s) the colour means
+    nothing, so only the rows are reported. The flux calibration absorbs that for sources coloured like the
     flux standards; for redder sources the flux there comes out low. The colour is measured over
     5.5-10 um (:func:`colour_temperature`) and :func:`lrs_helpers.foldover.usable_range` gives the
     blue limit for it: a "warning" when it lies above 5.0 um, "info" otherwise.
@@ -601,22 +615,32 @@ def check_foldover(model):
     if not fold.any():
         return Finding("foldover", "ok", f"no signal at or below the fold edge "
                        f"({foldover.fold_edge_um(mode):.2f} um).", {"fold_points": (0, "")})
+    fold_range = [float(wave[fold].min()), float(wave[fold].max())]
+    if not _flux_calibrated(model):
+        return Finding("foldover", "info", f"fold-over rows present ({fold.sum()} points at "
+                       f"{fold_range[0]:.2f}-{fold_range[1]:.2f} um); the product is not flux-calibrated "
+                       f"(BUNIT {model.meta.bunit_data}), so the source's colour, which sets the blue "
+                       f"limit, is not measured.",
+                       {"fold_points": (int(fold.sum()), ""), "fold_wavelength_range": (fold_range, "um")})
     index, temperature = colour_temperature(wave, flux)
-    source = {"source_temperature_k": temperature} if np.isfinite(temperature) and temperature < 1e5 else {}
+    # a slope steeper than Rayleigh-Jeans fits no blackbody: extrapolate it as a power law
+    source = ({"source_temperature_k": temperature} if np.isfinite(temperature) else
+              {"spectral_index": index} if np.isfinite(index) else {})
     blue, _ = foldover.usable_range(mode, **source)
     error_5um = float(foldover.calibration_error(np.array(foldover.NOMINAL_RANGE_UM[0]), mode, **source))
     measured = {"fold_points": (int(fold.sum()), ""),
-                "fold_wavelength_range": ([float(wave[fold].min()), float(wave[fold].max())], "um"),
+                "fold_wavelength_range": (fold_range, "um"),
                 "spectral_index": (index, "F_nu ~ lambda^index"),
                 "colour_temperature": (temperature, "K"),
                 "calibration_error_5um": (error_5um, ""),
                 "blue_limit": (blue, "um")}
     if blue > foldover.NOMINAL_RANGE_UM[0]:
         severity = "warning"
+        colour = f"~{temperature:.0f} K" if np.isfinite(temperature) else "steeper than Rayleigh-Jeans"
         message = (f"fold-over: {fold.sum()} points at {wave[fold].min():.2f}-{wave[fold].max():.2f} um "
-                   f"carry folded 2.2-3.7 um light and the source is redder than the flux standards "
-                   f"(~{temperature:.0f} K), so its flux there is off by up to {100 * abs(error_5um):.1f}% "
-                   f"at 5 um: use it from {blue:.2f} um.")
+                   f"carry folded 2.2-3.7 um light and the source's colour (F_nu ~ lambda^{index:.2f}, "
+                   f"{colour}) differs from the flux standards', so its flux there is off by "
+                   f"{100 * error_5um:+.1f}% at 5 um: use it from {blue:.2f} um.")
     else:
         severity = "info"
         message = (f"fold-over rows present ({fold.sum()} points at {wave[fold].min():.2f}-"
@@ -782,12 +806,13 @@ def _plan(model, level, mode, partner):
             plan.append(("emi", lambda: check_emi(model)))
         if ngroups >= 5 and nints >= 2:
             plan.append(("jump_peak_flags", lambda: check_jump_peak_flags(model, mode)))
-    if mode == "slitless" and level in ("rate", "rateints", "cal", "calints") and np.shape(model.data)[-1] == 72:
+    images = ("rate", "rateints", "cal", "calints", "crf", "crfints")
+    if mode == "slitless" and level in images and np.shape(model.data)[-1] == 72:
         plan.append(("slitless_background", lambda: check_slitless_background(model)))
     if level in ("cal", "calints", "s2d", "x1d", "x1dints"):
         plan.append(("dropouts", lambda: check_dropouts(model)))
     has_wavelength = level in ("x1d", "x1dints") or ("wavelength" in model.instance)
-    if mode == "slitless" and level in ("cal", "calints", "x1d", "x1dints") and has_wavelength:
+    if mode == "slitless" and level in images[2:] + ("x1d", "x1dints") and has_wavelength:
         plan.append(("foldover", lambda: check_foldover(model)))
     if level == "x1dints":
         nints = _spectra(model)[1].shape[0]

@@ -387,3 +387,31 @@ def test_bad_inputs_raise_one_clear_error(tmp_path, case):
     message = str(raised.value)
     assert str(path) in message and problem in message and "expected" in message
     assert os.path.getsize(path) > 0  # untouched
+
+
+# ---------------------------------------------------------------------------------------------
+# Real pipeline-format files (../shared/data/format_examples: MIRISim slitless, jwst layout)
+# ---------------------------------------------------------------------------------------------
+def test_mirisim_rateints_and_calints_agree(shared_data):
+    folder = shared_data / "format_examples"
+    rateints = diagnosis.diagnose(folder / "mirisim_ngts10_rateints.fits")["slitless_background"]
+    calints = diagnosis.diagnose(folder / "mirisim_ngts10_calints.fits")
+    # the same simulated exposure at two levels (its calints are still DN/s): the same sky share,
+    # to the noise of the two reductions
+    share = calints["slitless_background"].measured["background_fraction"][0]
+    assert rateints.measured["background_fraction"][0] == pytest.approx(share, abs=0.005)
+    assert rateints.severity in diagnosis.ACTION_SEVERITIES  # MIRISim includes the sky
+    # DN/s: the fold-over rows are named, but no colour is read from uncalibrated counts
+    assert calints["foldover"].severity == "info" and "colour_temperature" not in calints["foldover"].measured
+
+
+def test_mirisim_crfints_without_wavelengths_runs(shared_data):
+    report = diagnosis.diagnose(shared_data / "format_examples" / "mirisim_slitless_crfints.fits")
+    assert {"slitless_background", "foldover"} <= {f.check for f in report.findings}
+    assert report.exit_code in (0, 1)
+
+
+def test_ground_test_ramps_are_not_a_product(shared_data):
+    path = shared_data / "ground_test" / "miri_sub64_fast_ramps_2018.fits"
+    with pytest.raises(io.LRSInputError, match="EXP_TYPE"):
+        diagnosis.diagnose(path)
