@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pytest
 from astropy.io import fits
+from hypothesis import given, settings, strategies as st
 from stdatamodels.jwst import datamodels
 
 import lrs_helpers
@@ -415,3 +416,33 @@ def test_ground_test_ramps_are_not_a_product(shared_data):
     path = shared_data / "ground_test" / "miri_sub64_fast_ramps_2018.fits"
     with pytest.raises(io.LRSInputError, match="EXP_TYPE"):
         diagnosis.diagnose(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# colour_temperature (the one piece of arithmetic of its own)
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("temperature", [800.0, 2000.0, 5000.0, 20000.0])
+def test_colour_temperature_of_a_blackbody(temperature):
+    wave = np.linspace(4.0, 14.0, 300)
+    f_nu = foldover.photon_spectrum(wave, source_temperature_k=temperature) * wave
+    index, found = diagnosis.colour_temperature(wave, 3.7e-3 * f_nu)
+    # the index grid is fitted on 50 points, the spectrum here on ~135: a few per cent at most
+    assert found == pytest.approx(temperature, rel=0.03)
+    assert -2.0 < index < 0.0
+
+
+def test_colour_temperature_edges():
+    wave = np.linspace(4.0, 14.0, 300)
+    assert np.isinf(diagnosis.colour_temperature(wave, wave ** -3.0)[1])  # steeper than Rayleigh-Jeans
+    assert np.isnan(diagnosis.colour_temperature(wave, np.full(wave.size, np.nan))[1])
+    assert np.isnan(diagnosis.colour_temperature(wave, -np.ones(wave.size))[1])
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=0, max_size=60))
+@settings(max_examples=60, deadline=None)
+def test_colour_temperature_never_raises(values):
+    flux = np.asarray(values, dtype=float)
+    wave = np.linspace(5.0, 11.0, flux.size)
+    index, temperature = diagnosis.colour_temperature(wave, flux)
+    assert np.isnan(temperature) or temperature > 0
+    assert np.isnan(index) == np.isnan(temperature)
