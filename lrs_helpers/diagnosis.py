@@ -176,7 +176,7 @@ class Finding:
                          for name, (value, unit) in self.measured.items())
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
     """Findings of :func:`diagnose` on one product (or one nod pair).
 
@@ -234,6 +234,14 @@ class Report:
             if finding.severity in ACTION_SEVERITIES:
                 lines.append(f"  {'':8s} {'':{width}s}  read notebooks/{finding.notebook}")
         return "\n".join(lines)
+
+    def __repr__(self):
+        # file names only, so notebook outputs are the same on every machine
+        counts = {}
+        for finding in self.findings:
+            counts[finding.severity] = counts.get(finding.severity, 0) + 1
+        summary = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if s in counts)
+        return f"<Report {self.title()}: {summary}>"
 
     def _repr_html_(self):
         return _report_html(self, with_plots=False)

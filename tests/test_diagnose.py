@@ -446,3 +446,9 @@ def test_colour_temperature_never_raises(values):
     index, temperature = diagnosis.colour_temperature(wave, flux)
     assert np.isnan(temperature) or temperature > 0
     assert np.isnan(index) == np.isnan(temperature)
+
+
+def test_report_repr_names_the_file_only():
+    text = repr(_report("emi_uncal"))
+    assert text == f"<Report {_path('emi_uncal').name} (uncal MIR_LRS-SLITLESS SLITLESSPRISM): 1 warning, 1 ok>"
+    assert str(_path("emi_uncal").parent) not in text
