@@ -30,7 +30,7 @@ Run '{PROG} COMMAND --help' for the options of each command."""
 
 _FETCH_EPILOG = f"""\
 Prints the path of each product on stdout, one per line, and which source it came from on
-stderr. Keys are those of data_manifest.csv.
+stderr. Keys are those of data_manifest.csv. Stops at the first product it cannot get.
 
 sources:
   auto    the cached real MAST product when present, else the sample twin (no network)
@@ -145,24 +145,23 @@ def _fetch(args):
     if args.all == bool(args.keys):
         _error("fetch: name KEY(s) or pass --all (not both); keys: " + ", ".join(data.manifest()["key"]))
         return EXIT_FAILURE
-    keys = list(data.manifest()["key"]) if args.all else args.keys
-    status = EXIT_CLEAN
+    keys = [str(key) for key in data.manifest()["key"]] if args.all else args.keys
     with _progress(len(keys), f"fetching {len(keys)} products") as advance:
         for key in keys:
+            # stop at the first failure: offline, every download would fail the same way
             try:
                 # data.get says which source it used: to stderr, so stdout holds only paths
                 with contextlib.redirect_stdout(sys.stderr):
                     path = data.get(key, source=args.source)
             except KeyError as error:
                 _error(error.args[0] if error.args else error)
-                status = EXIT_FAILURE
+                return EXIT_FAILURE
             except (OSError, ValueError) as error:  # DownloadError is an OSError
                 _error(error)
-                status = EXIT_FAILURE
-            else:
-                print(path)
+                return EXIT_FAILURE
+            print(path)
             advance()
-    return status
+    return EXIT_CLEAN
 
 
 def _sample(args):

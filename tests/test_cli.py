@@ -173,6 +173,14 @@ def test_fetch_mast_from_a_local_server(capsys, mast_server):
     assert not data.mast_path("emi_uncal").exists()
 
 
+def test_fetch_all_mast_stops_at_the_first_failure(capsys, mast_server):
+    first = str(data.manifest()["key"][0])
+    code, out, err = _run(capsys, "fetch", "--all", "--source", "mast")
+    assert code == 2 and out == ""
+    _one_error_line(err, data.info(first)["mast_filename"], f"'{first}'")
+    assert "np.str_" not in err
+
+
 # ---------------------------------------------------------------------------------------------
 # sample, progress
 # ---------------------------------------------------------------------------------------------
