@@ -170,9 +170,10 @@ def _read_fits_facts(path):
               "an intact FITS file", "Download or copy the file again.")
     if primary.get("DATAMODL") and "ASDF" not in extensions:
         # A cut exactly between two HDUs leaves valid FITS; only the missing last HDU tells.
-        _fail(name, f"truncated product: no ASDF extension, which the jwst pipeline writes last "
-              f"(it has {sorted(extensions) or 'no extensions'})", "a complete product file",
-              "Download or copy the file again.")
+        _fail(name, f"truncated product, or one not written by the jwst pipeline: no ASDF extension, "
+              f"which the pipeline writes last (it has {sorted(extensions) or 'no extensions'})",
+              "a complete pipeline product file",
+              "Download or copy the file again; a file made by other software cannot be read as a product.")
     return {
         "instrument": primary.get("INSTRUME"),
         "exp_type": primary.get("EXP_TYPE"),
