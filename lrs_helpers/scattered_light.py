@@ -208,7 +208,8 @@ def find_nod_traces(image2d, wavelength2d, *, band_um=(5.0, 10.0)):
         if 0 < k < values.size - 1:
             left, centre, right = values[k - 1], values[k], values[k + 1]
             curvature = left - 2 * centre + right
-            if curvature < 0:
+            # an infinite neighbour (e.g. a median of values near the float64 limit) has no vertex
+            if np.isfinite(curvature) and curvature < 0:
                 return k + 0.5 * (left - right) / curvature
         return float(k)
 
