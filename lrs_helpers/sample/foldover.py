@@ -16,6 +16,11 @@ a fine wavelength grid; each sample is placed on the row the fitted parabola of 
 gives it, shared linearly between the two nearest rows, with the folded throughput of the model.
 The direct light is the standard-star count-rate shape of :mod:`lrs_helpers.sample.grounding`
 reddened to 2000 K, on the rows of the specwcs 0006 wavelength solution.
+
+The products stand in for the manifest's ``foldover_calints`` and ``foldover_x1dints``
+(PID 1536 obs 28, ``jw01536028001_03103_00001-seg001``), whose program, observation and exposure
+their headers carry; the public source of those names does not name the target, so the twin's
+target is its own (a 2000 K dwarf, labelled "sample twin").
 """
 
 import numpy as np
@@ -37,6 +42,9 @@ PIXAR_SR = 2.84403e-13
 #: CRDS EXTRACT1D reference (jwst_miri_extract1d_0005.json), MIR_LRS-SLITLESS box, 0-based columns
 EXTRACT_COLUMNS = (30, 41)
 _DO_NOT_USE, _NON_SCIENCE = 1, 512
+#: identity of the product it stands in for (data_manifest.csv foldover_* rows)
+PROGRAM, OBSERVATION, VISIT, VISIT_GROUP, SEQUENCE, ACTIVITY, EXPOSURE, SEGMENT = (
+    "01536", "028", "001", "03", "1", "03", 1, 1)
 _FOLD_SAMPLES = 20000
 
 
@@ -145,10 +153,16 @@ def build(out_dir, seed):
 
     calints = datamodels.CubeModel(shape=(NINTS, *shape))
     grounding.base_metadata(calints, exp_type="MIR_LRS-SLITLESS", subarray="SLITLESSPRISM",
-                            ngroups=NGROUPS, nints=NINTS, program="01033", observation="005",
+                            ngroups=NGROUPS, nints=NINTS, program=PROGRAM, observation=OBSERVATION,
+                            visit=VISIT, exposure=EXPOSURE,
                             target="2MASS J0523-1403 (sample twin)", target_ra=80.8533,
                             target_dec=-14.0573, start="2022-07-05T11:02:07.000", tso=True,
-                            filename="jw01033005001_04103_00001-seg001_mirimage_calints.fits")
+                            filename=(f"jw{PROGRAM}{OBSERVATION}{VISIT}_{VISIT_GROUP}{SEQUENCE}{ACTIVITY}"
+                                      f"_{EXPOSURE:05d}-seg{SEGMENT:03d}_mirimage_calints.fits"))
+    calints.meta.observation.visit_group = VISIT_GROUP
+    calints.meta.observation.sequence_id = SEQUENCE
+    calints.meta.observation.activity_id = ACTIVITY
+    calints.meta.exposure.segment_number = SEGMENT
     calints.meta.bunit_data = "MJy/sr"
     calints.meta.bunit_err = "MJy/sr"
     calints.meta.photometry.pixelarea_steradians = PIXAR_SR

@@ -30,7 +30,9 @@ import numpy as np
 
 from . import grounding as g
 
-PROGRAM, OBSERVATION, VISIT = "01033", "002", "001"
+#: identity of the product it stands in for (data_manifest.csv slit_* rows): PID 1536 obs 27, visit 1,
+#: visit group 03, parallel sequence 1, activity 02 (jw01536027001_03102_0000<nod>)
+PROGRAM, OBSERVATION, VISIT, VISIT_GROUP, SEQUENCE, ACTIVITY = "01536", "027", "001", "03", "1", "02"
 TARGET, TARGET_RA, TARGET_DEC = "BD+60 1753", 261.2178162499999, 60.43076388888888
 NGROUPS, NINTS = 5, 2
 GAIN_E_PER_DN = 3.1  # typical MIRI gain used in public code (shared data README)
@@ -129,7 +131,8 @@ def _save(model, path):
 
 
 def _file_name(nod, suffix):
-    return f"jw{PROGRAM}{OBSERVATION}{VISIT}_03102_0000{nod}_mirimage_{suffix}.fits"
+    # the JWST exposure name, built from the same identity the headers carry (exposure = nod)
+    return f"jw{PROGRAM}{OBSERVATION}{VISIT}_{VISIT_GROUP}{SEQUENCE}{ACTIVITY}_{nod:05d}_mirimage_{suffix}.fits"
 
 
 def _metadata(model, nod, suffix):
@@ -140,6 +143,9 @@ def _metadata(model, nod, suffix):
         start="2022-06-11T03:12:08.392" if nod == 1 else "2022-06-11T03:14:21.508",
         filename=_file_name(nod, suffix), nod=nod,
     )
+    model.meta.observation.visit_group = VISIT_GROUP
+    model.meta.observation.sequence_id = SEQUENCE
+    model.meta.observation.activity_id = ACTIVITY
     model.meta.target.source_type = "POINT"
     if "wcsinfo" in model.meta._schema["properties"]:  # spectra (x1d) carry no wcsinfo
         model.meta.wcsinfo.dispersion_direction = 2

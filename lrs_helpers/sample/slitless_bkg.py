@@ -1,11 +1,18 @@
 """Sample twin "slitless_background": SLITLESSPRISM rateints with a time-varying sky, and x1dints.
 
+The products stand in for segment 1 of the L 168-9 transit TSO (PID 1033 obs 5,
+``jw01033005001_04103_00001-seg001``, the manifest's ``slitless_rateints`` and
+``slitless_x1dints``): that program, observation, exposure and target are in their headers.
+The sky pattern, the hot columns, the pointing (V2/V3 reference, roll) and the barycentric
+correction come from a different real exposure, the PID 1053 obs 9 slitless background frame
+(jw01053009001), as its start time does; the truth sidecar says so.
+
 Roles:
 
 ``rateints``
     CubeModel as jwst ``calwebb_detector1`` writes it for MIR_LRS-SLITLESS (SCI, ERR, DQ,
-    VAR_POISSON, VAR_RNOISE, INT_TIMES; DN/s). A BD+60 1753-like point source on the slitless
-    trace with a transit-like dip, on a sky shaped like the real PID 1053 frame whose level
+    VAR_POISSON, VAR_RNOISE, INT_TIMES; DN/s). A point source with the BD+60 1753 count-rate
+    shape on the slitless trace with a transit-like dip, on a sky shaped like the real PID 1053 frame whose level
     drifts and wobbles from integration to integration. Columns 0-3 are reference pixels (no
     light, DQ REFERENCE_PIXEL); the real frame's hot columns 4, 5 and 8 are there too, as are a
     few DO_NOT_USE pixels (NaN, as jwst writes them).
@@ -45,6 +52,22 @@ V2_REF, V3_REF, V3_YANGLE, VPARITY = -378.600113, -344.752445, 4.83544897, -1
 ROLL_REF = 195.06  # deg, GS_V3_PA of the real exposure
 BARYCENTRIC_DELTA_S = -32.4257  # BARTDELT of the real exposure
 DO_NOT_USE, REFERENCE_PIXEL = 1, 2**31
+#: identity of the product it stands in for (data_manifest.csv slitless_* rows)
+PROGRAM, OBSERVATION, VISIT, VISIT_GROUP, SEQUENCE, ACTIVITY, EXPOSURE, SEGMENT = (
+    "01033", "005", "001", "04", "1", "03", 1, 1)
+#: L 168-9 (SIMBAD, J2000), degrees
+TARGET, TARGET_RA, TARGET_DEC = "L 168-9", 350.03133, -60.06517
+#: UTC start: that of the real PID 1053 obs 9 exposure the sky comes from (INT_TIMES follow it)
+START = "2022-05-26T09:56:45.273"
+#: where the sky pattern and the pointing come from
+BACKGROUND_ORIGIN = ("sky pattern, hot columns, pointing (V2/V3 reference, roll), barycentric correction and start "
+                     "time from the real PID 1053 obs 9 slitless background frame (jw01053009001); the products "
+                     "stand in for the PID 1033 obs 5 L 168-9 TSO segment 1 (jw01033005001_04103_00001-seg001)")
+
+
+def _file_name(suffix):
+    return (f"jw{PROGRAM}{OBSERVATION}{VISIT}_{VISIT_GROUP}{SEQUENCE}{ACTIVITY}_{EXPOSURE:05d}"
+            f"-seg{SEGMENT:03d}_mirimage_{suffix}.fits")
 
 
 def err_factor(wavelength_um):
@@ -127,14 +150,18 @@ def _rateints(out_dir, rng):
     )
     grounding.base_metadata(
         model, exp_type="MIR_LRS-SLITLESS", subarray="SLITLESSPRISM", ngroups=NGROUPS, nints=NINTS,
-        filename="jw01053009001_03103_00001-seg001_mirimage_rateints.fits", tso=True,
+        program=PROGRAM, observation=OBSERVATION, visit=VISIT, exposure=EXPOSURE, target=TARGET,
+        target_ra=TARGET_RA, target_dec=TARGET_DEC, start=START, filename=_file_name("rateints"), tso=True,
     )
+    model.meta.observation.visit_group = VISIT_GROUP
+    model.meta.observation.sequence_id = SEQUENCE
+    model.meta.observation.activity_id = ACTIVITY
     _pointing(model)
     model.meta.bunit_data = "DN/s"
     model.meta.bunit_err = "DN/s"
     model.meta.exposure.integration_start = 1
     model.meta.exposure.integration_end = NINTS
-    model.meta.exposure.segment_number = 1
+    model.meta.exposure.segment_number = SEGMENT
     model.meta.exposure.nresets_between_ints = 1
     for step in ("dq_init", "emicorr", "saturation", "firstframe", "lastframe", "reset",
                  "linearity", "rscd", "dark_sub", "refpix", "jump", "ramp_fit", "gain_scale"):
@@ -233,6 +260,7 @@ def build(out_dir, seed):
                         "(light_curve); FLUX - x1dints_true_flux is the pure noise, whose scatter is "
                         "x1dints_true_error",
         "units": {"rateints": "DN/s", "x1dints_flux": "Jy"},
+        "background_origin": BACKGROUND_ORIGIN,
     }
     arrays = {
         "sky": truth["sky"],
