@@ -84,6 +84,18 @@ def test_twin_products_open_validate_and_carry_keywords(built, name):
             assert header["FILTER"] == "P750L", role
 
 
+def test_no_two_scenarios_write_the_same_file_name(built):
+    # each twin stands in for a different MAST product; a shared name would let one scenario's
+    # file pass for another's (the truth sidecars are per scenario by design)
+    owners = {}
+    for name in sorted(sample.SCENARIOS):
+        for role, path in built(name).items():
+            if role != "truth":
+                owners.setdefault(path.name, []).append(f"{name}:{role}")
+    shared = {file: who for file, who in owners.items() if len(who) > 1}
+    assert not shared, f"file names written by more than one scenario: {shared}"
+
+
 def test_slit_nods_is_deterministic(tmp_path):
     from stdatamodels.jwst import datamodels
 
