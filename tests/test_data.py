@@ -46,7 +46,8 @@ NOTEBOOKS = {"01_scattered_light", "02_foldover_blue_limit", "03_emi_pattern_noi
 # JWST exposure-level product name: jw<program 5><observation 3><visit 3>_<visit group 2>
 # <sequence 1><activity 2>_<exposure 5>[-seg<segment 3>]_<detector>_<suffix>.fits
 PRODUCT_NAME = re.compile(
-    r"^jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})_\d{5}_(?P<exposure>\d{5})(-seg(?P<segment>\d{3}))?"
+    r"^jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})_(?P<visit_group>\d{2})(?P<sequence>\d)"
+    r"(?P<activity>\d{2})_(?P<exposure>\d{5})(-seg(?P<segment>\d{3}))?"
     r"_mirimage_(?P<suffix>uncal|rate|rateints|cal|calints|s2d|x1d|x1dints)\.fits$")
 EXP_TYPE_OF_MODE = {"slit": "MIR_LRS-FIXEDSLIT", "slitless": "MIR_LRS-SLITLESS", "ta": "MIR_TACQ"}
 # The datamodel jwst writes for each product level (x1dints became TSOMultiSpecModel in jwst 1.17).
@@ -482,8 +483,8 @@ def test_real_twin_matches_its_manifest_row(key, monkeypatch, outside_attempts):
 @pytest.mark.parametrize("key", sorted(EXPECTED_RECIPES))
 def test_real_twin_has_its_manifest_product_name_and_identity(key, monkeypatch, outside_attempts):
     """The twin stands in for one MAST product: it has that product's file name, and its primary
-    header names the same program, observation, visit, exposure (and segment) as the name, and
-    the manifest's target where the manifest gives one."""
+    header names the same program, observation, visit, visit group, sequence, activity, exposure
+    and segment as the name, and the manifest's target where the manifest gives one."""
     monkeypatch.setenv("LRS_HELPERS_SOURCE", "sample")
     row = data.info(key)
     path = data.get(key, verbose=False)
@@ -495,9 +496,13 @@ def test_real_twin_has_its_manifest_product_name_and_identity(key, monkeypatch, 
     assert header["PROGRAM"] == name["program"] == row["program"], key
     assert header["OBSERVTN"] == name["observation"] == row["observation"], key
     assert header["VISIT"] == name["visit"], key
+    assert (header["VISITGRP"], header["SEQ_ID"], header["ACT_ID"]) == (
+        name["visit_group"], name["sequence"], name["activity"]), key
     assert header["EXPOSURE"] == str(int(name["exposure"])), key
-    if "EXSEGNUM" in header:
-        assert header["EXSEGNUM"] == int(name["segment"]), key
+    assert header.get("EXSEGNUM") == (int(name["segment"]) if name["segment"] else None), key
+    # flight form, e.g. V01053009001P0000000003103 for jw01053009001_03103_00001
+    assert header["OBS_ID"] == (f"V{name['program']}{name['observation']}{name['visit']}P00000000"
+                                f"{name['visit_group']}{name['sequence']}{name['activity']}"), key
     if row["target"]:
         # twins may add a label after the catalog name, e.g. "HD 2811 (sample twin)"
         assert header["TARGNAME"].startswith(row["target"]), key

@@ -209,16 +209,18 @@ def test_base_metadata_reproduces_real_slitless_header(shared_data, tmp_path):
 
     real = fits.getheader(shared_data / "flight_derived" / "slitless_background_jw01053009001.fits")
     model = datamodels.CubeModel(np.zeros((4, 416, 72), np.float32))
+    # the identity comes from the real product's own file name
     g.base_metadata(model, exp_type=real["EXP_TYPE"], subarray=real["SUBARRAY"], ngroups=real["NGROUPS"],
-                    nints=real["NINTS"], readpatt=real["READPATT"], program=real["PROGRAM"],
-                    observation=real["OBSERVTN"], start=real["DATE-BEG"], filename="x_rateints.fits")
+                    nints=real["NINTS"], readpatt=real["READPATT"], start=real["DATE-BEG"],
+                    filename=real["FILENAME"])
     model.validate()
-    path = tmp_path / "x_rateints.fits"
+    path = tmp_path / "x_uncal.fits"
     model.save(path)
     ours = fits.getheader(path)
     for key in ("INSTRUME", "DETECTOR", "FILTER", "EXP_TYPE", "READPATT", "SUBARRAY", "SUBSTRT1", "SUBSTRT2",
-                "SUBSIZE1", "SUBSIZE2", "NGROUPS", "NINTS", "NFRAMES", "GROUPGAP", "PROGRAM", "OBSERVTN", "DATE-OBS",
-                "TIME-OBS", "APERNAME"):
+                "SUBSIZE1", "SUBSIZE2", "NGROUPS", "NINTS", "NFRAMES", "GROUPGAP", "PROGRAM", "OBSERVTN", "VISIT",
+                "VISITGRP", "SEQ_ID", "ACT_ID", "EXPOSURE", "VISIT_ID", "OBS_ID", "DATE-OBS", "TIME-OBS",
+                "APERNAME"):
         assert ours[key] == real[key], key
     for key in ("TFRAME", "TGROUP", "EFFINTTM", "DURATION", "EXPSTART", "EXPEND"):
         # the real header rounds durations to 1 ms; MJDs agree to 1e-8 day (1 ms)
@@ -229,7 +231,21 @@ def test_base_metadata_rejects_unknown_subarray():
     from stdatamodels.jwst import datamodels
 
     with pytest.raises(ValueError, match="SUB64"):
-        g.base_metadata(datamodels.ImageModel((2, 2)), exp_type="MIR_LRS-SLITLESS", subarray="SUB64", ngroups=2, nints=1)
+        g.base_metadata(datamodels.ImageModel((2, 2)), exp_type="MIR_LRS-SLITLESS", subarray="SUB64", ngroups=2,
+                        nints=1, filename="jw01033005001_04103_00001-seg001_mirimage_uncal.fits")
+
+
+@pytest.mark.parametrize("name", ["x_rateints.fits", "jw01033005001_04103_00001_nrs1_uncal.fits",
+                                  "jw1033005001_04103_00001_mirimage_uncal.fits"])
+def test_exposure_identity_rejects_names_that_are_not_miri_exposures(name):
+    with pytest.raises(ValueError, match="not a JWST MIRI imager exposure name"):
+        g.exposure_identity(name)
+
+
+def test_exposure_identity_reads_every_field():
+    assert g.exposure_identity("jw01536027001_02101_00002-seg003_mirimage_rate.fits") == {
+        "program": "01536", "observation": "027", "visit": "001", "visit_group": "02", "sequence": "1",
+        "activity": "01", "exposure": 2, "segment": 3}
 
 
 def test_unknown_mode_is_named():

@@ -36,8 +36,7 @@ BIAS_SCATTER_DN = 150.0
 #: lrs_helpers.pipeline.MIRI_FAST_CDS_READNOISE_DN) / sqrt(2)
 READ_NOISE_DN = 5.9 / np.sqrt(2.0)
 GAIN_E_PER_DN = 3.1  # typical MIRI gain (lrs_helpers.pipeline.MIRI_GAIN_E_PER_DN)
-#: L 168-9 (PID 1033, the manifest's real TSO), approximate ICRS position, degrees
-TARGET, TARGET_RA, TARGET_DEC = "L 168-9", 350.0307, -60.0654
+TARGET, TARGET_RA, TARGET_DEC = grounding.TSO_TARGET
 
 #: 390.625 Hz waveform, harmonics 1-4 as (amplitude DN, phase cycles): each harmonic k adds
 #: amplitude * cos(2 pi (k f t - phase)). The real EMICORR reference waveforms are not public
@@ -142,7 +141,7 @@ def build(out_dir, seed):
     filename = "jw01033005001_04103_00001-seg001_mirimage_uncal.fits"
     grounding.base_metadata(
         model, exp_type="MIR_LRS-SLITLESS", subarray=SUBARRAY, ngroups=NGROUPS, nints=NINTS,
-        readpatt=READPATT, program="01033", observation="005", target=TARGET,
+        readpatt=READPATT, target=TARGET,
         target_ra=TARGET_RA, target_dec=TARGET_DEC, start="2022-07-06T05:42:18.000",
         filename=filename, tso=True,
     )

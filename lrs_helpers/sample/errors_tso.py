@@ -37,8 +37,7 @@ ERR_AT_5UM, ERR_SLOPE_PER_UM = 0.6, 0.03
 FLAG_FRACTION = 0.003
 OUTLIER_SIGMA = 25.0
 DO_NOT_USE = 1
-#: L 168-9 (TOI-134), the target of the PID 1033 commissioning TSO, degrees
-TARGET_RA, TARGET_DEC = 350.03133, -60.06517
+TARGET, TARGET_RA, TARGET_DEC = grounding.TSO_TARGET
 
 
 def err_factor(wavelength_um):
@@ -99,10 +98,9 @@ def build(out_dir, seed):
     # the 2-D product the spectra come from: only its primary header and INT_TIMES are used
     calints = datamodels.CubeModel()
     grounding.base_metadata(calints, exp_type="MIR_LRS-SLITLESS", subarray="SLITLESSPRISM", ngroups=NGROUPS,
-                            nints=NINTS, program="01033", observation="005", target="L 168-9 (sample twin)",
+                            nints=NINTS, target=f"{TARGET} (sample twin)",
                             target_ra=TARGET_RA, target_dec=TARGET_DEC, start="2022-05-29T04:23:11.000",
                             filename="jw01033005001_04103_00001-seg003_mirimage_calints.fits", tso=True)
-    calints.meta.exposure.segment_number = 3
     calints.meta.bunit_data = "MJy/sr"
     calints.meta.target.source_type = "POINT"
     for step in ("assign_wcs", "flat_field", "srctype", "photom"):

@@ -153,16 +153,11 @@ def build(out_dir, seed):
 
     calints = datamodels.CubeModel(shape=(NINTS, *shape))
     grounding.base_metadata(calints, exp_type="MIR_LRS-SLITLESS", subarray="SLITLESSPRISM",
-                            ngroups=NGROUPS, nints=NINTS, program=PROGRAM, observation=OBSERVATION,
-                            visit=VISIT, exposure=EXPOSURE,
+                            ngroups=NGROUPS, nints=NINTS,
                             target="2MASS J0523-1403 (sample twin)", target_ra=80.8533,
                             target_dec=-14.0573, start="2022-07-05T11:02:07.000", tso=True,
                             filename=(f"jw{PROGRAM}{OBSERVATION}{VISIT}_{VISIT_GROUP}{SEQUENCE}{ACTIVITY}"
                                       f"_{EXPOSURE:05d}-seg{SEGMENT:03d}_mirimage_calints.fits"))
-    calints.meta.observation.visit_group = VISIT_GROUP
-    calints.meta.observation.sequence_id = SEQUENCE
-    calints.meta.observation.activity_id = ACTIVITY
-    calints.meta.exposure.segment_number = SEGMENT
     calints.meta.bunit_data = "MJy/sr"
     calints.meta.bunit_err = "MJy/sr"
     calints.meta.photometry.pixelarea_steradians = PIXAR_SR

@@ -24,7 +24,8 @@ Public API (all inputs plain numbers / numpy arrays; every function returns new 
     slitless_background(nints=None)            -> (416, 72) or (nints, 416, 72) DN/s
     render_trace(shape, rows, centre_columns, rate_per_row, sigma_px) -> new image, DN/s
     point_source_rate(mode, along_slit_arcsec=0.0, scale=1.0, temperature_k=None) -> (image, table)
-    base_metadata(model, exp_type=..., subarray=..., ngroups=..., nints=..., ...) -> model
+    base_metadata(model, exp_type=..., subarray=..., ngroups=..., nints=..., filename=..., ...) -> model
+    exposure_identity(filename)                -> program, observation, visit, ... of a JWST file name
     write_truth(out_dir, scalars, arrays=None) -> Path of truth.json
     tso_spec_table(nints, nwave)               -> empty x1dints EXTRACT1D table (structured array)
     tso_spectra_table(wave, flux, error, ...)  -> the same table filled with spectra and errors
@@ -39,6 +40,7 @@ SLITLESSPRISM subarray frame).
 """
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +68,10 @@ FRAME_TIME_S = {"FULL": 2.775, "SLITLESSPRISM": 0.15904}
 #: arcsec per pixel along the slit at the slit centre: pysiaf MIRIM_SLIT ideal x = +-0.945 arcsec
 #: maps to MIRIM_FULL detector x 317.580 and 334.674 (17.094 px for 1.89 arcsec)
 PLATE_SCALE_ARCSEC = 0.11057
+
+#: L 168-9 (TOI-134), the target of the PID 1033 commissioning time series: name, RA and Dec
+#: (degrees, SIMBAD)
+TSO_TARGET = ("L 168-9", 350.03133, -60.06517)
 
 #: slit reference pixel (x, y), 0-based FULL frame: specwcs 0005 IMX/IMY 326.13/300.7 minus 1
 #: (jwst assign_wcs uses the same zero point); pysiaf MIRIM_SLIT gives 326.127/300.695 1-based
@@ -508,11 +514,49 @@ _APERTURES = {
 }
 
 
-def base_metadata(model, *, exp_type, subarray, ngroups, nints, readpatt="FASTR1", program="01053",
-                  observation="009", visit="001", exposure=1, target="BD+60 1753",
-                  target_ra=261.2178162499999, target_dec=60.43076388888888,
-                  start="2022-05-26T09:56:45.273", filename=None, tso=False, nod=None):
+#: a JWST exposure file name: jw<program><observation><visit>_<visit group><sequence><activity>_<exposure>
+#: [-seg<segment>]_<detector>_<suffix>.fits (JWST file naming convention)
+_EXPOSURE_NAME = re.compile(
+    r"^jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})_(?P<visit_group>\d{2})(?P<sequence>\d)"
+    r"(?P<activity>[0-9a-z]{2})_(?P<exposure>\d{5})(?:-seg(?P<segment>\d{3}))?_mirimage_[a-z0-9]+\.fits$")
+
+
+def exposure_identity(filename):
+    """Program, observation, visit, visit group, sequence, activity, exposure and segment of a file name.
+
+    Parameters
+    ----------
+    filename : str
+        A JWST MIRI imager exposure name, e.g. ``jw01033005001_04103_00001-seg001_mirimage_uncal.fits``.
+
+    Returns
+    -------
+    dict
+        ``program`` (5 digits), ``observation`` and ``visit`` (3), ``visit_group`` (2), ``sequence`` (1),
+        ``activity`` (2) as strings; ``exposure`` and ``segment`` (None without ``-seg``) as int.
+
+    Raises
+    ------
+    ValueError
+        The name does not follow the JWST exposure naming convention.
+    """
+    match = _EXPOSURE_NAME.match(str(filename))
+    if match is None:
+        raise ValueError(f"{filename!r} is not a JWST MIRI imager exposure name "
+                         "(jwPPPPPOOOVVV_GGSAA_EEEEE[-segNNN]_mirimage_<suffix>.fits)")
+    identity = match.groupdict()
+    identity["exposure"] = int(identity["exposure"])
+    identity["segment"] = None if identity["segment"] is None else int(identity["segment"])
+    return identity
+
+
+def base_metadata(model, *, exp_type, subarray, ngroups, nints, filename, readpatt="FASTR1",
+                  target="BD+60 1753", target_ra=261.2178162499999, target_dec=60.43076388888888,
+                  start="2022-05-26T09:56:45.273", tso=False, nod=None):
     """Fill the standard keywords jwst writes for a MIRI LRS exposure.
+
+    The exposure's identity (program, observation, visit, visit group, sequence, activity, exposure
+    and segment numbers) is read from ``filename``, so the name and the headers always agree.
 
     Parameters
     ----------
@@ -523,20 +567,16 @@ def base_metadata(model, *, exp_type, subarray, ngroups, nints, readpatt="FASTR1
         The readout region; sets SUBSTRT1/2, SUBSIZE1/2 and TFRAME (FULL 2.775 s, SLITLESSPRISM 0.15904 s).
     ngroups, nints : int
         Groups per integration, integrations.
+    filename : str
+        The product's JWST exposure name (:func:`exposure_identity`); also the value of FILENAME.
     readpatt : str
         Readout pattern (FASTR1 for LRS).
-    program, observation, visit : str
-        Zero-padded program (5 digits), observation and visit (3 digits) numbers.
-    exposure : int
-        Exposure number within the visit.
     target : str
         Catalog name of the target.
     target_ra, target_dec : float
         Target position, degrees.
     start : str
         UTC start of the exposure, ISO format.
-    filename : str, optional
-        Value for FILENAME (the builder's output name).
     tso : bool
         Time-series visit (TSOVISIT).
     nod : int, optional
@@ -549,6 +589,7 @@ def base_metadata(model, *, exp_type, subarray, ngroups, nints, readpatt="FASTR1
     """
     from astropy.time import Time, TimeDelta
 
+    identity = exposure_identity(filename)
     if subarray not in SUBARRAYS:
         raise ValueError(f"subarray must be one of {sorted(SUBARRAYS)}, got {subarray!r}")
     if (exp_type, subarray) not in _APERTURES:
@@ -566,8 +607,7 @@ def base_metadata(model, *, exp_type, subarray, ngroups, nints, readpatt="FASTR1
     meta.origin = "STSCI"
     meta.time_sys = "UTC"
     meta.time_unit = "s"
-    if filename is not None:
-        meta.filename = filename
+    meta.filename = filename
     meta.instrument.name = "MIRI"
     meta.instrument.detector = "MIRIMAGE"
     meta.instrument.filter = "P750L"
@@ -604,7 +644,9 @@ def base_metadata(model, *, exp_type, subarray, ngroups, nints, readpatt="FASTR1
     ex.start_time = t0.mjd
     ex.mid_time = tmid.mjd
     ex.end_time = t1.mjd
-    ex.count = int(exposure)
+    ex.count = identity["exposure"]
+    if identity["segment"] is not None:
+        ex.segment_number = identity["segment"]
     ex.prime_parallel = "PRIME"
 
     sub = meta.subarray
@@ -619,15 +661,16 @@ def base_metadata(model, *, exp_type, subarray, ngroups, nints, readpatt="FASTR1
     ob.time = time
     ob.date_beg = t0.isot
     ob.date_end = t1.isot
-    ob.program_number = program
-    ob.observation_number = observation
-    ob.visit_number = visit
-    ob.visit_group = "03"
-    ob.sequence_id = "1"
-    ob.activity_id = "03"
-    ob.exposure_number = str(exposure)
-    ob.visit_id = f"{program}{observation}{visit}"
-    ob.obs_id = f"V{program}{observation}{visit}P00000000031{exposure:02d}"
+    ob.program_number = identity["program"]
+    ob.observation_number = identity["observation"]
+    ob.visit_number = identity["visit"]
+    ob.visit_group = identity["visit_group"]
+    ob.sequence_id = identity["sequence"]
+    ob.activity_id = identity["activity"]
+    ob.exposure_number = str(identity["exposure"])
+    ob.visit_id = f"{identity['program']}{identity['observation']}{identity['visit']}"
+    # as in flight headers, e.g. V01053009001P0000000003103 for jw01053009001_03103
+    ob.obs_id = f"V{ob.visit_id}P00000000{identity['visit_group']}{identity['sequence']}{identity['activity']}"
     ob.template = "MIRI Low Resolution Spectroscopy"
     ob.bkgdtarg = False
 

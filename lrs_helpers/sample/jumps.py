@@ -126,7 +126,7 @@ def _int_times(start_mjd, integration_s, nints):
 
 def _metadata(model, filename):
     grounding.base_metadata(model, exp_type="MIR_LRS-SLITLESS", subarray="SLITLESSPRISM",
-                            ngroups=NGROUPS, nints=NINTS, program="04496", observation="004",
+                            ngroups=NGROUPS, nints=NINTS,
                             target="HD 2811 (sample twin)", target_ra=7.82704, target_dec=-43.60640,
                             start="2023-11-08T03:14:07.000", tso=True, filename=filename)
     return model

@@ -213,7 +213,6 @@ def build(out_dir, seed):
             warnings.simplefilter("ignore")
             grounding.base_metadata(
                 model, exp_type="MIR_LRS-FIXEDSLIT", subarray="FULL", ngroups=40, nints=2,
-                program="01530", observation="005", visit="001", exposure=nod,
                 target="SAMPLE-PAH-SOURCE", target_ra=279.9, target_dec=38.7,
                 start=f"2023-04-11T03:{12 + 4 * nod}:05.000",
                 filename=f"jw01530005001_03103_0000{nod}_mirimage_x1d.fits", nod=nod,

@@ -138,14 +138,11 @@ def _file_name(nod, suffix):
 def _metadata(model, nod, suffix):
     g.base_metadata(
         model, exp_type="MIR_LRS-FIXEDSLIT", subarray="FULL", ngroups=NGROUPS, nints=NINTS,
-        program=PROGRAM, observation=OBSERVATION, visit=VISIT, exposure=nod, target=TARGET,
+        target=TARGET,
         target_ra=TARGET_RA, target_dec=TARGET_DEC,
         start="2022-06-11T03:12:08.392" if nod == 1 else "2022-06-11T03:14:21.508",
         filename=_file_name(nod, suffix), nod=nod,
     )
-    model.meta.observation.visit_group = VISIT_GROUP
-    model.meta.observation.sequence_id = SEQUENCE
-    model.meta.observation.activity_id = ACTIVITY
     model.meta.target.source_type = "POINT"
     if "wcsinfo" in model.meta._schema["properties"]:  # spectra (x1d) carry no wcsinfo
         model.meta.wcsinfo.dispersion_direction = 2

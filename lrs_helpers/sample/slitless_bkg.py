@@ -55,8 +55,7 @@ DO_NOT_USE, REFERENCE_PIXEL = 1, 2**31
 #: identity of the product it stands in for (data_manifest.csv slitless_* rows)
 PROGRAM, OBSERVATION, VISIT, VISIT_GROUP, SEQUENCE, ACTIVITY, EXPOSURE, SEGMENT = (
     "01033", "005", "001", "04", "1", "03", 1, 1)
-#: L 168-9 (SIMBAD, J2000), degrees
-TARGET, TARGET_RA, TARGET_DEC = "L 168-9", 350.03133, -60.06517
+TARGET, TARGET_RA, TARGET_DEC = grounding.TSO_TARGET
 #: UTC start: that of the real PID 1053 obs 9 exposure the sky comes from (INT_TIMES follow it)
 START = "2022-05-26T09:56:45.273"
 #: where the sky pattern and the pointing come from
@@ -150,18 +149,14 @@ def _rateints(out_dir, rng):
     )
     grounding.base_metadata(
         model, exp_type="MIR_LRS-SLITLESS", subarray="SLITLESSPRISM", ngroups=NGROUPS, nints=NINTS,
-        program=PROGRAM, observation=OBSERVATION, visit=VISIT, exposure=EXPOSURE, target=TARGET,
+        target=TARGET,
         target_ra=TARGET_RA, target_dec=TARGET_DEC, start=START, filename=_file_name("rateints"), tso=True,
     )
-    model.meta.observation.visit_group = VISIT_GROUP
-    model.meta.observation.sequence_id = SEQUENCE
-    model.meta.observation.activity_id = ACTIVITY
     _pointing(model)
     model.meta.bunit_data = "DN/s"
     model.meta.bunit_err = "DN/s"
     model.meta.exposure.integration_start = 1
     model.meta.exposure.integration_end = NINTS
-    model.meta.exposure.segment_number = SEGMENT
     model.meta.exposure.nresets_between_ints = 1
     for step in ("dq_init", "emicorr", "saturation", "firstframe", "lastframe", "reset",
                  "linearity", "rscd", "dark_sub", "refpix", "jump", "ramp_fit", "gain_scale"):

@@ -114,7 +114,6 @@ def build(out_dir, seed):
         warnings.simplefilter("ignore")
         grounding.base_metadata(
             model, exp_type="MIR_TACQ", subarray="FULL", ngroups=_NGROUPS, nints=1, readpatt="FAST",
-            program="01536", observation="027", visit="001", exposure=1,
             start="2022-11-14T02:58:41.000", filename="jw01536027001_02101_00001_mirimage_rate.fits",
         )
     model.meta.instrument.filter = "F1500W"
