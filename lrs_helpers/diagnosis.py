@@ -736,9 +736,12 @@ def check_nod_disparity(model, partner):
         message = f"the nods agree within the {100 * NOD_TOLERANCE:.0f}% repeatability (ratio {median:.3f})."
     else:
         severity = "problem" if abs(median - 1) >= PROBLEM_FRACTION else "warning"
-        message = (f"the nods differ: nod 2 / nod 1 = {median:.3f}; the source sat {fit.relative:+.3f}\" "
-                   f"apart across the slit; correct each nod's pathloss for its position "
-                   f"(pathloss.corrected_spectrum).")
+        # the offset fit assumes pathloss is the only difference; scattered light from a bright
+        # field source also differs between the nods (the slit_nods twin), so both causes are named
+        message = (f"the nods differ: nod 2 / nod 1 = {median:.3f}. Read as pathloss, the source sat "
+                   f"{fit.relative:+.3f}\" apart across the slit: correct each nod's pathloss for its position "
+                   f"(pathloss.corrected_spectrum). Light that differs between the nods (scattered light from a "
+                   f"bright source in the imager field, notebook 01) does the same: check the s2d first.")
 
     def draw(figure):
         ax = figure.add_subplot()
