@@ -434,7 +434,8 @@ def write_product(model, path, *, overwrite=False, function=None, parameters=Non
         with fits.open(tmp, mode="update") as hdul:
             header = hdul[0].header
             header["LRSH_VER"] = (__version__, "lrs_helpers version that wrote this file")
-            header["LRSH_FUN"] = (name[-68:], "function that made this product")
+            # no comment: beside a qualified name up to 68 characters it would be cut (and warn)
+            header["LRSH_FUN"] = name[-68:]
             header["LRSH_UTC"] = (written, "UTC time this file was written")
             # Parameters of LRSH_FUN as JSON; long strings continue over CONTINUE cards and read
             # back exactly (no comment: it would not fit beside a long value).
