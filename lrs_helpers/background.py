@@ -561,29 +561,19 @@ def _background_and_variance(sci, dq, var_parts, kw):
 
 
 def _record_provenance(header, in_path, kw, used_regions):
-    """Provenance in the form :func:`lrs_helpers.io.write_product` writes (LRSH_* + HISTORY).
+    """Provenance as :func:`lrs_helpers.io.write_product` writes it (LRSH_* + HISTORY).
 
     :func:`lrs_helpers.io.read_provenance` reads it back; BKGSUB/BKGINPUT say at a glance
     that the background was subtracted and from which file.
     """
-    import datetime
-
-    from . import __version__
+    from .io import record_provenance
 
     parameters = {"in_path": str(in_path), "regions": [list(r) for r in kw.get("regions", DEFAULT_REGIONS)]}
     parameters.update({key: value for key, value in kw.items() if key != "regions"})
     parameters["columns_used"] = [column for start, stop in used_regions for column in range(start, stop)]
-    written = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    name = f"{__name__}.subtract_rateints"
-    header["LRSH_VER"] = (__version__, "lrs_helpers version that wrote this file")
-    header["LRSH_FUN"] = name[-68:]
-    header["LRSH_UTC"] = (written, "UTC time this file was written")
+    record_provenance(header, subtract_rateints, parameters)
     header["BKGSUB"] = (True, "slitless edge background subtracted")
     header["BKGINPUT"] = Path(in_path).name[-68:]
-    record = json.dumps(parameters, sort_keys=True, default=str)
-    # long strings continue over CONTINUE cards; read_provenance parses this JSON
-    header["LRSH_PAR"] = record
-    header.add_history(f"lrs_helpers {__version__} {name} at {written} UTC, parameters: {record}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -355,6 +355,35 @@ def _qualified_name(function):
     return f"{function.__module__}.{function.__qualname__}"
 
 
+def record_provenance(header, function=None, parameters=None):
+    """Add lrs_helpers provenance to a FITS primary header (in place).
+
+    ``LRSH_VER`` (lrs_helpers version), ``LRSH_FUN`` (function that made the product),
+    ``LRSH_UTC`` (UTC time written), ``LRSH_PAR`` (its parameters as JSON) and a HISTORY line
+    saying the same; :func:`read_provenance` reads them back.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+        Primary header of the file being written (never of an input).
+    function : callable or str, optional
+        What made the product, recorded by qualified name.
+    parameters : dict, optional
+        Its parameters, recorded as JSON (values JSON cannot hold are recorded as text).
+    """
+    written = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    record = json.dumps(parameters or {}, sort_keys=True, default=str)
+    name = _qualified_name(function) or "unspecified"
+    header["LRSH_VER"] = (__version__, "lrs_helpers version that wrote this file")
+    # no comment: beside a qualified name up to 68 characters it would be cut (and warn)
+    header["LRSH_FUN"] = name[-68:]
+    header["LRSH_UTC"] = (written, "UTC time this file was written")
+    # Parameters of LRSH_FUN as JSON; long strings continue over CONTINUE cards and read
+    # back exactly (no comment: it would not fit beside a long value).
+    header["LRSH_PAR"] = record
+    header.add_history(f"lrs_helpers {__version__} {name} at {written} UTC, parameters: {record}")
+
+
 def write_product(model, path, *, overwrite=False, function=None, parameters=None):
     """Write a datamodel to a new FITS file, atomically, with provenance.
 
@@ -362,9 +391,8 @@ def write_product(model, path, *, overwrite=False, function=None, parameters=Non
     to its primary header, and the file is renamed to ``path`` only when complete; on any failure
     nothing is left behind. The model itself is not changed.
 
-    Provenance in the primary header: ``LRSH_VER`` (lrs_helpers version), ``LRSH_FUN`` (function
-    that made the product), ``LRSH_UTC`` (time written), ``LRSH_PAR`` (its parameters as JSON),
-    and a HISTORY line saying the same. :func:`read_provenance` reads them back.
+    Provenance in the primary header (:func:`record_provenance`): ``LRSH_VER``, ``LRSH_FUN``,
+    ``LRSH_UTC``, ``LRSH_PAR`` and a HISTORY line. :func:`read_provenance` reads them back.
 
     Parameters
     ----------
@@ -419,9 +447,6 @@ def write_product(model, path, *, overwrite=False, function=None, parameters=Non
             raise FileExistsError(f"{resolved}: file exists; expected a new path. Pass "
                                   "overwrite=True to replace it, or choose another name.")
 
-    written = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    record = json.dumps(parameters or {}, sort_keys=True, default=str)
-    name = _qualified_name(function) or "unspecified"
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}-", suffix=".fits.tmp")
     tmp = Path(tmp_name)
     saved_filename = model.meta.filename
@@ -432,15 +457,7 @@ def write_product(model, path, *, overwrite=False, function=None, parameters=Non
         with os.fdopen(fd, "wb") as handle:
             model.to_fits(handle)
         with fits.open(tmp, mode="update") as hdul:
-            header = hdul[0].header
-            header["LRSH_VER"] = (__version__, "lrs_helpers version that wrote this file")
-            # no comment: beside a qualified name up to 68 characters it would be cut (and warn)
-            header["LRSH_FUN"] = name[-68:]
-            header["LRSH_UTC"] = (written, "UTC time this file was written")
-            # Parameters of LRSH_FUN as JSON; long strings continue over CONTINUE cards and read
-            # back exactly (no comment: it would not fit beside a long value).
-            header["LRSH_PAR"] = record
-            header.add_history(f"lrs_helpers {__version__} {name} at {written} UTC, parameters: {record}")
+            record_provenance(hdul[0].header, function, parameters)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, resolved)
