@@ -14,7 +14,8 @@ maths lives there, not here.
   :func:`lrs_helpers.background.edge_background`;
 * ``dropouts``: cal, calints, s2d, x1d, x1dints -> :func:`lrs_helpers.jumps.find_dropouts`;
 * ``foldover``: slitless cal, calints, crf, crfints, x1d, x1dints -> :mod:`lrs_helpers.foldover`;
-* ``err_vs_scatter``: x1dints -> :func:`lrs_helpers.errors.inflation_factor`;
+* ``err_vs_scatter``: x1dints -> :func:`lrs_helpers.errors.read_spectra` and
+  :func:`lrs_helpers.errors.measure_factor`;
 * ``nod_disparity``: a pair of slit x1d nods -> :func:`lrs_helpers.pathloss.nod_ratio`;
 * ``pointing``: TA image (MIR_TACQ / MIR_TACONFIRM, rate or cal) -> :func:`lrs_helpers.pointing.ta_centroid`.
 
@@ -285,22 +286,6 @@ def _mode(model):
     return "slitless" if exp_type == "MIR_LRS-SLITLESS" else "slit"
 
 
-def _spectra(model):
-    """Wavelength (nwave,), FLUX and FLUX_ERROR (nints, nwave) of an x1d / x1dints.
-
-    Handles the jwst >= 1.17 layout (one table, a row per integration, vector columns) and the
-    older one (one table per integration).
-    """
-    tables = [spec.spec_table for spec in model.spec]
-    first = tables[0]
-    if np.ndim(first["FLUX"]) == 2:
-        wave = np.asarray(first["WAVELENGTH"], float)[0]
-        return (wave, *(np.asarray(first[name], float) for name in ("FLUX", "FLUX_ERROR")))
-    wave = np.asarray(first["WAVELENGTH"], float)
-    return (wave, *(np.stack([np.asarray(t[name], float) for t in tables])
-                    for name in ("FLUX", "FLUX_ERROR")))
-
-
 def _row_wavelengths(model, mode):
     """Wavelength (um) of each row of a 2-D/3-D product: its WAVELENGTH extension where it holds
     wavelengths, else the in-flight solution of :mod:`lrs_helpers.sample.grounding` (SPECWCS
@@ -550,9 +535,11 @@ def _spectrum_for_colour(model):
     edge background is removed (:func:`lrs_helpers.background.subtract_slitless`).
     """
     if "spec" in model.instance:
-        wave, flux, _ = _spectra(model)
+        from .errors import read_spectra
+
+        spectra = read_spectra(model)
         with _quiet():
-            return wave, np.nanmean(flux, axis=0)
+            return spectra.wavelength, np.nanmean(spectra.flux, axis=0)
     from . import background
 
     sci, dq = _cube(model)
@@ -670,8 +657,8 @@ def check_foldover(model):
     return Finding("foldover", severity, message, measured, draw=draw)
 
 
-def check_err_vs_scatter(product, *, nints):
-    """Reported FLUX_ERROR against the scatter of repeated spectra (:func:`errors.inflation_factor`).
+def check_err_vs_scatter(product):
+    """Reported FLUX_ERROR against the scatter of repeated spectra (:func:`errors.measure_factor`).
 
     ``product`` is an x1dints model; its integrations are detrended in time with a running
     median, so that a transit or a drifting sky does not count as noise. The per-wavelength
@@ -681,11 +668,14 @@ def check_err_vs_scatter(product, *, nints):
     """
     from . import errors
 
+    spectra = errors.read_spectra(product)
+    nints = spectra.flux.shape[0]
     if nints < ERR_MIN_SPECTRA:
         return Finding("err_vs_scatter", "info",
                        f"only {nints} spectrum: too few to compare ERR with the scatter "
                        f"(needs {ERR_MIN_SPECTRA}).", {"spectra": (nints, "")})
-    result = errors.inflation_factor(product, detrend="median" if nints >= 3 else None)
+    result = errors.measure_factor(spectra.wavelength, spectra.flux, spectra.flux_error, spectra.dq,
+                                   detrend="median" if nints >= 3 else None)
     band = _band(result.wavelength) & np.isfinite(result.factor) & np.isfinite(result.factor_error)
     with _quiet():
         median = float(np.nanmedian(result.factor[band]))
@@ -826,8 +816,7 @@ def _plan(model, level, mode, partner):
     if mode == "slitless" and level in images[2:] + ("x1d", "x1dints") and has_wavelength:
         plan.append(("foldover", lambda: check_foldover(model)))
     if level == "x1dints":
-        nints = _spectra(model)[1].shape[0]
-        plan.append(("err_vs_scatter", lambda: check_err_vs_scatter(model, nints=nints)))
+        plan.append(("err_vs_scatter", lambda: check_err_vs_scatter(model)))
     if level == "x1d" and mode == "slit" and partner is not None:
         plan.append(("nod_disparity", lambda: check_nod_disparity(model, partner)))
     return plan
