@@ -32,7 +32,7 @@ system-deps:
 	fi
 
 sample: $(STAMP)
-	$(BIN)/python -m lrs_helpers.sample --all
+	$(BIN)/lrs-helpers sample
 
 lab: sample
 	$(BIN)/jupyter lab $(LAB_FLAGS) --notebook-dir=$(LAB_DIR) $(LAB_ARGS)

@@ -12,14 +12,12 @@ The truth sidecar is ``truth.json`` (scalars, short lists) and, where arrays are
 ``truth.npz``; :func:`load_truth` reads both.
 """
 
-import argparse
 import hashlib
 import importlib
 import json
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -146,20 +144,3 @@ def load_truth(scenario, *, cache_dir=None, seed=DEFAULT_SEED):
             truth.update({name: stored[name] for name in stored.files})
     return truth
 
-
-def main(argv=None):
-    """Command line: ``python -m lrs_helpers.sample --all`` or ``... slit_nods emi_tso``."""
-    parser = argparse.ArgumentParser(prog="python -m lrs_helpers.sample", description=__doc__.splitlines()[0])
-    parser.add_argument("scenarios", nargs="*", help="scenario names (default: all with --all)")
-    parser.add_argument("--all", action="store_true", help="build every scenario")
-    parser.add_argument("--force", action="store_true", help="rebuild even when cached")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    args = parser.parse_args(argv)
-    names = list(SCENARIOS) if args.all else args.scenarios
-    if not names:
-        parser.error("name at least one scenario, or pass --all")
-    for name in names:
-        start = time.perf_counter()
-        files = build(name, seed=args.seed, force=args.force)
-        print(f"{name:22s} {time.perf_counter() - start:6.1f} s  {files['truth'].parent}")
-    return 0
