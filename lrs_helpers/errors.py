@@ -34,8 +34,10 @@ smooth ratio to the mean spectrum, for repeats whose throughput differs (nods wi
 slit losses).
 """
 
+import contextlib
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -157,18 +159,12 @@ def _detrended(values, detrend, window, width):
     return values / throughput, throughput
 
 
-class _quiet:
+@contextlib.contextmanager
+def _quiet():
     """Silence numpy's all-NaN slice warnings (an all-NaN column gives NaN, as documented)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._catch = warnings.catch_warnings()
-        self._catch.__enter__()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._catch.__exit__(*exc)
+        yield
 
 
 def _bootstrap_sem(values, valid, n_boot, seed):
