@@ -16,7 +16,9 @@ Edges (files)::
     subtract_rateints("in_rateints.fits", "out_rateints.fits")    # spec2-ready copy
     extract1d_reference("bkg.json", source=(30, 41), background=[(10, 17), (54, 61)])
     validate_extract1d_reference("bkg.json")
-    extract_with_reference(rateints, "bkg.json")                   # jwst Extract1dStep, offline
+
+Running jwst's Extract1dStep with such a reference, offline, is
+:func:`lrs_helpers.pipeline.extract_with_reference`.
 
 Why one value per row: in the real PID 1053 background frame (jw01053009001, PID 1053 obs 9)
 the sky across a row is flat to about 1% from column 12 to 71, but the first columns after the
@@ -30,7 +32,6 @@ once the edge columns that sit off the row level in every row are dropped
 integration (``order=0``); ``order=1`` or ``2`` fit a polynomial across the row instead.
 """
 
-import functools
 import json
 import os
 import shutil
@@ -41,13 +42,15 @@ from pathlib import Path
 import numpy as np
 from astropy.stats import sigma_clip
 
+from . import instrument
+
 #: columns 0-3 of the SLITLESSPRISM subarray are reference pixels: they see no light
-REFERENCE_COLUMNS = 4
+REFERENCE_COLUMNS = instrument.REFERENCE_COLUMNS
 #: default edge regions (half-open column ranges, 0-based) on both sides of the trace
 DEFAULT_REGIONS = ((4, 14), (58, 72))
 #: JWST DQ bits used here (stdatamodels dqflags.pixel)
-DO_NOT_USE = 1
-REFERENCE_PIXEL = 2**31
+DO_NOT_USE = instrument.DQ["DO_NOT_USE"]
+REFERENCE_PIXEL = instrument.DQ["REFERENCE_PIXEL"]
 #: variance of a median of N normal values is (pi/2) sigma^2 / N for large N
 _MEDIAN_VARIANCE_FACTOR = np.pi / 2
 _STATISTICS = ("median", "mean")
@@ -581,7 +584,7 @@ def _record_provenance(header, in_path, kw, used_regions):
 # ---------------------------------------------------------------------------------------------
 
 #: slitless subarray width (columns), from the SLITLESSPRISM subarray definition
-SLITLESS_NX = 72
+SLITLESS_NX = instrument.SLITLESS_SHAPE[1]
 _VALID_BKG_FITS = ("median", "mean", "poly")
 
 
@@ -793,197 +796,6 @@ def _bkg_coeff_problems(name, coeff, limits, slitless):
                 f"{limits['xstart']}-{limits['xstop']}"
             )
     return problems
-
-
-# ---------------------------------------------------------------------------------------------
-# Edges: running the real jwst extract_1d offline on slitless integrations
-# ---------------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4)
-def siaf_distortion_model(*, degree=4, step=16):
-    """A MIRI imager DISTORTION reference model built from the SIAF (pysiaf) polynomials.
-
-    jwst's assign_wcs needs the imager distortion (detector pixels -> V2/V3) for LRS. The CRDS
-    file cannot be fetched offline, but pysiaf ships the same flight distortion as the
-    ``MIRIM_FULL`` aperture's science-to-telescope polynomials. They are sampled every ``step``
-    pixels over the full array and refitted as astropy ``Polynomial2D`` models (forward and
-    inverse), which is the form a DISTORTION reference holds.
-
-    Parameters
-    ----------
-    degree : int
-        Polynomial degree of the refit (4 reproduces the SIAF forward transform to 1e-10 arcsec
-        and its inverse to 0.02 pixel over the full array).
-    step : int
-        Sampling step, pixels.
-
-    Returns
-    -------
-    stdatamodels.jwst.datamodels.DistortionModel
-        0-based full-array pixels -> V2, V3 (arcsec), with its inverse.
-    """
-    import logging
-    import warnings
-
-    from astropy.modeling import fitting, models
-    from stdatamodels.jwst import datamodels
-
-    # pysiaf tries to reach the network for a newer PRD on import and logs about it
-    logging.getLogger("pysiaf").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pysiaf
-
-        full = pysiaf.Siaf("MIRI")["MIRIM_FULL"]
-    rows, cols = np.mgrid[0:1024:step, 0:1032:step].astype(np.float64)
-    # pysiaf science pixels are 1-based; jwst detector pixels are 0-based
-    v2, v3 = full.sci_to_tel(cols + 1.0, rows + 1.0)
-    # fit in centred, scaled coordinates so the polynomial fits are well conditioned
-    pixel_centre, pixel_scale = (cols.mean(), rows.mean()), 512.0
-    tel_centre, tel_scale = (v2.mean(), v3.mean()), 60.0
-
-    def normalise(centre, scale):
-        shift = models.Shift(-centre[0]) & models.Shift(-centre[1])
-        return shift | models.Scale(1 / scale) & models.Scale(1 / scale)
-
-    u, w = (cols - pixel_centre[0]) / pixel_scale, (rows - pixel_centre[1]) / pixel_scale
-    p, q = (v2 - tel_centre[0]) / tel_scale, (v3 - tel_centre[1]) / tel_scale
-    fitter = fitting.LinearLSQFitter()
-    to_v2 = fitter(models.Polynomial2D(degree), u, w, v2)
-    to_v3 = fitter(models.Polynomial2D(degree), u, w, v3)
-    to_x = fitter(models.Polynomial2D(degree), p, q, cols)
-    to_y = fitter(models.Polynomial2D(degree), p, q, rows)
-    transform = normalise(pixel_centre, pixel_scale) | models.Mapping((0, 1, 0, 1)) | to_v2 & to_v3
-    transform.inverse = normalise(tel_centre, tel_scale) | models.Mapping((0, 1, 0, 1)) | to_x & to_y
-    reference = datamodels.DistortionModel(model=transform)
-    reference.meta.input_units = "pixel"
-    reference.meta.output_units = "arcsec"
-    reference.meta.instrument.name = "MIRI"
-    reference.meta.instrument.detector = "MIRIMAGE"
-    reference.meta.exposure.type = "MIR_LRS-SLITLESS"
-    reference.meta.reftype = "DISTORTION"
-    reference.meta.author = "lrs_helpers"
-    reference.meta.pedigree = "DUMMY"
-    reference.meta.useafter = "2022-01-01T00:00:00"
-    reference.meta.description = f"MIRIM_FULL SIAF polynomials (pysiaf {pysiaf.__version__}) refitted, degree {degree}"
-    return reference
-
-
-def slitless_specwcs_model():
-    """A MIR_LRS-SLITLESS SPECWCS reference model rebuilt from ``lrs_helpers.sample.grounding``.
-
-    The in-flight CRDS SPECWCS (``jwst_miri_specwcs_0006.fits``) is a table of trace centre and
-    wavelength per row; ``grounding`` carries a fit of that table (wavelength within 0.01 um).
-    This rebuilds the table from the fit, so the jwst ``AssignWcsStep`` can run where neither
-    CRDS nor the reference file is at hand. Pass the real file instead whenever you have it.
-
-    Returns
-    -------
-    stdatamodels.jwst.datamodels.MiriLRSSpecwcsModel
-        Rows 7-394 of the SLITLESSPRISM subarray, relative to the slitless reference pixel
-        (IMXSLTL, IMYSLTL) = (38.5, 829.0), 1-based full-array pixels.
-    """
-    from stdatamodels.jwst import datamodels
-
-    from .sample import grounding
-
-    x_ref, y_ref = 38.5, 829.0  # IMXSLTL / IMYSLTL of the in-flight SPECWCS
-    # the table's zero point in subarray pixels, as jwst assign_wcs computes it
-    zero_x, zero_y = x_ref - 1, y_ref - 1 - (grounding.SUBARRAYS["SLITLESSPRISM"][1] - 1)
-    rows = np.arange(394, 6, -1, dtype=np.float64)  # blue (row 394) to red, as in the CRDS table
-    x_center = np.asarray(grounding.trace_column("slitless", rows)) - zero_x
-    y_center = rows - zero_y
-    half_width = 20.0  # the CRDS table's corners sit ~20 px either side of the trace
-    table = np.zeros(rows.size, dtype=[(name, "<f8") for name in (
-        "x_center", "y_center", "wavelength", "x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3")])
-    table["x_center"], table["y_center"] = x_center, y_center
-    table["wavelength"] = grounding.wavelength_at_row("slitless", rows)
-    table["x0"] = table["x3"] = x_center - half_width
-    table["x1"] = table["x2"] = x_center + half_width
-    table["y0"] = table["y1"] = y_center + 0.5
-    table["y2"] = table["y3"] = y_center - 0.5
-    reference = datamodels.MiriLRSSpecwcsModel(wavetable=table)
-    reference.meta.x_ref, reference.meta.y_ref = 326.13, 300.7  # slit reference pixel (IMX/IMY)
-    reference.meta.x_ref_slitless, reference.meta.y_ref_slitless = x_ref, y_ref
-    reference.meta.instrument.name = "MIRI"
-    reference.meta.instrument.detector = "MIRIMAGE"
-    reference.meta.instrument.filter = "P750L"
-    reference.meta.exposure.type = "MIR_LRS-SLITLESS"
-    reference.meta.subarray.name = "SLITLESSPRISM"
-    reference.meta.reftype = "SPECWCS"
-    reference.meta.author = "lrs_helpers"
-    reference.meta.pedigree = "DUMMY"
-    reference.meta.useafter = "2022-01-01T00:00:00"
-    reference.meta.description = "MIR_LRS-SLITLESS SPECWCS rebuilt from the lrs_helpers grounding fit of specwcs_0006"
-    return reference
-
-
-def assign_slitless_wcs(model, specwcs=None, *, offline=None):
-    """Run jwst ``AssignWcsStep`` on slitless integrations without CRDS.
-
-    Parameters
-    ----------
-    model : DataModel or path-like
-        A MIR_LRS-SLITLESS rateints/calints (CubeModel).
-    specwcs : path-like or MiriLRSSpecwcsModel, optional
-        The MIR_LRS-SLITLESS SPECWCS reference (e.g. ``jwst_miri_specwcs_0006.fits``); default
-        :func:`slitless_specwcs_model`.
-    offline : bool or None
-        As for :func:`lrs_helpers.pipeline.run_step`.
-
-    Returns
-    -------
-    DataModel
-        A new model with ``meta.wcs`` (detector -> RA, Dec, wavelength).
-    """
-    from jwst.assign_wcs import AssignWcsStep
-
-    from .pipeline import run_step
-
-    overrides = {reftype: "N/A" for reftype in AssignWcsStep.reference_file_types}
-    # a copy, so the cached reference model is never changed by the step
-    if specwcs is None:
-        specwcs = slitless_specwcs_model()
-    elif not hasattr(specwcs, "wavetable"):
-        specwcs = str(specwcs)
-    overrides.update(distortion=siaf_distortion_model().copy(), specwcs=specwcs)
-    return run_step(AssignWcsStep, model, offline=offline, overrides=overrides)
-
-
-def extract_with_reference(model, reference, *, specwcs=None, offline=None):
-    """Extract spectra with jwst ``Extract1dStep`` and a custom JSON reference.
-
-    Parameters
-    ----------
-    model : DataModel or path-like
-        Slitless integrations; when they have no WCS yet, ``specwcs`` is used to assign one.
-    reference : path-like
-        extract_1d JSON reference (checked with :func:`validate_extract1d_reference` first).
-    specwcs : path-like or MiriLRSSpecwcsModel, optional
-        SPECWCS reference for :func:`assign_slitless_wcs` when ``model`` has no WCS yet;
-        default :func:`slitless_specwcs_model`.
-    offline : bool or None
-        As for :func:`lrs_helpers.pipeline.run_step`.
-
-    Returns
-    -------
-    stdatamodels.jwst.datamodels.TSOMultiSpecModel
-        The x1dints product (one spectrum per integration in its ``spec_table``).
-    """
-    from jwst.extract_1d import Extract1dStep
-    from stdatamodels.jwst import datamodels
-
-    from .pipeline import run_step
-
-    validate_extract1d_reference(reference)
-    if not isinstance(model, datamodels.JwstDataModel):
-        model = datamodels.open(model)
-    if getattr(model.meta, "wcs", None) is None:
-        model = assign_slitless_wcs(model, specwcs, offline=offline)
-    overrides = {reftype: "N/A" for reftype in Extract1dStep.reference_file_types}
-    overrides["extract1d"] = str(reference)
-    return run_step(Extract1dStep, model, offline=offline, overrides=overrides, apply_apcorr=False)
 
 
 # ---------------------------------------------------------------------------------------------

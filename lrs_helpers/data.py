@@ -322,6 +322,37 @@ def _base_url(base_url):
     return base_url or os.environ.get("LRS_HELPERS_MAST_URL") or MAST_DOWNLOAD_URL
 
 
+def truth(product):
+    """The recorded truth of a sample twin; None for a real product.
+
+    Notebooks put every "recovered vs injected" comparison behind this, so a real product never
+    meets a twin's truth.
+
+    Parameters
+    ----------
+    product : str or path-like
+        A product path (as :func:`get` returns it) or a manifest key (the product :func:`get`
+        would return for it now, without printing).
+
+    Returns
+    -------
+    dict or None
+        The twin's ``truth.json`` (plus ``truth.npz`` arrays) when ``product`` is a sample twin
+        built by :mod:`lrs_helpers.sample` (its header says so and its truth lies beside it);
+        None otherwise.
+    """
+    from .io import sample_twin_info
+
+    if isinstance(product, str) and product in _keys():
+        product = get(product, verbose=False)
+    path = Path(product)
+    if not path.is_file() or sample_twin_info(path) is None:
+        return None
+    if not (path.parent / "truth.json").is_file():
+        return None
+    return sample.read_truth(path.parent)
+
+
 def _product_uri(row):
     return f"mast:JWST/product/{row['mast_filename']}"
 

@@ -60,6 +60,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import instrument
+
 #: Severities, mildest first (see the module notes).
 SEVERITIES = ("ok", "info", "warning", "problem", "failed")
 #: Severities that make a report (and the command line) exit with code 1.
@@ -296,10 +298,8 @@ def _row_wavelengths(model, mode):
     if np.isfinite(wave).any():
         with _quiet():
             return np.nanmedian(wave.reshape(-1, *wave.shape[-2:])[0], axis=1)
-    from .sample import grounding
-
     first_row = int(model.meta.subarray.ystart or 1) - 1 if mode == "slit" else 0
-    return grounding.wavelength_at_row(mode, first_row + np.arange(ny))
+    return instrument.wavelength_at_row(mode, first_row + np.arange(ny))
 
 
 def _cube(model):
@@ -385,7 +385,7 @@ def check_jump_peak_flags(model, mode):
     nints = ramps.shape[0]
     groupdq = (np.asarray(model.groupdq) if "groupdq" in model.instance and np.size(model.groupdq)
                else None)
-    flags = jumps.detect_jumps(ramps, pipeline.MIRI_GAIN_E_PER_DN, pipeline.MIRI_FAST_CDS_READNOISE_DN,
+    flags = jumps.detect_jumps(ramps, instrument.GAIN_E_PER_DN, instrument.FAST_CDS_READNOISE_DN,
                                groupdq=groupdq)
     with _quiet():
         rate = np.nanmedian(emi.rate_images(ramps, model.meta.exposure.group_time), axis=0)
@@ -856,12 +856,15 @@ def diagnose(path, *, partner=None):
     from . import io
 
     path = Path(path)
-    model = io.open_product(path)
+    with io.twin_notes_off():  # the report's title says "sample twin" itself
+        model = io.open_product(path)
     partner_model = None
     try:
         level = _level(model, path)
         mode = _mode(model)
         kind = " ".join(str(v) for v in (level, model.meta.exposure.type, model.meta.subarray.name) if v)
+        if io.sample_twin_info(path) is not None:
+            kind += ", sample twin"
         if level == "x1d" and mode == "slit":
             if partner is None:
                 name = nod_partner_name(path)
@@ -869,7 +872,8 @@ def diagnose(path, *, partner=None):
                 partner = candidate if candidate is not None and candidate.is_file() else None
             if partner is not None:
                 partner = Path(partner)
-                partner_model = io.open_product(partner, levels=("x1d",))
+                with io.twin_notes_off():
+                    partner_model = io.open_product(partner, levels=("x1d",))
         if partner_model is not None and partner.name < path.name:
             # nod 1 (the lower exposure number) is always the reference of the ratio
             model, partner_model = partner_model, model

@@ -35,51 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
-#: Pixel clock: one pixel read (one sample) takes 10 us.
-PIXEL_CLOCK_S = 10.0e-6
+from . import instrument
 
-#: Readout clocks per subarray: extra clocks per row ("rowclocks", including the row's own
-#: samples) and clocks in one frame ("frameclocks"), from jwst 3.0.0 ``jwst/emicorr/emicorr.py``
-#: (``subarray_clocks``; the same numbers are in ../shared/data/reference/emicorr_constants.json).
-#: FULL is split by read speed.
-SUBARRAY_CLOCKS = {
-    "SLITLESSPRISM": (28, 15904),
-    "MASKLYOT": (90, 32400),
-    "SUB64": (28, 8512),
-    "SUB128": (44, 11904),
-    "MASK1140": (82, 23968),
-    "MASK1550": (82, 23968),
-    "MASK1065": (82, 23968),
-    "FULL_FAST": (271, 277504),
-    "FULL_SLOW": (2333, 2388992),
-    "BRIGHTSKY": (162, 86528),
-    "SUB256": (96, 29952),
-}
-
-#: Subarray sizes (rows, columns) of the MIRI imager detector, from the pysiaf MIRI SIAF
-#: (YSciSize, XSciSize of the MIRIM_<name> apertures; FULL includes the reference columns).
-SUBARRAY_SHAPES = {
-    "FULL": (1024, 1032),
-    "BRIGHTSKY": (512, 512),
-    "SUB256": (256, 256),
-    "SUB128": (128, 136),
-    "SUB64": (64, 72),
-    "SLITLESSPRISM": (416, 72),
-    "MASK1065": (224, 288),
-    "MASK1140": (224, 288),
-    "MASK1550": (224, 288),
-    "MASKLYOT": (304, 320),
-}
-
-#: Read patterns with a clock model: samples per pixel read, and whether a reset frame is read
-#: between integrations (the "R1" patterns).
-READ_PATTERNS = {"FAST": (1, False), "FASTR1": (1, True), "SLOW": (9, False), "SLOWR1": (9, True)}
-
-#: Known MIRI EMI frequencies, Hz (jwst EMICORR reference file: "Hz390" and "Hz10").
-EMI_FREQUENCIES_HZ = {"Hz390": 390.625, "Hz10": 10.039216}
-
-#: Number of output channels read at the same time; column x belongs to channel x % 4.
-N_CHANNELS = 4
+#: Readout clocks, subarray shapes, read patterns and EMI frequencies: see lrs_helpers.instrument
+PIXEL_CLOCK_S = instrument.PIXEL_CLOCK_S
+SUBARRAY_CLOCKS = instrument.SUBARRAY_CLOCKS
+SUBARRAY_SHAPES = instrument.SUBARRAY_SHAPES
+READ_PATTERNS = instrument.READ_PATTERNS
+EMI_FREQUENCIES_HZ = instrument.EMI_FREQUENCIES_HZ
+N_CHANNELS = instrument.N_CHANNELS
 #: Detector rows: rows outside a subarray are skipped at this many clocks each.
 _DETECTOR_ROWS = 1024
 _SKIPPED_ROW_CLOCKS = 4 + 3
@@ -91,8 +55,8 @@ _FULL_LAST_REFPIX_DELAY = 3
 MIN_VISIBILITY = 0.05
 
 #: Data-quality bits (JWST conventions) that keep a read out of the fit.
-DO_NOT_USE = 1
-SATURATED = 2
+DO_NOT_USE = instrument.DQ["DO_NOT_USE"]
+SATURATED = instrument.DQ["SATURATED"]
 
 
 # --------------------------------------------------------------------------------------------

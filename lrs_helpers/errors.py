@@ -42,8 +42,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import instrument
+
 #: jwst DQ bit DO_NOT_USE (stdatamodels ``dqflags.pixel["DO_NOT_USE"]``; pinned by a test)
-DO_NOT_USE = 1
+DO_NOT_USE = instrument.DQ["DO_NOT_USE"]
 METHODS = ("bootstrap", "mad", "adjacent")
 DETRENDS = (None, "median", "scale")
 #: default running-median window in time (integrations, the centre included)

@@ -10,6 +10,7 @@ temporary name in the target folder, then renames; it records provenance (lrs_he
 function, parameters, time) in the primary header, read back by :func:`read_provenance`.
 """
 
+import contextlib
 import datetime
 import json
 import os
@@ -83,6 +84,9 @@ _SUFFIX = re.compile(r"_(" + "|".join(sorted(PRODUCT_LEVELS, key=len, reverse=Tr
 # id(model) -> resolved path it was opened from, so write_product can refuse to write over it
 # (datamodels are not hashable; the entry is dropped when the model is garbage-collected).
 _SOURCES = {}
+# twin files whose nature open_product has already printed in this session, and whether to print
+_ANNOUNCED = set()
+_ANNOUNCE = [True]
 
 
 class LRSInputError(ValueError):
@@ -179,7 +183,87 @@ def _read_fits_facts(path):
         "exp_type": primary.get("EXP_TYPE"),
         "model_type": primary.get("DATAMODL"),
         "extensions": extensions,
+        "twin": _twin_from_header(primary),
     }
+
+
+def _twin_from_header(header):
+    """The sample-twin marks of a primary header (see :func:`lrs_helpers.sample.mark_twin`), or None."""
+    if not (header.get("LRSTWIN") or header.get("ORIGIN") == "LRS_HELPERS"):
+        return None
+    return {"scenario": header.get("LRSTWSCN"), "seed": header.get("LRSTWSED"),
+            "version": header.get("LRSTWVER")}
+
+
+def sample_twin_info(path_or_model):
+    """Whether a product is an lrs_helpers sample twin, and which one.
+
+    Parameters
+    ----------
+    path_or_model : str, path-like or DataModel
+        A product file or an open model.
+
+    Returns
+    -------
+    dict or None
+        ``{"scenario", "seed", "version"}`` for a sample twin (read from its primary header:
+        ORIGIN ``LRS_HELPERS``, ``LRSTWIN``, ``LRSTWSCN``, ``LRSTWSED``, ``LRSTWVER``); None for
+        any other product, real ones included.
+    """
+    from stdatamodels import DataModel
+
+    if isinstance(path_or_model, DataModel):
+        header = {}
+        extra = path_or_model.instance.get("extra_fits", {}).get("PRIMARY", {}).get("header", [])
+        for card in extra:
+            if len(card) >= 2:
+                header[card[0]] = card[1]
+        header["ORIGIN"] = path_or_model.meta.origin
+        return _twin_from_header(header)
+    from astropy.io import fits
+
+    try:
+        header = fits.getheader(path_or_model, 0)
+    except (OSError, ValueError):
+        return None
+    return _twin_from_header(header)
+
+
+def describe_source(path_or_model):
+    """One line saying what a product is: a sample twin (with its seed) or a product from elsewhere.
+
+    Returns
+    -------
+    str
+        E.g. ``"jw..._rateints.fits: sample twin (slitless_background, seed 20221, lrs_helpers
+        0.1.0), not a real observation"``, or ``"jw..._rateints.fits: ORIGIN STSCI"``.
+    """
+    from stdatamodels import DataModel
+
+    name = Path(path_or_model.meta.filename or "product").name if isinstance(path_or_model, DataModel) \
+        else Path(path_or_model).name
+    twin = sample_twin_info(path_or_model)
+    if twin is not None:
+        return (f"{name}: sample twin ({twin['scenario']}, seed {twin['seed']}, lrs_helpers "
+                f"{twin['version']}), not a real observation")
+    if isinstance(path_or_model, DataModel):
+        origin = path_or_model.meta.origin
+    else:
+        from astropy.io import fits
+
+        origin = fits.getheader(path_or_model, 0).get("ORIGIN")
+    return f"{name}: ORIGIN {origin or 'not recorded'}"
+
+
+@contextlib.contextmanager
+def twin_notes_off():
+    """Within this block :func:`open_product` prints no "sample twin" line (for reports that say
+    it themselves, such as the command line's)."""
+    _ANNOUNCE.append(False)
+    try:
+        yield
+    finally:
+        _ANNOUNCE.pop()
 
 
 def _model_facts(model):
@@ -326,7 +410,14 @@ def open_product(path_or_model, *, levels=None, extensions=None, exp_types=None)
               "Check the path (lrs_helpers.data.get(key) gives the path of a known product).")
     if not path.is_file():
         _fail(name, "a folder, not a file", "a product file (*.fits)", "Name one file inside it.")
-    _check(name, _read_fits_facts(path), levels, extensions, exp_types)
+    facts = _read_fits_facts(path)
+    _check(name, facts, levels, extensions, exp_types)
+    if facts["twin"] is not None and _ANNOUNCE[-1] and path.resolve() not in _ANNOUNCED:
+        # Said once per file and session, so a twin is never taken for sky data.
+        _ANNOUNCED.add(path.resolve())
+        twin = facts["twin"]
+        print(f"{path.name} is an lrs_helpers sample twin ({twin['scenario']}, seed {twin['seed']}), "
+              "not a real observation")
 
     from stdatamodels.jwst import datamodels
 

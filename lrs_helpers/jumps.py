@@ -38,14 +38,16 @@ import warnings
 import numpy as np
 from astropy.table import Table
 
+from . import instrument
+
 #: JWST data-quality bits used here (values of the jwst/stdatamodels DQ flag table)
-DO_NOT_USE = 1
-SATURATED = 2
-JUMP_DET = 4
-NO_GAIN_VALUE = 524288
-REFERENCE_PIXEL = 2147483648
+DO_NOT_USE = instrument.DQ["DO_NOT_USE"]
+SATURATED = instrument.DQ["SATURATED"]
+JUMP_DET = instrument.DQ["JUMP_DET"]
+NO_GAIN_VALUE = instrument.DQ["NO_GAIN_VALUE"]
+REFERENCE_PIXEL = instrument.DQ["REFERENCE_PIXEL"]
 #: bit marking pixels filled by :func:`repair_image` (jwst's pixel_replace uses FLUX_ESTIMATED)
-FLUX_ESTIMATED = 268435456
+FLUX_ESTIMATED = instrument.DQ["FLUX_ESTIMATED"]
 
 #: jwst JumpStep's default rejection threshold, sigma
 DEFAULT_REJECTION_THRESHOLD = 4.0

@@ -34,18 +34,18 @@ from scipy.interpolate import CubicSpline
 from scipy.optimize import least_squares
 from scipy.special import erf
 
-#: Slit width across the dispersion-direction edges, arcsec (pysiaf MIRIM_SLIT ideal corners).
-SLIT_WIDTH_ARCSEC = 0.51
-#: JWST primary mirror diameter used for the diffraction term, m.
-TELESCOPE_DIAMETER_M = 6.5
+from . import instrument
+
+#: Slit width (arcsec) and telescope diameter (m): see lrs_helpers.instrument.
+SLIT_WIDTH_ARCSEC = instrument.SLIT_WIDTH_ARCSEC
+TELESCOPE_DIAMETER_M = instrument.TELESCOPE_DIAMETER_M
 #: sigma of the Gaussian whose FWHM equals the Airy core's (1.029 lambda/D), in lambda/D.
 AIRY_GAUSSIAN_SIGMA = 1.029 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 #: Extra Gaussian blur added in quadrature, arcsec; least-squares fit of the model to the
 #: measured trace widths of slit_psf_width_jw06620-obs13 (msaexp) at 6.5-14 um.
 PSF_EXTRA_SIGMA_ARCSEC = 0.0364
-#: Detector rows the trace moves per arcsec of offset across the slit: pysiaf MIRIM_SLIT ideal Y
-#: to MIRIM_FULL detector y gives +0.993 rows per 0.11 arcsec (the nominal plate scale).
-ROWS_PER_ARCSEC_ACROSS = 0.993 / 0.11
+#: Detector rows the trace moves per arcsec of offset across the slit (lrs_helpers.instrument).
+ROWS_PER_ARCSEC_ACROSS = instrument.ROWS_PER_ARCSEC_ACROSS
 #: Dispersion of the slit spectrum, d(wavelength)/d(detector row) in um per row, on a 0.5 um
 #: grid from 4.5 to 14.0 um; derivative of WAVELENGTH vs Y_CENTER in the in-flight CRDS specwcs
 #: jwst_miri_specwcs_0005 (wavelength grows towards lower rows, hence the sign).

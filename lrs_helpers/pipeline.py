@@ -24,6 +24,7 @@ SLITLESSPRISM ramp without CRDS.
 """
 
 import contextlib
+import functools
 import importlib
 import os
 import socket
@@ -32,29 +33,10 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from . import instrument
+
 #: Seconds to wait for the CRDS server to accept a connection before running offline.
 CRDS_PROBE_TIMEOUT = 2.0
-
-#: Typical MIRI imager-detector gain, e-/DN, the value public MIRI analysis code uses (older
-#: MIRISim simulations assumed 2.5 e-/DN), as gathered in ../shared/data/README.md.
-MIRI_GAIN_E_PER_DN = 3.1
-
-#: MIRI correlated-double-sample (CDS) read noise, DN, at FAST readout (one frame per group).
-#: Measured on real ground-test ramps (../shared/data/ground_test/miri_sub64_fast_ramps_2018.fits,
-#: MIRI 2018, FAST, 5 ints x 50 groups) with :func:`measure_cds_readnoise`: science columns
-#: 4..67, first and last group dropped (reset and last-frame effects, as the jwst firstframe and
-#: lastframe steps do), 5-sigma-clipped standard deviation of the second frame differences
-#: 10.18 DN = sqrt(6) x per-frame noise, so 4.16 DN per frame and 5.88 DN CDS (sqrt(2) x per
-#: frame); each group alone gives 5.76-5.96 DN. jwst READNOISE references hold CDS noise in DN
-#: (stcal's jump step halves read_noise**2 per read), so this is the number to put in one.
-MIRI_FAST_CDS_READNOISE_DN = 5.9
-
-#: MIRI subarrays: name -> (xstart, ystart, xsize, ysize), 1-based detector pixels (SUBSTRT1,
-#: SUBSTRT2, SUBSIZE1, SUBSIZE2 as the pipeline writes them for MIRIMAGE).
-MIRI_SUBARRAYS = {
-    "FULL": (1, 1, 1032, 1024),
-    "SLITLESSPRISM": (1, 529, 72, 416),
-}
 
 # Reference types a step declares but does not read for some parameter values:
 # (step class name, reftype) -> test on the step parameters.
@@ -347,9 +329,9 @@ def _reference_model(model_class, reftype, shape, fill, subarray, description):
     from stdatamodels.jwst import datamodels
 
     shape = tuple(int(n) for n in shape)
-    if subarray not in MIRI_SUBARRAYS:
-        raise ValueError(f"unknown MIRI subarray {subarray!r}; expected one of {sorted(MIRI_SUBARRAYS)}")
-    xstart, ystart, xsize, ysize = MIRI_SUBARRAYS[subarray]
+    if subarray not in instrument.SUBARRAYS:
+        raise ValueError(f"unknown MIRI subarray {subarray!r}; expected one of {sorted(instrument.SUBARRAYS)}")
+    xstart, ystart, xsize, ysize = instrument.SUBARRAYS[subarray]
     if shape != (ysize, xsize):
         raise ValueError(f"shape {shape} does not match subarray {subarray} ({ysize} rows x {xsize} columns)")
     reference = getattr(datamodels, model_class)(data=np.full(shape, fill, dtype=np.float32))
@@ -368,7 +350,7 @@ def _reference_model(model_class, reftype, shape, fill, subarray, description):
     return reference
 
 
-def miri_gain_model(shape=(416, 72), value=MIRI_GAIN_E_PER_DN, *, subarray="SLITLESSPRISM"):
+def miri_gain_model(shape=(416, 72), value=instrument.GAIN_E_PER_DN, *, subarray="SLITLESSPRISM"):
     """A flat MIRI GAIN reference model for offline runs.
 
     Parameters
@@ -376,9 +358,9 @@ def miri_gain_model(shape=(416, 72), value=MIRI_GAIN_E_PER_DN, *, subarray="SLIT
     shape : tuple of int
         (rows, columns) of the science array; must match ``subarray``.
     value : float
-        Gain, e-/DN (default :data:`MIRI_GAIN_E_PER_DN`, 3.1).
+        Gain, e-/DN (default :data:`lrs_helpers.instrument.GAIN_E_PER_DN`, 3.1).
     subarray : str
-        A key of :data:`MIRI_SUBARRAYS`.
+        A key of :data:`lrs_helpers.instrument.SUBARRAYS`.
 
     Returns
     -------
@@ -387,7 +369,7 @@ def miri_gain_model(shape=(416, 72), value=MIRI_GAIN_E_PER_DN, *, subarray="SLIT
     return _reference_model("GainModel", "gain", shape, value, subarray, f"Flat MIRI gain {value} e-/DN (offline stand-in)")
 
 
-def miri_readnoise_model(shape=(416, 72), value_dn=MIRI_FAST_CDS_READNOISE_DN, *, subarray="SLITLESSPRISM"):
+def miri_readnoise_model(shape=(416, 72), value_dn=instrument.FAST_CDS_READNOISE_DN, *, subarray="SLITLESSPRISM"):
     """A flat MIRI READNOISE reference model (CDS noise, DN) for offline runs.
 
     Parameters
@@ -395,10 +377,10 @@ def miri_readnoise_model(shape=(416, 72), value_dn=MIRI_FAST_CDS_READNOISE_DN, *
     shape : tuple of int
         (rows, columns) of the science array; must match ``subarray``.
     value_dn : float
-        CDS read noise, DN (default :data:`MIRI_FAST_CDS_READNOISE_DN`, 5.9 DN, measured on real
+        CDS read noise, DN (default :data:`lrs_helpers.instrument.FAST_CDS_READNOISE_DN`, 5.9 DN, measured on real
         FAST ground-test ramps).
     subarray : str
-        A key of :data:`MIRI_SUBARRAYS`.
+        A key of :data:`lrs_helpers.instrument.SUBARRAYS`.
 
     Returns
     -------
@@ -436,3 +418,190 @@ def measure_cds_readnoise(ramps, *, skip_first=1, skip_last=1, clip_sigma=5.0):
     second = np.diff(ramps[..., skip_first:ngroups - skip_last, :, :], n=2, axis=-3)
     _, _, std = sigma_clipped_stats(second, sigma=clip_sigma)
     return float(std / np.sqrt(3.0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Edges: running the real jwst extract_1d offline on slitless integrations
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def siaf_distortion_model(*, degree=4, step=16):
+    """A MIRI imager DISTORTION reference model built from the SIAF (pysiaf) polynomials.
+
+    jwst's assign_wcs needs the imager distortion (detector pixels -> V2/V3) for LRS. The CRDS
+    file cannot be fetched offline, but pysiaf ships the same flight distortion as the
+    ``MIRIM_FULL`` aperture's science-to-telescope polynomials. They are sampled every ``step``
+    pixels over the full array and refitted as astropy ``Polynomial2D`` models (forward and
+    inverse), which is the form a DISTORTION reference holds.
+
+    Parameters
+    ----------
+    degree : int
+        Polynomial degree of the refit (4 reproduces the SIAF forward transform to 1e-10 arcsec
+        and its inverse to 0.02 pixel over the full array).
+    step : int
+        Sampling step, pixels.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.DistortionModel
+        0-based full-array pixels -> V2, V3 (arcsec), with its inverse.
+    """
+    import logging
+    import warnings
+
+    from astropy.modeling import fitting, models
+    from stdatamodels.jwst import datamodels
+
+    # pysiaf tries to reach the network for a newer PRD on import and logs about it
+    logging.getLogger("pysiaf").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pysiaf
+
+        full = pysiaf.Siaf("MIRI")["MIRIM_FULL"]
+    rows, cols = np.mgrid[0:1024:step, 0:1032:step].astype(np.float64)
+    # pysiaf science pixels are 1-based; jwst detector pixels are 0-based
+    v2, v3 = full.sci_to_tel(cols + 1.0, rows + 1.0)
+    # fit in centred, scaled coordinates so the polynomial fits are well conditioned
+    pixel_centre, pixel_scale = (cols.mean(), rows.mean()), 512.0
+    tel_centre, tel_scale = (v2.mean(), v3.mean()), 60.0
+
+    def normalise(centre, scale):
+        shift = models.Shift(-centre[0]) & models.Shift(-centre[1])
+        return shift | models.Scale(1 / scale) & models.Scale(1 / scale)
+
+    u, w = (cols - pixel_centre[0]) / pixel_scale, (rows - pixel_centre[1]) / pixel_scale
+    p, q = (v2 - tel_centre[0]) / tel_scale, (v3 - tel_centre[1]) / tel_scale
+    fitter = fitting.LinearLSQFitter()
+    to_v2 = fitter(models.Polynomial2D(degree), u, w, v2)
+    to_v3 = fitter(models.Polynomial2D(degree), u, w, v3)
+    to_x = fitter(models.Polynomial2D(degree), p, q, cols)
+    to_y = fitter(models.Polynomial2D(degree), p, q, rows)
+    transform = normalise(pixel_centre, pixel_scale) | models.Mapping((0, 1, 0, 1)) | to_v2 & to_v3
+    transform.inverse = normalise(tel_centre, tel_scale) | models.Mapping((0, 1, 0, 1)) | to_x & to_y
+    reference = datamodels.DistortionModel(model=transform)
+    reference.meta.input_units = "pixel"
+    reference.meta.output_units = "arcsec"
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
+    reference.meta.exposure.type = "MIR_LRS-SLITLESS"
+    reference.meta.reftype = "DISTORTION"
+    reference.meta.author = "lrs_helpers"
+    reference.meta.pedigree = "DUMMY"
+    reference.meta.useafter = "2022-01-01T00:00:00"
+    reference.meta.description = f"MIRIM_FULL SIAF polynomials (pysiaf {pysiaf.__version__}) refitted, degree {degree}"
+    return reference
+
+
+def slitless_specwcs_model():
+    """A MIR_LRS-SLITLESS SPECWCS reference model rebuilt from the in-flight solution in :mod:`lrs_helpers.instrument`.
+
+    The in-flight CRDS SPECWCS (``jwst_miri_specwcs_0006.fits``) is a table of trace centre and
+    wavelength per row; :mod:`lrs_helpers.instrument` carries a fit of that table (wavelength within 0.01 um).
+    This rebuilds the table from the fit, so the jwst ``AssignWcsStep`` can run where neither
+    CRDS nor the reference file is at hand. Pass the real file instead whenever you have it.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.MiriLRSSpecwcsModel
+        Rows 7-394 of the SLITLESSPRISM subarray, relative to the slitless reference pixel
+        (IMXSLTL, IMYSLTL) = (38.5, 829.0), 1-based full-array pixels.
+    """
+    from stdatamodels.jwst import datamodels
+
+    x_ref, y_ref = 38.5, 829.0  # IMXSLTL / IMYSLTL of the in-flight SPECWCS
+    # the table's zero point in subarray pixels, as jwst assign_wcs computes it
+    zero_x, zero_y = x_ref - 1, y_ref - 1 - (instrument.SUBARRAYS["SLITLESSPRISM"][1] - 1)
+    rows = np.arange(394, 6, -1, dtype=np.float64)  # blue (row 394) to red, as in the CRDS table
+    x_center = np.asarray(instrument.trace_column("slitless", rows)) - zero_x
+    y_center = rows - zero_y
+    half_width = 20.0  # the CRDS table's corners sit ~20 px either side of the trace
+    table = np.zeros(rows.size, dtype=[(name, "<f8") for name in (
+        "x_center", "y_center", "wavelength", "x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3")])
+    table["x_center"], table["y_center"] = x_center, y_center
+    table["wavelength"] = instrument.wavelength_at_row("slitless", rows)
+    table["x0"] = table["x3"] = x_center - half_width
+    table["x1"] = table["x2"] = x_center + half_width
+    table["y0"] = table["y1"] = y_center + 0.5
+    table["y2"] = table["y3"] = y_center - 0.5
+    reference = datamodels.MiriLRSSpecwcsModel(wavetable=table)
+    reference.meta.x_ref, reference.meta.y_ref = 326.13, 300.7  # slit reference pixel (IMX/IMY)
+    reference.meta.x_ref_slitless, reference.meta.y_ref_slitless = x_ref, y_ref
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
+    reference.meta.instrument.filter = "P750L"
+    reference.meta.exposure.type = "MIR_LRS-SLITLESS"
+    reference.meta.subarray.name = "SLITLESSPRISM"
+    reference.meta.reftype = "SPECWCS"
+    reference.meta.author = "lrs_helpers"
+    reference.meta.pedigree = "DUMMY"
+    reference.meta.useafter = "2022-01-01T00:00:00"
+    reference.meta.description = "MIR_LRS-SLITLESS SPECWCS rebuilt from the lrs_helpers instrument fit of specwcs_0006"
+    return reference
+
+
+def assign_slitless_wcs(model, specwcs=None, *, offline=None):
+    """Run jwst ``AssignWcsStep`` on slitless integrations without CRDS.
+
+    Parameters
+    ----------
+    model : DataModel or path-like
+        A MIR_LRS-SLITLESS rateints/calints (CubeModel).
+    specwcs : path-like or MiriLRSSpecwcsModel, optional
+        The MIR_LRS-SLITLESS SPECWCS reference (e.g. ``jwst_miri_specwcs_0006.fits``); default
+        :func:`slitless_specwcs_model`.
+    offline : bool or None
+        As for :func:`run_step`.
+
+    Returns
+    -------
+    DataModel
+        A new model with ``meta.wcs`` (detector -> RA, Dec, wavelength).
+    """
+    from jwst.assign_wcs import AssignWcsStep
+
+    overrides = {reftype: "N/A" for reftype in AssignWcsStep.reference_file_types}
+    # a copy, so the cached reference model is never changed by the step
+    if specwcs is None:
+        specwcs = slitless_specwcs_model()
+    elif not hasattr(specwcs, "wavetable"):
+        specwcs = str(specwcs)
+    overrides.update(distortion=siaf_distortion_model().copy(), specwcs=specwcs)
+    return run_step(AssignWcsStep, model, offline=offline, overrides=overrides)
+
+
+def extract_with_reference(model, reference, *, specwcs=None, offline=None):
+    """Extract spectra with jwst ``Extract1dStep`` and a custom JSON reference.
+
+    Parameters
+    ----------
+    model : DataModel or path-like
+        Slitless integrations; when they have no WCS yet, ``specwcs`` is used to assign one.
+    reference : path-like
+        extract_1d JSON reference (checked with :func:`lrs_helpers.background.validate_extract1d_reference` first).
+    specwcs : path-like or MiriLRSSpecwcsModel, optional
+        SPECWCS reference for :func:`assign_slitless_wcs` when ``model`` has no WCS yet;
+        default :func:`slitless_specwcs_model`.
+    offline : bool or None
+        As for :func:`run_step`.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.TSOMultiSpecModel
+        The x1dints product (one spectrum per integration in its ``spec_table``).
+    """
+    from jwst.extract_1d import Extract1dStep
+    from stdatamodels.jwst import datamodels
+
+    from .background import validate_extract1d_reference
+
+    validate_extract1d_reference(reference)
+    if not isinstance(model, datamodels.JwstDataModel):
+        model = datamodels.open(model)
+    if getattr(model.meta, "wcs", None) is None:
+        model = assign_slitless_wcs(model, specwcs, offline=offline)
+    overrides = {reftype: "N/A" for reftype in Extract1dStep.reference_file_types}
+    overrides["extract1d"] = str(reference)
+    return run_step(Extract1dStep, model, offline=offline, overrides=overrides, apply_apcorr=False)

@@ -18,10 +18,11 @@ from functools import lru_cache
 
 import numpy as np
 
-#: Target-acquisition region of interest used for LRS slit observations (FULL array).
-TA_APERTURE = "MIRIM_TALRS"
-#: The LRS slit.
-SLIT_APERTURE = "MIRIM_SLIT"
+from . import instrument
+
+#: Target-acquisition region of interest used for LRS slit observations (FULL array), and the slit.
+TA_APERTURE = instrument.TA_APERTURE
+SLIT_APERTURE = instrument.SLIT_APERTURE
 
 
 @lru_cache(maxsize=None)

@@ -16,6 +16,8 @@ imager frame), :func:`make_explorer` (ipywidgets).
 
 import numpy as np
 
+from . import instrument
+
 #: number of pixels beyond the polynomial's free parameters a row needs to be fitted
 MIN_EXTRA_PIXELS = 3
 
@@ -305,10 +307,8 @@ def lrs_regions():
     v2, v3 = siaf["MIRIM_SLIT"].corners("tel", rederive=False)
     slit_x, slit_y = full.tel_to_det(v2, v3)
     ta_x, ta_y = siaf["MIRIM_TALRS"].corners("det", rederive=False)
-    from .sample import grounding
-
-    blue_row = grounding.row_at_wavelength("slit", 5.0)
-    red_row = grounding.row_at_wavelength("slit", 14.0)
+    blue_row = instrument.row_at_wavelength("slit", 5.0)
+    red_row = instrument.row_at_wavelength("slit", 14.0)
     left, right = np.min(slit_x) - 1.0, np.max(slit_x) - 1.0
     spectral = np.array([[left, red_row], [right, red_row], [right, blue_row], [left, blue_row]])
     # SIAF detector pixels are 1-based; numpy arrays are 0-based.

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from lrs_helpers import background
+from lrs_helpers import background, pipeline
 
 REAL_FRAME = "flight_derived/slitless_background_jw01053009001.fits"
 PUBLISHED_REFERENCES = (
@@ -485,7 +485,7 @@ def _through_spec2_start(path, specwcs):
 
     from lrs_helpers.pipeline import run_step
 
-    model = background.assign_slitless_wcs(path, specwcs, offline=True)
+    model = pipeline.assign_slitless_wcs(path, specwcs, offline=True)
     assert model.meta.cal_step.assign_wcs == "COMPLETE"
     model = run_step(SourceTypeStep, model, offline=True)
     assert model.meta.cal_step.srctype == "COMPLETE"
@@ -501,10 +501,10 @@ def test_extract1d_offline_with_our_reference(twin, subtracted, tmp_path, shared
                                                      background=[(14, 25), (47, 58)])
     no_background = background.extract1d_reference(tmp_path / "plain.json", source=(30, 41), background=[])
     spectra = {
-        "a": background.extract_with_reference(files["rateints"], with_background, specwcs=specwcs, offline=True),
-        "b": background.extract_with_reference(_through_spec2_start(out, specwcs), no_background, offline=True),
+        "a": pipeline.extract_with_reference(files["rateints"], with_background, specwcs=specwcs, offline=True),
+        "b": pipeline.extract_with_reference(_through_spec2_start(out, specwcs), no_background, offline=True),
         # the SPECWCS rebuilt from the grounding fit, checked against the in-flight file below
-        "none": background.extract_with_reference(files["rateints"], no_background, offline=True),
+        "none": pipeline.extract_with_reference(files["rateints"], no_background, offline=True),
     }
     wave_real = spectra["a"].spec[0].spec_table["WAVELENGTH"][0]
     wave_rebuilt = spectra["none"].spec[0].spec_table["WAVELENGTH"][0]

@@ -15,6 +15,7 @@ from hypothesis import given, settings, strategies as st
 from stdatamodels.jwst import datamodels
 
 import lrs_helpers
+from lrs_helpers import instrument
 from lrs_helpers import data, diagnosis, foldover, io, pointing, sample
 from lrs_helpers.sample import emi_tso, foldover as foldover_twin, grounding, nods, ta
 
@@ -89,7 +90,7 @@ def test_slitless_background_share_matches_the_truth():
     sky = truth["sky_scale"][:, None, None] * truth["sky"]
     source = truth["light_curve"][:, None, None] * truth["source"]
     aperture = slice(*diagnosis.SLITLESS_APERTURE)
-    band = _band(grounding.wavelength_at_row("slitless", np.arange(sky.shape[1])))
+    band = _band(instrument.wavelength_at_row("slitless", np.arange(sky.shape[1])))
     share = sky[:, band, aperture].sum(-1) / (sky + source)[:, band, aperture].sum(-1)
     # the edge model leaves +0.14% of the sky in the aperture (background module notes) and the
     # noise of 24 x 270 rows is smaller still: 0.01 of the signal is a generous bound
@@ -450,5 +451,5 @@ def test_colour_temperature_never_raises(values):
 
 def test_report_repr_names_the_file_only():
     text = repr(_report("emi_uncal"))
-    assert text == f"<Report {_path('emi_uncal').name} (uncal MIR_LRS-SLITLESS SLITLESSPRISM): 1 warning, 1 ok>"
+    assert text == f"<Report {_path('emi_uncal').name} (uncal MIR_LRS-SLITLESS SLITLESSPRISM, sample twin): 1 warning, 1 ok>"
     assert str(_path("emi_uncal").parent) not in text

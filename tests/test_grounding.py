@@ -1,4 +1,4 @@
-"""The shared figures of lrs_helpers.sample.grounding against the real material they come from."""
+"""The figures of lrs_helpers.instrument and lrs_helpers.sample.grounding against the real material they come from."""
 
 import json
 
@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import curve_fit
 
+from lrs_helpers import instrument
 from lrs_helpers.sample import grounding as g
 
 SPECWCS = {"slit": "jwst_miri_specwcs_0005.fits", "slitless": "jwst_miri_specwcs_0006.fits"}
-REFERENCE = {"slit": g.SLIT_REFERENCE_PIXEL, "slitless": g.SLITLESS_REFERENCE_PIXEL}
+REFERENCE = {"slit": instrument.SLIT_REFERENCE_PIXEL, "slitless": instrument.SLITLESS_REFERENCE_PIXEL}
 STANDARDS = ["jw01033002-bd60d1753", "jw01536130-hd180609", "jw01538021-p330e", "jw04496017-j1757132"]
 
 
@@ -25,8 +26,8 @@ def _wavetable(shared_data, mode):
 @pytest.mark.parametrize("mode", ["slit", "slitless"])
 def test_wavelength_map_matches_specwcs(shared_data, mode):
     x, y, wave = _wavetable(shared_data, mode)
-    wmap = g.wavelength_map(mode)
-    assert wmap.shape == (g.FULL_SHAPE if mode == "slit" else g.SLITLESS_SHAPE)
+    wmap = instrument.wavelength_map(mode)
+    assert wmap.shape == (instrument.FULL_SHAPE if mode == "slit" else instrument.SLITLESS_SHAPE)
     column = int(round(np.median(x)))
     rows = np.arange(wmap.shape[0])
     profile = wmap[:, column]
@@ -43,7 +44,7 @@ def test_wavelength_map_matches_specwcs(shared_data, mode):
 def test_wavelength_map_region_follows_jwst_bounding_box(shared_data, mode):
     table = fits.getdata(shared_data / "reference" / SPECWCS[mode], "WAVETABLE")
     x0, y0 = REFERENCE[mode]
-    wmap = g.wavelength_map(mode)
+    wmap = instrument.wavelength_map(mode)
     rows_with_wave = np.where(np.isfinite(wmap).any(axis=1))[0]
     cols_with_wave = np.where(np.isfinite(wmap).any(axis=0))[0]
     # Rows: inside the table's Y_CENTER range (jwst's Tabular1D gives NaN outside it).
@@ -61,7 +62,7 @@ def test_slit_wavelength_map_matches_measured_wave_image(shared_data):
     with fits.open(shared_data / "flight_derived" / "slit_wave_dx_maps.fits") as hdul:
         wave = hdul["WAVE"].data
         y_lo, y_hi, x_lo, x_hi = (hdul[0].header[k] for k in ("SLY0", "SLY1", "SLX0", "SLX1"))
-    ours = g.wavelength_map("slit")[y_lo:y_hi, x_lo:x_hi]
+    ours = instrument.wavelength_map("slit")[y_lo:y_hi, x_lo:x_hi]
     physical = (wave > 5.0) & (wave < 12.0)
     # This map comes from a later calibration than specwcs 0005 and sits ~0.4 row away from it
     # (0.017 um at 5-12 um): allow 0.03 um, half a row of dispersion.
@@ -71,7 +72,7 @@ def test_slit_wavelength_map_matches_measured_wave_image(shared_data):
 @pytest.mark.parametrize("mode", ["slit", "slitless"])
 def test_trace_column_matches_specwcs_x_center(shared_data, mode):
     x, y, _ = _wavetable(shared_data, mode)
-    assert np.abs(g.trace_column(mode, y) - x).max() < 0.01  # the table's X_CENTER is an exact quadratic
+    assert np.abs(instrument.trace_column(mode, y) - x).max() < 0.01  # the table's X_CENTER is an exact quadratic
 
 
 def test_nod_columns_match_pysiaf_slit(shared_data):
@@ -81,9 +82,9 @@ def test_nod_columns_match_pysiaf_slit(shared_data):
     pysiaf = pytest.importorskip("pysiaf")
     siaf = pysiaf.Siaf("MIRI")
     slit, full = siaf["MIRIM_SLIT"], siaf["MIRIM_FULL"]
-    reference_row = g.SLIT_REFERENCE_PIXEL[1]
-    centre = g.trace_column("slit", reference_row)
-    for offset, column in zip(g.NOD_OFFSETS_ARCSEC, g.nod_columns(reference_row)):
+    reference_row = instrument.SLIT_REFERENCE_PIXEL[1]
+    centre = instrument.trace_column("slit", reference_row)
+    for offset, column in zip(instrument.NOD_OFFSETS_ARCSEC, instrument.nod_columns(reference_row)):
         det_x, _ = full.tel_to_det(*slit.idl_to_tel(offset, 0.0))
         centre_x, _ = full.tel_to_det(*slit.idl_to_tel(0.0, 0.0))
         # Nod shift from the slit centre, pysiaf vs ours: within 0.05 px (plate scale rounded to 1e-5).
@@ -93,10 +94,10 @@ def test_nod_columns_match_pysiaf_slit(shared_data):
 @pytest.mark.parametrize("mode", ["slit", "slitless"])
 def test_row_at_wavelength_inverts_wavelength_at_row(mode):
     rows = np.linspace(20.0, 370.0, 50)
-    back = g.row_at_wavelength(mode, g.wavelength_at_row(mode, rows))
+    back = instrument.row_at_wavelength(mode, instrument.wavelength_at_row(mode, rows))
     assert np.abs(back - rows).max() < 0.01
-    assert np.isnan(g.wavelength_at_row(mode, 1000.0))
-    assert np.isnan(g.row_at_wavelength(mode, 20.0))
+    assert np.isnan(instrument.wavelength_at_row(mode, 1000.0))
+    assert np.isnan(instrument.row_at_wavelength(mode, 20.0))
 
 
 def test_blue_fold_rows_are_the_map_rows_below_4p5_um(shared_data):
@@ -105,8 +106,8 @@ def test_blue_fold_rows_are_the_map_rows_below_4p5_um(shared_data):
         rows = np.arange(int(np.ceil(y.min())), int(np.floor(y.max())) + 1)
         # Rows whose wavelength, interpolated in the real table, is bluer than 4.5 um.
         blue = rows[np.interp(rows, y[::-1], wave[::-1]) < 4.5]
-        assert (blue.min(), blue.max()) == g.BLUE_FOLD_ROWS[mode]
-        assert np.all(g.wavelength_at_row(mode, blue) < 4.5)
+        assert (blue.min(), blue.max() + 1) == instrument.BLUE_FOLD_ROWS[mode]  # half-open
+        assert np.all(instrument.wavelength_at_row(mode, blue) < 4.5)
 
 
 def _fit_sigma(profile):
@@ -132,8 +133,8 @@ def test_rendered_trace_width_matches_measured_psf(shared_data, mode):
     wave, sigma = _measured_psf(shared_data)
     image, table = g.point_source_rate(mode)
     for lam, measured in zip(wave, sigma):
-        row = int(round(g.row_at_wavelength(mode, lam)))
-        col = int(round(g.trace_column(mode, row)))
+        row = int(round(instrument.row_at_wavelength(mode, lam)))
+        col = int(round(instrument.trace_column(mode, row)))
         # A Gaussian fitted to the pixel values of a pixel-integrated Gaussian is wider by the
         # pixel (sigma^2 + 1/12); remove that before comparing with the measured width.
         fitted = _fit_sigma(image[row, col - 10:col + 11])
@@ -144,26 +145,26 @@ def test_rendered_trace_width_matches_measured_psf(shared_data, mode):
 
 def test_psf_fit_within_six_percent_of_table(shared_data):
     wave, sigma = _measured_psf(shared_data)
-    assert np.abs(g.psf_sigma_pixels(wave) / sigma - 1).max() < 0.065
+    assert np.abs(instrument.psf_sigma_pixels(wave) / sigma - 1).max() < 0.065
 
 
 def test_slitless_background_pattern_correlates_with_pid1053(shared_data):
     real = fits.getdata(shared_data / "flight_derived" / "slitless_background_jw01053009001.fits").astype(float)
     model = g.slitless_background()
-    assert model.shape == real.shape == g.SLITLESS_SHAPE
+    assert model.shape == real.shape == instrument.SLITLESS_SHAPE
     # Compare on the sky columns: drop the reference columns 0-3 and the columns the real frame
     # shows as hot (column median off the frame level by > 30%), found from the data here.
     column_level = np.median(real, axis=0)
     hot = np.abs(column_level / np.median(column_level[4:]) - 1) > 0.3
     sky = ~hot
     sky[:4] = False
-    assert set(np.where(hot[4:])[0] + 4) == set(g.SLITLESS_DETECTOR_COLUMNS)
+    assert set(np.where(hot[4:])[0] + 4) == set(instrument.SLITLESS_DETECTOR_COLUMNS)
     corr = np.corrcoef(model[:, sky].ravel(), real[:, sky].ravel())[0, 1]
     assert corr > 0.9
     # Level: the model's median within 5% of the real frame's on the sky columns.
     assert abs(np.median(model[:, sky]) / np.median(real[:, sky]) - 1) < 0.05
     stack = g.slitless_background(nints=3)
-    assert stack.shape == (3, *g.SLITLESS_SHAPE)
+    assert stack.shape == (3, *instrument.SLITLESS_SHAPE)
     np.testing.assert_array_equal(stack[2], model)
 
 
@@ -190,7 +191,7 @@ def test_count_rate_scale_is_bd60_1753_and_sensitivity_matches(shared_data):
     rel = g.count_rate_spectrum(star["wave"]) / star["data"] - 1
     assert np.median(np.abs(rel[physical])) < 0.05  # absolute level: BD+60 1753's own count rate
     corr = np.median([_standard(shared_data, n)["corr"] for n in STANDARDS], axis=0)
-    rel = g.sensitivity_dn_s_per_ujy(star["wave"]) / corr - 1
+    rel = instrument.sensitivity_dn_s_per_ujy(star["wave"]) / corr - 1
     assert np.median(np.abs(rel[physical])) < 0.02
 
 
@@ -250,7 +251,7 @@ def test_exposure_identity_reads_every_field():
 
 def test_unknown_mode_is_named():
     with pytest.raises(ValueError, match="'mrs'"):
-        g.wavelength_map("mrs")
+        instrument.wavelength_map("mrs")
 
 
 def test_write_truth_round_trip(tmp_path):
@@ -303,7 +304,7 @@ def test_slit_twin_trace_width_matches_measured_psf(shared_data):
     # width fitted on one noisy row is good to ~15% only (the noise-free test above covers 12-13.5 um).
     bright = wave <= 12.0
     for lam, measured in zip(wave[bright], sigma[bright]):
-        row = int(round(g.row_at_wavelength("slit", lam)))
+        row = int(round(instrument.row_at_wavelength("slit", lam)))
         col = int(round(np.interp(row, truth["rows"], truth["trace_column_nod1"])))
         # Noisy twin: the trace sits on sky and scattered light, so fit Gaussian + constant on +-6 px,
         # to the mean of 5 rows (the red end is faint: 8 DN/s peak at 13 um); the trace moves
@@ -319,7 +320,7 @@ def test_slit_twin_trace_width_matches_measured_psf(shared_data):
 @given(row=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-50.0, 1100.0)),
        mode=st.sampled_from(["slit", "slitless"]))
 def test_wavelength_at_row_is_nan_or_in_the_calibrated_range(row, mode):
-    wave = g.wavelength_at_row(mode, row)
+    wave = instrument.wavelength_at_row(mode, row)
     assert np.isnan(wave) or 2.2 <= wave <= 14.05
-    sigma = g.psf_sigma_pixels(wave)
+    sigma = instrument.psf_sigma_pixels(wave)
     assert np.isnan(sigma) or sigma > 0

@@ -13,6 +13,7 @@ from jwst.lib import reffile_utils
 from jwst.stpipe import Step
 from stdatamodels.jwst import datamodels
 
+from lrs_helpers import instrument
 from lrs_helpers import pipeline
 
 NINTS, NGROUPS, NROWS, NCOLS = 2, 10, 416, 72
@@ -56,7 +57,7 @@ def _ramp(*, emi_dn=0.0, seed=5):
     model.meta.exposure.groupgap = 0
     model.meta.exposure.frame_time = FRAME_TIME
     model.meta.exposure.group_time = FRAME_TIME
-    xstart, ystart, xsize, ysize = pipeline.MIRI_SUBARRAYS["SLITLESSPRISM"]
+    xstart, ystart, xsize, ysize = instrument.SUBARRAYS["SLITLESSPRISM"]
     model.meta.subarray.name = "SLITLESSPRISM"
     model.meta.subarray.xstart, model.meta.subarray.ystart = xstart, ystart
     model.meta.subarray.xsize, model.meta.subarray.ysize = xsize, ysize
@@ -306,7 +307,7 @@ def test_read_noise_figure_is_the_measured_one(shared_data):
     raw = fits.getdata(shared_data / "ground_test" / "miri_sub64_fast_ramps_2018.fits").astype(float)
     ramps = raw.reshape(5, 50, 80, 72)[..., 4:68]  # 5 ints x 50 groups; skip reference columns
     measured = pipeline.measure_cds_readnoise(ramps)
-    assert measured == pytest.approx(pipeline.MIRI_FAST_CDS_READNOISE_DN, abs=0.05)
+    assert measured == pytest.approx(instrument.FAST_CDS_READNOISE_DN, abs=0.05)
 
 
 def test_read_noise_measurement_recovers_known_noise():

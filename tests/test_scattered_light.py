@@ -7,6 +7,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from lrs_helpers import instrument
 from lrs_helpers import scattered_light as sl
 
 
@@ -200,12 +201,12 @@ def test_regions_from_pysiaf_match_the_slit_wavelength_map():
     # the slit's long axis runs along detector columns, about 4.72 arcsec / 0.11 = 43 px
     assert 40 < np.ptp(slit[:, 0]) < 46 and 3 < np.ptp(slit[:, 1]) < 6
     # the slit covers the columns where jwst gives the slit a wavelength (303-346)
-    columns = np.flatnonzero(np.isfinite(grounding.wavelength_map("slit")).any(axis=0))
+    columns = np.flatnonzero(np.isfinite(instrument.wavelength_map("slit")).any(axis=0))
     assert abs(slit[:, 0].min() - columns[0]) < 2 and abs(slit[:, 0].max() - columns[-1]) < 2
     # the slit reference pixel (specwcs IMX/IMY) lies inside the slit polygon
     from matplotlib.path import Path
 
-    assert Path(slit).contains_point(grounding.SLIT_REFERENCE_PIXEL)
+    assert Path(slit).contains_point(instrument.SLIT_REFERENCE_PIXEL)
     ta = regions["ta"]
     assert np.ptp(ta[:, 0]) == pytest.approx(48, abs=0.01) and np.ptp(ta[:, 1]) == pytest.approx(48, abs=0.01)
     spectral = regions["spectral"]

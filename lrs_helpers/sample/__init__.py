@@ -9,7 +9,13 @@ which writes its product file(s) and a truth sidecar into ``out_dir`` and return
 so a twin is made once and then reused by notebooks and tests.
 
 The truth sidecar is ``truth.json`` (scalars, short lists) and, where arrays are needed,
-``truth.npz``; :func:`load_truth` reads both.
+``truth.npz``; :func:`load_truth` reads both. Notebooks and helpers never import this package:
+they ask :func:`lrs_helpers.data.get` for a product and :func:`lrs_helpers.data.truth` for its
+truth, which is None for a real product.
+
+Every FITS file a scenario writes is marked as a twin in its primary header (:func:`mark_twin`):
+ORIGIN is ``LRS_HELPERS`` (never ``STSCI``), ``LRSTWIN = T``, and the lrs_helpers version, seed
+and scenario that made it are recorded, so a twin cannot be mistaken for a real product.
 """
 
 import hashlib
@@ -39,6 +45,8 @@ SCENARIOS = {
 #: default seed per scenario, so every build is deterministic
 DEFAULT_SEED = 20221
 _STAMP = "built.json"
+#: ORIGIN of every twin (real products say STSCI)
+TWIN_ORIGIN = "LRS_HELPERS"
 
 
 def cache_root():
@@ -106,6 +114,9 @@ def build(scenario, *, cache_dir=None, seed=DEFAULT_SEED, force=False):
     try:
         module = importlib.import_module(SCENARIOS[scenario][0])
         files = module.build(scratch, seed)
+        for path in files.values():
+            if Path(path).suffix == ".fits":
+                mark_twin(path, scenario=scenario, seed=seed)
         record = {
             "scenario": scenario,
             "seed": seed,
@@ -128,6 +139,46 @@ def build(scenario, *, cache_dir=None, seed=DEFAULT_SEED, force=False):
     return {role: target / name for role, name in record["files"].items()}
 
 
+def mark_twin(path, *, scenario, seed):
+    """Mark a FITS file as a sample twin in its primary header (in place; for files we just wrote).
+
+    Sets ORIGIN to :data:`TWIN_ORIGIN` and adds ``LRSTWIN = T``, ``LRSTWVER`` (lrs_helpers
+    version), ``LRSTWSED`` (seed) and ``LRSTWSCN`` (scenario). stdatamodels reads ORIGIN from the
+    header, so ``model.meta.origin`` says it too.
+    """
+    from astropy.io import fits
+
+    with fits.open(path, mode="update") as hdul:
+        header = hdul[0].header
+        header["ORIGIN"] = (TWIN_ORIGIN, "sample twin made by lrs_helpers, not STScI data")
+        header["LRSTWIN"] = (True, "lrs_helpers sample twin, not a real observation")
+        header["LRSTWVER"] = (__version__, "lrs_helpers version that built this twin")
+        header["LRSTWSED"] = (int(seed), "random seed of the twin")
+        header["LRSTWSCN"] = (scenario, "lrs_helpers.sample scenario")
+
+
+def read_truth(folder):
+    """The truth recorded in a built twin's folder.
+
+    Parameters
+    ----------
+    folder : path-like
+        A scenario folder written by :func:`build` (it holds ``truth.json``).
+
+    Returns
+    -------
+    dict
+        ``truth.json`` contents, plus the arrays of ``truth.npz`` when the scenario wrote one.
+    """
+    folder = Path(folder)
+    truth = json.loads((folder / "truth.json").read_text())
+    arrays = folder / "truth.npz"
+    if arrays.exists():
+        with np.load(arrays) as stored:
+            truth.update({name: stored[name] for name in stored.files})
+    return truth
+
+
 def load_truth(scenario, *, cache_dir=None, seed=DEFAULT_SEED):
     """The recorded truth of a scenario's twin (built when missing).
 
@@ -137,10 +188,5 @@ def load_truth(scenario, *, cache_dir=None, seed=DEFAULT_SEED):
         ``truth.json`` contents, plus the arrays of ``truth.npz`` when the scenario wrote one.
     """
     files = build(scenario, cache_dir=cache_dir, seed=seed)
-    truth = json.loads(Path(files["truth"]).read_text())
-    arrays = Path(files["truth"]).with_suffix(".npz")
-    if arrays.exists():
-        with np.load(arrays) as stored:
-            truth.update({name: stored[name] for name in stored.files})
-    return truth
+    return read_truth(Path(files["truth"]).parent)
 

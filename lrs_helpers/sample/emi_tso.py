@@ -20,6 +20,7 @@ benchmarks use it for 3 to 20 groups, or 50 integrations).
 
 import numpy as np
 
+from .. import instrument
 from .. import emi
 from . import grounding
 
@@ -33,9 +34,9 @@ BIAS_DN = 12310.0
 #: pixel-to-pixel bias scatter, DN (a fixed pattern; any value works, the fit removes it)
 BIAS_SCATTER_DN = 150.0
 #: read noise per frame, DN: the CDS noise measured on those real ramps (5.9 DN, see
-#: lrs_helpers.pipeline.MIRI_FAST_CDS_READNOISE_DN) / sqrt(2)
+#: lrs_helpers.instrument.FAST_CDS_READNOISE_DN) / sqrt(2)
 READ_NOISE_DN = 5.9 / np.sqrt(2.0)
-GAIN_E_PER_DN = 3.1  # typical MIRI gain (lrs_helpers.pipeline.MIRI_GAIN_E_PER_DN)
+GAIN_E_PER_DN = instrument.GAIN_E_PER_DN
 TARGET, TARGET_RA, TARGET_DEC = grounding.TSO_TARGET
 
 #: 390.625 Hz waveform, harmonics 1-4 as (amplitude DN, phase cycles): each harmonic k adds
@@ -82,7 +83,7 @@ def simulate(nints=NINTS, ngroups=NGROUPS, seed=0, *, emi_scale=1.0, source_scal
     """
     rng = np.random.default_rng(seed)
     ny, nx = emi.SUBARRAY_SHAPES[SUBARRAY]
-    tgroup = grounding.FRAME_TIME_S[SUBARRAY]
+    tgroup = instrument.FRAME_TIME_S[SUBARRAY]
     source, _ = grounding.point_source_rate("slitless", scale=source_scale)
     rate = source + grounding.slitless_background()
     bias = BIAS_DN + rng.normal(0.0, BIAS_SCATTER_DN, (ny, nx))
@@ -111,7 +112,7 @@ def simulate(nints=NINTS, ngroups=NGROUPS, seed=0, *, emi_scale=1.0, source_scal
 
 def _int_times(start_mjd, nints, ngroups):
     """INT_TIMES rows: integration number, start/mid/end MJD UTC (BJD TDB set equal)."""
-    frame = grounding.FRAME_TIME_S[SUBARRAY]
+    frame = instrument.FRAME_TIME_S[SUBARRAY]
     integration_s = ngroups * frame
     starts = start_mjd + np.arange(nints) * (integration_s + frame) / 86400.0
     ends = starts + integration_s / 86400.0

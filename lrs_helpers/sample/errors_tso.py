@@ -21,12 +21,13 @@ Roles:
 
 import numpy as np
 
+from .. import instrument
 from . import grounding
 from .slitless_bkg import _int_times
 
 NINTS = 200
 NGROUPS = 40
-GAIN_E_PER_DN = 3.1  # typical MIRI gain (lrs_helpers.pipeline.MIRI_GAIN_E_PER_DN)
+GAIN_E_PER_DN = instrument.GAIN_E_PER_DN
 #: read noise per frame, DN: the CDS noise measured on real FAST ramps (5.9 DN) / sqrt(2)
 READ_NOISE_DN = 5.9 / np.sqrt(2.0)
 #: the CRDS MIR_LRS-SLITLESS extraction aperture (jwst_miri_extract1d_0005.json), inclusive
@@ -64,13 +65,13 @@ def build(out_dir, seed):
     from stdatamodels.jwst import datamodels
 
     rng = np.random.default_rng(seed)
-    rows = np.arange(grounding.SLITLESS_SHAPE[0])
-    wave_rows = grounding.wavelength_at_row("slitless", rows)
+    rows = np.arange(instrument.SLITLESS_SHAPE[0])
+    wave_rows = instrument.wavelength_at_row("slitless", rows)
     rows = rows[np.isfinite(wave_rows)]
     wave = wave_rows[rows]
     start, stop = APERTURE
     npix = stop - start + 1
-    tframe = grounding.FRAME_TIME_S["SLITLESSPRISM"]
+    tframe = instrument.FRAME_TIME_S["SLITLESSPRISM"]
     integration_s = NGROUPS * tframe
 
     # per-row count rates in the aperture (DN/s): the source (nearly all of the trace falls in the
@@ -80,7 +81,7 @@ def build(out_dir, seed):
     slope_s = (NGROUPS - 1) * tframe
     var_poisson = (source + sky) / (GAIN_E_PER_DN * slope_s)
     var_rnoise = npix * 12 * READ_NOISE_DN**2 / ((NGROUPS**3 - NGROUPS) * tframe**2)
-    sensitivity = grounding.sensitivity_dn_s_per_ujy(wave) * 1e6  # DN/s per Jy
+    sensitivity = instrument.sensitivity_dn_s_per_ujy(wave) * 1e6  # DN/s per Jy
     with np.errstate(invalid="ignore", divide="ignore"):
         to_jy = np.where(sensitivity > 0, 1.0 / sensitivity, np.nan)
     true_flux = source * to_jy

@@ -25,6 +25,7 @@ target is its own (a 2000 K dwarf, labelled "sample twin").
 
 import numpy as np
 
+from .. import instrument
 from .. import foldover
 from . import grounding
 
@@ -80,7 +81,7 @@ def folded_rate_per_row(rows, direct_rate, wavelength, temperature_k,
     photons = (folded_throughput * taper
                * foldover.photon_spectrum(centres, source_temperature_k=temperature_k) * step)
     # Row of each sample on the parabola (table Y + the slitless zero point of grounding).
-    zero_point = grounding.SLITLESS_REFERENCE_PIXEL[1]
+    zero_point = instrument.SLITLESS_REFERENCE_PIXEL[1]
     landing = zero_point + turn["row_offset_px"] - turn["curvature_px_per_um2"] * (
         centres - turn["wavelength_um"]) ** 2
     # Scale from photons to DN/s with the direct light's own throughput on each row:
@@ -128,8 +129,8 @@ def build(out_dir, seed):
     from ..io import write_product
 
     rng = np.random.default_rng(seed)
-    shape = grounding.SLITLESS_SHAPE
-    wavelength_map = grounding.wavelength_map("slitless")
+    shape = instrument.SLITLESS_SHAPE
+    wavelength_map = instrument.wavelength_map("slitless")
     direct_image, table = grounding.point_source_rate("slitless", scale=SOURCE_SCALE,
                                                       temperature_k=SOURCE_TEMPERATURE_K)
     rows, wavelength = table["row"], table["wavelength_um"]
@@ -139,14 +140,14 @@ def build(out_dir, seed):
     rate = direct_image + folded_image
 
     # Noise per integration (DN/s): Poisson of the source and read noise of a FASTR1 slope fit.
-    tgroup = grounding.FRAME_TIME_S["SLITLESSPRISM"]
+    tgroup = instrument.FRAME_TIME_S["SLITLESSPRISM"]
     integration_s = NGROUPS * tgroup
     var_poisson = rate / (GAIN_E_PER_DN * integration_s)
     var_rnoise = np.full(shape, 12.0 * READ_NOISE_DN ** 2 / ((NGROUPS ** 3 - NGROUPS) * tgroup ** 2))
     noisy = rate + rng.normal(size=(NINTS, *shape)) * np.sqrt(var_poisson + var_rnoise)
 
     # Photometric conversion DN/s -> MJy/sr per row, from the measured LRS sensitivity.
-    sensitivity = grounding.sensitivity_dn_s_per_ujy(wavelength_map)  # DN/s per uJy, NaN -> 0
+    sensitivity = instrument.sensitivity_dn_s_per_ujy(wavelength_map)  # DN/s per uJy, NaN -> 0
     valid = np.isfinite(wavelength_map) & (sensitivity > 0)
     to_mjysr = np.where(valid, 1e-12 / (np.where(valid, sensitivity, 1.0) * PIXAR_SR), np.nan)
     dq = np.where(valid, 0, _DO_NOT_USE | _NON_SCIENCE).astype(np.uint32)

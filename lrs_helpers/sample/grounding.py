@@ -1,4 +1,4 @@
-"""Figures derived from real MIRI LRS material, and small builders shared by every sample twin.
+"""Source and sky models derived from real MIRI LRS material, and small builders shared by every twin.
 
 Every number in this module was derived once from the real reference material in
 ``../shared/data`` (see that folder's README); each block names its source file and the method.
@@ -11,16 +11,10 @@ subarray (416 rows x 72 columns; full-array rows 528-943, columns 0-71) for slit
 disperses along the detector rows: wavelength falls as the row number rises (14 um near row 7,
 5 um near row 380). Along the slit is the detector x (column) direction.
 
-Public API (all inputs plain numbers / numpy arrays; every function returns new arrays)::
+Instrument figures (wavelength solution, trace, PSF width, geometry, clocks, gain and read noise)
+live in :mod:`lrs_helpers.instrument`; this module holds what is only needed to *make* twins:
 
-    wavelength_map(mode)                       -> (1024, 1032) or (416, 72) float, um, NaN outside
-    wavelength_at_row(mode, row)               -> um (NaN outside the calibrated rows)
-    row_at_wavelength(mode, wavelength_um)     -> fractional row
-    trace_column(mode, row, along_slit_arcsec=0.0) -> trace centre column (float)
-    nod_columns(row)                           -> (column at nod 1, column at nod 2), slit only
-    psf_sigma_pixels(wavelength_um)            -> cross-dispersion Gaussian sigma, pixels
     count_rate_spectrum(wavelength_um, scale=1.0, temperature_k=None) -> DN/s per pixel row
-    sensitivity_dn_s_per_ujy(wavelength_um)    -> DN/s per pixel row for 1 uJy
     slitless_background(nints=None)            -> (416, 72) or (nints, 416, 72) DN/s
     render_trace(shape, rows, centre_columns, rate_per_row, sigma_px) -> new image, DN/s
     point_source_rate(mode, along_slit_arcsec=0.0, scale=1.0, temperature_k=None) -> (image, table)
@@ -31,10 +25,6 @@ Public API (all inputs plain numbers / numpy arrays; every function returns new 
     tso_spectra_table(wave, flux, error, ...)  -> the same table filled with spectra and errors
     tso_x1dints(calints, spec, columns=..., rows=..., filename=...) -> TSOMultiSpecModel
 
-Constants: ``FULL_SHAPE``, ``SLITLESS_SHAPE``, ``SUBARRAYS``, ``FRAME_TIME_S``,
-``PLATE_SCALE_ARCSEC``, ``SLIT_REFERENCE_PIXEL``, ``SLITLESS_REFERENCE_PIXEL``,
-``NOD_OFFSETS_ARCSEC``, ``BLUE_FOLD_ROWS``, ``SLITLESS_DETECTOR_COLUMNS``, ``MODES``.
-
 ``mode`` is ``"slit"`` (MIR_LRS-FIXEDSLIT, FULL array) or ``"slitless"`` (MIR_LRS-SLITLESS,
 SLITLESSPRISM subarray frame).
 """
@@ -44,105 +34,14 @@ import re
 from pathlib import Path
 
 import numpy as np
-from numpy.polynomial import Chebyshev, Polynomial
+from numpy.polynomial import Chebyshev
 from scipy.special import erf
 
-MODES = ("slit", "slitless")
-
-#: FULL MIRIMAGE array (rows, columns)
-FULL_SHAPE = (1024, 1032)
-#: SLITLESSPRISM subarray (rows, columns)
-SLITLESS_SHAPE = (416, 72)
-
-#: subarray name -> (xstart, ystart, xsize, ysize), 1-based as in SUBSTRT1/SUBSTRT2/SUBSIZE1/SUBSIZE2
-#: (SLITLESSPRISM from the PID 1053 header and specwcs 0006: SUBSTRT 1/529, 72 x 416)
-SUBARRAYS = {
-    "FULL": (1, 1, 1032, 1024),
-    "SLITLESSPRISM": (1, 529, 72, 416),
-}
-
-#: frame time per subarray for the FAST readout, seconds (SLITLESSPRISM: TFRAME of the PID 1053
-#: header, = 15904 frame clocks x 10 us in emicorr_constants.json; FULL: 2.775 s FASTR1)
-FRAME_TIME_S = {"FULL": 2.775, "SLITLESSPRISM": 0.15904}
-
-#: arcsec per pixel along the slit at the slit centre: pysiaf MIRIM_SLIT ideal x = +-0.945 arcsec
-#: maps to MIRIM_FULL detector x 317.580 and 334.674 (17.094 px for 1.89 arcsec)
-PLATE_SCALE_ARCSEC = 0.11057
+from .. import instrument
 
 #: L 168-9 (TOI-134), the target of the PID 1033 commissioning time series: name, RA and Dec
 #: (degrees, SIMBAD)
 TSO_TARGET = ("L 168-9", 350.03133, -60.06517)
-
-#: slit reference pixel (x, y), 0-based FULL frame: specwcs 0005 IMX/IMY 326.13/300.7 minus 1
-#: (jwst assign_wcs uses the same zero point); pysiaf MIRIM_SLIT gives 326.127/300.695 1-based
-SLIT_REFERENCE_PIXEL = (325.13, 299.7)
-#: slitless reference pixel (x, y), 0-based SLITLESSPRISM frame: IMXSLTL/IMYSLTL 38.5/829 (1-based,
-#: full frame) minus 1, minus the subarray origin (SUBSTRT 1/529): (37.5, 828 - 528)
-SLITLESS_REFERENCE_PIXEL = (37.5, 300.0)
-
-#: along-slit nod offsets (arcsec, ideal x) of nod 1 and nod 2: X_OFFSET = -0.945 arcsec of nod
-#: position 1 in the real PID 5141 nod exposure header (slit_wave_dx_maps.fits), mirrored for nod 2
-NOD_OFFSETS_ARCSEC = (-0.945, 0.945)
-
-# ---------------------------------------------------------------------------------------------
-# Wavelength and trace centre vs row.
-# Source: reference/jwst_miri_specwcs_0005.fits (slit) and _0006.fits (slitless), WAVETABLE.
-# Row y = Y_CENTER + zero-point y, x = X_CENTER + zero-point x (zero points above, as jwst
-# assign_wcs.miri.lrs_xytoabl does). Method: numpy Chebyshev.fit of WAVELENGTH vs y, degree 13,
-# over the rows with WAVELENGTH >= 4.5 um (max |residual| 0.0035 um slit, 0.010 um slitless;
-# median 0.0005 um at 5-12 um). Bluer rows are where the prism's dispersion collapses and the
-# table folds over (2.23, 3.19, 3.46 ... um on consecutive rows): they are carried as the table
-# itself and interpolated linearly. X_CENTER vs y is an exact quadratic (residual < 1e-12 px).
-# ---------------------------------------------------------------------------------------------
-_WAVE_FIT = {
-    "slit": Chebyshev(
-        [10.216646865977161, -4.395425522839594, -0.7686132093292383, -0.24998052642479524,
-         -0.10845784417793622, -0.05526317356099061, -0.03085440187932642, -0.01786544202525681,
-         -0.010824439463513896, -0.006504464495510277, -0.004023248019353856,
-         -0.002436090655578165, -0.0014838915501896369, -0.0006495209034900077],
-        domain=[6.7, 383.7],
-    ),
-    "slitless": Chebyshev(
-        [10.24138949226239, -4.359598555095263, -0.7976570421859815, -0.2697542344449688,
-         -0.12140245227462666, -0.06489830292696822, -0.03840857711321555, -0.024237122183083975,
-         -0.015926789503624656, -0.010813326896107018, -0.0072456296000024765,
-         -0.005105978952704928, -0.0031226194883068334, -0.002021059880591848],
-        domain=[7.0, 391.0],
-    ),
-}
-# Blue end, table rows with WAVELENGTH < 4.5 um plus the first fitted row, as (row, um), rising row.
-_BLUE_TABLE = {
-    "slit": (
-        [383.7, 384.7, 385.7, 386.7, 387.7, 388.7, 389.7, 390.7, 391.7, 392.7, 393.7],
-        [4.5623, 4.4656, 4.3559, 4.2458, 4.123, 3.9987, 3.8495, 3.666, 3.4603, 3.1871, 2.2323],
-    ),
-    "slitless": ([391.0, 392.0, 393.0, 394.0], [4.5, 4.3669, 4.2, 3.7]),
-}
-_TRACE_X_FIT = {
-    "slit": Polynomial([324.72189682099986, 0.9969568920000015, -0.3955399289999891], domain=[6.7, 393.7]),
-    "slitless": Polynomial([37.239299610287645, 0.6360856206953378, -0.25096739959233205], domain=[7.0, 394.0]),
-}
-#: calibrated row range (first, last) of the specwcs table, 0-based rows of the mode's frame
-_ROW_RANGE = {"slit": (6.7, 393.7), "slitless": (7.0, 394.0)}
-#: columns where jwst gives a wavelength (its bounding box): slit from the table corners
-#: floor(min X0)-0.5 .. ceil(max X1)+0.5 -> columns 303-346; slitless: columns 4-71 (after the
-#: four reference columns)
-_COLUMN_RANGE = {"slit": (303, 346), "slitless": (4, 71)}
-
-#: rows (0-based, mode frame) where the specwcs table is bluer than 4.5 um: the blue end where
-#: the dispersion collapses and light from below ~4.5 um folds onto the 4.5-5.2 um rows
-BLUE_FOLD_ROWS = {"slit": (385, 393), "slitless": (392, 394)}
-
-# ---------------------------------------------------------------------------------------------
-# Cross-dispersion PSF width. Source: flight_derived/slit_psf_width_jw06620-obs13.fits (43 rows).
-# Form: sigma = sqrt(a^2 + (b*lambda)^2 + c^2 exp(-2 (lambda - 5 um) / s)), fitted with
-# scipy curve_fit to the rows at >= 5.0 um. Why: a is the wavelength-independent core (pixel
-# sampling, charge diffusion), b*lambda the diffraction width growing as lambda/D, and the
-# exponential term the broadening measured at the blue end (1.4 px at 5.05 um, falling to 1.0 px
-# by 5.9 um), which a pure diffraction form cannot follow (it misses it by 29%). Max relative
-# error 6.0%, rms 1.9% over 5-14 um.
-# ---------------------------------------------------------------------------------------------
-_PSF_A, _PSF_B, _PSF_C, _PSF_S = 0.5562193001653791, 0.11254756053576223, 1.2818492320902801, 0.9721117541109731
 
 # ---------------------------------------------------------------------------------------------
 # Standard-star count-rate shape and measured sensitivity.
@@ -152,7 +51,6 @@ _PSF_A, _PSF_B, _PSF_C, _PSF_S = 0.5562193001653791, 0.11254756053576223, 1.2818
 # DN/s per uJy per row) the same without normalising. Median |table - data| 0.4% at 5-13.9 um.
 # The scale is BD+60 1753's median data value, 190.05 DN/s per row (its peak 8700 DN/s at 5.06 um).
 # ---------------------------------------------------------------------------------------------
-_SPEC_GRID_UM = np.round(np.r_[4.0:6.0:0.05, 6.0:14.01:0.1], 3)
 _SPEC_SHAPE = np.array([
     0.45701, 0.46763, 0.48125, 0.49057, 0.49853, 0.54009, 0.59451, 0.66511, 0.77942, 1.1626, 1.743,
     2.6287, 4.9735, 9.3092, 14.774, 19.944, 25.165, 30.821, 36.568, 41.282, 43.844, 44.923, 44.494,
@@ -165,21 +63,6 @@ _SPEC_SHAPE = np.array([
     0.59073, 0.53823, 0.48646, 0.42645, 0.35358, 0.302, 0.26506, 0.22945, 0.20131, 0.17079,
     0.13779, 0.13036, 0.10854, 0.096042, 0.08963, 0.083814, 0.074591, 0.06906, 0.062316, 0.058893,
     0.051952, 0.046448, 0.03726, 0.033553, 0.028321, 0.026557, 0.020801,
-])
-_SPEC_CORR = np.array([
-    0.0029253, 0.0030476, 0.0032075, 0.0033474, 0.0034839, 0.0038379, 0.0042879, 0.004968,
-    0.0060143, 0.0090786, 0.013818, 0.021237, 0.040987, 0.07836, 0.12742, 0.17499, 0.22421,
-    0.27935, 0.34016, 0.39193, 0.4205, 0.43544, 0.44053, 0.44168, 0.44236, 0.43889, 0.4392,
-    0.42588, 0.40742, 0.3892, 0.36812, 0.35861, 0.35304, 0.35064, 0.34805, 0.34322, 0.33469,
-    0.32428, 0.31508, 0.30832, 0.30446, 0.30647, 0.3144, 0.31447, 0.29773, 0.2807, 0.26887,
-    0.25814, 0.25344, 0.24909, 0.24021, 0.23728, 0.22423, 0.22238, 0.21266, 0.21364, 0.20433,
-    0.20562, 0.19856, 0.19918, 0.18853, 0.18579, 0.18153, 0.17408, 0.17223, 0.16108, 0.15714,
-    0.15056, 0.14258, 0.14129, 0.13706, 0.13148, 0.1291, 0.12515, 0.11808, 0.11759, 0.11377,
-    0.10696, 0.10233, 0.099078, 0.093726, 0.085167, 0.080831, 0.076299, 0.07033, 0.062678,
-    0.056708, 0.053629, 0.047946, 0.042356, 0.04073, 0.036215, 0.033188, 0.030395, 0.027335,
-    0.02535, 0.023296, 0.020677, 0.017479, 0.01518, 0.013543, 0.011839, 0.01056, 0.009205,
-    0.0075809, 0.0071811, 0.0061663, 0.0054718, 0.0051615, 0.0049011, 0.0045016, 0.0042115,
-    0.0038114, 0.0036683, 0.0033402, 0.0030154, 0.0024178, 0.002238, 0.0019036, 0.0018325, 0.0014361,
 ])
 _SPEC_SCALE_DN_S = 190.05
 #: the standards are A-G stars, all on the Rayleigh-Jeans tail at 4-14 um: a hot reference
@@ -205,145 +88,6 @@ _BKG_ROWS = Chebyshev(
     domain=[0.0, 415.0],
 )
 _BKG_EDGE_DEPTH, _BKG_EDGE_SCALE = 0.1648, 4.1732
-#: hot columns of the real PID 1053 SLITLESSPRISM frame: column -> median DN/s (not sky)
-SLITLESS_DETECTOR_COLUMNS = {4: 1852.0, 5: 128.0, 8: 84.0}
-_REFERENCE_COLUMNS = 4
-
-
-def _check_mode(mode):
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-
-
-def wavelength_at_row(mode, row):
-    """Wavelength of the spectral trace at a detector row.
-
-    Parameters
-    ----------
-    mode : {"slit", "slitless"}
-        LRS mode; rows are in the FULL frame for ``"slit"``, the SLITLESSPRISM frame for ``"slitless"``.
-    row : float or array_like
-        0-based row(s), fractional allowed.
-
-    Returns
-    -------
-    numpy.ndarray or float
-        Wavelength in um; NaN outside the rows the specwcs table calibrates.
-    """
-    _check_mode(mode)
-    row = np.asarray(row, dtype=float)
-    fit = _WAVE_FIT[mode]
-    blue_rows, blue_wave = _BLUE_TABLE[mode]
-    lo, hi = _ROW_RANGE[mode]
-    inside = (row >= lo) & (row <= hi)
-    clipped = np.clip(np.where(inside, row, lo), lo, hi)  # evaluate the fit only where it holds
-    wave = np.where(clipped <= fit.domain[1], fit(clipped), np.interp(clipped, blue_rows, blue_wave))
-    wave = np.where(inside, wave, np.nan)
-    return wave if wave.ndim else float(wave)
-
-
-def row_at_wavelength(mode, wavelength_um):
-    """Fractional row at which the trace has a given wavelength (inverse of :func:`wavelength_at_row`).
-
-    Parameters
-    ----------
-    mode : {"slit", "slitless"}
-    wavelength_um : float or array_like
-        Wavelength in um.
-
-    Returns
-    -------
-    numpy.ndarray or float
-        0-based row; NaN outside the calibrated wavelength range.
-    """
-    _check_mode(mode)
-    lo, hi = _ROW_RANGE[mode]
-    rows = np.linspace(lo, hi, 4000)
-    waves = wavelength_at_row(mode, rows)  # falls monotonically as the row rises
-    wavelength_um = np.asarray(wavelength_um, dtype=float)
-    out = np.interp(wavelength_um, waves[::-1], rows[::-1], left=np.nan, right=np.nan)
-    return out if out.ndim else float(out)
-
-
-def wavelength_map(mode):
-    """Wavelength of every pixel, as jwst assign_wcs gives it for LRS.
-
-    Inside the calibrated region the wavelength depends on the row only (jwst's LRS model does the
-    same); the region is jwst's bounding box: slit columns 303-346 of the FULL array, slitless
-    columns 4-71 of SLITLESSPRISM, rows within the specwcs table (slit 7-393, slitless 7-394).
-
-    Parameters
-    ----------
-    mode : {"slit", "slitless"}
-
-    Returns
-    -------
-    numpy.ndarray
-        float64, shape (1024, 1032) for ``"slit"`` (FULL frame) or (416, 72) for ``"slitless"``;
-        um inside the region, NaN elsewhere.
-    """
-    _check_mode(mode)
-    shape = FULL_SHAPE if mode == "slit" else SLITLESS_SHAPE
-    out = np.full(shape, np.nan)
-    first, last = _COLUMN_RANGE[mode]
-    out[:, first:last + 1] = wavelength_at_row(mode, np.arange(shape[0]))[:, None]
-    return out
-
-
-def trace_column(mode, row, along_slit_arcsec=0.0):
-    """Centre column of a point source's trace at a row.
-
-    Parameters
-    ----------
-    mode : {"slit", "slitless"}
-    row : float or array_like
-        0-based row(s) of the mode's frame.
-    along_slit_arcsec : float
-        Source offset along the slit (ideal x, arcsec); positive moves the trace to higher
-        columns. For slitless it is the offset from the nominal SLITLESSPRISM position.
-
-    Returns
-    -------
-    numpy.ndarray or float
-        Fractional 0-based column.
-    """
-    _check_mode(mode)
-    col = _TRACE_X_FIT[mode](np.asarray(row, dtype=float)) + along_slit_arcsec / PLATE_SCALE_ARCSEC
-    return col if np.ndim(col) else float(col)
-
-
-def nod_columns(row):
-    """Trace centre columns of the two along-slit nods (FIXEDSLIT, FULL frame).
-
-    Parameters
-    ----------
-    row : float or array_like
-        0-based FULL-frame row(s).
-
-    Returns
-    -------
-    tuple of (numpy.ndarray or float)
-        Columns at nod 1 and nod 2 (offsets :data:`NOD_OFFSETS_ARCSEC`, about -/+8.5 px).
-    """
-    return tuple(trace_column("slit", row, offset) for offset in NOD_OFFSETS_ARCSEC)
-
-
-def psf_sigma_pixels(wavelength_um):
-    """Cross-dispersion Gaussian sigma of the LRS trace.
-
-    Parameters
-    ----------
-    wavelength_um : float or array_like
-        Wavelength in um (fit valid at 5-14 um; bluer values follow the blue-end term upward).
-
-    Returns
-    -------
-    numpy.ndarray or float
-        Sigma in pixels (about 0.96 px at 6.5 um, 1.45 px at 5.05 um, 1.67 px at 14 um).
-    """
-    lam = np.asarray(wavelength_um, dtype=float)
-    sigma = np.sqrt(_PSF_A ** 2 + (_PSF_B * lam) ** 2 + _PSF_C ** 2 * np.exp(-2.0 * (lam - 5.0) / _PSF_S))
-    return sigma if sigma.ndim else float(sigma)
 
 
 def _blackbody_ratio(lam_um, temperature_k):
@@ -374,31 +118,12 @@ def count_rate_spectrum(wavelength_um, scale=1.0, temperature_k=None):
         Count rate summed across the trace, DN/s per pixel row.
     """
     lam = np.asarray(wavelength_um, dtype=float)
-    inside = (lam >= _SPEC_GRID_UM[0]) & (lam <= _SPEC_GRID_UM[-1])
-    rate = np.exp(np.interp(lam, _SPEC_GRID_UM, np.log(_SPEC_SHAPE))) * _SPEC_SCALE_DN_S * scale
+    inside = (lam >= instrument.SPECTRAL_GRID_UM[0]) & (lam <= instrument.SPECTRAL_GRID_UM[-1])
+    rate = np.exp(np.interp(lam, instrument.SPECTRAL_GRID_UM, np.log(_SPEC_SHAPE))) * _SPEC_SCALE_DN_S * scale
     if temperature_k is not None:
         rate = rate * _blackbody_ratio(lam, float(temperature_k))
     rate = np.where(inside, rate, 0.0)
     return rate if rate.ndim else float(rate)
-
-
-def sensitivity_dn_s_per_ujy(wavelength_um):
-    """Measured LRS slit sensitivity: count rate per row for a 1 uJy point source.
-
-    Parameters
-    ----------
-    wavelength_um : float or array_like
-        Wavelength in um (4-14 um; 0 outside).
-
-    Returns
-    -------
-    numpy.ndarray or float
-        DN/s per pixel row per uJy (median over the four standards of data / CALSPEC model).
-    """
-    lam = np.asarray(wavelength_um, dtype=float)
-    inside = (lam >= _SPEC_GRID_UM[0]) & (lam <= _SPEC_GRID_UM[-1])
-    sens = np.where(inside, np.exp(np.interp(lam, _SPEC_GRID_UM, np.log(_SPEC_CORR))), 0.0)
-    return sens if sens.ndim else float(sens)
 
 
 def slitless_background(nints=None):
@@ -420,11 +145,11 @@ def slitless_background(nints=None):
     numpy.ndarray
         float64 DN/s, shape (416, 72), or (nints, 416, 72).
     """
-    rows = np.arange(SLITLESS_SHAPE[0])
-    cols = np.arange(SLITLESS_SHAPE[1])
+    rows = np.arange(instrument.SLITLESS_SHAPE[0])
+    cols = np.arange(instrument.SLITLESS_SHAPE[1])
     col_profile = 1.0 - _BKG_EDGE_DEPTH * np.exp(-(cols - 6.0) / _BKG_EDGE_SCALE)
     col_profile = np.clip(col_profile, 0.0, None)
-    col_profile[:_REFERENCE_COLUMNS] = 0.0
+    col_profile[:instrument.REFERENCE_COLUMNS] = 0.0
     image = np.outer(_BKG_ROWS(rows), col_profile)
     if nints is None:
         return image
@@ -482,17 +207,17 @@ def point_source_rate(mode, along_slit_arcsec=0.0, scale=1.0, temperature_k=None
     table : dict of numpy.ndarray
         ``row``, ``wavelength_um``, ``column`` (trace centre), ``rate_dn_s`` (per row), ``sigma_px``.
     """
-    _check_mode(mode)
-    shape = FULL_SHAPE if mode == "slit" else SLITLESS_SHAPE
-    lo, hi = _ROW_RANGE[mode]
+    instrument.check_mode(mode)
+    shape = instrument.FULL_SHAPE if mode == "slit" else instrument.SLITLESS_SHAPE
+    lo, hi = instrument.CALIBRATED_ROWS[mode]
     rows = np.arange(int(np.ceil(lo)), int(np.floor(hi)) + 1)
-    wave = wavelength_at_row(mode, rows)
+    wave = instrument.wavelength_at_row(mode, rows)
     table = {
         "row": rows,
         "wavelength_um": wave,
-        "column": trace_column(mode, rows, along_slit_arcsec),
+        "column": instrument.trace_column(mode, rows, along_slit_arcsec),
         "rate_dn_s": count_rate_spectrum(wave, scale, temperature_k),
-        "sigma_px": psf_sigma_pixels(wave),
+        "sigma_px": instrument.psf_sigma_pixels(wave),
     }
     image = render_trace(shape, rows, table["column"], table["rate_dn_s"], table["sigma_px"])
     return image, table
@@ -590,12 +315,12 @@ def base_metadata(model, *, exp_type, subarray, ngroups, nints, filename, readpa
     from astropy.time import Time, TimeDelta
 
     identity = exposure_identity(filename)
-    if subarray not in SUBARRAYS:
-        raise ValueError(f"subarray must be one of {sorted(SUBARRAYS)}, got {subarray!r}")
+    if subarray not in instrument.SUBARRAYS:
+        raise ValueError(f"subarray must be one of {sorted(instrument.SUBARRAYS)}, got {subarray!r}")
     if (exp_type, subarray) not in _APERTURES:
         raise ValueError(f"no LRS aperture for EXP_TYPE {exp_type!r} with SUBARRAY {subarray!r}")
-    xstart, ystart, xsize, ysize = SUBARRAYS[subarray]
-    tframe = FRAME_TIME_S[subarray]
+    xstart, ystart, xsize, ysize = instrument.SUBARRAYS[subarray]
+    tframe = instrument.FRAME_TIME_S[subarray]
     nresets = 1
     duration = tframe * (nints * ngroups + (nints - 1) * nresets)
     t0 = Time(start, format="isot", scale="utc")
@@ -604,7 +329,7 @@ def base_metadata(model, *, exp_type, subarray, ngroups, nints, filename, readpa
 
     meta = model.meta
     meta.telescope = "JWST"
-    meta.origin = "STSCI"
+    meta.origin = "LRS_HELPERS"  # a twin, never STSCI (lrs_helpers.sample.mark_twin)
     meta.time_sys = "UTC"
     meta.time_unit = "s"
     meta.filename = filename
@@ -699,7 +424,7 @@ def base_metadata(model, *, exp_type, subarray, ngroups, nints, filename, readpa
         meta.dither.primary_type = "ALONG-SLIT-NOD"
         meta.dither.position_number = int(nod)
         meta.dither.total_points = 2
-        meta.dither.x_offset = NOD_OFFSETS_ARCSEC[nod - 1]
+        meta.dither.x_offset = instrument.NOD_OFFSETS_ARCSEC[nod - 1]
         meta.dither.y_offset = 0.0
     return model
 
@@ -810,7 +535,7 @@ def tso_spectra_table(wave, flux, error, *, poisson_share, npix, dq, segment):
     """
     flux = np.asarray(flux)
     table = tso_spec_table(flux.shape[0], wave.size)
-    pixel_sr = (PLATE_SCALE_ARCSEC / 206264.806) ** 2
+    pixel_sr = (instrument.PLATE_SCALE_ARCSEC / 206264.806) ** 2
     to_sb = 1e-6 / (npix * pixel_sr)  # Jy over the aperture -> MJy/sr
     variance = np.asarray(error) ** 2
     table["WAVELENGTH"] = wave

@@ -33,8 +33,8 @@ PID 1053 sky background); gain 3.1 e-/DN and CDS read noise 5.9 DN from :mod:`lr
 
 import numpy as np
 
+from .. import instrument
 from .. import jumps
-from ..pipeline import MIRI_FAST_CDS_READNOISE_DN, MIRI_GAIN_E_PER_DN
 from . import grounding
 
 NINTS = 3
@@ -175,9 +175,9 @@ def build(out_dir, seed):
     from ..io import write_product
 
     rng = np.random.default_rng(seed)
-    shape = grounding.SLITLESS_SHAPE
-    tgroup = grounding.FRAME_TIME_S["SLITLESSPRISM"]
-    gain, readnoise = MIRI_GAIN_E_PER_DN, MIRI_FAST_CDS_READNOISE_DN
+    shape = instrument.SLITLESS_SHAPE
+    tgroup = instrument.FRAME_TIME_S["SLITLESSPRISM"]
+    gain, readnoise = instrument.GAIN_E_PER_DN, instrument.FAST_CDS_READNOISE_DN
     source, table = grounding.point_source_rate("slitless", scale=SOURCE_SCALE)
     rate = source + grounding.slitless_background()
 
@@ -216,8 +216,8 @@ def build(out_dir, seed):
     var_poisson = fitted / (gain * integration_s)
     var_rnoise = np.full(shape, 12.0 * (readnoise / np.sqrt(2.0)) ** 2 / ((NGROUPS ** 3 - NGROUPS) * tgroup ** 2))
     rates = fitted + rng.normal(size=(NINTS, *shape)) * np.sqrt(var_poisson + var_rnoise)
-    wavelength_map = grounding.wavelength_map("slitless")
-    sensitivity = grounding.sensitivity_dn_s_per_ujy(wavelength_map)
+    wavelength_map = instrument.wavelength_map("slitless")
+    sensitivity = instrument.sensitivity_dn_s_per_ujy(wavelength_map)
     valid = np.isfinite(wavelength_map) & (sensitivity > 0)
     to_mjysr = np.where(valid, 1e-12 / (np.where(valid, sensitivity, 1.0) * PIXAR_SR), np.nan)
     dq = np.where(valid, 0, jumps.DO_NOT_USE | 512).astype(np.uint32)  # 512: NON_SCIENCE

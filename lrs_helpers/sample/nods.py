@@ -5,12 +5,12 @@ What is injected, and how (independently of :mod:`lrs_helpers.pathloss`):
 * the slit: the pysiaf MIRIM_SLIT outline (ideal frame corners), not an idealised rectangle;
 * the slit-plane PSF: a 2-D Gaussian whose width is diffraction (the Gaussian with the Airy core's
   FWHM, 1.029 lambda/D, D = 6.5 m) plus a constant blur, the blur derived here from the measured
-  trace width (:func:`grounding.psf_sigma_pixels`) at 7-14 um where the measurement is not
+  trace width (:func:`instrument.psf_sigma_pixels`) at 7-14 um where the measurement is not
   widened by detector scattering;
 * the slit loss: that PSF integrated numerically over the slit polygon on a 0.004 arcsec grid;
 * the spectral shift: the light that passes the slit, profile across the slit and all, is laid on
   the detector rows through the pysiaf scale (MIRIM_SLIT ideal Y -> MIRIM_FULL detector y), and
-  the pipeline's row -> wavelength relation (:func:`grounding.wavelength_at_row`, specwcs 0005)
+  the pipeline's row -> wavelength relation (:func:`instrument.wavelength_at_row`, specwcs 0005)
   assigns the wavelengths as if the source were centred;
 * the pipeline's pathloss correction for a centred source is divided out, as jwst does;
 * the source: the standard-star colour (:func:`grounding.count_rate_spectrum`) times PAH-like
@@ -28,7 +28,8 @@ import numpy as np
 from matplotlib.path import Path as Polygon
 from scipy.special import erf
 
-from lrs_helpers.sample import grounding
+from .. import instrument
+from . import grounding
 
 #: across-slit positions of the source at nod 1 and nod 2, arcsec (ideal Y of MIRIM_SLIT)
 ACROSS_OFFSETS_ARCSEC = (0.05, 0.15)
@@ -53,7 +54,7 @@ def _slit_sigma_arcsec(wavelength_um):
     """Slit-plane PSF sigma: diffraction plus a blur derived from the measured trace width."""
     diffraction = 1.029 / 2.3548 * np.asarray(wavelength_um) * 1e-6 / _DIAMETER_M * _ARCSEC_PER_RADIAN
     reference = np.linspace(7.0, 14.0, 30)
-    measured = grounding.psf_sigma_pixels(reference) * grounding.PLATE_SCALE_ARCSEC
+    measured = instrument.psf_sigma_pixels(reference) * instrument.PLATE_SCALE_ARCSEC
     diffraction_ref = 1.029 / 2.3548 * reference * 1e-6 / _DIAMETER_M * _ARCSEC_PER_RADIAN
     blur = np.sqrt(np.mean(np.clip(measured**2 - diffraction_ref**2, 0.0, None)))
     return np.sqrt(diffraction**2 + blur**2)
@@ -102,7 +103,7 @@ def _transmitted_profiles(wavelengths, along, across, polygon):
 
 def _standard_star_shape(wave):
     """Flux density shape of the standard star: its count rate over the measured sensitivity."""
-    sensitivity = grounding.sensitivity_dn_s_per_ujy(wave)
+    sensitivity = instrument.sensitivity_dn_s_per_ujy(wave)
     usable = sensitivity > 0
     return np.where(usable, grounding.count_rate_spectrum(wave) / np.where(usable, sensitivity, 1.0), 0.0)
 
@@ -180,11 +181,11 @@ def build(out_dir, seed):
     polygon, rows_per_arcsec = _slit_geometry()
     # Rows the pipeline extracts: the calibrated rows with wavelength >= 4.5 um and <= 14 um.
     all_rows = np.arange(7, 394)
-    all_wave = grounding.wavelength_at_row("slit", all_rows)
+    all_wave = instrument.wavelength_at_row("slit", all_rows)
     keep = (all_wave >= 4.5) & (all_wave <= 14.0)
     rows, assigned_wave = all_rows[keep], all_wave[keep]
     fine_rows = np.arange(rows[0] - 6.0, rows[-1] + 6.0, 0.05)
-    fine_wave = grounding.wavelength_at_row("slit", fine_rows)
+    fine_wave = instrument.wavelength_at_row("slit", fine_rows)
     fine_ok = np.isfinite(fine_wave)
     fine_rows, fine_wave = fine_rows[fine_ok], fine_wave[fine_ok]
     dispersion_rows = np.abs(np.gradient(assigned_wave, rows))
@@ -201,7 +202,7 @@ def build(out_dir, seed):
 
     files, truth_arrays, positions = {}, {}, {}
     for nod, across in zip((1, 2), ACROSS_OFFSETS_ARCSEC):
-        along = grounding.NOD_OFFSETS_ARCSEC[nod - 1]
+        along = instrument.NOD_OFFSETS_ARCSEC[nod - 1]
         signal, nodes, throughput_nodes = _observe(across, along, rows, fine_rows, fine_wave,
                                                       polygon, rows_per_arcsec)
         flux = signal / (dispersion_rows * centred_throughput)
@@ -225,7 +226,7 @@ def build(out_dir, seed):
         table["FLUX_ERROR"] = error
         table["FLUX_VAR_POISSON"] = error**2
         npixels = 8.0  # extract_1d reference 0005: FIXEDSLIT xstart 27 .. xstop 34
-        pixel_sr = (grounding.PLATE_SCALE_ARCSEC / _ARCSEC_PER_RADIAN) ** 2
+        pixel_sr = (instrument.PLATE_SCALE_ARCSEC / _ARCSEC_PER_RADIAN) ** 2
         table["SURF_BRIGHT"] = noisy * 1e-6 / (npixels * pixel_sr)
         table["SB_ERROR"] = error * 1e-6 / (npixels * pixel_sr)
         table["SB_VAR_POISSON"] = table["SB_ERROR"] ** 2

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import instrument
 from . import grounding as g
 
 #: identity of the product it stands in for (data_manifest.csv slit_* rows): PID 1536 obs 27, visit 1,
@@ -35,7 +36,7 @@ from . import grounding as g
 PROGRAM, OBSERVATION, VISIT, VISIT_GROUP, SEQUENCE, ACTIVITY = "01536", "027", "001", "03", "1", "02"
 TARGET, TARGET_RA, TARGET_DEC = "BD+60 1753", 261.2178162499999, 60.43076388888888
 NGROUPS, NINTS = 5, 2
-GAIN_E_PER_DN = 3.1  # typical MIRI gain used in public code (shared data README)
+GAIN_E_PER_DN = instrument.GAIN_E_PER_DN
 READ_NOISE_DN = 6.0  # per group, typical MIRIMAGE value
 SATURATION_DN = 50000.0
 
@@ -61,7 +62,7 @@ _DO_NOT_USE, _SATURATED, _REFERENCE_PIXEL = 1, 2, 2 ** 31
 
 def _exposure_time_s():
     # slope baseline of one integration: (ngroups - 1) group times
-    return (NGROUPS - 1) * g.FRAME_TIME_S["FULL"]
+    return (NGROUPS - 1) * instrument.FRAME_TIME_S["FULL"]
 
 
 def _halo(rows, cols, wave, shift_px):
@@ -69,18 +70,18 @@ def _halo(rows, cols, wave, shift_px):
     row) of ``rows``, for a telescope shift of ``shift_px`` along the slit."""
     bright = g.count_rate_spectrum(wave, scale=BRIGHT_SCALE)
     level = HALO_FRACTION * bright * (wave / 7.5) ** 2
-    centre = g.trace_column("slit", rows, shift_px * g.PLATE_SCALE_ARCSEC)
+    centre = instrument.trace_column("slit", rows, shift_px * instrument.PLATE_SCALE_ARCSEC)
     u = (np.atleast_2d(cols) - centre[:, None]) / HALO_HALF_WIDTH_PX
     return level[:, None] * (1.0 + HALO_SLOPE * u + HALO_CURVATURE * u ** 2)
 
 
 def _scene(nod):
     """Noise-free count-rate image (DN/s) of one nod, and its parts."""
-    shape = g.FULL_SHAPE
-    offset = g.NOD_OFFSETS_ARCSEC[nod - 1]
-    shift_px = offset / g.PLATE_SCALE_ARCSEC
+    shape = instrument.FULL_SHAPE
+    offset = instrument.NOD_OFFSETS_ARCSEC[nod - 1]
+    shift_px = offset / instrument.PLATE_SCALE_ARCSEC
     source, table = g.point_source_rate("slit", along_slit_arcsec=offset)
-    wave_map = g.wavelength_map("slit")
+    wave_map = instrument.wavelength_map("slit")
     slit_rows = np.where(np.isfinite(wave_map).any(axis=1))[0]
     slit_cols = np.where(np.isfinite(wave_map).any(axis=0))[0]
     wave = wave_map[slit_rows, slit_cols[0]]
@@ -91,14 +92,14 @@ def _scene(nod):
     sky = np.zeros(shape)
     lam = np.clip(wave, 5.0, 14.0)
     sky_level = SKY_BLUE + (SKY_RED - SKY_BLUE) * ((lam - 5.0) / 9.0) ** 2
-    centre = g.trace_column("slit", slit_rows)
+    centre = instrument.trace_column("slit", slit_rows)
     u = (slit_cols[None, :] - centre[:, None]) / HALO_HALF_WIDTH_PX
     sky[np.ix_(slit_rows, slit_cols)] = sky_level[:, None] * (1.0 + SKY_GRADIENT * u)
     # Imager field: dispersed sky shaped like the real slitless frame's row profile (its row 300
     # placed at the slit reference row), plus the bright field star's own dispersed trace.
     profile = g.slitless_background()[:, 40]
     full_rows = np.arange(shape[0])
-    slitless_rows = np.clip(full_rows - g.SLIT_REFERENCE_PIXEL[1] + g.SLITLESS_REFERENCE_PIXEL[1], 0, 415)
+    slitless_rows = np.clip(full_rows - instrument.SLIT_REFERENCE_PIXEL[1] + instrument.SLITLESS_REFERENCE_PIXEL[1], 0, 415)
     sky[:, IMAGER_FIRST_COLUMN:-4] += np.interp(slitless_rows, np.arange(416), profile)[:, None]
     bright = g.render_trace(
         shape, table["row"], BRIGHT_COLUMN + shift_px + (table["column"] - table["column"][0]),
@@ -110,7 +111,7 @@ def _scene(nod):
 def _noisy_rate(truth_rate, rng):
     """Rate, VAR_POISSON, VAR_RNOISE, DQ of one nod from its noise-free count rate."""
     t = _exposure_time_s() * NINTS
-    tgroup = g.FRAME_TIME_S["FULL"]
+    tgroup = instrument.FRAME_TIME_S["FULL"]
     var_rnoise = np.full(truth_rate.shape, 12.0 * READ_NOISE_DN ** 2 / ((NGROUPS ** 3 - NGROUPS) * tgroup ** 2) / NINTS)
     var_poisson = np.clip(truth_rate, 0.0, None) / (GAIN_E_PER_DN * t)
     rate = truth_rate + rng.normal(size=truth_rate.shape) * np.sqrt(var_poisson + var_rnoise)
@@ -151,15 +152,15 @@ def _metadata(model, nod, suffix):
 
 def _to_surface_brightness(wave):
     """Factor DN/s per pixel -> MJy/sr per pixel, per row (measured LRS sensitivity and pixel area)."""
-    sens = g.sensitivity_dn_s_per_ujy(wave)
-    pixar_sr = (g.PLATE_SCALE_ARCSEC / 206264.806) ** 2
+    sens = instrument.sensitivity_dn_s_per_ujy(wave)
+    pixar_sr = (instrument.PLATE_SCALE_ARCSEC / 206264.806) ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(sens > 0, 1e-12 / (sens * pixar_sr), np.nan), pixar_sr
 
 
 def _rectify(image, rows):
     """Cut the slit out of a FULL-frame image, one row per detector row, columns along the slit."""
-    centre = g.trace_column("slit", rows)
+    centre = instrument.trace_column("slit", rows)
     offsets = np.arange(S2D_COLUMNS) - S2D_CENTRE
     out = np.empty((rows.size, S2D_COLUMNS))
     cols = np.arange(image.shape[1])
@@ -233,7 +234,7 @@ def build(out_dir, seed):
     out_dir = Path(out_dir)
     rng = np.random.default_rng(seed)
     files = {}
-    wave_map = g.wavelength_map("slit")
+    wave_map = instrument.wavelength_map("slit")
     rows = np.where(np.isfinite(wave_map).any(axis=1))[0]
     first_col = int(np.where(np.isfinite(wave_map).any(axis=0))[0][0])
     wave_rows = wave_map[rows, first_col]
@@ -277,7 +278,7 @@ def build(out_dir, seed):
         _metadata(model, nod, "cal")
         model.meta.bunit_data = model.meta.bunit_err = "MJy/sr"
         model.meta.photometry.pixelarea_steradians = pixar_sr
-        model.meta.photometry.pixelarea_arcsecsq = g.PLATE_SCALE_ARCSEC ** 2
+        model.meta.photometry.pixelarea_arcsecsq = instrument.PLATE_SCALE_ARCSEC ** 2
         for step in ("assign_wcs", "back_sub", "flat_field", "srctype", "photom"):
             setattr(model.meta.cal_step, step, "COMPLETE")
         path = out_dir / _file_name(nod, "cal")
@@ -288,7 +289,7 @@ def build(out_dir, seed):
     # writes it for MIR_LRS-FIXEDSLIT ("flipped so that the resampled dispersion direction matches
     # the dispersion direction on the detector"); columns run along the slit.
     s2d = {}
-    s2d_cols = {nod: S2D_CENTRE + g.NOD_OFFSETS_ARCSEC[nod - 1] / g.PLATE_SCALE_ARCSEC for nod in (1, 2)}
+    s2d_cols = {nod: S2D_CENTRE + instrument.NOD_OFFSETS_ARCSEC[nod - 1] / instrument.PLATE_SCALE_ARCSEC for nod in (1, 2)}
     for nod in (1, 2):
         sci, var_poisson, var_rnoise, var_flat, _ = cal_arrays[nod]
         s2d[nod] = {
@@ -313,7 +314,7 @@ def build(out_dir, seed):
         slit_model.meta.bunit_data = slit_model.meta.bunit_err = "MJy/sr"
         slit_model.source_type = "POINT"
         slit_model.meta.photometry.pixelarea_steradians = pixar_sr
-        slit_model.meta.photometry.pixelarea_arcsecsq = g.PLATE_SCALE_ARCSEC ** 2
+        slit_model.meta.photometry.pixelarea_arcsecsq = instrument.PLATE_SCALE_ARCSEC ** 2
         for step in ("assign_wcs", "back_sub", "flat_field", "srctype", "photom", "resample"):
             setattr(slit_model.meta.cal_step, step, "COMPLETE")
         path = out_dir / _file_name(nod, "s2d")
@@ -333,13 +334,13 @@ def build(out_dir, seed):
     in_rows = np.isin(table["row"], rows)
     source_rate = table["rate_dn_s"][in_rows]
     with np.errstate(divide="ignore", invalid="ignore"):
-        sens = g.sensitivity_dn_s_per_ujy(wave_rows)
+        sens = instrument.sensitivity_dn_s_per_ujy(wave_rows)
         source_flux_jy = np.where(sens > 0, source_rate / sens * 1e-6, np.nan)
     halo_rate = {nod: scenes[nod]["halo"] for nod in (1, 2)}
     first, last = first_col, int(np.where(np.isfinite(wave_map).any(axis=0))[0][-1])
     # The residual on the s2d, from the model itself at the rectified positions (no edge effects).
-    s2d_x = g.trace_column("slit", rows)[:, None] + (np.arange(S2D_COLUMNS) - S2D_CENTRE)[None, :]
-    shifts = [o / g.PLATE_SCALE_ARCSEC for o in g.NOD_OFFSETS_ARCSEC]
+    s2d_x = instrument.trace_column("slit", rows)[:, None] + (np.arange(S2D_COLUMNS) - S2D_CENTRE)[None, :]
+    shifts = [o / instrument.PLATE_SCALE_ARCSEC for o in instrument.NOD_OFFSETS_ARCSEC]
     halo_diff = _halo(rows, s2d_x, wave_rows, shifts[0]) - _halo(rows, s2d_x, wave_rows, shifts[1])
     halo_s2d = halo_diff * to_sb[rows][:, None]
     # Per s2d row, the residual is a polynomial in the s2d column (exact: the halo is quadratic).
@@ -347,17 +348,17 @@ def build(out_dir, seed):
     finite_rows = np.all(np.isfinite(halo_s2d), axis=1)
     halo_coeffs = np.full((rows.size, 3), np.nan)
     halo_coeffs[finite_rows] = np.polyfit(s2d_columns, halo_s2d[finite_rows].T, 2).T
-    reference_row = int(round(g.row_at_wavelength("slit", 7.5)))
+    reference_row = int(round(instrument.row_at_wavelength("slit", 7.5)))
     scalars = {
         "scenario": "slit_nods",
         "seed": int(seed),
         "exp_type": "MIR_LRS-FIXEDSLIT",
         "target": TARGET,
         "units": {"rate": "DN/s", "cal": "MJy/sr", "s2d": "MJy/sr", "x1d_flux": "Jy"},
-        "nod_offsets_arcsec": list(g.NOD_OFFSETS_ARCSEC),
-        "plate_scale_arcsec": g.PLATE_SCALE_ARCSEC,
+        "nod_offsets_arcsec": list(instrument.NOD_OFFSETS_ARCSEC),
+        "plate_scale_arcsec": instrument.PLATE_SCALE_ARCSEC,
         "reference_row": reference_row,
-        "nod_columns_at_reference_row": [float(c) for c in g.nod_columns(reference_row)],
+        "nod_columns_at_reference_row": [float(c) for c in instrument.nod_columns(reference_row)],
         "s2d_nod_columns": [s2d_cols[1], s2d_cols[2]],
         "s2d_first_detector_row": int(rows[0]),
         "s2d_column_offset_px": -S2D_CENTRE,
@@ -371,7 +372,7 @@ def build(out_dir, seed):
                      " u = (column - slit_trace_column(row) - nod_shift_px) / half_width_px",
             "fraction": HALO_FRACTION, "slope": HALO_SLOPE, "curvature": HALO_CURVATURE,
             "half_width_px": HALO_HALF_WIDTH_PX,
-            "nod_shift_px": [o / g.PLATE_SCALE_ARCSEC for o in g.NOD_OFFSETS_ARCSEC],
+            "nod_shift_px": [o / instrument.PLATE_SCALE_ARCSEC for o in instrument.NOD_OFFSETS_ARCSEC],
             "max_order_across_slit": 2,
             "bright_source_column": BRIGHT_COLUMN, "bright_source_scale": BRIGHT_SCALE,
         },

@@ -28,11 +28,12 @@ Roles:
 
 import numpy as np
 
+from .. import instrument
 from . import grounding
 
 NINTS = 24
 NGROUPS = 60
-GAIN_E_PER_DN = 3.1  # typical MIRI gain (lrs_helpers.pipeline.MIRI_GAIN_E_PER_DN)
+GAIN_E_PER_DN = instrument.GAIN_E_PER_DN
 #: read noise per frame, DN: the CDS noise measured on real FAST ramps (5.9 DN) / sqrt(2)
 READ_NOISE_DN = 5.9 / np.sqrt(2.0)
 #: the CRDS MIR_LRS-SLITLESS extraction aperture (jwst_miri_extract1d_0005.json), inclusive
@@ -84,7 +85,7 @@ def _light_curve(phase):
 
 def _int_times(start_mjd, nints, integration_s):
     """INT_TIMES rows: integration number, start/mid/end MJD UTC and BJD TDB."""
-    frame = grounding.FRAME_TIME_S["SLITLESSPRISM"]
+    frame = instrument.FRAME_TIME_S["SLITLESSPRISM"]
     # each integration is followed by one reset frame (FASTR1)
     starts = start_mjd + np.arange(nints) * (integration_s + frame) / 86400.0
     ends = starts + integration_s / 86400.0
@@ -111,8 +112,8 @@ def _pointing(model):
 def _rateints(out_dir, rng):
     from stdatamodels.jwst import datamodels
 
-    ny, nx = grounding.SLITLESS_SHAPE
-    tframe = grounding.FRAME_TIME_S["SLITLESSPRISM"]
+    ny, nx = instrument.SLITLESS_SHAPE
+    tframe = instrument.FRAME_TIME_S["SLITLESSPRISM"]
     integration_s = NGROUPS * tframe
     phase = (np.arange(NINTS) + 0.5) / NINTS
     sky_scale = 1.0 + SKY_DRIFT * (phase - 0.5) + SKY_WOBBLE * np.sin(2 * np.pi * 1.5 * phase)
@@ -120,7 +121,7 @@ def _rateints(out_dir, rng):
     sky = grounding.slitless_background()
     source, table = grounding.point_source_rate("slitless")
     detector = np.zeros((ny, nx))
-    for column, level in grounding.SLITLESS_DETECTOR_COLUMNS.items():
+    for column, level in instrument.SLITLESS_DETECTOR_COLUMNS.items():
         detector[:, column] = level
     detector[:, :4] = REFERENCE_COLUMN_LEVEL
 
@@ -168,7 +169,7 @@ def _rateints(out_dir, rng):
     model.save(path)
     truth = {
         "sky": sky, "sky_scale": sky_scale, "source": source, "light_curve": light_curve,
-        "detector_columns": detector, "wavelength_per_row": grounding.wavelength_at_row("slitless", np.arange(ny)),
+        "detector_columns": detector, "wavelength_per_row": instrument.wavelength_at_row("slitless", np.arange(ny)),
         "var_total": var_poisson + var_rnoise, "bad_pixels": bad,
     }
     return path, model, truth, int_times, table
@@ -179,7 +180,7 @@ def _x1dints(out_dir, rateints, truth):
     wave_rows = truth["wavelength_per_row"]
     rows = np.flatnonzero(np.isfinite(wave_rows))
     wave = wave_rows[rows]
-    sensitivity = grounding.sensitivity_dn_s_per_ujy(wave) * 1e6  # DN/s per Jy
+    sensitivity = instrument.sensitivity_dn_s_per_ujy(wave) * 1e6  # DN/s per Jy
     with np.errstate(invalid="ignore", divide="ignore"):
         to_jy = np.where(sensitivity > 0, 1.0 / sensitivity, np.nan)
     aperture = rateints.data[:, rows, start:stop + 1].astype(np.float64)
@@ -247,7 +248,7 @@ def build(out_dir, seed):
         "sky_scale_law": f"1 + {SKY_DRIFT}*(phase-0.5) + {SKY_WOBBLE}*sin(3 pi phase)",
         "extraction_aperture_inclusive": list(APERTURE),
         "reference_columns": [0, 1, 2, 3],
-        "hot_detector_columns": {str(k): v for k, v in grounding.SLITLESS_DETECTOR_COLUMNS.items()},
+        "hot_detector_columns": {str(k): v for k, v in instrument.SLITLESS_DETECTOR_COLUMNS.items()},
         "err_factor_law": f"reported/true FLUX_ERROR = {ERR_FACTOR_AT_5UM} + {ERR_FACTOR_SLOPE_PER_UM}"
                           "*(clip(wavelength_um, 5, 14) - 5)",
         "x1dints_background_subtracted": False,

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from scipy.special import j1
 
-from lrs_helpers.sample import grounding
+from .. import instrument
+from . import grounding
 
 #: F1500W pivot wavelength, um (the Airy PSF is computed there)
 _WAVELENGTH_UM = 15.0
@@ -44,7 +45,7 @@ def _airy_stamp(x_centre, y_centre, half_size=20):
     pixels = np.arange(-half_size, half_size + 1)
     sub = (pixels[:, None] + offsets[None, :]).ravel()
     xx, yy = np.meshgrid(x0 + sub - x_centre, y0 + sub - y_centre)
-    radius = np.hypot(xx, yy) * grounding.PLATE_SCALE_ARCSEC / _ARCSEC_PER_RADIAN
+    radius = np.hypot(xx, yy) * instrument.PLATE_SCALE_ARCSEC / _ARCSEC_PER_RADIAN
     argument = np.pi * _DIAMETER_M * radius / (_WAVELENGTH_UM * 1e-6)
     argument = np.where(argument == 0, 1e-12, argument)
     intensity = (2.0 * j1(argument) / argument) ** 2
@@ -78,7 +79,7 @@ def build(out_dir, seed):
     dv2, dv3 = (float(v) for v in np.round(rng.uniform(-0.4, 0.4, size=2), 4))
     x_true, y_true = v2v3_offset_to_pixel(dv2, dv3, aperture=TA_APERTURE)
 
-    ny, nx = grounding.FULL_SHAPE
+    ny, nx = instrument.FULL_SHAPE
     rate = np.full((ny, nx), _BACKGROUND_DN_S)
     rate[:, :4] = 0.0  # reference pixels carry no light
     rate[:, -4:] = 0.0
@@ -86,7 +87,7 @@ def build(out_dir, seed):
     half = stamp.shape[0] // 2
     rate[y0 - half:y0 + half + 1, x0 - half:x0 + half + 1] += _SOURCE_DN_S * stamp
 
-    frame_time = grounding.FRAME_TIME_S["FULL"]
+    frame_time = instrument.FRAME_TIME_S["FULL"]
     exposure = _NGROUPS * frame_time
     var_poisson = rate / (_GAIN * exposure)
     # Read noise of a slope fitted to N equally spaced groups.
