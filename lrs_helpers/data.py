@@ -322,6 +322,17 @@ def _base_url(base_url):
     return base_url or os.environ.get("LRS_HELPERS_MAST_URL") or MAST_DOWNLOAD_URL
 
 
+def sample_scenarios():
+    """What each sample twin injects.
+
+    Returns
+    -------
+    dict of str -> str
+        Scenario name (the part before ``:`` in the manifest's ``sample_recipe``) -> one line.
+    """
+    return {name: description for name, (_, description) in sample.SCENARIOS.items()}
+
+
 def truth(product):
     """The recorded truth of a sample twin; None for a real product.
 
