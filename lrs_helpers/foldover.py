@@ -17,11 +17,14 @@ Where the numbers come from (all derived from the in-flight CRDS SPECWCS tables,
 * so the rows that see both branches are those whose (main-branch) wavelength is below
   ``2 * turnaround - 2.232 um`` (:func:`fold_edge_um`): 5.25 um slitless, 2.91 um slit.
 
-Core functions take numpy arrays and plain numbers, return new arrays and import nothing from
-jwst; :func:`make_explorer` (ipywidgets) and :func:`mask_spectrum` (an x1d product) are the edges.
+Core functions take numpy arrays and plain numbers (wavelengths in um, temperatures in K, or
+astropy Quantities in any compatible unit, see :mod:`lrs_helpers.units`), return new arrays and
+import nothing from jwst; :func:`make_explorer` (ipywidgets) and :func:`mask_spectrum` (an x1d product) are the edges.
 """
 
 import numpy as np
+
+from .units import to_value
 
 # The rows bluer than 5 um of each table, (Y_CENTER, WAVELENGTH um), as read from
 # jwst_miri_specwcs_0005.fits (slit, in flight), _0006 (slitless, in flight) and _0003
@@ -156,7 +159,7 @@ def fold_partner_um(wavelength_um, mode):
     array; NaN stays NaN.
     """
     turn = TURNAROUND[normalise_mode(mode)]["wavelength_um"]
-    return 2.0 * turn - np.asarray(wavelength_um, dtype=float)
+    return 2.0 * turn - np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
 
 
 def fold_edge_um(mode):
@@ -186,7 +189,7 @@ def foldover_mask(wavelength_map, mode):
         4.5 um blocking filter (see :func:`leak_fraction`); the mask still marks the rows where
         the wavelength solution is double-valued.
     """
-    wavelength = np.asarray(wavelength_map, dtype=float)
+    wavelength = np.asarray(to_value(wavelength_map, "um", "wavelength_map"), dtype=float)
     edge = fold_edge_um(mode)
     with np.errstate(invalid="ignore"):
         return np.isfinite(wavelength) & (wavelength <= edge)
@@ -211,11 +214,11 @@ def photon_spectrum(wavelength_um, *, source_temperature_k=None, spectral_index=
     numpy.ndarray
         Photon rate, same shape as ``wavelength_um``.
     """
-    wavelength = np.asarray(wavelength_um, dtype=float)
+    wavelength = np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
     if source_temperature_k is not None and spectral_index is not None:
         raise ValueError("give source_temperature_k or spectral_index, not both")
     if source_temperature_k is not None:
-        temperature = float(source_temperature_k)
+        temperature = float(to_value(source_temperature_k, "K", "source_temperature_k"))
         if not np.isfinite(temperature) or temperature <= 0:
             raise ValueError(f"source_temperature_k must be a positive number of kelvin, got "
                              f"{source_temperature_k!r}")
@@ -245,7 +248,7 @@ def folded_to_direct_ratio(wavelength_um, mode, *, source_temperature_k=None,
     mode = normalise_mode(mode)
     if not 0 <= folded_throughput <= 1:
         raise ValueError(f"folded_throughput must be between 0 and 1, got {folded_throughput!r}")
-    wavelength = np.asarray(wavelength_um, dtype=float)
+    wavelength = np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
     partner = fold_partner_um(wavelength, mode)
     turn = TURNAROUND[mode]["wavelength_um"]
     cut_on = BLOCKING_FILTER_UM[mode]
@@ -341,7 +344,7 @@ def signal_to_noise_curve(wavelength_um, mode, snr, *, source_temperature_k=None
     snr = float(snr)
     if not np.isfinite(snr) or snr <= 0:
         raise ValueError(f"snr must be a positive number, got {snr!r}")
-    wavelength = np.asarray(wavelength_um, dtype=float)
+    wavelength = np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
     source = {"source_temperature_k": source_temperature_k, "spectral_index": spectral_index}
 
     def flux_over_limit(lam):
