@@ -288,18 +288,26 @@ def _mode(model):
     return "slitless" if exp_type == "MIR_LRS-SLITLESS" else "slit"
 
 
+#: what a finding says about where its wavelengths came from
+WAVELENGTHS_FROM_PRODUCT = "the product's WAVELENGTH extension"
+WAVELENGTHS_FROM_INSTRUMENT = "the in-flight solution (lrs_helpers.instrument): the product has none"
+
+
 def _row_wavelengths(model, mode):
-    """Wavelength (um) of each row of a 2-D/3-D product: its WAVELENGTH extension where it holds
-    wavelengths, else the in-flight solution of :mod:`lrs_helpers.sample.grounding` (SPECWCS
-    0005 / 0006)."""
+    """Wavelength (um) of each row of a 2-D/3-D product, and where it came from.
+
+    Its WAVELENGTH extension where that holds wavelengths, else the in-flight solution of
+    :mod:`lrs_helpers.instrument` (SPECWCS 0005 / 0006). Returns ``(wavelength, source)`` with
+    ``source`` one of :data:`WAVELENGTHS_FROM_PRODUCT`, :data:`WAVELENGTHS_FROM_INSTRUMENT`.
+    """
     ny = np.shape(model.data)[-2]
     wave = np.asarray(model.wavelength, float) if "wavelength" in model.instance else np.empty(0)
     wave = np.where(wave > 0, wave, np.nan)  # 0 marks pixels without a wavelength (no WCS yet)
     if np.isfinite(wave).any():
         with _quiet():
-            return np.nanmedian(wave.reshape(-1, *wave.shape[-2:])[0], axis=1)
+            return np.nanmedian(wave.reshape(-1, *wave.shape[-2:])[0], axis=1), WAVELENGTHS_FROM_PRODUCT
     first_row = int(model.meta.subarray.ystart or 1) - 1 if mode == "slit" else 0
-    return instrument.wavelength_at_row(mode, first_row + np.arange(ny))
+    return instrument.wavelength_at_row(mode, first_row + np.arange(ny)), WAVELENGTHS_FROM_INSTRUMENT
 
 
 def _cube(model):
@@ -394,7 +402,8 @@ def check_jump_peak_flags(model, mode):
     flagged_ints = flags[:, :, rows, peaks[rows]].any(axis=1).sum(axis=0)
     needed = max(min(nints, JUMP_MIN_INTEGRATIONS), math.ceil(JUMP_MIN_INTEGRATION_FRACTION * nints))
     hit = rows[flagged_ints >= needed]
-    wave = _row_wavelengths(model, mode)[hit] if hit.size else np.array([])
+    row_wave, wave_source = _row_wavelengths(model, mode)
+    wave = row_wave[hit]
     measured = {"peak_pixels_flagged": (int(hit.size), ""),
                 "integrations_needed": (needed, f"of {nints}"),
                 "threshold": (jumps.DEFAULT_REJECTION_THRESHOLD, "sigma")}
@@ -402,6 +411,7 @@ def check_jump_peak_flags(model, mode):
         measured["rows"] = ([int(hit.min()), int(hit.max())], "")
         if np.isfinite(wave).any():
             measured["wavelength_range"] = ([float(np.nanmin(wave)), float(np.nanmax(wave))], "um")
+            measured["wavelengths_from"] = (wave_source, "")
         severity = "warning"
         message = (f"{hit.size} trace-peak pixels are flagged as jumps in >= {needed} of {nints} "
                    f"integrations at the default threshold: the bright peak will drop out; rerun "
@@ -434,7 +444,8 @@ def check_slitless_background(model):
     unit = model.meta.bunit_data or "DN/s"
     with _quiet():
         sky = background.edge_background(sci, dq)
-        band = _band(_row_wavelengths(model, "slitless"))
+        row_wave, wave_source = _row_wavelengths(model, "slitless")
+        band = _band(row_wave)
         aperture = slice(*SLITLESS_APERTURE)
         sky_ap = sky[:, band, aperture].sum(axis=-1)
         signal_ap = np.nansum(sci[:, band, aperture], axis=-1)
@@ -450,7 +461,8 @@ def check_slitless_background(model):
     significance = abs(level_mean) / error if error > 0 else (math.inf if level_mean else 0.0)
     measured = {"background_fraction": (fraction, "of the aperture signal, 5-12 um"),
                 "background_level": (float(np.nanmedian(level)), f"{unit} per pixel"),
-                "significance": (significance, "sigma")}
+                "significance": (significance, "sigma"),
+                "wavelengths_from": (wave_source, "")}
     if significance < BACKGROUND_MIN_SIGNIFICANCE:
         severity, message = "ok", "no background left at the subarray edges."
     else:
@@ -546,7 +558,7 @@ def _spectrum_for_colour(model):
     with _quiet():
         corrected, _ = background.subtract_slitless(sci, dq)
         summed = np.nansum(corrected[..., slice(*SLITLESS_APERTURE)], axis=-1)
-        return _row_wavelengths(model, "slitless"), np.nanmean(summed, axis=0)
+        return _row_wavelengths(model, "slitless")[0], np.nanmean(summed, axis=0)
 
 
 def colour_temperature(wavelength_um, flux, wavelength_range_um=COLOUR_RANGE_UM):

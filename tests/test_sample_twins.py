@@ -142,3 +142,60 @@ def test_slit_nods_products_agree_with_truth(built):
         # Extraction of the nod-subtracted s2d: the source plus scattered light (a few % at 5.5-10 um).
         ratio = np.median(flux[physical] / true[physical])
         assert 1.0 < ratio < 1.2
+
+
+@pytest.mark.parametrize("scenario", sorted(sample.SCENARIOS))
+def test_every_twin_file_is_marked_as_one(scenario):
+    """ORIGIN is never STSCI, and the header names the lrs_helpers version, seed and scenario."""
+    from lrs_helpers import __version__
+    from lrs_helpers.io import sample_twin_info
+
+    files = sample.build(scenario)
+    products = [path for path in files.values() if str(path).endswith(".fits")]
+    assert products
+    for path in products:
+        header = fits.getheader(path, 0)
+        assert header["ORIGIN"] == sample.TWIN_ORIGIN != "STSCI"
+        assert header["LRSTWIN"] is True
+        assert (header["LRSTWVER"], header["LRSTWSED"], header["LRSTWSCN"]) == \
+            (__version__, sample.DEFAULT_SEED, scenario)
+        assert sample_twin_info(path) == {"scenario": scenario, "seed": sample.DEFAULT_SEED,
+                                          "version": __version__}
+
+
+def test_the_marks_survive_opening_and_rewriting(tmp_path):
+    """A product written from a twin's model (a corrected copy) still says it is a twin."""
+    from stdatamodels.jwst import datamodels
+
+    from lrs_helpers.io import sample_twin_info, write_product
+
+    source = sample.build("error_tso")["x1dints"]
+    with datamodels.open(source) as model:
+        assert model.meta.origin == sample.TWIN_ORIGIN
+        assert sample_twin_info(model)["scenario"] == "error_tso"
+        written = write_product(model, tmp_path / source.name)
+    assert sample_twin_info(written)["scenario"] == "error_tso"
+
+
+def test_open_product_and_diagnose_say_sample_twin(capsys):
+    import lrs_helpers
+    from lrs_helpers import io
+
+    path = sample.build("nod_offset")["x1d_nod1"]
+    io._ANNOUNCED.discard(path.resolve())
+    io.open_product(path).close()
+    io.open_product(path).close()
+    said = capsys.readouterr().out
+    assert said.count("sample twin (nod_offset, seed 20221)") == 1  # once per file and session
+    assert "sample twin" in io.describe_source(path)
+    assert lrs_helpers.diagnose(path).kind.endswith(", sample twin")
+
+
+def test_products_from_elsewhere_are_not_twins(shared_data):
+    from lrs_helpers import data
+    from lrs_helpers.io import describe_source, sample_twin_info
+
+    example = shared_data / "format_examples" / "mirisim_ngts10_rateints.fits"
+    assert sample_twin_info(example) is None
+    assert data.truth(example) is None
+    assert "sample twin" not in describe_source(example)
