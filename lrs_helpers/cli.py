@@ -11,6 +11,11 @@ import sys
 import warnings
 from pathlib import Path
 
+from astropy.utils.console import ProgressBar
+
+from . import __version__, data, diagnosis, sample
+from .io import LRSInputError
+
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_FAILURE = 0, 1, 2
 PROG = "lrs-helpers"
 
@@ -74,8 +79,6 @@ check failed."""
 def _parser():
     parser = argparse.ArgumentParser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    from . import __version__
-
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -87,13 +90,13 @@ def _parser():
     fetch.add_argument("--source", choices=("auto", "sample", "mast"), default=None,
                        help="where the product comes from (default: $LRS_HELPERS_SOURCE, else auto)")
 
-    sample = commands.add_parser("sample", help="build the sample twins (all, or the named scenarios)",
+    sample_command = commands.add_parser("sample", help="build the sample twins (all, or the named scenarios)",
                                  description="Build the sample twins with their truth.",
                                  epilog=_SAMPLE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sample.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario names (default: all)")
-    sample.add_argument("--out", metavar="DIR", type=Path, help="folder to build into (default: the cache)")
-    sample.add_argument("--seed", type=int, default=None, help="random seed (default: the fixed one)")
-    sample.add_argument("--force", action="store_true", help="rebuild even when a complete build exists")
+    sample_command.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario names (default: all)")
+    sample_command.add_argument("--out", metavar="DIR", type=Path, help="folder to build into (default: the cache)")
+    sample_command.add_argument("--seed", type=int, default=None, help="random seed (default: the fixed one)")
+    sample_command.add_argument("--force", action="store_true", help="rebuild even when a complete build exists")
 
     diagnose = commands.add_parser("diagnose", help="run the known-issue checks on LRS product files",
                                    description="Diagnose MIRI LRS products.", epilog=_DIAGNOSE_EPILOG,
@@ -116,8 +119,6 @@ def _progress(total, label):
     if total < 2 or not sys.stderr.isatty():
         yield lambda *_: None
         return
-    from astropy.utils.console import ProgressBar
-
     print(label, file=sys.stderr)
     with ProgressBar(total, file=sys.stderr) as bar:
         yield lambda *_: bar.update()
@@ -140,8 +141,6 @@ def _quiet_libraries():
 
 
 def _fetch(args):
-    from . import data
-
     if args.all == bool(args.keys):
         _error("fetch: name KEY(s) or pass --all (not both); keys: " + ", ".join(data.manifest()["key"]))
         return EXIT_FAILURE
@@ -165,8 +164,6 @@ def _fetch(args):
 
 
 def _sample(args):
-    from . import sample
-
     names = args.scenarios or list(sample.SCENARIOS)
     unknown = [name for name in names if name not in sample.SCENARIOS]
     if unknown:
@@ -189,9 +186,6 @@ def _sample(args):
 
 
 def _diagnose(args):
-    from . import diagnosis
-    from .io import LRSInputError
-
     status = EXIT_CLEAN
     reports = []
     with _progress(len(args.files), f"diagnosing {len(args.files)} files") as advance:

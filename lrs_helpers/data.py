@@ -40,7 +40,10 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
+from astropy.table import Table
+
 from . import sample
+from .io import sample_twin_info
 
 #: the manifest shipped with the project (found relative to the package: see the module notes)
 MANIFEST_PATH = Path(__file__).resolve().parents[1] / "data_manifest.csv"
@@ -84,8 +87,6 @@ def manifest():
     FileNotFoundError
         When ``data_manifest.csv`` is not beside the package (a non-editable install).
     """
-    from astropy.table import Table
-
     rows = _read_manifest()
     return Table(rows=[[row[name] for name in COLUMNS] for row in rows],
                  names=COLUMNS, dtype=[str] * len(COLUMNS))
@@ -352,8 +353,6 @@ def truth(product):
         built by :mod:`lrs_helpers.sample` (its header says so and its truth lies beside it);
         None otherwise.
     """
-    from .io import sample_twin_info
-
     if isinstance(product, str) and product in _keys():
         product = get(product, verbose=False)
     path = Path(product)

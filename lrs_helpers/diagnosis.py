@@ -59,8 +59,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from . import instrument
+from . import __version__, background, emi, errors, foldover, instrument, io, jumps, pathloss, pointing
+from .errors import read_spectra
 
 #: Severities, mildest first (see the module notes).
 SEVERITIES = ("ok", "info", "warning", "problem", "failed")
@@ -339,8 +341,6 @@ def check_emi(model):
     The amplitude of the fundamental is compared with :data:`EMI_THRESHOLD_DN` and with the
     noise floor: the amplitudes the same fit finds at :data:`EMI_NULL_FREQUENCIES_HZ`.
     """
-    from . import emi
-
     ramps = np.asarray(model.data)
     subarray, readpatt = model.meta.subarray.name, model.meta.exposure.readpatt
     dq = {name: np.asarray(getattr(model, name)) for name in ("pixeldq", "groupdq")
@@ -387,8 +387,6 @@ def check_jump_peak_flags(model, mode):
     ramps are used as they are (as :func:`lrs_helpers.jumps.ramp_model_from_uncal` does): on a
     raw uncal, saturated or non-linear pixels the pipeline would treat first can add flags.
     """
-    from . import emi, jumps, pipeline
-
     ramps = np.asarray(model.data, dtype=np.float32)
     nints = ramps.shape[0]
     groupdq = (np.asarray(model.groupdq) if "groupdq" in model.instance and np.size(model.groupdq)
@@ -438,8 +436,6 @@ def check_slitless_background(model):
     signal, row by row over 5-12 um (median over rows and integrations): the share of the
     extracted flux that is background the pipeline did not subtract.
     """
-    from . import background
-
     sci, dq = _cube(model)
     unit = model.meta.bunit_data or "DN/s"
     with _quiet():
@@ -496,8 +492,6 @@ def check_dropouts(model):
     what the jump step's NaN peak pixels do. A NaN or DO_NOT_USE point with its whole box (a
     flagged outlier, a cosmic ray caught downstream) is counted apart, not as a dropout.
     """
-    from . import jumps
-
     table = jumps.find_dropouts(model)
     isolated = (np.asarray(table["peak_column"]) < 0) & (np.asarray(table["n_pixels"]) < 1)
     flagged_points = int(isolated.sum())
@@ -547,13 +541,9 @@ def _spectrum_for_colour(model):
     edge background is removed (:func:`lrs_helpers.background.subtract_slitless`).
     """
     if "spec" in model.instance:
-        from .errors import read_spectra
-
         spectra = read_spectra(model)
         with _quiet():
             return spectra.wavelength, np.nanmean(spectra.flux, axis=0)
-    from . import background
-
     sci, dq = _cube(model)
     with _quiet():
         corrected, _ = background.subtract_slitless(sci, dq)
@@ -580,8 +570,6 @@ def colour_temperature(wavelength_um, flux, wavelength_range_um=COLOUR_RANGE_UM)
         same index over the range; inf for an index at or below the hottest grid value (a
         Rayleigh-Jeans source), NaN without enough usable points.
     """
-    from . import foldover
-
     wave = np.asarray(wavelength_um, float)
     flux = np.asarray(flux, float)
     with np.errstate(invalid="ignore"):
@@ -613,8 +601,6 @@ def check_foldover(model):
     5.5-10 um (:func:`colour_temperature`) and :func:`lrs_helpers.foldover.usable_range` gives the
     blue limit for it: a "warning" when it lies above 5.0 um, "info" otherwise.
     """
-    from . import foldover
-
     mode = _mode(model)
     wave, flux = _spectrum_for_colour(model)
     with np.errstate(invalid="ignore"):
@@ -678,8 +664,6 @@ def check_err_vs_scatter(product):
     over 5-12 um. Not run on a pair of slit x1d nods: with two spectra the estimate depends on
     the method (0.35 from the pair, 0.71 from the point-to-point scatter, on the slit twin).
     """
-    from . import errors
-
     spectra = errors.read_spectra(product)
     nints = spectra.flux.shape[0]
     if nints < ERR_MIN_SPECTRA:
@@ -722,8 +706,6 @@ def check_err_vs_scatter(product):
 def check_nod_disparity(model, partner):
     """Disparity between the two nods' spectra (:func:`lrs_helpers.pathloss.nod_ratio`) and the
     across-slit offset it implies (:func:`lrs_helpers.pathloss.estimate_offset_from_nods`)."""
-    from . import pathloss
-
     ratio = pathloss.nod_ratio(model, partner, repeatability=NOD_TOLERANCE)
     fit = pathloss.estimate_offset_from_nods(model, partner)
     median = float(ratio.meta["median_ratio"])
@@ -758,8 +740,6 @@ def check_pointing(model):
     """Source offset on a TA image (:func:`lrs_helpers.pointing.ta_centroid`) and what it would
     cost in the slit (:func:`lrs_helpers.pointing.v2v3_offset_to_slit`,
     :func:`lrs_helpers.pathloss.relative_correction`)."""
-    from . import pathloss, pointing
-
     centroid = pointing.ta_centroid(model)
     along, across = (float(v) for v in pointing.v2v3_offset_to_slit(centroid.dv2, centroid.dv3))
     loss = float(1 - 1 / pathloss.relative_correction(POINTING_WAVELENGTH_UM, across))
@@ -798,8 +778,6 @@ def check_pointing(model):
 # Entry points
 # ---------------------------------------------------------------------------------------------
 def _level(model, path):
-    from . import io
-
     level = io.product_level_from_name(path)
     if level is None:
         levels = [name for name, (_, types) in io.PRODUCT_LEVELS.items() if type(model).__name__ in types]
@@ -865,8 +843,6 @@ def diagnose(path, *, partner=None):
     lrs_helpers.io.LRSInputError
         When the file is not an intact MIRI LRS product (it names the file and the problem).
     """
-    from . import io
-
     path = Path(path)
     with io.twin_notes_off():  # the report's title says "sample twin" itself
         model = io.open_product(path)
@@ -982,8 +958,6 @@ def _report_html(report, *, with_plots):
 
 def _png(draw):
     """Base64 PNG of one finding's plot (drawn on a standalone Figure: no pyplot state)."""
-    from matplotlib.figure import Figure
-
     figure = Figure(figsize=(6, 3.4), dpi=90)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # NaN and non-positive values on log axes are expected
@@ -1014,8 +988,6 @@ def write_html(reports, path):
     FileExistsError
         When ``path`` is one of the diagnosed products.
     """
-    from . import __version__
-
     target = Path(path).expanduser()
     folder = target.parent.resolve()
     if not folder.is_dir():

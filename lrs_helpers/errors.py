@@ -39,10 +39,14 @@ import functools
 import math
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
+from stdatamodels import DataModel
 
 from . import instrument
+from .io import LRSInputError, open_product, product_level_from_name, write_product
 
 #: jwst DQ bit DO_NOT_USE (stdatamodels ``dqflags.pixel["DO_NOT_USE"]``; pinned by a test)
 DO_NOT_USE = instrument.DQ["DO_NOT_USE"]
@@ -528,10 +532,6 @@ class Spectra:
 
 def _open(product, levels):
     """(model, name, whether we opened it) of a path or an open datamodel."""
-    from stdatamodels import DataModel
-
-    from .io import open_product
-
     given = isinstance(product, DataModel)
     model = open_product(product, levels=levels, extensions=("EXTRACT1D",),
                          exp_types=("MIR_LRS-FIXEDSLIT", "MIR_LRS-SLITLESS"))
@@ -539,8 +539,6 @@ def _open(product, levels):
     if not given:
         # stdatamodels fills a table that lacks a schema column from the columns it has, so a
         # missing FLUX_ERROR would silently read another column: check the file itself
-        from astropy.io import fits
-
         with fits.open(product) as hdul:
             for hdu in hdul:
                 if hdu.name == "EXTRACT1D":
@@ -549,8 +547,6 @@ def _open(product, levels):
 
 
 def _check_columns(name, columns):
-    from .io import LRSInputError
-
     missing = [column for column in _SPECTRUM_COLUMNS if column not in columns]
     if missing:
         raise LRSInputError(f"{name}: the spectrum table has no {', '.join(missing)} column(s) (it has "
@@ -568,8 +564,6 @@ def _table_arrays(name, table):
 
 def _read_one(product, levels):
     """(wavelength, flux, flux_error, dq, name) of one x1d or x1dints, spectra on axis 0."""
-    from .io import LRSInputError, product_level_from_name
-
     model, name, opened = _open(product, levels)
     try:
         tables = [spec.spec_table for spec in model.spec]
@@ -617,8 +611,6 @@ def read_spectra(product):
         Naming the file: not FITS, another instrument or mode, the wrong level (e.g. a rateints),
         missing spectrum columns, or x1d files whose wavelengths differ.
     """
-    from .io import LRSInputError
-
     if not isinstance(product, (list, tuple)):
         wave, flux, error, dq, name = _read_one(product, ("x1d", "x1dints"))
         return Spectra(wave, np.atleast_2d(flux), np.atleast_2d(error), np.atleast_2d(dq), (name,))
@@ -660,8 +652,6 @@ def inflation_factor(product, *, method="bootstrap", n_boot=1000, seed=0, detren
         A product that cannot be used (see :func:`read_spectra`), or one spectrum with a method
         that needs repeats.
     """
-    from .io import LRSInputError
-
     spectra = read_spectra(product)
     if spectra.flux.shape[0] < 2 and method != "adjacent":
         raise LRSInputError(f"{spectra.names[0]}: one spectrum; expected repeats for method={method!r}. "
@@ -705,10 +695,6 @@ def correct_x1d(in_path, out_path, factor, *, overwrite=False):
     ValueError
         Non-finite or non-positive factor values.
     """
-    from pathlib import Path
-
-    from .io import LRSInputError, write_product
-
     if isinstance(factor, ErrorFactor):
         factor = factor.factor
     factor = np.array(factor, dtype=np.float64)

@@ -22,8 +22,11 @@ astropy Quantities in any compatible unit, see :mod:`lrs_helpers.units`), return
 import nothing from jwst; :func:`make_explorer` (ipywidgets) and :func:`mask_spectrum` (an x1d product) are the edges.
 """
 
-import numpy as np
 
+import numpy as np
+from stdatamodels import DataModel
+
+from .io import open_product
 from .units import to_value
 
 # The rows bluer than 5 um of each table, (Y_CENTER, WAVELENGTH um), as read from
@@ -432,10 +435,6 @@ def mask_spectrum(path_or_model, *, source_temperature_k=None, spectral_index=No
         ``wavelength`` (um), ``flux`` (first integration), ``fold`` (bool, :func:`foldover_mask`),
         ``usable`` (bool, inside :func:`usable_range`), ``range_um`` and ``mode``.
     """
-    from .io import open_product
-
-    from stdatamodels import DataModel
-
     model = open_product(path_or_model, levels=("x1d", "x1dints"))
     try:
         mode = normalise_mode(model.meta.exposure.type)

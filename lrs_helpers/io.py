@@ -20,6 +20,11 @@ import warnings
 import weakref
 from pathlib import Path
 
+import numpy as np
+from astropy.io import fits
+from stdatamodels import DataModel
+from stdatamodels.jwst import datamodels
+
 from . import __version__
 
 #: Exposure types accepted by default: the two LRS modes and their target acquisitions.
@@ -127,8 +132,6 @@ def _read_fits_facts(path):
         instrument, exp_type, model_type, and extensions: EXTNAME -> (dimensions, size), where
         size is the number of pixels (images) or rows (tables).
     """
-    from astropy.io import fits
-
     name = str(path)
     size = path.stat().st_size
     with open(path, "rb") as handle:
@@ -210,8 +213,6 @@ def sample_twin_info(path_or_model):
         ORIGIN ``LRS_HELPERS``, ``LRSTWIN``, ``LRSTWSCN``, ``LRSTWSED``, ``LRSTWVER``); None for
         any other product, real ones included.
     """
-    from stdatamodels import DataModel
-
     if isinstance(path_or_model, DataModel):
         header = {}
         extra = path_or_model.instance.get("extra_fits", {}).get("PRIMARY", {}).get("header", [])
@@ -220,8 +221,6 @@ def sample_twin_info(path_or_model):
                 header[card[0]] = card[1]
         header["ORIGIN"] = path_or_model.meta.origin
         return _twin_from_header(header)
-    from astropy.io import fits
-
     try:
         header = fits.getheader(path_or_model, 0)
     except (OSError, ValueError):
@@ -238,8 +237,6 @@ def describe_source(path_or_model):
         E.g. ``"jw..._rateints.fits: sample twin (slitless_background, seed 20221, lrs_helpers
         0.1.0), not a real observation"``, or ``"jw..._rateints.fits: ORIGIN STSCI"``.
     """
-    from stdatamodels import DataModel
-
     name = Path(path_or_model.meta.filename or "product").name if isinstance(path_or_model, DataModel) \
         else Path(path_or_model).name
     twin = sample_twin_info(path_or_model)
@@ -249,8 +246,6 @@ def describe_source(path_or_model):
     if isinstance(path_or_model, DataModel):
         origin = path_or_model.meta.origin
     else:
-        from astropy.io import fits
-
         origin = fits.getheader(path_or_model, 0).get("ORIGIN")
     return f"{name}: ORIGIN {origin or 'not recorded'}"
 
@@ -268,8 +263,6 @@ def twin_notes_off():
 
 def _model_facts(model):
     """The same facts as :func:`_read_fits_facts`, from an open datamodel."""
-    import numpy as np
-
     instance = model.instance
     extensions = {}
     for extname, attribute in _EXTENSION_ATTRIBUTES.items():
@@ -396,8 +389,6 @@ def open_product(path_or_model, *, levels=None, extensions=None, exp_types=None)
     LRSInputError
         One error naming the file, what is wrong, what was expected and what to do.
     """
-    from stdatamodels import DataModel
-
     if isinstance(path_or_model, DataModel):
         name = path_or_model.meta.filename or f"<{type(path_or_model).__name__} without a file name>"
         _check(name, _model_facts(path_or_model), levels, extensions, exp_types)
@@ -418,8 +409,6 @@ def open_product(path_or_model, *, levels=None, extensions=None, exp_types=None)
         twin = facts["twin"]
         print(f"{path.name} is an lrs_helpers sample twin ({twin['scenario']}, seed {twin['seed']}), "
               "not a real observation")
-
-    from stdatamodels.jwst import datamodels
 
     try:
         with warnings.catch_warnings():
@@ -512,8 +501,6 @@ def write_product(model, path, *, overwrite=False, function=None, parameters=Non
     LRSInputError
         ``path`` is not a ``.fits`` name or its folder does not exist.
     """
-    from astropy.io import fits
-
     target = Path(path).expanduser()
     if target.suffix.lower() != ".fits":
         _fail(str(target), "not a .fits file name", "a target path ending in .fits", "Choose a .fits name.")
@@ -574,8 +561,6 @@ def read_provenance(path):
         ``version``, ``function``, ``written`` (UTC) and ``parameters`` (dict) of the last write,
         or an empty dict when the file carries none.
     """
-    from astropy.io import fits
-
     header = fits.getheader(path, 0)
     if "LRSH_VER" not in header:
         return {}

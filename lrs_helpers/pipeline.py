@@ -26,14 +26,21 @@ SLITLESSPRISM ramp without CRDS.
 import contextlib
 import functools
 import importlib
+import logging
 import os
 import socket
 import tempfile
+import warnings
 from urllib.parse import urlsplit
 
 import numpy as np
+from astropy.modeling import fitting, models
+from astropy.stats import sigma_clipped_stats
+from stdatamodels.jwst import datamodels
 
 from . import instrument
+from .data import cache_dir
+from .io import open_product
 
 #: Seconds to wait for the CRDS server to accept a connection before running offline.
 CRDS_PROBE_TIMEOUT = 2.0
@@ -112,9 +119,7 @@ def offline_crds_path():
     pathlib.Path
         ``<lrs_helpers cache>/crds_offline``, holding ``config/jwst/server_config``.
     """
-    from .sample import cache_root
-
-    root = cache_root() / "crds_offline"
+    root = cache_dir() / "crds_offline"
     config = root / "config" / "jwst" / "server_config"
     text = repr(_SERVER_CONFIG)
     if not config.exists() or config.read_text() != text:
@@ -286,8 +291,6 @@ def run_step(step, model, *, offline=None, overrides=None, **step_params):
     instance = step_class(**params, **{f"override_{name}": value for name, value in all_overrides.items()})
     context = offline_crds_environment() if run_offline else contextlib.nullcontext()
     if isinstance(model, (str, os.PathLike)):
-        from .io import open_product
-
         with open_product(model, extensions=()) as opened, context:
             return instance.run(as_ramp_model(opened))
     with context:
@@ -311,8 +314,6 @@ def as_ramp_model(model):
         A new RampModel (data as float32, metadata, INT_TIMES, ZEROFRAME, REFOUT, GROUP copied)
         for a Level1bModel; ``model`` itself otherwise.
     """
-    from stdatamodels.jwst import datamodels
-
     if type(model) is not datamodels.Level1bModel:
         return model
     ramp = datamodels.RampModel(data=np.asarray(model.data, dtype=np.float32))
@@ -326,8 +327,6 @@ def as_ramp_model(model):
 
 def _reference_model(model_class, reftype, shape, fill, subarray, description):
     """A flat MIRI reference model with the subarray metadata jwst matches against."""
-    from stdatamodels.jwst import datamodels
-
     shape = tuple(int(n) for n in shape)
     if subarray not in instrument.SUBARRAYS:
         raise ValueError(f"unknown MIRI subarray {subarray!r}; expected one of {sorted(instrument.SUBARRAYS)}")
@@ -411,8 +410,6 @@ def measure_cds_readnoise(ramps, *, skip_first=1, skip_last=1, clip_sigma=5.0):
     float
         CDS read noise, DN.
     """
-    from astropy.stats import sigma_clipped_stats
-
     ramps = np.asarray(ramps, dtype=float)
     ngroups = ramps.shape[-3]
     second = np.diff(ramps[..., skip_first:ngroups - skip_last, :, :], n=2, axis=-3)
@@ -448,12 +445,6 @@ def siaf_distortion_model(*, degree=4, step=16):
     stdatamodels.jwst.datamodels.DistortionModel
         0-based full-array pixels -> V2, V3 (arcsec), with its inverse.
     """
-    import logging
-    import warnings
-
-    from astropy.modeling import fitting, models
-    from stdatamodels.jwst import datamodels
-
     # pysiaf tries to reach the network for a newer PRD on import and logs about it
     logging.getLogger("pysiaf").setLevel(logging.ERROR)
     with warnings.catch_warnings():
@@ -509,8 +500,6 @@ def slitless_specwcs_model():
         Rows 7-394 of the SLITLESSPRISM subarray, relative to the slitless reference pixel
         (IMXSLTL, IMYSLTL) = (38.5, 829.0), 1-based full-array pixels.
     """
-    from stdatamodels.jwst import datamodels
-
     x_ref, y_ref = 38.5, 829.0  # IMXSLTL / IMYSLTL of the in-flight SPECWCS
     # the table's zero point in subarray pixels, as jwst assign_wcs computes it
     zero_x, zero_y = x_ref - 1, y_ref - 1 - (instrument.SUBARRAYS["SLITLESSPRISM"][1] - 1)
@@ -593,8 +582,6 @@ def extract_with_reference(model, reference, *, specwcs=None, offline=None):
         The x1dints product (one spectrum per integration in its ``spec_table``).
     """
     from jwst.extract_1d import Extract1dStep
-    from stdatamodels.jwst import datamodels
-
     from .background import validate_extract1d_reference
 
     validate_extract1d_reference(reference)

@@ -4,6 +4,11 @@ import logging
 import warnings
 
 import numpy as np
+from astropy.utils import iers
+from astropy.visualization import ZScaleInterval
+
+from . import data
+from .io import open_product
 
 
 def setup_notebook():
@@ -13,8 +18,6 @@ def setup_notebook():
     walkthrough (and make stored outputs differ between runs): pysiaf's attempt to reach the
     network, stpipe/jwst/CRDS step logging, astropy's IERS download.
     """
-    from astropy.utils import iers
-
     # Offline machines cannot fetch IERS tables; the bundled ones are enough here.
     iers.conf.auto_download = False
     for name in ("stpipe", "jwst", "stcal", "CRDS", "crds", "pysiaf", "astroquery", "stdatamodels"):
@@ -104,8 +107,6 @@ def show_product(model, *, ax=None, integration=0, title=None):
     matplotlib.axes.Axes
     """
     import matplotlib.pyplot as plt
-    from astropy.visualization import ZScaleInterval
-
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     name = title or model.meta.filename
@@ -145,9 +146,6 @@ def explore_products(keys, *, source=None):
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-
-    from . import data
-    from .io import open_product
 
     product = widgets.Dropdown(options=[str(key) for key in keys], description="product")
     integration = widgets.IntSlider(value=1, min=1, max=1, description="integration")

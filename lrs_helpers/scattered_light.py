@@ -14,9 +14,12 @@ Edges: :func:`correct_s2d` (an s2d product), :func:`draw_lrs_regions` (pysiaf ge
 imager frame), :func:`make_explorer` (ipywidgets).
 """
 
+
 import numpy as np
+from stdatamodels import DataModel
 
 from . import instrument
+from .io import open_product, write_product
 
 #: number of pixels beyond the polynomial's free parameters a row needs to be fitted
 MIN_EXTRA_PIXELS = 3
@@ -244,10 +247,6 @@ def correct_s2d(path_or_model, *, order=2, exclude_half_width=4, aperture_half_w
         ``score`` (:func:`contamination_score`), ``model`` (MJy/sr), ``traces`` (columns),
         ``written`` (path or None).
     """
-    from .io import open_product, write_product
-
-    from stdatamodels import DataModel
-
     model = open_product(path_or_model, levels=("s2d",), extensions=("SCI", "WAVELENGTH"),
                          exp_types=("MIR_LRS-FIXEDSLIT",))
     try:

@@ -15,9 +15,8 @@ from hypothesis import given, settings, strategies as st
 from stdatamodels.jwst import datamodels
 
 import lrs_helpers
-from lrs_helpers import instrument
-from lrs_helpers import data, diagnosis, foldover, io, pointing, sample
-from lrs_helpers.sample import emi_tso, foldover as foldover_twin, grounding, nods, ta
+from lrs_helpers import data, diagnosis, foldover, instrument, io, pointing, sample
+from lrs_helpers.sample import emi_tso, foldover as foldover_twin, nods, ta
 
 ACTION = set(diagnosis.ACTION_SEVERITIES) | {"failed"}
 

@@ -194,8 +194,6 @@ def test_corrected_source_flux_within_2_percent_of_the_truth(twin_fit):
 # ---------------------------------------------------------------- pysiaf geometry
 
 def test_regions_from_pysiaf_match_the_slit_wavelength_map():
-    from lrs_helpers.sample import grounding
-
     regions = sl.lrs_regions()
     slit = regions["slit"]
     # the slit's long axis runs along detector columns, about 4.72 arcsec / 0.11 = 43 px
