@@ -660,8 +660,9 @@ def check_err_vs_scatter(product):
 
     ``product`` is an x1dints model; its integrations are detrended in time with a running
     median, so that a transit or a drifting sky does not count as noise. The per-wavelength
-    factor (measured / reported uncertainty of the mean spectrum) is summarised by its median
-    over 5-12 um. Not run on a pair of slit x1d nods: with two spectra the estimate depends on
+    factor (measured / reported uncertainty of the mean spectrum) is summarised as notebook 07
+    applies it (:meth:`errors.ErrorFactor.summary`: the median of robust 16-wavelength blocks over
+    5-12 um). Integrations that sit apart at the start (settling) are left out and named. Not run on a pair of slit x1d nods: with two spectra the estimate depends on
     the method (0.35 from the pair, 0.71 from the point-to-point scatter, on the slit twin).
     """
     spectra = errors.read_spectra(product)
@@ -672,29 +673,41 @@ def check_err_vs_scatter(product):
                        f"(needs {ERR_MIN_SPECTRA}).", {"spectra": (nints, "")})
     result = errors.measure_factor(spectra.wavelength, spectra.flux, spectra.flux_error, spectra.dq,
                                    detrend="median" if nints >= 3 else None)
-    band = _band(result.wavelength) & np.isfinite(result.factor) & np.isfinite(result.factor_error)
-    with _quiet():
-        median = float(np.nanmedian(result.factor[band]))
-        # error of a median of n values ~ sqrt(pi/2) x the error of their mean
-        error = float(np.sqrt(np.pi / 2 * np.mean(result.factor_error[band] ** 2) / max(band.sum(), 1)))
+    # the figure notebook 07 applies: the median of the robust 16-wavelength blocks over 5-12 um
+    median, error, spread = result.summary(BAND_UM)
+    used = nints - len(result.excluded)
     significance = abs(median - 1) / error if error > 0 else math.inf
-    measured = {"inflation_factor": (median, "measured / FLUX_ERROR, median 5-12 um"),
-                "inflation_factor_error": (error, ""), "spectra": (nints, "")}
+    measured = {"inflation_factor": (median, "measured / FLUX_ERROR, median of 16-wavelength blocks 5-12 um"),
+                "inflation_factor_error": (error, ""), "block_spread": (spread, ""), "spectra": (used, "")}
+    settling = ""
+    if result.excluded:
+        measured["settling_integrations_left_out"] = (list(result.excluded), "0-based")
+        settling = (f" Integration(s) {', '.join(str(i + 1) for i in result.excluded)} sit apart in white "
+                    "light (settling) and were left out.")
+    if not np.isfinite(median):
+        return Finding("err_vs_scatter", "failed", "no wavelength in 5-12 um has a usable factor "
+                       "(all NaN, flagged or without a positive FLUX_ERROR).", measured)
     if abs(median - 1) <= ERR_TOLERANCE or significance < ERR_MIN_SIGNIFICANCE:
         severity = "ok"
-        message = f"FLUX_ERROR matches the scatter of the {nints} spectra (factor {median:.2f})."
+        message = f"FLUX_ERROR matches the scatter of the {used} spectra (factor {median:.2f}).{settling}"
+    elif median < 1:
+        severity = "warning"
+        message = (f"the {used} spectra scatter only {median:.2f} times what FLUX_ERROR says (5-12 um): "
+                   "spectra this alike are usually not independent (copies, smoothing, correlated "
+                   "extraction). Check that before shrinking the errors (errors.correct_x1d refuses "
+                   f"unless allow_shrink=True).{settling}")
     else:
-        severity = "problem" if median >= 2 or median <= 0.5 else "warning"
-        side = "too small" if median > 1 else "too large"
-        message = (f"FLUX_ERROR is {side}: the spectra scatter {median:.2f} times what it says "
-                   f"(5-12 um); rescale it (errors.correct_x1d).")
+        severity = "problem" if median >= 2 else "warning"
+        message = (f"FLUX_ERROR is too small: the spectra scatter {median:.2f} times what it says "
+                   f"(5-12 um); rescale it (errors.correct_x1d).{settling}")
 
     def draw(figure):
         ax = figure.add_subplot()
         good = np.isfinite(result.factor)
         ax.plot(result.wavelength[good], result.factor[good], ".", color="0.6", ms=3, label="per wavelength")
-        centre, value, spread = result.binned(16)
-        ax.errorbar(centre, value, spread, fmt="o", color="C3", ms=4, label="binned")
+        blocks = result.binned(16)
+        ax.errorbar(blocks.wavelength, blocks.factor, blocks.spread, fmt="o", color="C3", ms=4,
+                    label="16-wavelength blocks (bar: spread)")
         ax.axhline(1, color="k", lw=0.8)
         ax.set(xlabel="wavelength (um)", ylabel="measured / FLUX_ERROR", ylim=(0, 3),
                title="ERR against scatter")

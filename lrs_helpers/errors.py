@@ -40,6 +40,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from astropy.io import fits
@@ -74,6 +75,20 @@ _ADJACENT_VARIANCE = 1.5
 #: spread of the "adjacent" sigma x sqrt(2 (width - 1)): neighbouring second differences are
 #: correlated (-2/3), so it is wider than a MAD's 1.65; 1.86-1.95 for widths 9-31 by simulation
 _ADJACENT_SPREAD = 1.95
+#: clipping threshold of :meth:`ErrorFactor.binned`, robust standard deviations of log(factor)
+DEFAULT_CLIP = 3.0
+#: wavelength range of :meth:`ErrorFactor.summary`, um: where the LRS is well calibrated and the
+#: spectrum is smooth enough for every method
+SUMMARY_RANGE_UM = (5.0, 12.0)
+#: settling: a leading integration whose white-light flux differs from the median of the next
+#: SETTLING_REFERENCE integrations by more than SETTLING_THRESHOLD times the point-to-point noise
+#: of the white light sits apart (the first integrations of a TSO, while the detector settles)
+SETTLING_THRESHOLD = 5.0
+SETTLING_REFERENCE = 10
+#: at most this share of the integrations is ever called settling
+SETTLING_MAX_FRACTION = 0.1
+#: correct_x1d refuses a factor below 1 by more than this many sigma (unless allow_shrink=True)
+SHRINK_SIGMA = 3.0
 #: memory budget of one block of bootstrap counts (bytes)
 _BLOCK_BYTES = 64 * 2**20
 
@@ -383,6 +398,16 @@ def _spectra_and_errors(flux, flux_error, dq, bad_flags):
     return values, valid, errors
 
 
+class BinnedFactor(NamedTuple):
+    """The factor over blocks of neighbouring wavelengths (:meth:`ErrorFactor.binned`)."""
+
+    wavelength: np.ndarray
+    factor: np.ndarray
+    error: np.ndarray
+    spread: np.ndarray
+    clipped: np.ndarray
+
+
 @dataclass(frozen=True, eq=False)
 class ErrorFactor:
     """Measured / reported uncertainty of the mean spectrum, per wavelength.
@@ -404,6 +429,9 @@ class ErrorFactor:
         Usable spectra per wavelength.
     method : str
         Method of :func:`empirical_scatter`.
+    excluded : tuple of int
+        Integrations (0-based) left out before measuring, e.g. the settling ones
+        (:func:`find_settling`).
     """
 
     wavelength: np.ndarray
@@ -413,35 +441,58 @@ class ErrorFactor:
     reported: np.ndarray
     n_spectra: np.ndarray
     method: str
+    excluded: tuple = ()
 
-    def binned(self, width=16):
-        """Factor over blocks of ``width`` neighbouring wavelengths.
+    def binned(self, width=16, *, clip=DEFAULT_CLIP):
+        """Factor over blocks of ``width`` neighbouring wavelengths, robust to outliers.
 
-        The factor of a block is the root mean square of its values (a ratio of standard
+        Within a block, values further than ``clip`` robust standard deviations (1.4826 x MAD)
+        from the block's median, in log(factor), are left out: a wavelength whose reported error
+        is near zero (a gap, a bad row) gives a wild ratio that would otherwise set the block.
+        The factor of a block is the root mean square of the values kept (a ratio of standard
         deviations averages in the square: with few spectra, the plain mean of the skewed
         per-wavelength values is biased low, 0.8 instead of 1 for two spectra). Neighbouring
         wavelengths carry independent noise, so the error of a block is the quadrature mean of
-        the errors / sqrt(number used). NaN values are skipped; the last partial block is kept.
+        the errors / sqrt(number kept). NaN values are skipped; the last partial block is kept.
+
+        Parameters
+        ----------
+        width : int
+            Wavelengths per block.
+        clip : float or None
+            Clipping threshold in robust standard deviations of log(factor); None keeps all.
 
         Returns
         -------
-        wave_bin, factor_bin, error_bin : ndarray of float64, shape (nbins,)
-            Block mean wavelength (um), block factor and its 1-sigma error.
+        BinnedFactor
+            Named tuple of arrays (nbins,): ``wavelength`` (um, block mean), ``factor``,
+            ``error`` (1 sigma), ``spread`` (1.4826 x MAD of the block's values: how much the
+            factor varies inside the block) and ``clipped`` (values left out).
         """
         if int(width) != width or width < 1:
             raise ValueError(f"width must be a positive integer; got {width!r}")
         arrays = (self.wavelength, self.factor, self.factor_error)
-        out = [], [], []
+        out = [], [], [], [], []
         for start in range(0, self.wavelength.size, int(width)):
             wave, value, error = (a[start:start + int(width)] for a in arrays)
-            good = np.isfinite(wave) & np.isfinite(value) & np.isfinite(error)
-            if good.any():
-                out[0].append(wave[good].mean())
-                out[1].append(np.sqrt(np.mean(value[good] ** 2)))
-                out[2].append(np.sqrt(np.mean(error[good] ** 2) / good.sum()))
-        return tuple(np.array(values) for values in out)
+            good = np.isfinite(wave) & np.isfinite(value) & np.isfinite(error) & (value > 0)
+            if not good.any():
+                continue
+            kept = good.copy()
+            if clip is not None and good.sum() >= 3:
+                logs = np.log(value[good])
+                centre = np.median(logs)
+                scale = _MAD_TO_SIGMA * np.median(np.abs(logs - centre))
+                if scale > 0:
+                    kept[good] = np.abs(logs - centre) <= clip * scale
+            out[0].append(wave[kept].mean())
+            out[1].append(np.sqrt(np.mean(value[kept] ** 2)))
+            out[2].append(np.sqrt(np.mean(error[kept] ** 2) / kept.sum()))
+            out[3].append(_MAD_TO_SIGMA * np.median(np.abs(value[good] - np.median(value[good]))))
+            out[4].append(int(good.sum() - kept.sum()))
+        return BinnedFactor(*(np.array(values, dtype=float if k < 4 else int) for k, values in enumerate(out)))
 
-    def smoothed(self, width=16):
+    def smoothed(self, width=16, *, clip=DEFAULT_CLIP):
         """The binned factor interpolated back onto every wavelength (flat beyond the ends).
 
         Returns
@@ -449,15 +500,126 @@ class ErrorFactor:
         ndarray of float64, shape (nwave,)
             Finite wherever the wavelength is (NaN if no bin could be made).
         """
-        wave_bin, factor_bin, _ = self.binned(width)
-        if wave_bin.size == 0:
+        return self._interpolated(self.binned(width, clip=clip).factor, width, clip)
+
+    def smoothed_error(self, width=16, *, clip=DEFAULT_CLIP):
+        """The 1-sigma error of :meth:`smoothed`, interpolated the same way."""
+        return self._interpolated(self.binned(width, clip=clip).error, width, clip)
+
+    def _interpolated(self, per_bin, width, clip):
+        centres = self.binned(width, clip=clip).wavelength
+        if centres.size == 0:
             return np.full(self.wavelength.shape, np.nan)
-        order = np.argsort(wave_bin)
-        return np.interp(self.wavelength, wave_bin[order], factor_bin[order])
+        order = np.argsort(centres)
+        return np.interp(self.wavelength, centres[order], per_bin[order])
+
+    def summary(self, wavelength_range=SUMMARY_RANGE_UM, width=16, *, clip=DEFAULT_CLIP):
+        """One number for the factor: the median of the robust blocks within a wavelength range.
+
+        The same figure :func:`lrs_helpers.diagnose` reports and notebook 07 applies, so the
+        two never disagree.
+
+        Parameters
+        ----------
+        wavelength_range : (float, float)
+            um, inclusive.
+        width, clip
+            As :meth:`binned`.
+
+        Returns
+        -------
+        value, error, spread : float
+            Median block factor; its 1-sigma error (the blocks' errors in quadrature / number of
+            blocks, times sqrt(pi/2) for a median); the spread of the blocks (1.4826 x MAD). NaN
+            when no block lies in the range.
+        """
+        blocks = self.binned(width, clip=clip)
+        inside = (blocks.wavelength >= wavelength_range[0]) & (blocks.wavelength <= wavelength_range[1])
+        if not inside.any():
+            return math.nan, math.nan, math.nan
+        values = blocks.factor[inside]
+        error = math.sqrt(math.pi / 2) * math.sqrt(np.sum(blocks.error[inside] ** 2)) / inside.sum()
+        spread = _MAD_TO_SIGMA * float(np.median(np.abs(values - np.median(values))))
+        return float(np.median(values)), error, spread
+
+
+def white_light(flux, dq=None, *, bad_flags=DO_NOT_USE):
+    """Summed flux of each spectrum over the wavelengths usable in most of them.
+
+    Wavelengths usable in fewer than 90% of the spectra are left out; a missing value elsewhere
+    is filled with that wavelength's median, so a NaN does not make a spectrum look faint.
+
+    Parameters
+    ----------
+    flux : array_like, shape (nspectra, nwave)
+    dq : array_like, optional
+        As in :func:`empirical_scatter`.
+
+    Returns
+    -------
+    ndarray of float64, shape (nspectra,)
+        Unit of ``flux``; NaN when no wavelength is usable in most spectra.
+    """
+    values, valid = _prepare(flux, dq, bad_flags, "flux")
+    common = valid.mean(axis=0) >= 0.9
+    if not common.any():
+        return np.full(values.shape[0], np.nan)
+    with _quiet():
+        filled = np.where(valid, values, np.nanmedian(values, axis=0))[:, common]
+    return filled.sum(axis=1)
+
+
+def find_settling(flux, dq=None, *, threshold=SETTLING_THRESHOLD, reference=SETTLING_REFERENCE,
+                  bad_flags=DO_NOT_USE):
+    """Leading integrations of a time series whose white light sits apart from the rest.
+
+    The first integrations of a TSO are often offset while the detector settles (on an archived
+    SLITLESSPRISM series the first was 2.6% low in white light). Such an integration adds its
+    offset to the scatter and inflates a bootstrap error. Integration ``i`` (from the first on)
+    is settling when its white light differs from the median of the next ``reference``
+    integrations by more than ``threshold`` times the white light's point-to-point noise
+    (1.4826 x MAD of the differences between neighbours / sqrt 2, which slow trends and a transit
+    barely move); the search stops at the first integration that is not, and never takes more
+    than :data:`SETTLING_MAX_FRACTION` of the series.
+
+    Parameters
+    ----------
+    flux : array_like, shape (nints, nwave)
+        Spectra of the integrations, in time order.
+    dq : array_like, optional
+        As in :func:`empirical_scatter`.
+    threshold : float
+        Significance, in noise units.
+    reference : int
+        Integrations after the candidate whose median is the reference level.
+
+    Returns
+    -------
+    ndarray of int
+        0-based indices of the settling integrations (empty for fewer than ``reference + 2``
+        integrations, where no reference can be formed).
+    """
+    light = white_light(flux, dq, bad_flags=bad_flags)
+    nints = light.size
+    if nints < reference + 2 or not np.isfinite(light).any():
+        return np.zeros(0, dtype=int)
+    steps = np.diff(light[np.isfinite(light)])
+    noise = _MAD_TO_SIGMA * np.median(np.abs(steps - np.median(steps))) / math.sqrt(2.0)
+    if not noise > 0:
+        return np.zeros(0, dtype=int)
+    settling = []
+    for index in range(int(SETTLING_MAX_FRACTION * nints)):
+        with _quiet():
+            level = np.nanmedian(light[index + 1:index + 1 + reference])
+        if not abs(light[index] - level) > threshold * noise:
+            break
+        settling.append(index)
+    return np.array(settling, dtype=int)
 
 
 def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap", n_boot=1000, seed=0,
-                   detrend=None, window=DEFAULT_WINDOW, width=DEFAULT_WIDTH, bad_flags=DO_NOT_USE):
+                   detrend=None, window=DEFAULT_WINDOW, width=DEFAULT_WIDTH, bad_flags=DO_NOT_USE,
+                   exclude="settling"):
     """Ratio of the measured scatter to the reported errors, per wavelength, from arrays.
 
     Parameters
@@ -468,6 +630,10 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
         Spectra and reported 1-sigma errors (same unit, e.g. Jy).
     dq, method, n_boot, seed, detrend, window, width, bad_flags
         As in :func:`empirical_scatter`. Values without a finite positive error are ignored too.
+    exclude : "settling", None or sequence of int
+        Integrations to leave out: ``"settling"`` (default) those :func:`find_settling` finds
+        (none for fewer than 12 spectra, e.g. nods); None keeps all; or 0-based indices. The
+        result's ``excluded`` says which were left out.
 
     Returns
     -------
@@ -479,6 +645,18 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
     _check_settings(method, n_boot, detrend, width, window)
     wavelength = np.array(wavelength, dtype=np.float64)
     values, valid, errors = _spectra_and_errors(flux, flux_error, dq, bad_flags)
+    if isinstance(exclude, str):
+        if exclude != "settling":
+            raise ValueError(f"exclude must be 'settling', None or a sequence of integration indices; got {exclude!r}")
+        excluded = find_settling(values) if method != "adjacent" else np.zeros(0, dtype=int)
+    else:
+        excluded = np.unique(np.asarray([] if exclude is None else exclude, dtype=int))
+        if excluded.size and (excluded.min() < -values.shape[0] or excluded.max() >= values.shape[0]):
+            raise ValueError(f"exclude holds integration indices outside 0-{values.shape[0] - 1}: {excluded.tolist()}")
+        excluded = np.unique(excluded % values.shape[0])
+    if excluded.size:
+        keep = np.setdiff1d(np.arange(values.shape[0]), excluded)
+        values, valid, errors = values[keep], valid[keep], errors[keep]
     _check_count(values.shape[0], method, detrend)
     if wavelength.shape != values.shape[1:]:
         raise ValueError(f"wavelength shape {wavelength.shape} does not match the spectra's {values.shape[1:]}")
@@ -500,7 +678,8 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
         relative = relative * _DETREND_SPREAD
     reported[count == 0] = np.nan
     return ErrorFactor(wavelength=wavelength, factor=factor, factor_error=factor * relative, scatter=scatter,
-                       reported=reported, n_spectra=count, method=method)
+                       reported=reported, n_spectra=count, method=method,
+                       excluded=tuple(int(index) for index in excluded))
 
 
 # --------------------------------------------------------------------------------------------
@@ -629,7 +808,7 @@ def read_spectra(product):
 
 
 def inflation_factor(product, *, method="bootstrap", n_boot=1000, seed=0, detrend=None,
-                     window=DEFAULT_WINDOW, width=DEFAULT_WIDTH, bad_flags=DO_NOT_USE):
+                     window=DEFAULT_WINDOW, width=DEFAULT_WIDTH, bad_flags=DO_NOT_USE, exclude="settling"):
     """Per-wavelength ratio of the measured scatter to the pipeline's FLUX_ERROR, for a product.
 
     Parameters
@@ -639,6 +818,8 @@ def inflation_factor(product, *, method="bootstrap", n_boot=1000, seed=0, detren
         (``method="adjacent"`` only). See :func:`read_spectra`.
     method, n_boot, seed, detrend, window, width, bad_flags
         As in :func:`empirical_scatter`.
+    exclude : "settling", None or sequence of int
+        As in :func:`measure_factor`.
 
     Returns
     -------
@@ -659,16 +840,22 @@ def inflation_factor(product, *, method="bootstrap", n_boot=1000, seed=0, detren
                             "method='adjacent'.")
     return measure_factor(spectra.wavelength, spectra.flux, spectra.flux_error, spectra.dq, method=method,
                           n_boot=n_boot, seed=seed, detrend=detrend, window=window, width=width,
-                          bad_flags=bad_flags)
+                          bad_flags=bad_flags, exclude=exclude)
 
 
-def correct_x1d(in_path, out_path, factor, *, overwrite=False):
+def correct_x1d(in_path, out_path, factor, *, factor_error=None, allow_shrink=False, overwrite=False):
     """Write a copy of an LRS x1d or x1dints whose errors are scaled by a per-wavelength factor.
 
     FLUX_ERROR and SB_ERROR (SURF_BRIGHT_ERROR in older products) are multiplied by ``factor``,
     the variance columns (FLUX_VAR_*, SB_VAR_*) by its square; FLUX and everything else is copied
     unchanged. Provenance (function, factor summary) goes into the primary header; the input is
     never modified.
+
+    A factor below 1 shrinks the errors. That is refused where it is below 1 by more than
+    :data:`SHRINK_SIGMA` times its uncertainty (or anywhere, when no uncertainty is known), unless
+    ``allow_shrink=True``: a scatter smaller than the reported errors usually means the spectra
+    are not independent (copies, a smoothing step, correlated extraction) rather than that the
+    errors are too large.
 
     Parameters
     ----------
@@ -677,8 +864,14 @@ def correct_x1d(in_path, out_path, factor, *, overwrite=False):
     out_path : str or path-like
         New ``.fits`` file (never the input).
     factor : float, array_like of shape (nwave,), or ErrorFactor
-        Finite, positive; an array follows the product's wavelength order. For a measured factor
-        pass ``result.smoothed(16)`` (the raw per-wavelength values are noisy and may be NaN).
+        Finite, positive; an array follows the product's wavelength order. An ErrorFactor is
+        applied as its robust binned factor, ``factor.smoothed(16)``, with
+        ``factor.smoothed_error(16)`` as its uncertainty (the raw per-wavelength values are noisy
+        and may be NaN).
+    factor_error : float or array_like of shape (nwave,), optional
+        1-sigma uncertainty of a plain ``factor``, for the shrink check.
+    allow_shrink : bool
+        Apply a factor below 1 even where it is significant.
     overwrite : bool
         Replace an existing ``out_path`` (never the input).
 
@@ -693,16 +886,29 @@ def correct_x1d(in_path, out_path, factor, *, overwrite=False):
         ``in_path`` is not an LRS x1d / x1dints, ``out_path`` is the input, or the factor's length
         differs from the product's number of wavelengths.
     ValueError
-        Non-finite or non-positive factor values.
+        Non-finite or non-positive factor values; a significant shrink without ``allow_shrink``.
     """
     if isinstance(factor, ErrorFactor):
-        factor = factor.factor
+        factor, factor_error = factor.smoothed(16), factor.smoothed_error(16)
     factor = np.array(factor, dtype=np.float64)
     bad = ~(np.isfinite(factor) & (factor > 0))
     if factor.ndim > 1 or bad.any():
         raise ValueError(f"factor must be a finite positive number or 1-D array; got shape {factor.shape} "
                          f"with {int(bad.sum())} non-finite or non-positive value(s). Smooth or fill a "
                          "measured factor first, e.g. result.smoothed(16).")
+    if not allow_shrink:
+        uncertainty = 0.0 if factor_error is None else np.nan_to_num(np.asarray(factor_error, float), nan=0.0)
+        shrink = factor + SHRINK_SIGMA * uncertainty < 1.0
+        if np.any(shrink):
+            lowest = float(np.min(factor))
+            known = ("" if factor_error is None else
+                     f" by more than {SHRINK_SIGMA:g} times its uncertainty")
+            raise ValueError(
+                f"{Path(in_path).name}: the factor is below 1{known} at {int(np.sum(shrink))} of {factor.size} "
+                f"wavelength(s) (lowest {lowest:.3g}): applying it would shrink the errors. A scatter "
+                "smaller than the reported errors usually means the spectra are not independent "
+                "(copies, smoothing, correlated extraction); check that first, then pass "
+                "allow_shrink=True to apply it anyway.")
     source, target = Path(in_path).expanduser(), Path(out_path).expanduser()
     if target.exists() and source.exists() and target.resolve() == source.resolve():
         raise LRSInputError(f"{out_path}: is the input file; expected a new file name. "
@@ -754,7 +960,7 @@ def plot_factor(result, *, width=16, truth=None, ax=None, ylim=(0, 3)):
         _, ax = plt.subplots(figsize=(8, 3.5))
     ax.plot(result.wavelength, result.factor, ".", color="0.65", ms=3, label="per wavelength")
     if width > 1:
-        wave_bin, factor_bin, error_bin = result.binned(width)
+        wave_bin, factor_bin, error_bin = result.binned(width)[:3]
         ax.errorbar(wave_bin, factor_bin, error_bin, fmt="o", color="C0", ms=4, label=f"binned ({width})")
     if truth is not None:
         ax.plot(result.wavelength, truth, color="C3", label="injected (truth)")

@@ -78,7 +78,7 @@ def test_inflation_factor_recovers_the_injected_factor(twin, measured):
     # (1/sqrt(2 x 199) and the bootstrap's 1/sqrt(2000)); the median of ~190 values is ~0.5%.
     assert np.median(ratio) == pytest.approx(1.0, abs=0.10)
     # the shape too: each 16-wavelength bin (error ~1.4%) within 4 of its sigma of the truth
-    wave_bin, factor_bin, error_bin = result.binned(16)
+    wave_bin, factor_bin, error_bin = result.binned(16)[:3]
     expected = 1.0 / errors_tso.err_factor(wave_bin)
     inside = _band(wave_bin)
     assert inside.sum() >= 10
@@ -353,7 +353,7 @@ def test_bad_arrays():
 def test_binned_and_smoothed():
     result = errors.measure_factor(np.linspace(5, 12, 64), np.random.default_rng(0).normal(size=(50, 64)),
                                    np.ones((50, 64)))
-    wave_bin, factor_bin, error_bin = result.binned(16)
+    wave_bin, factor_bin, error_bin = result.binned(16)[:3]
     assert wave_bin.shape == factor_bin.shape == error_bin.shape == (4,)
     np.testing.assert_allclose(factor_bin[0], np.sqrt(np.mean(result.factor[:16] ** 2)))
     smooth = result.smoothed(16)
@@ -520,3 +520,92 @@ def test_explorer_builds_and_draws(twin):
         explorer.f(method=method, n_boot=40, detrend="median", width=4)
     explorer.f(method="bootstrap", n_boot=2000, detrend=None, width=1)
     plt.close("all")
+
+
+# ------------------------------------------------------------------ refusals, robustness, settling
+
+def test_correct_x1d_refuses_a_significant_shrink(twin, tmp_path):
+    """Integrations nearly identical (a copy of one spectrum plus 0.1% of its noise) give a factor
+    of ~0.001: applying it would shrink the errors 1000-fold, so it is refused with one message,
+    and written only when asked for."""
+    wrong, _, _ = twin
+    spectra = errors.read_spectra(wrong)
+    alike = spectra.flux[0] + 1e-3 * (spectra.flux - spectra.flux[0])
+    result = errors.measure_factor(spectra.wavelength, alike, spectra.flux_error, spectra.dq)
+    assert result.summary()[0] < 0.01
+    with pytest.raises(ValueError, match=r"below 1 by more than 3 times its uncertainty.*allow_shrink=True"):
+        errors.correct_x1d(wrong, tmp_path / "shrunk_x1dints.fits", result)
+    assert not (tmp_path / "shrunk_x1dints.fits").exists()
+    with pytest.raises(ValueError, match="below 1 at 1 of 1"):  # a plain number: no uncertainty known
+        errors.correct_x1d(wrong, tmp_path / "shrunk_x1dints.fits", 0.9)
+    written = errors.correct_x1d(wrong, tmp_path / "shrunk_x1dints.fits", result, allow_shrink=True)
+    assert written.exists()
+
+
+def test_correct_x1d_accepts_a_factor_of_one_within_its_uncertainty(twin, tmp_path):
+    """The control file's factor is 1: blocks a little below 1 are noise, not a shrink."""
+    _, correct, _ = twin
+    result = errors.inflation_factor(correct)
+    assert (result.smoothed(16) < 1).any()  # the case the uncertainty must cover
+    errors.correct_x1d(correct, tmp_path / "control_x1dints.fits", result)
+
+
+def test_binned_factor_is_robust_to_wild_wavelengths():
+    """Two wavelengths of a 16-block whose reported error is ~0 give factors of 1e3: clipped, the
+    block stays at 1 within its noise (5%); kept, it would read ~350."""
+    rng = np.random.default_rng(3)
+    flux = rng.normal(size=(200, 64))
+    error = np.ones((200, 64))
+    error[:, [3, 9]] = 1e-3
+    result = errors.measure_factor(np.linspace(5, 12, 64), flux, error)
+    robust = result.binned(16)
+    assert robust.clipped[0] == 2 and robust.factor[0] == pytest.approx(1.0, abs=0.05)
+    assert result.binned(16, clip=None).factor[0] > 100
+    assert robust.spread[0] > 0
+
+
+def test_summary_is_the_median_of_the_blocks(measured):
+    wrong, _ = measured
+    blocks = wrong.binned(16)
+    inside = (blocks.wavelength >= 5) & (blocks.wavelength <= 12)
+    value, error, spread = wrong.summary()
+    assert value == np.median(blocks.factor[inside])
+    assert 0 < error < 0.02 and spread > 0
+
+
+@pytest.mark.parametrize("drop, expected", [(0.95, [0]), (0.90, [0, 1])])
+def test_settling_integrations_are_found_and_left_out(twin, measured, drop, expected):
+    """The first integration 5% low (7.5 times one integration's white-light noise of 0.66%, above
+    the 5-sigma threshold), or 10% low with the second 5% low: found, left out, and the factor is
+    then within 2% of the undisturbed one; kept, it is inflated by 3% and 15%. (A 2.6% drop, 3.9
+    sigma here, is below the threshold and moves the factor by under 1%.)"""
+    wrong, _, _ = twin
+    spectra = errors.read_spectra(wrong)
+    flux = spectra.flux.copy()
+    flux[0] *= drop
+    if drop < 0.95:
+        flux[1] *= (1 + drop) / 2
+    assert errors.find_settling(flux, spectra.dq).tolist() == expected
+    clean = measured[0].summary()[0]
+    left_out = errors.measure_factor(spectra.wavelength, flux, spectra.flux_error, spectra.dq)
+    kept = errors.measure_factor(spectra.wavelength, flux, spectra.flux_error, spectra.dq, exclude=None)
+    assert list(left_out.excluded) == expected and kept.excluded == ()
+    assert left_out.summary()[0] == pytest.approx(clean, rel=0.02)
+    assert kept.summary()[0] > 1.025 * clean
+
+
+@pytest.mark.parametrize("key", ["errors_x1dints", "slitless_x1dints"])
+def test_no_settling_where_there_is_none(key):
+    """Neither the steady star nor the transit with a drifting sky has a settling integration."""
+    spectra = errors.read_spectra(data.get(key, source="sample", verbose=False))
+    assert errors.find_settling(spectra.flux, spectra.dq).size == 0
+
+
+def test_exclude_takes_explicit_integrations(measured, twin):
+    wrong, _, _ = twin
+    spectra = errors.read_spectra(wrong)
+    result = errors.measure_factor(spectra.wavelength, spectra.flux, spectra.flux_error, spectra.dq,
+                                   exclude=[0, -1])
+    assert result.excluded == (0, 199) and int(np.max(result.n_spectra)) == 198
+    with pytest.raises(ValueError, match="outside"):
+        errors.measure_factor(spectra.wavelength, spectra.flux, spectra.flux_error, exclude=[200])
