@@ -177,7 +177,8 @@ def _detrended(values, detrend, window, width):
     if detrend == "median":
         return _median_residuals(values, window), None
     throughput = _throughput(values, width)
-    return values / throughput, throughput
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return values / throughput, throughput
 
 
 @contextlib.contextmanager
@@ -662,7 +663,8 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
         raise ValueError(f"wavelength shape {wavelength.shape} does not match the spectra's {values.shape[1:]}")
     trended, throughput = _detrended(values, detrend, window, int(width))
     if throughput is not None:
-        errors = errors / throughput
+        with np.errstate(invalid="ignore", divide="ignore"):  # a zero throughput gives inf: not used
+            errors = errors / throughput
     scatter = _sem(trended, np.isfinite(trended), method, n_boot, seed, width)
     count = valid.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):

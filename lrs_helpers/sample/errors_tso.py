@@ -9,7 +9,11 @@ Roles:
     in Jy through the measured LRS sensitivity. Noise per integration and wavelength: photon noise
     of the source and of the (subtracted) sky shaped like the real PID 1053 frame, plus the read
     noise of a FASTR1 slope over the 12-column CRDS aperture. FLUX_ERROR (and the variance and
-    SB columns) are the true error times a known, wavelength-dependent factor.
+    SB columns) are what a pipeline computes with a gain :data:`GAIN_RATIO` times the detector's
+    effective gain: its Poisson variance is too small by that ratio, its read-noise variance is
+    right. So FLUX_ERROR is too small by sqrt(GAIN_RATIO) where photon noise dominates (the bright
+    blue end) and by less where read noise takes a larger share (the faint red end); a fainter
+    source would show a smaller factor.
     A few values are flagged DO_NOT_USE: half of them NaN, half off by 25 sigma (a cosmic-ray
     residue the jump step half caught), so code that ignores DQ sees the damage.
 ``x1dints_correct_err``
@@ -32,19 +36,36 @@ GAIN_E_PER_DN = instrument.GAIN_E_PER_DN
 READ_NOISE_DN = 5.9 / np.sqrt(2.0)
 #: the CRDS MIR_LRS-SLITLESS extraction aperture (jwst_miri_extract1d_0005.json), inclusive
 APERTURE = (30, 41)
-#: reported / true FLUX_ERROR = ERR_AT_5UM + ERR_SLOPE_PER_UM (lambda - 5 um): 40% too small at
-#: 5 um, 19% at 12 um (true / reported 1.67 falling to 1.23), so every chi-square is too large
-ERR_AT_5UM, ERR_SLOPE_PER_UM = 0.6, 0.03
+#: gain assumed by the variance / effective gain of the detector. The mechanism is the one jwst
+#: issue 6250 reports (MIRI gain references set to a constant not measured on MIRI, so the Poisson
+#: variance of ramp fitting is off); the value 2.2 is an assumption, chosen so the factor of this
+#: bright source (sqrt(2.2) = 1.48 where photon noise dominates) matches the 1.47 measured on an
+#: archived SLITLESSPRISM x1dints once its settling integration is left out.
+GAIN_RATIO = 2.2
 FLAG_FRACTION = 0.003
 OUTLIER_SIGMA = 25.0
 DO_NOT_USE = 1
 TARGET, TARGET_RA, TARGET_DEC = grounding.TSO_TARGET
 
 
-def err_factor(wavelength_um):
-    """Reported / true FLUX_ERROR of the twin at a wavelength (um)."""
-    lam = np.clip(np.asarray(wavelength_um, dtype=float), 5.0, 14.0)
-    return ERR_AT_5UM + ERR_SLOPE_PER_UM * (lam - 5.0)
+def err_factor(poisson_share, gain_ratio=GAIN_RATIO):
+    """Reported / true FLUX_ERROR when the Poisson variance is computed with a gain ``gain_ratio``
+    times too large.
+
+    Parameters
+    ----------
+    poisson_share : float or array_like
+        Photon-noise share of the true variance (0-1); the rest is read noise.
+    gain_ratio : float
+        Gain assumed by the variance / effective gain.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        sqrt(share / gain_ratio + 1 - share).
+    """
+    share = np.asarray(poisson_share, dtype=float)
+    return np.sqrt(share / gain_ratio + 1.0 - share)
 
 
 def build(out_dir, seed):
@@ -87,6 +108,7 @@ def build(out_dir, seed):
     true_flux = source * to_jy
     true_error = np.sqrt(var_poisson + var_rnoise) * to_jy
     poisson_share = var_poisson / (var_poisson + var_rnoise)
+    law = err_factor(poisson_share)
 
     flux = true_flux + rng.normal(size=(NINTS, wave.size)) * true_error
     flagged = (rng.random(flux.shape) < FLAG_FRACTION) & np.isfinite(true_flux)
@@ -94,7 +116,7 @@ def build(out_dir, seed):
     flux[flagged & ~as_nan] += OUTLIER_SIGMA * np.broadcast_to(true_error, flux.shape)[flagged & ~as_nan]
     flux[as_nan] = np.nan
     dq = np.where(flagged | ~np.isfinite(flux), DO_NOT_USE, 0).astype(np.uint32)
-    reported_error = err_factor(wave) * true_error
+    reported_error = law * true_error
 
     # the 2-D product the spectra come from: only its primary header and INT_TIMES are used
     calints = datamodels.CubeModel()
@@ -129,7 +151,9 @@ def build(out_dir, seed):
         "gain_e_per_dn": GAIN_E_PER_DN,
         "read_noise_dn_per_frame": READ_NOISE_DN,
         "extraction_aperture_inclusive": list(APERTURE),
-        "err_factor_law": f"reported/true FLUX_ERROR = {ERR_AT_5UM} + {ERR_SLOPE_PER_UM}*(clip(wavelength_um, 5, 14) - 5)",
+        "err_factor_law": "reported/true FLUX_ERROR = sqrt(poisson_share / gain_ratio + 1 - poisson_share): "
+                          "the Poisson variance computed with a gain gain_ratio times the effective one",
+        "gain_ratio": GAIN_RATIO,
         "inflation_factor_law": "measured/reported = 1 / err_factor",
         "flag_fraction": FLAG_FRACTION,
         "outlier_sigma": OUTLIER_SIGMA,
@@ -138,8 +162,9 @@ def build(out_dir, seed):
     }, arrays={
         "wavelength": wave,
         "rows": rows,
-        "err_factor": err_factor(wave),
-        "inflation_factor": 1.0 / err_factor(wave),
+        "err_factor": law,
+        "inflation_factor": 1.0 / law,
+        "poisson_share": poisson_share,
         "true_error": true_error,
         "reported_error": reported_error,
         "true_flux": true_flux,
