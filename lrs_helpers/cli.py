@@ -205,7 +205,7 @@ def _diagnose(args):
     if args.html is not None and reports:
         try:
             written = diagnosis.write_html(reports, args.html)
-        except OSError as error:
+        except (OSError, ValueError) as error:
             _error(error)
             return EXIT_FAILURE
         print(f"wrote {written}", file=sys.stderr)

@@ -61,8 +61,12 @@ from typing import Callable
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import __version__, background, emi, errors, foldover, instrument, io, jumps, pathloss, pointing
+from . import (__version__, background, emi, errors, foldover, instrument, io, jumps, pathloss, pointing,
+               scattered_light)
 from .errors import read_spectra
+
+#: median absolute deviation -> standard deviation, for normal noise
+_MAD_TO_SIGMA = 1.482602218505602
 
 #: Severities, mildest first (see the module notes).
 SEVERITIES = ("ok", "info", "warning", "problem", "failed")
@@ -121,7 +125,26 @@ NOD_TOLERANCE = 0.02
 POINTING_LOSS_TOLERANCE = 0.02
 POINTING_WAVELENGTH_UM = 10.0
 
+#: Usable data: a product with less than this share of usable values (finite, not DO_NOT_USE,
+#: not all zero) in its science region is a "problem", below USABLE_WARNING a "warning".
+USABLE_PROBLEM = 0.10
+USABLE_WARNING = 0.50
+#: Ramps: a pixel saturated in its first group carries no slope at all.
+SATURATED_PROBLEM = 0.50
+#: Background left in a slitless x1d/x1dints: a point source's F_nu falls to the red (the flux
+#: standards as lambda**-1.92: 11-12 um / 5.5-6.5 um = 0.29), the sky's rises steeply; a ratio
+#: above 1 means the sky dominates the red end.
+SKY_SHAPE_RATIO = 1.0
+SKY_SHAPE_BANDS_UM = ((5.5, 6.5), (11.0, 12.0))
+#: Scattered light in a slit s2d: a smooth level between the traces of more than this share of
+#: the extracted 5-12 um flux is reported (the LRS slit's absolute calibration is good to ~2-3%).
+SCATTERED_LIGHT_FRACTION = 0.02
+
 NOTEBOOKS = {
+    "usable": "00_overview.ipynb",
+    "x1d_background": "04_slitless_background.ipynb",
+    "err_vs_scatter_pixels": "07_error_estimates.ipynb",
+    "scattered_light": "01_scattered_light.ipynb",
     "emi": "03_emi_pattern_noise.ipynb",
     "jump_peak_flags": "05_jump_dropouts.ipynb",
     "dropouts": "05_jump_dropouts.ipynb",
@@ -437,7 +460,7 @@ def check_slitless_background(model):
     extracted flux that is background the pipeline did not subtract.
     """
     sci, dq = _cube(model)
-    unit = model.meta.bunit_data or "DN/s"
+    unit = _flux_unit(model)
     with _quiet():
         sky = background.edge_background(sci, dq)
         row_wave, wave_source = _row_wavelengths(model, "slitless")
@@ -526,12 +549,22 @@ def check_dropouts(model):
     return Finding("dropouts", severity, message, measured, details={"table": table}, draw=draw)
 
 
-def _flux_calibrated(model):
-    """Whether the product's flux is calibrated (proportional to F_nu): spectra unless their
-    photom step was skipped, images in MJy/sr (BUNIT)."""
+def _flux_unit(model):
+    """The unit of a product's flux: the FLUX column's unit for spectra (whatever the layout),
+    BUNIT for images; "DN/s" when neither says."""
     if "spec" in model.instance:
-        return str(model.meta.cal_step.photom or "COMPLETE").upper() != "SKIPPED"
-    return "jy" in str(model.meta.bunit_data or "").lower()
+        for spec in model.spec:
+            columns = getattr(spec.spec_table, "columns", None)
+            unit = columns["FLUX"].unit if columns is not None and "FLUX" in columns.names else None
+            if unit:
+                return str(unit)
+        return "Jy" if str(model.meta.cal_step.photom or "").upper() == "COMPLETE" else "DN/s"
+    return str(getattr(model.meta, "bunit_data", None) or "DN/s")
+
+
+def _flux_calibrated(model):
+    """Whether the product's flux is calibrated (proportional to F_nu): Jy or MJy/sr."""
+    return "jy" in _flux_unit(model).lower()
 
 
 def _spectrum_for_colour(model):
@@ -612,7 +645,7 @@ def check_foldover(model):
     if not _flux_calibrated(model):
         return Finding("foldover", "info", f"fold-over rows present ({fold.sum()} points at "
                        f"{fold_range[0]:.2f}-{fold_range[1]:.2f} um); the product is not flux-calibrated "
-                       f"(BUNIT {model.meta.bunit_data}), so the source's colour, which sets the blue "
+                       f"({_flux_unit(model)}), so the source's colour, which sets the blue "
                        f"limit, is not measured.",
                        {"fold_points": (int(fold.sum()), ""), "fold_wavelength_range": (fold_range, "um")})
     index, temperature = colour_temperature(wave, flux)
@@ -787,6 +820,180 @@ def check_pointing(model):
     return Finding("pointing", severity, message, measured, draw=draw)
 
 
+def _usable_fraction(values, dq=None):
+    """Share of values that are finite, not DO_NOT_USE, and not exactly zero."""
+    values = np.asarray(values)
+    good = np.isfinite(values) & (values != 0)
+    if dq is not None and np.shape(dq) == values.shape:
+        good &= (np.asarray(dq) & instrument.DQ["DO_NOT_USE"]) == 0
+    return float(good.mean()) if good.size else 0.0
+
+
+def check_usable(model, level, mode):
+    """Whether the product holds data at all: usable values, an uncal that is not blank or saturated.
+
+    Images and cubes are judged in their science region (in a full frame of the mode, the rows
+    and columns the wavelength solution calibrates; otherwise the columns after the reference
+    pixels);
+    spectra over 5-12 um. Ramps: all zero, or saturated in their first group.
+    """
+    unit = _flux_unit(model)
+    if level in ("uncal", "ramp"):
+        data = np.asarray(model.data)
+        measured = {"nonzero": (float(np.mean(data != 0)), "of the reads")}
+        saturated = 0.0
+        if "groupdq" in model.instance and np.size(model.groupdq):
+            first = np.asarray(model.groupdq)[:, 0]
+            saturated = float(np.mean((first & instrument.DQ["SATURATED"]) != 0))
+        full_scale = float(np.mean(data[:, 0] >= 65535)) if data.dtype.kind in "ui" else 0.0
+        saturated = max(saturated, full_scale)
+        measured["saturated_first_group"] = (saturated, "of the pixels")
+        if not np.any(data):
+            return Finding("usable", "problem", "every read is zero: the file holds no data "
+                           "(a failed download or a blank exposure).", measured)
+        if saturated >= SATURATED_PROBLEM:
+            return Finding("usable", "problem", f"{100 * saturated:.0f}% of the pixels are saturated in "
+                           "their first group: they carry no slope.", measured)
+        return Finding("usable", "ok", "the ramps hold data.", measured)
+    if "spec" in model.instance:
+        spectra = read_spectra(model)
+        band = _band(spectra.wavelength)
+        fraction = _usable_fraction(spectra.flux[:, band], spectra.dq[:, band]) if band.any() else 0.0
+        where = "5-12 um"
+    else:
+        sci, dq = _cube(model)
+        region = (Ellipsis, slice(None), slice(instrument.REFERENCE_COLUMNS, None))
+        frame = instrument.FULL_SHAPE if mode == "slit" else instrument.SLITLESS_SHAPE
+        if sci.shape[-2:] == frame:  # the full frame of the mode: only where the spectrum falls
+            first, last = instrument.CALIBRATED_ROWS[mode]
+            region = (Ellipsis, slice(math.ceil(first), math.floor(last) + 1),
+                      slice(*instrument.CALIBRATED_COLUMNS[mode]))
+        fraction = _usable_fraction(sci[region], dq[region])
+        where = "the science region"
+    measured = {"usable_fraction": (fraction, f"of the values in {where}"), "unit": (unit, "")}
+    if fraction < USABLE_PROBLEM:
+        return Finding("usable", "problem", f"only {100 * fraction:.1f}% of the values in {where} are "
+                       "usable (finite, not DO_NOT_USE, not zero): nothing else can be judged.", measured)
+    severity = "warning" if fraction < USABLE_WARNING else "ok"
+    return Finding("usable", severity, f"{100 * fraction:.0f}% of the values in {where} are usable.", measured)
+
+
+def check_x1d_background(model):
+    """Background in a slitless x1d/x1dints: did extract_1d subtract any, and does the spectrum
+    look like sky?
+
+    The BACKGROUND column says what extract_1d subtracted (zero everywhere: nothing; the CRDS
+    reference has had background regions since 2025). A point source's F_nu falls to the red,
+    the sky's rises steeply, so in calibrated flux a mean spectrum higher at 11-12 um than at
+    5.5-6.5 um (:data:`SKY_SHAPE_RATIO`) is dominated by sky there.
+    """
+    spectra = read_spectra(model)
+    column = [np.asarray(spec.spec_table["BACKGROUND"], float).ravel() for spec in model.spec
+              if "BACKGROUND" in (spec.spec_table.dtype.names or ())]
+    column = np.concatenate(column) if column else np.zeros(0)
+    subtracted = bool(column.size and np.nanmax(np.abs(column)) > 0)
+    usable = (spectra.dq & instrument.DQ["DO_NOT_USE"]) == 0
+    with _quiet():
+        mean = np.nanmean(np.where(usable, spectra.flux, np.nan), axis=0)
+        levels = [np.nanmedian(mean[(spectra.wavelength >= low) & (spectra.wavelength <= high)])
+                  for low, high in SKY_SHAPE_BANDS_UM]
+    ratio = float(levels[1] / levels[0]) if np.isfinite(levels).all() and levels[0] > 0 else math.nan
+    unit = _flux_unit(model)
+    measured = {"background_subtracted": (subtracted, "BACKGROUND column non-zero"),
+                "red_to_blue_ratio": (ratio, "mean flux 11-12 um / 5.5-6.5 um"), "unit": (unit, "")}
+    calibrated = _flux_calibrated(model)
+    if subtracted:
+        return Finding("x1d_background", "ok", "extract_1d subtracted a background (BACKGROUND column "
+                       "non-zero).", measured)
+    if calibrated and ratio > SKY_SHAPE_RATIO:
+        return Finding("x1d_background", "warning", f"no background was subtracted (BACKGROUND is zero) and "
+                       f"the spectrum rises to the red ({ratio:.1f} times brighter at 11-12 um than at "
+                       "5.5-6.5 um), as sky does and a point source does not: subtract the slitless "
+                       "background (background.subtract_rateints, or an extract_1d reference with "
+                       "background regions) and extract again.", measured)
+    shape = "" if calibrated else f" The flux is in {unit}, so its shape says nothing about sky."
+    return Finding("x1d_background", "info", "no background was subtracted by extract_1d (BACKGROUND "
+                   f"column zero): any slitless sky is still in the spectrum.{shape}", measured)
+
+
+def check_err_pixels(model):
+    """ERR of a rateints/calints against the scatter of each pixel over the integrations.
+
+    Per pixel, the variance from the differences between consecutive integrations (mean square /
+    2, which slow drifts and a transit barely move) over the mean ERR squared; the square root of
+    the mean of that ratio over the pixels of the 5-12 um rows (hot pixels, above 10 times the
+    median, left out). The page puts LRS05 (wrong ERR) here, in the rate
+    products, before any extraction.
+    """
+    sci, dq = _cube(model)
+    err = np.asarray(model.err, float)
+    err = err[None] if err.ndim == 2 else err
+    good = np.isfinite(sci) & ((dq & instrument.DQ["DO_NOT_USE"]) == 0) & np.isfinite(err) & (err > 0)
+    row_wave, wave_source = _row_wavelengths(model, _mode(model))
+    rows = _band(row_wave)
+    science = (slice(None), rows, slice(instrument.REFERENCE_COLUMNS, None))
+    values = np.where(good, sci, np.nan)[science]
+    with _quiet():
+        # the mean square of the differences between consecutive integrations is 2 sigma^2 for
+        # steady pixels whatever their number (a MAD of a few values is biased low: 0.6 for 4)
+        variance = np.nanmean(np.diff(values, axis=0) ** 2, axis=0) / 2
+        reported = np.nanmean(np.where(good, err, np.nan)[science] ** 2, axis=0)
+        ratio = (variance / reported).ravel()
+    ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
+    nints = sci.shape[0]
+    measured = {"pixels": (int(ratio.size), ""), "integrations": (nints, ""),
+                "wavelengths_from": (wave_source, "")}
+    if ratio.size < 10:
+        return Finding("err_vs_scatter_pixels", "info", "too few pixels with usable ERR and repeats in "
+                       "5-12 um to compare ERR with the scatter.", measured)
+    # hot or unflagged bad pixels sit far above the rest: pixels above 10 x the median are left out
+    kept = ratio[ratio <= 10 * np.median(ratio)]
+    median = float(np.sqrt(np.mean(kept)))
+    # a pixel's variance from n - 1 differences scatters by ~sqrt(2 / (n - 1)) (consecutive
+    # differences are correlated, so this is a lower bound); the mean over N pixels by 1/sqrt(N),
+    # and the square root halves it
+    error = 0.5 * math.sqrt(2 / max(nints - 1, 1)) * median / math.sqrt(kept.size)
+    measured.update({"scatter_over_err": (median, "rms over pixels, 5-12 um rows"),
+                     "scatter_over_err_error": (error, ""),
+                     "pixels_left_out": (int(ratio.size - kept.size), "above 10 x the median")})
+    if abs(median - 1) <= ERR_TOLERANCE or abs(median - 1) < ERR_MIN_SIGNIFICANCE * error:
+        return Finding("err_vs_scatter_pixels", "ok", f"ERR matches the pixels' scatter over the {nints} "
+                       f"integrations (ratio {median:.2f}).", measured)
+    side = "too small" if median > 1 else "too large"
+    severity = "problem" if median >= 2 or median <= 0.5 else "warning"
+    return Finding("err_vs_scatter_pixels", severity, f"ERR is {side}: the pixels scatter {median:.2f} times "
+                   f"what it says over the {nints} integrations (5-12 um rows), and the x1d errors inherit "
+                   "it: measure the factor on the extracted spectra (errors.inflation_factor).", measured)
+
+
+def check_scattered_light(model):
+    """A smooth level between the traces of a nod-subtracted slit s2d (:mod:`lrs_helpers.scattered_light`).
+
+    The traces are found, a quadratic across the slit is fitted row by row away from them (4
+    columns either side), and the share of the 5-12 um box flux (8 columns around the positive
+    trace) that the fit puts under the source is reported.
+    """
+    image = np.asarray(model.data, float)
+    wave = np.asarray(model.wavelength, float)
+    positive, negative = scattered_light.find_nod_traces(image, wave)
+    exclude = scattered_light.trace_exclusion_mask(image.shape, [positive, negative], 4)
+    level = scattered_light.fit_row_background(image, wave, exclude_mask=exclude, order=2)
+    aperture = scattered_light.trace_exclusion_mask(image.shape, [positive], 4)
+    rows = _band(scattered_light.row_wavelength(wave))
+    with _quiet():
+        share = float(np.nansum((level * aperture)[rows]) / np.nansum((image * aperture)[rows]))
+    measured = {"scattered_share": (share, "of the 5-12 um box flux"),
+                "traces": ([float(positive), float(negative)], "columns")}
+    if not np.isfinite(share):
+        return Finding("scattered_light", "failed", "no extracted flux in 5-12 um to compare with.", measured)
+    if abs(share) < SCATTERED_LIGHT_FRACTION:
+        return Finding("scattered_light", "ok", f"no smooth level between the traces ({100 * share:+.1f}% "
+                       "of the flux).", measured)
+    return Finding("scattered_light", "warning", f"a smooth level between the traces is {100 * share:+.1f}% "
+                   "of the 5-12 um flux: light scattered from the imager field (check the rate image for "
+                   "bright sources); fit and remove it (scattered_light.correct_s2d).", measured)
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry points
 # ---------------------------------------------------------------------------------------------
@@ -815,6 +1022,12 @@ def _plan(model, level, mode, partner):
         plan.append(("slitless_background", lambda: check_slitless_background(model)))
     if level in ("cal", "calints", "s2d", "x1d", "x1dints"):
         plan.append(("dropouts", lambda: check_dropouts(model)))
+    if mode == "slitless" and level in ("x1d", "x1dints"):
+        plan.append(("x1d_background", lambda: check_x1d_background(model)))
+    if level in ("rateints", "calints", "crfints") and "err" in model.instance and np.shape(model.data)[0] >= 3:
+        plan.append(("err_vs_scatter_pixels", lambda: check_err_pixels(model)))
+    if mode == "slit" and level == "s2d" and "wavelength" in model.instance:
+        plan.append(("scattered_light", lambda: check_scattered_light(model)))
     has_wavelength = level in ("x1d", "x1dints") or ("wavelength" in model.instance)
     if mode == "slitless" and level in images[2:] + ("x1d", "x1dints") and has_wavelength:
         plan.append(("foldover", lambda: check_foldover(model)))
@@ -878,20 +1091,25 @@ def diagnose(path, *, partner=None):
         if partner_model is not None and partner.name < path.name:
             # nod 1 (the lower exposure number) is always the reference of the ratio
             model, partner_model = partner_model, model
-        plan = _plan(model, level, mode, partner_model)
+        plan = [] if mode == "ta" else [("usable", lambda: check_usable(model, level, mode))]
+        plan += _plan(model, level, mode, partner_model)
         findings = []
         for name, run in plan:
+            if findings and findings[0].check == "usable" and findings[0].severity == "problem":
+                break  # nothing else can be judged on a product without data
             try:
                 findings.append(run())
-            except (ValueError, RuntimeError, np.linalg.LinAlgError) as error:
-                findings.append(Finding(name, "failed", f"the check could not run: {error}"))
+            except Exception as error:  # one check's failure must not end the report
+                findings.append(Finding(name, "failed", f"the check could not run "
+                                        f"({type(error).__name__}: {error})."))
         if level == "x1d" and mode == "slit" and partner_model is None:
             findings.append(Finding("nod_disparity", "info",
                                     "no other nod given or found beside it: nod disparity not checked "
                                     "(pass both nods' x1d files)."))
-        if not findings:
+        if all(finding.check == "usable" for finding in findings) and not (
+                findings and findings[0].severity == "problem"):
             findings.append(Finding("applicability", "info", f"no known-issue check applies to a "
-                                    f"{kind} product."))
+                                    f"{kind} product beyond its usability."))
         return Report(path=path, kind=kind, findings=findings, partner=partner)
     finally:
         model.close()
@@ -981,6 +1199,19 @@ def _png(draw):
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+_REPORT_TITLE = "<title>lrs_helpers diagnosis</title>"
+
+
+def _is_report(path):
+    """Whether a file is an HTML report written by :func:`write_html` (its head says so)."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(512).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return head.startswith("<!DOCTYPE html>") and _REPORT_TITLE in head
+
+
 def write_html(reports, path):
     """Write reports to one standalone HTML page (tables and embedded PNG plots), atomically.
 
@@ -998,10 +1229,19 @@ def write_html(reports, path):
 
     Raises
     ------
+    ValueError
+        When ``path`` does not end in ``.html``.
     FileExistsError
-        When ``path`` is one of the diagnosed products.
+        When ``path`` exists and is not an HTML report written here (a diagnosed product, or any
+        other file): only an earlier report is replaced.
     """
     target = Path(path).expanduser()
+    if target.suffix.lower() != ".html":
+        raise ValueError(f"{target}: the report's path must end in .html (a FITS product given "
+                         "after --html would otherwise be replaced)")
+    if target.exists() and not _is_report(target):
+        raise FileExistsError(f"{target}: exists and is not an lrs_helpers HTML report; expected a new "
+                              ".html path (nothing in lrs_helpers writes over a file it did not write)")
     folder = target.parent.resolve()
     if not folder.is_dir():
         raise FileNotFoundError(f"{target}: the folder {folder} does not exist; create it first")
@@ -1012,7 +1252,7 @@ def write_html(reports, path):
                               "(nothing in lrs_helpers writes over its input)")
     body = "\n".join(_report_html(report, with_plots=True) for report in reports)
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>lrs_helpers diagnosis</title><style>{_STYLE}</style></head><body>\n"
+            f"{_REPORT_TITLE}<style>{_STYLE}</style></head><body>\n"
             f"<h1>MIRI LRS diagnosis</h1>\n<p>lrs_helpers {__version__}: known-issue checks; "
             f"each finding names the walkthrough notebook that explains it.</p>\n{body}\n</body></html>\n")
     handle, scratch = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}-", suffix=".html.tmp")

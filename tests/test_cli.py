@@ -73,7 +73,7 @@ def test_diagnose_findings_exit_1(capsys):
 
 
 def test_diagnose_clean_exit_0(capsys):
-    code, out, _ = _run(capsys, "diagnose", _twin("slit_s2d_nod1"))
+    code, out, _ = _run(capsys, "diagnose", _twin("slit_cal_nod1"))
     assert code == 0 and "ok       dropouts" in out
 
 
@@ -122,7 +122,7 @@ def test_diagnose_html_refuses_the_input(capsys, tmp_path):
     before = product.read_bytes()
     code, _, err = _run(capsys, "diagnose", str(product), "--html", str(product))
     assert code == 2
-    _one_error_line(err, "diagnosed product")
+    _one_error_line(err, "must end in .html")
     assert product.read_bytes() == before
 
 
