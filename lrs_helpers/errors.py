@@ -667,7 +667,7 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
             errors = errors / throughput
     scatter = _sem(trended, np.isfinite(trended), method, n_boot, seed, width)
     count = valid.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         reported = np.sqrt(np.nansum(errors**2, axis=0)) / count
         factor = scatter / reported
         if method == "bootstrap":
