@@ -11,6 +11,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from .io import os_cause
+
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_FAILURE = 0, 1, 2
 PROG = "lrs-helpers"
 
@@ -92,7 +94,8 @@ def _parser():
                                  epilog=_SAMPLE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sample.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario names (default: all)")
     sample.add_argument("--out", metavar="DIR", type=Path, help="folder to build into (default: the cache)")
-    sample.add_argument("--seed", type=int, default=None, help="random seed (default: the fixed one)")
+    sample.add_argument("--seed", type=_seed, default=None,
+                        help="random seed, 0 to 4294967295 (default: the fixed one)")
     sample.add_argument("--force", action="store_true", help="rebuild even when a complete build exists")
 
     diagnose = commands.add_parser("diagnose", help="run the known-issue checks on LRS product files",
@@ -102,6 +105,17 @@ def _parser():
     diagnose.add_argument("--html", metavar="OUT", type=Path,
                           help="also write a standalone HTML page with the tables and plots")
     return parser
+
+
+def _seed(text):
+    """A random seed numpy accepts (0 to 2**32 - 1), for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed; expected an integer from 0 to 4294967295")
+    return value
 
 
 def _error(message):
@@ -177,12 +191,18 @@ def _sample(args):
         try:
             args.out.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            _error(f"{args.out}: cannot create the output folder ({error.strerror or error})")
+            _error(f"{args.out}: cannot create the output folder ({os_cause(error)})")
             return EXIT_FAILURE
     seed = sample.DEFAULT_SEED if args.seed is None else args.seed
     with _progress(len(names), f"building {len(names)} sample twins") as advance:
         for name in names:
-            files = sample.build(name, cache_dir=args.out, seed=seed, force=args.force)
+            try:
+                files = sample.build(name, cache_dir=args.out, seed=seed, force=args.force)
+            except OSError as error:  # LRSOutputError and SampleCacheError name the folder
+                message = str(error) if error.errno is None else \
+                    f"{error.filename or name}: {os_cause(error)}"
+                _error(f"sample {name}: {message}")
+                return EXIT_FAILURE
             print(f"{name:20s} {Path(files['truth']).parent}")
             advance()
     return EXIT_CLEAN

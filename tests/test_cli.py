@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from lrs_helpers import cli, data
-# The local MAST-like server and the guard that refuses outside addresses (autouse).
-from test_data import _fits_bytes, mast_server, outside_attempts  # noqa: F401
+# The local MAST stand-in and the guard that refuses outside addresses (autouse).
+from test_data import _serve, outside_attempts, standin  # noqa: F401
 from test_diagnose import bad_inputs
 
 SUBCOMMANDS = ("fetch", "sample", "diagnose")
@@ -157,23 +157,22 @@ def test_fetch_all_sample(capsys):
     assert all(Path(line).is_file() for line in out.splitlines())
 
 
-def test_fetch_mast_from_a_local_server(capsys, mast_server):
-    _, routes = mast_server
-    name = data.info("jump_uncal")["mast_filename"]
-    routes[name] = ("ok", _fits_bytes())
+def test_fetch_mast_from_a_local_server(capsys, standin):
+    served = _serve(standin, "jump_uncal")
     code, out, err = _run(capsys, "fetch", "jump_uncal", "--source", "mast")
     assert code == 0
     assert out.strip() == str(data.mast_path("jump_uncal"))
-    assert Path(out.strip()).read_bytes() == _fits_bytes()
+    assert Path(out.strip()).read_bytes() == served.read_bytes()
     assert "downloaded from MAST" in err
     # a product the server does not have: exit 2, one line naming the file, nothing saved
+    _serve(standin, "emi_uncal", "not_found")
     code, out, err = _run(capsys, "fetch", "emi_uncal", "--source", "mast")
     assert code == 2 and out == ""
     _one_error_line(err, data.info("emi_uncal")["mast_filename"], "404")
     assert not data.mast_path("emi_uncal").exists()
 
 
-def test_fetch_all_mast_stops_at_the_first_failure(capsys, mast_server):
+def test_fetch_all_mast_stops_at_the_first_failure(capsys, standin):
     first = str(data.manifest()["key"][0])
     code, out, err = _run(capsys, "fetch", "--all", "--source", "mast")
     assert code == 2 and out == ""
