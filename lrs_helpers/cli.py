@@ -42,7 +42,7 @@ sources:
 examples:
   {PROG} fetch emi_uncal jump_calints
   {PROG} fetch --all --source sample
-  {PROG} fetch nods_x1d_nod1 --source mast     (LRS_HELPERS_MAST_URL sets the server)"""
+  {PROG} fetch nods_x1d_nod1 --source mast     (LRS_HELPERS_MAST_SERVER sets the server)"""
 
 _SAMPLE_EPILOG = f"""\
 Each twin is written with its truth (truth.json, truth.npz) into DIR/sample/<scenario>/
