@@ -42,7 +42,9 @@ import csv
 import datetime
 import hashlib
 import json
+import logging
 import os
+import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -618,8 +620,9 @@ def _mast_client(server, timeout):
     transport adapter on the client's own session supplies one. A fresh client keeps this from
     changing astroquery's shared objects.
     """
-    from astroquery.mast import MastMissions
     from requests.adapters import HTTPAdapter
+
+    MastMissions = _import_mast_missions()
 
     class _TimeoutAdapter(HTTPAdapter):
         def send(self, request, **kwargs):
@@ -639,6 +642,28 @@ def _mast_client(server, timeout):
         session.mount("http://", adapter)
         session.mount("https://", adapter)
     return client
+
+
+def _import_mast_missions():
+    """``astroquery.mast.MastMissions``, imported even when the "astroquery" logger already exists.
+
+    astroquery installs its own logger class at import and fails (AttributeError
+    '_set_defaults') when code that ran earlier made a plain "astroquery" logger, e.g. to set
+    its level (lrs_helpers.plotting quiets it so). That logger is set aside for the import and
+    its level handed on to astroquery's own.
+    """
+    if "astroquery" not in sys.modules:
+        loggers = logging.Logger.manager.loggerDict
+        early = loggers.get("astroquery")
+        if isinstance(early, logging.Logger) and not hasattr(early, "_set_defaults"):
+            del loggers["astroquery"]
+            import astroquery
+
+            if early.level:
+                astroquery.log.setLevel(early.level)
+    from astroquery.mast import MastMissions
+
+    return MastMissions
 
 
 def _say(verbose, line):
