@@ -73,8 +73,15 @@ exit codes: 0 nothing beyond info, 1 a warning or problem, 2 a file could not be
 check failed."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (the usage text is one --help away)."""
+
+    def error(self, message):
+        self.exit(EXIT_FAILURE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG,
+    parser = _Parser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     from . import __version__
 

@@ -169,8 +169,12 @@ def os_cause(error, folder=None, *, fallback=True):
     """
     seen = error
     while seen is not None:
+        if getattr(seen, "cause", None):  # an LRSOutputError already says it
+            return seen.cause
         if isinstance(seen, OSError) and seen.errno is not None:
             return _ERRNO_CAUSES.get(seen.errno, seen.strerror or errno.errorcode.get(seen.errno, "I/O error"))
+        if isinstance(seen, OSError) and str(seen).startswith("Not enough space on disk"):
+            return _ERRNO_CAUSES[errno.ENOSPC]  # astropy's free-space check, without an errno
         seen = seen.__cause__ or seen.__context__
     if folder is not None:
         with contextlib.suppress(OSError):
@@ -182,7 +186,10 @@ def os_cause(error, folder=None, *, fallback=True):
 def output_error(target, error, action="cannot be written"):
     """An :class:`LRSOutputError` for ``target``: its path, what failed and the cause, one line."""
     target = Path(target)
-    return LRSOutputError(f"{target}: {action} ({os_cause(error, target.parent)})")
+    cause = os_cause(error, target.parent)
+    failure = LRSOutputError(f"{target}: {action} ({cause})")
+    failure.cause = cause
+    return failure
 
 
 def clean_stale_scratch(folder):
