@@ -52,7 +52,6 @@ import io as _bytes_io
 import math
 import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1018,12 +1017,15 @@ def write_html(reports, path):
             f"<title>lrs_helpers diagnosis</title><style>{_STYLE}</style></head><body>\n"
             f"<h1>MIRI LRS diagnosis</h1>\n<p>lrs_helpers {__version__}: known-issue checks; "
             f"each finding names the walkthrough notebook that explains it.</p>\n{body}\n</body></html>\n")
-    handle, scratch = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}-", suffix=".html.tmp")
+    from .io import output_error, publish, scratch_file
+
+    scratch = scratch_file(target)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(page)
-        os.replace(scratch, target)
-    except BaseException:
-        Path(scratch).unlink(missing_ok=True)
-        raise
+        try:
+            scratch.write_text(page, encoding="utf-8")
+        except OSError as error:
+            raise output_error(target, error) from error
+        publish(scratch, target)
+    finally:
+        scratch.unlink(missing_ok=True)
     return target

@@ -192,6 +192,12 @@ def output_error(target, error, action="cannot be written"):
     return failure
 
 
+def _not_regular(target, kind):
+    failure = LRSOutputError(f"{target}: cannot be written (it is {kind}, not a regular file)")
+    failure.cause = f"it is {kind}, not a regular file"
+    return failure
+
+
 def clean_stale_scratch(folder):
     """Remove scratch files and folders left in ``folder`` by processes that no longer run.
 
@@ -284,7 +290,7 @@ def publish(scratch, target):
     kind = file_kind(target)
     try:
         if kind not in (None, "a regular file"):
-            raise LRSOutputError(f"{target}: cannot be written (it is {kind}, not a regular file)")
+            raise _not_regular(target, kind)
         try:
             os.replace(scratch, target)
         except OSError as error:
@@ -738,7 +744,7 @@ def write_product(model, path, *, overwrite=False, function=None, parameters=Non
     resolved = folder / target.name
     kind = file_kind(resolved)
     if kind not in (None, "a regular file"):
-        raise LRSOutputError(f"{resolved}: cannot be written (it is {kind}, not a regular file)")
+        raise _not_regular(resolved, kind)
     if kind is not None:
         known = _source_paths(model)
         same = any(source.exists() and os.path.samefile(source, resolved) for source in known)

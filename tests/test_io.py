@@ -635,3 +635,29 @@ def test_overwrite_a_product_of_the_same_name_in_another_folder(tmp_path):
             io.write_product(model, source, overwrite=True)
     assert _sha256(source) == before
     assert fits.getheader(target)["FILENAME"] == source.name
+
+
+def test_streamed_background_subtraction_leaves_no_scratch_after_a_kill(tmp_path):
+    """The streamed writer copies the whole input first (up to GBs): a run killed with -9 leaves
+    that copy, and the next write into the folder removes it; its output honours the umask."""
+    from lrs_helpers import data
+
+    source = data.get("slitless_rateints", source="sample", verbose=False)
+    out = tmp_path / "bkgsub_rateints.fits"
+    code = ("import os, sys\nfrom lrs_helpers import background\n"
+            "background._background_and_variance = lambda *a, **k: os.kill(os.getpid(), 9)\n"
+            "background.subtract_rateints(sys.argv[1], sys.argv[2])\n")
+    done = subprocess.run([sys.executable, "-c", code, str(source), str(out)], capture_output=True,
+                          timeout=300)
+    assert done.returncode == -9
+    left = [p for p in tmp_path.iterdir() if io.SCRATCH_TAG in p.name]
+    assert len(left) == 1 and left[0].stat().st_size == source.stat().st_size
+    from lrs_helpers import background
+
+    old = os.umask(0o022)
+    try:
+        background.subtract_rateints(source, out)
+    finally:
+        os.umask(old)
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
