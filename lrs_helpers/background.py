@@ -493,7 +493,7 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw
         # it is read raw through a second handle and the offset added per chunk
         with fits.open(in_path, memmap=True, mode="readonly") as original, \
                 fits.open(in_path, memmap=True, mode="readonly", do_not_scale_image_data=True) as raw, \
-                fits.open(scratch, memmap=True, mode="update") as copy:
+                fits.open(scratch, memmap=True, mode="update", output_verify="silentfix") as copy:
             names = {hdu.name for hdu in original}
             nints = original["SCI"].shape[0]
             chunks = [slice(start, min(start + int(chunk_ints), nints)) for start in range(0, nints, int(chunk_ints))]

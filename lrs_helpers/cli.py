@@ -266,7 +266,11 @@ def main(argv=None):
         return int(exit_.code or 0)
     run = {"fetch": _fetch, "sample": _sample, "diagnose": _diagnose}[args.command]
     with _quiet_libraries():
-        return run(args)
+        try:
+            return run(args)
+        except Exception as error:  # anything the commands do not name themselves: still one line
+            _error(f"{args.command}: {os_cause(error)}")
+            return EXIT_FAILURE
 
 
 if __name__ == "__main__":

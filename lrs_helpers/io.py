@@ -301,6 +301,26 @@ def publish(scratch, target):
     return target
 
 
+@contextlib.contextmanager
+def input_errors(name):
+    """Within this block, a library error met while using the product ``name`` (a ValueError
+    from numpy, astropy or photutils; astropy's VerifyError; an ASDF schema ValidationError)
+    becomes one :class:`LRSInputError` naming the product, for files :func:`open_product`
+    accepted but a helper cannot use."""
+    try:
+        yield
+    except (LRSInputError, LRSOutputError):
+        raise
+    except Exception as error:
+        if not isinstance(error, ValueError) and type(error).__name__ not in ("VerifyError", "ValidationError"):
+            raise
+        text = " ".join(str(error).split())
+        text = text[len(str(name)) + 2:] if text.startswith(f"{name}: ") else text
+        raise LRSInputError(f"{name}: it cannot be used here ({type(error).__name__}: {text}); "
+                            "expected a product this helper can work on. Check the product's "
+                            "data and header, or reprocess it with the jwst pipeline.") from error
+
+
 def _fail(name, problem, expected, advice):
     raise LRSInputError(f"{name}: {problem}; expected {expected}. {advice}")
 

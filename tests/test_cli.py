@@ -299,6 +299,19 @@ def test_twin_folders_honour_the_umask(tmp_path):
     assert {stat.S_IMODE(path.stat().st_mode) for path in files.values()} == {0o644}
 
 
+def test_an_unexpected_failure_is_still_one_line_and_exit_2(capsys, monkeypatch):
+    from lrs_helpers import sample
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("builder broke\non two lines")
+
+    monkeypatch.setattr(sample, "build", broken)
+    _sample_fails(capsys, "ta_image", words=("sample", "RuntimeError: builder broke on two lines"))
+    code, out, err = _run(capsys, "fetch", "ta_image", "--source", "sample")
+    assert code == 2 and out == ""
+    _one_error_line(err, "RuntimeError")
+
+
 class _Terminal(io.StringIO):
     """A stderr that says it is a terminal, so the progress bar is drawn."""
 

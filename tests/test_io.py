@@ -661,3 +661,70 @@ def test_streamed_background_subtraction_leaves_no_scratch_after_a_kill(tmp_path
         os.umask(old)
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+# Damaged copies of the twins that open_product accepts but a helper cannot use: each once
+# escaped as a library error (found by trying 24 keyword removals, 9 extension-keyword removals,
+# 9 bad values, NaN/zero SCI and a lower-case keyword on 10 helper entry points, 348 cases).
+def _nan_sci(hdul):
+    hdul["SCI"].data[...] = np.nan
+
+
+def _zero_sci(hdul):
+    hdul["SCI"].data[...] = 0.0
+
+
+def _far_subarray(hdul):
+    hdul[0].header["SUBSTRT1"] = 9999
+
+
+def _lower_case_keyword(path):
+    raw = path.read_bytes()
+    at = raw.find(b"TARGNAME=")
+    path.write_bytes(raw[:at] + b"targname=" + raw[at + 9:])
+
+
+def _run_ta_centroid(path, tmp_path):
+    from lrs_helpers import pointing
+
+    return pointing.ta_centroid(path)
+
+
+def _run_correct_s2d(path, tmp_path):
+    from lrs_helpers import scattered_light
+
+    return scattered_light.correct_s2d(path)
+
+
+def _run_subtract_rateints(path, tmp_path):
+    from lrs_helpers import background
+
+    return background.subtract_rateints(path, tmp_path / "out" / "bkgsub_rateints.fits")
+
+
+@pytest.mark.parametrize("key, damage, helper, works", [
+    ("ta_image", _far_subarray, _run_ta_centroid, False),
+    ("ta_image", _nan_sci, _run_ta_centroid, False),
+    ("ta_image", _zero_sci, _run_ta_centroid, False),
+    ("slit_s2d_nod1", _nan_sci, _run_correct_s2d, False),
+    ("slitless_rateints", _lower_case_keyword, _run_subtract_rateints, True),
+], ids=["ta far subarray", "ta NaN", "ta zero", "s2d NaN", "rateints lower-case keyword"])
+def test_helpers_turn_library_errors_into_one_line(tmp_path, key, damage, helper, works):
+    from lrs_helpers import data
+
+    path = tmp_path / data.info(key)["mast_filename"]
+    shutil.copyfile(data.get(key, source="sample", verbose=False), path)
+    if damage is _lower_case_keyword:
+        damage(path)
+    else:
+        with fits.open(path, mode="update") as hdul:
+            damage(hdul)
+    io.open_product(path).close()  # accepted
+    (tmp_path / "out").mkdir()
+    if works:  # the lower-case keyword is repaired in the new file
+        helper(path, tmp_path)
+        assert "TARGNAME" in fits.getheader(tmp_path / "out" / "bkgsub_rateints.fits")
+        return
+    with pytest.raises(io.LRSInputError) as caught:
+        helper(path, tmp_path)
+    assert str(caught.value).startswith(f"{path}: ") and "\n" not in str(caught.value)
