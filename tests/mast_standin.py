@@ -31,6 +31,9 @@ from urllib.parse import parse_qs, urlparse
 LIST_PATH = "/search/jwst/api/v0.1/post_list_products"
 RETRIEVE_PATH = "/search/jwst/api/v0.1/retrieve_product"
 
+#: what the "html" behaviour sends with status 200
+ERROR_PAGE = b"<html><body>Service temporarily unavailable</body></html>"
+
 #: behaviours a product can be served with
 BEHAVIOURS = (
     "ok",          # the file, with its Content-Length
@@ -173,8 +176,7 @@ class MastStandin:
             self._release.wait(60)
             return
         if behaviour == "html":
-            self._send(handler, b"<html><body>Service temporarily unavailable</body></html>",
-                       "text/html")
+            self._send(handler, ERROR_PAGE, "text/html")
             return
         body = product.path.read_bytes() if behaviour != "ok" else None
         handler.send_response(200)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from mast_standin import MastStandin
+from mast_standin import ERROR_PAGE, MastStandin
 
 from lrs_helpers import data, sample
 
@@ -566,3 +566,30 @@ def test_real_twin_has_its_manifest_product_name_and_identity(key, monkeypatch, 
     if row["target"]:
         # twins may add a label after the catalog name, e.g. "HD 2811 (sample twin)"
         assert header["TARGNAME"].startswith(row["target"]), key
+
+
+def test_an_unwritable_cache_is_one_line(standin, tmp_path):
+    from test_io import _without_root_powers
+
+    prefix = _without_root_powers()
+    _serve(standin, "ta_image")
+    cache = tmp_path / "locked-cache"
+    (cache / "mast").mkdir(parents=True)
+    (cache / "mast").chmod(0o555)
+    code = ("import os, sys\nos.environ['LRS_HELPERS_CACHE'] = sys.argv[1]\n"
+            "from lrs_helpers import data\n"
+            "try:\n    data.download('ta_image')\n"
+            "except data.DownloadError as error:\n    print(error)\n")
+    done = subprocess.run([*prefix, sys.executable, "-c", code, str(cache)], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "LRS_HELPERS_MAST_SERVER": standin.server})
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1 and str(cache / "mast") in lines[0] and "permission denied" in lines[0], lines
+    assert list((cache / "mast").iterdir()) == []
+
+
+def test_an_error_page_of_the_listed_size_is_not_fits(standin):
+    # the HTML page the stand-in sends, with MAST's list giving exactly its length
+    _serve(standin, "emi_uncal", "html")
+    standin.products[data.info("emi_uncal")["mast_filename"]].listed_size = len(ERROR_PAGE)
+    _refused("emi_uncal", "not a FITS file")
