@@ -35,7 +35,6 @@ integration (``order=0``); ``order=1`` or ``2`` fit a polynomial across the row 
 import json
 import os
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -457,7 +456,7 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw
     from astropy.io import fits
     from stdatamodels.jwst import datamodels
 
-    from .io import LRSInputError, open_product
+    from .io import LRSInputError, open_product, output_error, publish, scratch_file
 
     in_path, out_path = Path(in_path), Path(out_path)
     if out_path.exists() and os.path.samefile(out_path, in_path):
@@ -477,19 +476,24 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw
         # validate the background settings once, before any file is written
         _region_columns(kw.get("regions", DEFAULT_REGIONS), model.data.shape[-1])
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".fits", dir=out_path.parent)
-    scratch = Path(scratch)
     try:
-        with open(handle, "wb") as target, open(in_path, "rb") as source:
-            shutil.copyfileobj(source, target)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise output_error(out_path.parent, error, "cannot be created") from error
+    scratch = scratch_file(out_path)  # beside the target, named so a killed run's copy is cleaned
+    try:
+        try:
+            with open(scratch, "wb") as target, open(in_path, "rb") as source:
+                shutil.copyfileobj(source, target)
+        except OSError as error:
+            raise output_error(out_path, error) from error
         failed = []
         settings = dict(kw)
         # DQ is stored as int32 with BZERO (unsigned); astropy cannot memory-map scaled data, so
         # it is read raw through a second handle and the offset added per chunk
         with fits.open(in_path, memmap=True, mode="readonly") as original, \
                 fits.open(in_path, memmap=True, mode="readonly", do_not_scale_image_data=True) as raw, \
-                fits.open(scratch, memmap=True, mode="update") as copy:
+                fits.open(scratch, memmap=True, mode="update", output_verify="silentfix") as copy:
             names = {hdu.name for hdu in original}
             nints = original["SCI"].shape[0]
             chunks = [slice(start, min(start + int(chunk_ints), nints)) for start in range(0, nints, int(chunk_ints))]
@@ -524,7 +528,7 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw
             _record_provenance(copy[0].header, in_path, kw, settings.get("regions", DEFAULT_REGIONS))
         with datamodels.open(scratch) as check:
             check.validate()
-        scratch.replace(out_path)
+        publish(scratch, out_path)
     finally:
         if scratch.exists():
             scratch.unlink()

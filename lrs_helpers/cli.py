@@ -14,7 +14,7 @@ from pathlib import Path
 from astropy.utils.console import ProgressBar
 
 from . import __version__, data, diagnosis, sample
-from .io import LRSInputError
+from .io import LRSInputError, os_cause
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_FAILURE = 0, 1, 2
 PROG = "lrs-helpers"
@@ -45,7 +45,7 @@ sources:
 examples:
   {PROG} fetch emi_uncal jump_calints
   {PROG} fetch --all --source sample
-  {PROG} fetch nods_x1d_nod1 --source mast     (LRS_HELPERS_MAST_URL sets the server)"""
+  {PROG} fetch nods_x1d_nod1 --source mast     (LRS_HELPERS_MAST_SERVER sets the server)"""
 
 _SAMPLE_EPILOG = f"""\
 Each twin is written with its truth (truth.json, truth.npz) into DIR/sample/<scenario>/
@@ -76,8 +76,15 @@ exit codes: 0 nothing beyond info, 1 a warning or problem, 2 a file could not be
 check failed."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (the usage text is one --help away)."""
+
+    def error(self, message):
+        self.exit(EXIT_FAILURE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG,
+    parser = _Parser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -95,7 +102,8 @@ def _parser():
                                  epilog=_SAMPLE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sample_command.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario names (default: all)")
     sample_command.add_argument("--out", metavar="DIR", type=Path, help="folder to build into (default: the cache)")
-    sample_command.add_argument("--seed", type=int, default=None, help="random seed (default: the fixed one)")
+    sample_command.add_argument("--seed", type=_seed, default=None,
+                        help="random seed, 0 to 4294967295 (default: the fixed one)")
     sample_command.add_argument("--force", action="store_true", help="rebuild even when a complete build exists")
 
     diagnose = commands.add_parser("diagnose", help="run the known-issue checks on LRS product files",
@@ -105,6 +113,17 @@ def _parser():
     diagnose.add_argument("--html", metavar="OUT", type=Path,
                           help="also write a standalone HTML page with the tables and plots")
     return parser
+
+
+def _seed(text):
+    """A random seed numpy accepts (0 to 2**32 - 1), for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed; expected an integer from 0 to 4294967295")
+    return value
 
 
 def _error(message):
@@ -174,12 +193,18 @@ def _sample(args):
         try:
             args.out.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            _error(f"{args.out}: cannot create the output folder ({error.strerror or error})")
+            _error(f"{args.out}: cannot create the output folder ({os_cause(error)})")
             return EXIT_FAILURE
     seed = sample.DEFAULT_SEED if args.seed is None else args.seed
     with _progress(len(names), f"building {len(names)} sample twins") as advance:
         for name in names:
-            files = sample.build(name, cache_dir=args.out, seed=seed, force=args.force)
+            try:
+                files = sample.build(name, cache_dir=args.out, seed=seed, force=args.force)
+            except OSError as error:  # LRSOutputError and SampleCacheError name the folder
+                message = str(error) if error.errno is None else \
+                    f"{error.filename or name}: {os_cause(error)}"
+                _error(f"sample {name}: {message}")
+                return EXIT_FAILURE
             print(f"{name:20s} {Path(files['truth']).parent}")
             advance()
     return EXIT_CLEAN
@@ -233,7 +258,11 @@ def main(argv=None):
         return int(exit_.code or 0)
     run = {"fetch": _fetch, "sample": _sample, "diagnose": _diagnose}[args.command]
     with _quiet_libraries():
-        return run(args)
+        try:
+            return run(args)
+        except Exception as error:  # anything the commands do not name themselves: still one line
+            _error(f"{args.command}: {os_cause(error)}")
+            return EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -7,17 +7,22 @@ observation, target) and the sample twin that replaces it offline (``sample_reci
 
 :func:`get` returns a path for a key, trying in order:
 
-1. a copy of the real MAST product already in the cache, ``<cache>/mast/<mast_filename>``
-   (checked against the manifest's sha256 where it records one);
-2. with ``source="mast"``: a download from MAST through :mod:`astroquery.mast`, written to a
-   temporary name in the cache, checked, and only then renamed to its final name;
+1. a copy of the real MAST product already in the cache, ``<cache>/mast/<mast_filename>``,
+   checked against its sha256: the manifest's where it records one, else the one recorded in
+   the lock file ``<cache>/mast.lock.json`` when the copy was downloaded;
+2. with ``source="mast"``: a download from MAST (see :func:`download`), verified, recorded in the
+   lock file and only then renamed to its final name;
 3. otherwise the product's sample twin, built once into the cache by :mod:`lrs_helpers.sample`.
 
 The default, ``source="auto"``, never touches the network, so notebooks stay fast and
 reproducible. To work on the real data, download it once with ``get(key, source="mast")`` (or
 :func:`download_all`), or set ``LRS_HELPERS_SOURCE=mast`` before starting Jupyter; after that
 ``auto`` picks up the cached real products. A file you already have can also be copied by hand
-to ``<cache>/mast/<mast_filename>``.
+to ``<cache>/mast/<mast_filename>`` (it is used as it is: no checksum is known for it).
+
+No public source we could read gives the size or checksum of the manifest's products, so the
+manifest's ``sha256`` column is empty; each download is checked against MAST's own product list
+(size) and the manifest row (identity in the header), and its sha256 is then locked.
 
 Environment variables
 ---------------------
@@ -25,25 +30,29 @@ Environment variables
     Default source when :func:`get` is called without one: ``auto``, ``mast`` or ``sample``.
 ``LRS_HELPERS_CACHE``
     Cache folder (see :func:`cache_dir`).
-``LRS_HELPERS_MAST_URL``
-    Base URL of the MAST download service (default :data:`MAST_DOWNLOAD_URL`); tests point it
-    at a local server.
+``LRS_HELPERS_MAST_SERVER``
+    The MAST server (default :data:`MAST_SERVER`); tests point it at a local stand-in.
 
 The manifest is found relative to this package (``<project>/data_manifest.csv``), which is where
 it sits in a source checkout or an editable install (``pip install -e .``).
 """
 
+import contextlib
 import csv
+import datetime
 import hashlib
+import json
+import logging
 import os
-import tempfile
+import sys
+import time
 from pathlib import Path
 from urllib.parse import quote
 
+from astropy.io import fits
 from astropy.table import Table
 
-from . import sample
-from .io import sample_twin_info
+from . import io, sample
 
 #: the manifest shipped with the project (found relative to the package: see the module notes)
 MANIFEST_PATH = Path(__file__).resolve().parents[1] / "data_manifest.csv"
@@ -57,16 +66,32 @@ COLUMNS = (
 #: accepted values of ``source``
 SOURCES = ("auto", "mast", "sample")
 
-#: the MAST download service that astroquery.mast uses by default
-MAST_DOWNLOAD_URL = "https://mast.stsci.edu/api/v0.1/Download/file"
+#: the MAST server; astroquery.mast's MastMissions (mission "jwst") lists products at
+#: <server>/search/jwst/api/v0.1/post_list_products and serves them from .../retrieve_product
+MAST_SERVER = "https://mast.stsci.edu"
 
-#: (connect, read) timeouts of a download, in seconds: offline, the connection attempt gives up
-#: after 5 s; a transfer that stalls for 30 s is abandoned.
+#: (connect, read) timeouts of each request, in seconds: offline, the connection attempt gives
+#: up after 5 s; a transfer that sends nothing for 30 s is abandoned.
 DOWNLOAD_TIMEOUT = (5.0, 30.0)
 
-# Every FITS file starts with this card; a download that does not (an HTML error page, say)
-# is refused even when the manifest has no checksum for it.
-_FITS_SIGNATURE = b"SIMPLE  ="
+#: overall time limit of one download, in seconds (a server that trickles bytes never ends
+#: otherwise); checked after every read, so it can be passed by at most one read timeout
+DOWNLOAD_DEADLINE = 3600.0
+
+#: largest product accepted, in bytes; larger than any MIRI LRS exposure-level product (a full
+#: array FASTR1 uncal of 1000 groups is about 2.2 GB)
+MAX_DOWNLOAD_BYTES = 8 * 2**30
+
+#: the lock file, beside the ``mast/`` folder of the cache: sha256 and size of each verified
+#: download, checked on every later use
+LOCK_NAME = "mast.lock.json"
+
+#: bytes read at a time while streaming a download to disk (bounds the memory it uses)
+_CHUNK = 1 << 20
+
+#: what the primary EXP_TYPE of each manifest mode is
+_EXP_TYPES = {"slit": ("MIR_LRS-FIXEDSLIT",), "slitless": ("MIR_LRS-SLITLESS",),
+              "ta": ("MIR_TACQ", "MIR_TACONFIRM")}
 
 
 class DownloadError(OSError):
@@ -133,25 +158,41 @@ def mast_path(key):
     return cache_dir() / "mast" / info(key)["mast_filename"]
 
 
-def mast_url(key, base_url=None):
+def lock_path():
+    """The lock file recording the sha256 of each verified download (:data:`LOCK_NAME`)."""
+    return cache_dir() / LOCK_NAME
+
+
+def mast_server(server=None):
+    """The MAST server in use: ``server``, else ``$LRS_HELPERS_MAST_SERVER``, else :data:`MAST_SERVER`."""
+    return (server or os.environ.get("LRS_HELPERS_MAST_SERVER") or MAST_SERVER).rstrip("/")
+
+
+def mast_url(key, server=None):
     """The download URL of the real MAST product of ``key``.
 
     Parameters
     ----------
     key : str
         A manifest key.
-    base_url : str, optional
-        MAST download service; default ``$LRS_HELPERS_MAST_URL``, else :data:`MAST_DOWNLOAD_URL`.
+    server : str, optional
+        The MAST server (see :func:`mast_server`).
 
     Returns
     -------
     str
-        ``<base_url>?uri=mast:JWST/product/<mast_filename>``, as astroquery.mast builds it.
+        ``<server>/search/jwst/api/v0.1/retrieve_product?product_name=<mast_filename>``, as
+        astroquery.mast's ``MastMissions(mission="jwst").download_file`` builds it.
     """
-    return f"{_base_url(base_url)}?uri={quote(_product_uri(info(key)), safe=':/')}"
+    return _retrieve_url(mast_server(server), info(key)["mast_filename"])
 
 
-def get(key, source=None, verbose=True, *, base_url=None, timeout=DOWNLOAD_TIMEOUT):
+def _retrieve_url(server, uri):
+    return f"{server}/search/jwst/api/v0.1/retrieve_product?product_name={quote(uri, safe='')}"
+
+
+def get(key, source=None, verbose=True, *, server=None, timeout=DOWNLOAD_TIMEOUT,
+        deadline=DOWNLOAD_DEADLINE, max_bytes=MAX_DOWNLOAD_BYTES):
     """Path of the product for a manifest key: the real MAST product or its sample twin.
 
     Parameters
@@ -159,17 +200,15 @@ def get(key, source=None, verbose=True, *, base_url=None, timeout=DOWNLOAD_TIMEO
     key : str
         A manifest key (see :func:`manifest`).
     source : {"auto", "mast", "sample"}, optional
-        ``"auto"`` (default): the cached real product if present, else the sample twin; never
-        uses the network. ``"mast"``: the cached real product, downloading it when missing.
-        ``"sample"``: always the sample twin. When not given, ``$LRS_HELPERS_SOURCE`` decides,
-        else ``"auto"``.
+        ``"auto"`` (default): the cached real product if present and intact, else the sample
+        twin; never uses the network. ``"mast"``: the cached real product, downloading it when
+        missing or when a copy we downloaded has changed since. ``"sample"``: always the sample
+        twin. When not given, ``$LRS_HELPERS_SOURCE`` decides, else ``"auto"``.
     verbose : bool
         Print one line saying which source was used (no absolute paths, so notebook outputs
         are the same on every machine).
-    base_url : str, optional
-        MAST download service (see :func:`mast_url`).
-    timeout : float or (float, float)
-        Download (connect, read) timeouts in seconds.
+    server, timeout, deadline, max_bytes
+        Download settings, see :func:`download`.
 
     Returns
     -------
@@ -183,27 +222,32 @@ def get(key, source=None, verbose=True, *, base_url=None, timeout=DOWNLOAD_TIMEO
     ValueError
         Unknown source.
     DownloadError
-        ``source="mast"`` and the product could not be downloaded or verified, or the cached
-        copy does not match the manifest's sha256.
+        ``source="mast"`` and the product could not be downloaded or verified, or a cached copy
+        that was not downloaded here does not match the manifest's sha256 (it is left alone).
     """
     source = _resolve_source(source)
     row = info(key)
     name = row["mast_filename"]
     cached = mast_path(key)
     note = None
-    if source in ("auto", "mast") and cached.is_file():
-        if _sha256_matches(cached, row["sha256"]):
-            checked = ", sha256 verified" if row["sha256"] else ""
-            _say(verbose, f"{key}: MAST product {name} (cached copy{checked})")
+    if source in ("auto", "mast") and (cached.exists() or cached.is_symlink()):
+        status, detail = _verify_cached(row, cached)
+        if status == "ok":
+            _say(verbose, f"{key}: MAST product {name} (cached copy{detail})")
             return cached
-        if source == "mast":
+        locked = name in _read_lock()
+        if source == "mast" and not locked:
             raise DownloadError(
-                f"the cached copy of {name} does not match the sha256 in {MANIFEST_PATH.name} "
-                f"(expected {row['sha256']}); delete {cached} and download it again, "
+                f"the cached copy of {name} {detail}; it was not downloaded by lrs_helpers, so it is "
+                f"left alone: move {cached} away to download it again, "
                 f'or use the sample twin: get({key!r}, source="sample")')
-        note = "the cached MAST copy failed its sha256 check"
+        if source == "mast":
+            path = download(key, server=server, timeout=timeout, deadline=deadline, max_bytes=max_bytes)
+            _say(verbose, f"{key}: MAST product {name} (the cached copy {detail}; downloaded again)")
+            return path
+        note = f"the cached MAST copy {detail}"
     if source == "mast":
-        path = download(key, base_url=base_url, timeout=timeout)
+        path = download(key, server=server, timeout=timeout, deadline=deadline, max_bytes=max_bytes)
         _say(verbose, f"{key}: MAST product {name} (downloaded from MAST)")
         return path
     twin = _sample_twin(row)
@@ -214,21 +258,34 @@ def get(key, source=None, verbose=True, *, base_url=None, timeout=DOWNLOAD_TIMEO
     return twin
 
 
-def download(key, *, base_url=None, timeout=DOWNLOAD_TIMEOUT):
-    """Download the real MAST product of ``key`` into the cache.
+def download(key, *, server=None, timeout=DOWNLOAD_TIMEOUT, deadline=DOWNLOAD_DEADLINE,
+             max_bytes=MAX_DOWNLOAD_BYTES):
+    """Download the real MAST product of ``key`` into the cache, verified.
 
-    The file is written under a temporary name beside its final place, checked (non-empty,
-    a FITS file, the manifest's sha256 where recorded) and only then renamed; on any failure
-    the temporary file is removed, so the cache never holds a partial product.
+    1. MAST's product list for the exposure (astroquery.mast ``MastMissions(mission="jwst")
+       .get_product_list``) gives the product's size; a product it does not list, or one larger
+       than ``max_bytes``, is not fetched.
+    2. The file is streamed to a scratch file beside its final place (memory use stays at one
+       1 MiB block): the transfer stops as soon as the server sends more than the listed size or
+       passes ``deadline``, and fails when it ends short of the listed size.
+    3. The header must be the manifest row's product: intact FITS, FILENAME, PROGRAM, OBSERVTN,
+       EXP_TYPE of the row's mode, and the row's product level.
+    4. Its sha256 is recorded in the lock file (:func:`lock_path`) and the file renamed into place.
+
+    On any failure the scratch file is removed, so the cache never holds an unverified product.
 
     Parameters
     ----------
     key : str
         A manifest key.
-    base_url : str, optional
-        MAST download service (see :func:`mast_url`).
+    server : str, optional
+        The MAST server (see :func:`mast_server`).
     timeout : float or (float, float)
-        (connect, read) timeouts in seconds.
+        (connect, read) timeouts of each request, in seconds.
+    deadline : float
+        Overall time limit of the download, in seconds.
+    max_bytes : int
+        Largest product accepted, in bytes.
 
     Returns
     -------
@@ -238,44 +295,63 @@ def download(key, *, base_url=None, timeout=DOWNLOAD_TIMEOUT):
     Raises
     ------
     DownloadError
-        Naming the file, the URL, what went wrong and what to do instead.
+        One line naming the file, the URL, what went wrong and what to do instead.
     """
     import requests
+    import urllib3
 
     row = info(key)
     name = row["mast_filename"]
-    url = mast_url(key, base_url)
+    server = mast_server(server)
+    url = _retrieve_url(server, name)
     target = mast_path(key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=target.parent)
-    os.close(handle)
-    scratch = Path(scratch)
+    kind = io.file_kind(target)
+    if kind not in (None, "a regular file"):
+        raise _download_error(key, row, url, f"{target} is {kind}, not a regular file")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _download_error(key, row, url, f"the cache folder {target.parent} cannot be created "
+                                             f"({io.os_cause(error)})") from error
+    started = time.monotonic()
+    client = _mast_client(server, timeout)
+    try:
+        size, uri = _listed_product(client, row)
+        url = _retrieve_url(server, uri)
+        if size > max_bytes:
+            raise _Refused(f"MAST lists it at {size} bytes, more than the {max_bytes}-byte limit "
+                           "(pass max_bytes to allow it)")
+        scratch = io.scratch_file(target)
         try:
-            status, message, _ = _mast_client(timeout).download_file(
-                _product_uri(row), local_path=str(scratch), base_url=_base_url(base_url),
-                cache=False, verbose=False)
-        except requests.exceptions.Timeout as err:
-            reason = f"no answer within the timeout ({_cause(err)})"
-            raise _download_error(key, row, url, reason) from err
-        except requests.exceptions.ConnectionError as err:
-            raise _download_error(key, row, url, f"connection failed ({_cause(err)})") from err
-        except requests.exceptions.RequestException as err:
-            raise _download_error(key, row, url, f"transfer failed ({_cause(err)})") from err
-        if status != "COMPLETE":
-            # astroquery reports e.g. "HTTPError: 404 Client Error: Not Found for url: <url>"
-            reason = (message or f"download status {status}").split(" for url:")[0]
-            raise _download_error(key, row, url, reason)
-        problem = _check_download(scratch, row)
-        if problem:
-            raise _download_error(key, row, url, problem)
-        os.replace(scratch, target)
-    finally:
-        scratch.unlink(missing_ok=True)
+            digest = _stream(client, url, scratch, size, started + deadline, timeout)
+            problem = _identity_problem(scratch, row)
+            if problem:
+                raise _Refused(f"the file received is not the product named: {problem}")
+            _record_lock(name, {"key": key, "sha256": digest, "size": size, "url": url,
+                                "retrieved_utc": _utc_now()})
+            io.publish(scratch, target)
+        finally:
+            scratch.unlink(missing_ok=True)
+    except _Refused as refusal:
+        raise _download_error(key, row, url, str(refusal)) from None
+    except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError) as err:
+        raise _download_error(key, row, url, f"no answer within the timeout ({_cause(err)})") from err
+    except requests.exceptions.ConnectionError as err:
+        raise _download_error(key, row, url, f"connection failed ({_cause(err)})") from err
+    except requests.exceptions.HTTPError as err:
+        reason = str(err).split(" for url:")[0]  # e.g. "404 Client Error: Not Found"
+        raise _download_error(key, row, url, reason) from err
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as err:
+        # the body is read from urllib3 directly (see _stream), so its errors arrive unwrapped
+        raise _download_error(key, row, url, f"transfer failed ({_cause(err)})") from err
+    except OSError as err:  # the cache: disk full, permission (LRSOutputError names the file)
+        raise _download_error(key, row, url, str(err) if err.errno is None
+                              else f"{target}: {io.os_cause(err, target.parent)}") from err
     return target
 
 
-def download_all(keys=None, *, base_url=None, timeout=DOWNLOAD_TIMEOUT, verbose=True):
+def download_all(keys=None, *, server=None, timeout=DOWNLOAD_TIMEOUT, deadline=DOWNLOAD_DEADLINE,
+                 verbose=True):
     """Download the real MAST products of several keys (default: every manifest key).
 
     Products already in the cache (and matching their sha256) are kept. Stops at the first
@@ -286,8 +362,159 @@ def download_all(keys=None, *, base_url=None, timeout=DOWNLOAD_TIMEOUT, verbose=
     dict of str -> pathlib.Path
         The cached product of each key.
     """
-    return {key: get(key, source="mast", verbose=verbose, base_url=base_url, timeout=timeout)
+    return {key: get(key, source="mast", verbose=verbose, server=server, timeout=timeout,
+                     deadline=deadline)
             for key in (_keys() if keys is None else keys)}
+
+
+class _Refused(Exception):
+    """A download that reached the server but failed a check (the reason is the message)."""
+
+
+def _listed_product(client, row):
+    """(size in bytes, uri) of the row's product in MAST's product list of its exposure."""
+    name = row["mast_filename"]
+    dataset = name.rsplit("_", 1)[0]  # the exposure's fileSetName, e.g. jw..._00001_mirimage
+    import requests
+
+    try:
+        products = client.get_product_list(dataset)
+    except requests.exceptions.RequestException:
+        raise
+    except Exception as error:  # astroquery turns an error status into its own exceptions
+        raise _Refused(f"MAST's product list of {dataset} could not be read "
+                       f"({type(error).__name__}: {' '.join(str(error).split())[:200]})") from error
+    if products is None:
+        raise _Refused(f"MAST's product list of {dataset} could not be read")
+    if len(products) and "filename" not in products.colnames:
+        raise _Refused(f"MAST's product list of {dataset} has no filename column")
+    matches = [product for product in products if product["filename"] == name]
+    if not matches:
+        raise _Refused(f"MAST's product list of {dataset} has no {name} "
+                       f"({len(products)} products listed)")
+    product = matches[0]
+    try:
+        size = int(product["size"])
+    except (KeyError, TypeError, ValueError):
+        raise _Refused(f"MAST's product list gives no size for {name}") from None
+    if size <= 0:
+        raise _Refused(f"MAST's product list gives a size of {size} bytes for {name}")
+    uri = str(product["uri"]) if "uri" in products.colnames and product["uri"] else name
+    return size, uri
+
+
+def _stream(client, url, scratch, size, deadline, timeout):
+    """Stream ``url`` into ``scratch``, checking its length; the sha256 of what was written."""
+    digest = hashlib.sha256()
+    with client._session.get(url, stream=True, timeout=timeout) as response:
+        response.raise_for_status()
+        announced = response.headers.get("Content-Length")
+        if announced is not None and announced.strip() != str(size):
+            raise _Refused(f"the server announces {announced} bytes, MAST's product list {size}")
+        received = 0
+        with open(scratch, "wb") as out:
+            while True:
+                block = response.raw.read1(_CHUNK) if hasattr(response.raw, "read1") \
+                    else response.raw.read(_CHUNK)
+                if not block:
+                    break
+                received += len(block)
+                if received > size:
+                    raise _Refused(f"the server sent more than the {size} bytes MAST lists")
+                out.write(block)
+                digest.update(block)
+                if time.monotonic() > deadline:
+                    raise _Refused(f"the download passed its overall deadline with {received} of "
+                                   f"{size} bytes received")
+            out.flush()
+            os.fsync(out.fileno())
+    if received != size:
+        raise _Refused(f"the transfer was cut short: {received} of the {size} bytes MAST lists")
+    return digest.hexdigest()
+
+
+def _identity_problem(path, row):
+    """What in the header says the file is not the row's product, or None."""
+    name = row["mast_filename"]
+    try:
+        io._read_fits_facts(path)
+    except io.LRSInputError as error:
+        return str(error).replace(str(path), name, 1)
+    header = fits.getheader(path, 0)
+    checks = (("FILENAME", header.get("FILENAME"), (name,)),
+              ("PROGRAM", header.get("PROGRAM"), (row["program"],)),
+              ("OBSERVTN", header.get("OBSERVTN"), (row["observation"],)),
+              ("EXP_TYPE", header.get("EXP_TYPE"), _EXP_TYPES[row["mode"]]))
+    for keyword, found, expected in checks:
+        if str(found) not in expected:
+            return f"its {keyword} is {found!r}, the manifest's product has {' or '.join(map(repr, expected))}"
+    model_type = header.get("DATAMODL")
+    if model_type not in io.PRODUCT_LEVELS[row["level"]][1]:
+        return (f"it holds a {model_type} (DATAMODL), not a '{row['level']}' product "
+                f"({' or '.join(io.PRODUCT_LEVELS[row['level']][1])})")
+    return None
+
+
+def _verify_cached(row, path):
+    """("ok", label) when the cached copy can be used, else ("bad", what is wrong)."""
+    kind = io.file_kind(path)
+    if kind != "a regular file":
+        return "bad", f"is {kind or 'a broken link'}, not a regular file"
+    locked = _read_lock().get(row["mast_filename"], {})
+    expected = (row["sha256"] or locked.get("sha256") or "").lower()
+    if not expected:
+        return "ok", ", no checksum recorded"
+    try:
+        found = _sha256(path)
+    except OSError as error:
+        return "bad", f"cannot be read ({io.os_cause(error)})"
+    if found != expected:
+        where = MANIFEST_PATH.name if row["sha256"] else LOCK_NAME
+        return "bad", f"does not match the sha256 in {where} (expected {expected}, found {found})"
+    return "ok", ", sha256 verified"
+
+
+def _read_lock():
+    """The lock file's records by file name (empty when there is none or it is unreadable)."""
+    try:
+        records = json.loads(lock_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return records if isinstance(records, dict) else {}
+
+
+def _record_lock(name, record):
+    """Add one verified download to the lock file (read, update, replace, under a file lock)."""
+    path = lock_path()
+    with _exclusive(path.parent):
+        records = _read_lock()
+        records[name] = record
+        scratch = io.scratch_file(path)
+        try:
+            scratch.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
+            io.publish(scratch, path)
+        finally:
+            scratch.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _exclusive(folder):
+    """Hold an exclusive lock on ``folder`` (so two downloads do not lose each other's record)."""
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: the last writer wins
+        yield
+        return
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+
+
+def _utc_now():
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _read_manifest():
@@ -317,10 +544,6 @@ def _resolve_source(source):
     if source not in SOURCES:
         raise ValueError(f"{origin}={source!r} is not a data source; expected one of {SOURCES}")
     return source
-
-
-def _base_url(base_url):
-    return base_url or os.environ.get("LRS_HELPERS_MAST_URL") or MAST_DOWNLOAD_URL
 
 
 def sample_scenarios():
@@ -356,15 +579,11 @@ def truth(product):
     if isinstance(product, str) and product in _keys():
         product = get(product, verbose=False)
     path = Path(product)
-    if not path.is_file() or sample_twin_info(path) is None:
+    if not path.is_file() or io.sample_twin_info(path) is None:
         return None
     if not (path.parent / "truth.json").is_file():
         return None
     return sample.read_truth(path.parent)
-
-
-def _product_uri(row):
-    return f"mast:JWST/product/{row['mast_filename']}"
 
 
 def _sample_twin(row):
@@ -385,25 +604,6 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def _sha256_matches(path, expected):
-    """True when no checksum is recorded or the file matches it."""
-    return not expected or _sha256(path) == expected.lower()
-
-
-def _check_download(path, row):
-    """What is wrong with a downloaded file, or None when it passes."""
-    size = path.stat().st_size
-    if size == 0:
-        return "the server sent an empty file"
-    with open(path, "rb") as stream:
-        if stream.read(len(_FITS_SIGNATURE)) != _FITS_SIGNATURE:
-            return f"the {size}-byte reply is not a FITS file"
-    if not _sha256_matches(path, row["sha256"]):
-        return (f"sha256 mismatch: got {_sha256(path)}, the manifest records {row['sha256']} "
-                "(corrupted or changed file)")
-    return None
-
-
 def _cause(err):
     """The innermost reason of a requests error, without the repeated URL and pool details."""
     inner = err.args[0] if err.args else err
@@ -420,15 +620,17 @@ def _download_error(key, row, url, reason):
         f'data.get({key!r}, source="sample").')
 
 
-def _mast_client(timeout):
-    """An astroquery.mast Observations client whose requests all carry ``timeout``.
+def _mast_client(server, timeout):
+    """An astroquery.mast ``MastMissions(mission="jwst")`` client of ``server`` whose requests all
+    carry ``timeout``.
 
-    ``Observations.download_file`` sends its requests without a timeout, so offline it could
-    wait for ever; a transport adapter on the client's own session supplies one. A fresh
-    client keeps this from changing the shared ``astroquery.mast.Observations``.
+    astroquery sends some requests without a timeout, so offline they could wait for ever; a
+    transport adapter on the client's own session supplies one. A fresh client keeps this from
+    changing astroquery's shared objects.
     """
-    from astroquery.mast import ObservationsClass
     from requests.adapters import HTTPAdapter
+
+    MastMissions = _import_mast_missions()
 
     class _TimeoutAdapter(HTTPAdapter):
         def send(self, request, **kwargs):
@@ -436,11 +638,40 @@ def _mast_client(timeout):
                 kwargs["timeout"] = timeout
             return super().send(request, **kwargs)
 
-    client = ObservationsClass()
+    client = MastMissions(mission="jwst")
+    service = client._service_api_connection
+    service.SERVICE_URL = server
+    service.MISSIONS_DOWNLOAD_URL = f"{server}/search/"
+    service.MAST_DOWNLOAD_URL = f"{server}/api/v0.1/Download/file"
+    service.TIMEOUT = max(timeout) if isinstance(timeout, tuple) else timeout  # astroquery wants one number
+    client.mission = "jwst"  # recomputes the request URL from SERVICE_URL
     adapter = _TimeoutAdapter()
-    client._session.mount("http://", adapter)
-    client._session.mount("https://", adapter)
+    for session in {id(s): s for s in (client._session, service._session)}.values():
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
     return client
+
+
+def _import_mast_missions():
+    """``astroquery.mast.MastMissions``, imported even when the "astroquery" logger already exists.
+
+    astroquery installs its own logger class at import and fails (AttributeError
+    '_set_defaults') when code that ran earlier made a plain "astroquery" logger, e.g. to set
+    its level (lrs_helpers.plotting quiets it so). That logger is set aside for the import and
+    its level handed on to astroquery's own.
+    """
+    if "astroquery" not in sys.modules:
+        loggers = logging.Logger.manager.loggerDict
+        early = loggers.get("astroquery")
+        if isinstance(early, logging.Logger) and not hasattr(early, "_set_defaults"):
+            del loggers["astroquery"]
+            import astroquery
+
+            if early.level:
+                astroquery.log.setLevel(early.level)
+    from astroquery.mast import MastMissions
+
+    return MastMissions
 
 
 def _say(verbose, line):

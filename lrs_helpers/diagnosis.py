@@ -52,7 +52,6 @@ import io as _bytes_io
 import math
 import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +63,7 @@ from matplotlib.figure import Figure
 from . import (__version__, background, emi, errors, foldover, instrument, io, jumps, pathloss, pointing,
                scattered_light)
 from .errors import read_spectra
+from .io import output_error, publish, scratch_file
 
 #: median absolute deviation -> standard deviation, for normal noise
 _MAD_TO_SIGMA = 1.482602218505602
@@ -1255,12 +1255,13 @@ def write_html(reports, path):
             f"{_REPORT_TITLE}<style>{_STYLE}</style></head><body>\n"
             f"<h1>MIRI LRS diagnosis</h1>\n<p>lrs_helpers {__version__}: known-issue checks; "
             f"each finding names the walkthrough notebook that explains it.</p>\n{body}\n</body></html>\n")
-    handle, scratch = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}-", suffix=".html.tmp")
+    scratch = scratch_file(target)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(page)
-        os.replace(scratch, target)
-    except BaseException:
-        Path(scratch).unlink(missing_ok=True)
-        raise
+        try:
+            scratch.write_text(page, encoding="utf-8")
+        except OSError as error:
+            raise output_error(target, error) from error
+        publish(scratch, target)
+    finally:
+        scratch.unlink(missing_ok=True)
     return target

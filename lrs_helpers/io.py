@@ -6,15 +6,26 @@ expects, has the extensions it needs with the expected dimensions) and raises ON
 :class:`LRSInputError` that names the file, says what is wrong, what was expected and what to do.
 
 :func:`write_product` never writes over its input and never leaves a partial file: it writes to a
-temporary name in the target folder, then renames; it records provenance (lrs_helpers version,
+scratch file beside the target, then renames; it records provenance (lrs_helpers version,
 function, parameters, time) in the primary header, read back by :func:`read_provenance`.
+
+Every file and folder lrs_helpers writes follows the same rules (:func:`scratch_file`,
+:func:`scratch_folder`, :func:`publish`): it is made under a hidden, recognisable scratch name
+beside its target (``.<target name>.lrsh-partial-<process id>-<random>``), with the permissions
+the umask gives (0644 / 0755 by default), and renamed into place only when complete. Scratch
+left by a process that was killed is removed the next time anything is written into that folder.
+A write that fails raises one :class:`LRSOutputError` naming the target and the cause (disk
+full, permission denied, not a regular file).
 """
 
 import contextlib
 import datetime
+import errno
 import json
 import os
 import re
+import shutil
+import stat
 import tempfile
 import warnings
 import weakref
@@ -98,6 +109,223 @@ class LRSInputError(ValueError):
     """A product that cannot be used as given; the message names the file and what to do."""
 
 
+class LRSOutputError(OSError):
+    """A file or folder could not be written; the message names the target and the cause."""
+
+
+#: marks every scratch file and folder lrs_helpers makes (see the module notes)
+SCRATCH_TAG = ".lrsh-partial-"
+_SCRATCH_NAME = re.compile(r"^\..+" + re.escape(SCRATCH_TAG) + r"(?P<pid>\d+)-[^/]*$")
+
+#: what an errno means for a file being written or read, in the words of the one-line errors
+_ERRNO_CAUSES = {
+    errno.ENOSPC: "disk full (no space left on the device)",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "read-only file system",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "a path component is not a folder",
+    errno.EISDIR: "a folder, not a file",
+    errno.EFBIG: "file too large for the file system",
+    errno.ENAMETOOLONG: "name too long",
+}
+
+
+def _umask():
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_kind(path):
+    """What a path is, in words, or None when it does not exist ("a regular file", "a folder",
+    "a FIFO (named pipe)", "a socket", "a device")."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
+
+
+def os_cause(error, folder=None, *, fallback=True):
+    """The cause of a failed file operation in a few words, e.g. "disk full (no space left on
+    the device)" or "permission denied".
+
+    Parameters
+    ----------
+    error : BaseException
+        The error raised; its cause and context chain is searched for an OSError with an errno,
+        since libraries re-raise a full disk as other types (astropy: AttributeError).
+    folder : path-like, optional
+        The folder written to: when no errno is found and it has no free space left, the cause
+        is a full disk.
+    fallback : bool
+        When no file-system cause is found: True gives the error's type and message, False None.
+    """
+    seen = error
+    while seen is not None:
+        if getattr(seen, "cause", None):  # an LRSOutputError already says it
+            return seen.cause
+        if isinstance(seen, OSError) and seen.errno is not None:
+            return _ERRNO_CAUSES.get(seen.errno, seen.strerror or errno.errorcode.get(seen.errno, "I/O error"))
+        if isinstance(seen, OSError) and str(seen).startswith("Not enough space on disk"):
+            return _ERRNO_CAUSES[errno.ENOSPC]  # astropy's free-space check, without an errno
+        seen = seen.__cause__ or seen.__context__
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(folder).free == 0:
+                return _ERRNO_CAUSES[errno.ENOSPC]
+    return f"{type(error).__name__}: {' '.join(str(error).split())}" if fallback else None
+
+
+def output_error(target, error, action="cannot be written"):
+    """An :class:`LRSOutputError` for ``target``: its path, what failed and the cause, one line."""
+    target = Path(target)
+    cause = os_cause(error, target.parent)
+    failure = LRSOutputError(f"{target}: {action} ({cause})")
+    failure.cause = cause
+    return failure
+
+
+def _not_regular(target, kind):
+    failure = LRSOutputError(f"{target}: cannot be written (it is {kind}, not a regular file)")
+    failure.cause = f"it is {kind}, not a regular file"
+    return failure
+
+
+def clean_stale_scratch(folder):
+    """Remove scratch files and folders left in ``folder`` by processes that no longer run.
+
+    Only names made by :func:`scratch_file` / :func:`scratch_folder` are considered, and only
+    those whose process id is not alive; scratch of a running process is kept.
+
+    Returns
+    -------
+    list of pathlib.Path
+        What was removed.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed  # a folder we cannot list holds nothing we could remove
+    for entry in entries:
+        match = _SCRATCH_NAME.match(entry.name)
+        if not match or _process_alive(int(match["pid"])):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _process_alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def scratch_file(target):
+    """A new empty scratch file beside ``target``, to be filled and then :func:`publish`-ed.
+
+    Its name is hidden and recognisable (``.<name>.lrsh-partial-<pid>-<random>``), its mode is
+    0666 less the umask; stale scratch of dead processes in the folder is removed first.
+
+    Raises
+    ------
+    LRSOutputError
+        The folder does not exist or cannot be written (naming ``target`` and the cause).
+    """
+    target = Path(target)
+    clean_stale_scratch(target.parent)
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}{SCRATCH_TAG}{os.getpid()}-",
+                                        dir=target.parent)
+        try:
+            os.fchmod(handle, 0o666 & ~_umask())
+        finally:
+            os.close(handle)
+    except OSError as error:
+        raise output_error(target, error) from error
+    return Path(name)
+
+
+def scratch_folder(target):
+    """A new empty scratch folder beside ``target`` (mode 0777 less the umask); see
+    :func:`scratch_file`."""
+    target = Path(target)
+    clean_stale_scratch(target.parent)
+    try:
+        name = tempfile.mkdtemp(prefix=f".{target.name}{SCRATCH_TAG}{os.getpid()}-", dir=target.parent)
+        os.chmod(name, 0o777 & ~_umask())
+    except OSError as error:
+        raise output_error(target, error) from error
+    return Path(name)
+
+
+def publish(scratch, target):
+    """Rename a completed scratch file into place (atomic on one file system).
+
+    Raises
+    ------
+    LRSOutputError
+        ``target`` is a folder or another non-regular file, or the rename failed; the scratch
+        file is removed either way.
+    """
+    target = Path(target)
+    kind = file_kind(target)
+    try:
+        if kind not in (None, "a regular file"):
+            raise _not_regular(target, kind)
+        try:
+            os.replace(scratch, target)
+        except OSError as error:
+            raise output_error(target, error) from error
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
+    return target
+
+
+@contextlib.contextmanager
+def input_errors(name):
+    """Within this block, a library error met while using the product ``name`` (a ValueError
+    from numpy, astropy or photutils; astropy's VerifyError; an ASDF schema ValidationError)
+    becomes one :class:`LRSInputError` naming the product, for files :func:`open_product`
+    accepted but a helper cannot use."""
+    try:
+        yield
+    except (LRSInputError, LRSOutputError):
+        raise
+    except Exception as error:
+        if not isinstance(error, ValueError) and type(error).__name__ not in ("VerifyError", "ValidationError"):
+            raise
+        text = " ".join(str(error).split())
+        text = text[len(str(name)) + 2:] if text.startswith(f"{name}: ") else text
+        raise LRSInputError(f"{name}: it cannot be used here ({type(error).__name__}: {text}); "
+                            "expected a product this helper can work on. Check the product's "
+                            "data and header, or reprocess it with the jwst pipeline.") from error
+
+
 def _fail(name, problem, expected, advice):
     raise LRSInputError(f"{name}: {problem}; expected {expected}. {advice}")
 
@@ -134,8 +362,12 @@ def _read_fits_facts(path):
     """
     name = str(path)
     size = path.stat().st_size
-    with open(path, "rb") as handle:
-        start = handle.read(30)
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(30)
+    except OSError as error:
+        _fail(name, f"it cannot be read ({os_cause(error)})", "a readable product file",
+              "Check the file's permissions (ls -l) or copy it somewhere you can read.")
     if not start.startswith(b"SIMPLE  =") or start[29:30] != b"T":
         _fail(name, "not a FITS file (it does not start with a 'SIMPLE = T' card)",
               "a JWST pipeline product in FITS format (*.fits)",
@@ -399,8 +631,12 @@ def open_product(path_or_model, *, levels=None, extensions=None, exp_types=None)
     if not path.exists():
         _fail(name, "no such file", "an existing product file",
               "Check the path (lrs_helpers.data.get(key) gives the path of a known product).")
-    if not path.is_file():
+    kind = file_kind(path)
+    if kind == "a folder":
         _fail(name, "a folder, not a file", "a product file (*.fits)", "Name one file inside it.")
+    if kind != "a regular file":
+        _fail(name, f"{kind}, not a regular file", "a product file (*.fits)",
+              "Name the product file itself (copy a stream to a file first).")
     facts = _read_fits_facts(path)
     _check(name, facts, levels, extensions, exp_types)
     if facts["twin"] is not None and _ANNOUNCE[-1] and path.resolve() not in _ANNOUNCED:
@@ -467,9 +703,10 @@ def record_provenance(header, function=None, parameters=None):
 def write_product(model, path, *, overwrite=False, function=None, parameters=None):
     """Write a datamodel to a new FITS file, atomically, with provenance.
 
-    The model is written to a temporary file in the target folder, provenance keywords are added
-    to its primary header, and the file is renamed to ``path`` only when complete; on any failure
-    nothing is left behind. The model itself is not changed.
+    The model is written to a scratch file beside the target (:func:`scratch_file`), provenance
+    keywords are added to its primary header, and the file is renamed to ``path`` only when
+    complete; on any failure nothing is left behind. The file gets the umask's permissions
+    (0644 by default). The model itself is not changed.
 
     Provenance in the primary header (:func:`record_provenance`): ``LRSH_VER``, ``LRSH_FUN``,
     ``LRSH_UTC``, ``LRSH_PAR`` and a HISTORY line. :func:`read_provenance` reads them back.
@@ -496,10 +733,13 @@ def write_product(model, path, *, overwrite=False, function=None, parameters=Non
     ------
     FileExistsError
         ``path`` exists and ``overwrite`` is False, or ``path`` is the file the model was read
-        from (by resolved path, or, when only the name is known, an existing file of the model's
-        ``meta.filename``): nothing in lrs_helpers writes over its input.
+        from (by resolved path when it was opened with :func:`open_product`, else an existing
+        file with the model's FILENAME and DATE): nothing in lrs_helpers writes over its input.
     LRSInputError
         ``path`` is not a ``.fits`` name or its folder does not exist.
+    LRSOutputError
+        The file could not be written, one line naming ``path`` and the cause (disk full,
+        permission denied, not a regular file, a model its schema refuses).
     """
     target = Path(path).expanduser()
     if target.suffix.lower() != ".fits":
@@ -509,42 +749,58 @@ def write_product(model, path, *, overwrite=False, function=None, parameters=Non
         _fail(str(target), f"the folder {folder} does not exist", "an existing folder",
               "Create the folder first.")
     resolved = folder / target.name
-    if resolved.exists():
+    kind = file_kind(resolved)
+    if kind not in (None, "a regular file"):
+        raise _not_regular(resolved, kind)
+    if kind is not None:
         known = _source_paths(model)
         same = any(source.exists() and os.path.samefile(source, resolved) for source in known)
-        # Without a recorded source path, the model's file name is all we know: refuse an existing
-        # file of that name rather than risk writing over the input.
-        unsure = not known and model.meta.filename and model.meta.filename == resolved.name
+        # Without a recorded source path (a model opened by datamodels.open), an existing file
+        # with the model's own FILENAME and DATE (the time the pipeline wrote it) is its input.
+        unsure = not known and _same_product(model, resolved)
         if same or unsure:
             raise FileExistsError(
                 f"{resolved}: this is the file the model was read from"
-                f"{'' if same else ' (same name as its meta.filename)'}; expected a new path. "
+                f"{'' if same else ' (same FILENAME and DATE as the model)'}; expected a new path. "
                 "Nothing in lrs_helpers writes over its input: choose another name, e.g. with a "
                 "suffix such as _bkgsub.fits.")
         if not overwrite:
             raise FileExistsError(f"{resolved}: file exists; expected a new path. Pass "
                                   "overwrite=True to replace it, or choose another name.")
 
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.stem}-", suffix=".fits.tmp")
-    tmp = Path(tmp_name)
-    saved_filename = model.meta.filename
+    scratch = scratch_file(resolved)
+    saved = model.meta.filename, model.meta.date
     try:
-        # Writing through an open handle keeps stdatamodels from recording the temporary name
-        # as the product's FILENAME; the model's own name is restored afterwards.
+        # Writing through an open handle keeps stdatamodels from recording the scratch name as
+        # the product's FILENAME; the model's own name and DATE are restored afterwards.
         model.meta.filename = resolved.name
-        with os.fdopen(fd, "wb") as handle:
-            model.to_fits(handle)
-        with fits.open(tmp, mode="update") as hdul:
-            record_provenance(hdul[0].header, function, parameters)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, resolved)
+        try:
+            with open(scratch, "wb") as handle:
+                model.to_fits(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            with fits.open(scratch, mode="update") as hdul:
+                record_provenance(hdul[0].header, function, parameters)
+        except Exception as error:  # a full disk reaches us as astropy's AttributeError, too
+            raise output_error(resolved, error) from error
+        publish(scratch, resolved)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        scratch.unlink(missing_ok=True)
         raise
     finally:
-        model.meta.filename = saved_filename
+        model.meta.filename, model.meta.date = saved
     return resolved
+
+
+def _same_product(model, path):
+    """True when the FITS file at ``path`` carries the model's FILENAME and DATE keywords."""
+    if not model.meta.filename or model.meta.filename != path.name:
+        return False
+    try:
+        header = fits.getheader(path, 0)
+    except (OSError, ValueError):
+        return True  # unreadable: cannot tell, so treat it as the input
+    return header.get("FILENAME") == model.meta.filename and header.get("DATE") == model.meta.date
 
 
 def read_provenance(path):

@@ -10,6 +10,7 @@ Core functions: :func:`v2v3_offset_to_slit` / :func:`slit_to_v2v3_offset` (throu
 reads a target-acquisition image, :func:`slit_explorer` is the V3-offset widget.
 """
 
+import contextlib
 import logging
 import sys
 import warnings
@@ -260,6 +261,15 @@ def ta_centroid(ta_image, *, aperture=TA_APERTURE, box_size=11):
         finally:
             if model is not ta_image:
                 model.close()
+    from lrs_helpers import io
+
+    # a file's problems (no source in the ROI, a subarray that misses it) come back as one line
+    with (io.input_errors(label) if label != "the TA image array" else contextlib.nullcontext()):
+        return _ta_centroid(data, origin, label, aperture, box_size)
+
+
+def _ta_centroid(data, origin, label, aperture, box_size):
+    """:func:`ta_centroid` on an image array whose first pixel is ``origin`` (1-based)."""
     if data.ndim != 2:
         raise ValueError(f"{label}: expected a 2-D image; got shape {data.shape}")
     # Search the aperture's region of interest for the brightest smoothed pixel.

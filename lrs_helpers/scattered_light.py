@@ -19,7 +19,7 @@ import numpy as np
 from stdatamodels import DataModel
 
 from . import instrument
-from .io import open_product, write_product
+from .io import input_errors, open_product, write_product
 
 #: number of pixels beyond the polynomial's free parameters a row needs to be fitted
 MIN_EXTRA_PIXELS = 3
@@ -250,24 +250,26 @@ def correct_s2d(path_or_model, *, order=2, exclude_half_width=4, aperture_half_w
     model = open_product(path_or_model, levels=("s2d",), extensions=("SCI", "WAVELENGTH"),
                          exp_types=("MIR_LRS-FIXEDSLIT",))
     try:
-        image = np.array(model.data, dtype=float)
-        wavelength = np.array(model.wavelength, dtype=float)
-        traces = find_nod_traces(image, wavelength)
-        exclude = trace_exclusion_mask(image.shape, traces, exclude_half_width)
-        background = fit_row_background(image, wavelength, exclude_mask=exclude, order=order)
-        aperture = trace_exclusion_mask(image.shape, traces[:1], aperture_half_width)
-        # nominal MIRI imager pixel (0.11 arcsec square) when the product does not record it
-        pixel_sr = model.meta.photometry.pixelarea_steradians or 2.84403e-13
-        to_jy = pixel_sr * 1e6  # MJy/sr per pixel -> Jy
-        corrected = image - np.where(np.isfinite(background), background, 0.0)
-        written = None
-        if output is not None:
-            result = model.copy()
-            result.data = corrected.astype(np.float32)
-            written = write_product(result, output, function=correct_s2d,
-                                    parameters={"order": order,
-                                                "exclude_half_width": exclude_half_width,
-                                                "aperture_half_width": aperture_half_width})
+        # what the file holds but the fit cannot use (no finite pixels...) comes back as one line
+        with input_errors(model.meta.filename if isinstance(path_or_model, DataModel) else path_or_model):
+            image = np.array(model.data, dtype=float)
+            wavelength = np.array(model.wavelength, dtype=float)
+            traces = find_nod_traces(image, wavelength)
+            exclude = trace_exclusion_mask(image.shape, traces, exclude_half_width)
+            background = fit_row_background(image, wavelength, exclude_mask=exclude, order=order)
+            aperture = trace_exclusion_mask(image.shape, traces[:1], aperture_half_width)
+            # nominal MIRI imager pixel (0.11 arcsec square) when the product does not record it
+            pixel_sr = model.meta.photometry.pixelarea_steradians or 2.84403e-13
+            to_jy = pixel_sr * 1e6  # MJy/sr per pixel -> Jy
+            corrected = image - np.where(np.isfinite(background), background, 0.0)
+            written = None
+            if output is not None:
+                result = model.copy()
+                result.data = corrected.astype(np.float32)
+                written = write_product(result, output, function=correct_s2d,
+                                        parameters={"order": order,
+                                                    "exclude_half_width": exclude_half_width,
+                                                    "aperture_half_width": aperture_half_width})
     finally:
         if not isinstance(path_or_model, DataModel):  # close only what was opened here
             model.close()

@@ -20,7 +20,6 @@ import copy
 import html
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
@@ -174,6 +173,8 @@ def build_site(out_dir, notebook_dir="notebooks"):
     """
     from nbconvert import HTMLExporter
 
+    from .io import scratch_folder
+
     out_dir, notebook_dir = Path(out_dir), Path(notebook_dir)
     _check_output_folder(out_dir, notebook_dir)
     sources = sorted(notebook_dir.glob("*.ipynb"))
@@ -181,8 +182,7 @@ def build_site(out_dir, notebook_dir="notebooks"):
         raise ValueError(f"no *.ipynb notebooks found in {notebook_dir}")
     exporter = HTMLExporter(template_name="lab")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    building.chmod(0o755)  # mkdtemp makes it private; a site is for reading
+    building = scratch_folder(out_dir)  # beside the target, with the umask's permissions
     try:
         entries = []
         for source in sources:

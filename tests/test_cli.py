@@ -5,7 +5,11 @@ point. Downloads go to a local HTTP server on 127.0.0.1 only (the fixtures of te
 """
 
 import io
+import json
+import os
 import re
+import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from lrs_helpers import cli, data
-# The local MAST-like server and the guard that refuses outside addresses (autouse).
-from test_data import _fits_bytes, mast_server, outside_attempts  # noqa: F401
+# The local MAST stand-in and the guard that refuses outside addresses (autouse).
+from test_data import _serve, outside_attempts, standin  # noqa: F401
 from test_diagnose import bad_inputs
 
 SUBCOMMANDS = ("fetch", "sample", "diagnose")
@@ -157,23 +161,22 @@ def test_fetch_all_sample(capsys):
     assert all(Path(line).is_file() for line in out.splitlines())
 
 
-def test_fetch_mast_from_a_local_server(capsys, mast_server):
-    _, routes = mast_server
-    name = data.info("jump_uncal")["mast_filename"]
-    routes[name] = ("ok", _fits_bytes())
+def test_fetch_mast_from_a_local_server(capsys, standin):
+    served = _serve(standin, "jump_uncal")
     code, out, err = _run(capsys, "fetch", "jump_uncal", "--source", "mast")
     assert code == 0
     assert out.strip() == str(data.mast_path("jump_uncal"))
-    assert Path(out.strip()).read_bytes() == _fits_bytes()
+    assert Path(out.strip()).read_bytes() == served.read_bytes()
     assert "downloaded from MAST" in err
     # a product the server does not have: exit 2, one line naming the file, nothing saved
+    _serve(standin, "emi_uncal", "not_found")
     code, out, err = _run(capsys, "fetch", "emi_uncal", "--source", "mast")
     assert code == 2 and out == ""
     _one_error_line(err, data.info("emi_uncal")["mast_filename"], "404")
     assert not data.mast_path("emi_uncal").exists()
 
 
-def test_fetch_all_mast_stops_at_the_first_failure(capsys, mast_server):
+def test_fetch_all_mast_stops_at_the_first_failure(capsys, standin):
     first = str(data.manifest()["key"][0])
     code, out, err = _run(capsys, "fetch", "--all", "--source", "mast")
     assert code == 2 and out == ""
@@ -196,6 +199,117 @@ def test_sample_unknown_scenario_exit_2(capsys, tmp_path):
     assert code == 2
     _one_error_line(err, "no_such_twin", "emi_tso")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_usage_errors_are_one_line(capsys):
+    for argv in ([], ["sample", "--seed", "-1"], ["sample", "--seed", "seven"], ["fetch", "--source", "web"]):
+        code, out, err = _run(capsys, *argv)
+        assert code == 2 and out == ""
+        assert len(err.strip().splitlines()) == 1 and "--help" in err, err
+
+
+def _sample_fails(capsys, *argv, words=()):
+    code, out, err = _run(capsys, "sample", *argv)
+    assert code == 2, (out, err)
+    _one_error_line(err, *words)
+    return err
+
+
+def test_sample_into_a_cache_path_that_is_a_file(capsys, tmp_path, monkeypatch):
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("LRS_HELPERS_CACHE", str(blocker))
+    _sample_fails(capsys, "ta_image", words=(str(blocker), "not a folder"))
+    assert blocker.read_text() == "not a folder"
+    _sample_fails(capsys, "ta_image", "--out", str(blocker), words=(str(blocker),))
+
+
+def test_sample_into_an_unwritable_cache(capsys, tmp_path):
+    from test_io import _without_root_powers
+
+    prefix = _without_root_powers()
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    done = subprocess.run([*prefix, sys.executable, "-m", "lrs_helpers", "sample", "ta_image", "--out",
+                           str(locked)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stdout == ""
+    _one_error_line(done.stderr, str(locked), "permission denied")
+    assert list(locked.iterdir()) == []
+
+
+def test_sample_on_a_full_disk(capsys, tmp_path):
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare to mount a small tmpfs")
+    small = tmp_path / "small"
+    small.mkdir()
+    done = subprocess.run(["unshare", "-m", "sh", "-c",
+                           f"mount -t tmpfs -o size=256k tmpfs {small} && "
+                           f"{sys.executable} -m lrs_helpers sample emi_tso --out {small}; "
+                           f"echo rc=$?; find {small} -mindepth 1"],
+                          capture_output=True, text=True, timeout=300)
+    if "mount" in done.stderr:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    _one_error_line(done.stderr, str(small / "sample" / "emi_tso"), "disk full")
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == "rc=2"
+    assert lines[1:] == [str(small / "sample")], "scratch left behind on the full disk"
+
+
+def test_sample_never_deletes_a_folder_it_did_not_make(capsys, tmp_path):
+    mine = tmp_path / "sample" / "ta_image"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("my notes")
+    _sample_fails(capsys, "ta_image", "--out", str(tmp_path), words=(str(mine), "not made by lrs_helpers"))
+    _sample_fails(capsys, "ta_image", "--out", str(tmp_path), "--force", words=(str(mine),))
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    assert sorted(p.name for p in (tmp_path / "sample").iterdir()) == ["ta_image"]
+
+
+@pytest.mark.parametrize("damage", ["garbage stamp", "empty stamp", "stamp without files",
+                                    "file missing"])
+def test_a_damaged_twin_is_rebuilt(capsys, tmp_path, damage):
+    from lrs_helpers import sample
+
+    files = sample.build("ta_image", cache_dir=tmp_path)
+    folder = files["truth"].parent
+    stamp = folder / "built.json"
+    if damage == "garbage stamp":
+        stamp.write_bytes(b"\x00{not json")
+    elif damage == "empty stamp":
+        stamp.write_text("")
+    elif damage == "stamp without files":
+        stamp.write_text('{"seed": 20221}')
+    else:
+        files["ta"].unlink()
+    rebuilt = sample.build("ta_image", cache_dir=tmp_path)
+    assert rebuilt == files and all(path.is_file() for path in rebuilt.values())
+    assert json.loads(stamp.read_text())["files"]["ta"] == files["ta"].name
+    assert sorted(p.name for p in (tmp_path / "sample").iterdir()) == ["ta_image"]
+
+
+def test_twin_folders_honour_the_umask(tmp_path):
+    from lrs_helpers import sample
+
+    old = os.umask(0o022)
+    try:
+        files = sample.build("ta_image", cache_dir=tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(files["truth"].parent.stat().st_mode) == 0o755
+    assert {stat.S_IMODE(path.stat().st_mode) for path in files.values()} == {0o644}
+
+
+def test_an_unexpected_failure_is_still_one_line_and_exit_2(capsys, monkeypatch):
+    from lrs_helpers import sample
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("builder broke\non two lines")
+
+    monkeypatch.setattr(sample, "build", broken)
+    _sample_fails(capsys, "ta_image", words=("sample", "RuntimeError: builder broke on two lines"))
+    code, out, err = _run(capsys, "fetch", "ta_image", "--source", "sample")
+    assert code == 2 and out == ""
+    _one_error_line(err, "RuntimeError")
 
 
 class _Terminal(io.StringIO):

@@ -6,17 +6,20 @@ attempt to reach another address fail the test.
 
 import csv
 import hashlib
-import io
+import os
 import re
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import stat
+import subprocess
+import sys
+import time
+import tracemalloc
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
 from astropy.io import fits
+from mast_standin import ERROR_PAGE, MastStandin
 
 from lrs_helpers import data, sample
 
@@ -142,9 +145,11 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
 
 def test_mast_url_is_the_astroquery_download_uri(monkeypatch):
     name = data.info("jump_uncal")["mast_filename"]
-    assert data.mast_url("jump_uncal") == f"{data.MAST_DOWNLOAD_URL}?uri=mast:JWST/product/{name}"
-    monkeypatch.setenv("LRS_HELPERS_MAST_URL", "http://127.0.0.1:9/dl")
-    assert data.mast_url("jump_uncal") == f"http://127.0.0.1:9/dl?uri=mast:JWST/product/{name}"
+    path = f"/search/jwst/api/v0.1/retrieve_product?product_name={name}"
+    monkeypatch.delenv("LRS_HELPERS_MAST_SERVER", raising=False)
+    assert data.mast_url("jump_uncal") == f"{data.MAST_SERVER}{path}"
+    monkeypatch.setenv("LRS_HELPERS_MAST_SERVER", "http://127.0.0.1:9/")
+    assert data.mast_url("jump_uncal") == f"http://127.0.0.1:9{path}"
 
 
 # ---------------------------------------------------------------- source dispatch
@@ -189,7 +194,7 @@ def test_sample_source_returns_the_twin_and_says_so(fake_twins, capsys, tmp_path
 
 
 def test_auto_without_cache_uses_the_twin_and_no_network(fake_twins, capsys, monkeypatch):
-    def no_client(timeout):
+    def no_client(server, timeout):
         raise AssertionError("auto must not download")
 
     monkeypatch.setattr(data, "_mast_client", no_client)
@@ -206,7 +211,7 @@ def test_auto_prefers_a_cached_mast_copy(fake_twins, capsys):
     assert data.get("slit_x1d_nod1") == cached
     assert fake_twins == []
     assert capsys.readouterr().out == (
-        f"slit_x1d_nod1: MAST product {cached.name} (cached copy)\n")
+        f"slit_x1d_nod1: MAST product {cached.name} (cached copy, no checksum recorded)\n")
 
 
 def test_environment_source_overrides_the_default(fake_twins, monkeypatch):
@@ -263,7 +268,7 @@ def test_corrupt_cached_copy_falls_back_in_auto_and_fails_in_mast(
     path = data.get("slit_x1d_nod1")
     assert path != cached and path.name == "x1d_nod1.fits"
     out = capsys.readouterr().out
-    assert "sample twin" in out and "failed its sha256 check" in out and out.count("\n") == 1
+    assert "sample twin" in out and "does not match the sha256" in out and out.count("\n") == 1
     with pytest.raises(data.DownloadError) as caught:
         data.get("slit_x1d_nod1", source="mast")
     message = str(caught.value)
@@ -271,159 +276,180 @@ def test_corrupt_cached_copy_falls_back_in_auto_and_fails_in_mast(
     assert cached.read_bytes() == b"SIMPLE  = changed"  # the user's file is left alone
 
 
-# ---------------------------------------------------------------- downloads from a local server
+# ---------------------------------------------------------------- downloads from the local MAST stand-in
 
-def _fits_bytes():
-    """A small valid FITS file, as MAST would serve one."""
-    buffer = io.BytesIO()
-    fits.HDUList([fits.PrimaryHDU(np.arange(12, dtype=np.float32).reshape(3, 4))]).writeto(buffer)
-    return buffer.getvalue()
-
-
-class _MastLike(BaseHTTPRequestHandler):
-    """Serves ``?uri=mast:JWST/product/<name>`` by the behaviour registered for <name>."""
-
-    routes = {}
-    release = threading.Event()
-
-    def _answer(self, with_body):
-        uri = parse_qs(urlparse(self.path).query).get("uri", [""])[0]
-        name = uri.rpartition("/")[2]
-        behaviour, body = self.routes.get(name, ("missing", b""))
-        if behaviour == "missing":
-            self.send_error(404, "File not found")
-            return
-        if behaviour == "stall":
-            # hold the connection open without answering, until the test ends
-            self.release.wait(30)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        # a cut transfer announces more bytes than it sends, then hangs up
-        announced = len(body) + 4096 if behaviour == "cut" else len(body)
-        self.send_header("Content-Length", str(announced))
-        self.end_headers()
-        if with_body:
-            self.wfile.write(body)
-            self.wfile.flush()
-        if behaviour == "cut":
-            self.close_connection = True
-
-    def do_HEAD(self):
-        self._answer(with_body=False)
-
-    def do_GET(self):
-        self._answer(with_body=True)
-
-    def log_message(self, *args):
-        pass  # keep the test output clean
+def _product_file(folder, key, **changes):
+    """A small FITS file with the identity of the manifest row of ``key`` (primary header with
+    FILENAME, PROGRAM, OBSERVTN, EXP_TYPE, DATAMODL; SCI; ASDF), as MAST would serve the product;
+    ``changes`` overrides header keywords."""
+    row = data.info(key)
+    header = fits.Header()
+    header["INSTRUME"] = "MIRI"
+    header["FILENAME"] = row["mast_filename"]
+    header["PROGRAM"] = row["program"]
+    header["OBSERVTN"] = row["observation"]
+    header["EXP_TYPE"] = EXP_TYPE_OF_MODE[row["mode"]]
+    header["DATAMODL"] = sorted(MODELS_OF_LEVEL[row["level"]])[0]
+    header.update(changes)
+    hdus = fits.HDUList([fits.PrimaryHDU(header=header),
+                         fits.ImageHDU(np.arange(12, dtype=np.float32).reshape(3, 4), name="SCI"),
+                         fits.BinTableHDU.from_columns([fits.Column("ASDF_METADATA", "1B", array=[0])],
+                                                       name="ASDF")])
+    path = Path(folder) / f"{key}-{len(list(Path(folder).glob('*')))}.fits"
+    hdus.writeto(path)
+    return path
 
 
 @pytest.fixture
-def mast_server(monkeypatch, tmp_path):
-    """A local MAST-like download server; yields (base_url, routes)."""
-    routes = {}
-    handler = type("Handler", (_MastLike,), {"routes": routes, "release": threading.Event()})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/api/v0.1/Download/file"
-    monkeypatch.setenv("LRS_HELPERS_MAST_URL", base)
-    monkeypatch.setenv("LRS_HELPERS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("LRS_HELPERS_SOURCE", raising=False)
-    yield base, routes
-    handler.release.set()
-    server.shutdown()
-    server.server_close()
+def standin(monkeypatch, tmp_path):
+    """The local MAST stand-in (tests/mast_standin.py), with the cache in tmp_path."""
+    with MastStandin() as server:
+        monkeypatch.setenv("LRS_HELPERS_MAST_SERVER", server.server)
+        monkeypatch.setenv("LRS_HELPERS_CACHE", str(tmp_path / "cache"))
+        monkeypatch.delenv("LRS_HELPERS_SOURCE", raising=False)
+        server.folder = tmp_path / "served"
+        server.folder.mkdir()
+        yield server
+
+
+def _serve(server, key, behaviour="ok", **changes):
+    path = _product_file(server.folder, key, **changes)
+    server.add(data.info(key)["mast_filename"], path, behaviour)
+    return path
 
 
 def _cache_listing():
+    """Everything in the cache's mast folder, scratch files included."""
     folder = data.cache_dir() / "mast"
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def test_download_good_file_lands_under_its_final_name(mast_server, capfd):
-    base, routes = mast_server
-    body = _fits_bytes()
+def _refused(key, *words, **kwargs):
+    """Download ``key``, expect one DownloadError line holding ``words``; nothing saved."""
+    with pytest.raises(data.DownloadError) as caught:
+        data.download(key, **kwargs)
+    message = str(caught.value)
+    assert "\n" not in message
+    for word in (data.info(key)["mast_filename"], *words):
+        assert word in message, message
+    assert _cache_listing() == [], "a refused download left files in the cache"
+    assert data.info(key)["mast_filename"] not in data._read_lock()
+    return message
+
+
+def test_download_lands_verified_locked_and_readable(standin, capfd):
+    served = _serve(standin, "jump_uncal")
     name = data.info("jump_uncal")["mast_filename"]
-    routes[name] = ("ok", body)
-    path = data.get("jump_uncal", source="mast")
-    assert path == data.mast_path("jump_uncal")
-    assert path.read_bytes() == body
+    old = os.umask(0o022)
+    try:
+        path = data.get("jump_uncal", source="mast")
+    finally:
+        os.umask(old)
+    assert path == data.mast_path("jump_uncal") and path.read_bytes() == served.read_bytes()
     assert _cache_listing() == [name]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(data.lock_path().stat().st_mode) == 0o644
+    record = data._read_lock()[name]
+    assert record["sha256"] == hashlib.sha256(served.read_bytes()).hexdigest()
+    assert record["size"] == served.stat().st_size and record["key"] == "jump_uncal"
+    # the product list, then the file, both from the stand-in, through astroquery's session
+    assert [method for method, _ in standin.requests] == ["POST", "GET"]
+    assert standin.downloads() == [name]
     captured = capfd.readouterr()
     assert captured.out == f"jump_uncal: MAST product {name} (downloaded from MAST)\n"
     assert captured.err == ""
-    # once cached, auto uses it without asking the server again
-    routes.clear()
-    assert data.get("jump_uncal", verbose=False) == path
+    # later uses check the locked sha256 and never ask the server again
+    assert data.get("jump_uncal") == path
+    assert "(cached copy, sha256 verified)" in capfd.readouterr().out
+    assert len(standin.requests) == 2
 
 
-def test_download_with_matching_checksum(mast_server, monkeypatch, tmp_path):
-    base, routes = mast_server
-    body = _fits_bytes()
-    rows = list(csv.DictReader(data.MANIFEST_PATH.open(newline="")))
-    for row in rows:
-        if row["key"] == "jump_uncal":
-            row["sha256"] = hashlib.sha256(body).hexdigest()
-            name = row["mast_filename"]
-    manifest = tmp_path / "data_manifest.csv"
-    with manifest.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=data.COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    monkeypatch.setattr(data, "MANIFEST_PATH", manifest)
-    routes[name] = ("ok", body)
-    assert data.download("jump_uncal").read_bytes() == body
+def test_download_honours_a_stricter_umask(standin):
+    _serve(standin, "jump_uncal")
+    old = os.umask(0o077)
+    try:
+        path = data.download("jump_uncal")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_download_with_wrong_checksum_leaves_nothing(mast_server, checksum_manifest, capfd):
-    base, routes = mast_server
-    name = data.info("slit_x1d_nod1")["mast_filename"]
-    routes[name] = ("ok", _fits_bytes())  # not the bytes the manifest's sha256 describes
-    with pytest.raises(data.DownloadError) as caught:
-        data.get("slit_x1d_nod1", source="mast")
-    message = str(caught.value)
-    assert "sha256 mismatch" in message and checksum_manifest in message
-    assert name in message and base in message and 'source="sample"' in message
-    assert _cache_listing() == []
-    assert capfd.readouterr().err == ""
+@pytest.mark.parametrize("behaviour, words", [
+    ("cut", ["transfer"]),                  # right Content-Length, then a hang-up half way
+    ("short_length", ["announces"]),        # a wrong (short) Content-Length and a body to match
+    ("no_length", ["cut short"]),           # no Content-Length: only the listed size tells
+    ("long", ["more than"]),                # more bytes than MAST lists
+    ("html", ["announces"]),                # an error page with status 200
+    ("not_found", ["404"]),
+    ("unlisted", ["has no"]),               # not in MAST's product list: never fetched
+])
+def test_a_damaged_reply_is_refused(standin, behaviour, words):
+    _serve(standin, "emi_uncal", behaviour)
+    _refused("emi_uncal", *words)
 
 
-def test_download_cut_short_leaves_nothing(mast_server, capfd):
-    base, routes = mast_server
-    name = data.info("emi_uncal")["mast_filename"]
-    routes[name] = ("cut", _fits_bytes())
-    with pytest.raises(data.DownloadError) as caught:
-        data.get("emi_uncal", source="mast")
-    message = str(caught.value)
-    assert name in message and "transfer failed" in message
-    assert _cache_listing() == []
-    assert capfd.readouterr().err == ""
+def test_a_cut_reply_is_refused_whatever_the_client_library_says(standin):
+    # requests raises for a body shorter than its Content-Length; either way one line results
+    _serve(standin, "emi_uncal", "cut")
+    message = _refused("emi_uncal")
+    assert "transfer failed" in message or "cut short" in message
 
 
-def test_download_of_a_non_fits_reply_is_refused(mast_server):
-    base, routes = mast_server
-    name = data.info("emi_uncal")["mast_filename"]
-    routes[name] = ("ok", b"<html>Service unavailable</html>")
-    with pytest.raises(data.DownloadError, match="is not a FITS file"):
-        data.download("emi_uncal")
-    assert _cache_listing() == []
+@pytest.mark.parametrize("changes, word", [
+    ({"FILENAME": "jw01530005001_03103_00001_mirimage_x1d.fits"}, "FILENAME"),  # another target's x1d
+    ({"PROGRAM": "01530"}, "PROGRAM"),
+    ({"OBSERVTN": "005"}, "OBSERVTN"),
+    ({"EXP_TYPE": "MIR_IMAGE"}, "EXP_TYPE"),
+    ({"DATAMODL": "CubeModel"}, "CubeModel"),   # a rateints under an x1d name
+])
+def test_another_product_under_this_name_is_refused(standin, changes, word):
+    _serve(standin, "slit_x1d_nod1", **changes)
+    _refused("slit_x1d_nod1", word)
 
 
-def test_download_404_names_the_file(mast_server, capfd):
-    base, routes = mast_server
+def test_a_real_rateints_under_an_x1d_name_is_refused(standin, shared_data):
     name = data.info("slitless_x1dints")["mast_filename"]
-    with pytest.raises(data.DownloadError) as caught:
-        data.get("slitless_x1dints", source="mast")
-    message = str(caught.value)
-    assert name in message and "404" in message
-    assert f"{base}?uri=mast:JWST/product/{name}" in message
-    assert 'data.get(\'slitless_x1dints\', source="sample")' in message
-    assert _cache_listing() == []
-    assert capfd.readouterr().err == ""
+    standin.add(name, shared_data / "format_examples" / "mirisim_ngts10_rateints.fits")
+    _refused("slitless_x1dints", "FILENAME")
+
+
+def test_a_product_larger_than_the_cap_is_not_fetched(standin):
+    _serve(standin, "ta_image")
+    _refused("ta_image", "limit", max_bytes=1000)
+    assert standin.downloads() == []
+
+
+def test_an_endless_body_stops_at_the_listed_size_in_bounded_memory(standin):
+    path = _serve(standin, "ta_image", "endless")
+    standin.products[data.info("ta_image")["mast_filename"]].listed_size = 32 * 2**20
+    tracemalloc.start()
+    try:
+        _refused("ta_image", "more than")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # streamed in 1 MiB blocks: a 32 MiB body held in memory would pass 32 MiB
+    assert peak < 8 * 2**20, f"peak Python memory {peak / 2**20:.1f} MiB"
+    assert path.exists()
+
+
+def test_a_trickling_server_meets_the_overall_deadline(standin):
+    _serve(standin, "ta_image", "trickle")  # one byte per 50 ms: about 6 minutes
+    started = time.monotonic()
+    _refused("ta_image", "deadline", deadline=1.0)
+    assert time.monotonic() - started < 10
+
+
+def test_a_server_that_never_answers_hits_the_timeout(standin):
+    _serve(standin, "foldover_x1dints", "stall")
+    _refused("foldover_x1dints", "no answer within the timeout", timeout=(5.0, 0.5))
+
+
+def test_a_failing_product_list_is_one_line(standin):
+    _serve(standin, "foldover_x1dints")
+    standin.fail_list = True
+    message = _refused("foldover_x1dints")
+    assert "500" in message or "product list" in message
 
 
 def test_refused_connection_fails_cleanly(monkeypatch, tmp_path, capfd):
@@ -432,31 +458,65 @@ def test_refused_connection_fails_cleanly(monkeypatch, tmp_path, capfd):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv("LRS_HELPERS_CACHE", str(tmp_path))
-    base = f"http://127.0.0.1:{port}/api/v0.1/Download/file"
+    server = f"http://127.0.0.1:{port}"
     with pytest.raises(data.DownloadError) as caught:
-        data.get("ta_image", source="mast", base_url=base)
+        data.get("ta_image", source="mast", server=server)
     message = str(caught.value)
     assert "connection failed" in message and data.info("ta_image")["mast_filename"] in message
-    assert base in message
+    assert server in message
     assert _cache_listing() == []
     assert capfd.readouterr().err == ""
 
 
-def test_a_server_that_never_answers_hits_the_timeout(mast_server):
-    # The client's own timeout ends the wait (astroquery sets none); 0.5 s keeps the test short.
-    base, routes = mast_server
-    name = data.info("foldover_x1dints")["mast_filename"]
-    routes[name] = ("stall", b"")
-    with pytest.raises(data.DownloadError, match="no answer within the timeout"):
-        data.download("foldover_x1dints", timeout=0.5)
-    assert _cache_listing() == []
+def test_a_fifo_in_the_cache_is_named(standin):
+    _serve(standin, "ta_image")
+    target = data.mast_path("ta_image")
+    target.parent.mkdir(parents=True)
+    os.mkfifo(target)
+    with pytest.raises(data.DownloadError, match="FIFO"):
+        data.download("ta_image")
+    assert stat.S_ISFIFO(target.stat().st_mode)
 
 
-def test_download_all_fetches_each_key(mast_server, capfd):
-    base, routes = mast_server
-    body = _fits_bytes()
+def test_scratch_of_a_killed_download_is_cleaned_on_the_next(standin):
+    _serve(standin, "ta_image")
+    folder = data.mast_path("ta_image").parent
+    folder.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = folder / f".{data.info('ta_image')['mast_filename']}.lrsh-partial-{dead.pid}-abc123"
+    stale.write_bytes(b"\0" * 4096)
+    alive = folder / f".other.fits.lrsh-partial-{os.getpid()}-def456"
+    alive.write_bytes(b"\0")
+    data.download("ta_image")
+    assert not stale.exists()
+    assert alive.exists()  # scratch of a running process is kept
+
+
+def test_a_changed_download_is_fetched_again_in_mast_and_avoided_in_auto(standin, fake_twins, capsys):
+    served = _serve(standin, "slit_x1d_nod2")
+    path = data.get("slit_x1d_nod2", source="mast", verbose=False)
+    changed = bytearray(path.read_bytes())
+    changed[2880 + 100] ^= 0xFF  # one byte of the SCI data changed after download
+    path.write_bytes(bytes(changed))
+    assert data.get("slit_x1d_nod2").name == "x1d_nod2.fits"  # auto: the twin, saying why
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "does not match the sha256 in mast.lock.json" in out
+    assert data.get("slit_x1d_nod2", source="mast") == path
+    assert "downloaded again" in capsys.readouterr().out
+    assert path.read_bytes() == served.read_bytes()
+    assert standin.downloads().count(data.info("slit_x1d_nod2")["mast_filename"]) == 2
+
+
+def test_a_hand_copied_file_is_used_unverified(fake_twins, capsys):
+    cached = _put_in_cache("slit_x1d_nod1")
+    assert data.get("slit_x1d_nod1") == cached
+    assert "(cached copy, no checksum recorded)" in capsys.readouterr().out
+
+
+def test_download_all_fetches_each_key(standin, capfd):
     for key in ("nods_x1d_nod1", "nods_x1d_nod2"):
-        routes[data.info(key)["mast_filename"]] = ("ok", body)
+        _serve(standin, key)
     paths = data.download_all(["nods_x1d_nod1", "nods_x1d_nod2"], verbose=False)
     assert sorted(p.name for p in paths.values()) == _cache_listing()
     assert capfd.readouterr().out == ""
@@ -506,3 +566,30 @@ def test_real_twin_has_its_manifest_product_name_and_identity(key, monkeypatch, 
     if row["target"]:
         # twins may add a label after the catalog name, e.g. "HD 2811 (sample twin)"
         assert header["TARGNAME"].startswith(row["target"]), key
+
+
+def test_an_unwritable_cache_is_one_line(standin, tmp_path):
+    from test_io import _without_root_powers
+
+    prefix = _without_root_powers()
+    _serve(standin, "ta_image")
+    cache = tmp_path / "locked-cache"
+    (cache / "mast").mkdir(parents=True)
+    (cache / "mast").chmod(0o555)
+    code = ("import os, sys\nos.environ['LRS_HELPERS_CACHE'] = sys.argv[1]\n"
+            "from lrs_helpers import data\n"
+            "try:\n    data.download('ta_image')\n"
+            "except data.DownloadError as error:\n    print(error)\n")
+    done = subprocess.run([*prefix, sys.executable, "-c", code, str(cache)], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "LRS_HELPERS_MAST_SERVER": standin.server})
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1 and str(cache / "mast") in lines[0] and "permission denied" in lines[0], lines
+    assert list((cache / "mast").iterdir()) == []
+
+
+def test_an_error_page_of_the_listed_size_is_not_fits(standin):
+    # the HTML page the stand-in sends, with MAST's list giving exactly its length
+    _serve(standin, "emi_uncal", "html")
+    standin.products[data.info("emi_uncal")["mast_filename"]].listed_size = len(ERROR_PAGE)
+    _refused("emi_uncal", "not a FITS file")

@@ -23,12 +23,13 @@ import importlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
 
 from .. import __version__
+from ..io import os_cause, output_error, scratch_folder
 
 #: scenario name -> (module, one-line description)
 SCENARIOS = {
@@ -79,8 +80,16 @@ def _code_fingerprint():
     return digest.hexdigest()[:16]
 
 
+class SampleCacheError(OSError):
+    """A twin folder cannot be built or replaced; the message names the folder and why."""
+
+
 def build(scenario, *, cache_dir=None, seed=DEFAULT_SEED, force=False):
     """Build (or reuse) the sample twin of ``scenario``.
+
+    A complete build is reused when its stamp (``built.json``) matches the seed and the code and
+    every file it lists is present. A damaged entry (unreadable stamp, missing files) is rebuilt.
+    A folder at the twin's place without a stamp was not made here and is never deleted.
 
     Parameters
     ----------
@@ -89,7 +98,7 @@ def build(scenario, *, cache_dir=None, seed=DEFAULT_SEED, force=False):
     cache_dir : path-like, optional
         Cache root; default :func:`cache_root`.
     seed : int
-        Random seed; the same seed gives the same files.
+        Random seed (0 to 2**32 - 1); the same seed gives the same files.
     force : bool
         Rebuild even when a complete build with this seed and version exists.
 
@@ -97,46 +106,95 @@ def build(scenario, *, cache_dir=None, seed=DEFAULT_SEED, force=False):
     -------
     dict of str -> pathlib.Path
         The written files by role (always including ``"truth"``).
+
+    Raises
+    ------
+    KeyError
+        Unknown scenario.
+    ValueError
+        A seed outside 0 to 2**32 - 1.
+    SampleCacheError
+        The twin's place holds something lrs_helpers did not make, or is not a folder.
+    lrs_helpers.io.LRSOutputError
+        The folder cannot be written (one line naming it and the cause: permission, disk full).
     """
     if scenario not in SCENARIOS:
         raise KeyError(f"unknown sample scenario {scenario!r}; expected one of {sorted(SCENARIOS)}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed {seed!r} is not a valid random seed; expected an integer "
+                         "from 0 to 4294967295")
     target = scenario_dir(scenario, cache_dir)
-    stamp = target / _STAMP
     fingerprint = _code_fingerprint()
-    if stamp.exists() and not force:
-        record = json.loads(stamp.read_text())
-        if record.get("seed") == seed and record.get("code") == fingerprint:
-            return {role: target / name for role, name in record["files"].items()}
-    target.parent.mkdir(parents=True, exist_ok=True)
+    record = _read_stamp(target)
+    if record is not None and not force and record.get("seed") == seed \
+            and record.get("code") == fingerprint:
+        return {role: target / name for role, name in record["files"].items()}
+    if target.exists() or target.is_symlink():
+        if not target.is_dir() or target.is_symlink():
+            raise SampleCacheError(f"{target}: not a folder; lrs_helpers keeps the {scenario} twin "
+                                   "there. Move it away or choose another cache folder.")
+        if not (target / _STAMP).exists():
+            raise SampleCacheError(
+                f"{target}: exists and was not made by lrs_helpers (no {_STAMP}); it is left alone. "
+                "Move it away or choose another output folder.")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise output_error(target.parent, error, "cannot be created") from error
     # Build into a scratch folder beside the target, then swap it in, so a build cut short
     # never leaves a half-written twin that looks complete.
-    scratch = Path(tempfile.mkdtemp(prefix=f".{scenario}-", dir=target.parent))
+    scratch = scratch_folder(target)
+    old = None
     try:
         module = importlib.import_module(SCENARIOS[scenario][0])
-        files = module.build(scratch, seed)
-        for path in files.values():
-            if Path(path).suffix == ".fits":
-                mark_twin(path, scenario=scenario, seed=seed)
-        record = {
-            "scenario": scenario,
-            "seed": seed,
-            "version": __version__,
-            "code": fingerprint,
-            "files": {role: Path(path).name for role, path in files.items()},
-        }
-        (scratch / _STAMP).write_text(json.dumps(record, indent=1))
+        try:
+            files = module.build(scratch, seed)
+            for path in files.values():
+                if Path(path).suffix == ".fits":
+                    mark_twin(path, scenario=scenario, seed=seed)
+            record = {
+                "scenario": scenario,
+                "seed": seed,
+                "version": __version__,
+                "code": fingerprint,
+                "files": {role: Path(path).name for role, path in files.items()},
+            }
+            (scratch / _STAMP).write_text(json.dumps(record, indent=1))
+        except Exception as error:
+            # a full disk reaches us through astropy as an AttributeError, too
+            if os_cause(error, target.parent, fallback=False) is None:
+                raise
+            raise output_error(target, error, "cannot be built") from error
         if target.exists():
-            shutil.rmtree(target, ignore_errors=True)
+            # our own earlier build (it has a stamp): moved aside, removed once the new one is in
+            old = scratch_folder(target)
+            old.rmdir()
+            target.rename(old)
         try:
             scratch.rename(target)
-        except OSError:
+        except OSError as error:
             # Another process finished the same deterministic build first: use its copy.
-            if not (target / _STAMP).exists():
-                raise
+            if _read_stamp(target) is None:
+                raise output_error(target, error, "cannot be built") from error
+            record = _read_stamp(target)
     finally:
-        if scratch.exists():
-            shutil.rmtree(scratch)
+        for leftover in (scratch, old):
+            if leftover is not None and leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
     return {role: target / name for role, name in record["files"].items()}
+
+
+def _read_stamp(folder):
+    """The stamp of a complete build in ``folder``, or None when it is missing, unreadable or
+    names a file that is not there (a damaged entry, rebuilt by :func:`build`)."""
+    try:
+        record = json.loads((Path(folder) / _STAMP).read_text())
+        files = record["files"]
+        if not all((Path(folder) / name).is_file() for name in files.values()):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return record
 
 
 def mark_twin(path, *, scenario, seed):
@@ -146,8 +204,6 @@ def mark_twin(path, *, scenario, seed):
     version), ``LRSTWSED`` (seed) and ``LRSTWSCN`` (scenario). stdatamodels reads ORIGIN from the
     header, so ``model.meta.origin`` says it too.
     """
-    from astropy.io import fits
-
     with fits.open(path, mode="update") as hdul:
         header = hdul[0].header
         header["ORIGIN"] = (TWIN_ORIGIN, "sample twin made by lrs_helpers, not STScI data")
