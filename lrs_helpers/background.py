@@ -41,7 +41,6 @@ than Eureka, exoTEDRF, ExoTiC-MIRI and the CRDS default on the same cubes
 
 import json
 import os
-import shutil
 import sys
 import tempfile
 import warnings
@@ -263,26 +262,52 @@ def _robust_line(values, valid, x, sigma, maxiters):
     slope_error : ndarray
         Standard error of the slope from the scatter of the kept pixels about the line.
     """
-    keep = valid.copy()
+    shape = values.shape[:-1]
+    values2 = values.reshape(-1, values.shape[-1])
+    valid2 = valid.reshape(values2.shape)
+    keep = valid2.copy()
+    intercept, slope, spread_x = (np.full(values2.shape[0], np.nan) for _ in range(3))
+    scatter = np.full(values2.shape[0], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # a noise-free row (a model frame) keeps the pixels that sit on its line
+        floor = 1e-9 * np.abs(np.where(valid2, values2, 0.0).sum(-1) / valid2.sum(-1))
+    # only rows whose kept pixels changed are refitted: most settle after one or two rounds
+    active = np.arange(values2.shape[0])
     for _ in range(int(maxiters) + 1):
-        intercept, slope, spread_x = _fit_line(values, keep, x)
-        residual = values - (intercept[..., np.newaxis] + slope[..., np.newaxis] * x)
-        with warnings.catch_warnings():
-            # rows without any kept pixel have no spread; they stay empty
-            warnings.simplefilter("ignore", RuntimeWarning)
-            scatter = 1.4826 * np.nanmedian(np.where(keep, np.abs(residual), np.nan), axis=-1)
-            # a noise-free row (a model frame) keeps the pixels that sit on its line
-            floor = 1e-9 * np.abs(np.nanmedian(np.where(valid, values, np.nan), axis=-1))
-        limit = np.fmax(sigma * scatter, floor)[..., np.newaxis]
+        subset, kept = values2[active], keep[active]
+        intercept[active], slope[active], spread_x[active] = _fit_line(subset, kept, x)
+        residual = np.abs(subset - (intercept[active, np.newaxis] + slope[active, np.newaxis] * x))
+        scatter[active] = 1.4826 * _masked_median(residual, kept)
+        limit = np.fmax(sigma * scatter[active], floor[active])[:, np.newaxis]
         with np.errstate(invalid="ignore"):
-            clipped = valid & (np.abs(residual) <= limit)
-        if np.array_equal(clipped, keep):
+            clipped = valid2[active] & (residual <= limit)
+        changed = (clipped != kept).any(axis=-1)
+        keep[active] = clipped
+        active = active[changed]
+        if active.size == 0:
             break
-        keep = clipped
+    if active.size:
+        # rows still changing after maxiters: the line through their last selection
+        intercept[active], slope[active], spread_x[active] = _fit_line(values2[active], keep[active], x)
     with np.errstate(invalid="ignore", divide="ignore"):
         count = keep.sum(axis=-1)
         slope_error = scatter * np.sqrt(count / np.maximum(count - 2, 1)) / np.sqrt(spread_x)
-    return keep, intercept, slope, slope_error
+    return (keep.reshape(values.shape), intercept.reshape(shape), slope.reshape(shape),
+            slope_error.reshape(shape))
+
+
+def _masked_median(values, mask):
+    """Median along the last axis of the entries where ``mask`` is True (NaN where none is).
+
+    A sort of each (short) row with the unused entries pushed to the end: much faster than
+    numpy's nanmedian on many short rows.
+    """
+    ordered = np.sort(np.where(mask, values, np.inf), axis=-1)
+    count = mask.sum(axis=-1)
+    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[:, np.newaxis], axis=-1)[:, 0]
+    high = np.take_along_axis(ordered, np.minimum(count // 2, values.shape[-1] - 1)[:, np.newaxis], axis=-1)[:, 0]
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, 0.5 * (low + high), np.nan)
 
 
 def _side_of(columns):
@@ -384,15 +409,16 @@ def _parity_pattern(ratios, columns, steady, nx):
     return pattern
 
 
-def _line_model(sci, dq, var_parts, columns, pattern, sigma, maxiters, row_window):
+def _line_model(sci, dq, var_parts, columns, pattern, sigma, maxiters, row_window, dtype=np.float64):
     """Per-row clipped line (or level, where the row shows no gradient) times the column pattern.
 
     ``var_parts`` maps names to variance cubes (or is empty). Returns the model (nints, ny, nx)
-    and a dict with the propagated variance of the model for each of ``var_parts``.
+    and a dict with the propagated variance of the model for each of ``var_parts``, both of
+    ``dtype`` (the fits themselves are always float64).
     """
     nints, ny, nx = sci.shape
     values, valid = _edge_values(sci, dq, columns)
-    values = values / pattern[columns]
+    values /= pattern[columns]
     var_edges = {}
     for name, var in var_parts.items():
         var_edges[name] = var[..., columns].astype(np.float64) / pattern[columns] ** 2
@@ -408,42 +434,48 @@ def _line_model(sci, dq, var_parts, columns, pattern, sigma, maxiters, row_windo
             "pixels on one edge only (the other is flagged or NaN); those rows get that edge's level",
             RuntimeWarning, stacklevel=4,
         )
-    s0, sx, _, sy, _ = _line_sums(values, keep, x)
+    s0, sx, sxx, sy, _ = _line_sums(values, keep, x)
     with np.errstate(invalid="ignore", divide="ignore"):
         level = sy / s0
         flat = one_sided | ~(np.abs(slope) > SLOPE_SIGNIFICANCE * slope_error)
         intercept = np.where(flat, level, intercept)
         slope = np.where(flat, 0.0, slope)
         mean_x = sx / s0
+    empty = s0 == 0
     light = slice(REFERENCE_COLUMNS, None)
-    everywhere = _normalised_x(np.arange(nx), nx)[light]
-    model = np.zeros((nints, ny, nx))
-    line = intercept[..., np.newaxis] + slope[..., np.newaxis] * everywhere
-    line[s0 == 0] = np.nan
-    model[..., light] = _running_mean(_fill_empty_rows(line), row_window) * pattern[light]
+    everywhere = _normalised_x(np.arange(nx), nx)[light].astype(dtype)
+    factor = pattern[light].astype(dtype)
+
+    def spread(per_row, scale):
+        """(nints, ny, nx) cube from per-row values over the light columns, times ``scale``."""
+        if empty.any():
+            per_row[empty] = np.nan
+            per_row = _fill_empty_rows(per_row)
+        per_row = _running_mean(per_row, row_window)
+        cube = np.zeros((nints, ny, nx), dtype=dtype)
+        cube[..., light] = per_row * scale
+        return cube
+
+    model = spread(intercept.astype(dtype)[..., np.newaxis] + slope.astype(dtype)[..., np.newaxis] * everywhere,
+                   factor)
     variances = {}
     if not var_edges:
         return model, variances
-    _, _, spread_x = _fit_line(values, keep, x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread_x = np.where(flat, np.inf, sxx - sx * mean_x)
     centred = x - mean_x[..., np.newaxis]
-    offset = everywhere - mean_x[..., np.newaxis]
-    sloped = (~flat)[..., np.newaxis]
+    offset = everywhere - mean_x[..., np.newaxis].astype(dtype)
     for name, var_edge in var_edges.items():
         # the fitted value at x0 is sum_c w_c y_c with w_c = 1/N + (x0 - mean)(x_c - mean)/Sxx
-        # (line) or 1/N (level): its variance expands into three sums over the kept pixels
+        # (line) or 1/N (level, Sxx = inf here): its variance is A + 2 B o + C o^2, o = x0 - mean
         weight = np.where(keep, var_edge, 0.0)
-        v0 = weight.sum(axis=-1)
-        v1 = (weight * centred).sum(axis=-1)
-        v2 = (weight * centred**2).sum(axis=-1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            row_var = (v0 / s0**2)[..., np.newaxis] + np.where(
-                sloped, 2 * offset * (v1 / (s0 * spread_x))[..., np.newaxis]
-                + offset**2 * (v2 / spread_x**2)[..., np.newaxis], 0.0)
-        row_var[s0 == 0] = np.nan
-        variance = np.zeros((nints, ny, nx))
-        variance[..., light] = (_running_mean(_fill_empty_rows(row_var), row_window) / row_window
-                                * pattern[light] ** 2)
-        variances[name] = variance
+            a = weight.sum(axis=-1) / s0**2
+            b = (weight * centred).sum(axis=-1) / (s0 * spread_x)
+            c = (weight * centred**2).sum(axis=-1) / spread_x**2
+        row_var = offset * (2 * b.astype(dtype)[..., np.newaxis] + offset * c.astype(dtype)[..., np.newaxis])
+        row_var += a.astype(dtype)[..., np.newaxis]
+        variances[name] = spread(row_var, factor**2 / row_window)
     return model, variances
 
 
@@ -789,10 +821,15 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, prog
             _record_provenance(header, in_path, kw, survey["columns"])
             primary = header.tostring().encode("ascii")
             shift = len(primary) - layout["PRIMARY"]["data_start"]
+            rewritten = {layout[name]["index"] for name in ("SCI", "ERR") + _VARIANCES if name in layout}
             with open(handle, "wb") as target:
                 target.write(primary)
-                source.seek(layout["PRIMARY"]["data_start"])
-                shutil.copyfileobj(source, target, _COPY_BUFFER_BYTES)
+                target.truncate(in_path.stat().st_size + shift)
+                # headers and unchanged data byte for byte; the data rewritten below is not copied
+                # (its FITS padding is the zeros the truncation leaves)
+                for index, header_start, data_start, data_bytes in layout["_spans"][1:]:
+                    stop = data_start if index in rewritten else data_start + data_bytes
+                    _copy_bytes(source, target, header_start, stop, shift)
             with open(scratch, "r+b") as target:
                 write = _chunk_writer(target, layout, shift)
                 for done, chunk in enumerate(chunks, start=1):
@@ -827,7 +864,9 @@ def _model_settings(kw, nx):
 
 
 def _image_layout(path):
-    """Byte layout of a FITS file's image extensions: name -> data start, shape, dtype, BZERO.
+    """Byte layout of a FITS file: name -> data start, HDU index, shape, dtype, BZERO of its
+    images (first HDU of each name), and ``"_spans"``: (index, header start, data start, data
+    bytes) of every HDU in file order.
 
     Read from the headers alone (astropy ``fileinfo``), so the data can be streamed with plain
     file reads: memory-mapped pages would count against the process' memory as they are read.
@@ -838,10 +877,12 @@ def _image_layout(path):
     with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
         for index, hdu in enumerate(hdul):
             name = "PRIMARY" if index == 0 else hdu.name
+            info = hdu.fileinfo()
+            spans = layout.setdefault("_spans", [])
+            spans.append((index, info["hdrLoc"], info["datLoc"], info["datSpan"]))
             if name in layout:
                 continue
-            info = hdu.fileinfo()
-            entry = {"data_start": info["datLoc"]}
+            entry = {"data_start": info["datLoc"], "index": index}
             if isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU)) and hdu.header.get("NAXIS", 0):
                 shape = tuple(hdu.header[f"NAXIS{axis}"] for axis in range(hdu.header["NAXIS"], 0, -1))
                 entry.update(shape=shape, dtype=np.dtype(_FITS_DTYPES[hdu.header["BITPIX"]]),
@@ -853,12 +894,23 @@ def _image_layout(path):
 _FITS_DTYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
 
 
+def _copy_bytes(source, target, start, stop, shift):
+    """Copy bytes [start, stop) of ``source`` to ``start + shift`` in ``target``, in 16 MB pieces."""
+    source.seek(start)
+    target.seek(start + shift)
+    remaining = stop - start
+    while remaining > 0:
+        piece = source.read(min(remaining, _COPY_BUFFER_BYTES))
+        target.write(piece)
+        remaining -= len(piece)
+
+
 def _plane_bytes(entry):
     return int(np.prod(entry["shape"][1:])) * entry["dtype"].itemsize
 
 
 def _chunk_reader(source, layout):
-    """read(name, chunk) -> float64 (or int64 for integer) array of those integrations, scaled."""
+    """read(name, chunk) -> native float32/float64 (or int64 for integer, scaled) array of those integrations."""
 
     def read(name, chunk):
         entry = layout[name]
@@ -868,7 +920,7 @@ def _chunk_reader(source, layout):
         raw = np.frombuffer(source.read(count * plane), dtype=entry["dtype"]).reshape((count,) + entry["shape"][1:])
         if entry["dtype"].kind in "iu":
             return raw.astype(np.int64) * int(entry["bscale"]) + int(entry["bzero"])
-        return raw.astype(np.float64)
+        return raw.astype(entry["dtype"].newbyteorder("="))
 
     return read
 
@@ -909,7 +961,7 @@ def _subtract_chunk(read, write, chunk, layout, survey, settings, in_path):
         warnings.simplefilter("ignore", RuntimeWarning)
         if settings["order"] == "auto":
             background, variances = _line_model(sci, dq, var_parts, columns, survey["pattern"], settings["sigma"],
-                                                settings["maxiters"], settings["row_window"])
+                                                settings["maxiters"], settings["row_window"], dtype=np.float32)
         else:
             fixed = dict(settings, regions=tuple((int(c), int(c) + 1) for c in columns), column_tolerance=None)
             del fixed["column_pattern"]

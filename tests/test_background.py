@@ -675,3 +675,11 @@ def test_twin_sky_carries_both_real_frames(twin, bench, shared_data, real_frame)
     twin_amplitude = background.survey_columns(sky)[2][13] - 1
     real_amplitude = background.survey_columns(real_frame)[2][13] - 1
     assert twin_amplitude == pytest.approx(real_amplitude, abs=0.002)
+
+
+def test_progress_bar_on_request(twin, tmp_path, capsys):
+    files, truth = twin
+    background.subtract_rateints(files["rateints"], tmp_path / "bar_rateints.fits", chunk_ints=10, progress=True)
+    bar = capsys.readouterr().err
+    assert bar.count("\rbackground [") == int(np.ceil(truth["nints"] / 10))
+    assert f"{truth['nints']} integrations" in bar
