@@ -403,7 +403,11 @@ def _parity_pattern(ratios, columns, steady, nx):
     even = usable & (columns % 2 == 0)
     if odd.any() and even.any():
         high, low = np.median(ratios[odd]), np.median(ratios[even])
-        amplitude = (high - low) / (high + low)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            amplitude = (high - low) / (high + low)
+        if not abs(amplitude) < 0.5:
+            # no sensible pattern (a frame at zero level, or one parity all off): none applied
+            return pattern
         light = np.arange(REFERENCE_COLUMNS, nx)
         pattern[light] = 1.0 + np.where(light % 2 == 1, amplitude, -amplitude)
     return pattern
