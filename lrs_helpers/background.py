@@ -28,9 +28,10 @@ Running jwst's Extract1dStep with such a reference, offline, is
 Why the default model (``order="auto"``) is a per-row line through both edges, or the row's
 level where it has no significant gradient, with the detector's fixed column structure taken
 out: measured on both real background frames (../shared/data/flight_derived) as the background
-left in the aperture (columns 33-40) row by row, one clipped value per row leaves up to 9%
-(rms 4%) on the PID 1033 frame, whose rows are straight lines with gradients of -27% to +10%,
-and clipping about the row's level there drops a whole edge in about a third of the rows; the
+left in the aperture (columns 33-40) row by row, one clipped value per row leaves 9% (95th
+percentile; rms 4%, 14% at worst) on the PID 1033 frame, whose rows are straight lines with
+gradients of -27% to +10%, and clipping about the row's level there drops the whole left edge in
+41% of the rows (columns 4-13 and 58-71, the former default regions); the
 PID 1053 frame has hot columns 4, 5, 8, a roll-off at columns 6-11 and a +-1.5% odd/even
 column pattern that bias an unscreened fit by ~1%. The default leaves < 0.04% (95th
 percentile) on PID 1033 and +0.03% mean, 0.62% rms (its own pixel noise) on PID 1053, better
@@ -251,7 +252,7 @@ def _robust_line(values, valid, x, sigma, maxiters):
 
     Clipping about the row's line rather than its level keeps both edges of a row with a
     gradient: on the real PID 1033 frame (rows with -27% to +10% gradients) clipping about the
-    level drops a whole edge in about a third of the rows.
+    level drops the whole left edge (columns 4-13) in 41% of the rows.
 
     Returns
     -------
@@ -511,7 +512,7 @@ def edge_background(
     straight-line gradients of -27% to +10%, and the PID 1053 frame with its hot columns,
     roll-off and odd/even pattern) this holds the background left in the aperture to < 0.05%
     row by row on PID 1033 and to its own pixel noise on PID 1053, where one clipped value per
-    row leaves up to 9% (benchmarks/bench_background_models.py gives the table).
+    row leaves 9% at the 95th percentile (benchmarks/bench_background_models.py gives the table).
 
     Parameters
     ----------
