@@ -1,7 +1,8 @@
 """Slitless background: edge model, rateints writer, extract_1d references.
 
-Truth: the slitless_background twin records its true background and source; the real PID 1053
-background frame (../shared/data/flight_derived) is checked with a trace added.
+Truth: the two real background frames (../shared/data/flight_derived, PID 1033 and PID 1053) in
+the cubes and per-row metric of benchmarks/bench_background_models.py, side by side with the
+peers reimplemented there; and the slitless_background twin's recorded sky and source.
 """
 
 import json
@@ -24,19 +25,6 @@ PUBLISHED_REFERENCES = (
 )
 # CRDS MIR_LRS-SLITLESS aperture (jwst_miri_extract1d_0005.json): columns 30-41 inclusive
 TRACE_COLUMNS = (30, 42)
-
-
-def _rows_5_to_12_um(shared_data):
-    """Rows of the slitless subarray between 5 and 12 um, from the in-flight SPECWCS table."""
-    with fits.open(shared_data / "reference/jwst_miri_specwcs_0006.fits") as table:
-        wave = np.asarray(table[1].data["WAVELENGTH"], dtype=float)
-        y_center = np.asarray(table[1].data["Y_CENTER"], dtype=float)
-        y_ref = table[0].header["IMYSLTL"]
-    # table rows are relative to the slitless reference pixel (1-based full-array row IMYSLTL);
-    # the subarray starts at full-array row 529 (SUBSTRT2), so subarray row = Y + IMYSLTL - 529
-    rows = y_center + y_ref - 529
-    wave_per_row = np.interp(np.arange(416), rows[::-1], wave[::-1], left=np.nan, right=np.nan)
-    return (wave_per_row > 5) & (wave_per_row < 12)
 
 
 def _trace(ny=416, nx=72, centre=36.0, sigma=1.4, peak=200.0):

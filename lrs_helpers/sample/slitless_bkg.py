@@ -89,8 +89,9 @@ TARGET, TARGET_RA, TARGET_DEC = grounding.TSO_TARGET
 #: UTC start: that of the real PID 1053 obs 9 exposure the sky comes from (INT_TIMES follow it)
 START = "2022-05-26T09:56:45.273"
 #: where the sky pattern and the pointing come from
-BACKGROUND_ORIGIN = ("sky row gradients from the real PID 1033 frame; sky pattern, odd/even columns, hot columns, pointing (V2/V3 reference, roll), barycentric correction and start "
-                     "time from the real PID 1053 obs 9 slitless background frame (jw01053009001); the products "
+BACKGROUND_ORIGIN = ("sky row gradients from the real PID 1033 frame; sky pattern, odd/even columns, hot columns, "
+                     "pointing (V2/V3 reference, roll), barycentric correction and start time from the real "
+                     "PID 1053 obs 9 slitless background frame (jw01053009001); the products "
                      "stand in for the PID 1033 obs 5 L 168-9 TSO segment 1 (jw01033005001_04103_00001-seg001)")
 
 
