@@ -1,52 +1,74 @@
 """Slitless background: per-integration 2-D background from the subarray edges.
 
-The JWST pipeline does not subtract the sky background of MIRI LRS slitless (SLITLESSPRISM)
-time-series exposures: there is no background exposure and the CRDS extract_1d reference
-for ``MIR_LRS-SLITLESS`` defines no background region. The sky is dispersed like the source,
-so it changes along the rows (with wavelength) and slowly in time.
+MIRI LRS slitless (SLITLESSPRISM) time series have no background exposure; the sky is dispersed
+like the source, so it changes along the rows (with wavelength), across them (gradients of up to
+tens of % in the real PID 1033 frame) and slowly in time. What jwst 3.0 does by default: the CRDS
+extract_1d reference for ``MIR_LRS-SLITLESS`` has carried background regions since 2025
+(columns 10-17 and 54-61, ``bkg_fit = median``: one median per row); before that it had none.
+A background already subtracted from the rateints (this module) is then subtracted a second
+time unless extract_1d is given a reference without background regions, which
+:func:`subtract_rateints` writes beside its output.
 
 Core (numpy arrays in, new arrays out)::
 
     background = edge_background(sci, dq)            # (nints, ny, nx) model
     corrected, background = subtract_slitless(sci, dq)
     variance = edge_background_variance(sci, var, dq)
+    columns, steady, pattern = survey_columns(sci, dq)
 
 Edges (files)::
 
-    subtract_rateints("in_rateints.fits", "out_rateints.fits")    # spec2-ready copy
+    subtract_rateints("in_rateints.fits", "out_rateints.fits")    # spec2-ready copy + JSON
     extract1d_reference("bkg.json", source=(30, 41), background=[(10, 17), (54, 61)])
     validate_extract1d_reference("bkg.json")
 
 Running jwst's Extract1dStep with such a reference, offline, is
 :func:`lrs_helpers.pipeline.extract_with_reference`.
 
-Why one value per row: in the real PID 1053 background frame (jw01053009001, PID 1053 obs 9)
-the sky across a row is flat to about 1% from column 12 to 71, but the first columns after the
-reference pixels are not sky-like: column 4 reads ~50x the sky and columns 6-11 read 8-20% low
-in every row (a roll-off toward the subarray edge). With a trace added to that frame, the
-residual in the CRDS aperture (columns 30-41, median over 5-12 um) is +0.85% of the sky for a
-line fitted across the row through both edges and -0.84% for a quadratic (+1.41% and -0.94%
-without the column screening below), but +0.14% for one clipped median per row, and +0.01%
-once the edge columns that sit off the row level in every row are dropped
-(``column_tolerance``). So the default is one clipped value per row and
-integration (``order=0``); ``order=1`` or ``2`` fit a polynomial across the row instead.
+Why the default model (``order="auto"``) is a per-row line through both edges, or the row's
+level where it has no significant gradient, with the detector's fixed column structure taken
+out: measured on both real background frames (../shared/data/flight_derived) as the background
+left in the aperture (columns 33-40) row by row, one clipped value per row leaves 9% (95th
+percentile; rms 4%, 14% at worst) on the PID 1033 frame, whose rows are straight lines with
+gradients of -27% to +10%, and clipping about the row's level there drops the whole left edge in
+41% of the rows (columns 4-13 and 58-71, the former default regions); the
+PID 1053 frame has hot columns 4, 5, 8, a roll-off at columns 6-11 and a +-1.5% odd/even
+column pattern that bias an unscreened fit by ~1%. The default leaves < 0.04% (95th
+percentile) on PID 1033 and +0.03% mean, 0.62% rms (its own pixel noise) on PID 1053, better
+than Eureka, exoTEDRF, ExoTiC-MIRI and the CRDS default on the same cubes
+(benchmarks/bench_background_models.py). ``order=0`` (one clipped value per row) and
+``order=1``-``3`` (a polynomial through pixels clipped about the level) remain as options.
 """
 
 import json
 import os
-import shutil
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
 from astropy.stats import sigma_clip
+from scipy.ndimage import uniform_filter1d
 
 from . import instrument
+from .io import (LRSInputError, LRSOutputError, check_product, output_error, publish, record_provenance,
+                 scratch_file)
 
 #: columns 0-3 of the SLITLESSPRISM subarray are reference pixels: they see no light
 REFERENCE_COLUMNS = instrument.REFERENCE_COLUMNS
-#: default edge regions (half-open column ranges, 0-based) on both sides of the trace
-DEFAULT_REGIONS = ((4, 14), (58, 72))
+#: default edge regions (half-open column ranges, 0-based): columns 10-26 and 47-61, at least 10
+#: columns (8 PSF sigma) from the trace centre (column 36.3); they contain the CRDS extract_1d
+#: regions (10-17, 54-61). Left of them sit the hot columns 4, 5, 8 of the real PID 1053 frame;
+#: its roll-off columns 10-11 are screened out by ``column_tolerance``. Columns 62-71 are left out:
+#: there the PID 1053 sky departs from the line through the inner columns (with them the per-row
+#: rms in the aperture rises from 0.62% to 0.68%; benchmarks/bench_background_models.py).
+DEFAULT_REGIONS = ((10, 27), (47, 62))
+#: a row's gradient is kept when its slope is this many standard errors from zero (order="auto")
+SLOPE_SIGNIFICANCE = 3.0
+#: rounds of :func:`survey_columns` (refit through the steady columns, pattern divided out)
+SURVEY_ITERATIONS = 4
+_ORDERS = ("auto", 0, 1, 2, 3)
 #: JWST DQ bits used here (stdatamodels dqflags.pixel)
 DO_NOT_USE = instrument.DQ["DO_NOT_USE"]
 REFERENCE_PIXEL = instrument.DQ["REFERENCE_PIXEL"]
@@ -171,8 +193,6 @@ def _running_mean(per_row, window):
     """
     if window == 1:
         return per_row
-    from scipy.ndimage import uniform_filter1d
-
     return uniform_filter1d(per_row, size=int(window), axis=1, mode="nearest")
 
 
@@ -200,24 +220,300 @@ def _polynomial_weights(columns, keep, order, nx):
     return linear
 
 
+def _line_sums(values, keep, x):
+    """Weighted sums of a straight-line least-squares fit per row (keep = weight 0 or 1)."""
+    weight = keep.astype(np.float64)
+    y = np.where(keep, values, 0.0)
+    s0 = weight.sum(axis=-1)
+    sx = weight @ x
+    sxx = weight @ (x * x)
+    sy = y.sum(axis=-1)
+    sxy = y @ x
+    return s0, sx, sxx, sy, sxy
+
+
+def _fit_line(values, keep, x):
+    """Intercept, slope and centred sum of squares of x of a least-squares line per row.
+
+    Rows with fewer than two distinct kept columns get slope 0 (their mean); rows with none
+    get NaN.
+    """
+    s0, sx, sxx, sy, sxy = _line_sums(values, keep, x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_x = sx / s0
+        spread_x = sxx - sx * mean_x
+        sloped = spread_x > 1e-12
+        slope = np.where(sloped, (sxy - sy * mean_x) / np.where(sloped, spread_x, 1.0), 0.0)
+        intercept = sy / s0 - slope * mean_x
+    return intercept, slope, np.where(sloped, spread_x, np.nan)
+
+
+def _robust_line(values, valid, x, sigma, maxiters):
+    """Straight line per row through the valid edge pixels, clipped about the line itself.
+
+    Clipping about the row's line rather than its level keeps both edges of a row with a
+    gradient: on the real PID 1033 frame (rows with -27% to +10% gradients) clipping about the
+    level drops the whole left edge (columns 4-13) in 41% of the rows.
+
+    Returns
+    -------
+    keep : ndarray of bool, shape of ``values``
+        Pixels used by the final fit.
+    intercept, slope : ndarray, shape ``values.shape[:-1]``
+        The line, in the unit of ``values``, against ``x``.
+    slope_error : ndarray
+        Standard error of the slope from the scatter of the kept pixels about the line.
+    """
+    shape = values.shape[:-1]
+    values2 = values.reshape(-1, values.shape[-1])
+    valid2 = valid.reshape(values2.shape)
+    keep = valid2.copy()
+    intercept, slope, spread_x = (np.full(values2.shape[0], np.nan) for _ in range(3))
+    scatter = np.full(values2.shape[0], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # a noise-free row (a model frame) keeps the pixels that sit on its line
+        floor = 1e-9 * np.abs(np.where(valid2, values2, 0.0).sum(-1) / valid2.sum(-1))
+    # only rows whose kept pixels changed are refitted: most settle after one or two rounds
+    active = np.arange(values2.shape[0])
+    for _ in range(int(maxiters) + 1):
+        subset, kept = values2[active], keep[active]
+        intercept[active], slope[active], spread_x[active] = _fit_line(subset, kept, x)
+        residual = np.abs(subset - (intercept[active, np.newaxis] + slope[active, np.newaxis] * x))
+        scatter[active] = 1.4826 * _masked_median(residual, kept)
+        limit = np.fmax(sigma * scatter[active], floor[active])[:, np.newaxis]
+        with np.errstate(invalid="ignore"):
+            clipped = valid2[active] & (residual <= limit)
+        changed = (clipped != kept).any(axis=-1)
+        keep[active] = clipped
+        active = active[changed]
+        if active.size == 0:
+            break
+    if active.size:
+        # rows still changing after maxiters: the line through their last selection
+        intercept[active], slope[active], spread_x[active] = _fit_line(values2[active], keep[active], x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        count = keep.sum(axis=-1)
+        slope_error = scatter * np.sqrt(count / np.maximum(count - 2, 1)) / np.sqrt(spread_x)
+    return (keep.reshape(values.shape), intercept.reshape(shape), slope.reshape(shape),
+            slope_error.reshape(shape))
+
+
+def _masked_median(values, mask):
+    """Median along the last axis of the entries where ``mask`` is True (NaN where none is).
+
+    A sort of each (short) row with the unused entries pushed to the end: much faster than
+    numpy's nanmedian on many short rows.
+    """
+    ordered = np.sort(np.where(mask, values, np.inf), axis=-1)
+    count = mask.sum(axis=-1)
+    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[:, np.newaxis], axis=-1)[:, 0]
+    high = np.take_along_axis(ordered, np.minimum(count // 2, values.shape[-1] - 1)[:, np.newaxis], axis=-1)[:, 0]
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, 0.5 * (low + high), np.nan)
+
+
+def _side_of(columns):
+    """0 for edge columns left of the widest gap between regions, 1 right of it."""
+    gaps = np.diff(columns)
+    if gaps.size == 0:
+        return np.zeros(columns.shape, dtype=int)
+    split = int(np.argmax(gaps))
+    side = np.zeros(columns.shape, dtype=int)
+    side[split + 1:] = 1 if gaps[split] > 1 else 0
+    return side
+
+
+def survey_columns(sci, dq=None, *, regions=DEFAULT_REGIONS, sigma=3.0, maxiters=5, column_tolerance=0.03):
+    """Find the fixed column structure of the edge regions: off-level columns and the odd/even pattern.
+
+    Each row of each integration gets a clipped straight line through its edge pixels; every edge
+    column's median ratio to those lines (over all rows and integrations) shows what is fixed in
+    the detector rather than the sky. In the real PID 1053 frame (jw01053009001) columns 4, 5 and
+    8 are hot (30x, 2x, 1.6x), columns 6-11 roll off by 8-20%, and odd columns read about 3%
+    higher than even ones (a +-1.5% pattern) across the whole subarray.
+
+    Parameters
+    ----------
+    sci : ndarray, shape (nints, ny, nx) or (ny, nx)
+        Count rate, DN/s (or any linear unit).
+    dq : ndarray of int, optional
+        DQ flags; DO_NOT_USE pixels are ignored.
+    regions : sequence of (start, stop)
+        Background column ranges, half-open, as for :func:`edge_background`.
+    sigma, maxiters : float, int
+        Clipping of each row about its line (robust standard deviations, iterations).
+    column_tolerance : float or None
+        Columns whose median ratio differs from the typical one by more than this fraction are
+        marked unsteady; None marks every column steady.
+
+    Returns
+    -------
+    columns : ndarray of int
+        The edge columns of ``regions``.
+    steady : ndarray of bool
+        Which of ``columns`` follow the row's line (to use for the background).
+    pattern : ndarray of float64, shape (nx,)
+        Multiplicative odd/even column pattern, 1 +- a (1 in the reference columns), measured on
+        the steady columns.
+    """
+    sci_cube, _ = _as_cube(sci, "sci")
+    dq_cube = None if dq is None else _as_cube(dq, "dq")[0].astype(np.int64)
+    nx = sci_cube.shape[-1]
+    columns = _region_columns(regions, nx)
+    values, valid = _edge_values(sci_cube, dq_cube, columns)
+    steady = np.ones(columns.size, dtype=bool)
+    pattern = np.ones(nx)
+    # the lines are refitted through the steady columns, the pattern divided out, until the
+    # choice settles: an off column pulls the first lines toward itself and hides part of its offset
+    for round_ in range(SURVEY_ITERATIONS):
+        ratios = _column_ratios_to_line(values / pattern[columns], valid & steady, valid, columns, nx, sigma,
+                                        maxiters)
+        settled = steady
+        if column_tolerance is not None:
+            steady = _steady_from_ratios(ratios, column_tolerance)
+        pattern = pattern * _parity_pattern(ratios, columns, steady, nx)
+        if round_ > 0 and np.array_equal(settled, steady):
+            break
+    return columns, steady, pattern
+
+
+def _edge_values(sci, dq, columns):
+    """Edge pixel values (float64) and the mask of usable ones (finite, not DO_NOT_USE)."""
+    values = sci[..., columns].astype(np.float64)
+    valid = np.isfinite(values)
+    if dq is not None:
+        valid &= ~(dq[..., columns] & DO_NOT_USE).astype(bool)
+    return values, valid
+
+
+def _column_ratios_to_line(values, fitted, valid, columns, nx, sigma, maxiters):
+    """Median ratio of each edge column's valid pixels to its row's clipped line through ``fitted``."""
+    x = _normalised_x(columns, nx)
+    _, intercept, slope, _ = _robust_line(values, fitted, x, sigma, maxiters)
+    line = intercept[..., np.newaxis] + slope[..., np.newaxis] * x
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scaled = np.where(valid & (line != 0), values / line, np.nan)
+        return np.nanmedian(scaled.reshape(-1, columns.size), axis=0)
+
+
+def _parity_pattern(ratios, columns, steady, nx):
+    """Odd/even pattern 1 +- a from the steady columns' ratios (1 everywhere if one parity is missing)."""
+    pattern = np.ones(nx)
+    usable = steady & np.isfinite(ratios)
+    odd = usable & (columns % 2 == 1)
+    even = usable & (columns % 2 == 0)
+    if odd.any() and even.any():
+        high, low = np.median(ratios[odd]), np.median(ratios[even])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            amplitude = (high - low) / (high + low)
+        if not abs(amplitude) < 0.5:
+            # no sensible pattern (a frame at zero level, or one parity all off): none applied
+            return pattern
+        light = np.arange(REFERENCE_COLUMNS, nx)
+        pattern[light] = 1.0 + np.where(light % 2 == 1, amplitude, -amplitude)
+    return pattern
+
+
+def _line_model(sci, dq, var_parts, columns, pattern, sigma, maxiters, row_window, dtype=np.float64):
+    """Per-row clipped line (or level, where the row shows no gradient) times the column pattern.
+
+    ``var_parts`` maps names to variance cubes (or is empty). Returns the model (nints, ny, nx)
+    and a dict with the propagated variance of the model for each of ``var_parts``, both of
+    ``dtype`` (the fits themselves are always float64).
+    """
+    nints, ny, nx = sci.shape
+    values, valid = _edge_values(sci, dq, columns)
+    values /= pattern[columns]
+    var_edges = {}
+    for name, var in var_parts.items():
+        var_edges[name] = var[..., columns].astype(np.float64) / pattern[columns] ** 2
+        valid &= np.isfinite(var_edges[name])
+    x = _normalised_x(columns, nx)
+    keep, intercept, slope, slope_error = _robust_line(values, valid, x, sigma, maxiters)
+    side = _side_of(columns)
+    on_left, on_right = keep[..., side == 0].any(axis=-1), keep[..., side == 1].any(axis=-1)
+    one_sided = on_left ^ on_right
+    if one_sided.any() and side.max() == 1:
+        warnings.warn(
+            f"{int(one_sided.sum())} of {one_sided.size} rows (all integrations) have usable background "
+            "pixels on one edge only (the other is flagged or NaN); those rows get that edge's level",
+            RuntimeWarning, stacklevel=4,
+        )
+    s0, sx, sxx, sy, _ = _line_sums(values, keep, x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        level = sy / s0
+        flat = one_sided | ~(np.abs(slope) > SLOPE_SIGNIFICANCE * slope_error)
+        intercept = np.where(flat, level, intercept)
+        slope = np.where(flat, 0.0, slope)
+        mean_x = sx / s0
+    empty = s0 == 0
+    light = slice(REFERENCE_COLUMNS, None)
+    everywhere = _normalised_x(np.arange(nx), nx)[light].astype(dtype)
+    factor = pattern[light].astype(dtype)
+
+    def spread(per_row, scale):
+        """(nints, ny, nx) cube from per-row values over the light columns, times ``scale``."""
+        if empty.any():
+            per_row[empty] = np.nan
+            per_row = _fill_empty_rows(per_row)
+        per_row = _running_mean(per_row, row_window)
+        cube = np.zeros((nints, ny, nx), dtype=dtype)
+        cube[..., light] = per_row * scale
+        return cube
+
+    model = spread(intercept.astype(dtype)[..., np.newaxis] + slope.astype(dtype)[..., np.newaxis] * everywhere,
+                   factor)
+    variances = {}
+    if not var_edges:
+        return model, variances
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread_x = np.where(flat, np.inf, sxx - sx * mean_x)
+    centred = x - mean_x[..., np.newaxis]
+    offset = everywhere - mean_x[..., np.newaxis].astype(dtype)
+    for name, var_edge in var_edges.items():
+        # the fitted value at x0 is sum_c w_c y_c with w_c = 1/N + (x0 - mean)(x_c - mean)/Sxx
+        # (line) or 1/N (level, Sxx = inf here): its variance is A + 2 B o + C o^2, o = x0 - mean
+        weight = np.where(keep, var_edge, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = weight.sum(axis=-1) / s0**2
+            b = (weight * centred).sum(axis=-1) / (s0 * spread_x)
+            c = (weight * centred**2).sum(axis=-1) / spread_x**2
+        row_var = offset * (2 * b.astype(dtype)[..., np.newaxis] + offset * c.astype(dtype)[..., np.newaxis])
+        row_var += a.astype(dtype)[..., np.newaxis]
+        variances[name] = spread(row_var, factor**2 / row_window)
+    return model, variances
+
+
 def edge_background(
     sci,
     dq=None,
     *,
     regions=DEFAULT_REGIONS,
     statistic="median",
-    order=0,
+    order="auto",
     sigma=3.0,
     maxiters=5,
     column_tolerance=0.03,
+    column_pattern=True,
     row_window=1,
 ):
     """Model the sky background of slitless frames from the subarray edges.
 
-    For each integration and row, the off-target pixels in ``regions`` (both edges of the
-    subarray) are sigma-clipped, and either one value per row is taken (``order=0``,
-    ``statistic`` of the kept pixels) or a polynomial of ``order`` is fitted across the row.
-    Rows with no usable edge pixel take the value interpolated from neighbouring rows.
+    Default (``order="auto"``): for each integration and row, a straight line is fitted through
+    the pixels of both edge regions, clipped about that line; where the row's slope is not
+    significant (under 3 standard errors) its level is used instead. The fixed column structure
+    of the detector is taken out first (:func:`survey_columns`): edge columns that sit off their
+    rows' lines in every row are dropped and the odd/even column pattern is divided out of the
+    edge pixels and multiplied back into the model. Rows with no usable edge pixel take the value
+    interpolated from neighbouring rows; rows with usable pixels on one edge only get that edge's
+    level, with a warning.
+
+    Why: on the two real slitless background frames (the PID 1033 frame, whose rows carry
+    straight-line gradients of -27% to +10%, and the PID 1053 frame with its hot columns,
+    roll-off and odd/even pattern) this holds the background left in the aperture to < 0.05%
+    row by row on PID 1033 and to its own pixel noise on PID 1053, where one clipped value per
+    row leaves 9% at the 95th percentile (benchmarks/bench_background_models.py gives the table).
 
     Parameters
     ----------
@@ -227,26 +523,27 @@ def edge_background(
         Data-quality flags; pixels with DO_NOT_USE (bit 0) are ignored.
     regions : sequence of (start, stop)
         Background column ranges, 0-based, ``stop`` excluded. Must not include the
-        reference-pixel columns 0-3. Default ``((4, 14), (58, 72))``.
+        reference-pixel columns 0-3. Default ``((12, 26), (47, 72))``.
     statistic : {"median", "mean"}
         How the clipped pixels of a row are combined when ``order=0``.
-    order : int
-        0 for one value per row (the default, see the module notes for why); 1-3 for a
-        least-squares polynomial across the row through the clipped edge pixels.
+    order : {"auto", 0, 1, 2, 3}
+        "auto" (default) for the per-row line-or-level model above; 0 for one clipped value per
+        row (clipped about the row's level, no pattern); 1-3 for a least-squares polynomial
+        across the row through the pixels clipped about the level.
     sigma : float
-        Clipping threshold in robust standard deviations (astropy ``sigma_clip`` with
-        ``stdfunc="mad_std"``), per row of each integration.
+        Clipping threshold in robust standard deviations (MAD), per row of each integration.
     maxiters : int
         Maximum clipping iterations.
     column_tolerance : float or None
-        Edge columns whose typical ratio to the row level (median over all rows and
+        Edge columns whose typical ratio to their rows' model (median over all rows and
         integrations given) differs from that of the other edge columns by more than this
         fraction are not used (default 3%); None keeps every column.
+    column_pattern : bool
+        With ``order="auto"``: measure the odd/even column pattern on the edges and apply it
+        (default True).
     row_window : int
         Odd number of rows averaged (running mean along the rows) after the per-row estimate,
         to lower its noise about sqrt(row_window) times; 1 (default) keeps each row's own value.
-        The sky changes slowly along the rows (its shape in the real frame is smooth over tens
-        of rows), so a few rows cost no accuracy.
 
     Returns
     -------
@@ -255,7 +552,7 @@ def edge_background(
         no light) and NaN for an integration with no usable edge pixel at all.
     """
     model, _ = _edge_model(sci, dq, None, regions, statistic, order, sigma, maxiters, column_tolerance,
-                           row_window)
+                           column_pattern, row_window)
     return model
 
 
@@ -266,17 +563,18 @@ def edge_background_variance(
     *,
     regions=DEFAULT_REGIONS,
     statistic="median",
-    order=0,
+    order="auto",
     sigma=3.0,
     maxiters=5,
     column_tolerance=0.03,
+    column_pattern=True,
     row_window=1,
 ):
     """Variance of the :func:`edge_background` model, from the edge pixels' own variances.
 
     Parameters
     ----------
-    sci, dq, regions, statistic, order, sigma, maxiters, column_tolerance, row_window
+    sci, dq, regions, statistic, order, sigma, maxiters, column_tolerance, column_pattern, row_window
         As for :func:`edge_background` (the same pixels are kept).
     var : ndarray, same shape as ``sci``
         Variance of each pixel, in the unit of ``sci`` squared (e.g. VAR_POISSON + VAR_RNOISE,
@@ -286,7 +584,8 @@ def edge_background_variance(
     -------
     variance : ndarray of float64, same shape as ``sci``
         Variance of the background model at every pixel, (unit of ``sci``)^2: sum(var)/N^2 for
-        a mean, times pi/2 for a median, the propagated least-squares variance for ``order>0``;
+        a mean, times pi/2 for a median, the propagated least-squares variance for a line or
+        polynomial (times the column pattern squared);
         zero in the reference columns.
 
     Notes
@@ -300,16 +599,17 @@ def edge_background_variance(
     (``row_window``).
     """
     _, variance = _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column_tolerance,
-                              row_window)
+                              column_pattern, row_window)
     return variance
 
 
-def _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column_tolerance, row_window):
+def _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column_tolerance, column_pattern,
+                row_window):
     """Shared worker of :func:`edge_background` and :func:`edge_background_variance`."""
     if statistic not in _STATISTICS:
         raise ValueError(f"statistic must be one of {_STATISTICS}; got {statistic!r}")
-    if int(order) != order or not 0 <= order <= 3:
-        raise ValueError(f"order must be an integer 0-3 (0 = one value per row); got {order!r}")
+    if isinstance(order, bool) or order not in _ORDERS:
+        raise ValueError(f"order must be 'auto' or an integer 0-3 (0 = one value per row); got {order!r}")
     if int(row_window) != row_window or row_window < 1 or row_window % 2 == 0:
         raise ValueError(f"row_window must be an odd positive integer (1 = no averaging); got {row_window!r}")
     sci_cube, ndim = _as_cube(sci, "sci")
@@ -321,6 +621,19 @@ def _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column
         dq_cube = dq_cube.astype(np.int64)
     nints, ny, nx = sci_cube.shape
     columns = _region_columns(regions, nx)
+    if order == "auto":
+        var_cube = None
+        if var is not None:
+            var_cube, _ = _as_cube(var, "var")
+            if var_cube.shape != sci_cube.shape:
+                raise ValueError(f"var shape {np.shape(var)} does not match sci shape {np.shape(sci)}")
+        _, steady, pattern = survey_columns(sci_cube, dq_cube, regions=regions, sigma=sigma, maxiters=maxiters,
+                                            column_tolerance=column_tolerance)
+        model, variances = _line_model(sci_cube, dq_cube, {} if var_cube is None else {"var": var_cube},
+                                       columns[steady], pattern if column_pattern else np.ones(nx), sigma,
+                                       maxiters, row_window)
+        variance = variances.get("var")
+        return (model[0], None if variance is None else variance[0]) if ndim == 2 else (model, variance)
     values, valid, keep = _usable_edge_pixels(sci_cube, dq_cube, columns, sigma, maxiters)
     if column_tolerance is not None:
         keep &= _steady_columns(values, valid, keep, column_tolerance)
@@ -425,15 +738,31 @@ def residual_in_aperture(corrected, true_signal, background, *, columns, rows=No
 # ---------------------------------------------------------------------------------------------
 
 
-def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw):
+#: integrations surveyed for the fixed column structure of a file, spread evenly over it: the
+#: structure is fixed in the detector, so a sample measures it as well as the whole file
+SURVEY_INTEGRATIONS = 64
+#: extensions whose integrations are rewritten; everything else is copied byte for byte
+_VARIANCES = ("VAR_POISSON", "VAR_RNOISE")
+_COPY_BUFFER_BYTES = 16 * 2**20
+
+
+def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, progress=None, **kw):
     """Write a background-subtracted copy of a slitless rateints file, ready for spec2.
 
-    The input is never modified. Integrations are read and written ``chunk_ints`` at a time
-    through memory maps, so files larger than memory work. Everything except SCI, ERR,
-    VAR_POISSON, VAR_RNOISE and the provenance keywords is copied unchanged. The background
-    variance (from the edge pixels' VAR_POISSON and VAR_RNOISE, see
-    :func:`edge_background_variance`) is added to VAR_POISSON and VAR_RNOISE and ERR becomes
-    ``sqrt(ERR**2 + background variance)``.
+    The input is never modified. The file is streamed: its bytes are copied to a temporary file
+    beside ``out_path``, then ``chunk_ints`` integrations at a time are read from the input and
+    their new SCI, ERR, VAR_POISSON and VAR_RNOISE written in place, so the memory used is a few
+    chunks whatever the file size. The detector's fixed column structure (:func:`survey_columns`)
+    is measured once, on up to 64 integrations spread over the file, so the result does not
+    depend on ``chunk_ints``. Everything except those four extensions and the provenance
+    keywords is copied unchanged. The background variance (from the edge pixels' VAR_POISSON and
+    VAR_RNOISE, see :func:`edge_background_variance`) is added to VAR_POISSON and VAR_RNOISE and
+    ERR becomes ``sqrt(ERR**2 + background variance)``.
+
+    Beside the output it writes ``<out_path stem>_extract1d.json``, an extract_1d reference with
+    the CRDS slitless aperture (columns 30-41) and no background region: since 2025 the CRDS
+    reference subtracts a background of its own (columns 10-17 and 54-61), which would be a
+    second subtraction. Run spec2's extract_1d with ``override_extract1d`` set to that file.
 
     Parameters
     ----------
@@ -444,37 +773,44 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw
     chunk_ints : int
         Integrations processed at a time.
     overwrite : bool
-        Replace an existing ``out_path`` (never the input).
+        Replace an existing ``out_path`` and its JSON (never the input).
+    progress : bool, optional
+        Show a progress bar on stderr; default: when stderr is a terminal.
     **kw
-        Passed to :func:`edge_background` (``regions``, ``statistic``, ``order``, ``sigma``).
+        Passed to :func:`edge_background` (``regions``, ``order``, ``sigma``, ...).
 
     Returns
     -------
     pathlib.Path
         The written file.
+
+    Raises
+    ------
+    lrs_helpers.io.LRSInputError
+        The input is not a slitless rateints/calints, ``out_path`` exists or is the input, or an
+        integration has no usable background pixel (all flagged DO_NOT_USE or NaN); nothing is
+        written then.
     """
-    from astropy.io import fits
-    from stdatamodels.jwst import datamodels
-
-    from .io import LRSInputError, open_product, output_error, publish, scratch_file
-
     in_path, out_path = Path(in_path), Path(out_path)
+    reference_path = out_path.with_name(f"{out_path.stem}_extract1d.json")
     if out_path.exists() and os.path.samefile(out_path, in_path):
         raise LRSInputError(f"{out_path}: refusing to write over the input file; choose another out_path")
-    if out_path.exists() and not overwrite:
-        raise LRSInputError(f"{out_path} already exists; pass overwrite=True or choose another name")
+    for target in (out_path, reference_path):
+        if target.exists() and not overwrite:
+            raise LRSInputError(f"{target} already exists; pass overwrite=True or choose another name")
     if int(chunk_ints) < 1:
         raise ValueError(f"chunk_ints must be a positive integer; got {chunk_ints!r}")
-    with open_product(
-        in_path, levels=("rateints", "calints"), extensions=("SCI", "ERR", "DQ"),
-        exp_types=("MIR_LRS-SLITLESS",),
-    ) as model:
-        if model.data.ndim != 3:
-            raise LRSInputError(
-                f"{in_path}: SCI has shape {model.data.shape}; expected (nints, ny, nx) integrations"
-            )
-        # validate the background settings once, before any file is written
-        _region_columns(kw.get("regions", DEFAULT_REGIONS), model.data.shape[-1])
+    check_product(in_path, levels=("rateints", "calints"), extensions=("SCI", "ERR", "DQ"),
+                  exp_types=("MIR_LRS-SLITLESS",))
+    layout = _image_layout(in_path)
+    nints, _, nx = layout["SCI"]["shape"] if len(layout["SCI"]["shape"]) == 3 else (0, 0, 0)
+    if nints == 0:
+        raise LRSInputError(
+            f"{in_path}: SCI has shape {layout['SCI']['shape']}; expected (nints, ny, nx) integrations"
+        )
+    settings = _model_settings(kw, nx)
+    chunks = [slice(start, min(start + int(chunk_ints), nints)) for start in range(0, nints, int(chunk_ints))]
+    show = sys.stderr.isatty() if progress is None else bool(progress)
 
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -482,102 +818,196 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, **kw
         raise output_error(out_path.parent, error, "cannot be created") from error
     scratch = scratch_file(out_path)  # beside the target, named so a killed run's copy is cleaned
     try:
-        try:
-            with open(scratch, "wb") as target, open(in_path, "rb") as source:
-                shutil.copyfileobj(source, target)
-        except OSError as error:
-            raise output_error(out_path, error) from error
-        failed = []
-        settings = dict(kw)
-        # DQ is stored as int32 with BZERO (unsigned); astropy cannot memory-map scaled data, so
-        # it is read raw through a second handle and the offset added per chunk
-        with fits.open(in_path, memmap=True, mode="readonly") as original, \
-                fits.open(in_path, memmap=True, mode="readonly", do_not_scale_image_data=True) as raw, \
-                fits.open(scratch, memmap=True, mode="update", output_verify="silentfix") as copy:
-            names = {hdu.name for hdu in original}
-            nints = original["SCI"].shape[0]
-            chunks = [slice(start, min(start + int(chunk_ints), nints)) for start in range(0, nints, int(chunk_ints))]
-            if settings.get("column_tolerance", 0.03) is not None:
-                # choose the steady edge columns once for the whole file (first pass), so the
-                # result does not depend on how the integrations are chunked
-                settings["regions"] = _steady_regions(original, raw, names, chunks, settings)
-                settings["column_tolerance"] = None
-            for chunk in chunks:
-                start = chunk.start
-                sci = np.asarray(original["SCI"].section[chunk], dtype=np.float64)
-                dq = _unsigned(raw["DQ"], chunk) if "DQ" in names else None
-                var_parts = {
-                    name: np.asarray(original[name].section[chunk], dtype=np.float64)
-                    for name in ("VAR_POISSON", "VAR_RNOISE") if name in names
-                }
-                background, parts = _background_and_variance(sci, dq, var_parts, settings)
-                failed.extend(start + index for index in np.flatnonzero(np.isnan(background).all(axis=(1, 2))))
-                copy["SCI"].data[chunk] = (sci - background).astype(np.float32)
-                added = np.zeros_like(background)
-                for name, part in parts.items():
-                    copy[name].data[chunk] = (var_parts[name] + part).astype(np.float32)
-                    added += part
-                if "ERR" in names:
-                    err = np.asarray(original["ERR"].section[chunk], dtype=np.float64)
-                    copy["ERR"].data[chunk] = np.sqrt(err**2 + added).astype(np.float32)
-            if failed:
-                raise LRSInputError(
-                    f"{in_path}: integrations {failed[:10]} have no usable pixel in the background "
-                    f"regions {kw.get('regions', DEFAULT_REGIONS)}; choose other regions or drop them"
-                )
-            _record_provenance(copy[0].header, in_path, kw, settings.get("regions", DEFAULT_REGIONS))
-        with datamodels.open(scratch) as check:
-            check.validate()
+        with open(in_path, "rb") as source:
+            read = _chunk_reader(source, layout)
+            survey = _survey_file(read, nints, settings)
+            header = fits.getheader(in_path, 0)
+            _record_provenance(header, in_path, kw, survey["columns"])
+            with warnings.catch_warnings():
+                # cards astropy repairs as it writes them (a lower-case keyword, as in some
+                # archive products) are repaired, not reported
+                warnings.simplefilter("ignore", fits.verify.VerifyWarning)
+                primary = header.tostring().encode("ascii")
+            shift = len(primary) - layout["PRIMARY"]["data_start"]
+            rewritten = {layout[name]["index"] for name in ("SCI", "ERR") + _VARIANCES if name in layout}
+            with open(scratch, "wb") as target:
+                target.write(primary)
+                target.truncate(in_path.stat().st_size + shift)
+                # headers and unchanged data byte for byte; the data rewritten below is not copied
+                # (its FITS padding is the zeros the truncation leaves)
+                for index, header_start, data_start, data_bytes in layout["_spans"][1:]:
+                    stop = data_start if index in rewritten else data_start + data_bytes
+                    _copy_bytes(source, target, header_start, stop, shift)
+            with open(scratch, "r+b") as target:
+                write = _chunk_writer(target, layout, shift)
+                for done, chunk in enumerate(chunks, start=1):
+                    _subtract_chunk(read, write, chunk, layout, survey, settings, in_path)
+                    if show:
+                        _progress_bar(done, len(chunks), chunk.stop)
+        if show:
+            sys.stderr.write("\n")
+        check_product(scratch, levels=("rateints", "calints"), extensions=("SCI", "ERR", "DQ"),
+                      exp_types=("MIR_LRS-SLITLESS",))
+        extract1d_reference(reference_path, source=(30, 41), background=(), overwrite=overwrite)
         publish(scratch, out_path)
+    except LRSOutputError:
+        raise
+    except OSError as error:  # a full disk or a lost folder while writing: one line naming the target
+        raise output_error(out_path, error) from error
     finally:
         if scratch.exists():
             scratch.unlink()
     return out_path
 
 
-def _steady_regions(original, raw, names, chunks, kw):
-    """Background regions reduced to the steady edge columns, judged over every chunk."""
-    regions = kw.get("regions", DEFAULT_REGIONS)
-    sigma, maxiters = kw.get("sigma", 3.0), kw.get("maxiters", 5)
-    columns = _region_columns(regions, original["SCI"].shape[-1])
-    ratios = []
-    for chunk in chunks:
-        sci = np.asarray(original["SCI"].section[chunk], dtype=np.float64)
-        dq = _unsigned(raw["DQ"], chunk) if "DQ" in names else None
-        values, valid, keep = _usable_edge_pixels(sci, dq, columns, sigma, maxiters)
-        ratios.append(_column_ratios(values, valid, keep))
+def _model_settings(kw, nx):
+    """The background settings of :func:`subtract_rateints`, checked before anything is written."""
+    unknown = set(kw) - {"regions", "statistic", "order", "sigma", "maxiters", "column_tolerance",
+                         "column_pattern", "row_window"}
+    if unknown:
+        raise TypeError(f"unknown background setting(s) {sorted(unknown)}; see edge_background")
+    settings = {"regions": DEFAULT_REGIONS, "statistic": "median", "order": "auto", "sigma": 3.0, "maxiters": 5,
+                "column_tolerance": 0.03, "column_pattern": True, "row_window": 1}
+    settings.update(kw)
+    _region_columns(settings["regions"], nx)
+    # a tiny frame through the model checks every other setting with its own error message
+    edge_background(np.ones((1, 4, nx)), **settings)
+    return settings
+
+
+def _image_layout(path):
+    """Byte layout of a FITS file: name -> data start, HDU index, shape, dtype, BZERO of its
+    images (first HDU of each name), and ``"_spans"``: (index, header start, data start, data
+    bytes) of every HDU in file order.
+
+    Read from the headers alone (astropy ``fileinfo``), so the data can be streamed with plain
+    file reads: memory-mapped pages would count against the process' memory as they are read.
+    """
+    layout = {}
+    with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
+        for index, hdu in enumerate(hdul):
+            name = "PRIMARY" if index == 0 else hdu.name
+            info = hdu.fileinfo()
+            spans = layout.setdefault("_spans", [])
+            spans.append((index, info["hdrLoc"], info["datLoc"], info["datSpan"]))
+            if name in layout:
+                continue
+            entry = {"data_start": info["datLoc"], "index": index}
+            if isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU)) and hdu.header.get("NAXIS", 0):
+                shape = tuple(hdu.header[f"NAXIS{axis}"] for axis in range(hdu.header["NAXIS"], 0, -1))
+                entry.update(shape=shape, dtype=np.dtype(_FITS_DTYPES[hdu.header["BITPIX"]]),
+                             bzero=hdu.header.get("BZERO", 0), bscale=hdu.header.get("BSCALE", 1))
+            layout[name] = entry
+    return layout
+
+
+_FITS_DTYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+
+
+def _copy_bytes(source, target, start, stop, shift):
+    """Copy bytes [start, stop) of ``source`` to ``start + shift`` in ``target``, in 16 MB pieces."""
+    source.seek(start)
+    target.seek(start + shift)
+    remaining = stop - start
+    while remaining > 0:
+        piece = source.read(min(remaining, _COPY_BUFFER_BYTES))
+        target.write(piece)
+        remaining -= len(piece)
+
+
+def _plane_bytes(entry):
+    return int(np.prod(entry["shape"][1:])) * entry["dtype"].itemsize
+
+
+def _chunk_reader(source, layout):
+    """read(name, chunk) -> native float32/float64 (or int64 for integer, scaled) array of those integrations."""
+
+    def read(name, chunk):
+        entry = layout[name]
+        plane = _plane_bytes(entry)
+        source.seek(entry["data_start"] + chunk.start * plane)
+        count = chunk.stop - chunk.start
+        raw = np.frombuffer(source.read(count * plane), dtype=entry["dtype"]).reshape((count,) + entry["shape"][1:])
+        if entry["dtype"].kind in "iu":
+            return raw.astype(np.int64) * int(entry["bscale"]) + int(entry["bzero"])
+        return raw.astype(entry["dtype"].newbyteorder("="))
+
+    return read
+
+
+def _chunk_writer(target, layout, shift):
+    """write(name, chunk, array): store float data of those integrations in the copy, in place."""
+
+    def write(name, chunk, array):
+        entry = layout[name]
+        target.seek(entry["data_start"] + shift + chunk.start * _plane_bytes(entry))
+        target.write(np.ascontiguousarray(array, dtype=entry["dtype"]).tobytes())
+
+    return write
+
+
+def _survey_file(read, nints, settings):
+    """Steady edge columns and column pattern, from up to SURVEY_INTEGRATIONS integrations."""
+    picked = np.unique(np.linspace(0, nints - 1, min(nints, SURVEY_INTEGRATIONS)).round().astype(int))
+    sci = np.concatenate([read("SCI", slice(i, i + 1)) for i in picked])
+    dq = np.concatenate([read("DQ", slice(i, i + 1)) for i in picked])
+    tolerance = settings["column_tolerance"]
+    columns, steady, pattern = survey_columns(sci, dq, regions=settings["regions"], sigma=settings["sigma"],
+                                              maxiters=settings["maxiters"], column_tolerance=tolerance)
+    if not settings["column_pattern"]:
+        pattern = np.ones_like(pattern)
+    return {"columns": columns[steady], "pattern": pattern}
+
+
+def _subtract_chunk(read, write, chunk, layout, survey, settings, in_path):
+    """Model and subtract the background of one chunk of integrations; write the new arrays."""
+    sci, dq = read("SCI", chunk), read("DQ", chunk)
+    var_parts = {name: read(name, chunk) for name in _VARIANCES if name in layout and "shape" in layout[name]}
+    columns = survey["columns"]
     with warnings.catch_warnings():
-        # a column with no usable pixel in any chunk stays NaN and is dropped below
+        # an integration without usable pixels is reported below, as an error
         warnings.simplefilter("ignore", RuntimeWarning)
-        ratio = np.nanmedian(np.array(ratios), axis=0)
-    steady = _steady_from_ratios(ratio, kw.get("column_tolerance", 0.03))
-    return tuple((int(column), int(column) + 1) for column in columns[steady])
+        if settings["order"] == "auto":
+            background, variances = _line_model(sci, dq, var_parts, columns, survey["pattern"], settings["sigma"],
+                                                settings["maxiters"], settings["row_window"], dtype=np.float32)
+        else:
+            fixed = dict(settings, regions=tuple((int(c), int(c) + 1) for c in columns), column_tolerance=None)
+            del fixed["column_pattern"]
+            background = edge_background(sci, dq, **fixed)
+            variances = {name: edge_background_variance(sci, var, dq, **fixed) for name, var in var_parts.items()}
+    empty = np.isnan(background[..., REFERENCE_COLUMNS:]).all(axis=(1, 2))
+    if empty.any():
+        failed = (chunk.start + np.flatnonzero(empty)).tolist()
+        raise LRSInputError(
+            f"{in_path}: integrations {failed[:10]} (0-based) have no usable pixel in the background columns "
+            f"{columns.tolist()} (all DO_NOT_USE or NaN), so no background can be measured; drop those "
+            "integrations or choose other regions"
+        )
+    write("SCI", chunk, sci - background)
+    added = np.zeros_like(background)
+    for name, variance in variances.items():
+        write(name, chunk, var_parts[name] + variance)
+        added += variance
+    err = read("ERR", chunk)
+    write("ERR", chunk, np.sqrt(err**2 + added))
 
 
-def _unsigned(hdu, chunk):
-    """Integer image data of a chunk with the header's BZERO/BSCALE applied."""
-    stored = np.asarray(hdu.data[chunk], dtype=np.int64)
-    return stored * int(hdu.header.get("BSCALE", 1)) + int(hdu.header.get("BZERO", 0))
+def _progress_bar(done, total, integrations):
+    width = 30
+    filled = int(round(width * done / total))
+    sys.stderr.write(f"\rbackground [{'#' * filled}{'.' * (width - filled)}] {integrations} integrations")
+    sys.stderr.flush()
 
 
-def _background_and_variance(sci, dq, var_parts, kw):
-    """Background model of a chunk and its variance split like the input VAR extensions."""
-    background = edge_background(sci, dq, **kw)
-    parts = {name: edge_background_variance(sci, var, dq, **kw) for name, var in var_parts.items()}
-    return background, parts
-
-
-def _record_provenance(header, in_path, kw, used_regions):
+def _record_provenance(header, in_path, kw, columns_used):
     """Provenance as :func:`lrs_helpers.io.write_product` writes it (LRSH_* + HISTORY).
 
     :func:`lrs_helpers.io.read_provenance` reads it back; BKGSUB/BKGINPUT say at a glance
     that the background was subtracted and from which file.
     """
-    from .io import record_provenance
-
     parameters = {"in_path": str(in_path), "regions": [list(r) for r in kw.get("regions", DEFAULT_REGIONS)]}
     parameters.update({key: value for key, value in kw.items() if key != "regions"})
-    parameters["columns_used"] = [column for start, stop in used_regions for column in range(start, stop)]
+    parameters["columns_used"] = [int(column) for column in columns_used]
     record_provenance(header, subtract_rateints, parameters)
     header["BKGSUB"] = (True, "slitless edge background subtracted")
     header["BKGINPUT"] = Path(in_path).name[-68:]
@@ -857,7 +1287,7 @@ def plot_residual(sci, dq=None, *, source=None, aperture=(30, 41), rows=None, ax
 
 
 def explore_background(sci, dq=None, *, source=None, aperture=(30, 41), rows=None):
-    """Widgets: choose background columns, statistic, order and row window on one frame; see the residual.
+    """Widgets: choose background columns, model, screening and row window on one frame; see the residual.
 
     Parameters
     ----------
@@ -882,10 +1312,10 @@ def explore_background(sci, dq=None, *, source=None, aperture=(30, 41), rows=Non
     nx = np.shape(sci)[-1]
     left = widgets.IntRangeSlider(value=DEFAULT_REGIONS[0], min=REFERENCE_COLUMNS, max=aperture[0],
                                   description="left cols")
-    right = widgets.IntRangeSlider(value=(DEFAULT_REGIONS[1][0], nx), min=aperture[1] + 1, max=nx,
+    right = widgets.IntRangeSlider(value=DEFAULT_REGIONS[1], min=aperture[1] + 1, max=nx,
                                    description="right cols")
     statistic = widgets.Dropdown(options=_STATISTICS, value="median", description="statistic")
-    order = widgets.IntSlider(value=0, min=0, max=2, description="order")
+    order = widgets.Dropdown(options=_ORDERS[:3], value="auto", description="order")
     screen = widgets.Checkbox(value=True, description="drop off-level columns")
     window = widgets.Dropdown(options=(1, 3, 5, 9), value=1, description="row window")
 

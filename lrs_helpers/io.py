@@ -594,6 +594,35 @@ def _check(name, facts, levels, extensions, exp_types):
     return candidates[0] if len(candidates) == 1 else None
 
 
+def check_product(path, *, levels=None, extensions=None, exp_types=None):
+    """Check a product file from its headers alone, reading none of its data.
+
+    The checks of :func:`open_product` (intact FITS, MIRI, EXP_TYPE, level, extensions), for
+    code that streams a large file instead of opening it as a datamodel.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The product file.
+    levels, extensions, exp_types
+        As for :func:`open_product`.
+
+    Returns
+    -------
+    str or None
+        The product level, when it can be told.
+
+    Raises
+    ------
+    LRSInputError
+        One error naming the file and what is wrong.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        _fail(str(path), "no such file", "an existing product file", "Check the path.")
+    return _check(str(path), _read_fits_facts(path), levels, extensions, exp_types)
+
+
 def open_product(path_or_model, *, levels=None, extensions=None, exp_types=None):
     """Open a MIRI LRS product after checking it is what the caller expects.
 

@@ -1,10 +1,12 @@
 """Slitless background: edge model, rateints writer, extract_1d references.
 
-Truth: the slitless_background twin records its true background and source; the real PID 1053
-background frame (../shared/data/flight_derived) is checked with a trace added.
+Truth: the two real background frames (../shared/data/flight_derived, PID 1033 and PID 1053) in
+the cubes and per-row metric of benchmarks/bench_background_models.py, side by side with the
+peers reimplemented there; and the slitless_background twin's recorded sky and source.
 """
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -25,19 +27,6 @@ PUBLISHED_REFERENCES = (
 TRACE_COLUMNS = (30, 42)
 
 
-def _rows_5_to_12_um(shared_data):
-    """Rows of the slitless subarray between 5 and 12 um, from the in-flight SPECWCS table."""
-    with fits.open(shared_data / "reference/jwst_miri_specwcs_0006.fits") as table:
-        wave = np.asarray(table[1].data["WAVELENGTH"], dtype=float)
-        y_center = np.asarray(table[1].data["Y_CENTER"], dtype=float)
-        y_ref = table[0].header["IMYSLTL"]
-    # table rows are relative to the slitless reference pixel (1-based full-array row IMYSLTL);
-    # the subarray starts at full-array row 529 (SUBSTRT2), so subarray row = Y + IMYSLTL - 529
-    rows = y_center + y_ref - 529
-    wave_per_row = np.interp(np.arange(416), rows[::-1], wave[::-1], left=np.nan, right=np.nan)
-    return (wave_per_row > 5) & (wave_per_row < 12)
-
-
 def _trace(ny=416, nx=72, centre=36.0, sigma=1.4, peak=200.0):
     """A vertical Gaussian trace, DN/s (sigma ~1-1.8 px as measured for LRS)."""
     profile = np.exp(-0.5 * ((np.arange(nx) - centre) / sigma) ** 2)
@@ -50,51 +39,94 @@ def real_frame(shared_data):
 
 
 # ---------------------------------------------------------------------------------------------
-# the real PID 1053 frame
+# the two real background frames (PID 1033 and PID 1053), with the benchmark's cubes and metric
 # ---------------------------------------------------------------------------------------------
 
 
-def test_real_frame_with_trace_residual_below_one_percent_and_noise(real_frame, shared_data):
-    from lrs_helpers.sample import grounding
+def _benchmark():
+    """benchmarks/bench_background_models.py: its cubes, metric and peer reimplementations."""
+    import importlib.util
+    from pathlib import Path
 
-    rows = _rows_5_to_12_um(shared_data)
-    # a BD+60 1753-like source on the slitless trace (wavelength-dependent width and position)
-    trace, _ = grounding.point_source_rate("slitless")
-    corrected, model = background.subtract_slitless(real_frame + trace)
-    relative = background.residual_in_aperture(corrected, trace, real_frame, columns=TRACE_COLUMNS, rows=rows)
-    bias = abs(np.median(relative))
-    # noise of one row's aperture mean, measured on the frame itself: same-amplifier columns
-    # four apart differ only by noise (the sky is flat to 1% there), so MAD/sqrt(2) per pixel
-    from astropy.stats import mad_std
-
-    pixel_noise = mad_std(real_frame[:, 20:50] - real_frame[:, 24:54]) / np.sqrt(2)
-    aperture_noise = pixel_noise / np.sqrt(TRACE_COLUMNS[1] - TRACE_COLUMNS[0])
-    level = np.median(real_frame[rows, TRACE_COLUMNS[0]:TRACE_COLUMNS[1]])
-    assert bias < 0.01, f"residual {bias:.4f} of the background, expected < 1%"
-    assert bias * level < aperture_noise, f"residual {bias * level:.3f} DN/s above noise {aperture_noise:.3f}"
-    assert np.all(model[:, :4] == 0), "reference columns must get no background"
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_background_models.py"
+    spec = importlib.util.spec_from_file_location("bench_background_models", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_constant_per_row_beats_a_line_on_the_real_frame(real_frame, shared_data):
-    """The documented choice: the edge roll-off makes a line across the row worse than a constant."""
-    rows = _rows_5_to_12_um(shared_data)
-    residuals = {}
-    for order in (0, 1):
-        corrected, _ = background.subtract_slitless(real_frame, order=order)
-        residuals[order] = abs(np.median(
-            background.residual_in_aperture(corrected, 0.0, real_frame, columns=TRACE_COLUMNS, rows=rows)))
-    assert residuals[0] < 0.5 * residuals[1]
+@pytest.fixture(scope="module")
+def bench():
+    return _benchmark()
 
 
-def test_column_screening_removes_the_edge_roll_off(real_frame, shared_data):
-    """Columns 6-11 of the real frame read low in every row; dropping them lowers the residual."""
-    rows = _rows_5_to_12_um(shared_data)
-    residuals = {}
-    for tolerance in (None, 0.03):
-        corrected, _ = background.subtract_slitless(real_frame, column_tolerance=tolerance)
-        residuals[tolerance] = abs(np.median(
-            background.residual_in_aperture(corrected, 0.0, real_frame, columns=TRACE_COLUMNS, rows=rows)))
-    assert residuals[0.03] < 0.5 * residuals[None]
+@pytest.fixture(scope="module")
+def comparison(bench, shared_data):
+    table, _, _ = bench.compare(shared_data)
+    return table
+
+
+def test_default_meets_the_targets_on_both_real_frames(comparison):
+    """Per row, not a median over rows: the old default left rms 4% / p95 9% on PID 1033."""
+    ours = comparison["lrs_helpers_default"]
+    # PID 1033 rows are straight lines: only the cube's photon noise (0.5% per pixel, 20
+    # integrations) is left, ~0.02% per row; 0.05% / 0.1% are the issue's targets
+    assert ours["pid1033"]["rms"] < 0.05 and ours["pid1033"]["p95"] < 0.1, ours["pid1033"]
+    # PID 1053 carries its own ~1% pixel noise, which sets a floor near 0.6% per row
+    assert abs(ours["pid1053"]["mean"]) < 0.1 and ours["pid1053"]["rms"] < 0.8, ours["pid1053"]
+    old = comparison["lrs_helpers_order0_old"]
+    assert old["pid1033"]["rms"] > 1.0, "the cube must still show what one value per row misses"
+
+
+def test_default_beats_every_peer(comparison):
+    """Better than each peer on PID 1053; on PID 1033 the line methods all sit at the noise
+    floor (~0.019% rms, seed-to-seed spread 0.0007%), so there ours must not be worse than any
+    by more than twice that spread, and must beat those that are not lines by far."""
+    ours = comparison["lrs_helpers_default"]
+    for name, peer in comparison.items():
+        if name == "lrs_helpers_default":
+            continue
+        assert ours["pid1053"]["rms"] < peer["pid1053"]["rms"], name
+        assert abs(ours["pid1053"]["mean"]) < abs(peer["pid1053"]["mean"]), name
+        assert ours["pid1053"]["p95"] < peer["pid1053"]["p95"], name
+        assert ours["pid1033"]["rms"] < peer["pid1033"]["rms"] + 0.0014, name
+        assert ours["pid1033"]["p95"] < peer["pid1033"]["p95"] + 0.003, name
+
+
+def test_gradient_rows_keep_both_edges_exactly(bench, shared_data):
+    """The noise-free PID 1033 frame (rows -27% to +10% across) plus a trace: the model is the
+    frame itself in the aperture; clipping about the level used to drop a whole edge."""
+    frame = bench.load_frame("pid1033", shared_data)
+    _, _, trace = bench.build_cube(frame, nints=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no row may fall back to one edge
+        model = background.edge_background(frame + trace[0])
+    residual = bench.row_residuals(model[None], frame[None])
+    assert np.max(np.abs(residual)) < 1e-4  # % of the sky
+    old = background.edge_background(frame + trace[0], order=0, regions=bench.OLD_REGIONS)
+    assert np.max(np.abs(bench.row_residuals(old[None], frame[None]))) > 5
+
+
+def test_survey_finds_the_fixed_column_structure(real_frame):
+    """PID 1053: hot columns 4, 5, 8 and the roll-off 6-11 are dropped; odd columns read ~3%
+    above even ones (the +-1.5% pattern), measured on the steady columns."""
+    columns, steady, pattern = background.survey_columns(real_frame, regions=((4, 27), (47, 72)))
+    dropped = set(columns[~steady].tolist())
+    assert {4, 5, 6, 7, 8, 9, 10, 11} <= dropped, sorted(dropped)
+    # nothing near the trace is dropped (column 68, 3% low, is a real off column near the edge)
+    assert not dropped & set(range(14, 62)), sorted(dropped)
+    amplitude = pattern[13] - 1.0
+    assert 0.008 < amplitude < 0.02 and pattern[12] == pytest.approx(1 - amplitude, abs=1e-4)
+    assert np.all(pattern[:4] == 1.0)
+
+
+def test_one_sided_rows_are_announced():
+    data, truth, _ = _synthetic(nints=1)
+    dq = np.zeros(data.shape, dtype=np.uint32)
+    dq[0, 100:110, :30] = background.DO_NOT_USE  # the whole left edge of ten rows
+    with pytest.warns(RuntimeWarning, match="10 of 416 rows .* one edge only"):
+        model = background.edge_background(data, dq)
+    np.testing.assert_allclose(model[0, 100:110, 40], truth[0, 100:110, 40], rtol=0.02)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,14 +201,16 @@ def test_variance_matches_monte_carlo():
     nints, sigma = 400, 2.0
     data = 50.0 + rng.normal(0, sigma, (nints, 8, 72))
     var = np.full(data.shape, sigma**2)
-    for statistic, order, window in (("median", 0, 1), ("mean", 0, 1), ("median", 1, 1), ("median", 0, 3)):
+    for statistic, order, window in (("median", 0, 1), ("mean", 0, 1), ("median", 1, 1), ("median", 0, 3),
+                                     ("median", "auto", 1), ("median", "auto", 3)):
         model = background.edge_background(data, statistic=statistic, order=order, row_window=window)
         predicted = background.edge_background_variance(data, var, statistic=statistic, order=order,
                                                         row_window=window)
-        measured = model[:, :, 40].var(axis=0).mean()
-        # 400 draws x 8 rows: the variance itself is known to ~5%; clipping trims the tails
+        # interior rows: at the first and last row the running mean repeats the edge row
+        measured = model[:, 1:-1, 40].var(axis=0).mean()
+        # 400 draws x 6 rows: the variance itself is known to ~6%; clipping trims the tails
         # slightly, so allow 20%
-        assert measured == pytest.approx(predicted[:, :, 40].mean(), rel=0.2), (statistic, order, window)
+        assert measured == pytest.approx(predicted[:, 1:-1, 40].mean(), rel=0.2), (statistic, order, window)
 
 
 def test_two_dimensional_input_gives_two_dimensional_model():
@@ -217,17 +251,19 @@ frames = hnp.arrays(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(frames, st.sampled_from(["median", "mean"]), st.integers(0, 2), st.booleans(), st.booleans())
+@given(frames, st.sampled_from(["median", "mean"]), st.sampled_from(["auto", 0, 1, 2]), st.booleans(), st.booleans())
 def test_fuzz_edge_background(data, statistic, order, all_flagged, screen):
     dq = np.full(data.shape, background.DO_NOT_USE if all_flagged else 0, dtype=np.uint32)
     before = data.copy()
     settings = {"regions": ((4, 8), (10, 15)), "statistic": statistic, "order": order,
                 "column_tolerance": 0.03 if screen else None}
-    model = background.edge_background(data, dq, **settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows with one usable edge are announced
+        model = background.edge_background(data, dq, **settings)
+        variance = background.edge_background_variance(data, np.abs(data), dq, **settings)
     assert model.shape == data.shape
     np.testing.assert_array_equal(data, before)
     assert np.all(model[..., :4] == 0)
-    variance = background.edge_background_variance(data, np.abs(data), dq, **settings)
     assert variance.shape == data.shape
     assert not np.any(variance < 0)
     if screen:
@@ -238,7 +274,7 @@ def test_fuzz_edge_background(data, statistic, order, all_flagged, screen):
     for integration in range(data.shape[0] if data.shape[1] else 0):
         light = model[integration, :, 4:]
         # enough usable edge pixels somewhere in the integration -> a finite model everywhere
-        if usable[integration].sum(axis=-1).max() > order:
+        if usable[integration].sum(axis=-1).max() > (0 if order == "auto" else order):
             assert np.all(np.isfinite(light))
         elif not usable[integration].any():
             assert np.all(np.isnan(light))
@@ -581,3 +617,59 @@ def test_row_window_lowers_noise_without_bias(twin):
     assert abs(error[5][0]) < 0.01
     # five rows averaged: the scatter falls by ~sqrt(5) = 2.2; ask for a factor 1.8
     assert error[5][1] < error[1][1] / 1.8
+
+
+def test_integration_without_background_pixels_is_an_error(twin, tmp_path):
+    """Every background pixel of one integration flagged: one clear error, nothing written
+    (before, the integration came out all NaN and the file said BKGSUB=T)."""
+    from lrs_helpers.io import LRSInputError
+
+    files, _ = twin
+    flagged = tmp_path / "flagged_rateints.fits"
+    with fits.open(files["rateints"]) as hdul:
+        hdul["DQ"].data[3, :, 4:] |= background.DO_NOT_USE
+        hdul.writeto(flagged)
+    out = tmp_path / "out_rateints.fits"
+    with pytest.raises(LRSInputError, match=r"integrations \[3\] .* no usable pixel"):
+        background.subtract_rateints(flagged, out, chunk_ints=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flagged_rateints.fits"], "nothing written"
+
+
+def test_reference_without_background_written_beside(subtracted):
+    """The CRDS reference (2025) subtracts columns 10-17 and 54-61 again; ours has no region."""
+    out, _, _ = subtracted
+    reference = background.validate_extract1d_reference(out.with_name(f"{out.stem}_extract1d.json"))
+    slitless = next(a for a in reference["apertures"] if a["id"] == "MIR_LRS-SLITLESS")
+    assert (slitless["xstart"], slitless["xstop"]) == (30, 41) and "bkg_coeff" not in slitless
+
+
+def test_twin_sky_carries_both_real_frames(twin, bench, shared_data, real_frame):
+    """The twin's sky has the PID 1033 frame's row gradients and the PID 1053 column structure."""
+    _, truth = twin
+    sky = truth["sky"]
+    pid1033 = bench.load_frame("pid1033", shared_data)
+    columns = np.arange(14, 72)
+    rows = np.arange(40, 377, 8)  # the rows the twin's gradient table samples
+
+    def gradient(image):
+        parity = np.where(columns % 2 == 1, 1.0105, 0.9895)
+        slope, intercept = np.polyfit(columns, (image[rows][:, columns] / parity).T, 1)
+        return slope * 71 / (intercept + slope * 36)
+
+    difference = gradient(sky) - gradient(pid1033)
+    # the twin adds the PID 1053 profile's own slow rise (~1-2% across) to every row; beyond that
+    # each row's gradient (-36% to +19%) must be the PID 1033 one to within 1%
+    assert np.ptp(gradient(pid1033)) > 0.4
+    assert np.max(np.abs(difference - np.median(difference))) < 0.01
+    # the odd/even pattern, as the survey measures it on the twin and on the real frame
+    twin_amplitude = background.survey_columns(sky)[2][13] - 1
+    real_amplitude = background.survey_columns(real_frame)[2][13] - 1
+    assert twin_amplitude == pytest.approx(real_amplitude, abs=0.002)
+
+
+def test_progress_bar_on_request(twin, tmp_path, capsys):
+    files, truth = twin
+    background.subtract_rateints(files["rateints"], tmp_path / "bar_rateints.fits", chunk_ints=10, progress=True)
+    bar = capsys.readouterr().err
+    assert bar.count("\rbackground [") == int(np.ceil(truth["nints"] / 10))
+    assert f"{truth['nints']} integrations" in bar

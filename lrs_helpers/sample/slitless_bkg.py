@@ -5,7 +5,10 @@ The products stand in for segment 1 of the L 168-9 transit TSO (PID 1033 obs 5,
 ``slitless_x1dints``): that program, observation, exposure and target are in their headers.
 The sky pattern, the hot columns, the pointing (V2/V3 reference, roll) and the barycentric
 correction come from a different real exposure, the PID 1053 obs 9 slitless background frame
-(jw01053009001), as its start time does; the truth sidecar says so.
+(jw01053009001), as its start time does; the truth sidecar says so. The sky carries both
+behaviours a background model must handle: the PID 1053 frame's shape along the rows, roll-off
+and odd/even column pattern, and the straight-line gradients across the rows (-36% to +19%) of
+the real PID 1033 frame.
 
 Roles:
 
@@ -53,6 +56,32 @@ V2_REF, V3_REF, V3_YANGLE, VPARITY = -378.600113, -344.752445, 4.83544897, -1
 ROLL_REF = 195.06  # deg, GS_V3_PA of the real exposure
 BARYCENTRIC_DELTA_S = -32.4257  # BARTDELT of the real exposure
 DO_NOT_USE, REFERENCE_PIXEL = 1, 2**31
+#: straight-line gradient across each row of the real PID 1033 slitless background frame
+#: (flight_derived/slitless_background_pid1033_l168-9.fits): the change from column 0 to 71 as a
+#: fraction of the row's level at column 36, from a line fitted to columns 4-71, at rows 40, 48,
+#: ..., 376 (rows between take the interpolated value, rows outside the nearest one)
+GRADIENT_ROWS = np.arange(40, 377, 8)
+GRADIENT_ACROSS = np.array([
+    0.034, -0.082, -0.025, 0.086, -0.33, 0.008, -0.128, 0.048, -0.149, 0.03, -0.361, 0.12, -0.059, -0.071,
+    -0.075, 0.189, -0.051, -0.086, 0.058, -0.035, -0.075, 0.005, 0.061, 0.082, 0.021, -0.008, -0.092, 0.007,
+    0.04, -0.028, 0.003, 0.03, 0.103, 0.073, 0.057, 0.012, -0.057, -0.058, 0.071, -0.024, -0.214, -0.179,
+    -0.27])
+GRADIENT_PIVOT_COLUMN = 36
+#: sky across the row, columns 4-71, of the real PID 1053 frame (jw01053009001): per column, the
+#: median over rows 40-380 of the pixel over its row's median (columns 12-71), the odd/even pattern
+#: below divided out; the hot columns 4, 5, 8 (detector, added separately) are replaced by column 6
+#: (4, 5) and the mean of 7 and 9 (8). It holds the roll-off (columns 6-13), the slow rise to the
+#: right and the smaller four-column (amplifier) pattern.
+COLUMN_PROFILE = np.array([
+    0.833, 0.833, 0.833, 0.825, 0.849, 0.873, 0.925, 0.921, 0.981, 0.98, 0.987, 0.987, 0.981, 0.992, 0.996,
+    0.992, 0.988, 0.995, 0.999, 0.994, 0.988, 0.997, 0.999, 0.992, 0.986, 0.994, 1.002, 0.997, 0.99, 0.999,
+    1.004, 0.996, 0.993, 0.999, 1.007, 0.997, 0.997, 1.001, 1.011, 1.004, 1.001, 1.004, 1.014, 1.005, 1.005,
+    1.003, 1.015, 1.006, 1.004, 1.003, 1.008, 1.001, 1.005, 1.005, 1.009, 1.004, 1.001, 1.006, 1.01, 1.008,
+    1.0, 0.998, 1.014, 1.021, 0.974, 0.987, 0.992, 0.994])
+#: odd/even column pattern of the real PID 1053 frame (jw01053009001): over rows 40-380 and
+#: columns 12-71, odd columns read 1.0092 and even columns 0.9882 of their row's median, so the
+#: sky is multiplied by 1 + 0.0105 (odd) or 1 - 0.0105 (even)
+ODD_EVEN_AMPLITUDE = 0.0105
 #: identity of the product it stands in for (data_manifest.csv slitless_* rows)
 PROGRAM, OBSERVATION, VISIT, VISIT_GROUP, SEQUENCE, ACTIVITY, EXPOSURE, SEGMENT = (
     "01033", "005", "001", "04", "1", "03", 1, 1)
@@ -60,8 +89,9 @@ TARGET, TARGET_RA, TARGET_DEC = grounding.TSO_TARGET
 #: UTC start: that of the real PID 1053 obs 9 exposure the sky comes from (INT_TIMES follow it)
 START = "2022-05-26T09:56:45.273"
 #: where the sky pattern and the pointing come from
-BACKGROUND_ORIGIN = ("sky pattern, hot columns, pointing (V2/V3 reference, roll), barycentric correction and start "
-                     "time from the real PID 1053 obs 9 slitless background frame (jw01053009001); the products "
+BACKGROUND_ORIGIN = ("sky row gradients from the real PID 1033 frame; sky pattern, odd/even columns, hot columns, "
+                     "pointing (V2/V3 reference, roll), barycentric correction and start time from the real "
+                     "PID 1053 obs 9 slitless background frame (jw01053009001); the products "
                      "stand in for the PID 1033 obs 5 L 168-9 TSO segment 1 (jw01033005001_04103_00001-seg001)")
 
 
@@ -74,6 +104,26 @@ def err_factor(wavelength_um):
     """Reported / true FLUX_ERROR of the twin's x1dints at a wavelength (um)."""
     lam = np.clip(np.asarray(wavelength_um, dtype=float), 5.0, 14.0)
     return ERR_FACTOR_AT_5UM + ERR_FACTOR_SLOPE_PER_UM * (lam - 5.0)
+
+
+def sky_image():
+    """The twin's sky (DN/s, 416 x 72): PID 1053 shape, PID 1033 row gradients, odd/even pattern.
+
+    Along the rows, the level of :func:`grounding.slitless_background` (the PID 1053 frame's sky
+    spectrum, at column 71 where its roll-off has died away); across them the PID 1053 frame's
+    measured profile (``COLUMN_PROFILE``), tilted by the PID 1033 frame's gradient for that row
+    (``GRADIENT_ACROSS``, pivoting on column 36), and every column multiplied by the PID 1053
+    odd/even pattern. The reference columns 0-3 stay 0.
+    """
+    ny, nx = instrument.SLITLESS_SHAPE
+    columns = np.arange(nx)
+    level = grounding.slitless_background()[:, -1]
+    profile = np.zeros(nx)
+    profile[instrument.REFERENCE_COLUMNS:] = COLUMN_PROFILE
+    gradient = np.interp(np.arange(ny), GRADIENT_ROWS, GRADIENT_ACROSS)
+    tilt = 1.0 + gradient[:, None] * (columns[None, :] - GRADIENT_PIVOT_COLUMN) / (nx - 1)
+    parity = 1.0 + np.where(columns % 2 == 1, ODD_EVEN_AMPLITUDE, -ODD_EVEN_AMPLITUDE)
+    return level[:, None] * profile[None, :] * tilt * parity
 
 
 def _light_curve(phase):
@@ -118,7 +168,7 @@ def _rateints(out_dir, rng):
     phase = (np.arange(NINTS) + 0.5) / NINTS
     sky_scale = 1.0 + SKY_DRIFT * (phase - 0.5) + SKY_WOBBLE * np.sin(2 * np.pi * 1.5 * phase)
     light_curve = _light_curve(phase)
-    sky = grounding.slitless_background()
+    sky = sky_image()
     source, table = grounding.point_source_rate("slitless")
     detector = np.zeros((ny, nx))
     for column, level in instrument.SLITLESS_DETECTOR_COLUMNS.items():
@@ -257,6 +307,9 @@ def build(out_dir, seed):
                         "x1dints_true_error",
         "units": {"rateints": "DN/s", "x1dints_flux": "Jy"},
         "background_origin": BACKGROUND_ORIGIN,
+        "sky_row_gradients": "straight-line gradients across the rows from the real PID 1033 frame "
+                             "(slitless_bkg.GRADIENT_ACROSS, -36% to +19% from column 0 to 71)",
+        "sky_odd_even_amplitude": ODD_EVEN_AMPLITUDE,
     }
     arrays = {
         "sky": truth["sky"],
