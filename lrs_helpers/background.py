@@ -1237,7 +1237,7 @@ def _bkg_coeff_problems(name, coeff, limits, slitless):
 # ---------------------------------------------------------------------------------------------
 
 
-def plot_residual(sci, dq=None, *, source=None, aperture=(30, 41), rows=None, ax=None, **kw):
+def plot_residual(sci, dq=None, *, source=None, aperture=(30, 42), rows=None, ax=None, **kw):
     """Plot what is left across the row after subtracting the edge background from one frame.
 
     Parameters
@@ -1248,8 +1248,9 @@ def plot_residual(sci, dq=None, *, source=None, aperture=(30, 41), rows=None, ax
         Its DQ flags.
     source : ndarray, shape (ny, nx), optional
         The true source (sample twin); subtracted too, so a perfect result is zero everywhere.
-    aperture : (xstart, xstop)
-        Extraction columns, inclusive, shaded.
+    aperture : (start, stop)
+        Extraction columns, half-open like a Python slice (default: the CRDS aperture, columns
+        30-41), shaded.
     rows : ndarray of bool, optional
         Rows to average (e.g. 5-12 um); default all.
     ax : matplotlib Axes, optional
@@ -1269,16 +1270,16 @@ def plot_residual(sci, dq=None, *, source=None, aperture=(30, 41), rows=None, ax
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         profile = np.nanmedian(corrected[rows], axis=0)
-        level = np.nanmedian(model[rows][:, aperture[0]:aperture[1] + 1])
+        level = np.nanmedian(model[rows][:, aperture[0]:aperture[1]])
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.2))
     columns = np.arange(corrected.shape[1])
     ax.axhline(0, color="0.6", lw=0.8)
     ax.step(columns[REFERENCE_COLUMNS:], 100 * profile[REFERENCE_COLUMNS:] / level, where="mid", color="k")
-    ax.axvspan(aperture[0] - 0.5, aperture[1] + 0.5, color="C1", alpha=0.2, label="extraction aperture")
+    ax.axvspan(aperture[0] - 0.5, aperture[1] - 0.5, color="C1", alpha=0.2, label="extraction aperture")
     for index, (start, stop) in enumerate(kw.get("regions", DEFAULT_REGIONS)):
         ax.axvspan(start - 0.5, stop - 0.5, color="C0", alpha=0.15, label="background regions" if index == 0 else None)
-    residual = 100 * np.nanmean(profile[aperture[0]:aperture[1] + 1]) / level
+    residual = 100 * np.nanmean(profile[aperture[0]:aperture[1]]) / level
     ax.set(xlabel="column", ylabel="residual, % of background",
            title=f"residual in the aperture: {residual:+.2f}% of the background")
     ax.set_ylim(-10, 10)
@@ -1286,7 +1287,7 @@ def plot_residual(sci, dq=None, *, source=None, aperture=(30, 41), rows=None, ax
     return ax
 
 
-def explore_background(sci, dq=None, *, source=None, aperture=(30, 41), rows=None):
+def explore_background(sci, dq=None, *, source=None, aperture=(30, 42), rows=None):
     """Widgets: choose background columns, model, screening and row window on one frame; see the residual.
 
     Parameters
@@ -1297,8 +1298,8 @@ def explore_background(sci, dq=None, *, source=None, aperture=(30, 41), rows=Non
         Its DQ flags.
     source : ndarray, optional
         The true source (sample twin), so the residual is the background error alone.
-    aperture : (xstart, xstop)
-        Extraction columns, inclusive.
+    aperture : (start, stop)
+        Extraction columns, half-open like a Python slice.
     rows : ndarray of bool, optional
         Rows averaged in the plot.
 
@@ -1312,7 +1313,7 @@ def explore_background(sci, dq=None, *, source=None, aperture=(30, 41), rows=Non
     nx = np.shape(sci)[-1]
     left = widgets.IntRangeSlider(value=DEFAULT_REGIONS[0], min=REFERENCE_COLUMNS, max=aperture[0],
                                   description="left cols")
-    right = widgets.IntRangeSlider(value=DEFAULT_REGIONS[1], min=aperture[1] + 1, max=nx,
+    right = widgets.IntRangeSlider(value=DEFAULT_REGIONS[1], min=aperture[1], max=nx,
                                    description="right cols")
     statistic = widgets.Dropdown(options=_STATISTICS, value="median", description="statistic")
     order = widgets.Dropdown(options=_ORDERS[:3], value="auto", description="order")
