@@ -65,7 +65,17 @@ DEFAULT_FIT_RANGE_UM = (5.0, 13.5)
 _ARCSEC_PER_RADIAN = 206264.806
 
 
-def _as_finite_array(values, name, *, positive=False):
+def _as_finite_array(values, name, unit, *, positive=False):
+    """``values`` as a float array in ``unit``: a Quantity is converted, a plain number is taken
+    to be in ``unit`` already; a Quantity of another physical type raises one clear error."""
+    if isinstance(values, u.Quantity):
+        try:
+            values = values.to_value(unit, equivalencies=u.spectral() if unit == u.um else [])
+        except u.UnitConversionError:
+            raise u.UnitConversionError(
+                f"{name} is in {values.unit}, which cannot be converted to {unit}; "
+                f"pass a Quantity in a compatible unit or a plain number in {unit}"
+            ) from None
     array = np.asarray(values, dtype=float)
     if array.size == 0:
         raise ValueError(f"{name} is empty; expected at least one value")
@@ -89,7 +99,7 @@ def psf_sigma_arcsec(wavelength_um):
     numpy.ndarray or float
         sigma, arcsec: ``sqrt((0.437 lambda/D)**2 + PSF_EXTRA_SIGMA_ARCSEC**2)``.
     """
-    wavelength = _as_finite_array(wavelength_um, "wavelength_um", positive=True)
+    wavelength = _as_finite_array(wavelength_um, "wavelength_um", u.um, positive=True)
     diffraction = AIRY_GAUSSIAN_SIGMA * wavelength * 1e-6 / TELESCOPE_DIAMETER_M * _ARCSEC_PER_RADIAN
     return np.sqrt(diffraction**2 + PSF_EXTRA_SIGMA_ARCSEC**2)
 
@@ -113,11 +123,24 @@ def slit_throughput(wavelength_um, across_offset_arcsec, slit_width_arcsec=SLIT_
         Throughput in [0, 1]: the Gaussian PSF of :func:`psf_sigma_arcsec` integrated between the
         slit edges. Symmetric in the offset and falling with its size.
     """
-    offset = _as_finite_array(across_offset_arcsec, "across_offset_arcsec")
-    width = float(_as_finite_array(slit_width_arcsec, "slit_width_arcsec", positive=True))
-    scale = np.sqrt(2.0) * psf_sigma_arcsec(wavelength_um)
+    offset = _as_finite_array(across_offset_arcsec, "across_offset_arcsec", u.arcsec)
+    width = float(_as_finite_array(slit_width_arcsec, "slit_width_arcsec", u.arcsec, positive=True))
+    return _throughput_for_sigma(psf_sigma_arcsec(wavelength_um), offset, width)
+
+
+def _throughput_for_sigma(sigma, offset, width):
+    """Gaussian of width ``sigma`` at ``offset`` integrated between +-width/2 (all arcsec)."""
+    scale = np.sqrt(2.0) * sigma
     half = width / 2.0
     return 0.5 * (erf((half - offset) / scale) + erf((half + offset) / scale))
+
+
+def _centroid_for_sigma(sigma, offset, width):
+    """Mean of a Gaussian of width ``sigma`` at ``offset`` truncated at +-width/2 (arcsec)."""
+    lower = (-width / 2.0 - offset) / sigma
+    upper = (width / 2.0 - offset) / sigma
+    density = np.exp(-0.5 * lower**2) - np.exp(-0.5 * upper**2)
+    return offset + sigma * density / np.sqrt(2.0 * np.pi) / _throughput_for_sigma(sigma, offset, width)
 
 
 def relative_correction(wavelength_um, across_offset_arcsec, slit_width_arcsec=SLIT_WIDTH_ARCSEC):
@@ -168,14 +191,9 @@ def transmitted_centroid_arcsec(wavelength_um, across_offset_arcsec,
         Centroid, arcsec from the slit centre line: the mean of the Gaussian PSF truncated at the
         slit edges, ``y + sigma (phi(a) - phi(b)) / (Phi(b) - Phi(a))``.
     """
-    offset = _as_finite_array(across_offset_arcsec, "across_offset_arcsec")
-    width = float(_as_finite_array(slit_width_arcsec, "slit_width_arcsec", positive=True))
-    sigma = psf_sigma_arcsec(wavelength_um)
-    lower = (-width / 2.0 - offset) / sigma
-    upper = (width / 2.0 - offset) / sigma
-    density = np.exp(-0.5 * lower**2) - np.exp(-0.5 * upper**2)
-    passed = slit_throughput(wavelength_um, offset, width)
-    return offset + sigma * density / np.sqrt(2.0 * np.pi) / passed
+    offset = _as_finite_array(across_offset_arcsec, "across_offset_arcsec", u.arcsec)
+    width = float(_as_finite_array(slit_width_arcsec, "slit_width_arcsec", u.arcsec, positive=True))
+    return _centroid_for_sigma(psf_sigma_arcsec(wavelength_um), offset, width)
 
 
 def dispersion_um_per_row(wavelength_um):
@@ -191,7 +209,7 @@ def dispersion_um_per_row(wavelength_um):
     numpy.ndarray
         um per detector row (negative: wavelength grows towards lower rows).
     """
-    wavelength = _as_finite_array(wavelength_um, "wavelength_um", positive=True)
+    wavelength = _as_finite_array(wavelength_um, "wavelength_um", u.um, positive=True)
     return np.interp(wavelength, DISPERSION_GRID_UM, DISPERSION_UM_PER_ROW)
 
 
@@ -410,8 +428,10 @@ class NodOffset:
     relative: float
     #: statistical and line-spread-shape errors added in quadrature
     relative_error: float
-    #: half the change of ``relative`` when features are taken to follow the clipped PSF's peak
-    #: instead of its centroid: the line-spread shape the model leaves out
+    #: model systematic on ``relative``: half its change when features are taken to follow the
+    #: clipped PSF's peak instead of its centroid, half its spread when the PSF width is changed
+    #: by +-PSF_WIDTH_UNCERTAINTY, SLIT_GEOMETRY_UNCERTAINTY_ARCSEC, and half the distance to the
+    #: mirror solution when that fits within 2 sigma, added in quadrature
     relative_systematic: float
     offset_a: float
     offset_a_error: float
@@ -422,19 +442,32 @@ class NodOffset:
     n_samples: int
 
 
-def _shifted_ratio_model(params, wave, spline_a, dispersion, slit_width, follow="centroid"):
+def _shifted_ratio_model(params, wave, spline_a, dispersion, slit_width, follow="centroid",
+                         psf_scale=1.0):
     offset_a, relative = params
+    sigma = psf_sigma_arcsec(wave) * psf_scale
     if follow == "centroid":
-        shift_rows = (transmitted_centroid_arcsec(wave, offset_a + relative, slit_width)
-                      - transmitted_centroid_arcsec(wave, offset_a, slit_width)) * ROWS_PER_ARCSEC_ACROSS
+        shift_rows = (_centroid_for_sigma(sigma, offset_a + relative, slit_width)
+                      - _centroid_for_sigma(sigma, offset_a, slit_width)) * ROWS_PER_ARCSEC_ACROSS
     else:  # the peak of the clipped PSF stays at the source position
         shift_rows = relative * ROWS_PER_ARCSEC_ACROSS
     # Nod B sees at assigned wavelength w the light nod A recorded at w - dispersion * shift,
     # converted to flux density with the dispersion at w (see _shifted).
     source_wave = wave - dispersion * shift_rows
-    ratio = (slit_throughput(wave, offset_a + relative, slit_width)
-             / slit_throughput(wave, offset_a, slit_width))
+    ratio = (_throughput_for_sigma(sigma, offset_a + relative, slit_width)
+             / _throughput_for_sigma(sigma, offset_a, slit_width))
     return spline_a(source_wave) * dispersion_um_per_row(source_wave) / dispersion * ratio
+
+
+#: Relative uncertainty of the PSF width used for the fit's model systematic: the model follows
+#: the measured trace width within 9% at 6.5-14 um (module docstring).
+PSF_WIDTH_UNCERTAINTY = 0.09
+#: Floor of the fit's model systematic on the relative offset, arcsec. The model's slit is
+#: straight and 0.51" wide; the pysiaf MIRIM_SLIT outline is 0.515" wide, its edges tilt, and
+#: its centre line moves by 0.002" between the two nod positions (+-0.945" along). On twins
+#: integrated over that outline, nods sharing a 0.15" offset give relative offsets 0.0052-0.0066"
+#: from the centre-line truth (6 noise seeds, scatter 0.0006"); 0.004" covers that at 1.6 sigma.
+SLIT_GEOMETRY_UNCERTAINTY_ARCSEC = 0.004
 
 
 def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
@@ -465,8 +498,12 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
         Relative and absolute offsets, arcsec, with 1-sigma errors scaled by the fit's reduced
         chi-square when it exceeds 1. Features are moved by the shift of the *centroid* of the
         light the slit passes; the clipped PSF's peak moves by the full offset, and narrow
-        features follow something in between, so the fit is repeated with the peak shift and half
-        the difference is added to ``relative_error`` as a systematic.
+        features follow something in between, so the fit is repeated with the peak shift and with
+        the PSF width changed by +-9% (:data:`PSF_WIDTH_UNCERTAINTY`); half of each change, and
+        the slit-geometry floor :data:`SLIT_GEOMETRY_UNCERTAINTY_ARCSEC`, are added to
+        ``relative_error`` as a systematic; so is half the distance to the mirror solution
+        ``(-offset_a, -relative)`` when it fits within 2 sigma (nods sharing their offset barely
+        shift, and the ratio alone cannot tell the sign).
     """
     wave, fa, ea, fb, eb = _sorted_usable(wavelength_um, flux_a, error_a, flux_b, error_b,
                                           wavelength_range_um, 20)
@@ -477,34 +514,53 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
     margin = np.abs(dispersion) * SLIT_WIDTH_ARCSEC * ROWS_PER_ARCSEC_ACROSS
     inner = (wave - margin > wave[0]) & (wave + margin < wave[-1])
 
-    def fit(follow):
+    half = slit_width_arcsec / 2.0
+    bound = 0.99 * half
+
+    def fit(follow="centroid", psf_scale=1.0, start=None):
         def residuals(params):
             model = _shifted_ratio_model(params, wave[inner], spline_a, dispersion[inner],
-                                         slit_width_arcsec, follow)
+                                         slit_width_arcsec, follow, psf_scale)
             ratio = model / fa[inner]
             sigma = np.sqrt(eb[inner] ** 2 + (ratio * ea[inner]) ** 2)
             return (fb[inner] - model) / sigma
 
-        # The chi-square surface has one minimum but is flat near the slit centre: start from
-        # the best point of a coarse grid, then refine.
-        half = slit_width_arcsec / 2.0
-        grid = np.linspace(-0.8 * half, 0.8 * half, 9)
-        starts = [(a, r) for a in grid for r in np.linspace(-0.8 * half, 0.8 * half, 17)
-                  if abs(a + r) < half]
-        costs = [np.nansum(residuals(start) ** 2) for start in starts]
-        start = starts[int(np.nanargmin(costs))]
-        bound = 0.99 * half
+        if start is None:
+            # The shift pins ``relative`` to a narrow valley (0.013 rows ~ 0.002 arcsec wide at
+            # S/N 120) while ``offset_a`` is set only by the ratio's weak colour: a coarse grid
+            # in ``relative`` misses the valley and can land in the mirror minimum (-offset_a,
+            # -relative) of the wrong sign. Start from the best point of a grid fine in
+            # ``relative`` (step 0.0025 arcsec), coarse in ``offset_a``, then refine.
+            starts = [(a, r) for a in np.linspace(-0.8 * half, 0.8 * half, 17)
+                      for r in np.arange(-1.6 * half, 1.6 * half + 1e-9, 0.0025)
+                      if abs(a + r) < 0.9 * half]
+            costs = [np.nansum(residuals(point) ** 2) for point in starts]
+            start = starts[int(np.nanargmin(costs))]
         return least_squares(residuals, start, bounds=([-bound, -2 * bound], [bound, 2 * bound]),
                              x_scale=0.05)
 
-    best = fit("centroid")
-    peak = fit("peak")
+    best = fit()
+    # Model systematics, each refitted from the best solution: features following the clipped
+    # PSF's peak instead of its centroid, and a PSF 9% narrower or wider.
+    variants = [fit("peak", start=best.x)] + [fit(psf_scale=1.0 + sign * PSF_WIDTH_UNCERTAINTY,
+                                                  start=best.x) for sign in (-1, 1)]
+    # The ratio is symmetric in the sign of the positions; only the shift tells (offset_a,
+    # relative) from (-offset_a, -relative). When the nods barely shift (a shared offset) the
+    # mirror solution fits about as well: count the difference when it is within 2 sigma.
+    mirror = fit(start=-best.x)
+    ambiguity = 0.0
+    if 2.0 * (mirror.cost - best.cost) < 4.0:
+        ambiguity = abs(float(mirror.x[1]) - float(best.x[1])) / 2.0
     dof = max(int(inner.sum()) - 2, 1)
     reduced_chi2 = float(2.0 * best.cost / dof)
     covariance = np.linalg.pinv(best.jac.T @ best.jac) * max(reduced_chi2, 1.0)
     offset_a, relative = (float(v) for v in best.x)
-    systematic = abs(float(peak.x[1]) - relative) / 2.0
-    systematic_a = abs(float(peak.x[0]) - offset_a) / 2.0
+    # half the peak-vs-centroid change, and half the spread of the PSF-width refits
+    systematic = float(np.sqrt((abs(variants[0].x[1] - relative) / 2.0) ** 2
+                               + (abs(variants[2].x[1] - variants[1].x[1]) / 2.0) ** 2
+                               + SLIT_GEOMETRY_UNCERTAINTY_ARCSEC**2 + ambiguity**2))
+    systematic_a = float(np.hypot(abs(variants[0].x[0] - offset_a) / 2.0,
+                                  abs(variants[2].x[0] - variants[1].x[0]) / 2.0))
     return NodOffset(
         relative=relative,
         relative_error=float(np.sqrt(covariance[1, 1] + systematic**2)),

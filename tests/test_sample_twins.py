@@ -14,6 +14,8 @@ EXPECTED_EXP_TYPE = {
     "slit_nods": {"MIR_LRS-FIXEDSLIT"},
     "nod_offset": {"MIR_LRS-FIXEDSLIT"},
     "ta_image": {"MIR_TACQ"},
+    "ta_confirm": {"MIR_TACONFIRM"},
+    "ta_fastgrpavg": {"MIR_TACQ", "MIR_TACONFIRM"},
     "emi_tso": {"MIR_LRS-SLITLESS"},
     "slitless_background": {"MIR_LRS-SLITLESS"},
     "jump_bright": {"MIR_LRS-SLITLESS"},
@@ -30,6 +32,8 @@ REQUIRED_KEYWORDS = ("INSTRUME", "DETECTOR", "FILTER", "EXP_TYPE", "SUBARRAY", "
 MANIFEST_ROLES = {
     "slit_nods": {"rate_nod1", "rate_nod2", "cal_nod1", "s2d_nod1", "x1d_nod1", "x1d_nod2"},
     "ta_image": {"ta"},
+    "ta_confirm": {"confirm"},
+    "ta_fastgrpavg": {"tacq", "confirm"},
     "nod_offset": {"x1d_nod1", "x1d_nod2"},
     "emi_tso": {"uncal"},
     "slitless_background": {"rateints", "x1dints"},
