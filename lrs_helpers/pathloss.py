@@ -1,10 +1,12 @@
 """Slit losses of a point source in the MIRI LRS slit, and what the two nods tell you about them.
 
-The pipeline's ``pathloss`` step corrects every LRS slit spectrum as if the source sat in the
-middle of the 0.51 arcsec wide slit. A source off centre *across* the slit loses more light, and
-more of it at long wavelengths where the PSF is wider, so the two nods disagree. Across the slit
-is also the dispersion direction on the detector, so the same offset shifts the wavelengths the
-pipeline assigns. This module measures both effects and corrects for them.
+Since build 10 (jwst 1.12) the pipeline's ``pathloss`` step corrects an LRS slit spectrum as if
+the source sat on the centre line of the 0.51 arcsec wide slit (before, at a poorly known position
+per nod, which made the nods disagree: MIRI known issue LRS04). A source off centre *across* the
+slit loses more light, more of it at long wavelengths where the PSF is wider; an along-slit nod
+keeps that offset, so both nods are low alike. Across the slit is also the dispersion direction on
+the detector, so the same offset shifts the wavelengths the pipeline assigns. This module measures
+both effects and corrects for them; :func:`pipeline_pathloss` runs jwst's own step offline.
 
 PSF model
 ---------
@@ -21,8 +23,9 @@ the model follows the measurement within 0.094 px (9%; rms 0.06 px). Below 6 um 
 and so does not change slit losses. Only the across-slit profile matters: the slit is 4.72 arcsec
 long and the nods sit about 1.2 arcsec from its ends, so no light of the core is lost along it.
 
-Core functions take numpy arrays and plain numbers and return new arrays (astropy tables where a
-table is the natural answer); the x1d readers and the widget sit at the end of the module.
+Core functions take numpy arrays and plain numbers (or astropy Quantities, converted) and return
+new arrays (astropy tables where a table is the natural answer); the x1d readers, the jwst step and
+the widget sit at the end of the module.
 """
 
 from dataclasses import dataclass
@@ -716,6 +719,108 @@ def corrected_spectrum(x1d, across_offset_arcsec):
         spectral_axis=true_wave[order] * u.um,
         uncertainty=StdDevUncertainty(error[order] * factor[order]),
     )
+
+
+def pathloss_reference_model(wavelength_um=None, *, slit_width_arcsec=SLIT_WIDTH_ARCSEC):
+    """A MIR_LRS-FIXEDSLIT PATHLOSS reference of jwst's format, from this module's slit model.
+
+    jwst's ``pathloss`` step reads, for MIRI LRS, a ``MirLrsPathlossModel``: one row per
+    wavelength (in descending order, as the CRDS files hold them) with a 2-D map of the point
+    source correction over the slit in detector pixels relative to the slit reference pixel (x
+    along the slit, y across it, which is also the dispersion direction). The map here is
+    ``T(wavelength, 0) / T(wavelength, y)`` (:func:`relative_correction`): the factor that
+    restores a source at ``y`` to the flux of a centred source. The real CRDS file cannot be
+    fetched offline; this one lets the real step run.
+
+    Parameters
+    ----------
+    wavelength_um : array_like, optional
+        Wavelengths of the table, um; default 4.0 to 14.0 in 0.1 um steps.
+    slit_width_arcsec : float
+        Slit width, arcsec.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.MirLrsPathlossModel
+    """
+    from stdatamodels.jwst import datamodels
+
+    wave = np.sort(_as_finite_array(np.arange(4.0, 14.01, 0.1) if wavelength_um is None else wavelength_um,
+                                    "wavelength_um", u.um, positive=True))[::-1]
+    step = 0.25  # pixels
+    # Across: inside the slit edges (+-0.255" = +-2.3 rows); along: the slit's 4.72" (+-21 px).
+    across_px = np.arange(-2.25, 2.2501, step)
+    along_px = np.arange(-21.0, 21.001, step)
+    across_arcsec = across_px / ROWS_PER_ARCSEC_ACROSS
+    correction = relative_correction(wave[:, None], across_arcsec[None, :], slit_width_arcsec)
+    maps = np.repeat(correction[:, :, None], along_px.size, axis=2).astype(np.float32)
+    table = np.zeros(wave.size, dtype=[("wavelength", "<f4"), ("pathloss", "<f4", maps.shape[1:]),
+                                       ("pathloss_err", "<f4", maps.shape[1:])])
+    table["wavelength"], table["pathloss"] = wave, maps
+    reference = datamodels.MirLrsPathlossModel(pathloss_table=table)
+    info = reference.meta.wcsinfo
+    info.wcsaxes = 2
+    info.crpix1, info.crval1, info.cdelt1 = 1.0, float(along_px[0]), step
+    info.crpix2, info.crval2, info.cdelt2 = 1.0, float(across_px[0]), step
+    info.ctype1, info.ctype2, info.cunit1, info.cunit2 = "X", "Y", "pixel", "pixel"
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
+    reference.meta.exposure.type = "MIR_LRS-FIXEDSLIT"
+    reference.meta.reftype = "PATHLOSS"
+    reference.meta.author = "lrs_helpers"
+    reference.meta.pedigree = "DUMMY"
+    reference.meta.useafter = "2022-01-01T00:00:00"
+    reference.meta.description = "T(0)/T(y) of the lrs_helpers.pathloss slit model, relative to a centred source"
+    return reference
+
+
+def pipeline_pathloss(image, *, user_slit_loc=None, offline=None):
+    """Run jwst's ``PathLossStep`` on an LRS slit image and return the correction it applied.
+
+    The image gets its WCS from jwst's ``AssignWcsStep`` (:func:`lrs_helpers.pipeline.assign_slit_wcs`),
+    then ``PathLossStep`` runs with :func:`pathloss_reference_model` as its PATHLOSS reference.
+    The step computes the source position from the target coordinates through the WCS (plus
+    ``user_slit_loc``), reads the reference there and multiplies the image by it.
+
+    Parameters
+    ----------
+    image : path-like or ImageModel
+        A MIR_LRS-FIXEDSLIT rate or cal image of a point source (not changed).
+    user_slit_loc : float, Quantity, None, or a list of them
+        The step's parameter: the source's offset across the slit, arcsec (None: the step's
+        default). A list runs the step once per entry on the same WCS.
+    offline : bool or None
+        As for :func:`lrs_helpers.pipeline.run_step`.
+
+    Returns
+    -------
+    wavelength_um : numpy.ndarray, shape (n,)
+        Wavelengths of the rows along the slit reference column, ascending.
+    correction : numpy.ndarray, shape (n,) or (len(user_slit_loc), n)
+        The factor the step multiplied the image by at those rows.
+    """
+    from jwst.pathloss import PathLossStep
+
+    from lrs_helpers import instrument, pipeline
+
+    with_wcs = pipeline.assign_slit_wcs(image, offline=offline)
+    with_wcs.meta.target.source_type = "POINT"
+    reference = pathloss_reference_model()
+    column = int(round(instrument.SLIT_REFERENCE_PIXEL[0]))
+    several = isinstance(user_slit_loc, (list, tuple))
+    locations = list(user_slit_loc) if several else [user_slit_loc]
+    corrections = []
+    for location in locations:
+        value = None if location is None else float(_as_finite_array(location, "user_slit_loc", u.arcsec))
+        result = pipeline.run_step(PathLossStep, with_wcs, offline=offline,
+                                   overrides={"pathloss": reference}, user_slit_loc=value)
+        wave = np.asarray(result.wavelength, dtype=float)[:, column]
+        corrections.append(np.asarray(result.pathloss_point, dtype=float)[:, column])
+    corrections = np.array(corrections)
+    good = np.isfinite(wave) & (wave > 0) & np.all(np.isfinite(corrections) & (corrections > 0), axis=0)
+    order = np.argsort(wave[good])
+    corrections = corrections[:, good][:, order]
+    return wave[good][order], (corrections if several else corrections[0])
 
 
 def offset_explorer(x1d_a, x1d_b, *, offset_a_arcsec=0.0):

@@ -381,3 +381,33 @@ def test_quantities_are_converted():
 def test_wrong_units_raise_one_clear_error(arguments, name):
     with pytest.raises(u.UnitConversionError, match=f"{name} is in .* cannot be converted"):
         pathloss.slit_throughput(*arguments)
+
+
+# --- jwst's PathLossStep, run offline with a reference of the CRDS format ------------------------
+
+
+def test_pipeline_pathloss_step_reads_the_reference_at_the_position():
+    # The real step (assign_wcs, then pathloss with our MirLrsPathlossModel): at the position it
+    # derives from the target coordinates (the slit centre here) the factor is 1, as since build
+    # 10; with user_slit_loc it is T(0)/T(y) of the slit model within 1% (the step interpolates
+    # bilinearly on the reference's 0.25 px grid; the correction itself is 2-21%).
+    image = sample.build("slit_nods")["cal_nod1"]
+    locations = [None, 0.15 * u.arcsec, -0.05]
+    wave, factors = pathloss.pipeline_pathloss(image, user_slit_loc=locations, offline=True)
+    assert wave.min() < 5.0 and wave.max() > 13.5
+    assert np.allclose(factors[0], 1.0, atol=1e-6)
+    for location, factor, least_peak in zip(locations[1:], factors[1:], (1.15, 1.015)):
+        model = pathloss.relative_correction(wave, location)
+        assert np.max(np.abs(factor / model - 1)) < 0.01
+        assert np.max(factor) > least_peak
+    single_wave, single = pathloss.pipeline_pathloss(image, user_slit_loc=0.15, offline=True)
+    assert np.array_equal(single_wave, wave) and np.allclose(single, factors[1])
+
+
+def test_pathloss_reference_has_the_crds_layout():
+    reference = pathloss.pathloss_reference_model()
+    reference.validate()
+    table = reference.pathloss_table
+    assert np.all(np.diff(table["wavelength"]) < 0)  # descending, as jwst expects for LRS
+    centre_row = int(round((0.0 - reference.meta.wcsinfo.crval2) / reference.meta.wcsinfo.cdelt2))
+    assert np.allclose(table["pathloss"][:, centre_row, :], 1.0)

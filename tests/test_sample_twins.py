@@ -84,7 +84,7 @@ def test_twin_products_open_validate_and_carry_keywords(built, name):
         header = fits.getheader(path)
         missing = [key for key in REQUIRED_KEYWORDS if key not in header]
         assert not missing, f"{role} ({path.name}) lacks {missing}"
-        if header["EXP_TYPE"] != "MIR_TACQ":  # target acquisition images through an imaging filter
+        if header["EXP_TYPE"] not in ("MIR_TACQ", "MIR_TACONFIRM"):  # TA images: an imaging filter
             assert header["FILTER"] == "P750L", role
 
 
