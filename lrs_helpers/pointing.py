@@ -5,9 +5,18 @@ and a systematic 0.15-0.20 arcsec offset in V3 between where FGS thinks MIRI poi
 does has been reported. The slit's short axis (ideal Y of the pysiaf aperture MIRIM_SLIT) lies
 within 5 degrees of +V3, so almost all of that offset goes *across* the 0.51 arcsec slit.
 
+Target acquisition (TA) removes that offset: the acquisition image (MIR_TACQ) shows the source
+in the TA region of interest, where the offset is expected; the verification image
+(MIR_TACONFIRM) shows it through the slit, where it ended up. TA images read out FASTGRPAVG were
+calibrated with one frame's time, so their rates are too high by the frames averaged per group
+(MIRI known issue LRS06, jwst#8069).
+
 Core functions: :func:`v2v3_offset_to_slit` / :func:`slit_to_v2v3_offset` (through pysiaf),
-:func:`centroid_source` (photutils) and :func:`pixel_to_v2v3_offset`. Edges: :func:`ta_centroid`
-reads a target-acquisition image, :func:`slit_explorer` is the V3-offset widget.
+:func:`centroid_source` (photutils), :func:`pixel_to_v2v3_offset`, :func:`ta_rate_factor` and
+:func:`source_count_rate` (photutils aperture photometry). Edges: :func:`ta_centroid` reads an
+acquisition or verification image (and on a slit verification image fits the position across
+the slit with the slit's clipping modelled), :func:`ta_exposure_time` reads a TA header's timing,
+:func:`slit_explorer` is the V3-offset widget. Offsets accept astropy Quantities.
 """
 
 import logging
@@ -279,14 +288,13 @@ class TACentroid:
 def _search_box(aperture, origin, shape):
     """(x_lo, x_hi, y_lo, y_hi), 0-based half-open, of the region searched for the source."""
     ap = siaf_aperture(aperture)
-    try:
-        corners_x, corners_y = ap.corners("det")
-    except (TypeError, ValueError, AttributeError, NotImplementedError):
-        # no detector frame (MIRIM_SLIT): a box around the reference point
+    if ap.AperType == "SLIT":
+        # no detector frame in the SIAF (MIRIM_SLIT): a box around the reference point
         x, y = v2v3_offset_to_pixel(0.0, 0.0, subarray_origin=origin, aperture=aperture)
         box = (x - SEARCH_HALF_SIZE_PX, x + SEARCH_HALF_SIZE_PX,
                y - SEARCH_HALF_SIZE_PX, y + SEARCH_HALF_SIZE_PX)
     else:
+        corners_x, corners_y = ap.corners("det")
         box = (min(corners_x) - origin[0], max(corners_x) - origin[0],
                min(corners_y) - origin[1], max(corners_y) - origin[1])
     x_lo, x_hi, y_lo, y_hi = (int(np.floor(box[0])), int(np.ceil(box[1])),
