@@ -17,7 +17,8 @@ maths lives there, not here.
 * ``err_vs_scatter``: x1dints -> :func:`lrs_helpers.errors.read_spectra` and
   :func:`lrs_helpers.errors.measure_factor`;
 * ``nod_disparity``: a pair of slit x1d nods -> :func:`lrs_helpers.pathloss.nod_ratio`;
-* ``pointing``: TA image (MIR_TACQ / MIR_TACONFIRM, rate or cal) -> :func:`lrs_helpers.pointing.ta_centroid`.
+* ``pointing``: TA image (MIR_TACQ / MIR_TACONFIRM, rate or cal) -> :func:`lrs_helpers.pointing.ta_centroid`;
+* ``ta_exposure_time``: TA image -> :func:`lrs_helpers.pointing.ta_exposure_time` (FASTGRPAVG rates).
 
 Severities (:data:`SEVERITIES`, mildest first):
 
@@ -153,6 +154,7 @@ NOTEBOOKS = {
     "err_vs_scatter": "07_error_estimates.ipynb",
     "nod_disparity": "06_pathloss_nods.ipynb",
     "pointing": "08_fgs_offset.ipynb",
+    "ta_exposure_time": "09_ta_fastgrpavg.ipynb",
     "applicability": "00_overview.ipynb",
 }
 
@@ -763,7 +765,9 @@ def check_nod_disparity(model, partner):
                 "offset_nod1": (fit.offset_a, "arcsec"), "offset_nod2": (fit.offset_b, "arcsec")}
     if abs(median - 1) <= NOD_TOLERANCE or exceeding < 0.5:
         severity = "ok"
-        message = f"the nods agree within the {100 * NOD_TOLERANCE:.0f}% repeatability (ratio {median:.3f})."
+        message = (f"the nods agree within the {100 * NOD_TOLERANCE:.0f}% repeatability (ratio {median:.3f}). "
+                   f"An along-slit nod keeps the source's across-slit offset, so agreeing nods can still "
+                   f"both be low: the TA verification image shows where the source sat (notebook 08).")
     else:
         severity = "problem" if abs(median - 1) >= PROBLEM_FRACTION else "warning"
         # the offset fit assumes pathloss is the only difference; scattered light from a bright
@@ -783,25 +787,43 @@ def check_nod_disparity(model, partner):
 
 
 def check_pointing(model):
-    """Source offset on a TA image (:func:`lrs_helpers.pointing.ta_centroid`) and what it would
-    cost in the slit (:func:`lrs_helpers.pointing.v2v3_offset_to_slit`,
-    :func:`lrs_helpers.pathloss.relative_correction`)."""
+    """Where the source is on a TA image (:func:`lrs_helpers.pointing.ta_centroid`).
+
+    On an acquisition image (MIR_TACQ) the offset from the TA reference point is what the
+    acquisition measures and then removes: reported as info, with what it would have cost in the
+    slit. On a slit verification image (MIR_TACONFIRM) the source's position in the slit and the
+    flux it loses there (:func:`lrs_helpers.pathloss.relative_correction`) are the finding.
+    """
     centroid = pointing.ta_centroid(model)
-    along, across = (float(v) for v in pointing.v2v3_offset_to_slit(centroid.dv2, centroid.dv3))
-    loss = float(1 - 1 / pathloss.relative_correction(POINTING_WAVELENGTH_UM, across))
     measured = {"dV2": (centroid.dv2, "arcsec"), "dV3": (centroid.dv3, "arcsec"),
-                "across_slit": (across, "arcsec"), "along_slit": (along, "arcsec"),
-                "loss_10um": (loss, "fraction if not removed"),
                 "x_pixel": (centroid.x_pixel, "px"), "y_pixel": (centroid.y_pixel, "px")}
-    if loss <= POINTING_LOSS_TOLERANCE:
-        severity = "ok"
-        message = (f"source within {math.hypot(centroid.dv2, centroid.dv3):.3f}\" of the TA reference "
-                   f"point ({100 * loss:.1f}% loss at 10 um if it stayed).")
+    if centroid.exp_type == "MIR_TACONFIRM" and np.isfinite(centroid.slit_across):
+        across = centroid.slit_across
+        loss = float(1 - 1 / pathloss.relative_correction(POINTING_WAVELENGTH_UM, across))
+        measured.update(across_slit=(across, "arcsec"), across_slit_error=(centroid.slit_across_error, "arcsec"),
+                        along_slit=(centroid.slit_along, "arcsec"), loss_10um=(loss, "fraction"))
+        if loss <= POINTING_LOSS_TOLERANCE:
+            severity = "ok"
+            message = (f"verification image: source {across:+.2f}\" across the slit "
+                       f"({100 * loss:.0f}% loss at 10 um).")
+        else:
+            severity = "problem" if loss >= PROBLEM_FRACTION else "warning"
+            message = (f"verification image: source {across:+.2f} +- {centroid.slit_across_error:.2f}\" across "
+                       f"the slit, {100 * loss:.0f}% of the light lost at 10 um that the pipeline's centred "
+                       f"pathloss does not restore: rerun pathloss with user_slit_loc={across:+.2f}.")
+    elif centroid.exp_type == "MIR_TACONFIRM":
+        severity = "info"
+        message = (f"verification image: source {centroid.dv2:+.3f}\" (V2), {centroid.dv3:+.3f}\" (V3) "
+                   f"from the {centroid.aperture} reference point.")
     else:
-        severity = "problem" if loss >= PROBLEM_FRACTION else "warning"
-        message = (f"source {centroid.dv2:+.3f}\" (V2), {centroid.dv3:+.3f}\" (V3) from the TA reference: "
-                   f"{across:+.3f}\" across the slit, {100 * loss:.1f}% lost at 10 um unless the "
-                   f"acquisition removed it; check the TA confirmation image or the nods.")
+        along, across = (float(v) for v in pointing.v2v3_offset_to_slit(centroid.dv2, centroid.dv3))
+        loss = float(1 - 1 / pathloss.relative_correction(POINTING_WAVELENGTH_UM, across))
+        measured.update(across_slit=(across, "arcsec"), along_slit=(along, "arcsec"),
+                        loss_10um=(loss, "fraction if not removed"))
+        severity = "info"
+        message = (f"acquisition image: source {centroid.dv2:+.3f}\" (V2), {centroid.dv3:+.3f}\" (V3) from the "
+                   f"TA reference point, the offset the acquisition measures and removes by design. "
+                   f"Where the source ended up shows on the verification image (MIR_TACONFIRM).")
 
     data = np.asarray(model.data, float)
 
@@ -811,10 +833,12 @@ def check_pointing(model):
         box = data[max(y0 - 15, 0):y0 + 16, max(x0 - 15, 0):x0 + 16]
         ax.imshow(box, origin="lower", cmap="magma", extent=(x0 - 15.5, x0 + 15.5, y0 - 15.5, y0 + 15.5),
                   vmin=np.nanpercentile(box, 5), vmax=np.nanpercentile(box, 99.5))
-        ref_x, ref_y = pointing.v2v3_offset_to_pixel(0.0, 0.0)
+        origin = (int(model.meta.subarray.xstart or 1), int(model.meta.subarray.ystart or 1))
+        ref_x, ref_y = pointing.v2v3_offset_to_pixel(0.0, 0.0, subarray_origin=origin,
+                                                     aperture=centroid.aperture)
         ax.plot(centroid.x_pixel, centroid.y_pixel, "c+", ms=12, label="centroid")
-        ax.plot(ref_x, ref_y, "wx", ms=10, label="TA reference")
-        ax.set(xlabel="column", ylabel="row", title="TA image")
+        ax.plot(ref_x, ref_y, "wx", ms=10, label=f"{centroid.aperture} reference")
+        ax.set(xlabel="column", ylabel="row", title=f"{centroid.exp_type} image")
         ax.legend(fontsize=8)
 
     return Finding("pointing", severity, message, measured, draw=draw)
@@ -994,6 +1018,24 @@ def check_scattered_light(model):
                    "bright sources); fit and remove it (scattered_light.correct_s2d).", measured)
 
 
+def check_ta_exposure_time(model):
+    """FASTGRPAVG TA images calibrated with one frame's time (MIRI LRS06, jwst#8069):
+    :func:`lrs_helpers.pointing.ta_exposure_time`."""
+    timing = pointing.ta_exposure_time(model)
+    measured = {"rate_factor": (timing.rate_factor, "pipeline / true rate"),
+                "frames_per_group": (timing.frames_per_group, ""),
+                "TGROUP": (timing.group_time, "s"), "true_group_time": (timing.true_group_time, "s")}
+    if abs(timing.rate_factor - 1.0) < 0.01:
+        return Finding("ta_exposure_time", "ok",
+                       f"{timing.readpatt}: TGROUP {timing.group_time:.3f} s matches "
+                       f"{timing.frames_per_group} frame(s) per group; rates are on the right scale.", measured)
+    return Finding("ta_exposure_time", "warning",
+                   f"{timing.readpatt} averages {timing.frames_per_group} frames per group but TGROUP is "
+                   f"{timing.group_time:.3f} s: rates are {timing.rate_factor:.2f} times too high. Divide them by "
+                   f"{timing.rate_factor:.2f} (pointing.ta_rate_factor) or measure on the verification image.",
+                   measured)
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry points
 # ---------------------------------------------------------------------------------------------
@@ -1010,7 +1052,10 @@ def _plan(model, level, mode, partner):
     subarray = str(model.meta.subarray.name or "")
     plan = []
     if mode == "ta":
-        return [("pointing", lambda: check_pointing(model))] if level in ("rate", "cal") else []
+        if level not in ("rate", "cal"):
+            return []
+        return [("pointing", lambda: check_pointing(model)),
+                ("ta_exposure_time", lambda: check_ta_exposure_time(model))]
     if level in ("uncal", "ramp"):
         nints, ngroups = np.shape(model.data)[:2]
         if subarray != "FULL":

@@ -31,7 +31,7 @@ Wavelength solution (in-flight specwcs)
 Trace width and sensitivity
     :func:`psf_sigma_pixels`, :func:`sensitivity_dn_s_per_ujy`
 Readout and detector
-    ``PIXEL_CLOCK_S``, ``SUBARRAY_CLOCKS``, ``READ_PATTERNS``, ``FRAME_TIME_S``, ``N_CHANNELS``,
+    ``PIXEL_CLOCK_S``, ``SUBARRAY_CLOCKS``, ``READ_PATTERNS``, ``TA_FRAMES_PER_GROUP``, ``FRAME_TIME_S``, ``N_CHANNELS``,
     ``EMI_FREQUENCIES_HZ``, ``GAIN_E_PER_DN``, ``FAST_CDS_READNOISE_DN``,
     ``SLITLESS_DETECTOR_COLUMNS``
 Data quality
@@ -197,6 +197,11 @@ SUBARRAY_CLOCKS = {
 #: Read patterns with a clock model: samples per pixel read, and whether a reset frame is read
 #: between integrations (the "R1" patterns).
 READ_PATTERNS = {"FAST": (1, False), "FASTR1": (1, True), "SLOW": (9, False), "SLOWR1": (9, True)}
+#: Frames averaged on board into one group by the target-acquisition read patterns (JDox "MIRI
+#: Target Acquisition": FAST 1; FASTGRPAVG 4, ..., FASTGRPAVG64 64; group time on the FULL array
+#: 2.775 s x frames, e.g. 11.10 s for FASTGRPAVG, 0.64 s on SLITLESSPRISM).
+TA_FRAMES_PER_GROUP = {"FAST": 1, "FASTGRPAVG": 4, "FASTGRPAVG8": 8, "FASTGRPAVG16": 16,
+                       "FASTGRPAVG32": 32, "FASTGRPAVG64": 64}
 #: Number of output channels read at the same time; column x belongs to channel x % 4.
 N_CHANNELS = 4
 #: Known MIRI EMI frequencies, Hz (jwst EMICORR reference file: "Hz390" and "Hz10").

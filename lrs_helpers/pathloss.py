@@ -1,10 +1,12 @@
 """Slit losses of a point source in the MIRI LRS slit, and what the two nods tell you about them.
 
-The pipeline's ``pathloss`` step corrects every LRS slit spectrum as if the source sat in the
-middle of the 0.51 arcsec wide slit. A source off centre *across* the slit loses more light, and
-more of it at long wavelengths where the PSF is wider, so the two nods disagree. Across the slit
-is also the dispersion direction on the detector, so the same offset shifts the wavelengths the
-pipeline assigns. This module measures both effects and corrects for them.
+Since build 10 (jwst 1.12) the pipeline's ``pathloss`` step corrects an LRS slit spectrum as if
+the source sat on the centre line of the 0.51 arcsec wide slit (before, at a poorly known position
+per nod, which made the nods disagree: MIRI known issue LRS04). A source off centre *across* the
+slit loses more light, more of it at long wavelengths where the PSF is wider; an along-slit nod
+keeps that offset, so both nods are low alike. Across the slit is also the dispersion direction on
+the detector, so the same offset shifts the wavelengths the pipeline assigns. This module measures
+both effects and corrects for them; :func:`pipeline_pathloss` runs jwst's own step offline.
 
 PSF model
 ---------
@@ -21,20 +23,24 @@ the model follows the measurement within 0.094 px (9%; rms 0.06 px). Below 6 um 
 and so does not change slit losses. Only the across-slit profile matters: the slit is 4.72 arcsec
 long and the nods sit about 1.2 arcsec from its ends, so no light of the core is lost along it.
 
-Core functions take numpy arrays and plain numbers and return new arrays (astropy tables where a
-table is the natural answer); the x1d readers and the widget sit at the end of the module.
+Core functions take numpy arrays and plain numbers (or astropy Quantities, converted) and return
+new arrays (astropy tables where a table is the natural answer); the x1d readers, the jwst step and
+the widget sit at the end of the module.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 from astropy import units as u
+from astropy.nddata import StdDevUncertainty
 from astropy.table import QTable
 from scipy.interpolate import CubicSpline
 from scipy.optimize import least_squares
 from scipy.special import erf
+from specutils import Spectrum
 
-from . import instrument
+from . import instrument, io
+from .units import to_value
 
 #: Slit width (arcsec) and telescope diameter (m): see lrs_helpers.instrument.
 SLIT_WIDTH_ARCSEC = instrument.SLIT_WIDTH_ARCSEC
@@ -65,7 +71,10 @@ DEFAULT_FIT_RANGE_UM = (5.0, 13.5)
 _ARCSEC_PER_RADIAN = 206264.806
 
 
-def _as_finite_array(values, name, *, positive=False):
+def _as_finite_array(values, name, unit, *, positive=False):
+    """``values`` as a float array in ``unit``: a Quantity is converted, a plain number is taken
+    to be in ``unit`` already; a Quantity of another physical type raises one clear error."""
+    values = to_value(values, unit, name)
     array = np.asarray(values, dtype=float)
     if array.size == 0:
         raise ValueError(f"{name} is empty; expected at least one value")
@@ -89,7 +98,7 @@ def psf_sigma_arcsec(wavelength_um):
     numpy.ndarray or float
         sigma, arcsec: ``sqrt((0.437 lambda/D)**2 + PSF_EXTRA_SIGMA_ARCSEC**2)``.
     """
-    wavelength = _as_finite_array(wavelength_um, "wavelength_um", positive=True)
+    wavelength = _as_finite_array(wavelength_um, "wavelength_um", u.um, positive=True)
     diffraction = AIRY_GAUSSIAN_SIGMA * wavelength * 1e-6 / TELESCOPE_DIAMETER_M * _ARCSEC_PER_RADIAN
     return np.sqrt(diffraction**2 + PSF_EXTRA_SIGMA_ARCSEC**2)
 
@@ -113,11 +122,24 @@ def slit_throughput(wavelength_um, across_offset_arcsec, slit_width_arcsec=SLIT_
         Throughput in [0, 1]: the Gaussian PSF of :func:`psf_sigma_arcsec` integrated between the
         slit edges. Symmetric in the offset and falling with its size.
     """
-    offset = _as_finite_array(across_offset_arcsec, "across_offset_arcsec")
-    width = float(_as_finite_array(slit_width_arcsec, "slit_width_arcsec", positive=True))
-    scale = np.sqrt(2.0) * psf_sigma_arcsec(wavelength_um)
+    offset = _as_finite_array(across_offset_arcsec, "across_offset_arcsec", u.arcsec)
+    width = float(_as_finite_array(slit_width_arcsec, "slit_width_arcsec", u.arcsec, positive=True))
+    return _throughput_for_sigma(psf_sigma_arcsec(wavelength_um), offset, width)
+
+
+def _throughput_for_sigma(sigma, offset, width):
+    """Gaussian of width ``sigma`` at ``offset`` integrated between +-width/2 (all arcsec)."""
+    scale = np.sqrt(2.0) * sigma
     half = width / 2.0
     return 0.5 * (erf((half - offset) / scale) + erf((half + offset) / scale))
+
+
+def _centroid_for_sigma(sigma, offset, width):
+    """Mean of a Gaussian of width ``sigma`` at ``offset`` truncated at +-width/2 (arcsec)."""
+    lower = (-width / 2.0 - offset) / sigma
+    upper = (width / 2.0 - offset) / sigma
+    density = np.exp(-0.5 * lower**2) - np.exp(-0.5 * upper**2)
+    return offset + sigma * density / np.sqrt(2.0 * np.pi) / _throughput_for_sigma(sigma, offset, width)
 
 
 def relative_correction(wavelength_um, across_offset_arcsec, slit_width_arcsec=SLIT_WIDTH_ARCSEC):
@@ -168,14 +190,9 @@ def transmitted_centroid_arcsec(wavelength_um, across_offset_arcsec,
         Centroid, arcsec from the slit centre line: the mean of the Gaussian PSF truncated at the
         slit edges, ``y + sigma (phi(a) - phi(b)) / (Phi(b) - Phi(a))``.
     """
-    offset = _as_finite_array(across_offset_arcsec, "across_offset_arcsec")
-    width = float(_as_finite_array(slit_width_arcsec, "slit_width_arcsec", positive=True))
-    sigma = psf_sigma_arcsec(wavelength_um)
-    lower = (-width / 2.0 - offset) / sigma
-    upper = (width / 2.0 - offset) / sigma
-    density = np.exp(-0.5 * lower**2) - np.exp(-0.5 * upper**2)
-    passed = slit_throughput(wavelength_um, offset, width)
-    return offset + sigma * density / np.sqrt(2.0 * np.pi) / passed
+    offset = _as_finite_array(across_offset_arcsec, "across_offset_arcsec", u.arcsec)
+    width = float(_as_finite_array(slit_width_arcsec, "slit_width_arcsec", u.arcsec, positive=True))
+    return _centroid_for_sigma(psf_sigma_arcsec(wavelength_um), offset, width)
 
 
 def dispersion_um_per_row(wavelength_um):
@@ -191,7 +208,7 @@ def dispersion_um_per_row(wavelength_um):
     numpy.ndarray
         um per detector row (negative: wavelength grows towards lower rows).
     """
-    wavelength = _as_finite_array(wavelength_um, "wavelength_um", positive=True)
+    wavelength = _as_finite_array(wavelength_um, "wavelength_um", u.um, positive=True)
     return np.interp(wavelength, DISPERSION_GRID_UM, DISPERSION_UM_PER_ROW)
 
 
@@ -410,8 +427,10 @@ class NodOffset:
     relative: float
     #: statistical and line-spread-shape errors added in quadrature
     relative_error: float
-    #: half the change of ``relative`` when features are taken to follow the clipped PSF's peak
-    #: instead of its centroid: the line-spread shape the model leaves out
+    #: model systematic on ``relative``: half its change when features are taken to follow the
+    #: clipped PSF's peak instead of its centroid, half its spread when the PSF width is changed
+    #: by +-PSF_WIDTH_UNCERTAINTY, SLIT_GEOMETRY_UNCERTAINTY_ARCSEC, and half the distance to the
+    #: mirror solution when that fits within 2 sigma, added in quadrature
     relative_systematic: float
     offset_a: float
     offset_a_error: float
@@ -422,19 +441,32 @@ class NodOffset:
     n_samples: int
 
 
-def _shifted_ratio_model(params, wave, spline_a, dispersion, slit_width, follow="centroid"):
+def _shifted_ratio_model(params, wave, spline_a, dispersion, slit_width, follow="centroid",
+                         psf_scale=1.0):
     offset_a, relative = params
+    sigma = psf_sigma_arcsec(wave) * psf_scale
     if follow == "centroid":
-        shift_rows = (transmitted_centroid_arcsec(wave, offset_a + relative, slit_width)
-                      - transmitted_centroid_arcsec(wave, offset_a, slit_width)) * ROWS_PER_ARCSEC_ACROSS
+        shift_rows = (_centroid_for_sigma(sigma, offset_a + relative, slit_width)
+                      - _centroid_for_sigma(sigma, offset_a, slit_width)) * ROWS_PER_ARCSEC_ACROSS
     else:  # the peak of the clipped PSF stays at the source position
         shift_rows = relative * ROWS_PER_ARCSEC_ACROSS
     # Nod B sees at assigned wavelength w the light nod A recorded at w - dispersion * shift,
     # converted to flux density with the dispersion at w (see _shifted).
     source_wave = wave - dispersion * shift_rows
-    ratio = (slit_throughput(wave, offset_a + relative, slit_width)
-             / slit_throughput(wave, offset_a, slit_width))
+    ratio = (_throughput_for_sigma(sigma, offset_a + relative, slit_width)
+             / _throughput_for_sigma(sigma, offset_a, slit_width))
     return spline_a(source_wave) * dispersion_um_per_row(source_wave) / dispersion * ratio
+
+
+#: Relative uncertainty of the PSF width used for the fit's model systematic: the model follows
+#: the measured trace width within 9% at 6.5-14 um (module docstring).
+PSF_WIDTH_UNCERTAINTY = 0.09
+#: Floor of the fit's model systematic on the relative offset, arcsec. The model's slit is
+#: straight and 0.51" wide; the pysiaf MIRIM_SLIT outline is 0.515" wide, its edges tilt, and
+#: its centre line moves by 0.002" between the two nod positions (+-0.945" along). On twins
+#: integrated over that outline, nods sharing a 0.15" offset give relative offsets 0.0052-0.0066"
+#: from the centre-line truth (6 noise seeds, scatter 0.0006"); 0.004" covers that at 1.6 sigma.
+SLIT_GEOMETRY_UNCERTAINTY_ARCSEC = 0.004
 
 
 def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
@@ -465,8 +497,12 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
         Relative and absolute offsets, arcsec, with 1-sigma errors scaled by the fit's reduced
         chi-square when it exceeds 1. Features are moved by the shift of the *centroid* of the
         light the slit passes; the clipped PSF's peak moves by the full offset, and narrow
-        features follow something in between, so the fit is repeated with the peak shift and half
-        the difference is added to ``relative_error`` as a systematic.
+        features follow something in between, so the fit is repeated with the peak shift and with
+        the PSF width changed by +-9% (:data:`PSF_WIDTH_UNCERTAINTY`); half of each change, and
+        the slit-geometry floor :data:`SLIT_GEOMETRY_UNCERTAINTY_ARCSEC`, are added to
+        ``relative_error`` as a systematic; so is half the distance to the mirror solution
+        ``(-offset_a, -relative)`` when it fits within 2 sigma (nods sharing their offset barely
+        shift, and the ratio alone cannot tell the sign).
     """
     wave, fa, ea, fb, eb = _sorted_usable(wavelength_um, flux_a, error_a, flux_b, error_b,
                                           wavelength_range_um, 20)
@@ -477,34 +513,53 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
     margin = np.abs(dispersion) * SLIT_WIDTH_ARCSEC * ROWS_PER_ARCSEC_ACROSS
     inner = (wave - margin > wave[0]) & (wave + margin < wave[-1])
 
-    def fit(follow):
+    half = slit_width_arcsec / 2.0
+    bound = 0.99 * half
+
+    def fit(follow="centroid", psf_scale=1.0, start=None):
         def residuals(params):
             model = _shifted_ratio_model(params, wave[inner], spline_a, dispersion[inner],
-                                         slit_width_arcsec, follow)
+                                         slit_width_arcsec, follow, psf_scale)
             ratio = model / fa[inner]
             sigma = np.sqrt(eb[inner] ** 2 + (ratio * ea[inner]) ** 2)
             return (fb[inner] - model) / sigma
 
-        # The chi-square surface has one minimum but is flat near the slit centre: start from
-        # the best point of a coarse grid, then refine.
-        half = slit_width_arcsec / 2.0
-        grid = np.linspace(-0.8 * half, 0.8 * half, 9)
-        starts = [(a, r) for a in grid for r in np.linspace(-0.8 * half, 0.8 * half, 17)
-                  if abs(a + r) < half]
-        costs = [np.nansum(residuals(start) ** 2) for start in starts]
-        start = starts[int(np.nanargmin(costs))]
-        bound = 0.99 * half
+        if start is None:
+            # The shift pins ``relative`` to a narrow valley (0.013 rows ~ 0.002 arcsec wide at
+            # S/N 120) while ``offset_a`` is set only by the ratio's weak colour: a coarse grid
+            # in ``relative`` misses the valley and can land in the mirror minimum (-offset_a,
+            # -relative) of the wrong sign. Start from the best point of a grid fine in
+            # ``relative`` (step 0.0025 arcsec), coarse in ``offset_a``, then refine.
+            starts = [(a, r) for a in np.linspace(-0.8 * half, 0.8 * half, 17)
+                      for r in np.arange(-1.6 * half, 1.6 * half + 1e-9, 0.0025)
+                      if abs(a + r) < 0.9 * half]
+            costs = [np.nansum(residuals(point) ** 2) for point in starts]
+            start = starts[int(np.nanargmin(costs))]
         return least_squares(residuals, start, bounds=([-bound, -2 * bound], [bound, 2 * bound]),
                              x_scale=0.05)
 
-    best = fit("centroid")
-    peak = fit("peak")
+    best = fit()
+    # Model systematics, each refitted from the best solution: features following the clipped
+    # PSF's peak instead of its centroid, and a PSF 9% narrower or wider.
+    variants = [fit("peak", start=best.x)] + [fit(psf_scale=1.0 + sign * PSF_WIDTH_UNCERTAINTY,
+                                                  start=best.x) for sign in (-1, 1)]
+    # The ratio is symmetric in the sign of the positions; only the shift tells (offset_a,
+    # relative) from (-offset_a, -relative). When the nods barely shift (a shared offset) the
+    # mirror solution fits about as well: count the difference when it is within 2 sigma.
+    mirror = fit(start=-best.x)
+    ambiguity = 0.0
+    if 2.0 * (mirror.cost - best.cost) < 4.0:
+        ambiguity = abs(float(mirror.x[1]) - float(best.x[1])) / 2.0
     dof = max(int(inner.sum()) - 2, 1)
     reduced_chi2 = float(2.0 * best.cost / dof)
     covariance = np.linalg.pinv(best.jac.T @ best.jac) * max(reduced_chi2, 1.0)
     offset_a, relative = (float(v) for v in best.x)
-    systematic = abs(float(peak.x[1]) - relative) / 2.0
-    systematic_a = abs(float(peak.x[0]) - offset_a) / 2.0
+    # half the peak-vs-centroid change, and half the spread of the PSF-width refits
+    systematic = float(np.sqrt((abs(variants[0].x[1] - relative) / 2.0) ** 2
+                               + (abs(variants[2].x[1] - variants[1].x[1]) / 2.0) ** 2
+                               + SLIT_GEOMETRY_UNCERTAINTY_ARCSEC**2 + ambiguity**2))
+    systematic_a = float(np.hypot(abs(variants[0].x[0] - offset_a) / 2.0,
+                                  abs(variants[2].x[0] - variants[1].x[0]) / 2.0))
     return NodOffset(
         relative=relative,
         relative_error=float(np.sqrt(covariance[1, 1] + systematic**2)),
@@ -538,17 +593,12 @@ def spectrum_arrays(x1d):
     wavelength_um, flux, error : numpy.ndarray
         New arrays; flux and error in the product's flux unit (Jy for x1d).
     """
-    from astropy.nddata import StdDevUncertainty
-    from specutils import Spectrum
-
     if isinstance(x1d, Spectrum):
         if x1d.uncertainty is None:
             raise ValueError("the spectrum has no uncertainty; expected flux errors to weigh the nods")
         wave = x1d.spectral_axis.to_value(u.um)
         return (np.array(wave, dtype=float), np.array(x1d.flux.value, dtype=float),
                 np.array(x1d.uncertainty.represent_as(StdDevUncertainty).array, dtype=float))
-    from lrs_helpers import io
-
     model = io.open_product(x1d, levels=("x1d",))
     try:
         if len(model.spec) == 0:
@@ -646,9 +696,6 @@ def corrected_spectrum(x1d, across_offset_arcsec):
     specutils.Spectrum
         New spectrum (Jy for x1d input) with a standard-deviation uncertainty.
     """
-    from astropy.nddata import StdDevUncertainty
-    from specutils import Spectrum
-
     wave, flux, error = spectrum_arrays(x1d)
     good = np.isfinite(wave) & (wave > 0)
     wave, flux, error = wave[good], flux[good], error[good]
@@ -660,6 +707,108 @@ def corrected_spectrum(x1d, across_offset_arcsec):
         spectral_axis=true_wave[order] * u.um,
         uncertainty=StdDevUncertainty(error[order] * factor[order]),
     )
+
+
+def pathloss_reference_model(wavelength_um=None, *, slit_width_arcsec=SLIT_WIDTH_ARCSEC):
+    """A MIR_LRS-FIXEDSLIT PATHLOSS reference of jwst's format, from this module's slit model.
+
+    jwst's ``pathloss`` step reads, for MIRI LRS, a ``MirLrsPathlossModel``: one row per
+    wavelength (in descending order, as the CRDS files hold them) with a 2-D map of the point
+    source correction over the slit in detector pixels relative to the slit reference pixel (x
+    along the slit, y across it, which is also the dispersion direction). The map here is
+    ``T(wavelength, 0) / T(wavelength, y)`` (:func:`relative_correction`): the factor that
+    restores a source at ``y`` to the flux of a centred source. The real CRDS file cannot be
+    fetched offline; this one lets the real step run.
+
+    Parameters
+    ----------
+    wavelength_um : array_like, optional
+        Wavelengths of the table, um; default 4.0 to 14.0 in 0.1 um steps.
+    slit_width_arcsec : float
+        Slit width, arcsec.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.MirLrsPathlossModel
+    """
+    from stdatamodels.jwst import datamodels
+
+    wave = np.sort(_as_finite_array(np.arange(4.0, 14.01, 0.1) if wavelength_um is None else wavelength_um,
+                                    "wavelength_um", u.um, positive=True))[::-1]
+    step = 0.25  # pixels
+    # Across: inside the slit edges (+-0.255" = +-2.3 rows); along: the slit's 4.72" (+-21 px).
+    across_px = np.arange(-2.25, 2.2501, step)
+    along_px = np.arange(-21.0, 21.001, step)
+    across_arcsec = across_px / ROWS_PER_ARCSEC_ACROSS
+    correction = relative_correction(wave[:, None], across_arcsec[None, :], slit_width_arcsec)
+    maps = np.repeat(correction[:, :, None], along_px.size, axis=2).astype(np.float32)
+    table = np.zeros(wave.size, dtype=[("wavelength", "<f4"), ("pathloss", "<f4", maps.shape[1:]),
+                                       ("pathloss_err", "<f4", maps.shape[1:])])
+    table["wavelength"], table["pathloss"] = wave, maps
+    reference = datamodels.MirLrsPathlossModel(pathloss_table=table)
+    info = reference.meta.wcsinfo
+    info.wcsaxes = 2
+    info.crpix1, info.crval1, info.cdelt1 = 1.0, float(along_px[0]), step
+    info.crpix2, info.crval2, info.cdelt2 = 1.0, float(across_px[0]), step
+    info.ctype1, info.ctype2, info.cunit1, info.cunit2 = "X", "Y", "pixel", "pixel"
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
+    reference.meta.exposure.type = "MIR_LRS-FIXEDSLIT"
+    reference.meta.reftype = "PATHLOSS"
+    reference.meta.author = "lrs_helpers"
+    reference.meta.pedigree = "DUMMY"
+    reference.meta.useafter = "2022-01-01T00:00:00"
+    reference.meta.description = "T(0)/T(y) of the lrs_helpers.pathloss slit model, relative to a centred source"
+    return reference
+
+
+def pipeline_pathloss(image, *, user_slit_loc=None, offline=None):
+    """Run jwst's ``PathLossStep`` on an LRS slit image and return the correction it applied.
+
+    The image gets its WCS from jwst's ``AssignWcsStep`` (:func:`lrs_helpers.pipeline.assign_slit_wcs`),
+    then ``PathLossStep`` runs with :func:`pathloss_reference_model` as its PATHLOSS reference.
+    The step computes the source position from the target coordinates through the WCS (plus
+    ``user_slit_loc``), reads the reference there and multiplies the image by it.
+
+    Parameters
+    ----------
+    image : path-like or ImageModel
+        A MIR_LRS-FIXEDSLIT rate or cal image of a point source (not changed).
+    user_slit_loc : float, Quantity, None, or a list of them
+        The step's parameter: the source's offset across the slit, arcsec (None: the step's
+        default). A list runs the step once per entry on the same WCS.
+    offline : bool or None
+        As for :func:`lrs_helpers.pipeline.run_step`.
+
+    Returns
+    -------
+    wavelength_um : numpy.ndarray, shape (n,)
+        Wavelengths of the rows along the slit reference column, ascending.
+    correction : numpy.ndarray, shape (n,) or (len(user_slit_loc), n)
+        The factor the step multiplied the image by at those rows.
+    """
+    from jwst.pathloss import PathLossStep
+
+    from lrs_helpers import instrument, pipeline
+
+    with_wcs = pipeline.assign_slit_wcs(image, offline=offline)
+    with_wcs.meta.target.source_type = "POINT"
+    reference = pathloss_reference_model()
+    column = int(round(instrument.SLIT_REFERENCE_PIXEL[0]))
+    several = isinstance(user_slit_loc, (list, tuple))
+    locations = list(user_slit_loc) if several else [user_slit_loc]
+    corrections = []
+    for location in locations:
+        value = None if location is None else float(_as_finite_array(location, "user_slit_loc", u.arcsec))
+        result = pipeline.run_step(PathLossStep, with_wcs, offline=offline,
+                                   overrides={"pathloss": reference}, user_slit_loc=value)
+        wave = np.asarray(result.wavelength, dtype=float)[:, column]
+        corrections.append(np.asarray(result.pathloss_point, dtype=float)[:, column])
+    corrections = np.array(corrections)
+    good = np.isfinite(wave) & (wave > 0) & np.all(np.isfinite(corrections) & (corrections > 0), axis=0)
+    order = np.argsort(wave[good])
+    corrections = corrections[:, good][:, order]
+    return wave[good][order], (corrections if several else corrections[0])
 
 
 def offset_explorer(x1d_a, x1d_b, *, offset_a_arcsec=0.0):

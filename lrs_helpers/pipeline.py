@@ -531,6 +531,91 @@ def slitless_specwcs_model():
     return reference
 
 
+def slit_specwcs_model():
+    """A MIR_LRS-FIXEDSLIT SPECWCS reference model rebuilt from the in-flight solution in :mod:`lrs_helpers.instrument`.
+
+    The slit counterpart of :func:`slitless_specwcs_model`: the in-flight CRDS table
+    (``jwst_miri_specwcs_0005.fits``: trace centre and wavelength per FULL-frame row, relative to
+    the slit reference pixel IMX/IMY = 326.13/300.7) rebuilt from the instrument fit. Pass the
+    real file instead whenever you have it.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.MiriLRSSpecwcsModel
+        Rows 7-393 of the FULL frame.
+    """
+    from stdatamodels.jwst import datamodels
+
+    x_ref, y_ref = 326.13, 300.7  # IMX / IMY of the in-flight SPECWCS, 1-based
+    rows = np.arange(393, 6, -1, dtype=np.float64)  # blue (high rows) to red, as in the CRDS table
+    x_center = np.asarray(instrument.trace_column("slit", rows)) - (x_ref - 1)
+    y_center = rows - (y_ref - 1)
+    half_width = 20.0
+    table = np.zeros(rows.size, dtype=[(name, "<f8") for name in (
+        "x_center", "y_center", "wavelength", "x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3")])
+    table["x_center"], table["y_center"] = x_center, y_center
+    table["wavelength"] = instrument.wavelength_at_row("slit", rows)
+    table["x0"] = table["x3"] = x_center - half_width
+    table["x1"] = table["x2"] = x_center + half_width
+    table["y0"] = table["y1"] = y_center + 0.5
+    table["y2"] = table["y3"] = y_center - 0.5
+    reference = datamodels.MiriLRSSpecwcsModel(wavetable=table)
+    reference.meta.x_ref, reference.meta.y_ref = x_ref, y_ref
+    reference.meta.x_ref_slitless, reference.meta.y_ref_slitless = 38.5, 829.0
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
+    reference.meta.instrument.filter = "P750L"
+    reference.meta.exposure.type = "MIR_LRS-FIXEDSLIT"
+    reference.meta.subarray.name = "FULL"
+    reference.meta.reftype = "SPECWCS"
+    reference.meta.author = "lrs_helpers"
+    reference.meta.pedigree = "DUMMY"
+    reference.meta.useafter = "2022-01-01T00:00:00"
+    reference.meta.description = "MIR_LRS-FIXEDSLIT SPECWCS rebuilt from the lrs_helpers instrument fit of specwcs_0005"
+    return reference
+
+
+def assign_slit_wcs(model, specwcs=None, *, offline=None):
+    """Run jwst ``AssignWcsStep`` on a MIR_LRS-FIXEDSLIT image without CRDS.
+
+    The pointing keywords assign_wcs needs (V2/V3 reference of MIRIM_SLIT from pysiaf; RA/Dec
+    reference at the target, roll 0) are filled on a copy where the product lacks them.
+
+    Parameters
+    ----------
+    model : DataModel or path-like
+        A MIR_LRS-FIXEDSLIT rate or cal image (ImageModel).
+    specwcs : path-like or MiriLRSSpecwcsModel, optional
+        The MIR_LRS-FIXEDSLIT SPECWCS reference; default :func:`slit_specwcs_model`.
+    offline : bool or None
+        As for :func:`run_step`.
+
+    Returns
+    -------
+    DataModel
+        A new model with ``meta.wcs`` (detector -> RA, Dec, wavelength).
+    """
+    from jwst.assign_wcs import AssignWcsStep
+    from stdatamodels.jwst import datamodels
+
+    from lrs_helpers.pointing import siaf_aperture
+
+    model = datamodels.open(model) if not hasattr(model, "meta") else model.copy()
+    info = model.meta.wcsinfo
+    if info.v2_ref is None or info.ra_ref is None:
+        slit = siaf_aperture(instrument.SLIT_APERTURE)
+        info.v2_ref, info.v3_ref = float(slit.V2Ref), float(slit.V3Ref)
+        info.v3yangle, info.vparity = float(slit.V3IdlYAngle), int(slit.VIdlParity)
+        info.ra_ref, info.dec_ref, info.roll_ref = model.meta.target.ra, model.meta.target.dec, 0.0
+    overrides = {reftype: "N/A" for reftype in AssignWcsStep.reference_file_types}
+    if specwcs is None:
+        specwcs = slit_specwcs_model()
+    elif not hasattr(specwcs, "wavetable"):
+        specwcs = str(specwcs)
+    overrides.update(distortion=siaf_distortion_model().copy(), specwcs=specwcs)
+    return run_step(AssignWcsStep, model, offline=offline, overrides=overrides)
+
+
 def assign_slitless_wcs(model, specwcs=None, *, offline=None):
     """Run jwst ``AssignWcsStep`` on slitless integrations without CRDS.
 

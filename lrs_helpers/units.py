@@ -49,6 +49,6 @@ def to_value(value, unit, name):
         converted = value.to_value(unit, equivalencies=equivalencies)
     except u.UnitConversionError:
         raise u.UnitConversionError(
-            f"{name}: {value} cannot be expressed in {unit} (expected a {unit.physical_type}); "
-            f"pass a Quantity in {unit} or a compatible unit, or a plain number in {unit}") from None
+            f"{name} is in {value.unit}, which cannot be converted to {unit} (expected a "
+            f"{unit.physical_type}); pass a Quantity in a compatible unit or a plain number in {unit}") from None
     return float(converted) if np.ndim(converted) == 0 else np.asarray(converted)

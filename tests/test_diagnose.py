@@ -139,14 +139,15 @@ def test_error_twin_factor_and_flagged_points():
 
 
 def test_nod_offset_pair_disparity_and_offset():
+    # the nod_offset twin's nods share their across-slit offset (an along-slit nod keeps it): they
+    # agree, and the fitted relative offset is the slit outline's 0.002" between the nods
     truth = sample.load_truth("nod_offset")
     finding = _report("nods_x1d_nod1")["nod_disparity"]
-    assert finding.severity == "problem"
+    assert finding.severity == "ok"
     band = (truth["wavelength"] >= 5.0) & (truth["wavelength"] <= 13.5)
     assert _value(finding, "median_ratio") == pytest.approx(np.median(truth["ratio_nod2_nod1"][band]), abs=0.02)
     error = _value(finding, "relative_offset_error")
-    # 3 sigma, plus 0.01" for the line-spread shape the pathloss model leaves out (notebook 06)
-    assert abs(_value(finding, "relative_offset") - truth["relative_offset_arcsec"]) < 3 * error + 0.01
+    assert abs(_value(finding, "relative_offset") - truth["relative_offset_from_centre_line_arcsec"]) < 3 * error
 
 
 def test_nod_pair_found_by_name_from_either_nod():
@@ -160,7 +161,8 @@ def test_nod_pair_found_by_name_from_either_nod():
 def test_ta_twin_offset_matches_the_truth():
     truth = sample.load_truth("ta_image")
     finding = _report("ta_image")["pointing"]
-    assert finding.severity == "warning"
+    # the acquisition image's offset is what TA removes by design: info, never a warning
+    assert finding.severity == "info"
     # 0.01" = 0.09 px: the Gaussian centroid of a 20000 DN/s Airy source is good to a few 0.01 px
     assert _value(finding, "dV2") == pytest.approx(truth["dv2_arcsec"], abs=0.01)
     assert _value(finding, "dV3") == pytest.approx(truth["dv3_arcsec"], abs=0.01)

@@ -7,6 +7,7 @@ model in lrs_helpers.pathloss; the real PSF-width and specwcs tables ground the 
 
 import numpy as np
 import pytest
+from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
 from hypothesis import given, settings
@@ -14,15 +15,24 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from lrs_helpers import io, pathloss, sample
+from lrs_helpers.sample import nods
 
 PSF_TABLE = "flight_derived/slit_psf_width_jw06620-obs13.fits"
 SPECWCS = "reference/jwst_miri_specwcs_0005.fits"
 
 
+#: The pair the ratio and correction tests use: nods 0.10" apart across the slit (as after a
+#: pointing drift between them), built with the nod_offset twin's builder.
+DIFFERENT_OFFSETS_ARCSEC = (0.05, 0.15)
+#: Offsets of the grid test, arcsec (issue 17).
+GRID_ARCSEC = (0.0, 0.05, 0.10, 0.15, 0.20)
+
+
 @pytest.fixture(scope="module")
-def twin():
-    files = sample.build("nod_offset")
-    return files, sample.load_truth("nod_offset")
+def twin(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("nods_apart")
+    files = nods.build(folder, seed=1, across_offsets_arcsec=DIFFERENT_OFFSETS_ARCSEC)
+    return files, sample.read_truth(folder)
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +145,50 @@ def test_offset_from_nods_recovers_injected(twin, fitted):
     assert fitted.offset_a == pytest.approx(truth["across_offset_nod1_arcsec"], abs=0.03)
     assert fitted.offset_b == pytest.approx(truth["across_offset_nod2_arcsec"], abs=0.03)
     assert 0.5 < fitted.reduced_chi2 < 3
+
+
+def _grid_cases():
+    cases = [(0.0, step) for step in GRID_ARCSEC] + [(step, 0.0) for step in GRID_ARCSEC[1:]]
+    cases += [(step, step) for step in GRID_ARCSEC[1:]]  # shared offsets, as an along-slit nod
+    return cases + [(0.10, 0.12)]  # the pair the fit once got with the wrong sign
+
+
+def test_nod_fitter_recovers_the_grid(tmp_path):
+    # Every pair of the grid, both nod orders and the shared offsets: the relative offset (from
+    # the local slit centre line of the pysiaf outline, which moves 0.002" between the nods)
+    # within 3 stated sigma, and the sign right wherever the offset is 0.05" or more. The stated
+    # errors are 0.001-0.018" (statistical, peak-vs-centroid, PSF width +-9%, slit geometry).
+    misses = []
+    for index, (first, second) in enumerate(_grid_cases()):
+        folder = tmp_path / f"pair{index}"
+        folder.mkdir()
+        files = nods.build(folder, seed=index + 11, across_offsets_arcsec=(first, second))
+        truth = sample.read_truth(folder)
+        fit = pathloss.estimate_offset_from_nods(files["x1d_nod1"], files["x1d_nod2"])
+        expected = truth["relative_offset_from_centre_line_arcsec"]
+        misses.append((first, second, fit.relative, fit.relative_error))
+        assert abs(fit.relative - expected) < 3 * fit.relative_error, misses[-1]
+        assert fit.relative_error < 0.02
+        if abs(expected) >= 0.05:
+            assert np.sign(fit.relative) == np.sign(expected), misses[-1]
+            assert abs(fit.relative) > 3 * fit.relative_error
+
+
+def test_shared_offset_twin_nods_agree(tmp_path):
+    # The default twin: both nods at +0.15" (an along-slit nod keeps the across offset), so the
+    # pipeline's centred correction leaves the nods in agreement but both low.
+    files = sample.build("nod_offset")
+    truth = sample.load_truth("nod_offset")
+    assert truth["across_offset_nod1_arcsec"] == truth["across_offset_nod2_arcsec"] == 0.15
+    ratio = pathloss.nod_ratio(files["x1d_nod1"], files["x1d_nod2"])
+    # Within the 2% nod repeatability: the pysiaf slit's centre line moves 0.002" between the
+    # nods, which at 0.15" off centre makes them differ by 1.0% (a 0.10" difference: ~15%).
+    assert abs(ratio.meta["median_ratio"] - 1) < 0.02
+    wave, flux, _ = pathloss.spectrum_arrays(files["x1d_nod1"])
+    band = (wave > 8) & (wave < 11)
+    true = np.interp(wave[band], truth["wavelength"][::-1], truth["true_flux_jy"][::-1])
+    # a 0.15" offset loses ~20% at 8-11 um against a centred source (model: 18-20%)
+    assert 0.12 < 1 - np.median(flux[band] / true) < 0.28
 
 
 def test_offset_sign_follows_nod_order(twin, fitted):
@@ -301,3 +355,80 @@ def test_spectrum_without_uncertainty_is_refused():
     bare = Spectrum(flux=np.ones(50) * u.Jy, spectral_axis=np.linspace(5, 13, 50) * u.um)
     with pytest.raises(ValueError, match="no uncertainty"):
         pathloss.nod_ratio(bare, bare)
+
+
+# --- physical inputs as astropy Quantity --------------------------------------------------------
+
+
+def test_quantities_are_converted():
+    # 10 um given in metres and 0.1 arcsec in mas: the same numbers as plain um / arcsec.
+    assert float(pathloss.slit_throughput(1e-5 * u.m, 0.1)) == pytest.approx(
+        float(pathloss.slit_throughput(10.0, 0.1)), rel=1e-12)
+    assert float(pathloss.slit_throughput(1e-5 * u.m, 0.1)) == pytest.approx(0.85, abs=0.01)
+    assert float(pathloss.relative_correction(10 * u.um, 100 * u.mas)) == pytest.approx(
+        float(pathloss.relative_correction(10.0, 0.1)), rel=1e-12)
+    assert float(pathloss.psf_sigma_arcsec(10000 * u.nm)) == pytest.approx(
+        float(pathloss.psf_sigma_arcsec(10.0)), rel=1e-12)
+    shift = pathloss.apparent_wavelength_shift_um([8.0, 10.0] * u.um, 0.15 * u.arcsec)
+    assert np.allclose(shift, pathloss.apparent_wavelength_shift_um([8.0, 10.0], 0.15))
+
+
+@pytest.mark.parametrize("arguments, name", [
+    ((10 * u.kg, 0.1), "wavelength_um"),
+    ((10.0, 0.1 * u.m / u.s), "across_offset_arcsec"),
+    ((10.0, 0.1, 0.5 * u.kg), "slit_width_arcsec"),
+])
+def test_wrong_units_raise_one_clear_error(arguments, name):
+    with pytest.raises(u.UnitConversionError, match=f"{name} is in .* cannot be converted"):
+        pathloss.slit_throughput(*arguments)
+
+
+# --- jwst's PathLossStep, run offline with a reference of the CRDS format ------------------------
+
+
+def test_pipeline_pathloss_step_reads_the_reference_at_the_position():
+    # The real step (assign_wcs, then pathloss with our MirLrsPathlossModel): at the position it
+    # derives from the target coordinates (the slit centre here) the factor is 1, as since build
+    # 10; with user_slit_loc it is T(0)/T(y) of the slit model within 1% (the step interpolates
+    # bilinearly on the reference's 0.25 px grid; the correction itself is 2-21%).
+    image = sample.build("slit_nods")["cal_nod1"]
+    locations = [None, 0.15 * u.arcsec, -0.05]
+    wave, factors = pathloss.pipeline_pathloss(image, user_slit_loc=locations, offline=True)
+    assert wave.min() < 5.0 and wave.max() > 13.5
+    assert np.allclose(factors[0], 1.0, atol=1e-6)
+    for location, factor, least_peak in zip(locations[1:], factors[1:], (1.15, 1.015)):
+        model = pathloss.relative_correction(wave, location)
+        assert np.max(np.abs(factor / model - 1)) < 0.01
+        assert np.max(factor) > least_peak
+    single_wave, single = pathloss.pipeline_pathloss(image, user_slit_loc=0.15, offline=True)
+    assert np.array_equal(single_wave, wave) and np.allclose(single, factors[1])
+
+
+def test_pathloss_reference_has_the_crds_layout():
+    reference = pathloss.pathloss_reference_model()
+    reference.validate()
+    table = reference.pathloss_table
+    assert np.all(np.diff(table["wavelength"]) < 0)  # descending, as jwst expects for LRS
+    centre_row = int(round((0.0 - reference.meta.wcsinfo.crval2) / reference.meta.wcsinfo.cdelt2))
+    assert np.allclose(table["pathloss"][:, centre_row, :], 1.0)
+
+
+def test_rebuilt_slit_specwcs_follows_the_crds_table(shared_data):
+    # The SPECWCS that lets assign_wcs run offline is rebuilt from the instrument fit of the real
+    # in-flight table (jwst_miri_specwcs_0005): same reference pixel, wavelengths within 0.02 um
+    # and trace centres within 0.1 px where the table is not folded over (5-13.5 um).
+    from stdatamodels.jwst import datamodels
+
+    from lrs_helpers import pipeline
+
+    rebuilt = pipeline.slit_specwcs_model()
+    with datamodels.MiriLRSSpecwcsModel(str(shared_data / SPECWCS)) as real:
+        assert (rebuilt.meta.x_ref, rebuilt.meta.y_ref) == pytest.approx((real.meta.x_ref, real.meta.y_ref), abs=1e-3)
+        table = real.wavetable
+        use = (table["wavelength"] > 5.0) & (table["wavelength"] < 13.5)
+        rows = np.asarray(table["y_center"])[use]
+        order = np.argsort(rebuilt.wavetable["y_center"])
+        wave = np.interp(rows, rebuilt.wavetable["y_center"][order], rebuilt.wavetable["wavelength"][order])
+        assert np.max(np.abs(wave - np.asarray(table["wavelength"])[use])) < 0.02
+        x_center = np.interp(rows, rebuilt.wavetable["y_center"][order], rebuilt.wavetable["x_center"][order])
+        assert np.max(np.abs(x_center - np.asarray(table["x_center"])[use])) < 0.1

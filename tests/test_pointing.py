@@ -145,7 +145,7 @@ def test_ta_centroid_rejects_a_spectrum():
 
 
 def test_ta_centroid_rejects_a_small_or_empty_image():
-    with pytest.raises(ValueError, match="does not cover the MIRIM_TALRS region"):
+    with pytest.raises(ValueError, match="does not cover the MIRIM_TALRS search region"):
         pointing.ta_centroid(np.ones((100, 100)))
     with pytest.raises(ValueError, match="region holds no valid pixels"):
         pointing.ta_centroid(np.full((1024, 1032), np.nan))
@@ -164,3 +164,131 @@ def test_centroid_source_fuzz(x, y, size):
         assert any(text in str(error) for text in ("at least", "valid pixels", "did not converge"))
         return
     assert np.isfinite(cx) and np.isfinite(cy)
+
+
+def test_offsets_accept_quantities_and_refuse_wrong_units():
+    from astropy import units as u
+
+    plain = pointing.v2v3_offset_to_slit(0.0, 0.18)
+    quantity = pointing.v2v3_offset_to_slit(0 * u.mas, 180 * u.mas)
+    assert np.allclose(plain, quantity)
+    assert np.allclose(pointing.v2v3_offset_to_pixel(0.1 * u.arcsec, 0.0 * u.deg),
+                       pointing.v2v3_offset_to_pixel(0.1, 0.0))
+    with pytest.raises(u.UnitConversionError, match="dv3_arcsec is in um"):
+        pointing.v2v3_offset_to_slit(0.0, 0.18 * u.um)
+
+
+# --- the verification image (MIR_TACONFIRM) ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def confirm_twin():
+    return sample.build("ta_confirm"), sample.load_truth("ta_confirm")
+
+
+def test_ta_centroid_finds_the_source_on_a_verification_image(confirm_twin, ta_twin):
+    files, truth = confirm_twin
+    result = pointing.ta_centroid(files["confirm"])
+    # searched around the slit, where the source is after the acquisition, not in the TA region
+    # 9.7" away (which the acquisition image uses)
+    assert result.exp_type == "MIR_TACONFIRM" and result.aperture == "MIRIM_SLIT"
+    assert result.x_pixel == pytest.approx(truth["x_pixel"], abs=0.1)
+    # the slit clips the PSF across (detector rows): the 2-D Gaussian centroid is pulled toward
+    # the slit centre by ~0.5 px, which the profile fit in the slit frame undoes
+    assert abs(result.y_pixel - truth["y_pixel"]) < 1.0
+    assert result.slit_along == pytest.approx(truth["slit_along_arcsec"], abs=0.01)
+    # The across position leans on the PSF width the model assumes (Gaussian of the pathloss
+    # model; the twin's PSF is an Airy, cut by the pysiaf slit outline): the stated error is the
+    # refit with the width +-9%, ~0.02"; the 0.12" offset must be found within 1.5 of it and
+    # be told apart from a centred source.
+    assert abs(result.slit_across - truth["slit_across_arcsec"]) < 1.5 * result.slit_across_error
+    assert 0.005 < result.slit_across_error < 0.03
+    assert result.slit_across > 3 * result.slit_across_error
+    acquisition = pointing.ta_centroid(ta_twin[0]["ta"])
+    assert acquisition.aperture == "MIRIM_TALRS" and np.isnan(acquisition.slit_across)
+
+
+def test_diagnose_reports_the_acquisition_offset_as_info_and_the_slit_loss(confirm_twin, ta_twin):
+    from lrs_helpers import diagnosis
+
+    acquisition = diagnosis.diagnose(ta_twin[0]["ta"])
+    assert acquisition["pointing"].severity == "info" and acquisition.exit_code == 0
+    files, truth = confirm_twin
+    report = diagnosis.diagnose(files["confirm"])
+    finding = report["pointing"]
+    # 0.12" across loses ~11% at 10 um against a centred source: a problem (>= 10%) or warning
+    assert finding.severity in ("warning", "problem")
+    loss = finding.measured["loss_10um"][0]
+    assert 0.05 < loss < 0.25
+    assert report["ta_exposure_time"].severity == "ok"
+
+
+# --- FASTGRPAVG acquisition images (LRS06) ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fastgrpavg_twin():
+    return sample.build("ta_fastgrpavg"), sample.load_truth("ta_fastgrpavg")
+
+
+def test_fastgrpavg_rate_factor_from_the_header(fastgrpavg_twin):
+    files, truth = fastgrpavg_twin
+    timing = pointing.ta_exposure_time(files["tacq"])
+    assert timing.readpatt == "FASTGRPAVG" and timing.frames_per_group == 4
+    assert timing.rate_factor == pytest.approx(truth["rate_factor"], rel=1e-6)
+    assert pointing.ta_exposure_time(files["confirm"]).rate_factor == pytest.approx(1.0)
+    assert pointing.ta_rate_factor("FASTGRPAVG8", 2.775, 2.775) == pytest.approx(8.0)
+    assert pointing.ta_rate_factor("FASTGRPAVG", 2.775, 11.10) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="not a MIRI TA read pattern"):
+        pointing.ta_rate_factor("FASTR1", 2.775, 2.775)
+
+
+def test_fastgrpavg_photometry_against_the_verification_image(fastgrpavg_twin):
+    # The pipeline's own ramp fit (jwst RampFitStep) on ramps whose groups average 4 frames:
+    # the acquisition image reads ~4x the verification image's rate; divided by the header's
+    # factor it agrees with it. 2% covers both images' noise (S/N ~300 in a 5 px aperture).
+    from stdatamodels.jwst import datamodels
+
+    files, truth = fastgrpavg_twin
+    rates = {}
+    for role in ("tacq", "confirm"):
+        found = pointing.ta_centroid(files[role])
+        with datamodels.open(files[role]) as model:
+            rates[role] = pointing.source_count_rate(model.data, (found.x_pixel, found.y_pixel))
+    factor = pointing.ta_exposure_time(files["tacq"]).rate_factor
+    assert rates["tacq"] / rates["confirm"] == pytest.approx(4.0, rel=0.02)
+    assert rates["tacq"] / factor / rates["confirm"] == pytest.approx(1.0, rel=0.02)
+    # against the injected rate: a 5 px (0.55") aperture holds ~90% of the 10 um Airy
+    assert 0.8 < rates["confirm"] / truth["source_dn_s"] < 0.95
+
+
+def test_fastgrpavg_ramp_fit_with_the_right_group_time_gives_the_true_rate(fastgrpavg_twin):
+    # The mechanism, checked: the same ramps fitted with TGROUP = 4 x TFRAME give the rate of
+    # the verification image, so the factor is the group time and nothing else.
+    from jwst.ramp_fitting import RampFitStep
+    from stdatamodels.jwst import datamodels
+
+    from lrs_helpers import pipeline
+
+    files, truth = fastgrpavg_twin
+    with datamodels.RampModel(files["tacq_ramp"]) as ramp, datamodels.open(files["tacq"]) as rate:
+        ramp.meta.exposure.group_time = truth["true_group_time_s"]
+        shape = ramp.data.shape[2:]
+        overrides = {"gain": pipeline.miri_gain_model(shape), "readnoise": pipeline.miri_readnoise_model(shape)}
+        result = pipeline.run_step(RampFitStep, ramp, offline=True, overrides=overrides)
+        fixed = result[0] if isinstance(result, (tuple, list)) else result
+        y, x = int(round(truth["tacq_y_pixel"])), int(round(truth["tacq_x_pixel"]))
+        box = (slice(y - 3, y + 4), slice(x - 3, x + 4))
+        assert np.nansum(rate.data[box]) / np.nansum(fixed.data[box]) == pytest.approx(4.0, rel=1e-3)
+
+
+def test_diagnose_warns_on_a_fastgrpavg_acquisition(fastgrpavg_twin):
+    from lrs_helpers import diagnosis
+
+    files, _ = fastgrpavg_twin
+    report = diagnosis.diagnose(files["tacq"])
+    finding = report["ta_exposure_time"]
+    assert finding.severity == "warning" and report.exit_code == 1
+    assert finding.measured["rate_factor"][0] == pytest.approx(4.0)
+    assert "4.00 times too high" in finding.message
+    assert diagnosis.diagnose(files["confirm"])["ta_exposure_time"].severity == "ok"

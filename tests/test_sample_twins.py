@@ -14,6 +14,8 @@ EXPECTED_EXP_TYPE = {
     "slit_nods": {"MIR_LRS-FIXEDSLIT"},
     "nod_offset": {"MIR_LRS-FIXEDSLIT"},
     "ta_image": {"MIR_TACQ"},
+    "ta_confirm": {"MIR_TACONFIRM"},
+    "ta_fastgrpavg": {"MIR_TACQ", "MIR_TACONFIRM"},
     "emi_tso": {"MIR_LRS-SLITLESS"},
     "slitless_background": {"MIR_LRS-SLITLESS"},
     "jump_bright": {"MIR_LRS-SLITLESS"},
@@ -30,6 +32,8 @@ REQUIRED_KEYWORDS = ("INSTRUME", "DETECTOR", "FILTER", "EXP_TYPE", "SUBARRAY", "
 MANIFEST_ROLES = {
     "slit_nods": {"rate_nod1", "rate_nod2", "cal_nod1", "s2d_nod1", "x1d_nod1", "x1d_nod2"},
     "ta_image": {"ta"},
+    "ta_confirm": {"confirm"},
+    "ta_fastgrpavg": {"tacq", "confirm"},
     "nod_offset": {"x1d_nod1", "x1d_nod2"},
     "emi_tso": {"uncal"},
     "slitless_background": {"rateints", "x1dints"},
@@ -80,7 +84,7 @@ def test_twin_products_open_validate_and_carry_keywords(built, name):
         header = fits.getheader(path)
         missing = [key for key in REQUIRED_KEYWORDS if key not in header]
         assert not missing, f"{role} ({path.name}) lacks {missing}"
-        if header["EXP_TYPE"] != "MIR_TACQ":  # target acquisition images through an imaging filter
+        if header["EXP_TYPE"] not in ("MIR_TACQ", "MIR_TACONFIRM"):  # TA images: an imaging filter
             assert header["FILTER"] == "P750L", role
 
 

@@ -35,7 +35,9 @@ from ..io import os_cause, output_error, scratch_folder
 SCENARIOS = {
     "slit_nods": ("lrs_helpers.sample.slit", "FIXEDSLIT point source at both nods, bright field source scattering into the slit"),
     "ta_image": ("lrs_helpers.sample.ta", "MIRIM_TALRS target-acquisition image of a source at a known V2/V3 offset"),
-    "nod_offset": ("lrs_helpers.sample.nods", "FIXEDSLIT nods at different across-slit positions, spectrum with real features"),
+    "nod_offset": ("lrs_helpers.sample.nods", "FIXEDSLIT nods sharing a 0.15\" across-slit offset, spectrum with real features"),
+    "ta_confirm": ("lrs_helpers.sample.ta_confirm", "MIR_TACONFIRM verification image: the source seen through the slit, 0.12\" off its centre line"),
+    "ta_fastgrpavg": ("lrs_helpers.sample.ta_fastgrpavg", "slitless TA image read out FASTGRPAVG and ramp-fitted by jwst with TGROUP = TFRAME, plus its FAST verification image"),
     "emi_tso": ("lrs_helpers.sample.emi_tso", "SLITLESSPRISM FASTR1 uncal ramps with 390.625 Hz and 10 Hz EMI"),
     "slitless_background": ("lrs_helpers.sample.slitless_bkg", "SLITLESSPRISM rateints with time-varying sky background; x1dints with wrong ERR"),
     "jump_bright": ("lrs_helpers.sample.jumps", "bright slitless source whose ramp peak trips the default jump threshold, plus real cosmic rays"),

@@ -1,4 +1,8 @@
-"""Sample twin "nod_offset": two FIXEDSLIT nods whose source sat at different places across the slit.
+"""Sample twin "nod_offset": two FIXEDSLIT nods of a source that sat off the slit centre line.
+
+An along-slit nod moves the telescope along the slit's length, so both nods share the source's
+across-slit offset (by default +0.15", the size of the FGS-MIRI pointing systematic); the
+builder also takes two different offsets, for tests of the nod fitter.
 
 What is injected, and how (independently of :mod:`lrs_helpers.pathloss`):
 
@@ -31,8 +35,9 @@ from scipy.special import erf
 from .. import instrument
 from . import grounding
 
-#: across-slit positions of the source at nod 1 and nod 2, arcsec (ideal Y of MIRIM_SLIT)
-ACROSS_OFFSETS_ARCSEC = (0.05, 0.15)
+#: across-slit positions of the source at nod 1 and nod 2, arcsec (ideal Y of MIRIM_SLIT): an
+#: along-slit nod keeps the across-slit offset, so both nods share it
+ACROSS_OFFSETS_ARCSEC = (0.15, 0.15)
 #: telescope diameter used for the diffraction width, m
 _DIAMETER_M = 6.5
 _ARCSEC_PER_RADIAN = 206264.806
@@ -71,6 +76,16 @@ def _slit_geometry():
     step = np.array(full.tel_to_det(*slit.idl_to_tel(0.0, 0.1)))
     rows_per_arcsec = (step[1] - centre[1]) / 0.1
     return Polygon(np.column_stack([along, across])), float(rows_per_arcsec)
+
+
+def _slit_centre_line(polygon, along):
+    """Across-slit position (arcsec) of the middle of the slit polygon at ``along`` arcsec."""
+    corners = polygon.vertices
+    # the two corners lowest across the slit end one long edge, the two highest the other
+    order = np.argsort(corners[:, 1])
+    low, high = corners[order[:2]], corners[order[2:]]
+    edge = [np.interp(along, *pair[np.argsort(pair[:, 0])].T) for pair in (low, high)]
+    return float(np.mean(edge))
 
 
 def _transmitted_profiles(wavelengths, along, across, polygon):
@@ -159,7 +174,7 @@ def _spec_table_dtype(spectrum):
     return np.dtype([(column["name"], np.dtype(column["datatype"])) for column in columns])
 
 
-def build(out_dir, seed):
+def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC):
     """Write the two nods' x1d products and the truth.
 
     Parameters
@@ -168,6 +183,8 @@ def build(out_dir, seed):
         Folder to write into (exists).
     seed : int
         Random seed of the noise.
+    across_offsets_arcsec : (float, float)
+        Source position across the slit at nod 1 and nod 2, arcsec.
 
     Returns
     -------
@@ -201,7 +218,7 @@ def build(out_dir, seed):
     snr = _SNR_AT_MEDIAN_RATE * np.sqrt(rate / np.median(rate))
 
     files, truth_arrays, positions = {}, {}, {}
-    for nod, across in zip((1, 2), ACROSS_OFFSETS_ARCSEC):
+    for nod, across in zip((1, 2), across_offsets_arcsec):
         along = instrument.NOD_OFFSETS_ARCSEC[nod - 1]
         signal, nodes, throughput_nodes = _observe(across, along, rows, fine_rows, fine_wave,
                                                       polygon, rows_per_arcsec)
@@ -239,6 +256,8 @@ def build(out_dir, seed):
         spectrum.extraction_xstart, spectrum.extraction_xstop = 27.0, 34.0
         spectrum.extraction_ystart, spectrum.extraction_ystop = float(rows[0]), float(rows[-1])
         model.spec.append(spectrum)
+        # the pathloss behaviour modelled is that of jwst 3.0 (since build 10: as if centred)
+        model.meta.calibration_software_version = "3.0.0"
         model.meta.cal_step.pathloss = "COMPLETE"
         model.meta.cal_step.photom = "COMPLETE"
         model.meta.cal_step.extract_1d = "COMPLETE"
@@ -249,7 +268,7 @@ def build(out_dir, seed):
         files[f"x1d_nod{nod}"] = path
         truth_arrays[f"flux_nod{nod}_noiseless"] = flux
         truth_arrays[f"throughput_nod{nod}"] = np.interp(assigned_wave, nodes, throughput_nodes)
-        positions[nod] = (along, across)
+        positions[nod] = (along, across, _slit_centre_line(polygon, along))
 
     truth_arrays["wavelength"] = assigned_wave
     truth_arrays["throughput_centred"] = centred_throughput
@@ -257,11 +276,16 @@ def build(out_dir, seed):
     truth_arrays["true_flux_jy"] = _true_spectrum_jy(assigned_wave)
     scalars = {
         "scenario": "nod_offset",
-        "across_offset_nod1_arcsec": ACROSS_OFFSETS_ARCSEC[0],
-        "across_offset_nod2_arcsec": ACROSS_OFFSETS_ARCSEC[1],
-        "relative_offset_arcsec": ACROSS_OFFSETS_ARCSEC[1] - ACROSS_OFFSETS_ARCSEC[0],
+        "across_offset_nod1_arcsec": float(across_offsets_arcsec[0]),
+        "across_offset_nod2_arcsec": float(across_offsets_arcsec[1]),
+        "relative_offset_arcsec": float(across_offsets_arcsec[1] - across_offsets_arcsec[0]),
         "along_offset_nod1_arcsec": positions[1][0],
         "along_offset_nod2_arcsec": positions[2][0],
+        # the pysiaf slit's centre line is not exactly ideal Y = 0: where it lies at each nod
+        "slit_centre_nod1_arcsec": positions[1][2],
+        "slit_centre_nod2_arcsec": positions[2][2],
+        "relative_offset_from_centre_line_arcsec": float(
+            (across_offsets_arcsec[1] - positions[2][2]) - (across_offsets_arcsec[0] - positions[1][2])),
         "rows_per_arcsec_across": rows_per_arcsec,
         "psf_model": "2-D Gaussian, sigma = diffraction (1.029 lambda/D FWHM, D=6.5 m) + blur from "
                      "the measured trace width at 7-14 um; integrated over the pysiaf MIRIM_SLIT polygon",
