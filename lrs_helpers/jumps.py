@@ -954,7 +954,9 @@ def sweep_jump_settings(ramp_model, settings=SWEEP_SETTINGS, *, trace_mask, rows
         One row per setting: ``rejection_threshold``, ``after_jump`` (after-jump flagging on),
         ``find_showers``; ``dropped`` (trace pixel-integrations left DO_NOT_USE by the jump flags:
         dropouts), ``false_flags`` (trace pixel-integrations with a jump flag away from a known
-        jump: each bends a slope), ``found`` / ``known`` (known jumps flagged, and in range);
+        jump: each bends a slope), ``off_trace`` (pixel-integrations flagged off the trace: cosmic
+        rays, and at low thresholds some noise), ``found`` / ``known`` (known jumps flagged, and
+        in range);
         with ``true_rate``, ``error_median`` and ``error_max``: |trace flux / true - 1| over the
         rows and integrations of the band.
     """
@@ -987,18 +989,21 @@ def sweep_jump_settings(ramp_model, settings=SWEEP_SETTINGS, *, trace_mask, rows
         dq = np.asarray(rateints.dq)
         dropped = ((dq & DO_NOT_USE) != 0) & ((dq & JUMP_DET) != 0) & trace[None]
         false = (flags & ~known_mask).any(axis=1) & trace[None]
+        off_trace = flags.any(axis=1) & ~trace[None]
         found = int(flags[known[:, 0], known[:, 1], known[:, 2], known[:, 3]].sum()) if len(known) else 0
         entry = (float(setting.get("rejection_threshold", DEFAULT_REJECTION_THRESHOLD)),
                  bool(setting.get("after_jump_flag_time1", 0) or setting.get("after_jump_flag_time2", 0)),
-                 bool(setting.get("find_showers", False)), int(dropped.sum()), int(false.sum()), found, len(known))
+                 bool(setting.get("find_showers", False)), int(dropped.sum()), int(false.sum()),
+                 int(off_trace.sum()), found, len(known))
         if true_rate is not None:
             true = np.where(trace, np.asarray(true_rate, float)[rows], 0.0).sum(axis=1)
             measured = np.where(trace[None], np.nan_to_num(np.asarray(rateints.data, float)), 0.0).sum(axis=2)
             error = np.abs(measured[:, true > 0] / true[true > 0] - 1.0)
             entry += (float(np.median(error)), float(np.max(error)))
         out.append(entry)
-    names = ("rejection_threshold", "after_jump", "find_showers", "dropped", "false_flags", "found", "known")
-    dtypes = (float, bool, bool, int, int, int, int)
+    names = ("rejection_threshold", "after_jump", "find_showers", "dropped", "false_flags", "off_trace", "found",
+             "known")
+    dtypes = (float, bool, bool, int, int, int, int, int)
     if true_rate is not None:
         names, dtypes = names + ("error_median", "error_max"), dtypes + (float, float)
     return Table(rows=out, names=names, dtype=dtypes)
@@ -1008,9 +1013,10 @@ def recommend_setting(sweep, min_recovery=0.95):
     """The swept setting to use: no dropouts, nearly all real jumps, fewest false trace flags.
 
     Among the settings with no dropped trace pixel, keep those that find at least
-    ``min_recovery`` of the known jumps the most sensitive of them finds (all of them when no
-    jumps are known), and take the one with the fewest false flags on the trace (each bends a
-    slope), then the lowest threshold.
+    ``min_recovery`` of the jumps the most sensitive of them finds -- the known jumps when the
+    sweep had some, else the flags off the trace (where no curvature trips the step: cosmic
+    rays) -- and take the one with the fewest false flags on the trace (each bends a slope),
+    then the lowest threshold, then after-jump flagging off (it only throws groups away).
 
     Parameters
     ----------
@@ -1033,9 +1039,9 @@ def recommend_setting(sweep, min_recovery=0.95):
     if not len(clean):
         raise ValueError(f"every swept setting drops trace pixels (fewest: {int(np.min(sweep['dropped']))}); "
                          "sweep higher thresholds or switch after-jump flagging off")
-    best_found = np.max(clean["found"])
-    good = clean[clean["found"] >= min_recovery * best_found]
-    order = np.lexsort((good["rejection_threshold"], good["false_flags"]))
+    recovered = clean["found"] if np.max(clean["known"]) > 0 else clean["off_trace"]
+    good = clean[recovered >= min_recovery * np.max(recovered)]
+    order = np.lexsort((good["after_jump"], good["rejection_threshold"], good["false_flags"]))
     return good[order[0]]
 
 

@@ -440,3 +440,19 @@ def test_detect_jumps_fuzz(ramps, threshold):
     assert flags.shape == ramps.shape and flags.dtype == bool
     assert not flags[:, 0].any()  # a jump starts at a difference, never at the first group
     np.testing.assert_array_equal(ramps, before)
+
+
+def test_recommend_setting_without_known_jumps_uses_the_flags_off_the_trace():
+    from astropy.table import Table
+
+    # threshold, after-jump, showers, dropped, false trace flags, off-trace flags, found, known
+    sweep = Table(rows=[(4.0, True, False, 30, 300, 120, 0, 0), (4.0, False, False, 0, 280, 118, 0, 0),
+                        (6.0, False, False, 0, 20, 90, 0, 0), (10.0, True, False, 0, 0, 60, 0, 0),
+                        (10.0, False, False, 0, 0, 60, 0, 0)],
+                  names=("rejection_threshold", "after_jump", "find_showers", "dropped", "false_flags", "off_trace",
+                         "found", "known"))
+    # no dropouts and >= 95% of the 118 off-trace flags: only 4 sigma without after-jump flagging
+    assert jumps.recommend_setting(sweep)["rejection_threshold"] == 4.0
+    # accepting half of them: the fewest false trace flags, and after-jump off on a tie
+    chosen = jumps.recommend_setting(sweep, min_recovery=0.5)
+    assert chosen["rejection_threshold"] == 10.0 and not chosen["after_jump"]
