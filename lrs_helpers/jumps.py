@@ -1,18 +1,24 @@
 """Jump-step dropouts at the bright spectral peak (MIRI LRS known issue MR-LRS03).
 
 Symptom: spectra of bright sources lose flux (or show gaps) exactly where they are brightest; the
-2-D images have the peak column flagged DO_NOT_USE and NaN over several adjacent rows.
-Cause: the jump step compares every group-to-group difference of a ramp with the median
-difference, in units of the noise the step expects (Poisson + read noise). Bright peak pixels
-have ramps that deviate from a straight line by more than that (charge redistribution as the
-well fills, residual non-linearity), so at the default rejection threshold of 4 sigma their
-differences are taken for cosmic rays.
+2-D images have the peak column DO_NOT_USE (with JUMP_DET) and NaN over several adjacent rows.
+Cause (jwst#7733): the jump step compares every group-to-group difference of a ramp with the
+median difference, in units of the noise the step expects (Poisson + read noise). Bright peak
+pixels have ramps that bend (charge spilling to the neighbours as the well fills, residual
+non-linearity), so at the default rejection threshold of 4 sigma their first differences are
+taken for cosmic rays; after-jump flagging (MIRI's jump parameters) then flags the rest of the
+ramp, and ramp_fit has no two adjacent usable groups left: no slope.
+
+A dropout is a peak pixel the jump step dropped; bad pixels, saturation, reference pixels and
+rows outside the calibrated range lose the peak too and are reported under their own cause
+(:data:`LOSS_CAUSES`), never as dropouts.
 
 Core (numpy arrays in, new arrays out, no jwst import)::
 
     detect_jumps(ramps, gain, readnoise, rejection_threshold)  -> bool (nints, ngroups, rows, cols)
     sweep_thresholds(ramps, gain, readnoise, thresholds, *, trace_mask=None, known_jumps=None) -> Table
-    recommend_threshold(sweep, min_recovery=0.95)               -> float
+    recommend_setting(sweep, min_recovery=0.95)                 -> the sweep row to use
+    trace_peak_columns(image, usable)                            -> peak column per row
     dropout_pixels(image, dq=None)                               -> bool mask of the dropped peak
     reference_profile(image, usable, row, ...)                   -> normalised cross-dispersion profile
     repair_image(image, dq=None, ...)                            -> (repaired image, filled mask)
@@ -22,11 +28,15 @@ Core (numpy arrays in, new arrays out, no jwst import)::
 
 Edges (products, pipeline steps, widgets)::
 
-    find_dropouts(product)            s2d, cal, calints, x1d, x1dints -> astropy Table
+    classify_peak_losses(product)     s2d, cal, calints, x1d, x1dints -> Table with a cause per loss
+    find_dropouts(product)            the same, jump-step dropouts only
     repair_spectrum(product, ...)     new model with filled pixels, each marked
+    jwst_pixel_replace(product)       jwst PixelReplaceStep, for comparison
     ramp_model_from_uncal(product)    RampModel for the jump step
     rerun_jump(ramp_model, rejection_threshold=..., **step_kw)  jwst JumpStep (offline or CRDS)
     fit_ramps(ramp_model)             jwst RampFitStep -> (rate, rateints)
+    run_jump_and_fit(ramp_model, jump_parameters)  firstframe, lastframe, jump, ramp_fit
+    sweep_jump_settings(ramp_model, settings, *, trace_mask, ...)  what each jump setting costs
     threshold_explorer(...)           ipywidgets slider over the rejection threshold
 
 Rows are the dispersion direction for LRS (one wavelength per detector row); a "trace peak" is
@@ -772,6 +782,33 @@ def repair_spectrum(product, *, half_width=3, max_distance=15):
     out.data = new_data.reshape(shape).astype(np.asarray(out.data).dtype)
     out.dq = new_dq.reshape(shape).astype(np.uint32)
     return out, filled.reshape(shape)
+
+
+def jwst_pixel_replace(product, *, algorithm="fit_profile", offline=None, **step_kw):
+    """jwst's own PixelReplaceStep on a 2-D product, to compare with :func:`repair_spectrum`.
+
+    Parameters
+    ----------
+    product : str, path-like or DataModel
+        An LRS ``cal``, ``calints`` or ``s2d`` product (never modified).
+    algorithm : str
+        PixelReplaceStep algorithm (jwst 3.0 default "fit_profile").
+    offline : bool or None
+        As :func:`lrs_helpers.pipeline.run_step` (the step needs no reference file).
+    **step_kw
+        Other PixelReplaceStep parameters (e.g. ``n_adjacent_cols``).
+
+    Returns
+    -------
+    DataModel
+        A new model; filled pixels carry FLUX_ESTIMATED and lose DO_NOT_USE.
+    """
+    from jwst.pixel_replace import PixelReplaceStep
+
+    from . import pipeline
+
+    model = _open(product, _IMAGE_LEVELS)
+    return pipeline.run_step(PixelReplaceStep, model, offline=offline, skip=False, algorithm=algorithm, **step_kw)
 
 
 def ramp_model_from_uncal(product):

@@ -205,6 +205,38 @@ def test_repair_restores_flux_and_marks_what_it_filled(twin):
     assert np.max(np.abs(errors)) < 0.04
 
 
+def test_our_repair_and_jwst_pixel_replace_side_by_side(twin):
+    files, truth, _ = twin
+    logging.disable(logging.CRITICAL)
+    try:
+        theirs = jumps.jwst_pixel_replace(files["calints"], offline=True)
+    finally:
+        logging.disable(logging.NOTSET)
+    ours, _ = jumps.repair_spectrum(files["calints"])
+    with datamodels.open(files["calints"]) as original:
+        before = np.asarray(original.data[:, :, 30:42], float)
+    complete = np.isfinite(before).all(axis=2)
+    errors = {"ours": [], "jwst": []}
+    for i, r in _dropped_peaks(truth):
+        if not complete[:, r].any():
+            continue
+        for name, model in (("ours", ours), ("jwst", theirs)):
+            flux = np.asarray(model.data[:, r, 30:42], float).sum(axis=1)
+            errors[name].append(flux[i] / np.median(flux[complete[:, r]]) - 1)
+    # box flux of the repaired rows against the same rows intact in the other integrations: on
+    # this twin ours is within 2.4% (median -0.3%), jwst's fit_profile within 4.6% (median -2.3%);
+    # the dropped pixels held 20-55%
+    assert len(errors["ours"]) >= 10
+    assert np.max(np.abs(errors["ours"])) < 0.03
+    assert np.max(np.abs(errors["jwst"])) < 0.06
+    # ours fills every dropped peak pixel (test_repair_restores_flux_...); jwst leaves a few
+    # where the rows around are dropped too (4 of 47 on this twin): require 85%, all marked
+    peak = _peak_columns(truth)
+    marked = [bool(theirs.dq[i, r, peak[r]] & jumps.FLUX_ESTIMATED) for i, r in _dropped_peaks(truth)]
+    finite = [bool(np.isfinite(theirs.data[i, r, peak[r]])) for i, r in _dropped_peaks(truth)]
+    assert marked == finite and np.mean(marked) >= 0.85
+
+
 def test_bad_pixels_are_not_dropouts(shared_data, tmp_path):
     # The real PID 8051 bad-pixel list (FULL-frame slit region) on the slit twin's cal image.
     badpix = np.loadtxt(shared_data / "flight_derived" / "slit_badpix_pid8051.txt", dtype=int)
