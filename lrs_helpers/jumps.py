@@ -18,6 +18,7 @@ Core (numpy arrays in, new arrays out, no jwst import)::
     detect_jumps(ramps, gain, readnoise, rejection_threshold)  -> bool (nints, ngroups, rows, cols)
     sweep_thresholds(ramps, gain, readnoise, thresholds, *, trace_mask=None, known_jumps=None) -> Table
     recommend_setting(sweep, min_recovery=0.95)                 -> the sweep row to use
+    time_outliers(data, err, nsigma=5.0)                         -> bool mask of outliers in time
     trace_peak_columns(image, usable)                            -> peak column per row
     dropout_pixels(image, dq=None)                               -> bool mask of the dropped peak
     reference_profile(image, usable, row, ...)                   -> normalised cross-dispersion profile
@@ -36,6 +37,7 @@ Edges (products, pipeline steps, widgets)::
     rerun_jump(ramp_model, rejection_threshold=..., **step_kw)  jwst JumpStep (offline or CRDS)
     fit_ramps(ramp_model)             jwst RampFitStep -> (rate, rateints)
     run_jump_and_fit(ramp_model, jump_parameters)  firstframe, lastframe, jump, ramp_fit
+    ramp_band(ramp_model, rows)       a band of rows as its own subarray (fast reruns)
     sweep_jump_settings(ramp_model, settings, *, trace_mask, ...)  what each jump setting costs
     threshold_explorer(...)           ipywidgets slider over the rejection threshold
 
@@ -89,6 +91,11 @@ SWEEP_SETTINGS = tuple(
     for dn1, time1 in ((10.0, 30.0), (0.0, 0.0))
     for showers in (False, True)
     if not (showers and threshold not in (4.0, 5.0)))
+
+#: JumpStep parameters that flag nothing (thresholds out of reach), for ramp fitting without
+#: up-the-ramp jump detection (then flag outliers in time, :func:`time_outliers`).
+JUMP_DETECTION_OFF = {"rejection_threshold": 1e6, "three_group_rejection_threshold": 1e6,
+                      "four_group_rejection_threshold": 1e6, "flag_4_neighbors": False}
 
 #: Causes :func:`classify_peak_losses` gives; only "jump" (and, in spectra, "varies") are dropouts.
 LOSS_CAUSES = {
@@ -239,6 +246,47 @@ def sweep_thresholds(ramps, gain, readnoise, thresholds, *, trace_mask=None, kno
     return Table(rows=rows, names=("threshold", "trace_flags", "other_flags", "trace_pixels",
                                    "known_found", "known_total", "known_fraction"),
                  dtype=(float, int, int, int, int, int, float))
+
+
+def time_outliers(data, err, nsigma=5.0):
+    """Pixel-integrations that stand out from the same pixel in the other integrations.
+
+    The TSO alternative to up-the-ramp jump detection: a cosmic ray raises one integration's
+    slope, a steady (or slowly varying) source does not change between integrations. Each
+    value is compared with the median of its pixel over the integrations, in units of its own
+    error.
+
+    Parameters
+    ----------
+    data : array_like
+        (nints, rows, cols) slopes or calibrated images, any unit.
+    err : array_like
+        Their 1-sigma errors, same shape and unit.
+    nsigma : float
+        Flag beyond this many sigma.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        New (nints, rows, cols) mask; NaN values are never flagged.
+
+    Raises
+    ------
+    ValueError
+        For fewer than 3 integrations (no median to compare with) or mismatched shapes.
+    """
+    data = np.asarray(data, dtype=float)
+    err = np.asarray(err, dtype=float)
+    if data.ndim != 3 or data.shape != err.shape:
+        raise ValueError(f"data and err must be 3-D (integrations, rows, columns) of one shape, got {data.shape} "
+                         f"and {err.shape}")
+    if data.shape[0] < 3:
+        raise ValueError(f"time_outliers needs at least 3 integrations, got {data.shape[0]}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(data, axis=0)
+        deviation = np.abs(data - median[None]) / err
+    return np.nan_to_num(deviation, nan=0.0, posinf=0.0) > nsigma
 
 
 # ---------------------------------------------------------------------------------------------
@@ -848,8 +896,10 @@ def ramp_model_from_uncal(product):
 def _offline_references(model):
     from . import pipeline
 
-    shape = np.shape(model.data)[-2:]
     subarray = model.meta.subarray.name or "SLITLESSPRISM"
+    # References cover the whole subarray; jwst cuts them to a band (see ramp_band).
+    shape = (instrument.SUBARRAYS[subarray][3], instrument.SUBARRAYS[subarray][2]) \
+        if subarray in instrument.SUBARRAYS else np.shape(model.data)[-2:]
     return {"gain": pipeline.miri_gain_model(shape, subarray=subarray),
             "readnoise": pipeline.miri_readnoise_model(shape, subarray=subarray)}
 
@@ -964,6 +1014,34 @@ def run_jump_and_fit(ramp_model, jump_parameters=None, *, offline=None, override
     return after_jump, rateints
 
 
+def ramp_band(ramp_model, rows):
+    """A band of detector rows of a ramp product, as its own subarray (jwst cuts references to it).
+
+    Parameters
+    ----------
+    ramp_model : str, path-like or DataModel
+        ``uncal`` or ``ramp`` product.
+    rows : slice
+        Detector rows to keep (0-based, half-open, step 1).
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.RampModel
+        A new model; SUBSTRT2 / SUBSIZE2 describe the band.
+    """
+    from stdatamodels.jwst import datamodels
+
+    ramp = ramp_model_from_uncal(ramp_model)
+    first, stop, _ = rows.indices(ramp.data.shape[2])
+    cut = datamodels.RampModel(data=np.asarray(ramp.data[:, :, first:stop]),
+                               groupdq=np.asarray(ramp.groupdq[:, :, first:stop]),
+                               pixeldq=np.asarray(ramp.pixeldq[first:stop]))
+    cut.update(ramp)
+    cut.meta.subarray.ystart = (ramp.meta.subarray.ystart or 1) + first
+    cut.meta.subarray.ysize = stop - first
+    return cut
+
+
 def sweep_jump_settings(ramp_model, settings=SWEEP_SETTINGS, *, trace_mask, rows=None, known_jumps=None,
                         true_rate=None, offline=None, overrides=None):
     """Run the jump step and ramp fit with several settings and count what each costs.
@@ -997,31 +1075,18 @@ def sweep_jump_settings(ramp_model, settings=SWEEP_SETTINGS, *, trace_mask, rows
         with ``true_rate``, ``error_median`` and ``error_max``: |trace flux / true - 1| over the
         rows and integrations of the band.
     """
-    from stdatamodels.jwst import datamodels
-
     ramp = ramp_model_from_uncal(ramp_model)
-    nrows = ramp.data.shape[2]
-    rows = slice(0, nrows) if rows is None else rows
+    rows = slice(0, ramp.data.shape[2]) if rows is None else rows
     first_row = rows.start or 0
     trace = np.asarray(trace_mask, bool)[rows]
-    cut = datamodels.RampModel(data=np.asarray(ramp.data[:, :, rows]), groupdq=np.asarray(ramp.groupdq[:, :, rows]),
-                               pixeldq=np.asarray(ramp.pixeldq[rows]))
-    cut.update(ramp)
-    # The band is a subarray of the exposure's: jwst cuts the references to it.
-    cut.meta.subarray.ystart = (ramp.meta.subarray.ystart or 1) + first_row
-    cut.meta.subarray.ysize = trace.shape[0]
-    from . import pipeline
-
-    run_offline = pipeline.should_run_offline(offline)
+    cut = ramp_band(ramp, rows)
     known = np.zeros((0, 4), int) if known_jumps is None else np.asarray(known_jumps, int).reshape(-1, 4)
     inside = (known[:, 2] >= first_row) & (known[:, 2] < first_row + trace.shape[0])
     known = known[inside] - np.array([0, 0, first_row, 0])
     known_mask, _ = _known_jump_mask(cut.data.shape, known)
     out = []
     for setting in settings:
-        # Fresh references per run: the steps may change the reference models they are given.
-        refs = {**_offline_references(ramp), **(overrides or {})} if run_offline else overrides
-        after_jump, rateints = run_jump_and_fit(cut, setting, offline=run_offline, overrides=refs)
+        after_jump, rateints = run_jump_and_fit(cut, setting, offline=offline, overrides=overrides)
         flags = (np.asarray(after_jump.groupdq) & JUMP_DET) != 0
         dq = np.asarray(rateints.dq)
         dropped = ((dq & DO_NOT_USE) != 0) & ((dq & JUMP_DET) != 0) & trace[None]
