@@ -72,8 +72,8 @@ DEFAULT_REJECTION_THRESHOLD = 4.0
 #: (jwst_miri_pars-jumpstep, named in jwst#7733) switches it on to catch the transient after a
 #: cosmic ray. Its exact numbers are not reachable offline; these reproduce the flag pattern
 #: STScI showed in jwst#7733 (every group from a ramp's first jump to its end flagged: 30 s is
-#: longer than any SLITLESSPRISM integration of a TSO segment here, 4 s), which leaves ramp_fit
-#: no two adjacent usable groups. Sweep them on your own ramps (:func:`sweep_jump_settings`).
+#: longer than the twin's 4 s integrations), which leaves ramp_fit no two adjacent usable
+#: groups. Sweep them on your own ramps (:func:`sweep_jump_settings`).
 MIRI_JUMP_PARAMETERS = {
     "rejection_threshold": DEFAULT_REJECTION_THRESHOLD,
     "after_jump_flag_dn1": 10.0,
