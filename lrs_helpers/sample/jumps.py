@@ -1,34 +1,39 @@
-"""Sample twin "jump_bright": a bright slitless source whose peak pixels trip the jump step.
+"""Sample twin "jump_bright": a bright slitless source whose peak pixels the jump step drops.
 
 An A-star flux standard 5.5 times brighter than BD+60 1753 (standing in for HD 2811 of PID
 4496) in MIR_LRS-SLITLESS, SLITLESSPRISM, FASTR1, 3 integrations of 25 groups. Written products:
 
-* ``uncal``: Level1bModel, uint16 ramps (3, 25, 416, 72) as jwst writes the raw exposure. The twin's
-  ramps are already linear and dark-free (as after the detector1 steps before jump), so the jump
-  step can run on them directly;
-* ``calints``: CubeModel of what the pipeline gave with the default jump threshold (4 sigma):
-  the peak pixels the jump step took for cosmic rays are NaN with DQ DO_NOT_USE + JUMP_DET, as
-  MR-LRS03 describes the affected products. (On these twin ramps jwst 3.0's ramp fit itself
-  keeps the unflagged middle of a flagged ramp, with DQ JUMP_DET and a slope ~1% low; the calints
-  stand for the observed cases where the flagged pixel is lost altogether);
+* ``uncal``: Level1bModel, uint16 ramps (3, 25, 416, 72). The ramps stand for what reaches the
+  jump step after dq_init, saturation, linearity, rscd and dark (none of which has a reference
+  offline): linear and dark-free except for the charge spilling below;
+* ``calints``: what jwst 3.0 made of that uncal: FirstFrameStep, LastFrameStep, JumpStep with
+  :data:`lrs_helpers.jumps.MIRI_JUMP_PARAMETERS`, RampFitStep, then the twin's flux calibration
+  (a photom-like DN/s -> MJy/sr factor). Every NaN / DO_NOT_USE pixel is the pipeline's own;
+  the peak pixels it drops come out DO_NOT_USE + JUMP_DET, as in jwst#7733;
 * ``x1dints``: TSOMultiSpecModel (stdatamodels 6: one EXTRACT1D row per integration, vector
   columns), box-extracted over the CRDS EXTRACT1D columns 30-41 the way jwst 3.0 extract_1d does
   it: NaN pixels are skipped, so the flux dips and NPIXELS drops at the dropouts;
-* ``truth``: the injected peak pixels, the real cosmic rays, the dropout wavelengths, the true flux.
+* ``truth``: the noise-free rates, the cosmic rays, and the pixels the pipeline dropped.
 
-Why the peak pixels trip the jump step (the injected physics): charge redistribution as the well
-fills (the brighter-fatter effect of the MIRI Si:As detector). A pixel holding ``Q`` DN has moved
+Why the peak pixels trip the jump step (the injected physics): charge spilling as the well fills
+(the brighter-fatter effect of the MIRI Si:As detector). A pixel holding ``Q`` DN has moved
 ``BFE_COEFFICIENT * Q**2 / FULL_WELL_DN`` DN of its charge to its two neighbours along the row by
 then; the row's flux is conserved, but the brightest pixels' ramps bend down and their
 neighbours' bend up. The jump step compares every group difference with the pixel's median
 difference in units of Poisson + read noise; the bending grows as signal**1.5 in those units, so
-only the peak pixels of the brightest rows exceed 4 sigma (at the start and end of each ramp).
-The coefficient is chosen so those deviations reach 5-7 sigma: flagged at 4, clear at ~9.
-On top come real cosmic rays: ``N_COSMIC_RAYS`` jumps of 100-3000 DN at random pixels and groups.
+only the peak pixels of the brightest rows exceed 4 sigma, at the start and end of each ramp.
+With after-jump flagging on (MIRI_JUMP_PARAMETERS), a jump flagged at the start of a ramp flags
+every later group too: no two adjacent usable groups remain and ramp_fit gives no slope (NaN,
+DO_NOT_USE) -- the flag pattern STScI showed for real LRS data in jwst#7733.
+
+Cosmic rays: ``N_COSMIC_RAYS`` steps at random science pixels and groups, with amplitudes from a
+power law dN/dA ~ A**-2 between ``CR_AMPLITUDE_DN`` (half of them below 2 x the lower limit, i.e.
+near the 4-10 sigma range of the jump step off the trace), so the price of a high threshold
+(missed hits) shows.
 
 Grounding: trace position, width, wavelength and count-rate shape come from
 :mod:`lrs_helpers.sample.grounding` (specwcs 0006, measured PSF width, standard-star spectra,
-PID 1053 sky background); gain 3.1 e-/DN and CDS read noise 5.9 DN from :mod:`lrs_helpers.pipeline`.
+PID 1053 sky background); gain 3.1 e-/DN and CDS read noise 5.9 DN from :mod:`lrs_helpers.instrument`.
 """
 
 import numpy as np
@@ -47,12 +52,10 @@ BFE_COEFFICIENT = 0.25
 FULL_WELL_DN = 60000.0
 #: reset level of the ramps, DN
 BIAS_DN = 7000.0
-#: cosmic rays injected over the exposure, and their amplitude range (DN)
-N_COSMIC_RAYS = 300
-CR_AMPLITUDE_DN = (100.0, 3000.0)
-#: noise-free deviation (sigma of the jump step's noise model) above which a peak pixel is
-#: recorded as one the default threshold flags: 1 sigma above 4.0, so noise cannot hide it
-PEAK_MARGIN_SIGMA = 5.0
+#: cosmic rays injected over the exposure, and the range of their power-law amplitudes (DN):
+#: 15 DN is ~2.5 sigma of a CDS difference off the trace, 5000 DN a large hit
+N_COSMIC_RAYS = 600
+CR_AMPLITUDE_DN = (15.0, 5000.0)
 #: nominal MIRI imager pixel area (0.11 arcsec square), steradian
 PIXAR_SR = 2.84403e-13
 #: CRDS EXTRACT1D reference (jwst_miri_extract1d_0005.json), MIR_LRS-SLITLESS box, 0-based columns
@@ -162,6 +165,15 @@ def _x1dints(calints, rows, wavelength):
                                  filename=f"{_FILE_ROOT}_x1dints.fits")
 
 
+def cosmic_ray_amplitudes(rng, size, low=CR_AMPLITUDE_DN[0], high=CR_AMPLITUDE_DN[1]):
+    """Amplitudes from a power law dN/dA ~ A**-2 between ``low`` and ``high`` (DN).
+
+    Half of the hits are below ``2 * low``: many are near the jump step's threshold.
+    """
+    u = rng.uniform(size=size)
+    return 1.0 / (1.0 / low - u * (1.0 / low - 1.0 / high))
+
+
 def build(out_dir, seed):
     """Write the jump_bright twin into ``out_dir``.
 
@@ -181,11 +193,9 @@ def build(out_dir, seed):
     source, table = grounding.point_source_rate("slitless", scale=SOURCE_SCALE)
     rate = source + grounding.slitless_background()
 
-    # Noise-free ramp (identical in every integration), then what the jump step will think of it.
+    # Noise-free ramp (identical in every integration), and how far the jump step will see it bend.
     clean = bfe_ramps(rate, NGROUPS, tgroup)
-    ratio = expected_ratio(clean, gain, readnoise)
-    peak_sigma = ratio.max(axis=0)
-    peak_mask = peak_sigma >= PEAK_MARGIN_SIGMA
+    peak_sigma = expected_ratio(clean[1:-1], gain, readnoise).max(axis=0)  # firstframe/lastframe drop the ends
 
     # Poisson (Gaussian approximation, per group increment) and read noise per read.
     increments = np.diff(clean, axis=0, prepend=0.0)
@@ -193,14 +203,14 @@ def build(out_dir, seed):
                       * np.sqrt(np.maximum(increments, 0.0) / gain), axis=1)
     noisy += rng.normal(0.0, readnoise / np.sqrt(2.0), noisy.shape)
 
-    # Real cosmic rays: a step in the ramp from a random group on, at distinct pixels.
+    # Cosmic rays: a step in the ramp from a random group on, at distinct science pixels.
     science_cols = np.arange(4, shape[1])  # columns 0-3 are reference pixels
     picks = rng.choice(NINTS * shape[0] * science_cols.size, N_COSMIC_RAYS, replace=False)
     cr_int, rest = np.divmod(picks, shape[0] * science_cols.size)
     cr_row, cr_colidx = np.divmod(rest, science_cols.size)
     cr_col = science_cols[cr_colidx]
-    cr_group = rng.integers(2, NGROUPS - 1, N_COSMIC_RAYS)
-    cr_amp = np.exp(rng.uniform(*np.log(CR_AMPLITUDE_DN), N_COSMIC_RAYS))
+    cr_group = rng.integers(2, NGROUPS - 1, N_COSMIC_RAYS)  # groups the fit uses (not first/last)
+    cr_amp = cosmic_ray_amplitudes(rng, N_COSMIC_RAYS)
     for i, g, y, x, a in zip(cr_int, cr_group, cr_row, cr_col, cr_amp):
         noisy[i, g:, y, x] += a
     raw = np.clip(np.rint(noisy + BIAS_DN), 0, 65535).astype(np.uint16)
@@ -210,21 +220,13 @@ def build(out_dir, seed):
     integration_s = NGROUPS * tgroup
     uncal.int_times = _int_times(uncal.meta.exposure.start_time, integration_s, NINTS)
 
-    # calints: the slope of the ramp as fitted (BFE included), with per-integration noise, and the
-    # peak pixels the default jump step flags coming out NaN / DO_NOT_USE + JUMP_DET.
-    fitted = (clean[-1] - clean[0]) / ((NGROUPS - 1) * tgroup)
-    var_poisson = fitted / (gain * integration_s)
-    var_rnoise = np.full(shape, 12.0 * (readnoise / np.sqrt(2.0)) ** 2 / ((NGROUPS ** 3 - NGROUPS) * tgroup ** 2))
-    rates = fitted + rng.normal(size=(NINTS, *shape)) * np.sqrt(var_poisson + var_rnoise)
+    # calints: the real jwst steps on that uncal, then a photom-like flux calibration.
+    after_jump, rateints = jumps.run_jump_and_fit(uncal, offline=True)
     wavelength_map = instrument.wavelength_map("slitless")
     sensitivity = instrument.sensitivity_dn_s_per_ujy(wavelength_map)
     valid = np.isfinite(wavelength_map) & (sensitivity > 0)
     to_mjysr = np.where(valid, 1e-12 / (np.where(valid, sensitivity, 1.0) * PIXAR_SR), np.nan)
-    dq = np.where(valid, 0, jumps.DO_NOT_USE | 512).astype(np.uint32)  # 512: NON_SCIENCE
-    dq = np.broadcast_to(dq, (NINTS, *shape)).copy()
-    dq[:, peak_mask] |= jumps.DO_NOT_USE | jumps.JUMP_DET
-    sci = rates * to_mjysr
-    sci[:, peak_mask] = np.nan
+    dq = np.asarray(rateints.dq, np.uint32) | np.where(valid, 0, jumps.DO_NOT_USE | jumps.NON_SCIENCE).astype(np.uint32)
 
     calints = datamodels.CubeModel(shape=(NINTS, *shape))
     _metadata(calints, f"{_FILE_ROOT}_calints.fits")
@@ -232,13 +234,13 @@ def build(out_dir, seed):
     calints.meta.bunit_err = "MJy/sr"
     calints.meta.photometry.pixelarea_steradians = PIXAR_SR
     calints.meta.photometry.pixelarea_arcsecsq = 0.0121
-    for step in ("jump", "ramp_fit", "flat_field", "srctype", "photom"):
+    for step in ("firstframe", "lastframe", "jump", "ramp_fit", "flat_field", "srctype", "photom"):
         setattr(calints.meta.cal_step, step, "COMPLETE")
     calints.meta.target.source_type = "POINT"
     calints.meta.wcsinfo.dispersion_direction = 2
-    calints.data = sci.astype(np.float32)
-    calints.var_poisson = np.broadcast_to(var_poisson * to_mjysr ** 2, (NINTS, *shape)).astype(np.float32)
-    calints.var_rnoise = np.broadcast_to(var_rnoise * to_mjysr ** 2, (NINTS, *shape)).astype(np.float32)
+    calints.data = (np.asarray(rateints.data, float) * to_mjysr).astype(np.float32)
+    calints.var_poisson = (np.asarray(rateints.var_poisson, float) * to_mjysr ** 2).astype(np.float32)
+    calints.var_rnoise = (np.asarray(rateints.var_rnoise, float) * to_mjysr ** 2).astype(np.float32)
     calints.var_flat = np.zeros((NINTS, *shape), np.float32)
     calints.err = np.sqrt(calints.var_poisson + calints.var_rnoise).astype(np.float32)
     calints.err[np.isnan(calints.data)] = np.nan
@@ -256,9 +258,13 @@ def build(out_dir, seed):
         model.validate()
         out[role] = write_product(model, out_dir / model.meta.filename, function=build, parameters=parameters)
 
+    # What the pipeline dropped: trace pixels DO_NOT_USE because of the jump flags.
+    trace_mask = source > 0.05 * source.max(axis=1, keepdims=True).clip(1e-9)
+    fitted = (clean[-2] - clean[1]) / ((NGROUPS - 3) * tgroup)  # slope over the groups the fit uses
+    dropped = ((dq & jumps.DO_NOT_USE) != 0) & ((dq & jumps.JUMP_DET) != 0) & trace_mask[None]
+    drop_int, drop_row, drop_col = np.nonzero(dropped)
     first, last = EXTRACT_COLUMNS
     box = slice(first, last + 1)
-    peak_rows, peak_cols = np.nonzero(peak_mask)
     true_box_mjysr = (fitted * to_mjysr)[rows][:, box]
     out["truth"] = grounding.write_truth(out_dir, {
         "scenario": "jump_bright",
@@ -267,27 +273,20 @@ def build(out_dir, seed):
         "readnoise_cds_dn": readnoise,
         "bfe_coefficient": BFE_COEFFICIENT,
         "full_well_dn": FULL_WELL_DN,
-        "peak_margin_sigma": PEAK_MARGIN_SIGMA,
-        "default_threshold": jumps.DEFAULT_REJECTION_THRESHOLD,
+        "jump_parameters": dict(jumps.MIRI_JUMP_PARAMETERS),
         "max_expected_sigma": float(peak_sigma.max()),
-        "n_peak_pixels": int(peak_mask.sum()),
-        "dropout_rows": sorted({int(r) for r in peak_rows}),
-        "dropout_wavelengths_um": [float(wavelength_map[r, c]) for r, c in
-                                   sorted({int(r): int(c) for r, c in zip(peak_rows, peak_cols)}.items())],
+        "n_dropped_pixels": int(dropped.sum()),
         "extract_columns": list(EXTRACT_COLUMNS),
         "nints": NINTS,
         "ngroups": NGROUPS,
         "units": {"rate": "DN/s", "flux": "Jy", "cosmic_rays": "integration, group, row, column; DN"},
     }, arrays={
-        "peak_pixels": np.stack([peak_rows, peak_cols], axis=1),
+        # (integration, row, column) of every trace pixel the pipeline dropped (DO_NOT_USE + JUMP_DET)
+        "dropped_pixels": np.stack([drop_int, drop_row, drop_col], axis=1),
         "peak_expected_sigma": peak_sigma.astype(np.float32),
-        # (row, column, group) of the peak pixels' groups expected >= PEAK_MARGIN_SIGMA: the groups
-        # the default jump step flags (group g = the difference from group g-1 to g)
-        "peak_groups": np.array([(r, c, g + 1) for r, c in zip(peak_rows, peak_cols)
-                                 for g in np.flatnonzero(ratio[:, r, c] >= PEAK_MARGIN_SIGMA)]),
         "cosmic_rays": np.stack([cr_int, cr_group, cr_row, cr_col], axis=1),
         "cosmic_ray_dn": cr_amp,
-        "trace_mask": source > 0.05 * source.max(axis=1, keepdims=True).clip(1e-9),
+        "trace_mask": trace_mask,
         "rate_dn_s": fitted,
         "row": rows,
         "wavelength_um": table["wavelength_um"],
