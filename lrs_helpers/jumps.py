@@ -50,8 +50,12 @@ import warnings
 import numpy as np
 from astropy.table import Table
 from scipy.ndimage import maximum_filter1d
+from stcal.jump.jump import detect_jumps_data
+from stcal.jump.jump_class import JumpData
+from stdatamodels.jwst import datamodels
 
-from . import instrument
+from . import instrument, pipeline
+from .io import open_product
 
 #: JWST data-quality bits used here (values of the jwst/stdatamodels DQ flag table)
 DO_NOT_USE = instrument.DQ["DO_NOT_USE"]
@@ -158,9 +162,6 @@ def detect_jumps(ramps, gain, readnoise, rejection_threshold=DEFAULT_REJECTION_T
     numpy.ndarray of bool
         New array, shape of ``ramps``: True where the group starts a jump (JUMP_DET).
     """
-    from stcal.jump.jump import detect_jumps_data
-    from stcal.jump.jump_class import JumpData
-
     ramps = _as_ramps(ramps)
     shape2d = ramps.shape[2:]
     gain2d = np.broadcast_to(np.asarray(gain, dtype=np.float32), shape2d).copy()
@@ -592,8 +593,6 @@ _SPECTRUM_LEVELS = ("x1d", "x1dints")
 
 
 def _open(product, levels):
-    from .io import open_product
-
     return open_product(product, levels=levels, extensions=None)
 
 
@@ -853,8 +852,6 @@ def jwst_pixel_replace(product, *, algorithm="fit_profile", offline=None, **step
     """
     from jwst.pixel_replace import PixelReplaceStep
 
-    from . import pipeline
-
     model = _open(product, _IMAGE_LEVELS)
     return pipeline.run_step(PixelReplaceStep, model, offline=offline, skip=False, algorithm=algorithm, **step_kw)
 
@@ -876,10 +873,6 @@ def ramp_model_from_uncal(product):
     stdatamodels.jwst.datamodels.RampModel
         A new model.
     """
-    from stdatamodels.jwst import datamodels
-
-    from .io import open_product
-
     model = open_product(product, levels=("uncal", "ramp"), extensions=None)
     if isinstance(model, datamodels.RampModel):
         return model.copy()
@@ -894,8 +887,6 @@ def ramp_model_from_uncal(product):
 
 
 def _offline_references(model):
-    from . import pipeline
-
     subarray = model.meta.subarray.name or "SLITLESSPRISM"
     # References cover the whole subarray; jwst cuts them to a band (see ramp_band).
     shape = (instrument.SUBARRAYS[subarray][3], instrument.SUBARRAYS[subarray][2]) \
@@ -931,8 +922,6 @@ def rerun_jump(ramp_model, rejection_threshold=DEFAULT_REJECTION_THRESHOLD, *, o
     """
     from jwst.jump import JumpStep
 
-    from . import pipeline
-
     ramp = ramp_model_from_uncal(ramp_model)
     run_offline = pipeline.should_run_offline(offline)
     refs = dict(overrides or {})
@@ -960,8 +949,6 @@ def fit_ramps(ramp_model, *, offline=None, overrides=None, **step_kw):
         Slope per integration, DN/s.
     """
     from jwst.ramp_fitting import RampFitStep
-
-    from . import pipeline
 
     run_offline = pipeline.should_run_offline(offline)
     refs = dict(overrides or {})
@@ -999,8 +986,6 @@ def run_jump_and_fit(ramp_model, jump_parameters=None, *, offline=None, override
     from jwst.firstframe import FirstFrameStep
     from jwst.lastframe import LastFrameStep
 
-    from . import pipeline
-
     ramp = ramp_model_from_uncal(ramp_model)
     run_offline = pipeline.should_run_offline(offline)
     with warnings.catch_warnings():
@@ -1029,8 +1014,6 @@ def ramp_band(ramp_model, rows):
     stdatamodels.jwst.datamodels.RampModel
         A new model; SUBSTRT2 / SUBSIZE2 describe the band.
     """
-    from stdatamodels.jwst import datamodels
-
     ramp = ramp_model_from_uncal(ramp_model)
     first, stop, _ = rows.indices(ramp.data.shape[2])
     cut = datamodels.RampModel(data=np.asarray(ramp.data[:, :, first:stop]),
@@ -1161,8 +1144,9 @@ def threshold_explorer(ramps, gain, readnoise, rate_image, box_columns, waveleng
         e-/DN and CDS DN.
     rate_image : numpy.ndarray
         (rows, cols) slope image, DN/s, standing for the pipeline's rate.
-    box_columns : tuple of int
-        First and last column of the extraction box.
+    box_columns : (int, int)
+        The extraction box's columns, half-open like a Python slice: ``(30, 42)`` is the CRDS
+        slitless aperture, columns 30-41.
     wavelength : numpy.ndarray
         Wavelength per row, um.
     trace_mask : numpy.ndarray of bool
@@ -1182,7 +1166,7 @@ def threshold_explorer(ramps, gain, readnoise, rate_image, box_columns, waveleng
     import matplotlib.pyplot as plt
 
     cache = {}
-    first, last = box_columns
+    box = slice(*box_columns)
     known_mask, known = _known_jump_mask(np.shape(ramps), known_jumps)
     rows_on_trace = np.flatnonzero(trace_mask.any(axis=1))
     out = widgets.Output()
@@ -1194,8 +1178,8 @@ def threshold_explorer(ramps, gain, readnoise, rate_image, box_columns, waveleng
         false = (flags & ~known_mask)[integration].any(axis=0) & trace_mask
         # Pixels the jump step leaves with no usable difference come out NaN, as in the product.
         image = np.where(false, np.nan, rate_image)
-        spectrum = np.nansum(image[:, first:last + 1], axis=1)
-        full = rate_image[:, first:last + 1].sum(axis=1)
+        spectrum = np.nansum(image[:, box], axis=1)
+        full = rate_image[:, box].sum(axis=1)
         found = flags[known[:, 0], known[:, 1], known[:, 2], known[:, 3]].mean() if len(known) else np.nan
         with out:
             out.clear_output(wait=True)
@@ -1204,7 +1188,7 @@ def threshold_explorer(ramps, gain, readnoise, rate_image, box_columns, waveleng
             ax_img.imshow(np.log10(np.clip(rate_image, 1, None)), origin="lower", aspect="auto", cmap="gray")
             yy, xx = np.nonzero(false)
             ax_img.plot(xx, yy, "rs", ms=3, label="flagged on the trace")
-            ax_img.set(xlim=(first - 4, last + 4), ylim=(lo, hi), xlabel="column", ylabel="row",
+            ax_img.set(xlim=(box.start - 4, box.stop + 3), ylim=(lo, hi), xlabel="column", ylabel="row",
                        title=f"threshold {threshold:g}: {false.sum()} trace pixels")
             ax_spec.plot(wavelength[lo:hi], full[lo:hi], color="0.6", label="all pixels")
             ax_spec.plot(wavelength[lo:hi], spectrum[lo:hi], color="C0", label="flagged pixels dropped")

@@ -450,7 +450,8 @@ def test_threshold_explorer_redraws_when_the_slider_moves(twin, monkeypatch):
 
     monkeypatch.setattr(jumps, "detect_jumps", recording_detect)
     small = ramps[:, :, 360:400]
-    widget = jumps.threshold_explorer(small, 3.1, 5.9, truth["rate_dn_s"][360:400], tuple(truth["extract_columns"]),
+    widget = jumps.threshold_explorer(small, 3.1, 5.9, truth["rate_dn_s"][360:400],
+                                      (truth["extract_columns"][0], truth["extract_columns"][1] + 1),
                                       np.linspace(6, 5, 40), trace_mask=truth["trace_mask"][360:400],
                                       thresholds=(4.0, 10.0))
     slider, output = widget.children
