@@ -31,7 +31,10 @@ Edges: :func:`correct_file` (an uncal/ramp product in, a new product out),
 :func:`run_jwst_emicorr` (the jwst EmiCorrStep for comparison) and :func:`explorer` (widgets).
 """
 
+import sys
+import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -53,6 +56,10 @@ _FULL_LAST_REFPIX_DELAY = 3
 #: Terms whose group pattern has less than this rms left after removing a straight line are
 #: not fitted (see :func:`_fit`).
 MIN_VISIBILITY = 0.05
+
+#: Integrations are fitted and corrected in blocks whose float32 copy is about this size, bytes:
+#: memory stays bounded for whole TSO segments, and one block holds a typical small exposure.
+BLOCK_BYTES = 256 * 2**20
 
 #: Data-quality bits (JWST conventions) that keep a read out of the fit.
 DO_NOT_USE = instrument.DQ["DO_NOT_USE"]
@@ -277,16 +284,15 @@ def _normal_matrix(products, gram, nterms):
     return combined.transpose(2, 0, 3, 1).reshape(2 * n, 2 * n)
 
 
-def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
-    """Least-squares fit of the EMI harmonics of all ``frequencies`` (see the module notes).
+def _plan(shape, subarray, readpatt, frequencies, nharmonics, dtype):
+    """Everything the fit needs that does not depend on the data (see the module notes).
 
-    Returns a dict with ``coefficients`` (nfreq, nharmonics, 2) in DN (NaN when no pixel could
-    be used; 0 for terms the ramps cannot show), the final per-pixel ``weights`` (nints,
-    ny * nx), the phase factors ``z`` (nints, positions, terms) of each read position of each
-    integration's first frame, the groups' ``patterns`` (ngroups, terms), and the clock model.
+    Returns a namespace: the clock model, the terms (one per frequency and harmonic) and which
+    of them the ramps can show, the orthonormal group basis the data are projected on, and the
+    phase factors ``exp(2 pi i f_k t)`` of each integration's start (``at_start``, (nints,
+    terms)) and of each read position in a frame (``at_position``, (positions, terms)).
     """
-    ramps = _as_ramps(ramps)
-    nints, ngroups, ny, nx = ramps.shape
+    nints, ngroups, ny, nx = shape
     in_frame, frame_clocks, reset_clocks = _clock_model(ny, nx, subarray, readpatt)
     frequencies = np.atleast_1d(np.asarray(frequencies, dtype=float))
     if (frequencies.ndim != 1 or frequencies.size == 0 or not np.all(np.isfinite(frequencies))
@@ -308,130 +314,208 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
     )
     visible = visibility > MIN_VISIBILITY
     keep = np.concatenate([visible, visible])
-
     starts = _integration_starts(nints, ngroups, frame_clocks, reset_clocks)
-    npos = in_frame.size
-    npix = ny * nx
-    # Phase factor exp(2 pi i f_k t) of each term at each read position of each integration's
-    # first frame, built as (integration start) x (position in the frame).
     # The phase factor exp(2 pi i f_k t) of a read factorises: (integration start) x
     # (position in the frame) x (group), so no array of the data's size is ever needed.
     at_start = np.exp(2j * np.pi * np.mod(np.outer(starts * PIXEL_CLOCK_S, harmonic_freqs), 1.0))
     at_position = np.exp(2j * np.pi * np.mod(np.outer(in_frame.ravel() * PIXEL_CLOCK_S, harmonic_freqs), 1.0))
-    result = {
-        "clock": (in_frame, frame_clocks, reset_clocks, starts),
-        "harmonic_freqs": harmonic_freqs,
-        "patterns": patterns,
-        "at_start": at_start,  # (nints, terms)
-        "at_position": at_position,  # (positions, terms)
-        "coefficients": np.full((frequencies.size, nharmonics, 2), np.nan),
-        "weights": np.zeros((nints, npix)),
-        "condition": np.inf,
-        "npix_used": 0,
-    }
+    work = np.float64 if dtype == np.float64 else np.float32
+    plan = SimpleNamespace(
+        shape=shape, nterms=nterms, nfreq=frequencies.size, nharmonics=nharmonics, keep=keep,
+        clock=(in_frame, frame_clocks, reset_clocks, starts), harmonic_freqs=harmonic_freqs,
+        patterns=patterns, at_start=at_start, at_position=at_position, work=work, rank=0,
+        npos=in_frame.size, npix=ny * nx,
+    )
     if not np.any(visible):
-        return result
+        return plan
     # Orthonormal basis of the group patterns the data can show once straight lines are gone;
     # projecting each pixel's ramp on it is the one pass over the data.
     left, singular, _ = np.linalg.svd(projected[:, keep], full_matrices=False)
     basis = left[:, singular > 1e-8 * singular.max()]  # (ngroups, rank)
-    rank = basis.shape[1]
+    plan.rank = basis.shape[1]
+    plan.basis_t = np.ascontiguousarray(basis.T, dtype=work)
     shown = basis.T @ projected  # (rank, 2 nterms): each term's pattern in that basis
-    gram = shown.T @ shown
-    work = np.float64 if ramps.dtype == np.float64 else np.float32
-    basis_t = np.ascontiguousarray(basis.T, dtype=work)
-    coords = np.empty((nints, rank, npix), dtype=work)
-    for i in range(nints):  # one small matrix product per integration, in cache
-        np.matmul(basis_t, ramps[i].reshape(ngroups, npix).astype(work, copy=False), out=coords[i])
+    plan.gram = shown.T @ shown
+    plan.shown_complex = shown[:, :nterms] + 1j * shown[:, nterms:]  # (rank, terms)
+    # Products of position factors of every pair of terms, for the normal equations.
+    plan.pairs_conj = (at_position[:, :, None] * at_position[:, None, :].conj()).reshape(plan.npos, -1)
+    plan.pairs = (at_position[:, :, None] * at_position[:, None, :]).reshape(plan.npos, -1)
+    plan.position_real = np.ascontiguousarray(at_position.real, dtype=work)
+    plan.position_imag = np.ascontiguousarray(at_position.imag, dtype=work)
+    return plan
+
+
+def _project(plan, ramps, pixeldq, groupdq):
+    """Coordinates of a block of integrations on the group basis, and which pixels are usable.
+
+    Returns ``coords`` (n, rank, pixels) in the plan's working dtype (0 where unusable) and
+    ``usable`` (n, pixels): every read finite and none flagged.
+    """
+    n, ngroups = ramps.shape[:2]
+    coords = np.empty((n, plan.rank, plan.npix), dtype=plan.work)
+    for i in range(n):  # one small matrix product per integration, in cache
+        np.matmul(plan.basis_t, ramps[i].reshape(ngroups, plan.npix).astype(plan.work, copy=False), out=coords[i])
     # Non-finite reads (NaN, inf) make their pixel's coordinates non-finite.
     usable = np.all(np.isfinite(coords), axis=1)
     if groupdq is not None or pixeldq is not None:
-        usable &= ~np.any(_flags(ramps, pixeldq, groupdq), axis=1).reshape(nints, npix)
-    coords[np.broadcast_to(~usable[:, None, :], coords.shape)] = 0.0
-    result["npix_used"] = int(usable.sum())
-    if not np.any(usable):
+        usable &= ~np.any(_flags(ramps, pixeldq, groupdq), axis=1).reshape(n, plan.npix)
+    np.copyto(coords, 0.0, where=~usable[:, None, :])
+    return coords, usable
+
+
+def _sums(plan, coords, weights, at_start):
+    """One block's share of the normal equations: (right-hand side, sum z conj z, sum z z).
+
+    With z = u + iv the phase factor of a term at a read, the term's (a, b) put (u a + v b) on
+    the real part of its group pattern and (-v a + u b) on the imaginary part. So the normal
+    equations need only weighted sums over reads of u, v products (from sums of z_m conj(z_n)
+    and z_m z_n) and the groups' gram matrix; the right-hand side is Re/Im of sum z Y, Y the
+    data's coordinates on the patterns. The four channels share a read time: their weighted
+    data are summed first.
+    """
+    n = coords.shape[0]
+    nterms = plan.nterms
+    w4 = weights.reshape(n, plan.npos, N_CHANNELS)
+    wsum = w4.sum(axis=-1)  # (n, positions)
+    wcoords = (coords.reshape(n, plan.rank, plan.npos, N_CHANNELS) * w4[:, None].astype(plan.work)) @ np.ones(
+        N_CHANNELS, plan.work)  # (n, rank, positions)
+    on_positions = (wcoords @ plan.position_real) + 1j * (wcoords @ plan.position_imag)  # (n, rank, terms)
+    total = np.einsum("ik,rk,irk->k", at_start, plan.shown_complex, on_positions)
+    z_conj_z = np.sum((at_start[:, :, None] * at_start[:, None, :].conj())
+                      * (wsum @ plan.pairs_conj).reshape(n, nterms, nterms), axis=0)
+    z_z = np.sum((at_start[:, :, None] * at_start[:, None, :])
+                 * (wsum @ plan.pairs).reshape(n, nterms, nterms), axis=0)
+    return np.stack([total.real, total.imag]), z_conj_z, z_z
+
+
+def _solve(plan, sums):
+    """Coefficients (a_1.., b_1..) and the normal matrix from the summed normal equations."""
+    nterms = plan.nterms
+    rhs, a_sum, b_sum = sums
+    products = np.block([
+        [(a_sum.real + b_sum.real) / 2, (b_sum.imag - a_sum.imag) / 2],
+        [(a_sum.imag + b_sum.imag) / 2, (a_sum.real - b_sum.real) / 2],
+    ])
+    normal = _normal_matrix(products, plan.gram, nterms)[np.ix_(plan.keep, plan.keep)]
+    solution = np.zeros(2 * nterms)
+    solution[plan.keep] = np.linalg.solve(normal, rhs.ravel()[plan.keep])
+    return solution, normal
+
+
+def _residual_variance(plan, coords, usable, at_start, solution):
+    """Each pixel's variance per basis vector once the fitted EMI is removed, (n, pixels); NaN
+    where unusable. The EMI's coordinates are Re(sum_k shown_k C_k z_k), C = a - ib."""
+    n = coords.shape[0]
+    c = solution[:plan.nterms] - 1j * solution[plan.nterms:]
+    factors = plan.shown_complex[None, :, :] * (c * at_start)[:, None, :]  # (n, rank, terms)
+    variance = np.empty((n, plan.npix))
+    for i in range(n):  # per integration, to keep temporaries small
+        predicted = (factors[i].real @ plan.position_real.T - factors[i].imag @ plan.position_imag.T)
+        residual = coords[i].reshape(plan.rank, plan.npos, N_CHANNELS) - predicted.astype(plan.work)[..., None]
+        variance[i] = np.einsum("rpc,rpc->pc", residual, residual).ravel() / plan.rank
+    variance[~usable] = np.nan
+    return variance
+
+
+def _fit_blocks(plan, blocks, pixeldq=None, keep_weights=False):
+    """Least-squares fit of the EMI harmonics over blocks of integrations (one pass).
+
+    ``blocks`` yields ``(integrations, ramps, groupdq)``: a slice of the exposure's
+    integrations, their ramps (n, ngroups, ny, nx) and GROUPDQ (or None).
+
+    A pixel's scatter includes its EMI, which depends on its read phase: weights built from it
+    would favour some phases and bias the amplitude low. So the first block with usable pixels
+    (the "pilot", all integrations when the data come in one block) is fitted with equal weights
+    (leaving out only gross outliers); its residual scatter, once that EMI is removed, gives each
+    pixel's variance (pooled over the pilot's integrations and capped below at the typical
+    pixel's, so that pixels that happen to scatter little, likely at 3 groups, do not dominate).
+    Every block then enters the final fit with inverse-variance weights: bright, hot and
+    cosmic-ray pixels get little weight, and an integration scattering 25 times more than the
+    pixel's pooled variance (a cosmic ray) none.
+
+    Returns a dict with ``coefficients`` (nfreq, nharmonics, 2) in DN (NaN when no pixel could
+    be used; 0 for terms the ramps cannot show), ``weights`` (nints, pixels; only with
+    ``keep_weights``), ``npix_used`` (pixel-integrations), ``condition`` (of the normal
+    matrix), and the plan's phase factors and clock model for :func:`_model`.
+    """
+    nints = plan.shape[0]
+    result = {
+        "clock": plan.clock, "harmonic_freqs": plan.harmonic_freqs, "patterns": plan.patterns,
+        "at_start": plan.at_start, "at_position": plan.at_position,
+        "coefficients": np.full((plan.nfreq, plan.nharmonics, 2), np.nan),
+        "weights": np.zeros((nints, plan.npix)) if keep_weights else None,
+        "condition": np.inf, "npix_used": 0,
+    }
+    if plan.rank == 0:
         return result
-    coords4 = coords.reshape(nints, rank, npos, N_CHANNELS)
-    # Products of position factors of every pair of terms, for the normal equations.
-    pairs_conj = (at_position[:, :, None] * at_position[:, None, :].conj()).reshape(npos, -1)
-    pairs = (at_position[:, :, None] * at_position[:, None, :]).reshape(npos, -1)
-    starts_conj = at_start[:, :, None] * at_start[:, None, :].conj()  # (nints, terms, terms)
-    starts_pairs = at_start[:, :, None] * at_start[:, None, :]
-    shown_complex = shown[:, :nterms] + 1j * shown[:, nterms:]  # (rank, terms)
-
-    def solve(weights):
-        # With z = u + iv the phase factor of a term at a read position, the term's (a, b) put
-        # (u a + v b) on the real part of its group pattern and (-v a + u b) on the imaginary
-        # part. So the normal equations need only weighted sums over positions of u, v products
-        # (from sums of z_m conj(z_n) and z_m z_n) and the groups' gram matrix; the right-hand
-        # side is Re/Im of sum z Y, Y the data's coordinates on the patterns.
-        # The four channels share a read time: their weighted data are summed first.
-        w4 = weights.reshape(nints, npos, N_CHANNELS)
-        wsum = w4.sum(axis=-1)  # (nints, positions)
-        wcoords = (coords4 * w4[:, None].astype(work)) @ np.ones(N_CHANNELS, work)  # (nints, rank, positions)
-        # sum over positions of z Y, Y_k = sum_r shown_rk coords_r (complex: real + i imaginary
-        # part of the pattern), then over integrations
-        on_positions = (wcoords @ at_position.real.astype(work)) + 1j * (wcoords @ at_position.imag.astype(work))
-        total = np.einsum("ik,rk,irk->k", at_start, shown_complex, on_positions)
-        rhs = np.concatenate([total.real, total.imag])
-        a_sum = np.sum(starts_conj * (wsum @ pairs_conj.real + 1j * (wsum @ pairs_conj.imag)).reshape(nints, nterms, nterms), axis=0)
-        b_sum = np.sum(starts_pairs * (wsum @ pairs.real + 1j * (wsum @ pairs.imag)).reshape(nints, nterms, nterms), axis=0)
-        products = np.block([
-            [(a_sum.real + b_sum.real) / 2, (b_sum.imag - a_sum.imag) / 2],
-            [(a_sum.imag + b_sum.imag) / 2, (a_sum.real - b_sum.real) / 2],
-        ])
-        normal = _normal_matrix(products, gram, nterms)[np.ix_(keep, keep)]
-        solution = np.zeros(2 * nterms)
-        solution[keep] = np.linalg.solve(normal, rhs[keep])
-        return solution, normal
-
-    def residual_power(solution):
-        # Each pixel's squared residual in the fitted subspace once the fitted EMI is removed:
-        # the EMI's coordinates are Re(sum_k shown_k C_k z_k), C = a - ib.
-        c = solution[:nterms] - 1j * solution[nterms:]
-        factors = shown_complex[None, :, :] * (c * at_start)[:, None, :]  # (nints, rank, terms)
-        predicted = (factors.real @ at_position.real.T - factors.imag @ at_position.imag.T).astype(work)
-        residual = coords4 - predicted[..., None]
-        return np.einsum("irpc,irpc->ipc", residual, residual).reshape(nints, npix)
-
-    def weights_from(power):
-        # Inverse-variance weights from each pixel's residual power pooled over integrations,
-        # capped at the typical pixel's so that pixels that happen to scatter little (likely
-        # at 3 groups) do not dominate; bright, hot and cosmic-ray pixels get little weight,
-        # and an integration scattering far more than the pixel's others (a cosmic ray) none.
-        variance = np.where(usable, power / rank, np.nan)
-        with np.errstate(invalid="ignore"):
-            pooled = np.nanmean(variance, axis=0)
+    total, pilot_solution, pooled = None, None, None
+    for integrations, ramps, groupdq in blocks:
+        coords, usable = _project(plan, ramps, pixeldq, groupdq)
+        if not np.any(usable):
+            continue
+        result["npix_used"] += int(usable.sum())
+        at_start = plan.at_start[integrations]
+        if pilot_solution is None:
+            power = np.einsum("irp,irp->ip", coords, coords)
+            with np.errstate(invalid="ignore"):
+                equal = (usable & ~(power > 25.0 * _typical(power[usable]))).astype(float)
+            pilot_solution, _ = _solve(plan, _sums(plan, coords, equal, at_start))
+            variance = _residual_variance(plan, coords, usable, at_start, pilot_solution)
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # pixels unusable throughout
+                pooled = np.nanmean(variance, axis=0)
             typical = _typical(variance[usable])
             pooled = np.maximum(np.where(np.isfinite(pooled), pooled, np.inf), typical if typical > 0 else 1.0)
-            return np.where(usable & ~(variance > 25.0 * pooled), 1.0 / pooled, 0.0)
-
-    # A pixel's scatter includes its EMI, which depends on its read phase: weights built from
-    # it would favour some phases and bias the amplitude low. So the first fit weighs all
-    # pixels equally (leaving out only gross outliers), then the fitted EMI is removed and the
-    # fit repeated with inverse-variance weights.
-    power = np.einsum("irpc,irpc->ipc", coords4, coords4).reshape(nints, npix)
-    with np.errstate(invalid="ignore"):
-        weights = (usable & ~(power > 25.0 * _typical(power[usable]))).astype(float)
-    solution, _ = solve(weights)
-    weights = weights_from(residual_power(solution))
-    solution, normal = solve(weights)
-    result["coefficients"] = np.stack([solution[:nterms], solution[nterms:]], axis=1).reshape(
-        frequencies.size, nharmonics, 2
-    )
-    result["weights"] = weights
+        else:
+            variance = _residual_variance(plan, coords, usable, at_start, pilot_solution)
+        with np.errstate(invalid="ignore"):
+            weights = np.where(usable & ~(variance > 25.0 * pooled), 1.0 / pooled, 0.0)
+        if keep_weights:
+            result["weights"][integrations] = weights
+        block_sums = _sums(plan, coords, weights, at_start)
+        total = block_sums if total is None else tuple(a + b for a, b in zip(total, block_sums))
+    if total is None:
+        return result
+    solution, normal = _solve(plan, total)
+    result["coefficients"] = np.stack([solution[:plan.nterms], solution[plan.nterms:]], axis=1).reshape(
+        plan.nfreq, plan.nharmonics, 2)
     result["condition"] = float(np.linalg.cond(normal))
     return result
 
 
-def _model(fit, terms=slice(None), dtype=np.float64):
-    """Fitted EMI of the chosen terms at every read, (nints, ngroups, positions), DN."""
+def _blocks_in_memory(ramps, groupdq, block_ints):
+    """(integrations, ramps, groupdq) blocks of an array held in memory."""
+    for start in range(0, ramps.shape[0], block_ints):
+        integrations = slice(start, min(start + block_ints, ramps.shape[0]))
+        yield integrations, ramps[integrations], None if groupdq is None else groupdq[integrations]
+
+
+def _block_ints(shape, block_bytes):
+    """Integrations per block so that a block's float32 copy is about ``block_bytes``."""
+    per_integration = 4 * int(np.prod(shape[1:]))
+    return max(1, int(block_bytes // per_integration))
+
+
+def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq, *,
+         keep_weights=False, block_bytes=BLOCK_BYTES):
+    """Fit the EMI of ramps held in memory (see :func:`_fit_blocks`)."""
+    ramps = _as_ramps(ramps)
+    plan = _plan(ramps.shape, subarray, readpatt, frequencies, nharmonics, ramps.dtype)
+    if groupdq is not None and np.shape(groupdq) != ramps.shape:
+        raise ValueError(f"groupdq has shape {np.shape(groupdq)}; expected the ramps' {ramps.shape}")
+    blocks = _blocks_in_memory(ramps, groupdq, _block_ints(ramps.shape, block_bytes))
+    return _fit_blocks(plan, blocks, pixeldq, keep_weights)
+
+
+def _model(fit, integrations=slice(None), terms=slice(None), dtype=np.float64):
+    """Fitted EMI of the chosen terms at every read of some integrations, (n, ngroups,
+    positions), DN."""
     coefficients = fit["coefficients"].reshape(-1, 2)[terms]
     coefficients = np.where(np.isfinite(coefficients), coefficients, 0.0)
     # Re(C z h) with C = a - ib and z h = (start) x (group) x (position) factors: one real
     # product of (integration, group) factors with position factors.
     c = coefficients[:, 0] - 1j * coefficients[:, 1]
-    factors = (c * fit["at_start"][:, terms])[:, None, :] * fit["patterns"][None, :, terms]
+    factors = (c * fit["at_start"][integrations][:, terms])[:, None, :] * fit["patterns"][None, :, terms]
     position = fit["at_position"][:, terms]
     return (factors.real.astype(dtype) @ position.real.T.astype(dtype)
             - factors.imag.astype(dtype) @ position.imag.T.astype(dtype))
@@ -489,14 +573,17 @@ def correct(ramps, subarray, readpatt="FASTR1", frequencies=(390.625,), *, nharm
     dtype = np.float64 if ramps.dtype == np.float64 else np.float32
     corrected = ramps.astype(dtype, copy=True)
     fit = _fit(corrected, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq)
-    nints, ngroups, ny, nx = ramps.shape
     if fit["npix_used"] == 0:
         return corrected
-    view = corrected.reshape(nints, ngroups, ny * nx // N_CHANNELS, N_CHANNELS)
-    view -= _model(fit, dtype=dtype)[..., None]
-    if groupdq is not None:
-        flagged = _flags(ramps, None, groupdq)
-        corrected[flagged] = ramps[flagged]
+    nints, ngroups, ny, nx = ramps.shape
+    block_ints = _block_ints(ramps.shape, BLOCK_BYTES)
+    for start in range(0, nints, block_ints):
+        integrations = slice(start, min(start + block_ints, nints))
+        view = corrected[integrations].reshape(-1, ngroups, ny * nx // N_CHANNELS, N_CHANNELS)
+        view -= _model(fit, integrations, dtype=dtype)[..., None]
+        if groupdq is not None:
+            flagged = _flags(ramps[integrations], None, groupdq[integrations])
+            corrected[integrations][flagged] = ramps[integrations][flagged]
     return corrected
 
 
@@ -538,7 +625,7 @@ def measure(ramps, subarray, readpatt="FASTR1", frequency=390.625, *, nharmonics
         Amplitudes are NaN when no pixel could be used.
     """
     ramps = _as_ramps(ramps)
-    fit = _fit(ramps, subarray, readpatt, [frequency], nharmonics, pixeldq, groupdq)
+    fit = _fit(ramps, subarray, readpatt, [frequency], nharmonics, pixeldq, groupdq, keep_weights=True)
     coefficients = fit["coefficients"][0]
     nints, ngroups, ny, nx = ramps.shape
     nx4 = nx // N_CHANNELS
