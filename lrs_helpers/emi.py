@@ -27,8 +27,12 @@ is one linear least-squares problem with ``2 x harmonics`` unknowns, solved in c
 sums that are built with a single matrix product over the data. The full EMI (including its
 straight-line part, which is what biases the slopes) is then subtracted from every read.
 
-Edges: :func:`correct_file` (an uncal/ramp product in, a new product out),
-:func:`run_jwst_emicorr` (the jwst EmiCorrStep for comparison) and :func:`explorer` (widgets).
+:func:`flight_waveform` gives the 390 Hz waveform measured in flight in SLITLESSPRISM.
+
+Edges: :func:`correct_file` (an uncal/ramp product in, a new product out, streamed in chunks
+of integrations so whole TSO segments fit in memory), :func:`write_emicorr_reference` (an EMICORR
+reference file in jwst's format), :func:`run_jwst_emicorr` (the jwst EmiCorrStep, joint or
+sequential, for comparison), :func:`ramp_model_from_array` and :func:`explorer` (widgets).
 """
 
 import sys
@@ -60,6 +64,10 @@ MIN_VISIBILITY = 0.05
 #: Integrations are fitted and corrected in blocks whose float32 copy is about this size, bytes:
 #: memory stays bounded for whole TSO segments, and one block holds a typical small exposure.
 BLOCK_BYTES = 256 * 2**20
+
+#: Integrations of the pilot fit that sets the pixel weights (see :func:`_fit_blocks`): 8 give
+#: each pixel's variance to about 15% at 10 groups, plenty for weights.
+PILOT_INTS = 8
 
 #: Data-quality bits (JWST conventions) that keep a read out of the fit.
 DO_NOT_USE = instrument.DQ["DO_NOT_USE"]
@@ -196,6 +204,37 @@ def emi_signal(times, frequency, coefficients):
 def waveform(phase, coefficients):
     """The EMI waveform at phases (cycles) for harmonic ``coefficients`` (nharmonics, 2), DN."""
     return emi_signal(np.asarray(phase, dtype=float), 1.0, coefficients)
+
+
+def flight_waveform(phase_offset=0.0):
+    """The 390.625 Hz EMI waveform measured in flight in SLITLESSPRISM, as each read sees it.
+
+    The flight measurement (:data:`lrs_helpers.instrument.EMI_390_SLITLESSPRISM_FRAME_DIFFERENCE`,
+    from Eureka's ``remove390.py``) describes frame differences: harmonic ``k`` adds
+    ``A_k sin(2 pi (k f t + phi_k))`` to (read at ``t``) - (read at ``t - T``), ``T`` the
+    SLITLESSPRISM frame time (62.125 periods). A read waveform ``B_k sin(2 pi (k f t + psi_k))``
+    makes exactly that difference with ``A_k = 2 sin(pi k / 8) B_k`` and
+    ``psi_k = phi_k + k / 16 - 1 / 4``, which is inverted here.
+
+    Parameters
+    ----------
+    phase_offset : float
+        Shift of the waveform, cycles of the fundamental: the result is the waveform at
+        ``phase + phase_offset`` (the phase at ``t = 0`` is arbitrary in the flight figures).
+
+    Returns
+    -------
+    numpy.ndarray, shape (4, 2)
+        Cosine and sine amplitudes (DN) of harmonics 1-4 in the convention of
+        :func:`emi_signal` (harmonic 3 is zero). The fundamental's read amplitude is 4.87 DN.
+    """
+    coefficients = np.zeros((4, 2))
+    for k, amplitude, phase in instrument.EMI_390_SLITLESSPRISM_FRAME_DIFFERENCE:
+        read_amplitude = amplitude / (2 * np.sin(np.pi * k / 8))
+        angle = 2 * np.pi * (phase + k / 16 - 0.25 + k * phase_offset)
+        # B sin(x + angle) = B sin(angle) cos x + B cos(angle) sin x
+        coefficients[k - 1] = read_amplitude * np.sin(angle), read_amplitude * np.cos(angle)
+    return coefficients
 
 
 # --------------------------------------------------------------------------------------------
@@ -417,6 +456,38 @@ def _residual_variance(plan, coords, usable, at_start, solution):
     return variance
 
 
+def _weighted_sums(plan, coords, usable, at_start, solution, pooled):
+    """A block's share of the normal equations with inverse-variance weights, and the weights.
+
+    The weight of a pixel in an integration is ``1 / pooled`` unless its scatter about the
+    ``solution``'s EMI exceeds 25 x ``pooled`` (then 0). Integration by integration, so that
+    each one's coordinates are read once while in cache (:func:`_residual_variance` and
+    :func:`_sums` in one loop).
+    """
+    n = coords.shape[0]
+    c = solution[:plan.nterms] - 1j * solution[plan.nterms:]
+    factors = plan.shown_complex[None, :, :] * (c * at_start)[:, None, :]  # (n, rank, terms)
+    inverse = (1.0 / pooled).astype(np.float32)
+    limit = (25.0 * plan.rank * pooled).astype(np.float32)
+    weights = np.empty((n, plan.npix), np.float32)
+    on_positions = np.empty((n, plan.rank, plan.nterms), complex)
+    for i in range(n):
+        data = coords[i].reshape(plan.rank, plan.npos, N_CHANNELS)
+        predicted = (factors[i].real @ plan.position_real.T - factors[i].imag @ plan.position_imag.T)
+        residual = data - predicted.astype(plan.work)[..., None]
+        power = np.einsum("rpc,rpc->pc", residual, residual).ravel()
+        weights[i] = np.where(usable[i] & ~(power > limit), inverse, 0.0)
+        wcoords = np.einsum("rpc,pc->rp", data, weights[i].reshape(plan.npos, N_CHANNELS).astype(plan.work))
+        on_positions[i] = (wcoords @ plan.position_real) + 1j * (wcoords @ plan.position_imag)
+    total = np.einsum("ik,rk,irk->k", at_start, plan.shown_complex, on_positions)
+    wsum = weights.reshape(n, plan.npos, N_CHANNELS).sum(axis=-1, dtype=float)
+    z_conj_z = np.sum((at_start[:, :, None] * at_start[:, None, :].conj())
+                      * (wsum @ plan.pairs_conj).reshape(n, plan.nterms, plan.nterms), axis=0)
+    z_z = np.sum((at_start[:, :, None] * at_start[:, None, :])
+                 * (wsum @ plan.pairs).reshape(n, plan.nterms, plan.nterms), axis=0)
+    return (np.stack([total.real, total.imag]), z_conj_z, z_z), weights
+
+
 def _fit_blocks(plan, blocks, pixeldq=None, keep_weights=False):
     """Least-squares fit of the EMI harmonics over blocks of integrations (one pass).
 
@@ -424,10 +495,10 @@ def _fit_blocks(plan, blocks, pixeldq=None, keep_weights=False):
     integrations, their ramps (n, ngroups, ny, nx) and GROUPDQ (or None).
 
     A pixel's scatter includes its EMI, which depends on its read phase: weights built from it
-    would favour some phases and bias the amplitude low. So the first block with usable pixels
-    (the "pilot", all integrations when the data come in one block) is fitted with equal weights
-    (leaving out only gross outliers); its residual scatter, once that EMI is removed, gives each
-    pixel's variance (pooled over the pilot's integrations and capped below at the typical
+    would favour some phases and bias the amplitude low. So the first :data:`PILOT_INTS`
+    integrations with usable pixels (the "pilot") are fitted with equal weights (leaving out
+    only gross outliers); their residual scatter, once that EMI is removed, gives each pixel's
+    variance (pooled over the pilot's integrations and capped below at the typical
     pixel's, so that pixels that happen to scatter little, likely at 3 groups, do not dominate).
     Every block then enters the final fit with inverse-variance weights: bright, hot and
     cosmic-ray pixels get little weight, and an integration scattering 25 times more than the
@@ -456,23 +527,20 @@ def _fit_blocks(plan, blocks, pixeldq=None, keep_weights=False):
         result["npix_used"] += int(usable.sum())
         at_start = plan.at_start[integrations]
         if pilot_solution is None:
-            power = np.einsum("irp,irp->ip", coords, coords)
+            pilot = np.flatnonzero(usable.any(axis=1))[:PILOT_INTS]
+            power = np.einsum("irp,irp->ip", coords[pilot], coords[pilot])
             with np.errstate(invalid="ignore"):
-                equal = (usable & ~(power > 25.0 * _typical(power[usable]))).astype(float)
-            pilot_solution, _ = _solve(plan, _sums(plan, coords, equal, at_start))
-            variance = _residual_variance(plan, coords, usable, at_start, pilot_solution)
+                equal = (usable[pilot] & ~(power > 25.0 * _typical(power[usable[pilot]]))).astype(np.float32)
+            pilot_solution, _ = _solve(plan, _sums(plan, coords[pilot], equal, at_start[pilot]))
+            variance = _residual_variance(plan, coords[pilot], usable[pilot], at_start[pilot], pilot_solution)
             with np.errstate(invalid="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # pixels unusable throughout
                 pooled = np.nanmean(variance, axis=0)
-            typical = _typical(variance[usable])
+            typical = _typical(variance[usable[pilot]])
             pooled = np.maximum(np.where(np.isfinite(pooled), pooled, np.inf), typical if typical > 0 else 1.0)
-        else:
-            variance = _residual_variance(plan, coords, usable, at_start, pilot_solution)
-        with np.errstate(invalid="ignore"):
-            weights = np.where(usable & ~(variance > 25.0 * pooled), 1.0 / pooled, 0.0)
+        block_sums, weights = _weighted_sums(plan, coords, usable, at_start, pilot_solution, pooled)
         if keep_weights:
             result["weights"][integrations] = weights
-        block_sums = _sums(plan, coords, weights, at_start)
         total = block_sums if total is None else tuple(a + b for a, b in zip(total, block_sums))
     if total is None:
         return result
@@ -571,16 +639,18 @@ def correct(ramps, subarray, readpatt="FASTR1", frequencies=(390.625,), *, nharm
     """
     ramps = _as_ramps(ramps)
     dtype = np.float64 if ramps.dtype == np.float64 else np.float32
-    corrected = ramps.astype(dtype, copy=True)
-    fit = _fit(corrected, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq)
+    fit = _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq)
     if fit["npix_used"] == 0:
-        return corrected
+        return ramps.astype(dtype, copy=True)
     nints, ngroups, ny, nx = ramps.shape
+    corrected = np.empty(ramps.shape, dtype)
     block_ints = _block_ints(ramps.shape, BLOCK_BYTES)
     for start in range(0, nints, block_ints):
         integrations = slice(start, min(start + block_ints, nints))
-        view = corrected[integrations].reshape(-1, ngroups, ny * nx // N_CHANNELS, N_CHANNELS)
-        view -= _model(fit, integrations, dtype=dtype)[..., None]
+        model = _model(fit, integrations, dtype=dtype)[..., None]
+        for i in range(integrations.start, integrations.stop):  # convert and subtract in cache
+            np.copyto(corrected[i], ramps[i], casting="unsafe")
+            corrected[i].reshape(ngroups, -1, N_CHANNELS)[:] -= model[i - start]
         if groupdq is not None:
             flagged = _flags(ramps[integrations], None, groupdq[integrations])
             corrected[integrations][flagged] = ramps[integrations][flagged]
@@ -873,8 +943,61 @@ def to_ramp_model(path_or_model):
     return ramp
 
 
-def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharmonics=5, overwrite=False):
-    """Remove EMI from an uncal/ramp product and write a new ramp product.
+def _progress(total, label, enabled):
+    """A callback drawing a one-line progress bar on stderr (when ``enabled``)."""
+    def update(done):
+        if not enabled:
+            return
+        filled = int(30 * done / max(total, 1))
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} integrations")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return update
+
+
+def ramp_model_from_array(ramps, subarray="SLITLESSPRISM", readpatt="FASTR1"):
+    """A minimal MIRI RampModel around ramps held in memory, e.g. to run EmiCorrStep on them.
+
+    Parameters
+    ----------
+    ramps : numpy.ndarray, shape (nints, ngroups, ny, nx)
+        DN (stored as float32 in the model).
+    subarray, readpatt : str
+        SUBARRAY and READPATT; the frame must have the subarray's size.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.RampModel
+        MIRIMAGE, MIR_LRS-SLITLESS, zero PIXELDQ and GROUPDQ.
+    """
+    from stdatamodels.jwst import datamodels
+
+    ramps = _as_ramps(ramps)
+    nints, ngroups, ny, nx = ramps.shape
+    _clock_model(ny, nx, subarray, readpatt)
+    model = datamodels.RampModel(data=ramps.astype(np.float32), pixeldq=np.zeros((ny, nx), np.uint32),
+                                 groupdq=np.zeros(ramps.shape, np.uint8))
+    model.meta.instrument.name, model.meta.instrument.detector = "MIRI", "MIRIMAGE"
+    model.meta.exposure.type, model.meta.exposure.readpatt = "MIR_LRS-SLITLESS", readpatt.upper()
+    model.meta.exposure.nints, model.meta.exposure.ngroups = nints, ngroups
+    model.meta.exposure.nsamples = READ_PATTERNS[readpatt.upper()][0]
+    model.meta.subarray.name = subarray.upper()
+    model.meta.subarray.xsize, model.meta.subarray.ysize = nx, ny
+    model.meta.subarray.xstart = 1
+    model.meta.subarray.ystart = 529 if subarray.upper() == "SLITLESSPRISM" else 1
+    return model
+
+
+def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharmonics=5, overwrite=False,
+                 chunk_bytes=BLOCK_BYTES, progress=None):
+    """Remove EMI from an uncal/ramp product and write a new ramp product, in bounded memory.
+
+    Whole TSO segments (gigabytes) are streamed: the integrations are read ``chunk_bytes`` at a
+    time (their float32 size) in a first pass that accumulates the fit's normal equations (the
+    first chunk also sets the pixel weights, see :func:`correct`), and a second pass that
+    subtracts the fitted EMI and writes each chunk to the output. No array of the file's size
+    is ever held; peak memory is about 1.5 chunks plus the libraries.
 
     Parameters
     ----------
@@ -888,40 +1011,225 @@ def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharm
         Harmonics per frequency.
     overwrite : bool
         Replace an existing ``out_path`` (never the input file).
+    chunk_bytes : int
+        Size of one chunk of integrations as float32, bytes (at least one integration).
+    progress : bool, optional
+        Draw a progress bar on stderr; default only when stderr is a terminal.
 
     Returns
     -------
     pathlib.Path
-        The written RampModel (float32 DN, ``cal_step.emicorr = "COMPLETE"``), with the fitted
-        amplitudes recorded in its provenance.
+        The written RampModel (SCI float32 DN, PIXELDQ and GROUPDQ from the input or zero,
+        INT_TIMES, ``S_MIREMI = 'COMPLETE'``), written to a temporary name and renamed; its
+        provenance keywords record the parameters and the fitted 390 Hz amplitude.
     """
-    from .io import write_product
+    import io as bytes_io
+    import os
+    import tempfile
 
-    ramp = to_ramp_model(path)
-    subarray, readpatt = ramp.meta.subarray.name, ramp.meta.exposure.readpatt
-    ramp.data = correct(ramp.data, subarray, readpatt, frequencies, nharmonics=nharmonics,
-                        pixeldq=ramp.pixeldq, groupdq=ramp.groupdq)
-    ramp.meta.cal_step.emicorr = "COMPLETE"
+    from astropy.io import fits
+    from stdatamodels.jwst import datamodels
+
+    from .io import LRSInputError, check_product, record_provenance
+
     path = Path(path)
+    check_product(path, levels=("uncal", "ramp"))
     if out_path is None:
         root = path.name.split("_uncal.fits")[0].split("_ramp.fits")[0].removesuffix(".fits")
         out_path = path.with_name(f"{root}_emicorr_ramp.fits")
-    return write_product(ramp, out_path, overwrite=overwrite, function=correct_file,
-                         parameters={"input": path.name, "frequencies": list(frequencies),
-                                     "nharmonics": nharmonics})
+    out_path = Path(out_path)
+    if out_path.exists():
+        if os.path.samefile(out_path, path):
+            raise FileExistsError(f"{out_path}: this is the input file; expected a new path. Nothing in "
+                                  "lrs_helpers writes over its input: choose another name.")
+        if not overwrite:
+            raise FileExistsError(f"{out_path}: file exists; expected a new path. Pass overwrite=True "
+                                  "to replace it, or choose another name.")
+    with fits.open(path, memmap=False) as hdul:
+        shape = tuple(hdul["SCI"].shape)
+        names = {hdu.name for hdu in hdul}
+        if len(shape) != 4:
+            raise LRSInputError(f"{path}: SCI has shape {shape}; expected ramps (nints, ngroups, ny, nx)")
+        # The input's metadata from a copy holding only its first integration: opening the
+        # whole product as a datamodel would read every array into memory.
+        small = fits.HDUList([fits.PrimaryHDU(header=hdul[0].header)])
+        for hdu in hdul[1:]:
+            if isinstance(hdu, fits.ImageHDU) and hdu.header.get("NAXIS") == 4:
+                small.append(fits.ImageHDU(np.asarray(hdu.section[:1]), name=hdu.name))
+            else:
+                small.append(hdu.copy())
+        model = getattr(datamodels, hdul[0].header.get("DATAMODL") or "RampModel")(small)
+    subarray, readpatt = model.meta.subarray.name, model.meta.exposure.readpatt
+    try:
+        plan = _plan(shape, subarray, readpatt, frequencies, nharmonics, np.float32)
+    except ValueError as error:
+        raise LRSInputError(f"{path}: {error}") from None
+    if shape[1] < 3:
+        raise LRSInputError(f"{path}: EMI fitting needs at least 3 groups per integration; got {shape[1]}")
+    nints, ngroups, ny, nx = shape
+    pixeldq = np.asarray(model.pixeldq).copy() if "PIXELDQ" in names else None
+    # The output's metadata and small arrays, from a one-integration template.
+    template = datamodels.RampModel(
+        data=np.zeros((1, ngroups, ny, nx), np.float32),
+        pixeldq=np.zeros((ny, nx), np.uint32) if pixeldq is None else pixeldq,
+        groupdq=np.zeros((1, ngroups, ny, nx), np.uint8))
+    template.update(model)
+    if "INT_TIMES" in names:
+        template.int_times = np.asarray(model.int_times).copy()
+    model.close()
+    template.meta.cal_step.emicorr = "COMPLETE"
+    template.meta.filename = out_path.name
+
+    block_ints = _block_ints(shape, chunk_bytes)
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+
+    def blocks(hdul, label):
+        update = _progress(nints, label, show)
+        for start in range(0, nints, block_ints):
+            integrations = slice(start, min(start + block_ints, nints))
+            groupdq = np.asarray(hdul["GROUPDQ"].section[integrations]) if "GROUPDQ" in names else None
+            yield integrations, np.asarray(hdul["SCI"].section[integrations]), groupdq
+            update(integrations.stop)
+
+    with fits.open(path, memmap=False) as hdul:
+        fit = _fit_blocks(plan, blocks(hdul, "EMI fit     "), pixeldq)
+    buffer = bytes_io.BytesIO()
+    template.to_fits(buffer)
+    buffer.seek(0)
+    fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.stem}-", suffix=".fits.tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with fits.open(buffer) as parts, fits.open(path, memmap=False) as hdul:
+            primary = parts[0].header.copy()
+            amplitudes = {f"{f:g}": round(float(np.hypot(*c[0])), 4) for f, c in
+                          zip(np.atleast_1d(frequencies), fit["coefficients"])}
+            record_provenance(primary, correct_file, {
+                "input": path.name, "frequencies": [float(f) for f in np.atleast_1d(frequencies)],
+                "nharmonics": nharmonics, "fitted_amplitude_dn": amplitudes})
+            fits.PrimaryHDU(header=primary).writeto(tmp, overwrite=True)
+            for part in parts[1:]:
+                if part.name == "SCI":
+                    header = part.header.copy()
+                    header["NAXIS4"] = nints
+                    stream = fits.StreamingHDU(str(tmp), header)
+                    for integrations, ramps, groupdq in blocks(hdul, "EMI subtract"):
+                        corrected = ramps.astype(np.float32)
+                        if fit["npix_used"]:
+                            view = corrected.reshape(-1, ngroups, plan.npos, N_CHANNELS)
+                            view -= _model(fit, integrations, dtype=np.float32)[..., None]
+                        if groupdq is not None:
+                            flagged = _flags(ramps, None, groupdq)
+                            corrected[flagged] = ramps[flagged]
+                        del ramps
+                        stream.write(corrected)
+                    stream.close()
+                elif part.name == "GROUPDQ":
+                    header = part.header.copy()
+                    header["NAXIS4"] = nints
+                    stream = fits.StreamingHDU(str(tmp), header)
+                    for start in range(0, nints, block_ints):
+                        integrations = slice(start, min(start + block_ints, nints))
+                        stream.write(np.asarray(hdul["GROUPDQ"].section[integrations], np.uint8)
+                                     if "GROUPDQ" in names
+                                     else np.zeros((integrations.stop - start, ngroups, ny, nx), np.uint8))
+                    stream.close()
+                else:
+                    with fits.open(tmp, mode="append") as target:
+                        target.append(part.copy())
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out_path
 
 
-def run_jwst_emicorr(path_or_model, frequencies=(390.625,), algorithm="sequential", **step_params):
-    """The jwst EmiCorrStep on an uncal/ramp product, offline, waveforms built on the fly.
+def write_emicorr_reference(path, coefficients=None, frequency=390.625, *, subarray="SLITLESSPRISM",
+                            nbins=None, overwrite=False):
+    """Write an EMICORR reference file (jwst ``EmiModel``, ASDF) holding one EMI waveform.
+
+    The CRDS EMICORR references are not available offline; this builds one in the same format
+    (the one jwst's ``mk_reffile`` writes) so that EmiCorrStep's default ``algorithm='joint'``
+    can run: ``frequencies.Hz390.phase_amplitudes`` is one period of the waveform sampled at
+    bin centres ``(i + 0.5) / nbins``, and ``subarray_cases`` names the subarray's clocks and the
+    frequency for FAST and SLOW (MIRIMAGE) readouts.
+
+    Parameters
+    ----------
+    path : path-like
+        Target file, ``*.asdf`` (written to a temporary name, then renamed).
+    coefficients : array_like, shape (nharmonics, 2), optional
+        Waveform as in :func:`emi_signal`, DN; default the flight-measured SLITLESSPRISM
+        waveform (:func:`flight_waveform`).
+    frequency : float
+        Hz; named ``Hz390`` or ``Hz10`` when it is one of the known MIRI frequencies.
+    subarray : str
+        Subarray case to write (its clocks from :data:`SUBARRAY_CLOCKS`).
+    nbins : int, optional
+        Samples per period; default one per pixel clock in a period (256 at 390.625 Hz).
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    import os
+    import tempfile
+
+    from stdatamodels.jwst import datamodels
+
+    path = Path(path)
+    if path.suffix != ".asdf":
+        raise ValueError(f"{path}: an EMICORR reference is an ASDF file; expected a name ending in .asdf")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: file exists; pass overwrite=True or choose another name")
+    if subarray not in SUBARRAY_CLOCKS:
+        raise ValueError(f"unknown subarray case {subarray!r}; expected one of {sorted(SUBARRAY_CLOCKS)}")
+    coefficients = flight_waveform() if coefficients is None else np.asarray(coefficients, dtype=float)
+    nbins = int(nbins or round(1.0 / frequency / PIXEL_CLOCK_S))
+    names = {value: key for key, value in EMI_FREQUENCIES_HZ.items()}
+    name = names.get(frequency, f"Hz{frequency:g}".replace(".", "p"))
+    rowclocks, frameclocks = SUBARRAY_CLOCKS[subarray]
+    model = datamodels.EmiModel()
+    model.frequencies = {name: {"frequency": float(frequency),
+                                "phase_amplitudes": waveform((np.arange(nbins) + 0.5) / nbins, coefficients)}}
+    model.subarray_cases = {subarray: {"rowclocks": rowclocks, "frameclocks": frameclocks,
+                                       "freqs": {"FAST": [name], "SLOW": {"MIRIMAGE": [name]}}}}
+    model.meta.reftype = "emicorr"
+    model.meta.author = "lrs_helpers"
+    model.meta.description = f"EMI waveform at {frequency} Hz ({subarray}), built by lrs_helpers.emi"
+    model.meta.pedigree = "DUMMY"
+    model.meta.useafter = "2022-01-01T00:00:00"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".asdf")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def run_jwst_emicorr(path_or_model, algorithm="joint", *, reference=None, frequencies=(390.625,),
+                     **step_params):
+    """The jwst EmiCorrStep on an uncal/ramp product, offline.
 
     Parameters
     ----------
     path_or_model : path-like or DataModel
         Uncal or ramp product (converted with :func:`to_ramp_model`; the input is not changed).
+    algorithm : {"joint", "sequential"}
+        "joint" (jwst 3.0's default) fits the amplitude and phase of the waveform in
+        ``reference``; "sequential" builds each waveform from the data
+        (``onthefly_corr_freq=frequencies``), which is what jwst falls back to without an
+        EMICORR reference.
+    reference : path-like, optional
+        EMICORR reference file for "joint" (e.g. from :func:`write_emicorr_reference`).
     frequencies : sequence of float
-        ``onthefly_corr_freq``: jwst builds each waveform from the data, no EMICORR reference.
-    algorithm : str
-        "sequential" (the only one that works without an EMICORR reference file).
+        Hz, for "sequential".
     **step_params
         Other EmiCorrStep parameters.
 
@@ -934,22 +1242,45 @@ def run_jwst_emicorr(path_or_model, frequencies=(390.625,), algorithm="sequentia
 
     from .pipeline import run_step
 
+    if algorithm == "joint":
+        if reference is None:
+            raise ValueError("algorithm='joint' needs an EMICORR reference file (reference=...); "
+                             "write one with emi.write_emicorr_reference")
+        params = {"override_emicorr": str(reference)}
+    elif algorithm == "sequential":
+        params = {"onthefly_corr_freq": [float(f) for f in frequencies]}
+    else:
+        raise ValueError(f"algorithm must be 'joint' or 'sequential', not {algorithm!r}")
     return run_step(EmiCorrStep, to_ramp_model(path_or_model), skip=False, algorithm=algorithm,
-                    onthefly_corr_freq=[float(f) for f in frequencies], **step_params)
+                    **params, **step_params)
 
 
-def simulated_ramps(ngroups, amplitude, nints=2, seed=0, frequency=390.625):
-    """Small synthetic SLITLESSPRISM ramps with a sine EMI, for the explorer and examples.
+def simulated_ramps(ngroups, nints=2, seed=0, *, coefficients=None, frequency=390.625):
+    """Small synthetic SLITLESSPRISM ramps with EMI, for the explorer and examples.
 
-    Returns ``(ramps, clean)``: float64 (nints, ngroups, 416, 72) DN with and without the EMI
-    (50 DN/group sky, 4.17 DN read noise per read, a fixed bias pattern).
+    Parameters
+    ----------
+    ngroups, nints : int
+        Groups and integrations (FASTR1 clocks).
+    seed : int
+        Random seed.
+    coefficients : array_like, shape (nharmonics, 2), optional
+        EMI waveform (DN, as in :func:`emi_signal`); default the flight-measured one
+        (:func:`flight_waveform` at phase offset 0.3).
+
+    Returns
+    -------
+    ramps, clean : numpy.ndarray
+        float64 (nints, ngroups, 416, 72) DN with and without the EMI: 50 DN/group sky, 4.17 DN
+        read noise per read, a fixed bias pattern, no source.
     """
     rng = np.random.default_rng(seed)
     ny, nx = SUBARRAY_SHAPES["SLITLESSPRISM"]
+    coefficients = flight_waveform(0.3) if coefficients is None else coefficients
     clean = (12310.0 + rng.normal(0, 150, (ny, nx)) + 8.0 * np.arange(ngroups)[None, :, None, None]
              + rng.normal(0, 5.9 / np.sqrt(2), (nints, ngroups, ny, nx)))
     times = pixel_read_times(nints, ngroups, ny, nx)
-    return clean + emi_signal(times, frequency, [[amplitude, 0.0], [0.3 * amplitude, 0.2 * amplitude]]), clean
+    return clean + emi_signal(times, frequency, coefficients), clean
 
 
 def explorer():
@@ -969,7 +1300,8 @@ def explorer():
     output = widgets.Output()
 
     def update(amplitude, ngroups, frequency):
-        ramps, clean = simulated_ramps(ngroups, amplitude)
+        flight = flight_waveform(0.3)
+        ramps, clean = simulated_ramps(ngroups, coefficients=flight * amplitude / np.hypot(*flight[0]))
         corrected = correct(ramps, "SLITLESSPRISM", "FASTR1", (frequency,))
         times = pixel_read_times(*ramps.shape)
         left = np.hypot(*fit_periodic(times, corrected - clean, 390.625)[0])
@@ -989,7 +1321,7 @@ def explorer():
 
     controls = widgets.interactive(
         update,
-        amplitude=widgets.FloatSlider(value=3.5, min=0.0, max=10.0, step=0.5, description="EMI (DN)"),
+        amplitude=widgets.FloatSlider(value=5.0, min=0.0, max=10.0, step=0.5, description="EMI (DN)"),
         ngroups=widgets.IntSlider(value=8, min=3, max=20, description="groups"),
         frequency=widgets.FloatSlider(value=390.625, min=390.0, max=391.25, step=0.005,
                                       readout_format=".3f", description="assumed Hz"),

@@ -369,6 +369,28 @@ def _check(name, facts, levels, extensions, exp_types):
     return candidates[0] if len(candidates) == 1 else None
 
 
+def check_product(path, *, levels=None, extensions=None, exp_types=None):
+    """The checks of :func:`open_product` on a file's headers alone: no array is read.
+
+    For products too large to load (whole TSO segments). Parameters as in :func:`open_product`.
+
+    Returns
+    -------
+    str or None
+        The product level (e.g. ``"uncal"``).
+
+    Raises
+    ------
+    LRSInputError
+        As :func:`open_product`.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        _fail(str(path), "no such file" if not path.exists() else "a folder, not a file",
+              "an existing product file", "Check the path.")
+    return _check(str(path), _read_fits_facts(path), levels, extensions, exp_types)
+
+
 def open_product(path_or_model, *, levels=None, extensions=None, exp_types=None):
     """Open a MIRI LRS product after checking it is what the caller expects.
 
