@@ -21,6 +21,7 @@ Run: ``.venv/bin/python benchmarks/bench_emi_memory.py [--nints 1000 --ngroups 3
 """
 
 import argparse
+import io
 import json
 import os
 import subprocess
@@ -72,8 +73,6 @@ def build_uncal(path, nints, ngroups, seed, block_ints=50):
     model.meta.subarray.xstart, model.meta.subarray.ystart = 1, 529
     model.meta.subarray.xsize, model.meta.subarray.ysize = nx, ny
     model.meta.filename = path.name
-    import io
-
     buffer = io.BytesIO()
     model.to_fits(buffer)
     buffer.seek(0)

@@ -35,7 +35,10 @@ reference file in jwst's format), :func:`run_jwst_emicorr` (the jwst EmiCorrStep
 sequential, for comparison), :func:`ramp_model_from_array` and :func:`explorer` (widgets).
 """
 
+import io
+import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -1023,10 +1026,6 @@ def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharm
         INT_TIMES, ``S_MIREMI = 'COMPLETE'``), written to a temporary name and renamed; its
         provenance keywords record the parameters and the fitted 390 Hz amplitude.
     """
-    import io as bytes_io
-    import os
-    import tempfile
-
     from astropy.io import fits
     from stdatamodels.jwst import datamodels
 
@@ -1093,7 +1092,7 @@ def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharm
 
     with fits.open(path, memmap=False) as hdul:
         fit = _fit_blocks(plan, blocks(hdul, "EMI fit     "), pixeldq)
-    buffer = bytes_io.BytesIO()
+    buffer = io.BytesIO()
     template.to_fits(buffer)
     buffer.seek(0)
     fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.stem}-", suffix=".fits.tmp")
@@ -1176,9 +1175,6 @@ def write_emicorr_reference(path, coefficients=None, frequency=390.625, *, subar
     pathlib.Path
         The written file.
     """
-    import os
-    import tempfile
-
     from stdatamodels.jwst import datamodels
 
     path = Path(path)
