@@ -592,6 +592,27 @@ def _model(fit, integrations=slice(None), terms=slice(None), dtype=np.float64):
             - factors.imag.astype(dtype) @ position.imag.T.astype(dtype))
 
 
+def _subtract_model(fit, ramps, integrations, out):
+    """``out[:] = ramps - fitted EMI`` for a block of integrations, one integration at a time.
+
+    The model is built at every pixel (the four channels' columns share a read time, hence a
+    value) so that the subtraction runs over contiguous memory, in cache.
+    """
+    coefficients = np.where(np.isfinite(fit["coefficients"]), fit["coefficients"], 0.0).reshape(-1, 2)
+    c = coefficients[:, 0] - 1j * coefficients[:, 1]
+    position = np.repeat(fit["at_position"], N_CHANNELS, axis=0)  # (pixels, terms)
+    work = np.dtype(out.dtype.kind + str(out.dtype.itemsize))  # native byte order
+    position_real = np.ascontiguousarray(position.real.T, dtype=work)
+    position_imag = np.ascontiguousarray(position.imag.T, dtype=work)
+    ngroups = ramps.shape[1]
+    for index, i in enumerate(range(integrations.start, integrations.stop)):
+        factors = c * fit["at_start"][i] * fit["patterns"]  # (groups, terms)
+        model = factors.real.astype(work) @ position_real - factors.imag.astype(work) @ position_imag
+        target = out[index].reshape(ngroups, -1)
+        np.copyto(target, ramps[index].reshape(ngroups, -1), casting="unsafe")
+        target -= model
+
+
 def correct(ramps, subarray, readpatt="FASTR1", frequencies=(390.625,), *, nharmonics=5,
             pixeldq=None, groupdq=None):
     """Ramps with the EMI of the given frequencies fitted and subtracted.
@@ -650,10 +671,7 @@ def correct(ramps, subarray, readpatt="FASTR1", frequencies=(390.625,), *, nharm
     block_ints = _block_ints(ramps.shape, BLOCK_BYTES)
     for start in range(0, nints, block_ints):
         integrations = slice(start, min(start + block_ints, nints))
-        model = _model(fit, integrations, dtype=dtype)[..., None]
-        for i in range(integrations.start, integrations.stop):  # convert and subtract in cache
-            np.copyto(corrected[i], ramps[i], casting="unsafe")
-            corrected[i].reshape(ngroups, -1, N_CHANNELS)[:] -= model[i - start]
+        _subtract_model(fit, ramps[integrations], integrations, corrected[integrations])
         if groupdq is not None:
             flagged = _flags(ramps[integrations], None, groupdq[integrations])
             corrected[integrations][flagged] = ramps[integrations][flagged]
@@ -992,6 +1010,24 @@ def ramp_model_from_array(ramps, subarray="SLITLESSPRISM", readpatt="FASTR1"):
     return model
 
 
+def _read_sci(hdu, integrations):
+    """Integrations of a SCI extension opened with ``do_not_scale_image_data=True``, as values.
+
+    Unsigned 16-bit data (BITPIX 16, BZERO 32768, as in uncal files) are turned into uint16 in
+    place, without the temporary copies of astropy's scaling; other data are scaled by BSCALE
+    and BZERO when present.
+    """
+    raw = np.asarray(hdu.section[integrations])
+    bzero, bscale = hdu.header.get("BZERO", 0), hdu.header.get("BSCALE", 1)
+    if raw.dtype.kind == "i" and raw.dtype.itemsize == 2 and bzero == 32768 and bscale == 1:
+        unsigned = raw.view(raw.dtype.byteorder + "u2" if raw.dtype.byteorder in "<>" else np.uint16)
+        unsigned ^= np.uint16(0x8000)
+        return unsigned
+    if bzero or bscale != 1:
+        return raw * np.float32(bscale) + np.float32(bzero)
+    return raw
+
+
 def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharmonics=5, overwrite=False,
                  chunk_bytes=BLOCK_BYTES, progress=None):
     """Remove EMI from an uncal/ramp product and write a new ramp product, in bounded memory.
@@ -1087,10 +1123,10 @@ def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharm
         for start in range(0, nints, block_ints):
             integrations = slice(start, min(start + block_ints, nints))
             groupdq = np.asarray(hdul["GROUPDQ"].section[integrations]) if "GROUPDQ" in names else None
-            yield integrations, np.asarray(hdul["SCI"].section[integrations]), groupdq
+            yield integrations, _read_sci(hdul["SCI"], integrations), groupdq
             update(integrations.stop)
 
-    with fits.open(path, memmap=False) as hdul:
+    with fits.open(path, memmap=False, do_not_scale_image_data=True) as hdul:
         fit = _fit_blocks(plan, blocks(hdul, "EMI fit     "), pixeldq)
     buffer = io.BytesIO()
     template.to_fits(buffer)
@@ -1099,7 +1135,7 @@ def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharm
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with fits.open(buffer) as parts, fits.open(path, memmap=False) as hdul:
+        with fits.open(buffer) as parts, fits.open(path, memmap=False, do_not_scale_image_data=True) as hdul:
             primary = parts[0].header.copy()
             amplitudes = {f"{f:g}": round(float(np.hypot(*c[0])), 4) for f, c in
                           zip(np.atleast_1d(frequencies), fit["coefficients"])}
@@ -1113,10 +1149,9 @@ def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharm
                     header["NAXIS4"] = nints
                     stream = fits.StreamingHDU(str(tmp), header)
                     for integrations, ramps, groupdq in blocks(hdul, "EMI subtract"):
-                        corrected = ramps.astype(np.float32)
-                        if fit["npix_used"]:
-                            view = corrected.reshape(-1, ngroups, plan.npos, N_CHANNELS)
-                            view -= _model(fit, integrations, dtype=np.float32)[..., None]
+                        # big-endian, as FITS stores it, so that writing needs no byte-swapped copy
+                        corrected = np.empty(ramps.shape, ">f4")
+                        _subtract_model(fit, ramps, integrations, corrected)
                         if groupdq is not None:
                             flagged = _flags(ramps, None, groupdq)
                             corrected[flagged] = ramps[flagged]
