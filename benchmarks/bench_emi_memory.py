@@ -40,21 +40,39 @@ BIAS_DN, SKY_DN_PER_GROUP, READ_NOISE_DN = 12310.0, 8.0, 5.9 / np.sqrt(2.0)
 
 
 def block_ramps(start, count, ngroups, seed):
-    """Ramps of integrations start..start+count: (ramps uint16, EMI-free float32)."""
-    ny, nx = emi.SUBARRAY_SHAPES[SUBARRAY]
-    bias = BIAS_DN + np.random.default_rng(seed).normal(0.0, 150.0, (ny, nx)).astype(np.float32)
-    rng = np.random.default_rng([seed, start])
-    clean = rng.standard_normal((count, ngroups, ny, nx), dtype=np.float32)
-    clean *= READ_NOISE_DN
-    clean += bias
-    clean += (SKY_DN_PER_GROUP * np.arange(ngroups, dtype=np.float32))[None, :, None, None]
-    # Read times of these integrations: FASTR1 integrations last ngroups + 1 frames.
-    frame_s = instrument.FRAME_TIME_S[SUBARRAY]
-    times = emi.pixel_read_times(count, ngroups, ny, nx, SUBARRAY, READPATT)[..., ::emi.N_CHANNELS]
-    times += start * (ngroups + 1) * frame_s
-    signal = np.repeat(emi.emi_signal(times, 390.625, emi.flight_waveform(PHASE_OFFSET)), emi.N_CHANNELS, axis=-1)
-    ramps = np.clip(np.rint(clean + signal), 0, 65535).astype(np.uint16)
+    """Ramps of integrations start..start+count: (ramps uint16, EMI-free float32).
+
+    The read noise of integration i repeats that of i mod 8, and FASTR1 integrations of this
+    length start at one of 8 EMI phases, so 8 precomputed integrations make any block fast to
+    build (the memory and the residual check do not depend on fresh noise).
+    """
+    clean_bank, emi_bank = _bank(ngroups, seed)
+    which = np.arange(start, start + count) % len(clean_bank)
+    clean = clean_bank[which]
+    ramps = np.clip(np.rint(clean + emi_bank[which]), 0, 65535).astype(np.uint16)
     return ramps, clean
+
+
+_BANKS = {}
+
+
+def _bank(ngroups, seed, size=8):
+    """EMI-free ramps and EMI of integrations 0..size-1 (cached)."""
+    if (ngroups, seed) not in _BANKS:
+        ny, nx = emi.SUBARRAY_SHAPES[SUBARRAY]
+        rng = np.random.default_rng(seed)
+        bias = BIAS_DN + rng.normal(0.0, 150.0, (ny, nx)).astype(np.float32)
+        clean = rng.standard_normal((size, ngroups, ny, nx), dtype=np.float32) * np.float32(READ_NOISE_DN)
+        clean += bias
+        clean += (SKY_DN_PER_GROUP * np.arange(ngroups, dtype=np.float32))[None, :, None, None]
+        times = emi.pixel_read_times(size, ngroups, ny, nx, SUBARRAY, READPATT)[..., ::emi.N_CHANNELS]
+        signal = emi.emi_signal(times, 390.625, emi.flight_waveform(PHASE_OFFSET)).astype(np.float32)
+        # Integration i starts (ngroups + 1) x 62.125 periods after integration i - 1: a phase
+        # step of a multiple of 1/8 cycle, so integration i carries the EMI of integration i mod 8.
+        step = ((ngroups + 1) * 62.125) % 1
+        assert (size * step) % 1 == 0, "the EMI phases of integrations must repeat within the bank"
+        _BANKS[(ngroups, seed)] = clean, np.repeat(signal, emi.N_CHANNELS, axis=-1)
+    return _BANKS[(ngroups, seed)]
 
 
 def build_uncal(path, nints, ngroups, seed, block_ints=50):

@@ -652,14 +652,15 @@ def correct(ramps, subarray, readpatt="FASTR1", frequencies=(390.625,), *, nharm
 
     Notes
     -----
-    Measured on the emi_tso twin (SLITLESSPRISM, 3.5 DN injected at 390.625 Hz, 4 integrations):
-    0.2-1% of the 390 Hz amplitude is left at 5, 8, 10 and 20 groups and rate-image stripes drop
-    by 92-99%; jwst 3.0's sequential EmiCorrStep leaves 100%, 100%, 60%, 21% and 2% at 3, 5, 8,
-    10 and 20 groups. At exactly 8 groups the 390 Hz phase repeats every 8 frames, so each pixel
-    sees each EMI phase once; the joint fit does not mind (normal-matrix condition number 1.4,
-    against 1.1 at 10 groups), 0.3% is left and stripes drop by 99%. At 3 groups each pixel
-    gives one number per integration and the fit is noise-limited: about 0.2 DN rms with 2
-    integrations, 0.09 DN with 4, 0.06 DN with 8 (condition number 47).
+    Measured with ``benchmarks/bench_emi.py`` on the emi_tso twin (SLITLESSPRISM, the flight
+    390.625 Hz waveform, 4.87 DN fundamental, 4 integrations, 3 seeds), rms of the waveform left
+    (harmonics 1-4), mean [range] at 3 / 5 / 7 / 8 / 10 / 20 groups: ours 3.3 [2.0-4.1] / 0.7 /
+    0.3 / 0.4 / 0.3 / 0.25 %; jwst 3.0 EmiCorrStep joint, given the true waveform as its EMICORR
+    reference, 2.9 [2.7-3.1] / 1.1 / 1.2 / 1.6 / 1.5 / 1.5 %; sequential 100 / 105 / 81 / 60 /
+    21 / 3 %. At exactly 8 groups the 390 Hz phase repeats every 8 frames, so each pixel sees
+    each EMI phase once; this fit does not mind (it uses the phase spread within a frame). At 3
+    groups each pixel gives one number per integration beyond its line and the fit is
+    noise-limited (about 0.2 DN rms with 2 integrations, 0.09 DN with 4, 0.06 DN with 8).
     """
     ramps = _as_ramps(ramps)
     dtype = np.float64 if ramps.dtype == np.float64 else np.float32
