@@ -69,7 +69,7 @@ def runs():
     out = {}
     for ngroups in GROUP_COUNTS:
         # At 3 groups each pixel gives one number per integration: the fit's noise is 0.20 DN
-        # (6% of the injected 3.5 DN) with 2 integrations, 0.09 DN with 4, 0.06 DN with 8
+        # (4% of the injected 4.87 DN) with 2 integrations, 0.09 DN with 4, 0.06 DN with 8
         # (rms over seeds, without EMI). 8 integrations put the 5% limit at 3 sigma.
         sim = emi_tso.simulate(8 if ngroups == 3 else 4, ngroups, seed=11)
         out[ngroups] = {
