@@ -397,11 +397,16 @@ def _project(plan, ramps, pixeldq, groupdq):
     coords = np.empty((n, plan.rank, plan.npix), dtype=plan.work)
     for i in range(n):  # one small matrix product per integration, in cache
         np.matmul(plan.basis_t, ramps[i].reshape(ngroups, plan.npix).astype(plan.work, copy=False), out=coords[i])
-    # Non-finite reads (NaN, inf) make their pixel's coordinates non-finite.
-    usable = np.all(np.isfinite(coords), axis=1)
+    # Non-finite reads (NaN, inf) make their pixel's coordinates non-finite; integer data
+    # (uncal) have none.
+    if np.issubdtype(ramps.dtype, np.integer):
+        usable = np.ones((n, plan.npix), dtype=bool)
+    else:
+        usable = np.all(np.isfinite(coords), axis=1)
     if groupdq is not None or pixeldq is not None:
         usable &= ~np.any(_flags(ramps, pixeldq, groupdq), axis=1).reshape(n, plan.npix)
-    np.copyto(coords, 0.0, where=~usable[:, None, :])
+    if not usable.all():
+        np.copyto(coords, 0.0, where=~usable[:, None, :])
     return coords, usable
 
 
@@ -608,9 +613,8 @@ def _subtract_model(fit, ramps, integrations, out):
     for index, i in enumerate(range(integrations.start, integrations.stop)):
         factors = c * fit["at_start"][i] * fit["patterns"]  # (groups, terms)
         model = factors.real.astype(work) @ position_real - factors.imag.astype(work) @ position_imag
-        target = out[index].reshape(ngroups, -1)
-        np.copyto(target, ramps[index].reshape(ngroups, -1), casting="unsafe")
-        target -= model
+        np.subtract(ramps[index].reshape(ngroups, -1), model, out=out[index].reshape(ngroups, -1),
+                    casting="unsafe")
 
 
 def correct(ramps, subarray, readpatt="FASTR1", frequencies=(390.625,), *, nharmonics=5,
