@@ -27,15 +27,31 @@ is one linear least-squares problem with ``2 x harmonics`` unknowns, solved in c
 sums that are built with a single matrix product over the data. The full EMI (including its
 straight-line part, which is what biases the slopes) is then subtracted from every read.
 
-Edges: :func:`correct_file` (an uncal/ramp product in, a new product out),
-:func:`run_jwst_emicorr` (the jwst EmiCorrStep for comparison) and :func:`explorer` (widgets).
+:func:`flight_waveform` gives the 390 Hz waveform measured in flight in SLITLESSPRISM.
+
+Edges: :func:`correct_file` (an uncal/ramp product in, a new product out, streamed in chunks
+of integrations so whole TSO segments fit in memory), :func:`write_emicorr_reference` (an EMICORR
+reference file in jwst's format), :func:`run_jwst_emicorr` (the jwst EmiCorrStep, joint or
+sequential, for comparison), :func:`ramp_model_from_array` and :func:`explorer` (widgets).
 """
 
+import io
+import os
+import sys
+import tempfile
+import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+from astropy.io import fits
+from astropy.timeseries import LombScargle
+from scipy.ndimage import median_filter
 
 from . import instrument
+from .io import (LRSInputError, LRSOutputError, check_product, open_product, output_error, publish,
+                 record_provenance, scratch_file)
+from .pipeline import run_step
 
 #: Readout clocks, subarray shapes, read patterns and EMI frequencies: see lrs_helpers.instrument
 PIXEL_CLOCK_S = instrument.PIXEL_CLOCK_S
@@ -53,6 +69,14 @@ _FULL_LAST_REFPIX_DELAY = 3
 #: Terms whose group pattern has less than this rms left after removing a straight line are
 #: not fitted (see :func:`_fit`).
 MIN_VISIBILITY = 0.05
+
+#: Integrations are fitted and corrected in blocks whose float32 copy is about this size, bytes:
+#: memory stays bounded for whole TSO segments, and one block holds a typical small exposure.
+BLOCK_BYTES = 256 * 2**20
+
+#: Integrations of the pilot fit that sets the pixel weights (see :func:`_fit_blocks`): 8 give
+#: each pixel's variance to about 15% at 10 groups, plenty for weights.
+PILOT_INTS = 8
 
 #: Data-quality bits (JWST conventions) that keep a read out of the fit.
 DO_NOT_USE = instrument.DQ["DO_NOT_USE"]
@@ -191,6 +215,37 @@ def waveform(phase, coefficients):
     return emi_signal(np.asarray(phase, dtype=float), 1.0, coefficients)
 
 
+def flight_waveform(phase_offset=0.0):
+    """The 390.625 Hz EMI waveform measured in flight in SLITLESSPRISM, as each read sees it.
+
+    The flight measurement (:data:`lrs_helpers.instrument.EMI_390_SLITLESSPRISM_FRAME_DIFFERENCE`,
+    from Eureka's ``remove390.py``) describes frame differences: harmonic ``k`` adds
+    ``A_k sin(2 pi (k f t + phi_k))`` to (read at ``t``) - (read at ``t - T``), ``T`` the
+    SLITLESSPRISM frame time (62.125 periods). A read waveform ``B_k sin(2 pi (k f t + psi_k))``
+    makes exactly that difference with ``A_k = 2 sin(pi k / 8) B_k`` and
+    ``psi_k = phi_k + k / 16 - 1 / 4``, which is inverted here.
+
+    Parameters
+    ----------
+    phase_offset : float
+        Shift of the waveform, cycles of the fundamental: the result is the waveform at
+        ``phase + phase_offset`` (the phase at ``t = 0`` is arbitrary in the flight figures).
+
+    Returns
+    -------
+    numpy.ndarray, shape (4, 2)
+        Cosine and sine amplitudes (DN) of harmonics 1-4 in the convention of
+        :func:`emi_signal` (harmonic 3 is zero). The fundamental's read amplitude is 4.87 DN.
+    """
+    coefficients = np.zeros((4, 2))
+    for k, amplitude, phase in instrument.EMI_390_SLITLESSPRISM_FRAME_DIFFERENCE:
+        read_amplitude = amplitude / (2 * np.sin(np.pi * k / 8))
+        angle = 2 * np.pi * (phase + k / 16 - 0.25 + k * phase_offset)
+        # B sin(x + angle) = B sin(angle) cos x + B cos(angle) sin x
+        coefficients[k - 1] = read_amplitude * np.sin(angle), read_amplitude * np.cos(angle)
+    return coefficients
+
+
 # --------------------------------------------------------------------------------------------
 # The fit
 # --------------------------------------------------------------------------------------------
@@ -277,16 +332,15 @@ def _normal_matrix(products, gram, nterms):
     return combined.transpose(2, 0, 3, 1).reshape(2 * n, 2 * n)
 
 
-def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
-    """Least-squares fit of the EMI harmonics of all ``frequencies`` (see the module notes).
+def _plan(shape, subarray, readpatt, frequencies, nharmonics, dtype):
+    """Everything the fit needs that does not depend on the data (see the module notes).
 
-    Returns a dict with ``coefficients`` (nfreq, nharmonics, 2) in DN (NaN when no pixel could
-    be used; 0 for terms the ramps cannot show), the final per-pixel ``weights`` (nints,
-    ny * nx), the phase factors ``z`` (nints, positions, terms) of each read position of each
-    integration's first frame, the groups' ``patterns`` (ngroups, terms), and the clock model.
+    Returns a namespace: the clock model, the terms (one per frequency and harmonic) and which
+    of them the ramps can show, the orthonormal group basis the data are projected on, and the
+    phase factors ``exp(2 pi i f_k t)`` of each integration's start (``at_start``, (nints,
+    terms)) and of each read position in a frame (``at_position``, (positions, terms)).
     """
-    ramps = _as_ramps(ramps)
-    nints, ngroups, ny, nx = ramps.shape
+    nints, ngroups, ny, nx = shape
     in_frame, frame_clocks, reset_clocks = _clock_model(ny, nx, subarray, readpatt)
     frequencies = np.atleast_1d(np.asarray(frequencies, dtype=float))
     if (frequencies.ndim != 1 or frequencies.size == 0 or not np.all(np.isfinite(frequencies))
@@ -308,133 +362,265 @@ def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq):
     )
     visible = visibility > MIN_VISIBILITY
     keep = np.concatenate([visible, visible])
-
     starts = _integration_starts(nints, ngroups, frame_clocks, reset_clocks)
-    npos = in_frame.size
-    npix = ny * nx
-    # Phase factor exp(2 pi i f_k t) of each term at each read position of each integration's
-    # first frame, built as (integration start) x (position in the frame).
     # The phase factor exp(2 pi i f_k t) of a read factorises: (integration start) x
     # (position in the frame) x (group), so no array of the data's size is ever needed.
     at_start = np.exp(2j * np.pi * np.mod(np.outer(starts * PIXEL_CLOCK_S, harmonic_freqs), 1.0))
     at_position = np.exp(2j * np.pi * np.mod(np.outer(in_frame.ravel() * PIXEL_CLOCK_S, harmonic_freqs), 1.0))
-    result = {
-        "clock": (in_frame, frame_clocks, reset_clocks, starts),
-        "harmonic_freqs": harmonic_freqs,
-        "patterns": patterns,
-        "at_start": at_start,  # (nints, terms)
-        "at_position": at_position,  # (positions, terms)
-        "coefficients": np.full((frequencies.size, nharmonics, 2), np.nan),
-        "weights": np.zeros((nints, npix)),
-        "condition": np.inf,
-        "npix_used": 0,
-    }
+    work = np.float64 if dtype == np.float64 else np.float32
+    plan = SimpleNamespace(
+        shape=shape, nterms=nterms, nfreq=frequencies.size, nharmonics=nharmonics, keep=keep,
+        clock=(in_frame, frame_clocks, reset_clocks, starts), harmonic_freqs=harmonic_freqs,
+        patterns=patterns, at_start=at_start, at_position=at_position, work=work, rank=0,
+        npos=in_frame.size, npix=ny * nx,
+    )
     if not np.any(visible):
-        return result
+        return plan
     # Orthonormal basis of the group patterns the data can show once straight lines are gone;
     # projecting each pixel's ramp on it is the one pass over the data.
     left, singular, _ = np.linalg.svd(projected[:, keep], full_matrices=False)
     basis = left[:, singular > 1e-8 * singular.max()]  # (ngroups, rank)
-    rank = basis.shape[1]
+    plan.rank = basis.shape[1]
+    plan.basis_t = np.ascontiguousarray(basis.T, dtype=work)
     shown = basis.T @ projected  # (rank, 2 nterms): each term's pattern in that basis
-    gram = shown.T @ shown
-    work = np.float64 if ramps.dtype == np.float64 else np.float32
-    basis_t = np.ascontiguousarray(basis.T, dtype=work)
-    coords = np.empty((nints, rank, npix), dtype=work)
-    for i in range(nints):  # one small matrix product per integration, in cache
-        np.matmul(basis_t, ramps[i].reshape(ngroups, npix).astype(work, copy=False), out=coords[i])
-    # Non-finite reads (NaN, inf) make their pixel's coordinates non-finite.
-    usable = np.all(np.isfinite(coords), axis=1)
-    if groupdq is not None or pixeldq is not None:
-        usable &= ~np.any(_flags(ramps, pixeldq, groupdq), axis=1).reshape(nints, npix)
-    coords[np.broadcast_to(~usable[:, None, :], coords.shape)] = 0.0
-    result["npix_used"] = int(usable.sum())
-    if not np.any(usable):
-        return result
-    coords4 = coords.reshape(nints, rank, npos, N_CHANNELS)
+    plan.gram = shown.T @ shown
+    plan.shown_complex = shown[:, :nterms] + 1j * shown[:, nterms:]  # (rank, terms)
     # Products of position factors of every pair of terms, for the normal equations.
-    pairs_conj = (at_position[:, :, None] * at_position[:, None, :].conj()).reshape(npos, -1)
-    pairs = (at_position[:, :, None] * at_position[:, None, :]).reshape(npos, -1)
-    starts_conj = at_start[:, :, None] * at_start[:, None, :].conj()  # (nints, terms, terms)
-    starts_pairs = at_start[:, :, None] * at_start[:, None, :]
-    shown_complex = shown[:, :nterms] + 1j * shown[:, nterms:]  # (rank, terms)
+    plan.pairs_conj = (at_position[:, :, None] * at_position[:, None, :].conj()).reshape(plan.npos, -1)
+    plan.pairs = (at_position[:, :, None] * at_position[:, None, :]).reshape(plan.npos, -1)
+    plan.position_real = np.ascontiguousarray(at_position.real, dtype=work)
+    plan.position_imag = np.ascontiguousarray(at_position.imag, dtype=work)
+    return plan
 
-    def solve(weights):
-        # With z = u + iv the phase factor of a term at a read position, the term's (a, b) put
-        # (u a + v b) on the real part of its group pattern and (-v a + u b) on the imaginary
-        # part. So the normal equations need only weighted sums over positions of u, v products
-        # (from sums of z_m conj(z_n) and z_m z_n) and the groups' gram matrix; the right-hand
-        # side is Re/Im of sum z Y, Y the data's coordinates on the patterns.
-        # The four channels share a read time: their weighted data are summed first.
-        w4 = weights.reshape(nints, npos, N_CHANNELS)
-        wsum = w4.sum(axis=-1)  # (nints, positions)
-        wcoords = (coords4 * w4[:, None].astype(work)) @ np.ones(N_CHANNELS, work)  # (nints, rank, positions)
-        # sum over positions of z Y, Y_k = sum_r shown_rk coords_r (complex: real + i imaginary
-        # part of the pattern), then over integrations
-        on_positions = (wcoords @ at_position.real.astype(work)) + 1j * (wcoords @ at_position.imag.astype(work))
-        total = np.einsum("ik,rk,irk->k", at_start, shown_complex, on_positions)
-        rhs = np.concatenate([total.real, total.imag])
-        a_sum = np.sum(starts_conj * (wsum @ pairs_conj.real + 1j * (wsum @ pairs_conj.imag)).reshape(nints, nterms, nterms), axis=0)
-        b_sum = np.sum(starts_pairs * (wsum @ pairs.real + 1j * (wsum @ pairs.imag)).reshape(nints, nterms, nterms), axis=0)
-        products = np.block([
-            [(a_sum.real + b_sum.real) / 2, (b_sum.imag - a_sum.imag) / 2],
-            [(a_sum.imag + b_sum.imag) / 2, (a_sum.real - b_sum.real) / 2],
-        ])
-        normal = _normal_matrix(products, gram, nterms)[np.ix_(keep, keep)]
-        solution = np.zeros(2 * nterms)
-        solution[keep] = np.linalg.solve(normal, rhs[keep])
-        return solution, normal
 
-    def residual_power(solution):
-        # Each pixel's squared residual in the fitted subspace once the fitted EMI is removed:
-        # the EMI's coordinates are Re(sum_k shown_k C_k z_k), C = a - ib.
-        c = solution[:nterms] - 1j * solution[nterms:]
-        factors = shown_complex[None, :, :] * (c * at_start)[:, None, :]  # (nints, rank, terms)
-        predicted = (factors.real @ at_position.real.T - factors.imag @ at_position.imag.T).astype(work)
-        residual = coords4 - predicted[..., None]
-        return np.einsum("irpc,irpc->ipc", residual, residual).reshape(nints, npix)
+def _project(plan, ramps, pixeldq, groupdq):
+    """Coordinates of a block of integrations on the group basis, and which pixels are usable.
 
-    def weights_from(power):
-        # Inverse-variance weights from each pixel's residual power pooled over integrations,
-        # capped at the typical pixel's so that pixels that happen to scatter little (likely
-        # at 3 groups) do not dominate; bright, hot and cosmic-ray pixels get little weight,
-        # and an integration scattering far more than the pixel's others (a cosmic ray) none.
-        variance = np.where(usable, power / rank, np.nan)
-        with np.errstate(invalid="ignore"):
-            pooled = np.nanmean(variance, axis=0)
-            typical = _typical(variance[usable])
+    Returns ``coords`` (n, rank, pixels) in the plan's working dtype (0 where unusable) and
+    ``usable`` (n, pixels): every read finite and none flagged.
+    """
+    n, ngroups = ramps.shape[:2]
+    coords = np.empty((n, plan.rank, plan.npix), dtype=plan.work)
+    for i in range(n):  # one small matrix product per integration, in cache
+        np.matmul(plan.basis_t, ramps[i].reshape(ngroups, plan.npix).astype(plan.work, copy=False), out=coords[i])
+    # Non-finite reads (NaN, inf) make their pixel's coordinates non-finite; integer data
+    # (uncal) have none.
+    if np.issubdtype(ramps.dtype, np.integer):
+        usable = np.ones((n, plan.npix), dtype=bool)
+    else:
+        usable = np.all(np.isfinite(coords), axis=1)
+    if groupdq is not None or pixeldq is not None:
+        usable &= ~np.any(_flags(ramps, pixeldq, groupdq), axis=1).reshape(n, plan.npix)
+    if not usable.all():
+        np.copyto(coords, 0.0, where=~usable[:, None, :])
+    return coords, usable
+
+
+def _sums(plan, coords, weights, at_start):
+    """One block's share of the normal equations: (right-hand side, sum z conj z, sum z z).
+
+    With z = u + iv the phase factor of a term at a read, the term's (a, b) put (u a + v b) on
+    the real part of its group pattern and (-v a + u b) on the imaginary part. So the normal
+    equations need only weighted sums over reads of u, v products (from sums of z_m conj(z_n)
+    and z_m z_n) and the groups' gram matrix; the right-hand side is Re/Im of sum z Y, Y the
+    data's coordinates on the patterns. The four channels share a read time: their weighted
+    data are summed first.
+    """
+    n = coords.shape[0]
+    nterms = plan.nterms
+    w4 = weights.reshape(n, plan.npos, N_CHANNELS)
+    wsum = w4.sum(axis=-1)  # (n, positions)
+    wcoords = (coords.reshape(n, plan.rank, plan.npos, N_CHANNELS) * w4[:, None].astype(plan.work)) @ np.ones(
+        N_CHANNELS, plan.work)  # (n, rank, positions)
+    on_positions = (wcoords @ plan.position_real) + 1j * (wcoords @ plan.position_imag)  # (n, rank, terms)
+    total = np.einsum("ik,rk,irk->k", at_start, plan.shown_complex, on_positions)
+    z_conj_z = np.sum((at_start[:, :, None] * at_start[:, None, :].conj())
+                      * (wsum @ plan.pairs_conj).reshape(n, nterms, nterms), axis=0)
+    z_z = np.sum((at_start[:, :, None] * at_start[:, None, :])
+                 * (wsum @ plan.pairs).reshape(n, nterms, nterms), axis=0)
+    return np.stack([total.real, total.imag]), z_conj_z, z_z
+
+
+def _solve(plan, sums):
+    """Coefficients (a_1.., b_1..) and the normal matrix from the summed normal equations."""
+    nterms = plan.nterms
+    rhs, a_sum, b_sum = sums
+    products = np.block([
+        [(a_sum.real + b_sum.real) / 2, (b_sum.imag - a_sum.imag) / 2],
+        [(a_sum.imag + b_sum.imag) / 2, (a_sum.real - b_sum.real) / 2],
+    ])
+    normal = _normal_matrix(products, plan.gram, nterms)[np.ix_(plan.keep, plan.keep)]
+    solution = np.zeros(2 * nterms)
+    solution[plan.keep] = np.linalg.solve(normal, rhs.ravel()[plan.keep])
+    return solution, normal
+
+
+def _residual_variance(plan, coords, usable, at_start, solution):
+    """Each pixel's variance per basis vector once the fitted EMI is removed, (n, pixels); NaN
+    where unusable. The EMI's coordinates are Re(sum_k shown_k C_k z_k), C = a - ib."""
+    n = coords.shape[0]
+    c = solution[:plan.nterms] - 1j * solution[plan.nterms:]
+    factors = plan.shown_complex[None, :, :] * (c * at_start)[:, None, :]  # (n, rank, terms)
+    variance = np.empty((n, plan.npix))
+    for i in range(n):  # per integration, to keep temporaries small
+        predicted = (factors[i].real @ plan.position_real.T - factors[i].imag @ plan.position_imag.T)
+        residual = coords[i].reshape(plan.rank, plan.npos, N_CHANNELS) - predicted.astype(plan.work)[..., None]
+        variance[i] = np.einsum("rpc,rpc->pc", residual, residual).ravel() / plan.rank
+    variance[~usable] = np.nan
+    return variance
+
+
+def _weighted_sums(plan, coords, usable, at_start, solution, pooled):
+    """A block's share of the normal equations with inverse-variance weights, and the weights.
+
+    The weight of a pixel in an integration is ``1 / pooled`` unless its scatter about the
+    ``solution``'s EMI exceeds 25 x ``pooled`` (then 0). Integration by integration, so that
+    each one's coordinates are read once while in cache (:func:`_residual_variance` and
+    :func:`_sums` in one loop).
+    """
+    n = coords.shape[0]
+    c = solution[:plan.nterms] - 1j * solution[plan.nterms:]
+    factors = plan.shown_complex[None, :, :] * (c * at_start)[:, None, :]  # (n, rank, terms)
+    inverse = (1.0 / pooled).astype(np.float32)
+    limit = (25.0 * plan.rank * pooled).astype(np.float32)
+    weights = np.empty((n, plan.npix), np.float32)
+    on_positions = np.empty((n, plan.rank, plan.nterms), complex)
+    for i in range(n):
+        data = coords[i].reshape(plan.rank, plan.npos, N_CHANNELS)
+        predicted = (factors[i].real @ plan.position_real.T - factors[i].imag @ plan.position_imag.T)
+        residual = data - predicted.astype(plan.work)[..., None]
+        power = np.einsum("rpc,rpc->pc", residual, residual).ravel()
+        weights[i] = np.where(usable[i] & ~(power > limit), inverse, 0.0)
+        wcoords = np.einsum("rpc,pc->rp", data, weights[i].reshape(plan.npos, N_CHANNELS).astype(plan.work))
+        on_positions[i] = (wcoords @ plan.position_real) + 1j * (wcoords @ plan.position_imag)
+    total = np.einsum("ik,rk,irk->k", at_start, plan.shown_complex, on_positions)
+    wsum = weights.reshape(n, plan.npos, N_CHANNELS).sum(axis=-1, dtype=float)
+    z_conj_z = np.sum((at_start[:, :, None] * at_start[:, None, :].conj())
+                      * (wsum @ plan.pairs_conj).reshape(n, plan.nterms, plan.nterms), axis=0)
+    z_z = np.sum((at_start[:, :, None] * at_start[:, None, :])
+                 * (wsum @ plan.pairs).reshape(n, plan.nterms, plan.nterms), axis=0)
+    return (np.stack([total.real, total.imag]), z_conj_z, z_z), weights
+
+
+def _fit_blocks(plan, blocks, pixeldq=None, keep_weights=False):
+    """Least-squares fit of the EMI harmonics over blocks of integrations (one pass).
+
+    ``blocks`` yields ``(integrations, ramps, groupdq)``: a slice of the exposure's
+    integrations, their ramps (n, ngroups, ny, nx) and GROUPDQ (or None).
+
+    A pixel's scatter includes its EMI, which depends on its read phase: weights built from it
+    would favour some phases and bias the amplitude low. So the first :data:`PILOT_INTS`
+    integrations with usable pixels (the "pilot") are fitted with equal weights (leaving out
+    only gross outliers); their residual scatter, once that EMI is removed, gives each pixel's
+    variance (pooled over the pilot's integrations and capped below at the typical
+    pixel's, so that pixels that happen to scatter little, likely at 3 groups, do not dominate).
+    Every block then enters the final fit with inverse-variance weights: bright, hot and
+    cosmic-ray pixels get little weight, and an integration scattering 25 times more than the
+    pixel's pooled variance (a cosmic ray) none.
+
+    Returns a dict with ``coefficients`` (nfreq, nharmonics, 2) in DN (NaN when no pixel could
+    be used; 0 for terms the ramps cannot show), ``weights`` (nints, pixels; only with
+    ``keep_weights``), ``npix_used`` (pixel-integrations), ``condition`` (of the normal
+    matrix), and the plan's phase factors and clock model for :func:`_model`.
+    """
+    nints = plan.shape[0]
+    result = {
+        "clock": plan.clock, "harmonic_freqs": plan.harmonic_freqs, "patterns": plan.patterns,
+        "at_start": plan.at_start, "at_position": plan.at_position,
+        "coefficients": np.full((plan.nfreq, plan.nharmonics, 2), np.nan),
+        "weights": np.zeros((nints, plan.npix)) if keep_weights else None,
+        "condition": np.inf, "npix_used": 0,
+    }
+    if plan.rank == 0:
+        return result
+    total, pilot_solution, pooled = None, None, None
+    for integrations, ramps, groupdq in blocks:
+        coords, usable = _project(plan, ramps, pixeldq, groupdq)
+        if not np.any(usable):
+            continue
+        result["npix_used"] += int(usable.sum())
+        at_start = plan.at_start[integrations]
+        if pilot_solution is None:
+            pilot = np.flatnonzero(usable.any(axis=1))[:PILOT_INTS]
+            power = np.einsum("irp,irp->ip", coords[pilot], coords[pilot])
+            with np.errstate(invalid="ignore"):
+                equal = (usable[pilot] & ~(power > 25.0 * _typical(power[usable[pilot]]))).astype(np.float32)
+            pilot_solution, _ = _solve(plan, _sums(plan, coords[pilot], equal, at_start[pilot]))
+            variance = _residual_variance(plan, coords[pilot], usable[pilot], at_start[pilot], pilot_solution)
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # pixels unusable throughout
+                pooled = np.nanmean(variance, axis=0)
+            typical = _typical(variance[usable[pilot]])
             pooled = np.maximum(np.where(np.isfinite(pooled), pooled, np.inf), typical if typical > 0 else 1.0)
-            return np.where(usable & ~(variance > 25.0 * pooled), 1.0 / pooled, 0.0)
-
-    # A pixel's scatter includes its EMI, which depends on its read phase: weights built from
-    # it would favour some phases and bias the amplitude low. So the first fit weighs all
-    # pixels equally (leaving out only gross outliers), then the fitted EMI is removed and the
-    # fit repeated with inverse-variance weights.
-    power = np.einsum("irpc,irpc->ipc", coords4, coords4).reshape(nints, npix)
-    with np.errstate(invalid="ignore"):
-        weights = (usable & ~(power > 25.0 * _typical(power[usable]))).astype(float)
-    solution, _ = solve(weights)
-    weights = weights_from(residual_power(solution))
-    solution, normal = solve(weights)
-    result["coefficients"] = np.stack([solution[:nterms], solution[nterms:]], axis=1).reshape(
-        frequencies.size, nharmonics, 2
-    )
-    result["weights"] = weights
+        block_sums, weights = _weighted_sums(plan, coords, usable, at_start, pilot_solution, pooled)
+        if keep_weights:
+            result["weights"][integrations] = weights
+        total = block_sums if total is None else tuple(a + b for a, b in zip(total, block_sums))
+    if total is None:
+        return result
+    solution, normal = _solve(plan, total)
+    result["coefficients"] = np.stack([solution[:plan.nterms], solution[plan.nterms:]], axis=1).reshape(
+        plan.nfreq, plan.nharmonics, 2)
     result["condition"] = float(np.linalg.cond(normal))
     return result
 
 
-def _model(fit, terms=slice(None), dtype=np.float64):
-    """Fitted EMI of the chosen terms at every read, (nints, ngroups, positions), DN."""
+def _blocks_in_memory(ramps, groupdq, block_ints):
+    """(integrations, ramps, groupdq) blocks of an array held in memory."""
+    for start in range(0, ramps.shape[0], block_ints):
+        integrations = slice(start, min(start + block_ints, ramps.shape[0]))
+        yield integrations, ramps[integrations], None if groupdq is None else groupdq[integrations]
+
+
+def _block_ints(shape, block_bytes):
+    """Integrations per block so that a block's float32 copy is about ``block_bytes``."""
+    per_integration = 4 * int(np.prod(shape[1:]))
+    return max(1, int(block_bytes // per_integration))
+
+
+def _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq, *,
+         keep_weights=False, block_bytes=BLOCK_BYTES):
+    """Fit the EMI of ramps held in memory (see :func:`_fit_blocks`)."""
+    ramps = _as_ramps(ramps)
+    plan = _plan(ramps.shape, subarray, readpatt, frequencies, nharmonics, ramps.dtype)
+    if groupdq is not None and np.shape(groupdq) != ramps.shape:
+        raise ValueError(f"groupdq has shape {np.shape(groupdq)}; expected the ramps' {ramps.shape}")
+    blocks = _blocks_in_memory(ramps, groupdq, _block_ints(ramps.shape, block_bytes))
+    return _fit_blocks(plan, blocks, pixeldq, keep_weights)
+
+
+def _model(fit, integrations=slice(None), terms=slice(None), dtype=np.float64):
+    """Fitted EMI of the chosen terms at every read of some integrations, (n, ngroups,
+    positions), DN."""
     coefficients = fit["coefficients"].reshape(-1, 2)[terms]
     coefficients = np.where(np.isfinite(coefficients), coefficients, 0.0)
     # Re(C z h) with C = a - ib and z h = (start) x (group) x (position) factors: one real
     # product of (integration, group) factors with position factors.
     c = coefficients[:, 0] - 1j * coefficients[:, 1]
-    factors = (c * fit["at_start"][:, terms])[:, None, :] * fit["patterns"][None, :, terms]
+    factors = (c * fit["at_start"][integrations][:, terms])[:, None, :] * fit["patterns"][None, :, terms]
     position = fit["at_position"][:, terms]
     return (factors.real.astype(dtype) @ position.real.T.astype(dtype)
             - factors.imag.astype(dtype) @ position.imag.T.astype(dtype))
+
+
+def _subtract_model(fit, ramps, integrations, out):
+    """``out[:] = ramps - fitted EMI`` for a block of integrations, one integration at a time.
+
+    The model is built at every pixel (the four channels' columns share a read time, hence a
+    value) so that the subtraction runs over contiguous memory, in cache.
+    """
+    coefficients = np.where(np.isfinite(fit["coefficients"]), fit["coefficients"], 0.0).reshape(-1, 2)
+    c = coefficients[:, 0] - 1j * coefficients[:, 1]
+    position = np.repeat(fit["at_position"], N_CHANNELS, axis=0)  # (pixels, terms)
+    work = np.dtype(out.dtype.kind + str(out.dtype.itemsize))  # native byte order
+    position_real = np.ascontiguousarray(position.real.T, dtype=work)
+    position_imag = np.ascontiguousarray(position.imag.T, dtype=work)
+    ngroups = ramps.shape[1]
+    for index, i in enumerate(range(integrations.start, integrations.stop)):
+        factors = c * fit["at_start"][i] * fit["patterns"]  # (groups, terms)
+        model = factors.real.astype(work) @ position_real - factors.imag.astype(work) @ position_imag
+        np.subtract(ramps[index].reshape(ngroups, -1), model, out=out[index].reshape(ngroups, -1),
+                    casting="unsafe")
 
 
 def correct(ramps, subarray, readpatt="FASTR1", frequencies=(390.625,), *, nharmonics=5,
@@ -476,27 +662,30 @@ def correct(ramps, subarray, readpatt="FASTR1", frequencies=(390.625,), *, nharm
 
     Notes
     -----
-    Measured on the emi_tso twin (SLITLESSPRISM, 3.5 DN injected at 390.625 Hz, 4 integrations):
-    0.2-1% of the 390 Hz amplitude is left at 5, 8, 10 and 20 groups and rate-image stripes drop
-    by 92-99%; jwst 3.0's sequential EmiCorrStep leaves 100%, 100%, 60%, 21% and 2% at 3, 5, 8,
-    10 and 20 groups. At exactly 8 groups the 390 Hz phase repeats every 8 frames, so each pixel
-    sees each EMI phase once; the joint fit does not mind (normal-matrix condition number 1.4,
-    against 1.1 at 10 groups), 0.3% is left and stripes drop by 99%. At 3 groups each pixel
-    gives one number per integration and the fit is noise-limited: about 0.2 DN rms with 2
-    integrations, 0.09 DN with 4, 0.06 DN with 8 (condition number 47).
+    Measured with ``benchmarks/bench_emi.py`` on the emi_tso twin (SLITLESSPRISM, the flight
+    390.625 Hz waveform, 4.87 DN fundamental, 4 integrations, 3 seeds), rms of the waveform left
+    (harmonics 1-4), mean [range] at 3 / 5 / 7 / 8 / 10 / 20 groups: ours 3.3 [2.0-4.1] / 0.7 /
+    0.3 / 0.4 / 0.3 / 0.25 %; jwst 3.0 EmiCorrStep joint, given the true waveform as its EMICORR
+    reference, 2.9 [2.7-3.1] / 1.1 / 1.2 / 1.6 / 1.5 / 1.5 %; sequential 100 / 105 / 81 / 60 /
+    21 / 3 %. At exactly 8 groups the 390 Hz phase repeats every 8 frames, so each pixel sees
+    each EMI phase once; this fit does not mind (it uses the phase spread within a frame). At 3
+    groups each pixel gives one number per integration beyond its line and the fit is
+    noise-limited (about 0.2 DN rms with 2 integrations, 0.09 DN with 4, 0.06 DN with 8).
     """
     ramps = _as_ramps(ramps)
     dtype = np.float64 if ramps.dtype == np.float64 else np.float32
-    corrected = ramps.astype(dtype, copy=True)
-    fit = _fit(corrected, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq)
-    nints, ngroups, ny, nx = ramps.shape
+    fit = _fit(ramps, subarray, readpatt, frequencies, nharmonics, pixeldq, groupdq)
     if fit["npix_used"] == 0:
-        return corrected
-    view = corrected.reshape(nints, ngroups, ny * nx // N_CHANNELS, N_CHANNELS)
-    view -= _model(fit, dtype=dtype)[..., None]
-    if groupdq is not None:
-        flagged = _flags(ramps, None, groupdq)
-        corrected[flagged] = ramps[flagged]
+        return ramps.astype(dtype, copy=True)
+    nints, ngroups, ny, nx = ramps.shape
+    corrected = np.empty(ramps.shape, dtype)
+    block_ints = _block_ints(ramps.shape, BLOCK_BYTES)
+    for start in range(0, nints, block_ints):
+        integrations = slice(start, min(start + block_ints, nints))
+        _subtract_model(fit, ramps[integrations], integrations, corrected[integrations])
+        if groupdq is not None:
+            flagged = _flags(ramps[integrations], None, groupdq[integrations])
+            corrected[integrations][flagged] = ramps[integrations][flagged]
     return corrected
 
 
@@ -538,7 +727,7 @@ def measure(ramps, subarray, readpatt="FASTR1", frequency=390.625, *, nharmonics
         Amplitudes are NaN when no pixel could be used.
     """
     ramps = _as_ramps(ramps)
-    fit = _fit(ramps, subarray, readpatt, [frequency], nharmonics, pixeldq, groupdq)
+    fit = _fit(ramps, subarray, readpatt, [frequency], nharmonics, pixeldq, groupdq, keep_weights=True)
     coefficients = fit["coefficients"][0]
     nints, ngroups, ny, nx = ramps.shape
     nx4 = nx // N_CHANNELS
@@ -611,8 +800,6 @@ def periodogram(ramps, subarray, readpatt="FASTR1", *, integration=0, min_freque
     power : numpy.ndarray
         Lomb-Scargle power ("standard" normalisation, 0..1).
     """
-    from astropy.timeseries import LombScargle
-
     ramps = _as_ramps(ramps)
     nints, ngroups, ny, nx = ramps.shape
     if not -nints <= integration < nints:
@@ -682,8 +869,6 @@ def stripe_rms(rates, smooth_rows=31):
         them (per-integration images, as in rateints: EMI stripes shift between integrations
         and partly average out in a mean image).
     """
-    from scipy.ndimage import median_filter
-
     rates = np.asarray(rates, dtype=float)
     if rates.ndim == 2:
         rates = rates[None]
@@ -743,8 +928,6 @@ def fit_periodic(times, values, frequency, nharmonics=1):
 
 def _open_ramps(path_or_model):
     """Open an uncal/ramp product (checked by lrs_helpers.io) and return it with its facts."""
-    from .io import LRSInputError, open_product
-
     model = open_product(path_or_model, levels=("uncal", "ramp"))
     name = model.meta.filename or "<model>"
     subarray = model.meta.subarray.name
@@ -786,8 +969,81 @@ def to_ramp_model(path_or_model):
     return ramp
 
 
-def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharmonics=5, overwrite=False):
-    """Remove EMI from an uncal/ramp product and write a new ramp product.
+def _progress(total, label, enabled):
+    """A callback drawing a one-line progress bar on stderr (when ``enabled``)."""
+    def update(done):
+        if not enabled:
+            return
+        filled = int(30 * done / max(total, 1))
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} integrations")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return update
+
+
+def ramp_model_from_array(ramps, subarray="SLITLESSPRISM", readpatt="FASTR1"):
+    """A minimal MIRI RampModel around ramps held in memory, e.g. to run EmiCorrStep on them.
+
+    Parameters
+    ----------
+    ramps : numpy.ndarray, shape (nints, ngroups, ny, nx)
+        DN (stored as float32 in the model).
+    subarray, readpatt : str
+        SUBARRAY and READPATT; the frame must have the subarray's size.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.RampModel
+        MIRIMAGE, MIR_LRS-SLITLESS, zero PIXELDQ and GROUPDQ.
+    """
+    from stdatamodels.jwst import datamodels
+
+    ramps = _as_ramps(ramps)
+    nints, ngroups, ny, nx = ramps.shape
+    _clock_model(ny, nx, subarray, readpatt)
+    model = datamodels.RampModel(data=ramps.astype(np.float32), pixeldq=np.zeros((ny, nx), np.uint32),
+                                 groupdq=np.zeros(ramps.shape, np.uint8))
+    model.meta.instrument.name, model.meta.instrument.detector = "MIRI", "MIRIMAGE"
+    model.meta.exposure.type, model.meta.exposure.readpatt = "MIR_LRS-SLITLESS", readpatt.upper()
+    model.meta.exposure.nints, model.meta.exposure.ngroups = nints, ngroups
+    model.meta.exposure.nsamples = READ_PATTERNS[readpatt.upper()][0]
+    model.meta.subarray.name = subarray.upper()
+    model.meta.subarray.xsize, model.meta.subarray.ysize = nx, ny
+    model.meta.subarray.xstart = 1
+    model.meta.subarray.ystart = 529 if subarray.upper() == "SLITLESSPRISM" else 1
+    return model
+
+
+def _read_sci(hdu, integrations):
+    """Integrations of a SCI extension opened with ``do_not_scale_image_data=True``, as values.
+
+    Unsigned 16-bit data (BITPIX 16, BZERO 32768, as in uncal files) are turned into uint16 in
+    place, without the temporary copies of astropy's scaling; other data are scaled by BSCALE
+    and BZERO when present.
+    """
+    raw = np.asarray(hdu.section[integrations])
+    bzero, bscale = hdu.header.get("BZERO", 0), hdu.header.get("BSCALE", 1)
+    if raw.dtype.kind == "i" and raw.dtype.itemsize == 2 and bzero == 32768 and bscale == 1:
+        unsigned = raw.view(raw.dtype.byteorder + "u2" if raw.dtype.byteorder in "<>" else np.uint16)
+        unsigned ^= np.uint16(0x8000)
+        return unsigned
+    if bzero or bscale != 1:
+        return raw * np.float32(bscale) + np.float32(bzero)
+    return raw
+
+
+def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharmonics=5, overwrite=False,
+                 chunk_bytes=BLOCK_BYTES, progress=None):
+    """Remove EMI from an uncal/ramp product and write a new ramp product, in bounded memory.
+
+    Whole TSO segments (gigabytes) are streamed: the integrations are read ``chunk_bytes`` at a
+    time (their float32 size) in a first pass that accumulates the fit's normal equations (the
+    first chunk also sets the pixel weights, see :func:`correct`), and a second pass that
+    subtracts the fitted EMI and writes each chunk to the output. No array of the file's size
+    is ever held: measured on a 2.06 GB uncal (1000 x 36 x 416 x 72) with 256 MB chunks, the
+    peak resident memory was 622 MB, about 2 chunks plus the libraries
+    (``benchmarks/bench_emi_memory.py``).
 
     Parameters
     ----------
@@ -801,40 +1057,216 @@ def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharm
         Harmonics per frequency.
     overwrite : bool
         Replace an existing ``out_path`` (never the input file).
+    chunk_bytes : int
+        Size of one chunk of integrations as float32, bytes (at least one integration).
+    progress : bool, optional
+        Draw a progress bar on stderr; default only when stderr is a terminal.
 
     Returns
     -------
     pathlib.Path
-        The written RampModel (float32 DN, ``cal_step.emicorr = "COMPLETE"``), with the fitted
-        amplitudes recorded in its provenance.
+        The written RampModel (SCI float32 DN, PIXELDQ and GROUPDQ from the input or zero,
+        INT_TIMES, ``S_MIREMI = 'COMPLETE'``), written to a temporary name and renamed; its
+        provenance keywords record the parameters and the fitted 390 Hz amplitude.
     """
-    from .io import write_product
+    from stdatamodels.jwst import datamodels
 
-    ramp = to_ramp_model(path)
-    subarray, readpatt = ramp.meta.subarray.name, ramp.meta.exposure.readpatt
-    ramp.data = correct(ramp.data, subarray, readpatt, frequencies, nharmonics=nharmonics,
-                        pixeldq=ramp.pixeldq, groupdq=ramp.groupdq)
-    ramp.meta.cal_step.emicorr = "COMPLETE"
     path = Path(path)
+    check_product(path, levels=("uncal", "ramp"))
     if out_path is None:
         root = path.name.split("_uncal.fits")[0].split("_ramp.fits")[0].removesuffix(".fits")
         out_path = path.with_name(f"{root}_emicorr_ramp.fits")
-    return write_product(ramp, out_path, overwrite=overwrite, function=correct_file,
-                         parameters={"input": path.name, "frequencies": list(frequencies),
-                                     "nharmonics": nharmonics})
+    out_path = Path(out_path)
+    if out_path.exists():
+        if os.path.samefile(out_path, path):
+            raise FileExistsError(f"{out_path}: this is the input file; expected a new path. Nothing in "
+                                  "lrs_helpers writes over its input: choose another name.")
+        if not overwrite:
+            raise FileExistsError(f"{out_path}: file exists; expected a new path. Pass overwrite=True "
+                                  "to replace it, or choose another name.")
+    with fits.open(path, memmap=False) as hdul:
+        shape = tuple(hdul["SCI"].shape)
+        names = {hdu.name for hdu in hdul}
+        if len(shape) != 4:
+            raise LRSInputError(f"{path}: SCI has shape {shape}; expected ramps (nints, ngroups, ny, nx)")
+        # The input's metadata from a copy holding only its first integration: opening the
+        # whole product as a datamodel would read every array into memory.
+        small = fits.HDUList([fits.PrimaryHDU(header=hdul[0].header)])
+        for hdu in hdul[1:]:
+            if isinstance(hdu, fits.ImageHDU) and hdu.header.get("NAXIS") == 4:
+                small.append(fits.ImageHDU(np.asarray(hdu.section[:1]), name=hdu.name))
+            else:
+                small.append(hdu.copy())
+        model = getattr(datamodels, hdul[0].header.get("DATAMODL") or "RampModel")(small)
+    subarray, readpatt = model.meta.subarray.name, model.meta.exposure.readpatt
+    try:
+        plan = _plan(shape, subarray, readpatt, frequencies, nharmonics, np.float32)
+    except ValueError as error:
+        raise LRSInputError(f"{path}: {error}") from None
+    if shape[1] < 3:
+        raise LRSInputError(f"{path}: EMI fitting needs at least 3 groups per integration; got {shape[1]}")
+    nints, ngroups, ny, nx = shape
+    pixeldq = np.asarray(model.pixeldq).copy() if "PIXELDQ" in names else None
+    # The output's metadata and small arrays, from a one-integration template.
+    template = datamodels.RampModel(
+        data=np.zeros((1, ngroups, ny, nx), np.float32),
+        pixeldq=np.zeros((ny, nx), np.uint32) if pixeldq is None else pixeldq,
+        groupdq=np.zeros((1, ngroups, ny, nx), np.uint8))
+    template.update(model)
+    if "INT_TIMES" in names:
+        template.int_times = np.asarray(model.int_times).copy()
+    model.close()
+    template.meta.cal_step.emicorr = "COMPLETE"
+    template.meta.filename = out_path.name
+
+    block_ints = _block_ints(shape, chunk_bytes)
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+
+    def blocks(hdul, label):
+        update = _progress(nints, label, show)
+        for start in range(0, nints, block_ints):
+            integrations = slice(start, min(start + block_ints, nints))
+            groupdq = np.asarray(hdul["GROUPDQ"].section[integrations]) if "GROUPDQ" in names else None
+            yield integrations, _read_sci(hdul["SCI"], integrations), groupdq
+            update(integrations.stop)
+
+    with fits.open(path, memmap=False, do_not_scale_image_data=True) as hdul:
+        fit = _fit_blocks(plan, blocks(hdul, "EMI fit     "), pixeldq)
+    buffer = io.BytesIO()
+    template.to_fits(buffer)
+    buffer.seek(0)
+    tmp = scratch_file(out_path)  # beside the target, named so a killed run's copy is cleaned
+    try:
+        with fits.open(buffer) as parts, fits.open(path, memmap=False, do_not_scale_image_data=True) as hdul:
+            primary = parts[0].header.copy()
+            amplitudes = {f"{f:g}": round(float(np.hypot(*c[0])), 4) for f, c in
+                          zip(np.atleast_1d(frequencies), fit["coefficients"])}
+            record_provenance(primary, correct_file, {
+                "input": path.name, "frequencies": [float(f) for f in np.atleast_1d(frequencies)],
+                "nharmonics": nharmonics, "fitted_amplitude_dn": amplitudes})
+            fits.PrimaryHDU(header=primary).writeto(tmp, overwrite=True)
+            for part in parts[1:]:
+                if part.name == "SCI":
+                    header = part.header.copy()
+                    header["NAXIS4"] = nints
+                    stream = fits.StreamingHDU(str(tmp), header)
+                    for integrations, ramps, groupdq in blocks(hdul, "EMI subtract"):
+                        # big-endian, as FITS stores it, so that writing needs no byte-swapped copy
+                        corrected = np.empty(ramps.shape, ">f4")
+                        _subtract_model(fit, ramps, integrations, corrected)
+                        if groupdq is not None:
+                            flagged = _flags(ramps, None, groupdq)
+                            corrected[flagged] = ramps[flagged]
+                        del ramps
+                        stream.write(corrected)
+                    stream.close()
+                elif part.name == "GROUPDQ":
+                    header = part.header.copy()
+                    header["NAXIS4"] = nints
+                    stream = fits.StreamingHDU(str(tmp), header)
+                    for start in range(0, nints, block_ints):
+                        integrations = slice(start, min(start + block_ints, nints))
+                        stream.write(np.asarray(hdul["GROUPDQ"].section[integrations], np.uint8)
+                                     if "GROUPDQ" in names
+                                     else np.zeros((integrations.stop - start, ngroups, ny, nx), np.uint8))
+                    stream.close()
+                else:
+                    with fits.open(tmp, mode="append") as target:
+                        target.append(part.copy())
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        publish(tmp, out_path)
+    except OSError as error:
+        if isinstance(error, LRSOutputError):
+            raise
+        raise output_error(out_path, error) from error
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out_path
 
 
-def run_jwst_emicorr(path_or_model, frequencies=(390.625,), algorithm="sequential", **step_params):
-    """The jwst EmiCorrStep on an uncal/ramp product, offline, waveforms built on the fly.
+def write_emicorr_reference(path, coefficients=None, frequency=390.625, *, subarray="SLITLESSPRISM",
+                            nbins=None, overwrite=False):
+    """Write an EMICORR reference file (jwst ``EmiModel``, ASDF) holding one EMI waveform.
+
+    The CRDS EMICORR references are not available offline; this builds one in the same format
+    (the one jwst's ``mk_reffile`` writes) so that EmiCorrStep's default ``algorithm='joint'``
+    can run: ``frequencies.Hz390.phase_amplitudes`` is one period of the waveform sampled at
+    bin centres ``(i + 0.5) / nbins``, and ``subarray_cases`` names the subarray's clocks and the
+    frequency for FAST and SLOW (MIRIMAGE) readouts.
+
+    Parameters
+    ----------
+    path : path-like
+        Target file, ``*.asdf`` (written to a temporary name, then renamed).
+    coefficients : array_like, shape (nharmonics, 2), optional
+        Waveform as in :func:`emi_signal`, DN; default the flight-measured SLITLESSPRISM
+        waveform (:func:`flight_waveform`).
+    frequency : float
+        Hz; named ``Hz390`` or ``Hz10`` when it is one of the known MIRI frequencies.
+    subarray : str
+        Subarray case to write (its clocks from :data:`SUBARRAY_CLOCKS`).
+    nbins : int, optional
+        Samples per period; default one per pixel clock in a period (256 at 390.625 Hz).
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    from stdatamodels.jwst import datamodels
+
+    path = Path(path)
+    if path.suffix != ".asdf":
+        raise ValueError(f"{path}: an EMICORR reference is an ASDF file; expected a name ending in .asdf")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: file exists; pass overwrite=True or choose another name")
+    if subarray not in SUBARRAY_CLOCKS:
+        raise ValueError(f"unknown subarray case {subarray!r}; expected one of {sorted(SUBARRAY_CLOCKS)}")
+    coefficients = flight_waveform() if coefficients is None else np.asarray(coefficients, dtype=float)
+    nbins = int(nbins or round(1.0 / frequency / PIXEL_CLOCK_S))
+    names = {value: key for key, value in EMI_FREQUENCIES_HZ.items()}
+    name = names.get(frequency, f"Hz{frequency:g}".replace(".", "p"))
+    rowclocks, frameclocks = SUBARRAY_CLOCKS[subarray]
+    model = datamodels.EmiModel()
+    model.frequencies = {name: {"frequency": float(frequency),
+                                "phase_amplitudes": waveform((np.arange(nbins) + 0.5) / nbins, coefficients)}}
+    model.subarray_cases = {subarray: {"rowclocks": rowclocks, "frameclocks": frameclocks,
+                                       "freqs": {"FAST": [name], "SLOW": {"MIRIMAGE": [name]}}}}
+    model.meta.reftype = "emicorr"
+    model.meta.author = "lrs_helpers"
+    model.meta.description = f"EMI waveform at {frequency} Hz ({subarray}), built by lrs_helpers.emi"
+    model.meta.pedigree = "DUMMY"
+    model.meta.useafter = "2022-01-01T00:00:00"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".asdf")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def run_jwst_emicorr(path_or_model, algorithm="joint", *, reference=None, frequencies=(390.625,),
+                     **step_params):
+    """The jwst EmiCorrStep on an uncal/ramp product, offline.
 
     Parameters
     ----------
     path_or_model : path-like or DataModel
         Uncal or ramp product (converted with :func:`to_ramp_model`; the input is not changed).
+    algorithm : {"joint", "sequential"}
+        "joint" (jwst 3.0's default) fits the amplitude and phase of the waveform in
+        ``reference``; "sequential" builds each waveform from the data
+        (``onthefly_corr_freq=frequencies``), which is what jwst falls back to without an
+        EMICORR reference.
+    reference : path-like, optional
+        EMICORR reference file for "joint" (e.g. from :func:`write_emicorr_reference`).
     frequencies : sequence of float
-        ``onthefly_corr_freq``: jwst builds each waveform from the data, no EMICORR reference.
-    algorithm : str
-        "sequential" (the only one that works without an EMICORR reference file).
+        Hz, for "sequential".
     **step_params
         Other EmiCorrStep parameters.
 
@@ -845,24 +1277,45 @@ def run_jwst_emicorr(path_or_model, frequencies=(390.625,), algorithm="sequentia
     """
     from jwst.emicorr import EmiCorrStep
 
-    from .pipeline import run_step
-
+    if algorithm == "joint":
+        if reference is None:
+            raise ValueError("algorithm='joint' needs an EMICORR reference file (reference=...); "
+                             "write one with emi.write_emicorr_reference")
+        params = {"override_emicorr": str(reference)}
+    elif algorithm == "sequential":
+        params = {"onthefly_corr_freq": [float(f) for f in frequencies]}
+    else:
+        raise ValueError(f"algorithm must be 'joint' or 'sequential', not {algorithm!r}")
     return run_step(EmiCorrStep, to_ramp_model(path_or_model), skip=False, algorithm=algorithm,
-                    onthefly_corr_freq=[float(f) for f in frequencies], **step_params)
+                    **params, **step_params)
 
 
-def simulated_ramps(ngroups, amplitude, nints=2, seed=0, frequency=390.625):
-    """Small synthetic SLITLESSPRISM ramps with a sine EMI, for the explorer and examples.
+def simulated_ramps(ngroups, nints=2, seed=0, *, coefficients=None, frequency=390.625):
+    """Small synthetic SLITLESSPRISM ramps with EMI, for the explorer and examples.
 
-    Returns ``(ramps, clean)``: float64 (nints, ngroups, 416, 72) DN with and without the EMI
-    (50 DN/group sky, 4.17 DN read noise per read, a fixed bias pattern).
+    Parameters
+    ----------
+    ngroups, nints : int
+        Groups and integrations (FASTR1 clocks).
+    seed : int
+        Random seed.
+    coefficients : array_like, shape (nharmonics, 2), optional
+        EMI waveform (DN, as in :func:`emi_signal`); default the flight-measured one
+        (:func:`flight_waveform` at phase offset 0.3).
+
+    Returns
+    -------
+    ramps, clean : numpy.ndarray
+        float64 (nints, ngroups, 416, 72) DN with and without the EMI: 50 DN/group sky, 4.17 DN
+        read noise per read, a fixed bias pattern, no source.
     """
     rng = np.random.default_rng(seed)
     ny, nx = SUBARRAY_SHAPES["SLITLESSPRISM"]
+    coefficients = flight_waveform(0.3) if coefficients is None else coefficients
     clean = (12310.0 + rng.normal(0, 150, (ny, nx)) + 8.0 * np.arange(ngroups)[None, :, None, None]
              + rng.normal(0, 5.9 / np.sqrt(2), (nints, ngroups, ny, nx)))
     times = pixel_read_times(nints, ngroups, ny, nx)
-    return clean + emi_signal(times, frequency, [[amplitude, 0.0], [0.3 * amplitude, 0.2 * amplitude]]), clean
+    return clean + emi_signal(times, frequency, coefficients), clean
 
 
 def explorer():
@@ -882,7 +1335,8 @@ def explorer():
     output = widgets.Output()
 
     def update(amplitude, ngroups, frequency):
-        ramps, clean = simulated_ramps(ngroups, amplitude)
+        flight = flight_waveform(0.3)
+        ramps, clean = simulated_ramps(ngroups, coefficients=flight * amplitude / np.hypot(*flight[0]))
         corrected = correct(ramps, "SLITLESSPRISM", "FASTR1", (frequency,))
         times = pixel_read_times(*ramps.shape)
         left = np.hypot(*fit_periodic(times, corrected - clean, 390.625)[0])
@@ -902,7 +1356,7 @@ def explorer():
 
     controls = widgets.interactive(
         update,
-        amplitude=widgets.FloatSlider(value=3.5, min=0.0, max=10.0, step=0.5, description="EMI (DN)"),
+        amplitude=widgets.FloatSlider(value=5.0, min=0.0, max=10.0, step=0.5, description="EMI (DN)"),
         ngroups=widgets.IntSlider(value=8, min=3, max=20, description="groups"),
         frequency=widgets.FloatSlider(value=390.625, min=390.0, max=391.25, step=0.005,
                                       readout_format=".3f", description="assumed Hz"),

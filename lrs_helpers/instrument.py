@@ -206,6 +206,14 @@ TA_FRAMES_PER_GROUP = {"FAST": 1, "FASTGRPAVG": 4, "FASTGRPAVG8": 8, "FASTGRPAVG
 N_CHANNELS = 4
 #: Known MIRI EMI frequencies, Hz (jwst EMICORR reference file: "Hz390" and "Hz10").
 EMI_FREQUENCIES_HZ = {"Hz390": 390.625, "Hz10": 10.039216}
+#: The 390.625 Hz waveform measured in flight in SLITLESSPRISM frame differences (read g minus
+#: read g-1 of a pixel), as (harmonic k, amplitude DN, phase cycles): each harmonic adds
+#: ``amplitude * sin(2 pi (k f t + phase))`` to a frame difference whose later read is at time t.
+#: Source: Eureka ``src/eureka/S1_detector_processing/remove390.py`` (``model390``, MIT licence);
+#: harmonic 3 is absent there. :func:`lrs_helpers.emi.flight_waveform` turns these into the
+#: waveform each read carries.
+EMI_390_SLITLESSPRISM_FRAME_DIFFERENCE = ((1, 3.72570491, 0.46983885), (2, 0.74752371, 0.42408343),
+                                          (4, 0.22299596, 0.24882948))
 
 # ---------------------------------------------------------------------------------------------
 # Detector gain and read noise used offline (no CRDS GAIN / READNOISE references here).

@@ -615,11 +615,12 @@ def check_product(path, *, levels=None, extensions=None, exp_types=None):
     Raises
     ------
     LRSInputError
-        One error naming the file and what is wrong.
+        As :func:`open_product`.
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        _fail(str(path), "no such file", "an existing product file", "Check the path.")
+        _fail(str(path), "no such file" if not path.exists() else "a folder, not a file",
+              "an existing product file", "Check the path.")
     return _check(str(path), _read_fits_facts(path), levels, extensions, exp_types)
 
 

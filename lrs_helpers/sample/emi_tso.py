@@ -7,8 +7,9 @@ Roles:
     (nints, ngroups, 416, 72), REFOUT uint16 (nints, ngroups, 416, 18) for the reference output,
     INT_TIMES), MIR_LRS-SLITLESS, TSO. A slitless point source (trace, PSF width and spectrum
     from :mod:`lrs_helpers.sample.grounding`) on the real-shaped sky, with photon noise, a bias
-    level and read noise taken from real MIRI ramps, and EMI at 390.625 Hz and 10.039216 Hz
-    added at every pixel's true read time (:func:`lrs_helpers.emi.pixel_read_times`).
+    level and read noise taken from real MIRI ramps, and EMI at 390.625 Hz (the waveform
+    measured in flight, :func:`lrs_helpers.emi.flight_waveform`) and 10.039216 Hz added at every
+    pixel's true read time (:func:`lrs_helpers.emi.pixel_read_times`).
 ``truth``
     truth.json / truth.npz: the injected EMI (frequency, harmonic cosine/sine amplitudes in DN,
     fundamental amplitude and phase, as :func:`lrs_helpers.emi.measure` reports them), the
@@ -39,17 +40,13 @@ READ_NOISE_DN = 5.9 / np.sqrt(2.0)
 GAIN_E_PER_DN = instrument.GAIN_E_PER_DN
 TARGET, TARGET_RA, TARGET_DEC = grounding.TSO_TARGET
 
-#: 390.625 Hz waveform, harmonics 1-4 as (amplitude DN, phase cycles): each harmonic k adds
-#: amplitude * cos(2 pi (k f t - phase)). The real EMICORR reference waveforms are not public
-#: here, so the shape is illustrative (not a pure sine); the size follows the jwst emicorr
-#: documentation, which says the EMI raises the noise of long integrations by about 20%: with
-#: the 4.15 DN per-frame read noise above that is an EMI rms of sqrt(1.2**2 - 1) x 4.15 =
-#: 2.75 DN, i.e. a fundamental of about 3.6 DN with the harmonics below.
-EMI_390_HARMONICS = ((3.5, 0.10), (1.2, 0.62), (0.5, 0.35), (0.25, 0.80))
-#: 10.039216 Hz waveform: a near-sine of 1.5 DN (illustrative; no measured figure is available
-#: here).
+#: Where the twin's 390.625 Hz waveform starts, cycles of the fundamental (the phase at the first
+#: read is arbitrary in real data; this value is well away from 0, where jwst's joint fit trips,
+#: see notebook 03).
+EMI_390_PHASE_OFFSET = 0.3
+#: 10.039216 Hz waveform, harmonics 1-2 as (amplitude DN, phase cycles): each harmonic k adds
+#: amplitude * cos(2 pi (k f t - phase)). Illustrative: no measured figure is available here.
 EMI_10_HARMONICS = ((1.5, 0.40), (0.2, 0.15))
-EMI = {390.625: EMI_390_HARMONICS, 10.039216: EMI_10_HARMONICS}
 
 
 def harmonic_coefficients(harmonics):
@@ -57,6 +54,12 @@ def harmonic_coefficients(harmonics):
     harmonics = np.asarray(harmonics, dtype=float)
     angle = 2 * np.pi * harmonics[:, 1]
     return np.stack([harmonics[:, 0] * np.cos(angle), harmonics[:, 0] * np.sin(angle)], axis=1)
+
+
+#: Injected EMI per frequency, cosine/sine amplitudes (nharmonics, 2) in DN per read: at 390.625
+#: Hz the waveform measured in flight in SLITLESSPRISM (harmonics 1, 2 and 4; 4.87 DN
+#: fundamental, see :func:`lrs_helpers.emi.flight_waveform`).
+EMI = {390.625: emi.flight_waveform(EMI_390_PHASE_OFFSET), 10.039216: harmonic_coefficients(EMI_10_HARMONICS)}
 
 
 def simulate(nints=NINTS, ngroups=NGROUPS, seed=0, *, emi_scale=1.0, source_scale=1.0):
@@ -93,7 +96,7 @@ def simulate(nints=NINTS, ngroups=NGROUPS, seed=0, *, emi_scale=1.0, source_scal
     clean = bias + signal + rng.normal(0.0, READ_NOISE_DN, signal.shape)
     # The four channels of a column group are read at the same time: one EMI value each.
     times = emi.pixel_read_times(nints, ngroups, ny, nx, SUBARRAY, READPATT)[..., ::emi.N_CHANNELS]
-    coefficients = {f: harmonic_coefficients(h) for f, h in EMI.items()}
+    coefficients = EMI
     ref_emi = sum(emi.emi_signal(times, f, emi_scale * c) for f, c in coefficients.items())
     injected = np.repeat(ref_emi, emi.N_CHANNELS, axis=-1)
     ramps = np.clip(np.rint(clean + injected), 0, 65535).astype(np.uint16)
@@ -155,13 +158,14 @@ def build(out_dir, seed):
         "subarray": SUBARRAY, "readpatt": READPATT, "nints": NINTS, "ngroups": NGROUPS,
         "seed": seed, "bias_dn": BIAS_DN, "read_noise_dn": READ_NOISE_DN,
         "gain_e_per_dn": GAIN_E_PER_DN, "frequencies_hz": sorted(EMI),
+        "emi_390_waveform": "flight-measured SLITLESSPRISM waveform (Eureka remove390.py figures)",
+        "emi_390_phase_offset_cycles": EMI_390_PHASE_OFFSET,
         "emi": {
             repr(f): {
                 "frequency_hz": f,
                 "coefficients_dn": c,
                 "amplitude_dn": float(np.hypot(*c[0])),
                 "phase_cycles": float(np.mod(np.arctan2(c[0, 1], c[0, 0]) / (2 * np.pi), 1.0)),
-                "harmonics_amplitude_phase": EMI[f],
             }
             for f, c in sim["coefficients"].items()
         },
