@@ -957,6 +957,11 @@ def check_err_pixels(model):
     products, before any extraction.
     """
     sci, dq = _cube(model)
+    if sci.shape[0] < 3:
+        return Finding("err_vs_scatter_pixels", "info", f"{sci.shape[0]} integration(s): ERR can be compared "
+                       "with the scatter only where the same pixels are measured again (a rateints of 3 or more "
+                       "integrations, or the x1d of several exposures, errors.inflation_factor).",
+                       {"integrations": (sci.shape[0], "")})
     err = np.asarray(model.err, float)
     err = err[None] if err.ndim == 2 else err
     good = np.isfinite(sci) & ((dq & instrument.DQ["DO_NOT_USE"]) == 0) & np.isfinite(err) & (err > 0)
@@ -1072,11 +1077,11 @@ def _plan(model, level, mode, partner):
     images = ("rate", "rateints", "cal", "calints", "crf", "crfints")
     if mode == "slitless" and level in images and np.shape(model.data)[-1] == 72:
         plan.append(("slitless_background", lambda: check_slitless_background(model)))
-    if level in ("cal", "calints", "s2d", "x1d", "x1dints"):
+    if level in ("rate", "rateints", "cal", "calints", "s2d", "x1d", "x1dints"):
         plan.append(("dropouts", lambda: check_dropouts(model)))
     if mode == "slitless" and level in ("x1d", "x1dints"):
         plan.append(("x1d_background", lambda: check_x1d_background(model)))
-    if level in ("rateints", "calints", "crfints") and "err" in model.instance and np.shape(model.data)[0] >= 3:
+    if level in ("rate", "rateints", "cal", "calints", "crf", "crfints") and "err" in model.instance:
         plan.append(("err_vs_scatter_pixels", lambda: check_err_pixels(model)))
     if mode == "slit" and level == "s2d" and "wavelength" in model.instance:
         plan.append(("scattered_light", lambda: check_scattered_light(model)))

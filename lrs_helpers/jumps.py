@@ -589,6 +589,8 @@ def spectrum_lost_fraction(flux, dropped):
 # Edges: products
 # ---------------------------------------------------------------------------------------------
 _IMAGE_LEVELS = ("s2d", "cal", "calints")
+#: levels whose peak losses can be classified: the 2-D products, their rate stage and spectra
+_LOSS_LEVELS = ("rate", "rateints") + _IMAGE_LEVELS + ("x1d", "x1dints")
 _SPECTRUM_LEVELS = ("x1d", "x1dints")
 
 
@@ -607,6 +609,13 @@ def _image_planes(model):
     dq = np.asarray(model.dq) if model.dq is not None else np.zeros(data.shape, np.uint32)
     wave = model.wavelength if getattr(model, "wavelength", None) is not None else None
     wave = np.asarray(wave, dtype=float) if wave is not None and np.size(wave) else np.full(data.shape[-2:], np.nan)
+    wave = np.where(wave > 0, wave, np.nan)  # 0 marks pixels without a wavelength (no WCS yet)
+    if not np.isfinite(wave).any():
+        # a rate/rateints has no wavelengths yet: the in-flight solution, when the frame is the mode's
+        mode = "slitless" if str(model.meta.exposure.type).upper() == "MIR_LRS-SLITLESS" else "slit"
+        frame = instrument.wavelength_map(mode)
+        if frame.shape == data.shape[-2:]:
+            wave = frame
     if data.ndim == 2:
         data, dq = data[None], dq[None]
     wave = np.broadcast_to(wave, data.shape[-2:]) if wave.ndim == 2 else wave
@@ -709,7 +718,7 @@ def _spectrum_losses(wave, flux, npix, dq):
 def classify_peak_losses(product, *, half_width=3):
     """Every wavelength where the trace peak lost data, with its cause.
 
-    2-D products (``s2d``, ``cal``, ``calints``): the peak pixel's DQ says why -- JUMP_DET with
+    2-D products (``rate``, ``rateints``, ``s2d``, ``cal``, ``calints``): the peak pixel's DQ says why -- JUMP_DET with
     DO_NOT_USE is a jump-step dropout; saturated, bad (DO_NOT_USE only), reference pixels and rows
     outside the calibrated wavelength range are reported under their own cause. Spectra (``x1d``,
     ``x1dints``, no pixel DQ): a point short of box pixels (NPIXELS) or NaN is compared with the
@@ -739,7 +748,7 @@ def classify_peak_losses(product, *, half_width=3):
     lrs_helpers.io.LRSInputError
         For anything that is not one of those products (e.g. a ramp or an imaging file).
     """
-    model = _open(product, _IMAGE_LEVELS + _SPECTRUM_LEVELS)
+    model = _open(product, _LOSS_LEVELS)
     names = ("integration", "row", "wavelength", "peak_column", "n_pixels", "lost_fraction", "cause")
     rows = []
     if getattr(model, "spec", None) is not None and len(model.spec):
@@ -772,7 +781,8 @@ def find_dropouts(product, *, half_width=3):
     Parameters
     ----------
     product : str, path-like or DataModel
-        An LRS ``s2d``, ``cal``, ``calints``, ``x1d`` or ``x1dints`` product.
+        An LRS ``rate``, ``rateints``, ``s2d``, ``cal``, ``calints``, ``x1d`` or ``x1dints``
+        product (a rate/rateints takes its row wavelengths from the in-flight solution).
     half_width : int
         Columns either side of the peak that form the trace core (2-D products).
 

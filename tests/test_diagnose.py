@@ -201,9 +201,9 @@ def test_every_named_notebook_exists(project_root):
         assert (project_root / "notebooks" / name).is_file(), name
 
 
-def test_slit_products_without_a_check_say_so():
+def test_a_slit_rate_gets_the_checks_that_apply():
     report = _report("slit_rate_nod1")
-    assert [f.check for f in report.findings] == ["usable", "applicability"]
+    assert [f.check for f in report.findings] == ["usable", "dropouts", "err_vs_scatter_pixels"]
     assert report.worst == "info" and report.exit_code == 0
 
 

@@ -227,3 +227,30 @@ def test_cli_html_after_fits_files_exits_2(tmp_path, capsys):
     code = cli.main(["diagnose", "--html", str(first), str(second)])
     assert code == 2 and first.read_bytes() == before
     assert "must end in .html" in capsys.readouterr().err
+
+
+def test_dropouts_on_a_rateints_are_found_by_cause(tmp_path):
+    """Peak pixels flagged JUMP_DET + DO_NOT_USE in one integration of the slitless rateints are
+    jump dropouts, placed by the in-flight wavelengths (a rateints has none of its own); the
+    twin's bad pixels stay bad pixels."""
+    rows = np.arange(200, 206)
+
+    def drop(model):
+        peak = int(np.nanargmax(np.nanmedian(model.data[:, 250], axis=0)))
+        model.dq[3, rows, peak] |= DO_NOT_USE | instrument.DQ["JUMP_DET"]
+        model.data[3, rows, peak] = np.nan
+
+    report = lrs_helpers.diagnose(_damaged("slitless_rateints", tmp_path, drop))
+    finding = report["dropouts"]
+    assert finding.severity in ("warning", "problem")
+    assert finding.measured["dropouts"][0] == rows.size
+    low, high = finding.measured["wavelength_range"][0]
+    expected = instrument.wavelength_at_row("slitless", rows)
+    assert low == pytest.approx(expected.min(), abs=0.01) and high == pytest.approx(expected.max(), abs=0.01)
+    clean = lrs_helpers.diagnose(_twin("slitless_rateints"))["dropouts"]
+    assert clean.severity == "ok" and clean.measured["dropouts"][0] == 0
+
+
+def test_err_of_a_single_integration_says_what_it_needs():
+    finding = lrs_helpers.diagnose(_twin("slit_rate_nod1"))["err_vs_scatter_pixels"]
+    assert finding.severity == "info" and "3 or more integrations" in finding.message
