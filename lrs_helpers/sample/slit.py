@@ -194,13 +194,7 @@ def _x1d(s2d_sci, s2d_var, wave, centre_column, pixar_sr, nod, dm):
         dtype=dm.SpecModel().get_dtype("spec_table"),
     )
     spec = dm.SpecModel(spec_table=table, validate_on_assignment=False)
-    units = {"wavelength": "um", "flux": "Jy", "flux_error": "Jy", "flux_var_poisson": "Jy^2",
-             "flux_var_rnoise": "Jy^2", "flux_var_flat": "Jy^2", "surf_bright": "MJy/sr", "sb_error": "MJy/sr",
-             "sb_var_poisson": "MJy^2 / sr^2", "sb_var_rnoise": "MJy^2 / sr^2", "sb_var_flat": "MJy^2 / sr^2",
-             "background": "MJy/sr", "bkgd_error": "MJy/sr", "bkgd_var_poisson": "MJy^2 / sr^2",
-             "bkgd_var_rnoise": "MJy^2 / sr^2", "bkgd_var_flat": "MJy^2 / sr^2"}
-    for name, unit in units.items():
-        spec.spec_table.columns[name].unit = unit
+    g.set_spec_table_units(spec)
     spec.source_type = "POINT"
     spec.spectral_order = 1
     spec.dispersion_direction = 2
