@@ -1,19 +1,18 @@
 """The package as users install it, and twins that the ecosystem's readers open.
 
-Packaging: a wheel that carries the data manifest, a license, a citation.
-
-The wheel is built from a copy of the tracked files (the working tree is never written to),
-without build isolation so the test runs offline, and installed with ``pip --target`` beside the
-project's own dependencies. The clean-venv install (``pip install`` of the wheel into a new venv)
-is the manual check the closing note of issue 21 reports.
+Packaging: a wheel that carries the data manifest, a license, a citation. The wheel is built
+from a copy of the checkout's files (tracked or new, not ignored; the working tree is never
+written to), without build isolation so the test runs offline, and installed with
+``pip --target`` beside the project's own dependencies. The clean-venv install (``pip install``
+of the wheel into a new venv) is the manual check the closing note of issue 21 reports.
 
 Readers: specutils ``Spectrum.read`` opens every x1d and s2d twin; the cal twins carry the WCS of
-jwst's AssignWcsStep (specutils reads no unrectified cal, real or twin). specutils 2.4 cannot read a jwst 3.0
-x1dints (its packed-table loader wants a per-row SOURCE_TYPE column, which only WFSS tables have;
-the x1dints jwst 3.0 Extract1dStep writes from the MIRISim rateints fails the same way), so an
-x1dints twin is checked for the column units jwst writes, column by column against that real
-x1dints, and read into a ``Spectrum`` through astropy's table reader, which takes the units from
-the file.
+jwst's AssignWcsStep (specutils reads no unrectified cal, real or twin). specutils 2.4 cannot
+read a jwst 3.0 x1dints (its packed-table loader wants a per-row SOURCE_TYPE column, which only
+WFSS tables have; the x1dints jwst 3.0 Extract1dStep writes from the MIRISim rateints fails the
+same way), so an x1dints twin is checked for the column units jwst writes, column by column
+against that real x1dints, and read into a ``Spectrum`` through astropy's table reader, which
+takes the units from the file.
 """
 
 import csv

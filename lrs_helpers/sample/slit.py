@@ -20,8 +20,9 @@ is the background, as calwebb_spec2 does for nodded slit data); s2d of each nod 
 detector rows, wavelength falling with the row as jwst writes LRS s2d, columns = along the slit,
 rectified, with a WCS giving each row its wavelength; for nod 1 the positive trace is at nod 1 and
 the negative at nod 2); x1d (MultiSpecModel) of each nod, extracted by summing an 8-column
-aperture on the nod-subtracted s2d, as extract_1d does for a point source. Truth: the injected per-row source rate and flux, the scattered light on the
-rate (per nod) and on the s2d, the nod columns, the background gradient, the apertures.
+aperture on the nod-subtracted s2d, as extract_1d does for a point source. Truth: the injected
+per-row source rate and flux, the scattered light on the rate (per nod) and on the s2d, the nod
+columns, the background gradient, the apertures.
 """
 
 from pathlib import Path
@@ -177,7 +178,8 @@ def _s2d_wcs(wave_rows):
     transform = models.Mapping((0, 0, 1)) | models.Const1D(TARGET_RA) & along_slit & wavelength
     detector = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
     sky = cf.CelestialFrame(reference_frame=coordinates.ICRS(), axes_order=(0, 1), name="icrs")
-    spectral = cf.SpectralFrame(axes_order=(2,), unit=(u.um,), axes_names=("wavelength",), name="spectral")
+    spectral = cf.SpectralFrame(axes_order=(2,), unit=(u.um,), axes_names=("wavelength",),
+                                name="spectral")
     wcs = WCS([(detector, transform), (cf.CompositeFrame([sky, spectral], name="world"), None)])
     wcs.bounding_box = ((-0.5, S2D_COLUMNS - 0.5), (-0.5, wave_rows.size - 0.5))
     return wcs
