@@ -33,8 +33,9 @@ Environment variables
 ``LRS_HELPERS_MAST_SERVER``
     The MAST server (default :data:`MAST_SERVER`); tests point it at a local stand-in.
 
-The manifest is found relative to this package (``<project>/data_manifest.csv``), which is where
-it sits in a source checkout or an editable install (``pip install -e .``).
+The manifest is ``<project>/data_manifest.csv`` in a source checkout or an editable install
+(``pip install -e .``); a wheel carries a copy of it inside the package (``setup.py`` copies it
+at build time), used when there is no checkout beside the package.
 """
 
 import contextlib
@@ -54,8 +55,11 @@ from astropy.table import Table
 
 from . import io, sample
 
-#: the manifest shipped with the project (found relative to the package: see the module notes)
-MANIFEST_PATH = Path(__file__).resolve().parents[1] / "data_manifest.csv"
+#: the top-level manifest of a source checkout or editable install: the file to edit
+_CHECKOUT_MANIFEST = Path(__file__).resolve().parents[1] / "data_manifest.csv"
+#: the manifest in use: the checkout's, else the copy a wheel carries inside the package
+MANIFEST_PATH = (_CHECKOUT_MANIFEST if _CHECKOUT_MANIFEST.is_file()
+                 else Path(__file__).resolve().parent / "data_manifest.csv")
 
 #: manifest columns, in file order
 COLUMNS = (
@@ -522,7 +526,7 @@ def _read_manifest():
     if not MANIFEST_PATH.is_file():
         raise FileNotFoundError(
             f"data manifest not found at {MANIFEST_PATH}; lrs_helpers expects data_manifest.csv "
-            "beside the package folder, as in a source checkout installed with `pip install -e .`")
+            "beside the package folder (a source checkout) or inside it (an installed wheel)")
     with MANIFEST_PATH.open(newline="") as stream:
         reader = csv.DictReader(stream)
         if tuple(reader.fieldnames or ()) != COLUMNS:

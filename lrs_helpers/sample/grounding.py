@@ -21,6 +21,7 @@ live in :mod:`lrs_helpers.instrument`; this module holds what is only needed to 
     base_metadata(model, exp_type=..., subarray=..., ngroups=..., nints=..., filename=..., ...) -> model
     exposure_identity(filename)                -> program, observation, visit, ... of a JWST file name
     write_truth(out_dir, scalars, arrays=None) -> Path of truth.json
+    set_spec_table_units(spectrum)             -> jwst's units on an EXTRACT1D table (in place)
     tso_spec_table(nints, nwave)               -> empty x1dints EXTRACT1D table (structured array)
     tso_spectra_table(wave, flux, error, ...)  -> the same table filled with spectra and errors
     tso_x1dints(calints, spec, columns=..., rows=..., filename=...) -> TSOMultiSpecModel
@@ -480,10 +481,39 @@ _TSO_VECTOR_COLUMNS = {"WAVELENGTH", "FLUX", "FLUX_ERROR", "FLUX_VAR_POISSON", "
                        "SB_VAR_FLAT", "DQ", "BACKGROUND", "BKGD_ERROR", "BKGD_VAR_POISSON",
                        "BKGD_VAR_RNOISE", "BKGD_VAR_FLAT", "NPIXELS"}
 
+#: Units jwst 3.0 extract_1d writes on the EXTRACT1D columns of a flux-calibrated spectrum
+#: (jwst/extract_1d/extract.py, photom run); readers such as specutils need them.
+SPEC_TABLE_UNITS = {
+    "WAVELENGTH": "um",
+    **dict.fromkeys(("FLUX", "FLUX_ERROR"), "Jy"),
+    **dict.fromkeys(("FLUX_VAR_POISSON", "FLUX_VAR_RNOISE", "FLUX_VAR_FLAT"), "Jy^2"),
+    **dict.fromkeys(("SURF_BRIGHT", "SB_ERROR", "BACKGROUND", "BKGD_ERROR"), "MJy/sr"),
+    **dict.fromkeys(("SB_VAR_POISSON", "SB_VAR_RNOISE", "SB_VAR_FLAT", "BKGD_VAR_POISSON",
+                     "BKGD_VAR_RNOISE", "BKGD_VAR_FLAT"), "MJy^2 / sr^2"),
+}
+
 #: EXTRACT1D time column -> int_times column it is copied from
 _TSO_TIME_COLUMNS = (("MJD-BEG", "int_start_MJD_UTC"), ("MJD-AVG", "int_mid_MJD_UTC"),
                      ("MJD-END", "int_end_MJD_UTC"), ("TDB-BEG", "int_start_BJD_TDB"),
                      ("TDB-MID", "int_mid_BJD_TDB"), ("TDB-END", "int_end_BJD_TDB"))
+
+
+def set_spec_table_units(spectrum):
+    """Put jwst's column units (:data:`SPEC_TABLE_UNITS`) on a spectrum's EXTRACT1D table.
+
+    Parameters
+    ----------
+    spectrum : stdatamodels.jwst.datamodels.SpecModel or TSOSpecModel
+        Spectrum whose ``spec_table`` holds Jy fluxes and MJy/sr surface brightnesses; its
+        column units are set in place (the model is being built, not read). The x1dints time
+        columns (``MJD-*``, ``TDB-*``), when present, get days, as jwst's TSO table has.
+    """
+    columns = spectrum.spec_table.columns
+    for name, unit in SPEC_TABLE_UNITS.items():
+        columns[name].unit = unit
+    for name, _ in _TSO_TIME_COLUMNS:
+        if name in columns.names:
+            columns[name].unit = "d"
 
 
 def tso_spec_table(nints, nwave):
@@ -588,7 +618,7 @@ def tso_x1dints(calints, spec, *, columns, rows, filename):
         spec[column] = times[source]
     tso = datamodels.TSOSpecModel()
     tso.spec_table = spec
-    tso.spec_table.columns["WAVELENGTH"].unit = "um"
+    set_spec_table_units(tso)
     tso.name = "MIR_LRS-SLITLESS"
     tso.source_id = 1
     tso.source_type = "POINT"

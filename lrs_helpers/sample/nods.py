@@ -249,6 +249,7 @@ def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC):
         table["SB_VAR_POISSON"] = table["SB_ERROR"] ** 2
         table["NPIXELS"] = npixels
         spectrum.spec_table = table
+        grounding.set_spec_table_units(spectrum)
         spectrum.name = "MIR_LRS-FIXEDSLIT"
         spectrum.source_type = "POINT"
         spectrum.dispersion_direction = 2

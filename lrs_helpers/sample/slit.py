@@ -15,13 +15,14 @@ What is in it (all count rates in DN/s on the FULL MIRIMAGE array):
   noise from the count rates (gain 3.1 e-/DN) and read noise.
 
 Products (jwst 3.0 formats): rate (ImageModel) for each nod; cal (ImageModel, MJy/sr, with
-WAVELENGTH) for each nod after nod subtraction (the other nod is the background, as calwebb_spec2
-does for nodded slit data); s2d of each nod (SlitModel: rows = detector rows, wavelength falling
-with the row as jwst writes LRS s2d, columns = along the slit, rectified; for nod 1 the positive
-trace is at nod 1 and the negative at nod 2); x1d (MultiSpecModel) of
-each nod, extracted by summing an 8-column aperture on the nod-subtracted s2d, as extract_1d does
-for a point source. Truth: the injected per-row source rate and flux, the scattered light on the
-rate (per nod) and on the s2d, the nod columns, the background gradient, the apertures.
+WAVELENGTH and the WCS of jwst's AssignWcsStep) for each nod after nod subtraction (the other nod
+is the background, as calwebb_spec2 does for nodded slit data); s2d of each nod (SlitModel: rows =
+detector rows, wavelength falling with the row as jwst writes LRS s2d, columns = along the slit,
+rectified, with a WCS giving each row its wavelength; for nod 1 the positive trace is at nod 1 and
+the negative at nod 2); x1d (MultiSpecModel) of each nod, extracted by summing an 8-column
+aperture on the nod-subtracted s2d, as extract_1d does for a point source. Truth: the injected
+per-row source rate and flux, the scattered light on the rate (per nod) and on the s2d, the nod
+columns, the background gradient, the apertures.
 """
 
 from pathlib import Path
@@ -158,6 +159,32 @@ def _to_surface_brightness(wave):
         return np.where(sens > 0, 1e-12 / (sens * pixar_sr), np.nan), pixar_sr
 
 
+def _s2d_wcs(wave_rows):
+    """gwcs of a rectified s2d: (column, row) pixels -> (RA, Dec, wavelength), as resample writes.
+
+    The wavelength of each row is the twin's own (``wave_rows``, um, tabulated on the rows); the
+    sky position puts the slit centre on the target and runs the slit along declination at the
+    plate scale, which is what a reader needs (specutils' s2d loader, viewers) but not the slit's
+    true position angle.
+    """
+    from astropy import coordinates, units as u
+    from astropy.modeling import models
+    from gwcs import WCS, coordinate_frames as cf
+
+    along_slit = (models.Shift(-S2D_CENTRE) | models.Scale(instrument.PLATE_SCALE_ARCSEC / 3600.0)
+                  | models.Shift(TARGET_DEC))
+    wavelength = models.Tabular1D(points=np.arange(wave_rows.size, dtype=float),
+                                  lookup_table=np.asarray(wave_rows, dtype=float), bounds_error=False)
+    transform = models.Mapping((0, 0, 1)) | models.Const1D(TARGET_RA) & along_slit & wavelength
+    detector = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
+    sky = cf.CelestialFrame(reference_frame=coordinates.ICRS(), axes_order=(0, 1), name="icrs")
+    spectral = cf.SpectralFrame(axes_order=(2,), unit=(u.um,), axes_names=("wavelength",),
+                                name="spectral")
+    wcs = WCS([(detector, transform), (cf.CompositeFrame([sky, spectral], name="world"), None)])
+    wcs.bounding_box = ((-0.5, S2D_COLUMNS - 0.5), (-0.5, wave_rows.size - 0.5))
+    return wcs
+
+
 def _rectify(image, rows):
     """Cut the slit out of a FULL-frame image, one row per detector row, columns along the slit."""
     centre = instrument.trace_column("slit", rows)
@@ -194,13 +221,7 @@ def _x1d(s2d_sci, s2d_var, wave, centre_column, pixar_sr, nod, dm):
         dtype=dm.SpecModel().get_dtype("spec_table"),
     )
     spec = dm.SpecModel(spec_table=table, validate_on_assignment=False)
-    units = {"wavelength": "um", "flux": "Jy", "flux_error": "Jy", "flux_var_poisson": "Jy^2",
-             "flux_var_rnoise": "Jy^2", "flux_var_flat": "Jy^2", "surf_bright": "MJy/sr", "sb_error": "MJy/sr",
-             "sb_var_poisson": "MJy^2 / sr^2", "sb_var_rnoise": "MJy^2 / sr^2", "sb_var_flat": "MJy^2 / sr^2",
-             "background": "MJy/sr", "bkgd_error": "MJy/sr", "bkgd_var_poisson": "MJy^2 / sr^2",
-             "bkgd_var_rnoise": "MJy^2 / sr^2", "bkgd_var_flat": "MJy^2 / sr^2"}
-    for name, unit in units.items():
-        spec.spec_table.columns[name].unit = unit
+    g.set_spec_table_units(spec)
     spec.source_type = "POINT"
     spec.spectral_order = 1
     spec.dispersion_direction = 2
@@ -230,6 +251,8 @@ def build(out_dir, seed):
         Roles rate_nod1, rate_nod2, cal_nod1, cal_nod2, s2d_nod1, s2d_nod2, x1d_nod1, x1d_nod2, truth.
     """
     from stdatamodels.jwst import datamodels as dm
+
+    from .. import pipeline  # jwst's AssignWcsStep for the cal WCS (heavy: imported here)
 
     out_dir = Path(out_dir)
     rng = np.random.default_rng(seed)
@@ -276,6 +299,11 @@ def build(out_dir, seed):
                               var_flat=var_flat.astype(np.float32), wavelength=wave_map.astype(np.float32),
                               validate_on_assignment=False)
         _metadata(model, nod, "cal")
+        # calwebb_spec2's WCS, from jwst's own AssignWcsStep with the SPECWCS rebuilt from the same
+        # in-flight fit that made wave_map (readers and later pipeline steps need it)
+        with_wcs = pipeline.assign_slit_wcs(model, offline=True)
+        model.meta.wcs, model.meta.wcsinfo = with_wcs.meta.wcs, with_wcs.meta.wcsinfo
+        with_wcs.close()
         model.meta.bunit_data = model.meta.bunit_err = "MJy/sr"
         model.meta.photometry.pixelarea_steradians = pixar_sr
         model.meta.photometry.pixelarea_arcsecsq = instrument.PLATE_SCALE_ARCSEC ** 2
@@ -311,6 +339,8 @@ def build(out_dir, seed):
             validate_on_assignment=False,
         )
         _metadata(slit_model, nod, "s2d")
+        slit_model.meta.wcs = _s2d_wcs(wave_rows)
+        slit_model.meta.wcsinfo.dispersion_direction = 2
         slit_model.meta.bunit_data = slit_model.meta.bunit_err = "MJy/sr"
         slit_model.source_type = "POINT"
         slit_model.meta.photometry.pixelarea_steradians = pixar_sr
