@@ -613,12 +613,15 @@ def _subtract_model(fit, ramps, integrations, out):
     c = coefficients[:, 0] - 1j * coefficients[:, 1]
     position = np.repeat(fit["at_position"], N_CHANNELS, axis=0)  # (pixels, terms)
     work = np.dtype(out.dtype.kind + str(out.dtype.itemsize))  # native byte order
-    position_real = np.ascontiguousarray(position.real.T, dtype=work)
-    position_imag = np.ascontiguousarray(position.imag.T, dtype=work)
+    # Re(F P) = [Re F, -Im F] @ [Re P; Im P]: one real product per integration writes the model in
+    # a single pass over the pixels
+    stacked_position = np.ascontiguousarray(np.concatenate([position.real.T, position.imag.T]), dtype=work)
     ngroups = ramps.shape[1]
+    model = np.empty((ngroups, stacked_position.shape[1]), dtype=work)
     for index, i in enumerate(range(integrations.start, integrations.stop)):
         factors = c * fit["at_start"][i] * fit["patterns"]  # (groups, terms)
-        model = factors.real.astype(work) @ position_real - factors.imag.astype(work) @ position_imag
+        stacked_factors = np.concatenate([factors.real, -factors.imag], axis=1).astype(work)
+        np.matmul(stacked_factors, stacked_position, out=model)
         np.subtract(ramps[index].reshape(ngroups, -1), model, out=out[index].reshape(ngroups, -1),
                     casting="unsafe")
 
