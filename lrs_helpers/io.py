@@ -100,7 +100,7 @@ _SUFFIX = re.compile(r"_(" + "|".join(sorted(PRODUCT_LEVELS, key=len, reverse=Tr
 # id(model) -> resolved path it was opened from, so write_product can refuse to write over it
 # (datamodels are not hashable; the entry is dropped when the model is garbage-collected).
 _SOURCES = {}
-# twin files whose nature open_product has already printed in this session, and whether to print
+# twin files whose nature open_product has already printed in this Python process, and whether to print
 _ANNOUNCED = set()
 _ANNOUNCE = [True]
 
