@@ -38,9 +38,8 @@ from scipy.interpolate import CubicSpline
 from scipy.optimize import least_squares
 from scipy.special import erf
 from specutils import Spectrum
-from stdatamodels.jwst import datamodels
 
-from . import instrument, io, pipeline
+from . import instrument, io
 from .units import to_value
 
 #: Slit width (arcsec) and telescope diameter (m): see lrs_helpers.instrument.
@@ -732,6 +731,8 @@ def pathloss_reference_model(wavelength_um=None, *, slit_width_arcsec=SLIT_WIDTH
     -------
     stdatamodels.jwst.datamodels.MirLrsPathlossModel
     """
+    from stdatamodels.jwst import datamodels
+
     wave = np.sort(_as_finite_array(np.arange(4.0, 14.01, 0.1) if wavelength_um is None else wavelength_um,
                                     "wavelength_um", u.um, positive=True))[::-1]
     step = 0.25  # pixels
@@ -750,8 +751,15 @@ def pathloss_reference_model(wavelength_um=None, *, slit_width_arcsec=SLIT_WIDTH
     info.crpix1, info.crval1, info.cdelt1 = 1.0, float(along_px[0]), step
     info.crpix2, info.crval2, info.cdelt2 = 1.0, float(across_px[0]), step
     info.ctype1, info.ctype2, info.cunit1, info.cunit2 = "X", "Y", "pixel", "pixel"
-    return pipeline.offline_reference(reference, "PATHLOSS", "T(0)/T(y) of the lrs_helpers.pathloss slit model, "
-                                      "relative to a centred source", exp_type="MIR_LRS-FIXEDSLIT")
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
+    reference.meta.exposure.type = "MIR_LRS-FIXEDSLIT"
+    reference.meta.reftype = "PATHLOSS"
+    reference.meta.author = "lrs_helpers"
+    reference.meta.pedigree = "DUMMY"
+    reference.meta.useafter = "2022-01-01T00:00:00"
+    reference.meta.description = "T(0)/T(y) of the lrs_helpers.pathloss slit model, relative to a centred source"
+    return reference
 
 
 def pipeline_pathloss(image, *, user_slit_loc=None, offline=None):
@@ -780,6 +788,8 @@ def pipeline_pathloss(image, *, user_slit_loc=None, offline=None):
         The factor the step multiplied the image by at those rows.
     """
     from jwst.pathloss import PathLossStep
+
+    from lrs_helpers import instrument, pipeline
 
     with_wcs = pipeline.assign_slit_wcs(image, offline=offline)
     with_wcs.meta.target.source_type = "POINT"

@@ -325,25 +325,6 @@ def as_ramp_model(model):
     return ramp
 
 
-def offline_reference(reference, reftype, description, *, exp_type=None):
-    """Fill the metadata every reference model built here carries, and return it.
-
-    MIRI imager (MIRIMAGE), REFTYPE, author lrs_helpers, pedigree DUMMY (not a CRDS delivery),
-    a USEAFTER before the first LRS data, the description and, when given, the exposure type
-    jwst selects it by.
-    """
-    reference.meta.instrument.name = "MIRI"
-    reference.meta.instrument.detector = "MIRIMAGE"
-    if exp_type is not None:
-        reference.meta.exposure.type = exp_type
-    reference.meta.reftype = reftype
-    reference.meta.description = description
-    reference.meta.author = "lrs_helpers"
-    reference.meta.pedigree = "DUMMY"
-    reference.meta.useafter = "2022-01-01T00:00:00"
-    return reference
-
-
 def _reference_model(model_class, reftype, shape, fill, subarray, description):
     """A flat MIRI reference model with the subarray metadata jwst matches against."""
     shape = tuple(int(n) for n in shape)
@@ -353,12 +334,19 @@ def _reference_model(model_class, reftype, shape, fill, subarray, description):
     if shape != (ysize, xsize):
         raise ValueError(f"shape {shape} does not match subarray {subarray} ({ysize} rows x {xsize} columns)")
     reference = getattr(datamodels, model_class)(data=np.full(shape, fill, dtype=np.float32))
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
     reference.meta.subarray.name = subarray
     reference.meta.subarray.xstart = xstart
     reference.meta.subarray.ystart = ystart
     reference.meta.subarray.xsize = xsize
     reference.meta.subarray.ysize = ysize
-    return offline_reference(reference, reftype, description)
+    reference.meta.reftype = reftype
+    reference.meta.description = description
+    reference.meta.author = "lrs_helpers"
+    reference.meta.pedigree = "DUMMY"
+    reference.meta.useafter = "2022-01-01T00:00:00"
+    return reference
 
 
 def miri_gain_model(shape=(416, 72), value=instrument.GAIN_E_PER_DN, *, subarray="SLITLESSPRISM"):
@@ -487,8 +475,15 @@ def siaf_distortion_model(*, degree=4, step=16):
     reference = datamodels.DistortionModel(model=transform)
     reference.meta.input_units = "pixel"
     reference.meta.output_units = "arcsec"
-    return offline_reference(reference, "DISTORTION", f"MIRIM_FULL SIAF polynomials (pysiaf "
-                             f"{pysiaf.__version__}) refitted, degree {degree}", exp_type="MIR_LRS-SLITLESS")
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
+    reference.meta.exposure.type = "MIR_LRS-SLITLESS"
+    reference.meta.reftype = "DISTORTION"
+    reference.meta.author = "lrs_helpers"
+    reference.meta.pedigree = "DUMMY"
+    reference.meta.useafter = "2022-01-01T00:00:00"
+    reference.meta.description = f"MIRIM_FULL SIAF polynomials (pysiaf {pysiaf.__version__}) refitted, degree {degree}"
+    return reference
 
 
 def slitless_specwcs_model():
@@ -505,7 +500,35 @@ def slitless_specwcs_model():
         Rows 7-394 of the SLITLESSPRISM subarray, relative to the slitless reference pixel
         (IMXSLTL, IMYSLTL) = (38.5, 829.0), 1-based full-array pixels.
     """
-    return _specwcs_model("slitless")
+    x_ref, y_ref = 38.5, 829.0  # IMXSLTL / IMYSLTL of the in-flight SPECWCS
+    # the table's zero point in subarray pixels, as jwst assign_wcs computes it
+    zero_x, zero_y = x_ref - 1, y_ref - 1 - (instrument.SUBARRAYS["SLITLESSPRISM"][1] - 1)
+    rows = np.arange(394, 6, -1, dtype=np.float64)  # blue (row 394) to red, as in the CRDS table
+    x_center = np.asarray(instrument.trace_column("slitless", rows)) - zero_x
+    y_center = rows - zero_y
+    half_width = 20.0  # the CRDS table's corners sit ~20 px either side of the trace
+    table = np.zeros(rows.size, dtype=[(name, "<f8") for name in (
+        "x_center", "y_center", "wavelength", "x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3")])
+    table["x_center"], table["y_center"] = x_center, y_center
+    table["wavelength"] = instrument.wavelength_at_row("slitless", rows)
+    table["x0"] = table["x3"] = x_center - half_width
+    table["x1"] = table["x2"] = x_center + half_width
+    table["y0"] = table["y1"] = y_center + 0.5
+    table["y2"] = table["y3"] = y_center - 0.5
+    reference = datamodels.MiriLRSSpecwcsModel(wavetable=table)
+    reference.meta.x_ref, reference.meta.y_ref = 326.13, 300.7  # slit reference pixel (IMX/IMY)
+    reference.meta.x_ref_slitless, reference.meta.y_ref_slitless = x_ref, y_ref
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
+    reference.meta.instrument.filter = "P750L"
+    reference.meta.exposure.type = "MIR_LRS-SLITLESS"
+    reference.meta.subarray.name = "SLITLESSPRISM"
+    reference.meta.reftype = "SPECWCS"
+    reference.meta.author = "lrs_helpers"
+    reference.meta.pedigree = "DUMMY"
+    reference.meta.useafter = "2022-01-01T00:00:00"
+    reference.meta.description = "MIR_LRS-SLITLESS SPECWCS rebuilt from the lrs_helpers instrument fit of specwcs_0006"
+    return reference
 
 
 def slit_specwcs_model():
@@ -521,48 +544,35 @@ def slit_specwcs_model():
     stdatamodels.jwst.datamodels.MiriLRSSpecwcsModel
         Rows 7-393 of the FULL frame.
     """
-    return _specwcs_model("slit")
+    from stdatamodels.jwst import datamodels
 
-
-#: what differs between the two LRS SPECWCS tables: the in-flight reference pixel (1-based, FULL
-#: frame: IMX/IMY for the slit, IMXSLTL/IMYSLTL for slitless), the first row of the mode's frame
-#: on the FULL array, the rows the table covers (blue, high rows, first, as in CRDS), and keywords
-_SPECWCS = {
-    "slit": {"reference": (326.13, 300.7), "frame_row": 0, "rows": (393, 6),
-             "exp_type": "MIR_LRS-FIXEDSLIT", "subarray": "FULL", "table": "specwcs_0005"},
-    "slitless": {"reference": (38.5, 829.0), "rows": (394, 6),
-                 "frame_row": instrument.SUBARRAYS["SLITLESSPRISM"][1] - 1,
-                 "exp_type": "MIR_LRS-SLITLESS", "subarray": "SLITLESSPRISM", "table": "specwcs_0006"},
-}
-
-
-def _specwcs_model(mode):
-    """The SPECWCS table of one LRS mode rebuilt from the instrument fit (see the callers)."""
-    spec = _SPECWCS[mode]
-    x_ref, y_ref = spec["reference"]
-    # the table's zero point in the mode's frame pixels, as jwst assign_wcs computes it
-    zero_x, zero_y = x_ref - 1, y_ref - 1 - spec["frame_row"]
-    first, last = spec["rows"]
-    rows = np.arange(first, last, -1, dtype=np.float64)
-    x_center = np.asarray(instrument.trace_column(mode, rows)) - zero_x
-    y_center = rows - zero_y
-    half_width = 20.0  # the CRDS table's corners sit ~20 px either side of the trace
+    x_ref, y_ref = 326.13, 300.7  # IMX / IMY of the in-flight SPECWCS, 1-based
+    rows = np.arange(393, 6, -1, dtype=np.float64)  # blue (high rows) to red, as in the CRDS table
+    x_center = np.asarray(instrument.trace_column("slit", rows)) - (x_ref - 1)
+    y_center = rows - (y_ref - 1)
+    half_width = 20.0
     table = np.zeros(rows.size, dtype=[(name, "<f8") for name in (
         "x_center", "y_center", "wavelength", "x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3")])
     table["x_center"], table["y_center"] = x_center, y_center
-    table["wavelength"] = instrument.wavelength_at_row(mode, rows)
+    table["wavelength"] = instrument.wavelength_at_row("slit", rows)
     table["x0"] = table["x3"] = x_center - half_width
     table["x1"] = table["x2"] = x_center + half_width
     table["y0"] = table["y1"] = y_center + 0.5
     table["y2"] = table["y3"] = y_center - 0.5
     reference = datamodels.MiriLRSSpecwcsModel(wavetable=table)
-    reference.meta.x_ref, reference.meta.y_ref = _SPECWCS["slit"]["reference"]
-    reference.meta.x_ref_slitless, reference.meta.y_ref_slitless = _SPECWCS["slitless"]["reference"]
+    reference.meta.x_ref, reference.meta.y_ref = x_ref, y_ref
+    reference.meta.x_ref_slitless, reference.meta.y_ref_slitless = 38.5, 829.0
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
     reference.meta.instrument.filter = "P750L"
-    reference.meta.subarray.name = spec["subarray"]
-    return offline_reference(reference, "SPECWCS", f"{spec['exp_type']} SPECWCS rebuilt from the lrs_helpers "
-                             f"instrument fit of {spec['table']}", exp_type=spec["exp_type"])
-
+    reference.meta.exposure.type = "MIR_LRS-FIXEDSLIT"
+    reference.meta.subarray.name = "FULL"
+    reference.meta.reftype = "SPECWCS"
+    reference.meta.author = "lrs_helpers"
+    reference.meta.pedigree = "DUMMY"
+    reference.meta.useafter = "2022-01-01T00:00:00"
+    reference.meta.description = "MIR_LRS-FIXEDSLIT SPECWCS rebuilt from the lrs_helpers instrument fit of specwcs_0005"
+    return reference
 
 
 def assign_slit_wcs(model, specwcs=None, *, offline=None):
@@ -586,8 +596,8 @@ def assign_slit_wcs(model, specwcs=None, *, offline=None):
         A new model with ``meta.wcs`` (detector -> RA, Dec, wavelength).
     """
     from jwst.assign_wcs import AssignWcsStep
+    from stdatamodels.jwst import datamodels
 
-    # pointing imports pathloss, which imports this module: imported here, not at the top
     from lrs_helpers.pointing import siaf_aperture
 
     model = datamodels.open(model) if not hasattr(model, "meta") else model.copy()
