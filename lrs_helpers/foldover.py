@@ -155,6 +155,124 @@ def fit_turnaround(wavelength_um, row_offset_px, *, max_wavelength_um=5.0):
             "curvature_px_per_um2": float(-c2)}
 
 
+def fit_dispersion(wavelength_um, row_offset_px, *, turnaround_um=None, min_wavelength_um=4.5):
+    """Fit the prism's dispersion curve to a SPECWCS wavelength table.
+
+    The row of a wavelength is taken as linear in the prism's deviation, and the deviation of the
+    P750L (ZnS + Ge) as linear in the two materials' indices, each of the form of an infrared
+    crystal's index in its transparent window: an electronic term in ``1/lambda**2`` and lattice
+    terms in ``lambda**2`` and ``lambda**4``. So ``Y = a + b lambda**2 + c / lambda**2 +
+    d lambda**4``. Unlike a parabola fitted to the blue end alone, it is fitted to the table's
+    whole calibrated range and its extremum (the turnaround) does not hang on the padded or
+    extrapolated rows at the tables' blue ends.
+
+    Parameters
+    ----------
+    wavelength_um : array_like
+        Table WAVELENGTH column (um).
+    row_offset_px : array_like
+        Table Y_CENTER column (pixels from the reference row, increasing towards the blue).
+    turnaround_um : float, optional
+        Impose this turnaround (um): ``dY/dlambda = 0`` there, which leaves three free
+        coefficients. Omitted: all four are free and the turnaround is the fit's.
+    min_wavelength_um : float
+        Only rows at or redder than this enter the fit (um).
+
+    Returns
+    -------
+    dict
+        ``coefficients`` (a, b, c, d; px, px/um2, px um2, px/um4), ``turnaround_um``,
+        ``row_offset_px`` (Y at the turnaround), ``rms_px`` and ``max_px`` (residuals of the
+        fitted rows) and ``n_rows``.
+    """
+    wavelength = np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
+    rows = np.asarray(row_offset_px, dtype=float)
+    if wavelength.shape != rows.shape or wavelength.ndim != 1:
+        raise ValueError(f"wavelength and row columns must be 1-D and of equal length, got "
+                         f"{wavelength.shape} and {rows.shape}")
+    with np.errstate(invalid="ignore"):
+        use = np.isfinite(wavelength) & np.isfinite(rows) & (wavelength >= min_wavelength_um)
+    if use.sum() < 8:
+        raise ValueError(f"need at least 8 finite table rows at or redder than {min_wavelength_um} "
+                         f"um to fit the dispersion, found {int(use.sum())}")
+    lam, y = wavelength[use], rows[use]
+    if turnaround_um is None:
+        design = np.column_stack([np.ones(lam.size), lam ** 2, lam ** -2, lam ** 4])
+        coefficients = np.linalg.lstsq(design, y, rcond=None)[0]
+    else:
+        turn = float(to_value(turnaround_um, "um", "turnaround_um"))
+        # dY/dlambda = 0 at the turnaround fixes c = b turn**4 + 2 d turn**6
+        design = np.column_stack([np.ones(lam.size), lam ** 2 + turn ** 4 / lam ** 2,
+                                  lam ** 4 + 2 * turn ** 6 / lam ** 2])
+        a, b, d = np.linalg.lstsq(design, y, rcond=None)[0]
+        coefficients = np.array([a, b, b * turn ** 4 + 2 * d * turn ** 6, d])
+    residual = y - dispersion_row(lam, coefficients)
+    turn = dispersion_turnaround_um(coefficients)
+    return {"coefficients": tuple(float(value) for value in coefficients),
+            "turnaround_um": turn,
+            "row_offset_px": float(dispersion_row(turn, coefficients)),
+            "rms_px": float(np.sqrt(np.mean(residual ** 2))),
+            "max_px": float(np.max(np.abs(residual))),
+            "n_rows": int(use.sum())}
+
+
+def dispersion_row(wavelength_um, coefficients):
+    """Table row Y (px from the reference row) of a wavelength on the fitted dispersion curve.
+
+    ``coefficients`` are (a, b, c, d) of :func:`fit_dispersion`. Returns a new array.
+    """
+    a, b, c, d = coefficients
+    lam = np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return a + b * lam ** 2 + c / lam ** 2 + d * lam ** 4
+
+
+def dispersion_slope(wavelength_um, coefficients):
+    """dY/dlambda (px/um) of the fitted dispersion curve; zero at the turnaround."""
+    _, b, c, d = coefficients
+    lam = np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2 * b * lam - 2 * c / lam ** 3 + 4 * d * lam ** 3
+
+
+def dispersion_turnaround_um(coefficients):
+    """Wavelength (um) between 2 and 6 um where the fitted dispersion curve turns around.
+
+    ``dY/dlambda = 0`` is a cubic in ``u = lambda**2``: ``4 d u**3 + 2 b u**2 - 2 c = 0``.
+
+    Raises
+    ------
+    ValueError
+        When the curve has no extremum between 2 and 6 um.
+    """
+    _, b, c, d = coefficients
+    roots = np.roots([4 * d, 2 * b, 0.0, -2 * c])
+    real = roots[np.isreal(roots)].real
+    inside = np.sort(real[(real > 4.0) & (real < 36.0)])
+    if inside.size == 0:
+        raise ValueError("the fitted dispersion curve has no turnaround between 2 and 6 um")
+    return float(np.sqrt(inside[0]))
+
+
+def combine_turnarounds(turnarounds_um):
+    """One prism, one turnaround: the mean of the tables' turnarounds and their spread (um).
+
+    Parameters
+    ----------
+    turnarounds_um : array_like
+        Free-fit turnarounds (:func:`fit_dispersion`) of the tables of one prism.
+
+    Returns
+    -------
+    (float, float)
+        Mean and sample standard deviation (um).
+    """
+    values = np.asarray(to_value(turnarounds_um, "um", "turnarounds_um"), dtype=float)
+    if values.ndim != 1 or values.size < 2 or not np.all(np.isfinite(values)):
+        raise ValueError(f"need at least two finite turnarounds to combine, got {values!r}")
+    return float(np.mean(values)), float(np.std(values, ddof=1))
+
+
 def fold_partner_um(wavelength_um, mode):
     """Wavelength on the other branch of the fold that lands on the same row (um).
 

@@ -133,6 +133,28 @@ CALIBRATED_COLUMNS = {"slit": (303, 347), "slitless": (4, 72)}
 BLUE_FOLD_ROWS = {"slit": (385, 394), "slitless": (392, 395)}
 
 # ---------------------------------------------------------------------------------------------
+# P750L prism dispersion curve and its turnaround (fold-over geometry).
+# Source: WAVETABLE of reference/jwst_miri_specwcs_0003.fits (ground CDP-7, slit), _0005 (slit,
+# in flight) and _0006 (slitless, in flight), rows with WAVELENGTH >= 4.5 um (the bluer rows are
+# padding or extrapolation: 0006 row 94 = 3.7 um; 0005 rows 94-88 = 2.23-4.12 um).
+# Form: Y_CENTER = a + b lambda^2 + c / lambda^2 + d lambda^4 (lrs_helpers.foldover.fit_dispersion).
+# Free fits turn around at 3.589 um (ground), 3.793 um (slit), 3.918 um (slitless), rms 0.11 /
+# 0.07 / 0.09 px; a 4.0 or 5.0 um window moves each by at most 0.065 um. One prism, one
+# turnaround: their mean, with their sample standard deviation as its uncertainty. With the
+# turnaround fixed there, the three tables fit with rms 0.215 / 0.077 / 0.175 px (max 1.6 / 0.4
+# / 0.7 px); 2 sigma away (3.43 or 4.11 um) one of them degrades to 0.43 or 0.65 px.
+# ---------------------------------------------------------------------------------------------
+PRISM_TURNAROUND_UM = 3.77
+PRISM_TURNAROUND_SIGMA_UM = 0.17
+#: (a, b, c, d) of the fit with the turnaround fixed at PRISM_TURNAROUND_UM, table Y frame (px
+#: from the mode's reference row, increasing towards the blue; px, px/um2, px um2, px/um4)
+PRISM_DISPERSION = {
+    "slit": (139.26695543597327, -1.7741579380039858, -370.5433163317341, -0.002116234208301288),
+    "slitless": (145.37044440747735, -1.7148415761193398, -361.560071456652, -0.002638516409114358),
+    "ground": (145.7839635626119, -1.9156931508696264, -392.19145864058225, -0.0009071335341774868),
+}
+
+# ---------------------------------------------------------------------------------------------
 # Cross-dispersion PSF width. Source: flight_derived/slit_psf_width_jw06620-obs13.fits (43 rows).
 # Form: sigma = sqrt(a^2 + (b*lambda)^2 + c^2 exp(-2 (lambda - 5 um) / s)), fitted with
 # scipy curve_fit to the rows at >= 5.0 um. Why: a is the wavelength-independent core (pixel

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from lrs_helpers import foldover
+from lrs_helpers import foldover, instrument
 
 SPECWCS = {"slit": "jwst_miri_specwcs_0005.fits", "slitless": "jwst_miri_specwcs_0006.fits",
            "ground": "jwst_miri_specwcs_0003.fits"}
@@ -104,6 +104,71 @@ def test_standard_star_index_matches_the_calspec_models(shared_data):
     assert np.mean(slopes) == pytest.approx(foldover.STANDARD_STAR_INDEX, abs=0.01)
 
 
+# ---------------------------------------------------------------- one prism, one turnaround
+
+FREE_TURNAROUND_UM = {"ground": 3.589, "slit": 3.793, "slitless": 3.918}
+
+
+@pytest.mark.parametrize("name", sorted(SPECWCS))
+def test_dispersion_fit_of_each_table(shared_data, name):
+    """The physical form fitted to each table's calibrated rows (>= 4.5 um): sub-pixel residuals
+    and the turnaround each table implies, stable against the fit window."""
+    wavelength, rows = read_table(shared_data, name)
+    fit = foldover.fit_dispersion(wavelength, rows)
+    assert fit["rms_px"] < 0.12 and fit["max_px"] < 0.6  # rows are 1 px apart
+    assert fit["turnaround_um"] == pytest.approx(FREE_TURNAROUND_UM[name], abs=1e-3)
+    # the window moves it by 0.065 um at most, well inside the 0.17 um spread between tables
+    for window in (4.0, 5.0):
+        moved = foldover.fit_dispersion(wavelength, rows, min_wavelength_um=window)["turnaround_um"]
+        assert abs(moved - fit["turnaround_um"]) < 0.07
+
+
+def test_one_turnaround_across_the_slit_slitless_and_ground_tables(shared_data):
+    tables = {name: read_table(shared_data, name) for name in SPECWCS}
+    free = [foldover.fit_dispersion(*tables[name])["turnaround_um"] for name in sorted(tables)]
+    mean, sigma = foldover.combine_turnarounds(free)
+    assert mean == pytest.approx(instrument.PRISM_TURNAROUND_UM, abs=0.005)
+    assert sigma == pytest.approx(instrument.PRISM_TURNAROUND_SIGMA_UM, abs=0.005)
+    # every table's own turnaround lies within 1.5 sigma of the common one (the per-table
+    # parabola vertices, 2.57 / 3.74 / 3.16 um, lay 0.6 um apart: 3.5 of this sigma)
+    assert np.all(np.abs(np.array(free) - mean) < 1.5 * sigma)
+    for name, (wavelength, rows) in tables.items():
+        common = foldover.fit_dispersion(wavelength, rows, turnaround_um=instrument.PRISM_TURNAROUND_UM)
+        # one turnaround fits every table to a fifth of a row ...
+        assert common["rms_px"] < 0.22, name
+        assert common["turnaround_um"] == pytest.approx(instrument.PRISM_TURNAROUND_UM, abs=1e-6)
+        np.testing.assert_allclose(common["coefficients"], instrument.PRISM_DISPERSION[name], rtol=1e-6)
+    # ... and a turnaround 2 sigma away does not: at least one table then misses by > 0.3 px
+    for shifted in (instrument.PRISM_TURNAROUND_UM - 2 * instrument.PRISM_TURNAROUND_SIGMA_UM,
+                    instrument.PRISM_TURNAROUND_UM + 2 * instrument.PRISM_TURNAROUND_SIGMA_UM):
+        worst = max(foldover.fit_dispersion(*tables[name], turnaround_um=shifted)["rms_px"]
+                    for name in tables)
+        assert worst > 0.3, shifted
+
+
+def test_blue_end_parabola_vertices_disagree_between_tables(shared_data):
+    """The blue-end parabola (fit_turnaround) extrapolates beyond the tables: its vertices for the
+    one prism lie 1.2 um apart (2.57 slit, 3.74 slitless, 3.16 ground), 7 sigma of the physical
+    fits' spread, and each moves by 0.1-0.3 um when the window goes from 5 to 6 um."""
+    vertices = []
+    for name in SPECWCS:
+        wavelength, rows = read_table(shared_data, name)
+        vertex = foldover.fit_turnaround(wavelength, rows)["wavelength_um"]
+        wider = foldover.fit_turnaround(wavelength, rows, max_wavelength_um=6.0)["wavelength_um"]
+        assert abs(wider - vertex) > 0.05
+        vertices.append(vertex)
+    assert np.ptp(vertices) > 5 * instrument.PRISM_TURNAROUND_SIGMA_UM
+
+
+def test_dispersion_turnaround_is_where_the_slope_vanishes():
+    coefficients = instrument.PRISM_DISPERSION["slitless"]
+    turn = foldover.dispersion_turnaround_um(coefficients)
+    assert foldover.dispersion_slope(turn, coefficients) == pytest.approx(0.0, abs=1e-9)
+    assert foldover.dispersion_slope(turn - 0.1, coefficients) > 0 > foldover.dispersion_slope(turn + 0.1, coefficients)
+    with pytest.raises(ValueError, match="no turnaround between 2 and 6 um"):
+        foldover.dispersion_turnaround_um((0.0, 1.0, 0.0, 0.0))
+
+
 # ---------------------------------------------------------------- the model's behaviour
 
 def test_blue_limit_moves_monotonically_from_5_towards_5p2_as_the_source_reddens():
@@ -185,6 +250,8 @@ def test_explorer_builds_and_draws():
     (lambda: foldover.leak_fraction("slitless", wavelength_range_um=(7, 5)), "0 < low < high"),
     (lambda: foldover.fit_turnaround([5.0, 6.0], [1.0, 0.0]), "at least 4 finite table rows"),
     (lambda: foldover.fit_turnaround([[1.0]], [1.0, 2.0]), "1-D and of equal length"),
+    (lambda: foldover.fit_dispersion([5.0, 6.0], [1.0, 0.0]), "at least 8 finite table rows"),
+    (lambda: foldover.combine_turnarounds([3.8]), "at least two finite turnarounds"),
 ])
 def test_bad_inputs_raise_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
