@@ -1,21 +1,29 @@
 """Spectral fold-over, the blue limit and the slitless leak of the MIRI LRS.
 
 The P750L double prism (ZnS + Ge) does not deviate light monotonically with wavelength: its
-deviation reaches an extremum (the *turnaround*: 3.7 um in the slitless table, 2.6 um in the slit
-table) and then moves back. Light bluer than the turnaround therefore lands on the same detector
-rows as light redder than it. In the slit mode a 4.5 um blocking filter stops all of that folded
-light; the slitless mode has no blocking filter, so a source's 2.2-3.7 um light lands on the rows
-of its 3.7-5.25 um light.
+deviation reaches an extremum (the *turnaround*) and then moves back. Light bluer than the
+turnaround therefore lands on the same detector rows as light redder than it. In the slit mode a
+4.5 um blocking filter stops all of that folded light; the slitless mode has no blocking filter.
 
-Where the numbers come from (all derived from the in-flight CRDS SPECWCS tables, origin below):
+Where the numbers come from:
 
-* the turnaround of each mode is the vertex of a parabola ``y(lambda)`` fitted to the table rows
-  bluer than 5 um (:func:`fit_turnaround`); a smooth extremum is locally a parabola, so a light
-  ray ``d`` microns bluer than the turnaround lands on the row of the ray ``d`` microns redder;
-* the bluest light that reaches the detector is the bluest wavelength either in-flight table
-  assigns to a row (2.232 um, first row of specwcs 0005);
-* so the rows that see both branches are those whose (main-branch) wavelength is below
-  ``2 * turnaround - 2.232 um`` (:func:`fold_edge_um`): 5.25 um slitless, 2.91 um slit.
+* geometry (:mod:`lrs_helpers.instrument`, ``PRISM_*``): ``Y = a + b l**2 + c / l**2 + d l**4``
+  fitted to each in-flight or ground SPECWCS table's calibrated rows (>= 4.5 um,
+  :func:`fit_dispersion`). One prism, one turnaround: 3.77 +- 0.17 um (mean and spread of the
+  three tables' own fits, 3.59 / 3.79 / 3.92 um), fixed for all three; the blue branch, which
+  no table calibrates, is this curve's extrapolation (:func:`fold_partner_um`);
+* assumptions, each with a range: the folded light's throughput at the turnaround
+  (:data:`FOLDED_THROUGHPUT`, 5 %, 2.5-10 %), the wavelength below which none reaches the
+  detector (:data:`SHORTEST_DETECTED_UM`, 2.6 um, 2.4-2.8 um, inferred from the known-issues
+  page's 5.2 um blue limit for red sources) and, slitless, the source's misplacement along
+  the dispersion (:data:`SLITLESS_POINTING_PX`, the page's 1-2 px);
+* the flux calibration absorbs the flux standards' own folded light (:func:`calibration_error`),
+  so the blue limit (:func:`usable_range`, :func:`blue_limit` with its uncertainty) moves only
+  for sources of another colour, or placed elsewhere.
+
+The blue-end parabola (:func:`fit_turnaround`) is kept to show why it misleads: fitted to the
+rows bluer than 5 um, which are partly padding or extrapolation, its vertex differs from table to
+table for the one prism (2.57 um slit, 3.74 um slitless, 3.16 um ground) and with the window.
 
 Core functions take numpy arrays and plain numbers (wavelengths in um, temperatures in K, or
 astropy Quantities in any compatible unit, see :mod:`lrs_helpers.units`), return new arrays and
@@ -26,6 +34,7 @@ import nothing from jwst; :func:`make_explorer` (ipywidgets) and :func:`mask_spe
 import numpy as np
 from stdatamodels import DataModel
 
+from . import instrument
 from .io import open_product
 from .units import to_value
 
@@ -45,18 +54,19 @@ BLUE_END_ROWS = {
                 4.68879, 4.76239, 4.83599, 4.90858, 4.97742]),
 }
 
-# Parabola vertex fitted to the rows bluer than 5 um (fit_turnaround, max_wavelength_um=5.0) of
-# jwst_miri_specwcs_0005.fits (MIR_LRS-FIXEDSLIT, in flight), _0006 (MIR_LRS-SLITLESS, in flight)
-# and _0003 (ground CDP-7, slit). Y is the table's Y_CENTER: rows relative to the reference pixel,
-# increasing towards the blue. tests/test_foldover.py refits the original files.
-TURNAROUND = {
-    "slit": {"wavelength_um": 2.5730, "row_offset_px": 94.190, "curvature_px_per_um2": 2.600},
-    "slitless": {"wavelength_um": 3.7389, "row_offset_px": 94.025, "curvature_px_per_um2": 5.136},
-    "ground": {"wavelength_um": 3.1637, "row_offset_px": 96.466, "curvature_px_per_um2": 4.206},
-}
+#: Bluest wavelength (um) whose folded light reaches the detector: the folded light's throughput
+#: rises linearly from zero here to FOLDED_THROUGHPUT at the turnaround. Not measured. Inferred
+#: from the known-issues page: with the fitted dispersion (central turnaround) and the central
+#: throughput, a cut-off at 2.6 um puts the blue limit of the reddest sources at 5.2 um, the
+#: page's figure. Bluer cut-offs move it further: 2.23 um (the bluest WAVELENGTH any SPECWCS
+#: table assigns to a row, specwcs 0005 row 0) would give 6.0 um.
+SHORTEST_DETECTED_UM = 2.6
 
-#: Bluest wavelength (um) that reaches the detector: WAVELENGTH of row 0 of specwcs 0005.
-SHORTEST_DETECTED_UM = 2.2323
+#: Range (um) of the cut-off used for the uncertainty of the blue limit.
+SHORTEST_DETECTED_RANGE_UM = (2.4, 2.8)
+
+# Blue end of the blue branch searched for fold partners (um), below any detected light.
+_BLUE_BRANCH_START_UM = 1.5
 
 #: Cut-on (um) of the blocking filter in the light path of each mode (None: no filter).
 BLOCKING_FILTER_UM = {"slit": 4.5, "slitless": None}
@@ -67,8 +77,19 @@ NOMINAL_RANGE_UM = (5.0, 14.0)
 #: Photon throughput of the folded light at the turnaround, relative to the direct light of the
 #: same row. A model parameter, not a measurement: the prism's anti-reflection coatings and the
 #: Si:As absorption are optimised for 5-14 um, so the folded light is taken as a few per cent
-#: efficient, falling linearly to zero at the shortest detected wavelength (the cut-off).
+#: efficient, falling linearly to zero at SHORTEST_DETECTED_UM.
 FOLDED_THROUGHPUT = 0.05
+
+#: Range of the folded throughput used for the uncertainty of the blue limit (a factor 2 either
+#: way: nothing measures it).
+FOLDED_THROUGHPUT_RANGE = (0.025, 0.10)
+
+#: Pointing offset (rows) of a slitless source along the dispersion that the uncertainty of the
+#: blue limit allows for: the known-issues page's 1-2 px misplacement of slitless targets (the
+#: FGS-MIRI alignment note). The calibration put the standards' folded light on their own rows;
+#: a source placed 2 rows off puts its folded light on neighbouring rows, where the calibration
+#: expected a different folded share. There is no slit in that mode to fix the position.
+SLITLESS_POINTING_PX = 2.0
 
 #: Spectral index (F_nu proportional to lambda**index) of the flux standards, near Rayleigh-Jeans
 #: (-2): mean log-log slope over 5-10 um of the CALSPEC models of the four standards observed
@@ -117,7 +138,7 @@ def normalise_mode(mode):
 
 
 def fit_turnaround(wavelength_um, row_offset_px, *, max_wavelength_um=5.0):
-    """Locate the turnaround of the dispersion curve from a SPECWCS wavelength table.
+    """Vertex of a parabola fitted to a SPECWCS table's blue end (superseded by :func:`fit_dispersion`).
 
     Fits ``y = c2 lambda**2 + c1 lambda + c0`` to the rows bluer than ``max_wavelength_um`` and
     returns the parabola's vertex: where ``dy/dlambda = 0``, i.e. where ``dlambda/dy`` (which
@@ -273,22 +294,70 @@ def combine_turnarounds(turnarounds_um):
     return float(np.mean(values)), float(np.std(values, ddof=1))
 
 
-def fold_partner_um(wavelength_um, mode):
-    """Wavelength on the other branch of the fold that lands on the same row (um).
+def _dispersion(mode, turnaround_offset_sigma):
+    """Fitted dispersion coefficients of a mode, with the turnaround at its value or 1 sigma off."""
+    mode = normalise_mode(mode)
+    offset = int(turnaround_offset_sigma)
+    if offset not in (-1, 0, 1) or offset != turnaround_offset_sigma:
+        raise ValueError(f"turnaround_offset_sigma must be -1, 0 or 1, got {turnaround_offset_sigma!r}")
+    if offset == 0:
+        return instrument.PRISM_DISPERSION[mode]
+    return instrument.PRISM_DISPERSION_SIGMA[mode][(offset + 1) // 2]
 
-    ``2 * turnaround - wavelength``: the parabola is symmetric about its vertex. Returns a new
-    array; NaN stays NaN.
+
+def fold_partner_um(wavelength_um, mode, *, turnaround_offset_sigma=0):
+    """Wavelength on the blue branch of the fold that lands on the same row (um).
+
+    The blue-branch wavelength ``lambda'`` below the turnaround with ``Y(lambda') = Y(lambda)`` on
+    the mode's fitted dispersion curve (:data:`lrs_helpers.instrument.PRISM_DISPERSION`). The
+    curve is not symmetric about its turnaround: the blue branch falls steeply, so a 5.2 um row
+    shares its light with about 2.4 um, not with the mirror image of 5.2 um.
+
+    Parameters
+    ----------
+    wavelength_um : array_like
+        Main-branch wavelengths (um).
+    mode : str
+        LRS mode (see :func:`normalise_mode`).
+    turnaround_offset_sigma : {-1, 0, 1}
+        Use the dispersion fitted with the turnaround one sigma bluer or redder.
+
+    Returns
+    -------
+    numpy.ndarray
+        Partner wavelength (um); NaN where the wavelength is not redder than the turnaround, is
+        NaN, or has no partner redder than 1.5 um.
     """
-    turn = TURNAROUND[normalise_mode(mode)]["wavelength_um"]
-    return 2.0 * turn - np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
+    coefficients = _dispersion(mode, turnaround_offset_sigma)
+    turn = dispersion_turnaround_um(coefficients)
+    wavelength = np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
+    blue = np.linspace(_BLUE_BRANCH_START_UM, turn, 4001)
+    blue_rows = dispersion_row(blue, coefficients)  # rising towards the turnaround
+    with np.errstate(invalid="ignore"):
+        main = np.isfinite(wavelength) & (wavelength > turn)
+        rows = dispersion_row(np.where(main, wavelength, turn + 1.0), coefficients)
+        partner = np.interp(rows, blue_rows, blue, left=np.nan, right=np.nan)
+    return np.where(main, partner, np.nan)
 
 
-def fold_edge_um(mode):
+def fold_edge_um(mode, *, shortest_detected_um=None, turnaround_offset_sigma=0):
     """Reddest main-branch wavelength (um) whose row also receives folded light.
 
-    Its fold partner is the bluest light that reaches the detector (:data:`SHORTEST_DETECTED_UM`).
+    Its fold partner is the bluest light that reaches the detector (:data:`SHORTEST_DETECTED_UM`
+    unless ``shortest_detected_um`` is given): 6.3 um for the slitless geometry, 6.4 um for the
+    slit's (where the 4.5 um blocking filter stops that light).
     """
-    return float(fold_partner_um(SHORTEST_DETECTED_UM, mode))
+    shortest = SHORTEST_DETECTED_UM if shortest_detected_um is None else float(
+        to_value(shortest_detected_um, "um", "shortest_detected_um"))
+    coefficients = _dispersion(mode, turnaround_offset_sigma)
+    turn = dispersion_turnaround_um(coefficients)
+    if not 0 < shortest < turn:
+        raise ValueError(f"shortest_detected_um must lie between 0 and the turnaround ({turn:.2f} um), "
+                         f"got {shortest_detected_um!r}")
+    red = np.linspace(turn, 20.0, 16001)
+    red_rows = dispersion_row(red, coefficients)  # falling away from the turnaround
+    target = dispersion_row(shortest, coefficients)
+    return float(np.interp(-target, -red_rows, red))
 
 
 def foldover_mask(wavelength_map, mode):
@@ -306,9 +375,10 @@ def foldover_mask(wavelength_map, mode):
     -------
     numpy.ndarray of bool
         Same shape; True where the wavelength is finite and at or below :func:`fold_edge_um`
-        (5.25 um slitless, 2.91 um slit). In the slit the folded light itself is stopped by the
-        4.5 um blocking filter (see :func:`leak_fraction`); the mask still marks the rows where
-        the wavelength solution is double-valued.
+        (5.44 um, central assumptions; 4.96-5.93 um for the turnaround +-1 sigma). In the slit
+        the folded light itself is stopped by the 4.5 um blocking filter (see
+        :func:`leak_fraction`); the mask still marks the rows where the wavelength solution is
+        double-valued.
     """
     wavelength = np.asarray(to_value(wavelength_map, "um", "wavelength_map"), dtype=float)
     edge = fold_edge_um(mode)
@@ -352,14 +422,33 @@ def photon_spectrum(wavelength_um, *, source_temperature_k=None, spectral_index=
 
 
 def folded_to_direct_ratio(wavelength_um, mode, *, source_temperature_k=None,
-                           spectral_index=None, folded_throughput=FOLDED_THROUGHPUT):
+                           spectral_index=None, folded_throughput=FOLDED_THROUGHPUT,
+                           shortest_detected_um=None, turnaround_offset_sigma=0):
     """Folded-over photons per direct photon on the row of each wavelength.
 
-    ``eta(partner) * N(partner) / N(lambda)`` where the partner (:func:`fold_partner_um`) is
-    transmitted (bluer than the turnaround, not bluer than :data:`SHORTEST_DETECTED_UM`, not
-    stopped by the mode's blocking filter) and 0 elsewhere; ``eta`` rises linearly from 0 at the
-    cut-off to ``folded_throughput`` at the turnaround. The parabola's symmetry makes the two
-    branches' dispersions equal on a shared row, so they cancel.
+    ``eta(partner) N(partner) |dY/dlambda (lambda)| / (N(lambda) |dY/dlambda (partner)|)``: the
+    photons per row of each branch are the photons per micron over the branch's dispersion in
+    rows per micron. The partner (:func:`fold_partner_um`) counts when it is not bluer than the
+    shortest detected wavelength and not stopped by the mode's blocking filter; ``eta`` rises
+    linearly from 0 there to ``folded_throughput`` at the turnaround. Near the turnaround the
+    blue branch's dispersion vanishes and the ratio grows without bound (a caustic, on rows
+    bluer than 4.2 um).
+
+    Parameters
+    ----------
+    wavelength_um : array_like
+        Main-branch wavelength of each row (um).
+    mode : str
+        LRS mode.
+    source_temperature_k, spectral_index : float, optional
+        Source shape (:func:`photon_spectrum`).
+    folded_throughput : float
+        Throughput of the folded light at the turnaround relative to the direct light; see
+        :data:`FOLDED_THROUGHPUT` and :data:`FOLDED_THROUGHPUT_RANGE`.
+    shortest_detected_um : float, optional
+        Bluest folded light that reaches the detector (um); default :data:`SHORTEST_DETECTED_UM`.
+    turnaround_offset_sigma : {-1, 0, 1}
+        Geometry with the turnaround at its value or one sigma off.
 
     Returns
     -------
@@ -369,21 +458,26 @@ def folded_to_direct_ratio(wavelength_um, mode, *, source_temperature_k=None,
     mode = normalise_mode(mode)
     if not 0 <= folded_throughput <= 1:
         raise ValueError(f"folded_throughput must be between 0 and 1, got {folded_throughput!r}")
+    shortest = SHORTEST_DETECTED_UM if shortest_detected_um is None else float(
+        to_value(shortest_detected_um, "um", "shortest_detected_um"))
+    coefficients = _dispersion(mode, turnaround_offset_sigma)
+    turn = dispersion_turnaround_um(coefficients)
     wavelength = np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
-    partner = fold_partner_um(wavelength, mode)
-    turn = TURNAROUND[mode]["wavelength_um"]
+    partner = fold_partner_um(wavelength, mode, turnaround_offset_sigma=turnaround_offset_sigma)
     cut_on = BLOCKING_FILTER_UM[mode]
-    with np.errstate(invalid="ignore"):
-        transmitted = (partner >= SHORTEST_DETECTED_UM) & (partner < turn)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        transmitted = np.isfinite(partner) & (partner >= shortest) & (wavelength > 0)
         if cut_on is not None:
             transmitted &= partner >= cut_on
-        safe_partner = np.where(transmitted, partner, 1.0)
-        safe_wavelength = np.where(wavelength > 0, wavelength, 1.0)
+        safe_partner = np.where(transmitted, partner, turn - 0.5)
+        safe_wavelength = np.where(transmitted, wavelength, turn + 1.0)
         kwargs = {"source_temperature_k": source_temperature_k, "spectral_index": spectral_index}
-        taper = (safe_partner - SHORTEST_DETECTED_UM) / (turn - SHORTEST_DETECTED_UM)
-        ratio = folded_throughput * taper * (photon_spectrum(safe_partner, **kwargs)
-                                             / photon_spectrum(safe_wavelength, **kwargs))
-    ratio = np.where(transmitted, ratio, 0.0)
+        taper = (safe_partner - shortest) / (turn - shortest)
+        rows_per_um = (np.abs(dispersion_slope(safe_wavelength, coefficients))
+                       / np.maximum(np.abs(dispersion_slope(safe_partner, coefficients)), 1e-12))
+        ratio = folded_throughput * taper * rows_per_um * (
+            photon_spectrum(safe_partner, **kwargs) / photon_spectrum(safe_wavelength, **kwargs))
+    ratio = np.where(transmitted, np.nan_to_num(ratio, nan=0.0, posinf=1e300), 0.0)
     return np.where(np.isfinite(wavelength), ratio, np.nan)
 
 
@@ -401,8 +495,8 @@ def leak_fraction(mode, *, source_temperature_k=None, spectral_index=None,
     """Fraction of the signal in a wavelength range that is folded-over light.
 
     Integrates direct and folded photons over the range (on a 0.001 um grid): with no blocking
-    filter (slitless) the 2.2-3.7 um light folds onto the rows of 3.7-5.25 um, so the 5-7 um
-    range carries its 5.0-5.25 um share; in the slit the 4.5 um blocking filter stops it (0).
+    filter (slitless) the 2.6-3.8 um light folds onto the rows of 3.8-5.44 um, so the 5-7 um
+    range carries its 5.0-5.44 um share; in the slit the 4.5 um blocking filter stops it (0).
 
     Parameters
     ----------
@@ -433,24 +527,43 @@ def leak_fraction(mode, *, source_temperature_k=None, spectral_index=None,
 
 
 def calibration_error(wavelength_um, mode, *, source_temperature_k=None, spectral_index=None,
-                      folded_throughput=FOLDED_THROUGHPUT):
-    """Relative flux error left by a calibration made on the flux standards.
+                      folded_throughput=FOLDED_THROUGHPUT, shortest_detected_um=None,
+                      turnaround_offset_sigma=0, pointing_offset_px=0.0):
+    """Relative flux error that the folded light leaves after a calibration on the flux standards.
 
     The photometric calibration divides by the standards' signal, folded light included, so it
-    is right for a source of the standards' shape and off by
-    ``(1 + r_source) / (1 + r_standard) - 1`` for any other (r: :func:`folded_to_direct_ratio`).
-    A source redder than the standards has less folded light: its flux comes out low.
+    is right for a source of the standards' shape, placed where they were, and off by
+    ``(1 + r_source) / (1 + r_standard) - 1`` otherwise (r: :func:`folded_to_direct_ratio`, whose
+    keyword arguments these are). A source redder than the standards has less folded light: its
+    flux comes out low. A source ``pointing_offset_px`` rows off along the dispersion brings the
+    folded share of the row that far away; only that folded-light part is counted here (the
+    direct light's own wavelength shift is the pointing issue, the same in both modes).
 
     Returns
     -------
     numpy.ndarray
         Relative error (dimensionless), same shape as ``wavelength_um``.
     """
-    source = folded_to_direct_ratio(wavelength_um, mode, source_temperature_k=source_temperature_k,
-                                    spectral_index=spectral_index,
-                                    folded_throughput=folded_throughput)
-    standard = folded_to_direct_ratio(wavelength_um, mode, folded_throughput=folded_throughput)
-    return (1.0 + source) / (1.0 + standard) - 1.0
+    assumptions = {"folded_throughput": folded_throughput, "shortest_detected_um": shortest_detected_um,
+                   "turnaround_offset_sigma": turnaround_offset_sigma}
+    wavelength = np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
+    offset = float(pointing_offset_px)
+    if not np.isfinite(offset):
+        raise ValueError(f"pointing_offset_px must be a finite number of rows, got {pointing_offset_px!r}")
+    on_row = wavelength
+    if offset != 0.0:
+        # main-branch wavelength whose light the offset source puts on this row
+        coefficients = _dispersion(mode, turnaround_offset_sigma)
+        red = np.linspace(dispersion_turnaround_um(coefficients), 20.0, 16001)
+        red_rows = dispersion_row(red, coefficients)
+        with np.errstate(invalid="ignore"):
+            on_row = np.interp(-(dispersion_row(wavelength, coefficients) - offset), -red_rows, red)
+        on_row = np.where(np.isfinite(wavelength), on_row, np.nan)
+    source = folded_to_direct_ratio(on_row, mode, source_temperature_k=source_temperature_k,
+                                    spectral_index=spectral_index, **assumptions)
+    standard = folded_to_direct_ratio(wavelength, mode, **assumptions)
+    with np.errstate(invalid="ignore"):
+        return (1.0 + source) / (1.0 + standard) - 1.0
 
 
 def signal_to_noise_curve(wavelength_um, mode, snr, *, source_temperature_k=None,
@@ -477,17 +590,19 @@ def signal_to_noise_curve(wavelength_um, mode, snr, *, source_temperature_k=None
 
 
 def usable_range(mode, *, source_temperature_k=None, spectral_index=None, snr=None,
-                 tolerance=0.02, folded_throughput=FOLDED_THROUGHPUT):
-    """Recommended wavelength range (blue_um, red_um) for an LRS spectrum.
+                 tolerance=0.02, folded_throughput=FOLDED_THROUGHPUT, shortest_detected_um=None,
+                 turnaround_offset_sigma=0, pointing_offset_px=0.0):
+    """Recommended wavelength range (blue_um, red_um) for an LRS spectrum, central assumptions.
 
     Blue limit. Nominally 5.0 um, where the flux calibration starts. In the slitless mode the
-    rows up to :func:`fold_edge_um` (5.25 um) also carry folded-over 2.2-3.7 um light; the
+    rows up to :func:`fold_edge_um` also carry folded-over light from below the turnaround; the
     calibration on the flux standards absorbs their share of it, so a source shaped like them
     is fine from 5.0 um, but a redder source has less folded light than the standards and its
     flux comes out low (:func:`calibration_error`). The blue limit is the shortest wavelength
-    from which that error stays within ``tolerance``; it moves monotonically from 5.0 um
-    towards the fold edge (5.2 um) as the source gets redder. In the slit the 4.5 um blocking
-    filter stops the folded light, so the blue limit stays at 5.0 um.
+    from which that error stays within ``tolerance``; with the central assumptions it moves from
+    5.0 um towards 5.2 um as the source gets redder. In the slit the 4.5 um blocking filter
+    stops the folded light, so the blue limit stays at 5.0 um. The limit is only as good as the
+    assumptions: :func:`blue_limit` gives its range.
 
     Red limit. Nominally 14 um. With ``snr`` (signal-to-noise per pixel at 7.5 um), the
     longest wavelength up to which the S/N stays at or above :data:`SNR_FLOOR` (3), following
@@ -507,25 +622,25 @@ def usable_range(mode, *, source_temperature_k=None, spectral_index=None, snr=No
     tolerance : float
         Largest acceptable relative flux error from the fold-over (default 2 %, the level of
         the LRS absolute flux calibration).
-    folded_throughput : float
-        See :data:`FOLDED_THROUGHPUT`.
+    folded_throughput, shortest_detected_um, turnaround_offset_sigma, pointing_offset_px
+        Assumptions of the fold-over model (:func:`calibration_error`).
 
     Returns
     -------
     (float, float)
-        Blue and red limits (um), rounded to 0.01 um.
+        Blue and red limits (um), rounded to 0.01 um (the grid step, not the accuracy).
     """
     mode = normalise_mode(mode)
     if not 0 < tolerance < 1:
         raise ValueError(f"tolerance must be a fraction between 0 and 1, got {tolerance!r}")
-    blue_nominal, red_nominal = NOMINAL_RANGE_UM
-    grid = np.arange(blue_nominal, red_nominal + 1e-9, 0.01)
-    error = calibration_error(grid, mode, source_temperature_k=source_temperature_k,
-                              spectral_index=spectral_index, folded_throughput=folded_throughput)
-    bad = np.flatnonzero(np.abs(error) > tolerance)
-    blue = blue_nominal if bad.size == 0 else grid[bad[-1]] + 0.01
-    red = red_nominal
+    blue = _blue_limit(mode, tolerance, source_temperature_k=source_temperature_k,
+                       spectral_index=spectral_index, folded_throughput=folded_throughput,
+                       shortest_detected_um=shortest_detected_um,
+                       turnaround_offset_sigma=turnaround_offset_sigma,
+                       pointing_offset_px=pointing_offset_px)
+    red = NOMINAL_RANGE_UM[1]
     if snr is not None:
+        grid = np.arange(NOMINAL_RANGE_UM[0], NOMINAL_RANGE_UM[1] + 1e-9, 0.01)
         curve = signal_to_noise_curve(grid, mode, snr, source_temperature_k=source_temperature_k,
                                       spectral_index=spectral_index)
         beyond = (grid >= SNR_REFERENCE_UM) & (curve < SNR_FLOOR)
@@ -535,6 +650,53 @@ def usable_range(mode, *, source_temperature_k=None, spectral_index=None, snr=No
         if beyond.any():
             red = grid[np.flatnonzero(beyond)[0]] - 0.01
     return round(float(blue), 2), round(float(red), 2)
+
+
+def _blue_limit(mode, tolerance, **model):
+    """Shortest wavelength >= 5.0 um from which |calibration_error| stays within tolerance."""
+    grid = np.arange(NOMINAL_RANGE_UM[0], 8.0 + 1e-9, 0.01)
+    error = calibration_error(grid, mode, **model)
+    bad = np.flatnonzero(np.abs(error) > tolerance)
+    return NOMINAL_RANGE_UM[0] if bad.size == 0 else grid[bad[-1]] + 0.01
+
+
+def blue_limit(mode, *, source_temperature_k=None, spectral_index=None, tolerance=0.02):
+    """Blue limit (um) with the uncertainty the fold-over model's assumptions give it.
+
+    Moves one assumption at a time to each end of its range, the others central: the turnaround
+    one sigma either way (:data:`lrs_helpers.instrument.PRISM_TURNAROUND_SIGMA_UM`), the folded
+    throughput over :data:`FOLDED_THROUGHPUT_RANGE`, the cut-off over
+    :data:`SHORTEST_DETECTED_RANGE_UM` and, slitless only, the source
+    :data:`SLITLESS_POINTING_PX` rows either way along the dispersion. The shifts of the limit
+    towards the red and towards the blue are each added in quadrature.
+
+    Returns
+    -------
+    dict
+        ``blue_um`` (central), ``low_um`` and ``high_um`` (central minus / plus the combined
+        shifts; never bluer than 5.0 um), ``shifts_um`` (assumption -> (shift at its low end,
+        shift at its high end)); rounded to 0.01 um.
+    """
+    mode = normalise_mode(mode)
+    if not 0 < tolerance < 1:
+        raise ValueError(f"tolerance must be a fraction between 0 and 1, got {tolerance!r}")
+    source = {"source_temperature_k": source_temperature_k, "spectral_index": spectral_index}
+    central = _blue_limit(mode, tolerance, **source)
+    ends = {"turnaround": [{"turnaround_offset_sigma": -1}, {"turnaround_offset_sigma": 1}],
+            "folded_throughput": [{"folded_throughput": value} for value in FOLDED_THROUGHPUT_RANGE],
+            "shortest_detected": [{"shortest_detected_um": value} for value in SHORTEST_DETECTED_RANGE_UM]}
+    if mode == "slitless":
+        ends["pointing"] = [{"pointing_offset_px": -SLITLESS_POINTING_PX},
+                            {"pointing_offset_px": SLITLESS_POINTING_PX}]
+    shifts = {name: tuple(_blue_limit(mode, tolerance, **source, **end) - central for end in pair)
+              for name, pair in ends.items()}
+    values = np.array(list(shifts.values()))
+    low = central - np.sqrt(np.sum(np.minimum(values, 0.0) ** 2))
+    high = central + np.sqrt(np.sum(np.maximum(values, 0.0) ** 2))
+    return {"blue_um": round(float(central), 2),
+            "low_um": round(float(max(low, NOMINAL_RANGE_UM[0])), 2),
+            "high_um": round(float(high), 2),
+            "shifts_um": {name: (round(float(a), 2), round(float(b), 2)) for name, (a, b) in shifts.items()}}
 
 
 def mask_spectrum(path_or_model, *, source_temperature_k=None, spectral_index=None, snr=None):

@@ -28,6 +28,9 @@ Geometry
 Wavelength solution (in-flight specwcs)
     :func:`wavelength_at_row`, :func:`row_at_wavelength`, :func:`wavelength_map`,
     :func:`trace_column`, :func:`nod_columns`, ``BLUE_FOLD_ROWS``, ``CALIBRATED_COLUMNS``
+Prism dispersion and fold-over turnaround (all three specwcs tables)
+    ``PRISM_TURNAROUND_UM``, ``PRISM_TURNAROUND_SIGMA_UM``, ``PRISM_DISPERSION``,
+    ``PRISM_DISPERSION_SIGMA``
 Trace width and sensitivity
     :func:`psf_sigma_pixels`, :func:`sensitivity_dn_s_per_ujy`
 Readout and detector
@@ -152,6 +155,15 @@ PRISM_DISPERSION = {
     "slit": (139.26695543597327, -1.7741579380039858, -370.5433163317341, -0.002116234208301288),
     "slitless": (145.37044440747735, -1.7148415761193398, -361.560071456652, -0.002638516409114358),
     "ground": (145.7839635626119, -1.9156931508696264, -392.19145864058225, -0.0009071335341774868),
+}
+#: the same fits with the turnaround fixed one sigma bluer (3.60 um) and redder (3.94 um), for
+#: the uncertainty of everything the fold-over geometry sets (rms 0.19 / 0.18 px slit, 0.31 /
+#: 0.09 px slitless)
+PRISM_DISPERSION_SIGMA = {
+    "slit": ((136.305834344532, -1.740664480208629, -302.0465142722978, -0.002223861098367575),
+             (142.77132739441743, -1.8136599544495298, -451.9455919047378, -0.001989609701261323)),
+    "slitless": ((142.46939086079294, -1.6819854537503862, -294.45655137452087, -0.0027443220179364652),
+                 (148.8073705823096, -1.7536301605898754, -441.40226122714705, -0.002513917675396786)),
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Sample twin "foldover_red": a red slitless source whose light below 4 um folds onto the blue end.
 
-A 2000 K point source (a late-M / L dwarf, much redder than the A-G flux standards) observed in
+A 1000 K point source (a T dwarf, much redder than the A-G flux standards) observed in
 MIR_LRS-SLITLESS, where no blocking filter stops the light bluer than the prism's turnaround.
 Written products:
 
@@ -10,27 +10,32 @@ Written products:
   vector columns over wavelength), box-extracted over the CRDS EXTRACT1D columns 30-41;
 * ``truth``: per detector row the direct and folded count rates and the folded fraction.
 
-How the folded light is made (independently of the closed form in :mod:`lrs_helpers.foldover`):
-the folded branch, 2.23 um (the shortest detected wavelength) to the turnaround, is sampled on
-a fine wavelength grid; each sample is placed on the row the fitted parabola of specwcs 0006
-gives it, shared linearly between the two nearest rows, with the folded throughput of the model.
-The direct light is the standard-star count-rate shape of :mod:`lrs_helpers.sample.grounding`
-reddened to 2000 K, on the rows of the specwcs 0006 wavelength solution.
+How the folded light is made (independently of :mod:`lrs_helpers.foldover`, which fits an
+empirical form to the SPECWCS tables and assumes a linear throughput taper): the prism is a
+thin ZnS + Ge prism pair whose deviation is ``(n_ZnS - 1) - k (n_Ge - 1)``, with the two
+materials' published refractive indices (constants below) and ``k`` fitted to the slitless
+table; light of any two wavelengths with the same deviation lands on the same row, whatever
+the camera's distortion. The folded branch, 2.0 um to the twin prism's turnaround (4.1 um), is
+sampled finely; each sample goes to the SLITLESSPRISM row (instrument wavelength solution) of
+the main-branch wavelength with the same deviation, shared linearly between the two nearest
+rows, with the twin's own folded efficiency (a smooth cut-on) and a blackbody source. The x1d
+is calibrated as the pipeline's is, on a flux standard (a 10000 K photosphere, the colour of
+the grounding's standard-star shape) observed the same way, folded light included, so a red
+source comes out low on the rows that carry folded light.
 
 The products stand in for the manifest's ``foldover_calints`` and ``foldover_x1dints``
 (PID 1536 obs 28, ``jw01536028001_03103_00001-seg001``), whose program, observation and exposure
 their headers carry; the public source of those names does not name the target, so the twin's
-target is its own (a 2000 K dwarf, labelled "sample twin").
+target is its own (a 1000 K dwarf, labelled "sample twin").
 """
 
 import numpy as np
 
 from .. import instrument
-from .. import foldover
 from . import grounding
 
 #: source temperature (K) of the twin
-SOURCE_TEMPERATURE_K = 2000.0
+SOURCE_TEMPERATURE_K = 1000.0
 #: brightness relative to BD+60 1753 (grounding.count_rate_spectrum scale)
 SOURCE_SCALE = 0.5
 NINTS = 4
@@ -48,9 +53,57 @@ PROGRAM, OBSERVATION, VISIT, VISIT_GROUP, SEQUENCE, ACTIVITY, EXPOSURE, SEGMENT 
     "01536", "028", "001", "03", "1", "03", 1, 1)
 _FOLD_SAMPLES = 20000
 
+# Refractive indices at room temperature (the flight prism is cold; the twin takes only the shape
+# of the dispersion from them). ZnS: H. H. Li, J. Phys. Chem. Ref. Data 13, 103 (1984),
+# n^2 = 8.393 + 0.14383 / (l^2 - 0.2421^2) + 4430.99 / (l^2 - 36.71^2). Ge: Icenogle et al.,
+# Appl. Opt. 15, 2348 (1976), n^2 - 1 = 8.28156 + 6.72880 l^2 / (l^2 - 0.44105)
+# + 0.21307 l^2 / (l^2 - 3870.1). l in um.
+_ZNS = (8.393, 0.14383, 0.2421, 4430.99, 36.71)
+_GE = (8.28156, 6.72880, 0.44105, 0.21307, 3870.1)
+#: k of the deviation (n_ZnS - 1) - k (n_Ge - 1): fitted to the rows >= 4.5 um of
+#: jwst_miri_specwcs_0006.fits as Y = y0 + F dev + G dev^2 (rms 0.23 px); turnaround 4.095 um
+GE_TO_ZNS = 0.4047
+#: the twin's folded-light efficiency relative to the direct light: a smooth cut-on, half-way at
+#: FOLD_CUTON_UM over a width FOLD_CUTON_WIDTH_UM, reaching FOLD_EFFICIENCY (the twin's "truth";
+#: inside the helper's stated ranges, not its numbers or its form)
+FOLD_EFFICIENCY = 0.03
+FOLD_CUTON_UM = 2.95
+FOLD_CUTON_WIDTH_UM = 0.1
+#: the calibration standard's colour temperature (K): grounding.count_rate_spectrum's reference
+STANDARD_TEMPERATURE_K = 10000.0
+_BLUEST_FOLDED_UM = 2.0
+_HC_OVER_K_UM_K = 14387.77
 
-def folded_rate_per_row(rows, direct_rate, wavelength, temperature_k,
-                        folded_throughput=foldover.FOLDED_THROUGHPUT):
+
+def prism_deviation(wavelength_um, ge_to_zns=GE_TO_ZNS):
+    """Deviation of the twin's thin ZnS + Ge prism pair (radians per unit prism angle)."""
+    lam2 = np.asarray(wavelength_um, dtype=float) ** 2
+    eps, b1, l1, b2, l2 = _ZNS
+    n_zns = np.sqrt(eps + b1 / (lam2 - l1 ** 2) + b2 / (lam2 - l2 ** 2))
+    e0, c1, s1, c2, s2 = _GE
+    n_ge = np.sqrt(1.0 + e0 + c1 * lam2 / (lam2 - s1) + c2 * lam2 / (lam2 - s2))
+    return (n_zns - 1.0) - ge_to_zns * (n_ge - 1.0)
+
+
+def prism_turnaround_um(ge_to_zns=GE_TO_ZNS):
+    """Wavelength (um) of the twin prism's extreme deviation, on a 0.0001 um grid."""
+    grid = np.arange(2.5, 6.0, 1e-4)
+    return float(grid[np.argmax(prism_deviation(grid, ge_to_zns))])
+
+
+def _photons(wavelength_um, temperature_k):
+    """Blackbody photon rate per unit wavelength (arbitrary scale)."""
+    lam = np.asarray(wavelength_um, dtype=float)
+    return lam ** -4 / np.expm1(_HC_OVER_K_UM_K / (lam * temperature_k))
+
+
+def fold_efficiency(wavelength_um):
+    """The twin's folded-light efficiency at a folded wavelength (um)."""
+    lam = np.asarray(wavelength_um, dtype=float)
+    return FOLD_EFFICIENCY / (1.0 + np.exp(-(lam - FOLD_CUTON_UM) / FOLD_CUTON_WIDTH_UM))
+
+
+def folded_rate_per_row(rows, direct_rate, wavelength, temperature_k):
     """Count rate of folded-over light per detector row, by sampling the folded branch.
 
     Parameters
@@ -63,40 +116,34 @@ def folded_rate_per_row(rows, direct_rate, wavelength, temperature_k,
         Main-branch wavelength of each row (um), from the specwcs 0006 solution.
     temperature_k : float
         Source blackbody temperature (K).
-    folded_throughput : float
-        Throughput of the folded light at the turnaround, relative to the direct light.
 
     Returns
     -------
     numpy.ndarray
         Folded count rate per row (DN/s).
     """
-    turn = foldover.TURNAROUND["slitless"]
-    low = foldover.SHORTEST_DETECTED_UM
-    folded = np.linspace(low, turn["wavelength_um"], _FOLD_SAMPLES + 1)
+    turn = prism_turnaround_um()
+    folded = np.linspace(_BLUEST_FOLDED_UM, turn, _FOLD_SAMPLES + 1)
     centres = 0.5 * (folded[1:] + folded[:-1])
-    step = np.diff(folded)
-    # Photons per sample: throughput rising linearly from the cut-off, times the source.
-    taper = (centres - low) / (turn["wavelength_um"] - low)
-    photons = (folded_throughput * taper
-               * foldover.photon_spectrum(centres, source_temperature_k=temperature_k) * step)
-    # Row of each sample on the parabola (table Y + the slitless zero point of grounding).
-    zero_point = instrument.SLITLESS_REFERENCE_PIXEL[1]
-    landing = zero_point + turn["row_offset_px"] - turn["curvature_px_per_um2"] * (
-        centres - turn["wavelength_um"]) ** 2
-    # Scale from photons to DN/s with the direct light's own throughput on each row:
-    # direct rate = k * N(lambda) * |dlambda/drow|.
+    photons = fold_efficiency(centres) * _photons(centres, temperature_k) * np.diff(folded)
+    # Main-branch wavelength with the same deviation, then its row on the real solution.
+    red = np.linspace(turn, 14.0, 40001)
+    main = np.interp(prism_deviation(centres), prism_deviation(red)[::-1], red[::-1])
+    landing = instrument.row_at_wavelength("slitless", main)
+    # photons -> DN/s with the direct light's own throughput on each row:
+    # direct rate = k * N(lambda) * |dlambda/drow|
     per_row_um = np.abs(np.gradient(wavelength, rows))
-    scale = direct_rate / (foldover.photon_spectrum(wavelength, source_temperature_k=temperature_k)
-                           * per_row_um)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(direct_rate > 0, direct_rate / (_photons(wavelength, temperature_k) * per_row_um), 0.0)
     out = np.zeros(rows.size)
-    base = np.floor(landing).astype(int)
-    share = landing - base
+    usable = np.isfinite(landing)
+    base = np.floor(landing[usable]).astype(int)
+    share = landing[usable] - base
     for offset, weight in ((0, 1.0 - share), (1, share)):
         index = np.searchsorted(rows, base + offset)
         inside = (index < rows.size) & (rows[np.minimum(index, rows.size - 1)] == base + offset)
-        np.add.at(out, index[inside], (photons * weight)[inside])
-    return out * scale
+        np.add.at(out, index[inside], (photons[usable] * weight)[inside])
+    return out * np.nan_to_num(scale)
 
 
 _INT_TIMES_DTYPE = [("integration_number", "i4"), ("int_start_MJD_UTC", "f8"),
@@ -135,6 +182,12 @@ def build(out_dir, seed):
                                                       temperature_k=SOURCE_TEMPERATURE_K)
     rows, wavelength = table["row"], table["wavelength_um"]
     folded_rate = folded_rate_per_row(rows, table["rate_dn_s"], wavelength, SOURCE_TEMPERATURE_K)
+    # The flux standard through the same prism: its folded share per row is what the
+    # calibration, made on it, absorbs.
+    standard_rate = grounding.count_rate_spectrum(wavelength)
+    standard_folded = folded_rate_per_row(rows, standard_rate, wavelength, STANDARD_TEMPERATURE_K)
+    standard_ratio = np.divide(standard_folded, standard_rate, out=np.zeros(rows.size),
+                               where=standard_rate > 0)
     # Folded light shares the row's trace position and width (same optics after the prism).
     folded_image = grounding.render_trace(shape, rows, table["column"], folded_rate, table["sigma_px"])
     rate = direct_image + folded_image
@@ -150,12 +203,15 @@ def build(out_dir, seed):
     sensitivity = instrument.sensitivity_dn_s_per_ujy(wavelength_map)  # DN/s per uJy, NaN -> 0
     valid = np.isfinite(wavelength_map) & (sensitivity > 0)
     to_mjysr = np.where(valid, 1e-12 / (np.where(valid, sensitivity, 1.0) * PIXAR_SR), np.nan)
+    true_jy_per_dn_s = to_mjysr[rows, EXTRACT_COLUMNS[0]] * PIXAR_SR * 1e6
+    # the calibration made on the standard counts its folded light as signal
+    to_mjysr[rows] /= (1.0 + standard_ratio)[:, None]
     dq = np.where(valid, 0, _DO_NOT_USE | _NON_SCIENCE).astype(np.uint32)
 
     calints = datamodels.CubeModel(shape=(NINTS, *shape))
     grounding.base_metadata(calints, exp_type="MIR_LRS-SLITLESS", subarray="SLITLESSPRISM",
                             ngroups=NGROUPS, nints=NINTS,
-                            target="2MASS J0523-1403 (sample twin)", target_ra=80.8533,
+                            target="T dwarf (sample twin)", target_ra=80.8533,
                             target_dec=-14.0573, start="2022-07-05T11:02:07.000", tso=True,
                             filename=(f"jw{PROGRAM}{OBSERVATION}{VISIT}_{VISIT_GROUP}{SEQUENCE}{ACTIVITY}"
                                       f"_{EXPOSURE:05d}-seg{SEGMENT:03d}_mirimage_calints.fits"))
@@ -206,7 +262,7 @@ def build(out_dir, seed):
 
     out = {}
     parameters = {"seed": seed, "source_temperature_k": SOURCE_TEMPERATURE_K,
-                  "folded_throughput": foldover.FOLDED_THROUGHPUT}
+                  "fold_efficiency": FOLD_EFFICIENCY, "fold_cuton_um": FOLD_CUTON_UM}
     for role, model in (("calints", calints), ("x1dints", x1dints)):
         model.validate()
         out[role] = write_product(model, out_dir / model.meta.filename, function=build,
@@ -215,21 +271,29 @@ def build(out_dir, seed):
     # Truth per spectrum row; fluxes through the same box, without noise (Jy).
     box_fraction = direct_image[rows, box].sum(axis=1) / np.where(
         table["rate_dn_s"] > 0, direct_image[rows].sum(axis=1), 1.0)
-    # the conversion depends on the row only (NaN where the row has no calibration)
-    jy_per_dn_s = to_mjysr[rows, first] * PIXAR_SR * 1e6
     fraction = np.divide(folded_rate, table["rate_dn_s"] + folded_rate,
                          out=np.zeros(rows.size), where=(table["rate_dn_s"] + folded_rate) > 0)
-    fold_rows = rows[folded_rate > 0]
+    source_ratio = np.divide(folded_rate, table["rate_dn_s"], out=np.zeros(rows.size),
+                             where=table["rate_dn_s"] > 0)
+    error = (1.0 + source_ratio) / (1.0 + standard_ratio) - 1.0
+    # fold-over rows: from the bluest row with folded light to the reddest where it is more
+    # than 1 % of the row or moves this source's calibrated flux by more than 1 % (half the 2 %
+    # flux-calibration level); the twin's smooth cut-on leaves traces further out
+    strong = (np.abs(error) > 0.01) | (fraction > 0.01)
+    matters = (fraction > 0) & (wavelength <= np.max(wavelength[strong]))
+    fold_rows = rows[matters]
     out["truth"] = grounding.write_truth(out_dir, {
         "scenario": "foldover_red",
         "mode": "slitless",
         "source_temperature_k": SOURCE_TEMPERATURE_K,
-        "folded_throughput": foldover.FOLDED_THROUGHPUT,
-        "shortest_detected_um": foldover.SHORTEST_DETECTED_UM,
-        "turnaround": foldover.TURNAROUND["slitless"],
+        "standard_temperature_k": STANDARD_TEMPERATURE_K,
+        "fold_efficiency": FOLD_EFFICIENCY,
+        "fold_cuton_um": [FOLD_CUTON_UM, FOLD_CUTON_WIDTH_UM],
+        "ge_to_zns": GE_TO_ZNS,
+        "turnaround_um": prism_turnaround_um(),
         "fold_rows": [int(fold_rows.min()), int(fold_rows.max())],
-        "fold_wavelength_um": [float(np.nanmin(wavelength[folded_rate > 0])),
-                               float(np.nanmax(wavelength[folded_rate > 0]))],
+        "fold_wavelength_um": [float(np.nanmin(wavelength[matters])),
+                               float(np.nanmax(wavelength[matters]))],
         "extract_columns": list(EXTRACT_COLUMNS),
         "units": {"rate": "DN/s per row", "flux": "Jy"},
     }, arrays={
@@ -238,7 +302,11 @@ def build(out_dir, seed):
         "direct_rate_dn_s": table["rate_dn_s"],
         "folded_rate_dn_s": folded_rate,
         "folded_fraction": fraction,
-        "direct_flux_jy": table["rate_dn_s"] * box_fraction * jy_per_dn_s,
-        "folded_flux_jy": folded_rate * box_fraction * jy_per_dn_s,
+        "standard_folded_ratio": standard_ratio,
+        "calibration_error": error,
+        "direct_flux_jy": table["rate_dn_s"] * box_fraction * true_jy_per_dn_s,
+        "folded_flux_jy": folded_rate * box_fraction * true_jy_per_dn_s,
+        "extracted_flux_jy": ((table["rate_dn_s"] + folded_rate) * box_fraction * true_jy_per_dn_s
+                              / (1.0 + standard_ratio)),
     })
     return out
