@@ -744,28 +744,31 @@ def make_explorer(mode="slitless"):
     import ipywidgets
     import matplotlib.pyplot as plt
 
-    wavelength = np.linspace(3.8, 8.0, 421)
+    wavelength = np.linspace(4.0, 7.0, 301)
 
-    def draw(temperature_k=3000, tolerance_percent=2.0):
+    def draw(temperature_k=1000, tolerance_percent=2.0):
         fig, ax = plt.subplots(figsize=(7, 3.5))
         for label, temperature, style in (("flux standard (Rayleigh-Jeans)", None, "k--"),
                                           (f"{temperature_k} K blackbody", temperature_k, "C3-")):
             fraction = folded_fraction(wavelength, mode, source_temperature_k=temperature)
             ax.plot(wavelength, 100 * fraction, style, label=label)
-        blue, red = usable_range(mode, source_temperature_k=temperature_k,
-                                 tolerance=tolerance_percent / 100)
+        limit = blue_limit(mode, source_temperature_k=temperature_k, tolerance=tolerance_percent / 100)
         leak = leak_fraction(mode, source_temperature_k=temperature_k)
-        ax.axvspan(wavelength[0], blue, color="0.85", label="not recommended")
+        ax.axvspan(wavelength[0], limit["blue_um"], color="0.85", label="not recommended")
+        ax.axvspan(limit["low_um"], limit["high_um"], color="C1", alpha=0.15,
+                   label="blue limit: range of the assumptions")
+        ax.set_ylim(0, 10)
         ax.set_xlabel("wavelength (µm)")
         ax.set_ylabel("folded light on the row (%)")
-        ax.set_title(f"{mode}: {temperature_k} K -> use {blue:.2f}-{red:.2f} µm; "
-                     f"leak in 5-7 µm {100 * leak:.2f} %", fontsize=9)
+        ax.set_title(f"{mode}, {temperature_k} K: blue limit {limit['blue_um']:.1f} "
+                     f"({limit['low_um']:.1f}-{limit['high_um']:.1f}) µm; leak in 5-7 µm "
+                     f"{100 * leak:.1f} %", fontsize=9)
         ax.legend(fontsize=8)
         plt.show()
 
     return ipywidgets.interactive(
         draw,
-        temperature_k=ipywidgets.IntSlider(value=3000, min=100, max=20000, step=100,
+        temperature_k=ipywidgets.IntSlider(value=1000, min=100, max=20000, step=100,
                                            description="T (K)", continuous_update=False),
         tolerance_percent=ipywidgets.FloatSlider(value=2.0, min=0.5, max=10.0, step=0.5,
                                                  description="tolerance %",

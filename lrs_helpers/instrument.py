@@ -29,7 +29,7 @@ Wavelength solution (in-flight specwcs)
     :func:`wavelength_at_row`, :func:`row_at_wavelength`, :func:`wavelength_map`,
     :func:`trace_column`, :func:`nod_columns`, ``BLUE_FOLD_ROWS``, ``CALIBRATED_COLUMNS``
 Prism dispersion and fold-over turnaround (all three specwcs tables)
-    ``PRISM_TURNAROUND_UM``, ``PRISM_TURNAROUND_SIGMA_UM``, ``PRISM_DISPERSION``,
+    ``PRISM_TURNAROUND_BY_TABLE_UM``, ``PRISM_TURNAROUND_UM``, ``PRISM_TURNAROUND_SIGMA_UM``, ``PRISM_DISPERSION``,
     ``PRISM_DISPERSION_SIGMA``
 Trace width and sensitivity
     :func:`psf_sigma_pixels`, :func:`sensitivity_dn_s_per_ujy`
@@ -147,6 +147,8 @@ BLUE_FOLD_ROWS = {"slit": (385, 394), "slitless": (392, 395)}
 # turnaround fixed there, the three tables fit with rms 0.215 / 0.077 / 0.175 px (max 1.6 / 0.4
 # / 0.7 px); 2 sigma away (3.43 or 4.11 um) one of them degrades to 0.43 or 0.65 px.
 # ---------------------------------------------------------------------------------------------
+#: turnaround of each table's own (free) fit, um
+PRISM_TURNAROUND_BY_TABLE_UM = {"ground": 3.589, "slit": 3.793, "slitless": 3.918}
 PRISM_TURNAROUND_UM = 3.77
 PRISM_TURNAROUND_SIGMA_UM = 0.17
 #: (a, b, c, d) of the fit with the turnaround fixed at PRISM_TURNAROUND_UM, table Y frame (px

@@ -90,9 +90,6 @@ def test_standard_star_index_matches_the_calspec_models(shared_data):
 
 # ---------------------------------------------------------------- one prism, one turnaround
 
-FREE_TURNAROUND_UM = {"ground": 3.589, "slit": 3.793, "slitless": 3.918}
-
-
 @pytest.mark.parametrize("name", sorted(SPECWCS))
 def test_dispersion_fit_of_each_table(shared_data, name):
     """The physical form fitted to each table's calibrated rows (>= 4.5 um): sub-pixel residuals
@@ -100,7 +97,7 @@ def test_dispersion_fit_of_each_table(shared_data, name):
     wavelength, rows = read_table(shared_data, name)
     fit = foldover.fit_dispersion(wavelength, rows)
     assert fit["rms_px"] < 0.12 and fit["max_px"] < 0.6  # rows are 1 px apart
-    assert fit["turnaround_um"] == pytest.approx(FREE_TURNAROUND_UM[name], abs=1e-3)
+    assert fit["turnaround_um"] == pytest.approx(instrument.PRISM_TURNAROUND_BY_TABLE_UM[name], abs=1e-3)
     # the window moves it by 0.065 um at most, well inside the 0.17 um spread between tables
     for window in (4.0, 5.0):
         moved = foldover.fit_dispersion(wavelength, rows, min_wavelength_um=window)["turnaround_um"]
