@@ -111,7 +111,7 @@ def test_one_turnaround_across_the_slit_slitless_and_ground_tables(shared_data):
     assert mean == pytest.approx(instrument.PRISM_TURNAROUND_UM, abs=0.005)
     assert sigma == pytest.approx(instrument.PRISM_TURNAROUND_SIGMA_UM, abs=0.005)
     # every table's own turnaround lies within 1.5 sigma of the common one (the per-table
-    # parabola vertices, 2.57 / 3.74 / 3.16 um, lay 0.6 um apart: 3.5 of this sigma)
+    # parabola vertices, 2.57 / 3.74 / 3.16 um, span 1.2 um: 7 of this sigma)
     assert np.all(np.abs(np.array(free) - mean) < 1.5 * sigma)
     for name, (wavelength, rows) in tables.items():
         common = foldover.fit_dispersion(wavelength, rows, turnaround_um=instrument.PRISM_TURNAROUND_UM)
@@ -362,11 +362,17 @@ def _truth_blue_limit(truth, tolerance=0.02):
 
 
 def test_symptom_sign_and_size_of_the_model_against_the_twin(twin):
-    """Both say a red source comes out low on the fold-over rows. Effect: the twin's 1000 K
-    source is 2.1-3.3 % low at 5.0-5.3 um. The helper's central model says 1.0-2.1 %: the two
-    dispersion descriptions and efficiency shapes differ by a factor 1.5-2.1 there, so the
-    tolerance on the size is a factor 2.5; the blue limits must agree within the helper's
-    stated range."""
+    """Both say a red source comes out low on the fold-over rows.
+
+    Effect: the twin's 1000 K source is 2.1-3.3 % low at 5.07-5.29 um, and the calibration
+    standard's folded share there is 2.7-4.6 %. The helper's central model gives 1.0-2.1 % and
+    1.2-2.7 %: model / twin = 0.48-0.65 and 0.44-0.58, the difference between two descriptions
+    of the prism's unmeasured blue branch and of the folded light's efficiency. Tolerance: the
+    model may be up to 3 times below the twin and never above it. So the test fails when the
+    helper's folded throughput drops by a quarter or grows by 60 % (its stated range is a factor
+    2); x1.3 moves the 1000 K blue limit from 5.11 to 5.20 um, inside its stated range (5.0-5.8
+    um), and passes. The blue limits must agree within the helper's stated range.
+    """
     _, truth = twin
     wavelength = truth["wavelength_um"]
     rows = (wavelength >= 5.0) & (wavelength <= 5.3)
@@ -376,12 +382,10 @@ def test_symptom_sign_and_size_of_the_model_against_the_twin(twin):
                                        source_temperature_k=truth["source_temperature_k"])
     assert np.all(measured < -0.02) and np.all(model < -0.009)
     ratio = model / measured
-    assert np.all((ratio > 1 / 2.5) & (ratio < 1.0))
-    # the calibration standard's own folded share at 5.0-5.3 um: 3.4-4.6 % (twin), 1.2-2.7 %
-    # (helper), the same factor
+    assert np.all((ratio > 1 / 3) & (ratio < 1.0))
     standard = foldover.folded_to_direct_ratio(wavelength[rows], "slitless")
-    assert np.all((standard / truth["standard_folded_ratio"][rows] > 1 / 2.5)
-                  & (standard / truth["standard_folded_ratio"][rows] < 1.0))
+    standard_ratio = standard / truth["standard_folded_ratio"][rows]
+    assert np.all((standard_ratio > 1 / 3) & (standard_ratio < 1.0))
     limit = foldover.blue_limit("slitless", source_temperature_k=truth["source_temperature_k"])
     twin_limit = _truth_blue_limit(truth)
     assert twin_limit == pytest.approx(5.29, abs=0.01)
