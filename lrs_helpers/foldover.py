@@ -344,8 +344,9 @@ def fold_edge_um(mode, *, shortest_detected_um=None, turnaround_offset_sigma=0):
     """Reddest main-branch wavelength (um) whose row also receives folded light.
 
     Its fold partner is the bluest light that reaches the detector (:data:`SHORTEST_DETECTED_UM`
-    unless ``shortest_detected_um`` is given): 6.3 um for the slitless geometry, 6.4 um for the
-    slit's (where the 4.5 um blocking filter stops that light).
+    unless ``shortest_detected_um`` is given): 5.44 um in both modes with the central
+    assumptions (in the slit the 4.5 um blocking filter stops that light). A cut-off at 2.23 um,
+    the tables' bluest wavelength, would put it at 6.3 um.
     """
     shortest = SHORTEST_DETECTED_UM if shortest_detected_um is None else float(
         to_value(shortest_detected_um, "um", "shortest_detected_um"))

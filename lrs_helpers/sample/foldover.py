@@ -8,17 +8,19 @@ Written products:
   ERR, DQ, VAR_POISSON, VAR_RNOISE, VAR_FLAT, WAVELENGTH and INT_TIMES as jwst writes them;
 * ``x1dints``: TSOMultiSpecModel (stdatamodels 6 layout: one EXTRACT1D row per integration,
   vector columns over wavelength), box-extracted over the CRDS EXTRACT1D columns 30-41;
-* ``truth``: per detector row the direct and folded count rates and the folded fraction.
+* ``truth``: per detector row the direct and folded count rates, the folded fraction, the
+  standard's folded share and the flux error the calibration leaves.
 
 How the folded light is made (independently of :mod:`lrs_helpers.foldover`, which fits an
 empirical form to the SPECWCS tables and assumes a linear throughput taper): the prism is a
 thin ZnS + Ge prism pair whose deviation is ``(n_ZnS - 1) - k (n_Ge - 1)``, with the two
-materials' published refractive indices (constants below) and ``k`` fitted to the slitless
-table; light of any two wavelengths with the same deviation lands on the same row, whatever
-the camera's distortion. The folded branch, 2.0 um to the twin prism's turnaround (4.1 um), is
-sampled finely; each sample goes to the SLITLESSPRISM row (instrument wavelength solution) of
-the main-branch wavelength with the same deviation, shared linearly between the two nearest
-rows, with the twin's own folded efficiency (a smooth cut-on) and a blackbody source. The x1d
+materials' published refractive indices (constants below) and one ``k`` fitted to the slit,
+slitless and ground tables; light of any two wavelengths with the same deviation lands on the
+same row, whatever the camera's distortion. The folded branch, 2.0 um to the twin prism's
+turnaround (3.89 um), is sampled finely; each sample goes to the SLITLESSPRISM row (instrument
+wavelength solution) of the main-branch wavelength with the same deviation, shared linearly
+between the two nearest rows, with the twin's own folded efficiency (a smooth cut-on) and a
+blackbody source. The x1d
 is calibrated as the pipeline's is, on a flux standard (a 10000 K photosphere, the colour of
 the grounding's standard-star shape) observed the same way, folded light included, so a red
 source comes out low on the rows that carry folded light.
@@ -60,12 +62,15 @@ _FOLD_SAMPLES = 20000
 # + 0.21307 l^2 / (l^2 - 3870.1). l in um.
 _ZNS = (8.393, 0.14383, 0.2421, 4430.99, 36.71)
 _GE = (8.28156, 6.72880, 0.44105, 0.21307, 3870.1)
-#: k of the deviation (n_ZnS - 1) - k (n_Ge - 1): fitted to the rows >= 4.5 um of
-#: jwst_miri_specwcs_0006.fits as Y = y0 + F dev + G dev^2 (rms 0.23 px); turnaround 4.095 um
+#: k of the deviation (n_ZnS - 1) - k (n_Ge - 1): one k for the rows >= 4.5 um of
+#: jwst_miri_specwcs_0003, _0005 and _0006.fits, each table as Y = y0 + F dev + G dev^2 (rms
+#: 0.33 / 0.19 / 0.36 px); turnaround 3.889 um (each table alone: 3.64 / 3.95 / 4.10 um)
 GE_TO_ZNS = 0.4047
 #: the twin's folded-light efficiency relative to the direct light: a smooth cut-on, half-way at
-#: FOLD_CUTON_UM over a width FOLD_CUTON_WIDTH_UM, reaching FOLD_EFFICIENCY (the twin's "truth";
-#: inside the helper's stated ranges, not its numbers or its form)
+#: FOLD_CUTON_UM over a width FOLD_CUTON_WIDTH_UM, reaching FOLD_EFFICIENCY. The twin's own
+#: "truth", not the helper's numbers or form: a few per cent, like an anti-reflection coating
+#: outside its band, and a cut-on placed, with the twin's own geometry, so that the reddest
+#: sources' blue limit lands near the page's 5.2 um (5.36 um for 300 K)
 FOLD_EFFICIENCY = 0.03
 FOLD_CUTON_UM = 2.95
 FOLD_CUTON_WIDTH_UM = 0.1
