@@ -193,15 +193,15 @@ def _exotic_columns(left=(8, 17), right=(56, 72)):
 
 def exotic_miri_row_wise(cube, left=(8, 17), right=(56, 72)):
     """ExoTiC-MIRI ``BackgroundSubtractStep(method='row_wise')``: median of both regions per row."""
-    level = np.median(cube[..., _exotic_columns(left, right)], axis=-1)
+    level = np.nanmedian(cube[..., _exotic_columns(left, right)], axis=-1)
     return np.repeat(level[..., None], cube.shape[-1], axis=-1)
 
 
 def exotic_miri_col_wise(cube, left=(8, 17), right=(56, 72)):
     """ExoTiC-MIRI ``method='col_wise'``: line through the two regions' medians at their midpoints."""
     x_left, x_right = (left[0] + left[1]) / 2, (right[0] + right[1]) / 2
-    y_left = np.median(cube[..., left[0]:left[1]], axis=-1)
-    y_right = np.median(cube[..., right[0]:right[1]], axis=-1)
+    y_left = np.nanmedian(cube[..., left[0]:left[1]], axis=-1)
+    y_right = np.nanmedian(cube[..., right[0]:right[1]], axis=-1)
     slope = (y_right - y_left) / (x_right - x_left)
     return y_left[..., None] + slope[..., None] * (np.arange(cube.shape[-1]) - x_left)
 
@@ -209,7 +209,7 @@ def exotic_miri_col_wise(cube, left=(8, 17), right=(56, 72)):
 def jwst_crds_median(cube, regions=((10, 18), (54, 62))):
     """The CRDS MIR_LRS-SLITLESS extract_1d background (columns 10-17, 54-61, median) per row."""
     columns = np.concatenate([np.arange(*region) for region in regions])
-    level = np.median(cube[..., columns], axis=-1)
+    level = np.nanmedian(cube[..., columns], axis=-1)
     return np.repeat(level[..., None], cube.shape[-1], axis=-1)
 
 
