@@ -11,7 +11,9 @@ resident memory (``ru_maxrss``):
   data) and sum every image extension, i.e. read every byte once; run before and after ours, the
   faster counts (the page cache is warm for both);
 * ``ours``: ``subtract_rateints(in, out, chunk_ints=64, progress=False)``: the whole job (checks,
-  survey of the column structure, byte copy, per-chunk model, variance and writes, extract_1d JSON).
+  survey of the column structure, byte copy, per-chunk model, variance and writes, extract_1d JSON);
+* ``io_only_model_zero``: the same call with the per-chunk model replaced by zeros: the cost of
+  reading five extensions and writing four (the floor of any streamed rewrite).
 
 Wall time and processor time (user + system, ``getrusage``) are both reported: on a machine
 shared with other jobs the wall time includes waiting for a core, which hits a 10 s job far more
@@ -68,6 +70,15 @@ print(json.dumps({"seconds": time.perf_counter() - start, "cpu_seconds": cpu() -
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+# the same job with the background model replaced by zeros: what reading, copying and writing
+# the file costs on its own (the floor of any streamed rewrite of four of its five extensions)
+IO_ONLY = OURS.replace("from lrs_helpers import background\n", """from lrs_helpers import background
+import numpy as np
+def zeros(sci, dq, var_parts, *args, **kwargs):
+    return np.zeros(sci.shape, np.float32), {name: np.zeros(sci.shape, np.float32) for name in var_parts}
+background._line_model = zeros
+""")
+
 EXTENSIONS = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE")
 
 
@@ -111,6 +122,7 @@ def main():
         size_gb = big.stat().st_size / 1e9
         anchors = [_run(ANCHOR, big)]
         ours = _run(OURS, big, workdir / "out_rateints.fits", args.chunk_ints)
+        io_only = _run(IO_ONLY, big, workdir / "io_rateints.fits", args.chunk_ints)
         anchors.append(_run(ANCHOR, big))
         anchor = min(anchors, key=lambda run: run["seconds"])
         plane_bytes = 416 * 72 * 4 * len(EXTENSIONS)
@@ -126,10 +138,12 @@ def main():
             "chunk_mb": round(chunk_mb, 1),
             "anchor_memmap_read": {key: round(value, 3) for key, value in anchor.items()},
             "ours": {key: round(value, 3) for key, value in ours.items()},
+            "io_only_model_zero": {key: round(value, 3) for key, value in io_only.items()},
             "time_ratio_ours_over_anchor": round(ratio, 2),
             # on a shared machine the wall time also counts the time spent waiting for a core;
             # the processor time (user + system) of each process does not
             "cpu_time_ratio_ours_over_anchor": round(cpu_ratio, 2),
+            "cpu_time_ratio_io_only_over_anchor": round(io_only["cpu_seconds"] / min(run["cpu_seconds"] for run in anchors), 2),
             "rss_limit_mb": round(limit_mb, 1),
             "targets": {"time_within_3x": ratio < 3.0, "peak_rss_under_limit": ours["peak_rss_mb"] < limit_mb},
             "python": platform.python_version(),
