@@ -98,17 +98,23 @@ def build_cube(frame, seed=SEED, nints=NINTS):
     return cube, sky, np.array(trace)
 
 
-def twin_cube():
+def twin_cube(seed=None, cache_dir=None):
     """The slitless_background sample twin's rateints SCI and its true sky, each (nints, ny, nx).
 
-    Built into the lrs_helpers cache when missing. Its sky has the PID 1033 row gradients and the
-    PID 1053 column structure (roll-off, odd/even pattern), drifts in time, and sits under a
-    transit source, the detector's hot columns, bad pixels (NaN) and noise.
+    Its sky has the PID 1033 row gradients and the PID 1053 column structure (roll-off, odd/even
+    pattern), drifts in time, and sits under a transit source, the detector's hot columns, bad
+    pixels (NaN) and noise. ``seed=None``: the twin the notebooks use (built into the lrs_helpers
+    cache when missing); another seed is built into ``cache_dir`` (a scratch folder), for the
+    seed-to-seed spread.
     """
-    from lrs_helpers import data
+    from lrs_helpers import data, sample
 
-    path = data.get("slitless_rateints", source="sample", verbose=False)
-    truth = data.truth(path)
+    if seed is None:
+        path = data.get("slitless_rateints", source="sample", verbose=False)
+        truth = data.truth(path)
+    else:
+        path = sample.build("slitless_background", cache_dir=cache_dir, seed=seed)["rateints"]
+        truth = sample.load_truth("slitless_background", cache_dir=cache_dir, seed=seed)
     with fits.open(path) as hdul:
         cube = hdul["SCI"].data.astype(np.float64)
     return cube, truth["sky_scale"][:, None, None] * truth["sky"]
@@ -277,16 +283,39 @@ def compare(shared=SHARED, methods=METHODS, twin=True):
     return table, per_row, seconds
 
 
+def seed_spread(methods=METHODS, seeds=(2, 3, 4), shared=SHARED):
+    """Each method's figures on other noise draws: real-frame cubes and twins built with ``seeds``.
+
+    Returns {method: {frame: {figure: [value per seed]}}}, in %.
+    """
+    import tempfile
+
+    spread = {}
+    with tempfile.TemporaryDirectory(prefix="bench_background_twins_") as cache:
+        for seed in seeds:
+            cubes = {frame_name: build_cube(load_frame(frame_name, shared), seed=seed)[:2] for frame_name in FRAMES}
+            cubes["twin"] = twin_cube(seed=seed, cache_dir=Path(cache))
+            for frame_name, (cube, sky) in cubes.items():
+                for name, method in methods.items():
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        figures = summary(row_residuals(method(cube), sky))
+                    for key, value in figures.items():
+                        spread.setdefault(name, {}).setdefault(frame_name, {}).setdefault(key, []).append(value)
+    return spread
+
+
 def main():
     table, _, seconds = compare()
     document = {
-        "benchmark": "slitless background models on the two real frames",
+        "benchmark": "slitless background models on the two real frames and the sample twin",
         "metric": "background left in the aperture (columns 33-40), per row 40-380, mean over "
-                  f"{NINTS} integrations, % of the sky there",
+                  f"the integrations ({NINTS} for the real frames), % of the sky there",
         "cube": {"nints": NINTS, "sky_step_per_integration": SKY_STEP_PER_INTEGRATION,
                  "trace_column": TRACE_COLUMN, "trace_sigma_px": TRACE_SIGMA_PX,
                  "electrons_per_pixel": ELECTRONS_PER_PIXEL, "seed": SEED},
         "table": table,
+        "other_seeds": seed_spread(),
         "seconds": seconds,
         "lrs_helpers": __version__,
         "python": platform.python_version(),

@@ -15,6 +15,8 @@ Core (numpy arrays in, new arrays out)::
     corrected, background = subtract_slitless(sci, dq)
     variance = edge_background_variance(sci, var, dq)
     columns, steady, pattern = survey_columns(sci, dq)
+    subtracted, per_group = subtract_groups(ramps, groupdq, pixeldq)   # before ramp fitting
+    average = background_exposure_average(background_sci)             # a dedicated exposure
 
 Edges (files)::
 
@@ -57,13 +59,15 @@ from .io import (LRSInputError, LRSOutputError, check_product, output_error, pub
 
 #: columns 0-3 of the SLITLESSPRISM subarray are reference pixels: they see no light
 REFERENCE_COLUMNS = instrument.REFERENCE_COLUMNS
-#: default edge regions (half-open column ranges, 0-based): columns 10-26 and 47-61, at least 10
-#: columns (8 PSF sigma) from the trace centre (column 36.3); they contain the CRDS extract_1d
-#: regions (10-17, 54-61). Left of them sit the hot columns 4, 5, 8 of the real PID 1053 frame;
-#: its roll-off columns 10-11 are screened out by ``column_tolerance``. Columns 62-71 are left out:
-#: there the PID 1053 sky departs from the line through the inner columns (with them the per-row
-#: rms in the aperture rises from 0.62% to 0.68%; benchmarks/bench_background_models.py).
-DEFAULT_REGIONS = ((10, 27), (47, 62))
+#: default edge regions (half-open column ranges, 0-based): columns 13-26 and 46-59, at least 10
+#: columns (8 PSF sigma) from the trace centre (column 36.3). Left of them sit the hot columns 4,
+#: 5, 8 and the roll-off (columns 6-11, 8-20% low) of the real PID 1053 frame; its tail in columns
+#: 12-13 (2% low, under ``column_tolerance``) tilts the line: with columns 12 and 60-61 in (the
+#: former regions 10-26, 47-61) the sample twin, whose sky carries the PID 1053 column profile,
+#: keeps +0.12% of its sky per row (rms 0.17%) where exoTEDRF's columns 13-25, 47-59 keep 0.00%
+#: (rms 0.11%). Columns 62-71 are left out: there the PID 1053 sky departs from the line through
+#: the inner columns (benchmarks/bench_background_models.py has the figures).
+DEFAULT_REGIONS = ((13, 27), (46, 60))
 #: a row's gradient is kept when its slope is this many standard errors from zero (order="auto")
 SLOPE_SIGNIFICANCE = 3.0
 #: rounds of :func:`survey_columns` (refit through the steady columns, pattern divided out)
@@ -535,7 +539,7 @@ def edge_background(
         Data-quality flags; pixels with DO_NOT_USE (bit 0) are ignored.
     regions : sequence of (start, stop)
         Background column ranges, 0-based, ``stop`` excluded. Must not include the
-        reference-pixel columns 0-3. Default ``((12, 26), (47, 72))``.
+        reference-pixel columns 0-3. Default :data:`DEFAULT_REGIONS` (columns 13-26 and 46-59).
     statistic : {"median", "mean"}
         How the clipped pixels of a row are combined when ``order=0``.
     order : {"auto", 0, 1, 2, 3}
@@ -711,6 +715,86 @@ def subtract_slitless(sci, dq=None, **kw):
     background = edge_background(sci, dq, **kw)
     corrected = np.asarray(sci, dtype=np.float64) - background
     return corrected, background
+
+
+def subtract_groups(groups, groupdq=None, pixeldq=None, **kw):
+    """Subtract the edge background from every group of ramps, before ramp fitting.
+
+    The route of ExoTiC-MIRI (``exotic_miri/stage_1``, background subtraction per group) and of
+    Eureka's stage 1 group-level background: each group (cumulative counts) gets its own
+    :func:`edge_background` model, the fixed column structure being surveyed over all groups of
+    all integrations. Fit the ramps of the result (e.g. jwst ``RampFitStep``) for a
+    background-subtracted rateints.
+
+    Parameters
+    ----------
+    groups : ndarray, shape (nints, ngroups, ny, nx)
+        Ramps, DN (a RampModel's ``data``).
+    groupdq : ndarray of int, same shape, optional
+        Group DQ; DO_NOT_USE groups are not used for the background.
+    pixeldq : ndarray of int, shape (ny, nx), optional
+        Pixel DQ; DO_NOT_USE pixels are not used in any group.
+    **kw
+        Passed to :func:`edge_background` (``regions``, ``order``, ...).
+
+    Returns
+    -------
+    subtracted : ndarray of float64, shape of ``groups``
+        The ramps minus their background (a new array).
+    background : ndarray of float64, shape of ``groups``
+        The background subtracted from each group, DN.
+    """
+    ramps = np.asarray(groups)
+    if ramps.ndim != 4:
+        raise ValueError(f"groups must be 4-D (nints, ngroups, ny, nx); got shape {ramps.shape}")
+    frames = ramps.reshape((-1,) + ramps.shape[2:])
+    dq = np.zeros(frames.shape, dtype=np.int64)
+    if groupdq is not None:
+        if np.shape(groupdq) != ramps.shape:
+            raise ValueError(f"groupdq shape {np.shape(groupdq)} does not match groups shape {ramps.shape}")
+        dq |= np.asarray(groupdq).reshape(frames.shape).astype(np.int64)
+    if pixeldq is not None:
+        if np.shape(pixeldq) != ramps.shape[2:]:
+            raise ValueError(f"pixeldq shape {np.shape(pixeldq)} does not match one group, {ramps.shape[2:]}")
+        dq |= np.asarray(pixeldq).astype(np.int64)
+    background = edge_background(frames, dq, **kw).reshape(ramps.shape)
+    return ramps.astype(np.float64) - background, background
+
+
+def background_exposure_average(background_sci, background_dq=None, *, sigma=3.0, maxiters=None):
+    """The integration average of a dedicated background exposure, as jwst's BackgroundStep forms it.
+
+    jwst 3.0 ``background/background_sub.py`` ``average_background`` for a rateints background:
+    each pixel sigma-clipped over the integrations (``sigma`` standard deviations, ``maxiters``
+    rounds, None = until nothing changes) and the kept values averaged. Subtract the result from
+    every integration of the science exposure. DO_NOT_USE pixels are left out (jwst carries their
+    DQ into the science instead).
+
+    Parameters
+    ----------
+    background_sci : ndarray, shape (nints, ny, nx)
+        The background exposure's count rates, DN/s.
+    background_dq : ndarray of int, same shape, optional
+        Its DQ flags.
+    sigma : float
+        Clipping threshold, standard deviations.
+    maxiters : int or None
+        Clipping rounds.
+
+    Returns
+    -------
+    ndarray of float64, shape (ny, nx)
+        The background to subtract, DN/s (NaN where no integration is usable).
+    """
+    cube, _ = _as_cube(background_sci, "background_sci")
+    bad = ~np.isfinite(cube)
+    if background_dq is not None:
+        if np.shape(background_dq) != cube.shape:
+            raise ValueError(f"background_dq shape {np.shape(background_dq)} does not match {cube.shape}")
+        bad |= (np.asarray(background_dq).astype(np.int64) & DO_NOT_USE).astype(bool)
+    clipped = sigma_clip(np.ma.masked_array(cube.astype(np.float64), mask=bad), sigma=sigma, maxiters=maxiters,
+                         axis=0)
+    return clipped.mean(axis=0).filled(np.nan)
 
 
 def residual_in_aperture(corrected, true_signal, background, *, columns, rows=None):
