@@ -36,9 +36,9 @@ gradients of -27% to +10%, and clipping about the row's level there drops the wh
 41% of the rows (columns 4-13 and 58-71, the former default regions); the
 PID 1053 frame has hot columns 4, 5, 8, a roll-off at columns 6-11 and a +-1.5% odd/even
 column pattern that bias an unscreened fit by ~1%. The default leaves < 0.04% (95th
-percentile) on PID 1033 and +0.03% mean, 0.62% rms (its own pixel noise) on PID 1053, better
-than Eureka, exoTEDRF, ExoTiC-MIRI and the CRDS default on the same cubes
-(benchmarks/bench_background_models.py). ``order=0`` (one clipped value per row) and
+percentile) on PID 1033 and -0.07% mean, 0.61% rms (its own pixel noise) on PID 1053, better
+than Eureka, exoTEDRF, ExoTiC-MIRI and the CRDS default on the same cubes, and level with
+exoTEDRF (ahead of the others) on the sample twin (benchmarks/bench_background_models.py). ``order=0`` (one clipped value per row) and
 ``order=1``-``3`` (a polynomial through pixels clipped about the level) remain as options.
 """
 
