@@ -13,7 +13,9 @@ resident memory (``ru_maxrss``):
 * ``ours``: ``subtract_rateints(in, out, chunk_ints=64, progress=False)``: the whole job (checks,
   survey of the column structure, byte copy, per-chunk model, variance and writes, extract_1d JSON);
 * ``io_only_model_zero``: the same call with the per-chunk model replaced by zeros: the cost of
-  reading five extensions and writing four (the floor of any streamed rewrite).
+  reading five extensions and writing four (the floor of any streamed rewrite);
+* ``ours_one_blas_thread``: ours with ``OPENBLAS_NUM_THREADS=1``: the per-row sums are small matrix
+  products, and on a busy machine idle BLAS threads spin for a core.
 
 Wall time and processor time (user + system, ``getrusage``) are both reported: on a machine
 shared with other jobs the wall time includes waiting for a core, which hits a 10 s job far more
@@ -28,6 +30,7 @@ Run: ``.venv/bin/python benchmarks/bench_background.py [--nints 1800 --chunk-int
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -97,9 +100,9 @@ def build_large_rateints(path, nints):
         hdul.writeto(path)
 
 
-def _run(script, *args):
+def _run(script, *args, env=None):
     result = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
-                            check=True)
+                            check=True, env=None if env is None else {**os.environ, **env})
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -123,6 +126,8 @@ def main():
         anchors = [_run(ANCHOR, big)]
         ours = _run(OURS, big, workdir / "out_rateints.fits", args.chunk_ints)
         io_only = _run(IO_ONLY, big, workdir / "io_rateints.fits", args.chunk_ints)
+        single_thread = _run(OURS, big, workdir / "single_rateints.fits", args.chunk_ints,
+                             env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
         anchors.append(_run(ANCHOR, big))
         anchor = min(anchors, key=lambda run: run["seconds"])
         plane_bytes = 416 * 72 * 4 * len(EXTENSIONS)
@@ -139,6 +144,7 @@ def main():
             "anchor_memmap_read": {key: round(value, 3) for key, value in anchor.items()},
             "ours": {key: round(value, 3) for key, value in ours.items()},
             "io_only_model_zero": {key: round(value, 3) for key, value in io_only.items()},
+            "ours_one_blas_thread": {key: round(value, 3) for key, value in single_thread.items()},
             "time_ratio_ours_over_anchor": round(ratio, 2),
             # on a shared machine the wall time also counts the time spent waiting for a core;
             # the processor time (user + system) of each process does not
