@@ -101,7 +101,7 @@ def run_routes(seed, workdir):
     and the largest difference between jwst's and our background-exposure average (DN/s)."""
     from stdatamodels.jwst import datamodels
 
-    from lrs_helpers.sample import slitless_bkg
+    from lrs_helpers.sample import mark_twin, slitless_bkg
 
     ramp, truth = slitless_bkg.ramps(seed)
     sky = truth["sky_scale"][:, None, None] * truth["sky"]
@@ -117,6 +117,7 @@ def run_routes(seed, workdir):
         exposure = slitless_bkg.background_exposure(seed + 1000)
         background_path = Path(workdir) / f"seed{seed}_{exposure.meta.filename}"
         exposure.save(background_path)
+        mark_twin(background_path, scenario="slitless_background", seed=seed + 1000)
         stepped = jwst_background_step(unsubtracted.copy(), background_path)
         rates["background_exposure"] = np.asarray(stepped.data, dtype=np.float64)
         with datamodels.open(background_path) as saved:

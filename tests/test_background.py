@@ -773,12 +773,14 @@ def test_background_exposure_average_is_jwsts(twin, tmp_path):
     from jwst.background import BackgroundStep
     from stdatamodels.jwst import datamodels
 
-    from lrs_helpers.sample import slitless_bkg
+    from lrs_helpers.sample import mark_twin, slitless_bkg
 
     files, truth = twin
     exposure = slitless_bkg.background_exposure(7)
+    exposure.validate()
     path = tmp_path / exposure.meta.filename
     exposure.save(path)
+    mark_twin(path, scenario="slitless_background", seed=7)
     overrides = {reftype: "N/A" for reftype in BackgroundStep.reference_file_types}
     with datamodels.open(files["rateints"]) as science, warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -826,6 +828,8 @@ def test_groups_route_on_the_twin_ramps():
     from lrs_helpers.sample import slitless_bkg
 
     ramp, truth = slitless_bkg.ramps(5)
+    ramp.validate()
+    assert ramp.meta.origin == "LRS_HELPERS" and ramp.data.shape == (24, slitless_bkg.ROUTE_NGROUPS, 416, 72)
     sky = truth["sky_scale"][:, None, None] * truth["sky"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
