@@ -11,7 +11,15 @@ resident memory (``ru_maxrss``):
   data) and sum every image extension, i.e. read every byte once; run before and after ours, the
   faster counts (the page cache is warm for both);
 * ``ours``: ``subtract_rateints(in, out, chunk_ints=64, progress=False)``: the whole job (checks,
-  survey of the column structure, byte copy, per-chunk model, variance and writes, extract_1d JSON).
+  survey of the column structure, byte copy, per-chunk model, variance and writes, extract_1d JSON);
+* ``io_only_model_zero``: the same call with the per-chunk model replaced by zeros: the cost of
+  reading five extensions and writing four (the floor of any streamed rewrite);
+* ``ours_one_blas_thread``: ours with ``OPENBLAS_NUM_THREADS=1``: the per-row sums are small matrix
+  products, and on a busy machine idle BLAS threads spin for a core.
+
+Wall time and processor time (user + system, ``getrusage``) are both reported: on a machine
+shared with other jobs the wall time includes waiting for a core, which hits a 10 s job far more
+than a 0.5 s one.
 
 Targets (issue 14): ours within 3x of the anchor's time; ours' peak RSS under 2 x one chunk
 (the bytes of ``chunk_ints`` integrations of all five extensions) + 300 MB. Prints one JSON
@@ -22,6 +30,7 @@ Run: ``.venv/bin/python benchmarks/bench_background.py [--nints 1800 --chunk-int
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -36,13 +45,16 @@ ANCHOR = r"""
 import json, resource, sys, time
 import numpy as np
 from astropy.io import fits
-start = time.perf_counter()
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+start, start_cpu = time.perf_counter(), cpu()
 total = 0.0
 with fits.open(sys.argv[1], memmap=True, do_not_scale_image_data=True) as hdul:
     for hdu in hdul:
         if hdu.is_image and hdu.header.get("NAXIS", 0):
             total += float(np.sum(hdu.data, dtype=np.float64))
-print(json.dumps({"seconds": time.perf_counter() - start,
+print(json.dumps({"seconds": time.perf_counter() - start, "cpu_seconds": cpu() - start_cpu,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -51,11 +63,24 @@ import json, resource, sys, time
 start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 from lrs_helpers import background
 imported_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-start = time.perf_counter()
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+start, start_cpu = time.perf_counter(), cpu()
 background.subtract_rateints(sys.argv[1], sys.argv[2], chunk_ints=int(sys.argv[3]), progress=False)
-print(json.dumps({"seconds": time.perf_counter() - start, "rss_after_import_mb": imported_rss,
+print(json.dumps({"seconds": time.perf_counter() - start, "cpu_seconds": cpu() - start_cpu,
+                  "rss_after_import_mb": imported_rss,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+
+# the same job with the background model replaced by zeros: what reading, copying and writing
+# the file costs on its own (the floor of any streamed rewrite of four of its five extensions)
+IO_ONLY = OURS.replace("from lrs_helpers import background\n", """from lrs_helpers import background
+import numpy as np
+def zeros(sci, dq, var_parts, *args, **kwargs):
+    return np.zeros(sci.shape, np.float32), {name: np.zeros(sci.shape, np.float32) for name in var_parts}
+background._line_model = zeros
+""")
 
 EXTENSIONS = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE")
 
@@ -75,9 +100,9 @@ def build_large_rateints(path, nints):
         hdul.writeto(path)
 
 
-def _run(script, *args):
+def _run(script, *args, env=None):
     result = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
-                            check=True)
+                            check=True, env=None if env is None else {**os.environ, **env})
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -100,12 +125,16 @@ def main():
         size_gb = big.stat().st_size / 1e9
         anchors = [_run(ANCHOR, big)]
         ours = _run(OURS, big, workdir / "out_rateints.fits", args.chunk_ints)
+        io_only = _run(IO_ONLY, big, workdir / "io_rateints.fits", args.chunk_ints)
+        single_thread = _run(OURS, big, workdir / "single_rateints.fits", args.chunk_ints,
+                             env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
         anchors.append(_run(ANCHOR, big))
         anchor = min(anchors, key=lambda run: run["seconds"])
         plane_bytes = 416 * 72 * 4 * len(EXTENSIONS)
         chunk_mb = args.chunk_ints * plane_bytes / 2**20
         limit_mb = 2 * chunk_mb + 300
         ratio = ours["seconds"] / anchor["seconds"]
+        cpu_ratio = ours["cpu_seconds"] / min(run["cpu_seconds"] for run in anchors)
         document = {
             "benchmark": "subtract_rateints streaming vs a memory-mapped read of the same file",
             "file_gb": round(size_gb, 3),
@@ -114,7 +143,13 @@ def main():
             "chunk_mb": round(chunk_mb, 1),
             "anchor_memmap_read": {key: round(value, 3) for key, value in anchor.items()},
             "ours": {key: round(value, 3) for key, value in ours.items()},
+            "io_only_model_zero": {key: round(value, 3) for key, value in io_only.items()},
+            "ours_one_blas_thread": {key: round(value, 3) for key, value in single_thread.items()},
             "time_ratio_ours_over_anchor": round(ratio, 2),
+            # on a shared machine the wall time also counts the time spent waiting for a core;
+            # the processor time (user + system) of each process does not
+            "cpu_time_ratio_ours_over_anchor": round(cpu_ratio, 2),
+            "cpu_time_ratio_io_only_over_anchor": round(io_only["cpu_seconds"] / min(run["cpu_seconds"] for run in anchors), 2),
             "rss_limit_mb": round(limit_mb, 1),
             "targets": {"time_within_3x": ratio < 3.0, "peak_rss_under_limit": ours["peak_rss_mb"] < limit_mb},
             "python": platform.python_version(),

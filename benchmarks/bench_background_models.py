@@ -16,6 +16,11 @@ row by row: for each row 40-380, the mean over the integrations of (mean over th
 corrected - trace) / (mean over the aperture of the true sky), in %. Reported per method and
 frame: the mean over rows, the rms over rows, the 95th percentile and the maximum of |residual|.
 
+The same metric on the slitless_background sample twin (``twin``): its rateints SCI as the cube
+(24 integrations; sky with the PID 1033 row gradients and the PID 1053 column structure, a
+transit source, hot columns, NaN bad pixels, noise) against its recorded sky. Peers that take a
+median ignore NaN pixels there, as jwst's extract_1d does.
+
 Methods (peers reimplemented from their published code, named per method; none is imported):
 
 * ``lrs_helpers_default``: :func:`lrs_helpers.background.edge_background` as shipped (per-row
@@ -91,6 +96,28 @@ def build_cube(frame, seed=SEED, nints=NINTS):
     expected = np.clip(sky + trace, 0, None) * electrons_per_unit
     cube = (expected + np.sqrt(expected) * rng.standard_normal(sky.shape)) / electrons_per_unit
     return cube, sky, np.array(trace)
+
+
+def twin_cube(seed=None, cache_dir=None):
+    """The slitless_background sample twin's rateints SCI and its true sky, each (nints, ny, nx).
+
+    Its sky has the PID 1033 row gradients and the PID 1053 column structure (roll-off, odd/even
+    pattern), drifts in time, and sits under a transit source, the detector's hot columns, bad
+    pixels (NaN) and noise. ``seed=None``: the twin the notebooks use (built into the lrs_helpers
+    cache when missing); another seed is built into ``cache_dir`` (a scratch folder), for the
+    seed-to-seed spread.
+    """
+    from lrs_helpers import data, sample
+
+    if seed is None:
+        path = data.get("slitless_rateints", source="sample", verbose=False)
+        truth = data.truth(path)
+    else:
+        path = sample.build("slitless_background", cache_dir=cache_dir, seed=seed)["rateints"]
+        truth = sample.load_truth("slitless_background", cache_dir=cache_dir, seed=seed)
+    with fits.open(path) as hdul:
+        cube = hdul["SCI"].data.astype(np.float64)
+    return cube, truth["sky_scale"][:, None, None] * truth["sky"]
 
 
 def row_residuals(model, sky, aperture=APERTURE, rows=ROWS):
@@ -193,15 +220,15 @@ def _exotic_columns(left=(8, 17), right=(56, 72)):
 
 def exotic_miri_row_wise(cube, left=(8, 17), right=(56, 72)):
     """ExoTiC-MIRI ``BackgroundSubtractStep(method='row_wise')``: median of both regions per row."""
-    level = np.median(cube[..., _exotic_columns(left, right)], axis=-1)
+    level = np.nanmedian(cube[..., _exotic_columns(left, right)], axis=-1)
     return np.repeat(level[..., None], cube.shape[-1], axis=-1)
 
 
 def exotic_miri_col_wise(cube, left=(8, 17), right=(56, 72)):
     """ExoTiC-MIRI ``method='col_wise'``: line through the two regions' medians at their midpoints."""
     x_left, x_right = (left[0] + left[1]) / 2, (right[0] + right[1]) / 2
-    y_left = np.median(cube[..., left[0]:left[1]], axis=-1)
-    y_right = np.median(cube[..., right[0]:right[1]], axis=-1)
+    y_left = np.nanmedian(cube[..., left[0]:left[1]], axis=-1)
+    y_right = np.nanmedian(cube[..., right[0]:right[1]], axis=-1)
     slope = (y_right - y_left) / (x_right - x_left)
     return y_left[..., None] + slope[..., None] * (np.arange(cube.shape[-1]) - x_left)
 
@@ -209,7 +236,7 @@ def exotic_miri_col_wise(cube, left=(8, 17), right=(56, 72)):
 def jwst_crds_median(cube, regions=((10, 18), (54, 62))):
     """The CRDS MIR_LRS-SLITLESS extract_1d background (columns 10-17, 54-61, median) per row."""
     columns = np.concatenate([np.arange(*region) for region in regions])
-    level = np.median(cube[..., columns], axis=-1)
+    level = np.nanmedian(cube[..., columns], axis=-1)
     return np.repeat(level[..., None], cube.shape[-1], axis=-1)
 
 
@@ -226,21 +253,24 @@ METHODS = {
 }
 
 
-def compare(shared=SHARED, methods=METHODS):
-    """Every method on both frames.
+def compare(shared=SHARED, methods=METHODS, twin=True):
+    """Every method on both frames, and on the sample twin.
 
     Returns
     -------
     table : dict
-        {method: {frame: summary}} (see :func:`summary`), in %.
+        {method: {frame: summary}} (see :func:`summary`), in %; frames ``pid1033``, ``pid1053``
+        and (``twin=True``) ``twin``.
     per_row : dict
         {method: {frame: residual per row}} (rows 40-380), in %.
     seconds : dict
         {method: {frame: wall time of the model}}.
     """
     table, per_row, seconds = {}, {}, {}
-    for frame_name in FRAMES:
-        cube, sky, _ = build_cube(load_frame(frame_name, shared))
+    cubes = {frame_name: build_cube(load_frame(frame_name, shared))[:2] for frame_name in FRAMES}
+    if twin:
+        cubes["twin"] = twin_cube()
+    for frame_name, (cube, sky) in cubes.items():
         for name, method in methods.items():
             start = time.perf_counter()
             with warnings.catch_warnings():
@@ -253,16 +283,39 @@ def compare(shared=SHARED, methods=METHODS):
     return table, per_row, seconds
 
 
+def seed_spread(methods=METHODS, seeds=(2, 3, 4), shared=SHARED):
+    """Each method's figures on other noise draws: real-frame cubes and twins built with ``seeds``.
+
+    Returns {method: {frame: {figure: [value per seed]}}}, in %.
+    """
+    import tempfile
+
+    spread = {}
+    with tempfile.TemporaryDirectory(prefix="bench_background_twins_") as cache:
+        for seed in seeds:
+            cubes = {frame_name: build_cube(load_frame(frame_name, shared), seed=seed)[:2] for frame_name in FRAMES}
+            cubes["twin"] = twin_cube(seed=seed, cache_dir=Path(cache))
+            for frame_name, (cube, sky) in cubes.items():
+                for name, method in methods.items():
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        figures = summary(row_residuals(method(cube), sky))
+                    for key, value in figures.items():
+                        spread.setdefault(name, {}).setdefault(frame_name, {}).setdefault(key, []).append(value)
+    return spread
+
+
 def main():
     table, _, seconds = compare()
     document = {
-        "benchmark": "slitless background models on the two real frames",
+        "benchmark": "slitless background models on the two real frames and the sample twin",
         "metric": "background left in the aperture (columns 33-40), per row 40-380, mean over "
-                  f"{NINTS} integrations, % of the sky there",
+                  f"the integrations ({NINTS} for the real frames), % of the sky there",
         "cube": {"nints": NINTS, "sky_step_per_integration": SKY_STEP_PER_INTEGRATION,
                  "trace_column": TRACE_COLUMN, "trace_sigma_px": TRACE_SIGMA_PX,
                  "electrons_per_pixel": ELECTRONS_PER_PIXEL, "seed": SEED},
         "table": table,
+        "other_seeds": seed_spread(),
         "seconds": seconds,
         "lrs_helpers": __version__,
         "python": platform.python_version(),

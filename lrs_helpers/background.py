@@ -15,6 +15,8 @@ Core (numpy arrays in, new arrays out)::
     corrected, background = subtract_slitless(sci, dq)
     variance = edge_background_variance(sci, var, dq)
     columns, steady, pattern = survey_columns(sci, dq)
+    subtracted, per_group = subtract_groups(ramps, groupdq, pixeldq)   # before ramp fitting
+    average = background_exposure_average(background_sci)             # a dedicated exposure
 
 Edges (files)::
 
@@ -34,9 +36,9 @@ gradients of -27% to +10%, and clipping about the row's level there drops the wh
 41% of the rows (columns 4-13 and 58-71, the former default regions); the
 PID 1053 frame has hot columns 4, 5, 8, a roll-off at columns 6-11 and a +-1.5% odd/even
 column pattern that bias an unscreened fit by ~1%. The default leaves < 0.04% (95th
-percentile) on PID 1033 and +0.03% mean, 0.62% rms (its own pixel noise) on PID 1053, better
-than Eureka, exoTEDRF, ExoTiC-MIRI and the CRDS default on the same cubes
-(benchmarks/bench_background_models.py). ``order=0`` (one clipped value per row) and
+percentile) on PID 1033 and -0.07% mean, 0.61% rms (its own pixel noise) on PID 1053, better
+than Eureka, exoTEDRF, ExoTiC-MIRI and the CRDS default on the same cubes, and level with
+exoTEDRF (ahead of the others) on the sample twin (benchmarks/bench_background_models.py). ``order=0`` (one clipped value per row) and
 ``order=1``-``3`` (a polynomial through pixels clipped about the level) remain as options.
 """
 
@@ -57,13 +59,15 @@ from .io import (LRSInputError, LRSOutputError, check_product, output_error, pub
 
 #: columns 0-3 of the SLITLESSPRISM subarray are reference pixels: they see no light
 REFERENCE_COLUMNS = instrument.REFERENCE_COLUMNS
-#: default edge regions (half-open column ranges, 0-based): columns 10-26 and 47-61, at least 10
-#: columns (8 PSF sigma) from the trace centre (column 36.3); they contain the CRDS extract_1d
-#: regions (10-17, 54-61). Left of them sit the hot columns 4, 5, 8 of the real PID 1053 frame;
-#: its roll-off columns 10-11 are screened out by ``column_tolerance``. Columns 62-71 are left out:
-#: there the PID 1053 sky departs from the line through the inner columns (with them the per-row
-#: rms in the aperture rises from 0.62% to 0.68%; benchmarks/bench_background_models.py).
-DEFAULT_REGIONS = ((10, 27), (47, 62))
+#: default edge regions (half-open column ranges, 0-based): columns 13-26 and 46-59, at least 10
+#: columns (8 PSF sigma) from the trace centre (column 36.3). Left of them sit the hot columns 4,
+#: 5, 8 and the roll-off (columns 6-11, 8-20% low) of the real PID 1053 frame; its tail in columns
+#: 12-13 (2% low, under ``column_tolerance``) tilts the line: with columns 12 and 60-61 in (the
+#: former regions 10-26, 47-61) the sample twin, whose sky carries the PID 1053 column profile,
+#: keeps +0.12% of its sky per row (rms 0.17%) where exoTEDRF's columns 13-25, 47-59 keep 0.00%
+#: (rms 0.11%). Columns 62-71 are left out: there the PID 1053 sky departs from the line through
+#: the inner columns (benchmarks/bench_background_models.py has the figures).
+DEFAULT_REGIONS = ((13, 27), (46, 60))
 #: a row's gradient is kept when its slope is this many standard errors from zero (order="auto")
 SLOPE_SIGNIFICANCE = 3.0
 #: rounds of :func:`survey_columns` (refit through the steady columns, pattern divided out)
@@ -221,14 +225,17 @@ def _polynomial_weights(columns, keep, order, nx):
 
 
 def _line_sums(values, keep, x):
-    """Weighted sums of a straight-line least-squares fit per row (keep = weight 0 or 1)."""
+    """Weighted sums of a straight-line least-squares fit per row (keep = weight 0 or 1).
+
+    Two small matrix products (rows x columns @ columns x 3 and x 2) instead of five
+    reductions over short rows: the sums are the same, the streaming writer spends far less
+    time on them.
+    """
     weight = keep.astype(np.float64)
     y = np.where(keep, values, 0.0)
-    s0 = weight.sum(axis=-1)
-    sx = weight @ x
-    sxx = weight @ (x * x)
-    sy = y.sum(axis=-1)
-    sxy = y @ x
+    basis = np.stack([np.ones_like(x), x, x * x], axis=-1)
+    s0, sx, sxx = np.moveaxis(weight @ basis, -1, 0)
+    sy, sxy = np.moveaxis(y @ basis[:, :2], -1, 0)
     return s0, sx, sxx, sy, sxy
 
 
@@ -415,15 +422,19 @@ def _parity_pattern(ratios, columns, steady, nx):
     return pattern
 
 
-def _line_model(sci, dq, var_parts, columns, pattern, sigma, maxiters, row_window, dtype=np.float64):
+def _line_model(sci, dq, var_parts, columns, pattern, sigma, maxiters, row_window, dtype=np.float64,
+                dq_at_columns=False):
     """Per-row clipped line (or level, where the row shows no gradient) times the column pattern.
 
     ``var_parts`` maps names to variance cubes (or is empty). Returns the model (nints, ny, nx)
     and a dict with the propagated variance of the model for each of ``var_parts``, both of
-    ``dtype`` (the fits themselves are always float64).
+    ``dtype`` (the fits themselves are always float64). ``dq_at_columns``: ``dq`` holds only
+    the ``columns`` (the streaming writer reads no more).
     """
     nints, ny, nx = sci.shape
-    values, valid = _edge_values(sci, dq, columns)
+    values, valid = _edge_values(sci, None, columns)
+    if dq is not None:
+        valid &= ~((dq if dq_at_columns else dq[..., columns]) & DO_NOT_USE).astype(bool)
     values /= pattern[columns]
     var_edges = {}
     for name, var in var_parts.items():
@@ -449,39 +460,44 @@ def _line_model(sci, dq, var_parts, columns, pattern, sigma, maxiters, row_windo
         mean_x = sx / s0
     empty = s0 == 0
     light = slice(REFERENCE_COLUMNS, None)
-    everywhere = _normalised_x(np.arange(nx), nx)[light].astype(dtype)
-    factor = pattern[light].astype(dtype)
+    everywhere = _normalised_x(np.arange(nx), nx)[light]
 
-    def spread(per_row, scale):
-        """(nints, ny, nx) cube from per-row values over the light columns, times ``scale``."""
+    def spread(coefficients, scale):
+        """(nints, ny, nx) cube of the per-row polynomials in x, ``coefficients`` (nints, ny, k)
+        lowest power first, over the light columns, times ``scale``; zero in the reference columns.
+
+        Filling empty rows and averaging over rows act on the coefficients: both are linear, so
+        this is the same as acting on the evaluated rows. The evaluation is one matrix product
+        (rows x k @ k x columns), far cheaper than building the cube term by term.
+        """
         if empty.any():
-            per_row[empty] = np.nan
-            per_row = _fill_empty_rows(per_row)
-        per_row = _running_mean(per_row, row_window)
-        cube = np.zeros((nints, ny, nx), dtype=dtype)
-        cube[..., light] = per_row * scale
+            coefficients[empty] = np.nan
+            coefficients = _fill_empty_rows(coefficients)
+        coefficients = _running_mean(coefficients, row_window)
+        terms = np.zeros((coefficients.shape[-1], nx))
+        terms[:, light] = everywhere ** np.arange(coefficients.shape[-1])[:, np.newaxis] * scale
+        cube = coefficients.astype(dtype) @ terms.astype(dtype)
+        cube[..., :REFERENCE_COLUMNS] = 0.0  # also where a NaN row (no usable pixel) met a zero term
         return cube
 
-    model = spread(intercept.astype(dtype)[..., np.newaxis] + slope.astype(dtype)[..., np.newaxis] * everywhere,
-                   factor)
+    model = spread(np.stack([intercept, slope], axis=-1), pattern[light])
     variances = {}
     if not var_edges:
         return model, variances
     with np.errstate(invalid="ignore", divide="ignore"):
         spread_x = np.where(flat, np.inf, sxx - sx * mean_x)
-    centred = x - mean_x[..., np.newaxis]
-    offset = everywhere - mean_x[..., np.newaxis].astype(dtype)
+    basis = np.stack([np.ones_like(x), x, x * x], axis=-1)
     for name, var_edge in var_edges.items():
         # the fitted value at x0 is sum_c w_c y_c with w_c = 1/N + (x0 - mean)(x_c - mean)/Sxx
-        # (line) or 1/N (level, Sxx = inf here): its variance is A + 2 B o + C o^2, o = x0 - mean
-        weight = np.where(keep, var_edge, 0.0)
+        # (line) or 1/N (level, Sxx = inf here): its variance is A + 2 B o + C o^2, o = x0 - mean,
+        # a quadratic in x0 whose coefficients are formed per row from the sums of v, v x, v x^2
+        v0, v1, v2 = np.moveaxis(np.where(keep, var_edge, 0.0) @ basis, -1, 0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            a = weight.sum(axis=-1) / s0**2
-            b = (weight * centred).sum(axis=-1) / (s0 * spread_x)
-            c = (weight * centred**2).sum(axis=-1) / spread_x**2
-        row_var = offset * (2 * b.astype(dtype)[..., np.newaxis] + offset * c.astype(dtype)[..., np.newaxis])
-        row_var += a.astype(dtype)[..., np.newaxis]
-        variances[name] = spread(row_var, factor**2 / row_window)
+            a = v0 / s0**2
+            b = (v1 - mean_x * v0) / (s0 * spread_x)
+            c = (v2 - 2 * mean_x * v1 + mean_x**2 * v0) / spread_x**2
+        quadratic = np.stack([a - 2 * b * mean_x + c * mean_x**2, 2 * b - 2 * c * mean_x, c], axis=-1)
+        variances[name] = spread(quadratic, pattern[light] ** 2 / row_window)
     return model, variances
 
 
@@ -523,7 +539,7 @@ def edge_background(
         Data-quality flags; pixels with DO_NOT_USE (bit 0) are ignored.
     regions : sequence of (start, stop)
         Background column ranges, 0-based, ``stop`` excluded. Must not include the
-        reference-pixel columns 0-3. Default ``((12, 26), (47, 72))``.
+        reference-pixel columns 0-3. Default :data:`DEFAULT_REGIONS` (columns 13-26 and 46-59).
     statistic : {"median", "mean"}
         How the clipped pixels of a row are combined when ``order=0``.
     order : {"auto", 0, 1, 2, 3}
@@ -699,6 +715,86 @@ def subtract_slitless(sci, dq=None, **kw):
     background = edge_background(sci, dq, **kw)
     corrected = np.asarray(sci, dtype=np.float64) - background
     return corrected, background
+
+
+def subtract_groups(groups, groupdq=None, pixeldq=None, **kw):
+    """Subtract the edge background from every group of ramps, before ramp fitting.
+
+    The route of ExoTiC-MIRI (``exotic_miri/stage_1``, background subtraction per group) and of
+    Eureka's stage 1 group-level background: each group (cumulative counts) gets its own
+    :func:`edge_background` model, the fixed column structure being surveyed over all groups of
+    all integrations. Fit the ramps of the result (e.g. jwst ``RampFitStep``) for a
+    background-subtracted rateints.
+
+    Parameters
+    ----------
+    groups : ndarray, shape (nints, ngroups, ny, nx)
+        Ramps, DN (a RampModel's ``data``).
+    groupdq : ndarray of int, same shape, optional
+        Group DQ; DO_NOT_USE groups are not used for the background.
+    pixeldq : ndarray of int, shape (ny, nx), optional
+        Pixel DQ; DO_NOT_USE pixels are not used in any group.
+    **kw
+        Passed to :func:`edge_background` (``regions``, ``order``, ...).
+
+    Returns
+    -------
+    subtracted : ndarray of float64, shape of ``groups``
+        The ramps minus their background (a new array).
+    background : ndarray of float64, shape of ``groups``
+        The background subtracted from each group, DN.
+    """
+    ramps = np.asarray(groups)
+    if ramps.ndim != 4:
+        raise ValueError(f"groups must be 4-D (nints, ngroups, ny, nx); got shape {ramps.shape}")
+    frames = ramps.reshape((-1,) + ramps.shape[2:])
+    dq = np.zeros(frames.shape, dtype=np.int64)
+    if groupdq is not None:
+        if np.shape(groupdq) != ramps.shape:
+            raise ValueError(f"groupdq shape {np.shape(groupdq)} does not match groups shape {ramps.shape}")
+        dq |= np.asarray(groupdq).reshape(frames.shape).astype(np.int64)
+    if pixeldq is not None:
+        if np.shape(pixeldq) != ramps.shape[2:]:
+            raise ValueError(f"pixeldq shape {np.shape(pixeldq)} does not match one group, {ramps.shape[2:]}")
+        dq |= np.asarray(pixeldq).astype(np.int64)
+    background = edge_background(frames, dq, **kw).reshape(ramps.shape)
+    return ramps.astype(np.float64) - background, background
+
+
+def background_exposure_average(background_sci, background_dq=None, *, sigma=3.0, maxiters=None):
+    """The integration average of a dedicated background exposure, as jwst's BackgroundStep forms it.
+
+    jwst 3.0 ``background/background_sub.py`` ``average_background`` for a rateints background:
+    each pixel sigma-clipped over the integrations (``sigma`` standard deviations, ``maxiters``
+    rounds, None = until nothing changes) and the kept values averaged. Subtract the result from
+    every integration of the science exposure. DO_NOT_USE pixels are left out (jwst carries their
+    DQ into the science instead).
+
+    Parameters
+    ----------
+    background_sci : ndarray, shape (nints, ny, nx)
+        The background exposure's count rates, DN/s.
+    background_dq : ndarray of int, same shape, optional
+        Its DQ flags.
+    sigma : float
+        Clipping threshold, standard deviations.
+    maxiters : int or None
+        Clipping rounds.
+
+    Returns
+    -------
+    ndarray of float64, shape (ny, nx)
+        The background to subtract, DN/s (NaN where no integration is usable).
+    """
+    cube, _ = _as_cube(background_sci, "background_sci")
+    bad = ~np.isfinite(cube)
+    if background_dq is not None:
+        if np.shape(background_dq) != cube.shape:
+            raise ValueError(f"background_dq shape {np.shape(background_dq)} does not match {cube.shape}")
+        bad |= (np.asarray(background_dq).astype(np.int64) & DO_NOT_USE).astype(bool)
+    clipped = sigma_clip(np.ma.masked_array(cube.astype(np.float64), mask=bad), sigma=sigma, maxiters=maxiters,
+                         axis=0)
+    return clipped.mean(axis=0).filled(np.nan)
 
 
 def residual_in_aperture(corrected, true_signal, background, *, columns, rows=None):
@@ -905,10 +1001,28 @@ _FITS_DTYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"
 
 
 def _copy_bytes(source, target, start, stop, shift):
-    """Copy bytes [start, stop) of ``source`` to ``start + shift`` in ``target``, in 16 MB pieces."""
+    """Copy bytes [start, stop) of ``source`` to ``start + shift`` in ``target``.
+
+    In the kernel (``os.copy_file_range``) where the system has it, so the bytes never pass
+    through Python; otherwise in 16 MB pieces.
+    """
+    remaining = stop - start
+    if hasattr(os, "copy_file_range"):
+        target.flush()  # what Python still buffers must land before the kernel writes after it
+        offset_in, offset_out = start, start + shift
+        try:
+            while remaining > 0:
+                copied = os.copy_file_range(source.fileno(), target.fileno(), remaining, offset_in, offset_out)
+                if copied == 0:
+                    break
+                remaining -= copied
+                offset_in += copied
+                offset_out += copied
+        except OSError:
+            pass  # e.g. across file systems on old kernels: the plain copy below does the rest
+        start = stop - remaining
     source.seek(start)
     target.seek(start + shift)
-    remaining = stop - start
     while remaining > 0:
         piece = source.read(min(remaining, _COPY_BUFFER_BYTES))
         target.write(piece)
@@ -920,17 +1034,24 @@ def _plane_bytes(entry):
 
 
 def _chunk_reader(source, layout):
-    """read(name, chunk) -> native float32/float64 (or int64 for integer, scaled) array of those integrations."""
+    """read(name, chunk, columns=None) -> native float32/float64 (or int64 for integer, scaled)
+    array of those integrations, only ``columns`` of them when given."""
 
-    def read(name, chunk):
+    def read(name, chunk, columns=None):
         entry = layout[name]
-        plane = _plane_bytes(entry)
-        source.seek(entry["data_start"] + chunk.start * plane)
         count = chunk.stop - chunk.start
-        raw = np.frombuffer(source.read(count * plane), dtype=entry["dtype"]).reshape((count,) + entry["shape"][1:])
+        raw = np.empty((count,) + entry["shape"][1:], dtype=entry["dtype"])
+        source.seek(entry["data_start"] + chunk.start * _plane_bytes(entry))
+        if source.readinto(raw) != raw.nbytes:
+            raise LRSInputError(f"{source.name}: {name} ends early; the file is truncated")
+        if columns is not None:
+            raw = raw[..., columns]
         if entry["dtype"].kind in "iu":
             return raw.astype(np.int64) * int(entry["bscale"]) + int(entry["bzero"])
-        return raw.astype(entry["dtype"].newbyteorder("="))
+        if columns is not None:
+            return raw.astype(entry["dtype"].newbyteorder("="))
+        # swap the bytes in place and view them as native: no second copy of the chunk
+        return raw.byteswap(inplace=True).view(entry["dtype"].newbyteorder("=")) if not entry["dtype"].isnative else raw
 
     return read
 
@@ -941,7 +1062,7 @@ def _chunk_writer(target, layout, shift):
     def write(name, chunk, array):
         entry = layout[name]
         target.seek(entry["data_start"] + shift + chunk.start * _plane_bytes(entry))
-        target.write(np.ascontiguousarray(array, dtype=entry["dtype"]).tobytes())
+        target.write(np.ascontiguousarray(array).astype(entry["dtype"], copy=False))
 
     return write
 
@@ -960,17 +1081,25 @@ def _survey_file(read, nints, settings):
 
 
 def _subtract_chunk(read, write, chunk, layout, survey, settings, in_path):
-    """Model and subtract the background of one chunk of integrations; write the new arrays."""
-    sci, dq = read("SCI", chunk), read("DQ", chunk)
-    var_parts = {name: read(name, chunk) for name in _VARIANCES if name in layout and "shape" in layout[name]}
+    """Model and subtract the background of one chunk of integrations; write the new arrays.
+
+    The arrays read are updated in place (they are this function's own copies), so a chunk
+    costs its five extensions once in memory plus the model and its variances.
+    """
     columns = survey["columns"]
+    sci = read("SCI", chunk)
+    var_parts = {name: read(name, chunk) for name in _VARIANCES if name in layout and "shape" in layout[name]}
     with warnings.catch_warnings():
         # an integration without usable pixels is reported below, as an error
         warnings.simplefilter("ignore", RuntimeWarning)
         if settings["order"] == "auto":
-            background, variances = _line_model(sci, dq, var_parts, columns, survey["pattern"], settings["sigma"],
-                                                settings["maxiters"], settings["row_window"], dtype=np.float32)
+            # only the background columns' DQ is needed
+            dq_edges = read("DQ", chunk, columns)
+            background, variances = _line_model(sci, dq_edges, var_parts, columns, survey["pattern"], settings["sigma"],
+                                                settings["maxiters"], settings["row_window"], dtype=np.float32,
+                                                dq_at_columns=True)
         else:
+            dq = read("DQ", chunk)
             fixed = dict(settings, regions=tuple((int(c), int(c) + 1) for c in columns), column_tolerance=None)
             del fixed["column_pattern"]
             background = edge_background(sci, dq, **fixed)
@@ -983,13 +1112,19 @@ def _subtract_chunk(read, write, chunk, layout, survey, settings, in_path):
             f"{columns.tolist()} (all DO_NOT_USE or NaN), so no background can be measured; drop those "
             "integrations or choose other regions"
         )
-    write("SCI", chunk, sci - background)
-    added = np.zeros_like(background)
+    sci -= background
+    write("SCI", chunk, sci)
+    added = None
     for name, variance in variances.items():
-        write(name, chunk, var_parts[name] + variance)
-        added += variance
+        var_parts[name] += variance
+        write(name, chunk, var_parts[name])
+        added = variance if added is None else np.add(added, variance, out=added)
     err = read("ERR", chunk)
-    write("ERR", chunk, np.sqrt(err**2 + added))
+    if added is not None:
+        err *= err
+        err += added
+        np.sqrt(err, out=err)
+    write("ERR", chunk, err)
 
 
 def _progress_bar(done, total, integrations):

@@ -93,6 +93,20 @@ def test_default_beats_every_peer(comparison):
         assert ours["pid1033"]["p95"] < peer["pid1033"]["p95"] + 0.003, name
 
 
+def test_default_holds_on_the_twin_against_every_peer(comparison):
+    """On the sample twin (PID 1033 gradients on the PID 1053 column profile) exoTEDRF's line
+    and ours both sit at the twin's noise floor: rms 0.114 and 0.114% on this twin, 0.112 and
+    0.107% (seed-to-seed spread 0.005%) on three other twins; the former default regions
+    (columns 10-26, 47-61) left 0.165%. Ours must not be worse than any peer by more than twice
+    that spread, and must beat the others (Eureka 0.44%, medians 1-3.4%) by far."""
+    ours = comparison["lrs_helpers_default"]["twin"]
+    assert ours["rms"] < 0.14 and ours["p95"] < 0.28, ours
+    for name, peer in comparison.items():
+        if name != "lrs_helpers_default":
+            assert ours["rms"] < peer["twin"]["rms"] + 0.01, name
+            assert ours["p95"] < peer["twin"]["p95"] + 0.01, name
+
+
 def test_gradient_rows_keep_both_edges_exactly(bench, shared_data):
     """The noise-free PID 1033 frame (rows -27% to +10% across) plus a trace: the model is the
     frame itself in the aperture; clipping about the level used to drop a whole edge."""
@@ -178,12 +192,17 @@ def test_do_not_use_pixels_masked():
     data, truth, _ = _synthetic(nints=2)
     dq = np.zeros(data.shape, dtype=np.uint32)
     bad = data.copy()
-    bad[..., 4:11] = 5000.0
-    dq[..., 4:11] = background.DO_NOT_USE
+    # hot pixels inside the default left region (columns 13-26)
+    bad[..., 13:20] = 5000.0
+    dq[..., 13:20] = background.DO_NOT_USE
     # clipping and column screening off, and a mean: only the DQ flag can keep the hot pixels out
     no_clip = {"statistic": "mean", "sigma": 1e9, "column_tolerance": None}
-    np.testing.assert_allclose(background.edge_background(bad, dq, **no_clip)[..., 4:], truth[..., 4:], rtol=0.02)
-    assert np.abs(background.edge_background(bad, **no_clip)[..., 4:] / truth[..., 4:] - 1).min() > 1
+    # between the regions' outer columns, where the line interpolates (beyond, a chance slope in
+    # a few noisy rows extrapolates to ~2% at column 4)
+    span = slice(13, 60)
+    np.testing.assert_allclose(background.edge_background(bad, dq, **no_clip)[..., span], truth[..., span], rtol=0.02)
+    # unflagged, they pull the line tens of times off the sky (it crosses the sky in few pixels)
+    assert np.median(np.abs(background.edge_background(bad, **no_clip)[..., span] / truth[..., span] - 1)) > 1
 
 
 def test_rows_without_usable_pixels_interpolated():
@@ -418,26 +437,70 @@ def test_twin_sky_shaped_like_the_real_frame(twin, real_frame):
     assert np.ptp(truth["sky_scale"]) > 0.02, "the twin's sky must vary in time"
 
 
-def test_twin_residual_below_one_percent_and_noise(twin, subtracted):
-    from stdatamodels.jwst import datamodels
+#: sky left per row on the twin (rows 40-380, columns 33-40, mean over integrations, % of the
+#: sky), the metric of benchmarks/bench_background_models.py. The default leaves rms 0.107-0.114
+#: and p95 0.21-0.23 (four twin seeds, spread 0.005 / 0.01); what each part of the model is worth
+#: on the same twins: without the gradient term (order=0) rms 0.159-0.165, p95 0.31-0.34; one edge
+#: only rms 2.1-2.2. The limits sit between, >= 4 seed spreads from each side.
+TWIN_ROW_RMS, TWIN_ROW_P95 = 0.14, 0.28
+#: with every edge column (4-26, 46-71: hot columns 4, 5, 8 and the roll-off 6-13 on the left) the
+#: column screening holds the twin to rms 0.26-0.28; without it, 0.86-0.88
+TWIN_WIDE_ROW_RMS = 0.4
 
+
+def _twin_rows_left(model, truth, bench):
+    """Figures of the sky left per row on the twin, for a subtracted background ``model``
+    (bench.row_residuals, the twin's NaN bad pixels left out)."""
+    sky = truth["sky_scale"][:, None, None] * truth["sky"]
+    columns = slice(*bench.APERTURE)
+    left = (np.nanmean((sky - model)[:, bench.ROWS, columns], axis=-1)
+            / sky[:, bench.ROWS, columns].mean(axis=-1))
+    return bench.summary(100 * left.mean(axis=0))
+
+
+def test_twin_sky_left_per_row(twin, subtracted, bench):
+    """The written file, row by row: what subtract_rateints took off against the true sky."""
     files, truth = twin
     out, _, _ = subtracted
-    rows = (truth["wavelength_per_row"] > 5) & (truth["wavelength_per_row"] < 12)
+    with fits.open(files["rateints"]) as before, fits.open(out) as after:
+        model = before["SCI"].data.astype(float) - after["SCI"].data.astype(float)
+    left = _twin_rows_left(model, truth, bench)
+    assert left["rms"] < TWIN_ROW_RMS and left["p95"] < TWIN_ROW_P95, left
+    # the time variation is followed integration by integration (the sky drifts by 4%, wobbles
+    # by 1.5%): per integration, the mean over rows stays within 0.2% (at most 0.05-0.10%, spread
+    # 0.03% between integrations, on three twin seeds; a model that did not follow the drift would
+    # leave up to 2%)
     sky = truth["sky_scale"][:, None, None] * truth["sky"]
-    source = truth["light_curve"][:, None, None] * truth["source"]
-    with datamodels.open(out) as model:
-        relative = background.residual_in_aperture(model.data, source, sky, columns=TRACE_COLUMNS, rows=rows)
-        var = model.var_poisson[:, rows, TRACE_COLUMNS[0]:TRACE_COLUMNS[1]]
-        width = TRACE_COLUMNS[1] - TRACE_COLUMNS[0]
-        # noise of one row's aperture mean in one integration (from the input's own variances)
-        noise = np.sqrt(np.nanmedian(var)) / np.sqrt(width)
-    bias = abs(np.nanmedian(relative))
-    level = np.median(sky[:, rows, TRACE_COLUMNS[0]:TRACE_COLUMNS[1]])
-    assert bias < 0.01, f"residual {bias:.4f} of the background, expected < 1%"
-    assert bias * level < noise, f"residual {bias * level:.3f} DN/s above noise {noise:.3f}"
-    # and the time variation is followed integration by integration
-    assert np.all(np.abs(np.nanmedian(relative, axis=1)) < 0.01)
+    columns = slice(*bench.APERTURE)
+    per_integration = 100 * np.mean(np.nanmean((sky - model)[:, bench.ROWS, columns], axis=-1)
+                                    / sky[:, bench.ROWS, columns].mean(-1), axis=1)
+    assert np.all(np.abs(per_integration) < 0.2), per_integration
+
+
+@pytest.mark.parametrize("change", [{"order": 0}, {"regions": ((13, 27),)}, {"regions": ((46, 60),)}],
+                         ids=["no_gradient_term", "left_edge_only", "right_edge_only"])
+def test_twin_tolerance_catches_a_missing_part(twin, bench, change):
+    """Each part of the model is needed to meet the twin's limits (sized in TWIN_ROW_RMS)."""
+    files, truth = twin
+    with fits.open(files["rateints"]) as hdul:
+        sci = hdul["SCI"].data.astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        left = _twin_rows_left(background.edge_background(sci, **change), truth, bench)
+    assert left["rms"] > TWIN_ROW_RMS, left
+
+
+def test_twin_column_screening_needed_with_every_edge_column(twin, bench):
+    files, truth = twin
+    with fits.open(files["rateints"]) as hdul:
+        sci = hdul["SCI"].data.astype(float)
+    wide = ((4, 27), (46, 72))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        screened = _twin_rows_left(background.edge_background(sci, regions=wide), truth, bench)
+        unscreened = _twin_rows_left(background.edge_background(sci, regions=wide, column_tolerance=None), truth,
+                                     bench)
+    assert screened["rms"] < TWIN_WIDE_ROW_RMS < unscreened["rms"], (screened, unscreened)
 
 
 def test_output_keeps_everything_but_sci_err_var(twin, subtracted):
@@ -673,3 +736,109 @@ def test_progress_bar_on_request(twin, tmp_path, capsys):
     bar = capsys.readouterr().err
     assert bar.count("\rbackground [") == int(np.ceil(truth["nints"] / 10))
     assert f"{truth['nints']} integrations" in bar
+
+
+# ---------------------------------------------------------------------------------------------
+# the other routes: per group before ramp fitting, and a dedicated background exposure
+# ---------------------------------------------------------------------------------------------
+
+
+def test_subtract_groups_takes_each_groups_sky():
+    """Ramps of a tilted sky (counts growing with time) plus a trace: each group's sky is taken
+    off to the noise, and the inputs are not changed."""
+    rng = np.random.default_rng(3)
+    nints, ngroups = 2, 5
+    columns = np.arange(72)
+    rate = 50.0 * (1 + 0.2 * (columns - 36) / 71) * np.ones((416, 1))  # DN/s, a 20% gradient
+    rate[:, :4] = 0.0
+    times = 0.159 * np.arange(1, ngroups + 1)
+    sky = times[None, :, None, None] * rate[None, None]
+    groups = sky + times[None, :, None, None] * _trace(peak=100.0)[None, None] + rng.normal(0, 0.3, (nints, ngroups, 416, 72))
+    pixeldq = np.zeros((416, 72), dtype=np.uint32)
+    before = groups.copy()
+    subtracted, model = background.subtract_groups(groups, pixeldq=pixeldq)
+    np.testing.assert_array_equal(groups, before)
+    assert subtracted.shape == model.shape == groups.shape
+    # 0.3 DN noise per pixel over ~28 edge pixels: the model of a row is good to ~0.1 DN, and the
+    # aperture mean over 416 rows to ~0.005 DN, on 8-40 DN of sky per group
+    left = (sky - model)[..., 33:41].mean(axis=(-1, -2))
+    assert np.all(np.abs(left) < 0.02), left
+    with pytest.raises(ValueError, match="4-D"):
+        background.subtract_groups(groups[0])
+
+
+def test_background_exposure_average_is_jwsts(twin, tmp_path):
+    """The numpy average equals jwst 3.0 BackgroundStep's on a rateints; subtracted from the twin it
+    cannot follow the sky's drift: what it leaves per integration is (scale - 1) x sky."""
+    from jwst.background import BackgroundStep
+    from stdatamodels.jwst import datamodels
+
+    from lrs_helpers.sample import mark_twin, slitless_bkg
+
+    files, truth = twin
+    exposure = slitless_bkg.background_exposure(7)
+    exposure.validate()
+    path = tmp_path / exposure.meta.filename
+    exposure.save(path)
+    mark_twin(path, scenario="slitless_background", seed=7)
+    overrides = {reftype: "N/A" for reftype in BackgroundStep.reference_file_types}
+    with datamodels.open(files["rateints"]) as science, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        before = science.data.astype(float)
+        stepped = pipeline.run_step(BackgroundStep, science.copy(), offline=True, overrides=overrides,
+                                    bkg_list=[str(path)])
+        after = np.asarray(stepped.data, dtype=float)
+    ours = background.background_exposure_average(exposure.data, exposure.dq)
+    # float32 arithmetic in the step: agreement to 1e-3 DN/s on ~50 DN/s
+    subtracted = (before - after)[0]
+    finite = np.isfinite(subtracted)  # the science's NaN bad pixels stay NaN
+    assert finite.mean() > 0.99
+    np.testing.assert_allclose(subtracted[finite], ours[finite], atol=1e-3)
+    sky = truth["sky"][bench_rows(), 33:41].mean()
+    left = np.nanmean((after - truth["light_curve"][:, None, None] * truth["source"])[:, bench_rows(), 33:41],
+                      axis=(1, 2)) / sky
+    # the twin's sky changes by -2.3% to +2.6% across the exposure; the exposure's 4-integration
+    # average has noise ~0.05% of the sky per row, far less after the mean over 341 rows
+    np.testing.assert_allclose(left, truth["sky_scale"] - 1, atol=0.003)
+    assert np.ptp(truth["sky_scale"]) > 0.04
+
+
+def bench_rows():
+    return slice(40, 381)
+
+
+#: sky left per row (rms, % of the sky) by the per-group route on the twin's ramps (20 groups):
+#: 0.229-0.243 on three seeds (bench_background_routes.py), as the rateints route's 0.228-0.232 on
+#: the same ramps; a background exposure leaves 0.42-0.47, one edge alone 2%
+GROUPS_ROUTE_ROW_RMS = 0.3
+
+
+def test_groups_route_on_the_twin_ramps():
+    """Per group on the twin's ramps, then jwst RampFitStep: the sky left per row (the metric of
+    bench_background_models.py) is as small as the rateints route's, and the transit depth is
+    within 0.1% (absolute; +74 to +484 ppm seen, of which +270 to +665 ppm with the true sky
+    subtracted: the ramps' noise) of the true 1%, where a background exposure is 1% off."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_background_routes.py"
+    spec = importlib.util.spec_from_file_location("bench_background_routes", path)
+    routes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(routes)
+    from lrs_helpers.sample import slitless_bkg
+
+    ramp, truth = slitless_bkg.ramps(5)
+    ramp.validate()
+    assert ramp.meta.origin == "LRS_HELPERS" and ramp.data.shape == (24, slitless_bkg.ROUTE_NGROUPS, 416, 72)
+    sky = truth["sky_scale"][:, None, None] * truth["sky"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        unsubtracted = np.asarray(routes.ramp_fit(ramp).data, dtype=float)
+        per_group = ramp.copy()
+        per_group.data = background.subtract_groups(ramp.data, ramp.groupdq, ramp.pixeldq)[0].astype(np.float32)
+        fitted = np.asarray(routes.ramp_fit(per_group).data, dtype=float)
+    left = routes.rows_left(unsubtracted - fitted, sky)
+    rms = np.sqrt(np.mean(left**2))
+    assert rms < GROUPS_ROUTE_ROW_RMS, rms
+    depth = routes.transit_depth(fitted, truth)
+    assert abs(depth - 100 * truth["transit_depth"]) < 0.1, depth

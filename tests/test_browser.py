@@ -192,7 +192,7 @@ def test_overview_runs_in_jupyterlab_and_its_slider_redraws(browser, lab, artifa
 MAIN_SLIDERS = [
     # The notebook asks the reader to move the regions toward the trace or into the roll-off: the
     # left region's upper edge from its default 27 (exclusive) down three columns.
-    pytest.param("04_slitless_background.ipynb", "left cols", ".noUi-handle-upper", "ArrowLeft", 3, "10-24",
+    pytest.param("04_slitless_background.ipynb", "left cols", ".noUi-handle-upper", "ArrowLeft", 3, "13-24",
                  id="background"),
     # From the default 4 sigma, which flags the bright peak, up to 6 sigma.
     pytest.param("05_jump_dropouts.ipynb", "threshold", ".noUi-handle", "ArrowRight", 2, "6.0", id="jumps"),

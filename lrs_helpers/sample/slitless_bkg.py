@@ -159,23 +159,38 @@ def _pointing(model):
     model.meta.velocity_aberration.scale_factor = 1.0
 
 
+def _detector_columns():
+    """The detector's own light-free columns (DN/s): the hot columns and the reference pixels."""
+    detector = np.zeros(instrument.SLITLESS_SHAPE)
+    for column, level in instrument.SLITLESS_DETECTOR_COLUMNS.items():
+        detector[:, column] = level
+    detector[:, :4] = REFERENCE_COLUMN_LEVEL
+    return detector
+
+
+def _scene():
+    """The noise-free count rate of every integration (DN/s) and its parts."""
+    phase = (np.arange(NINTS) + 0.5) / NINTS
+    sky_scale = 1.0 + SKY_DRIFT * (phase - 0.5) + SKY_WOBBLE * np.sin(2 * np.pi * 1.5 * phase)
+    light_curve = _light_curve(phase)
+    sky = sky_image()
+    source, table = grounding.point_source_rate("slitless")
+    detector = _detector_columns()
+    rate = sky_scale[:, None, None] * sky + light_curve[:, None, None] * source + detector
+    parts = {"sky": sky, "sky_scale": sky_scale, "source": source, "light_curve": light_curve,
+             "detector_columns": detector, "trace_table": table}
+    return rate, parts
+
+
 def _rateints(out_dir, rng):
     from stdatamodels.jwst import datamodels
 
     ny, nx = instrument.SLITLESS_SHAPE
     tframe = instrument.FRAME_TIME_S["SLITLESSPRISM"]
     integration_s = NGROUPS * tframe
-    phase = (np.arange(NINTS) + 0.5) / NINTS
-    sky_scale = 1.0 + SKY_DRIFT * (phase - 0.5) + SKY_WOBBLE * np.sin(2 * np.pi * 1.5 * phase)
-    light_curve = _light_curve(phase)
-    sky = sky_image()
-    source, table = grounding.point_source_rate("slitless")
-    detector = np.zeros((ny, nx))
-    for column, level in instrument.SLITLESS_DETECTOR_COLUMNS.items():
-        detector[:, column] = level
-    detector[:, :4] = REFERENCE_COLUMN_LEVEL
-
-    rate = sky_scale[:, None, None] * sky + light_curve[:, None, None] * source + detector
+    rate, parts = _scene()
+    sky, sky_scale, source, light_curve, detector, table = (
+        parts[name] for name in ("sky", "sky_scale", "source", "light_curve", "detector_columns", "trace_table"))
     # ramp-fit variances of an NGROUPS-group ramp (jwst ramp_fit, optimal weighting at high S/N):
     # Poisson rate / (gain t); read noise 12 R^2 / ((N^3 - N) tgroup^2)
     exposure_s = (NGROUPS - 1) * tframe
@@ -325,3 +340,126 @@ def build(out_dir, seed):
     }
     truth_path = grounding.write_truth(out_dir, scalars, arrays)
     return {"rateints": rateints_path, "x1dints": x1dints_path, "truth": truth_path}
+
+
+# ---------------------------------------------------------------------------------------------
+# the same scene up the ramp, and a dedicated background exposure of its sky: the routes of
+# benchmarks/bench_background_routes.py (made on request, not written into the cache)
+# ---------------------------------------------------------------------------------------------
+
+#: groups per integration of :func:`ramps`: fewer than the rateints' NGROUPS so that 24
+#: integrations of ramps stay small (57 MB as float32)
+ROUTE_NGROUPS = 20
+#: integrations and groups of :func:`background_exposure`: those of the real PID 1053 obs 9
+#: exposure (jw01053009001_03103_00001, NINTS 4, NGROUPS 125) whose sky the twin carries
+BACKGROUND_NINTS, BACKGROUND_NGROUPS = 4, 125
+
+
+def ramps(seed, ngroups=ROUTE_NGROUPS):
+    """The twin's scene read up the ramp: a RampModel as calwebb_detector1 has it at ramp fitting.
+
+    Every FAST frame adds Poisson electrons of the scene's count rate (gain
+    :data:`GAIN_E_PER_DN`) and each group read its own read noise (:data:`READ_NOISE_DN`); the
+    twin's bad pixels are DO_NOT_USE in PIXELDQ, the reference columns REFERENCE_PIXEL. Left out:
+    the pixel-to-pixel bias (pedestal) of real ramps, non-linearity, the reset anomaly, jumps and
+    the first/last-frame flags; they do not change where a background is subtracted.
+
+    Parameters
+    ----------
+    seed : int
+        Random seed (Poisson and read noise, bad pixels).
+    ngroups : int
+        Groups per integration.
+
+    Returns
+    -------
+    ramp : stdatamodels.jwst.datamodels.RampModel
+        (24, ngroups, 416, 72), DN.
+    truth : dict
+        ``sky`` (DN/s), ``sky_scale`` and ``light_curve`` per integration, ``source`` (DN/s),
+        ``detector_columns`` (DN/s), ``bad_pixels``, ``wavelength_per_row`` (um),
+        ``transit_depth``.
+    """
+    from stdatamodels.jwst import datamodels
+
+    rng = np.random.default_rng(seed)
+    ny, nx = instrument.SLITLESS_SHAPE
+    tframe = instrument.FRAME_TIME_S["SLITLESSPRISM"]
+    rate, parts = _scene()
+    electrons_per_frame = np.clip(rate, 0, None) * tframe * GAIN_E_PER_DN
+    counts = np.zeros(rate.shape)
+    groups = np.empty((NINTS, ngroups, ny, nx), dtype=np.float32)
+    for group in range(ngroups):
+        counts += rng.poisson(electrons_per_frame) / GAIN_E_PER_DN
+        groups[:, group] = counts + READ_NOISE_DN * rng.standard_normal(rate.shape)
+    bad = rng.random((ny, nx)) < BAD_PIXEL_FRACTION
+    bad[:, :4] = False
+    pixeldq = np.zeros((ny, nx), dtype=np.uint32)
+    pixeldq[:, :4] = REFERENCE_PIXEL
+    pixeldq[bad] |= DO_NOT_USE
+    model = datamodels.RampModel(data=groups, groupdq=np.zeros(groups.shape, dtype=np.uint8), pixeldq=pixeldq)
+    grounding.base_metadata(
+        model, exp_type="MIR_LRS-SLITLESS", subarray="SLITLESSPRISM", ngroups=ngroups, nints=NINTS,
+        target=TARGET, target_ra=TARGET_RA, target_dec=TARGET_DEC, start=START, filename=_file_name("ramp"),
+        tso=True,
+    )
+    _pointing(model)
+    model.meta.exposure.integration_start = 1
+    model.meta.exposure.integration_end = NINTS
+    model.meta.exposure.nresets_between_ints = 1
+    for step in ("dq_init", "emicorr", "saturation", "firstframe", "lastframe", "reset", "linearity", "rscd",
+                 "dark_sub", "refpix", "jump"):
+        setattr(model.meta.cal_step, step, "COMPLETE")
+    model.int_times = _int_times(model.meta.exposure.start_time, NINTS, ngroups * tframe)
+    truth = {name: parts[name] for name in ("sky", "sky_scale", "source", "light_curve", "detector_columns")}
+    truth.update(bad_pixels=bad, wavelength_per_row=instrument.wavelength_at_row("slitless", np.arange(ny)),
+                 transit_depth=TRANSIT_DEPTH)
+    return model, truth
+
+
+def background_exposure(seed, sky_scale=1.0, nints=BACKGROUND_NINTS, ngroups=BACKGROUND_NGROUPS):
+    """A dedicated background exposure of the twin's sky, as a rateints (CubeModel, DN/s).
+
+    The sky alone (no source), at ``sky_scale`` times the twin's mean sky (it is taken at another
+    time: it cannot follow the science exposure's drift), the detector's hot and reference
+    columns, its own noise (ramp-fit variances of ``ngroups`` groups, as the twin's rateints) and
+    the twin's DO_NOT_USE pixels are left to the caller (the same detector: pass them through the
+    science DQ). Named as the real PID 1053 obs 9 exposure the sky comes from.
+
+    Parameters
+    ----------
+    seed : int
+        Random seed of the noise.
+    sky_scale : float
+        Sky level relative to the twin's mean sky.
+    nints, ngroups : int
+        Integrations and groups per integration.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.CubeModel
+    """
+    from stdatamodels.jwst import datamodels
+
+    rng = np.random.default_rng(seed)
+    tframe = instrument.FRAME_TIME_S["SLITLESSPRISM"]
+    rate = np.broadcast_to(sky_scale * sky_image() + _detector_columns(), (nints,) + instrument.SLITLESS_SHAPE)
+    exposure_s = (ngroups - 1) * tframe
+    var_poisson = np.clip(rate, 0, None) / (GAIN_E_PER_DN * exposure_s)
+    var_rnoise = np.full(rate.shape, 12 * READ_NOISE_DN**2 / ((ngroups**3 - ngroups) * tframe**2))
+    sci = rate + rng.standard_normal(rate.shape) * np.sqrt(var_poisson + var_rnoise)
+    dq = np.zeros(rate.shape, dtype=np.uint32)
+    dq[..., :4] = REFERENCE_PIXEL
+    model = datamodels.CubeModel(data=sci.astype(np.float32), dq=dq,
+                                 err=np.sqrt(var_poisson + var_rnoise).astype(np.float32),
+                                 var_poisson=var_poisson.astype(np.float32), var_rnoise=var_rnoise.astype(np.float32))
+    grounding.base_metadata(
+        model, exp_type="MIR_LRS-SLITLESS", subarray="SLITLESSPRISM", ngroups=ngroups, nints=nints,
+        start=START, filename="jw01053009001_03103_00001_mirimage_rateints.fits",
+    )
+    model.meta.observation.bkgdtarg = True
+    model.meta.bunit_data = "DN/s"
+    model.meta.bunit_err = "DN/s"
+    for step in ("dq_init", "saturation", "linearity", "dark_sub", "refpix", "jump", "ramp_fit"):
+        setattr(model.meta.cal_step, step, "COMPLETE")
+    return model
