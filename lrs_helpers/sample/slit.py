@@ -4,11 +4,13 @@ What is in it (all count rates in DN/s on the FULL MIRIMAGE array):
 
 - a BD+60 1753-like flux standard (the real standard-star count-rate shape, see
   :mod:`lrs_helpers.sample.grounding`) at the two along-slit nod positions (-/+0.945 arcsec);
-- a bright star elsewhere in the imager field (20 x the standard, its dispersed trace at
-  column ``BRIGHT_COLUMN``) whose light scatters into the slit: a smooth halo in the slit region,
-  quadratic across the slit, its level following the bright star's spectrum and rising with
-  wavelength. The halo is fixed on the sky, so between the nods it moves with the telescope
-  (17 px along the slit): nod subtraction leaves a smooth residual, linear across the slit;
+- a bright star in the imager field (1500 x the standard, 10 arcsec from the target along the slit's
+  long axis, placed on the detector with pysiaf) whose own dispersed PSF reaches the slit: at each
+  wavelength the Airy pattern of a circular 6.5 m aperture, summed along its dispersed trace (the
+  "dispersed Airy rings of bright imager-field sources" of the known-issues page). It is not a
+  polynomial across the slit, nor made by the correction's model. The star is fixed on the sky, so
+  between the nods it moves with the telescope (17 px along the slit): nod subtraction leaves a
+  smooth, steepening residual across the slit;
 - sky background in the slit, rising to the red, with a linear gradient along the slit (the same
   in both nods, so nod subtraction removes it), and a dispersed-sky level in the imager field;
 - saturated pixels of the bright star (NaN, DQ SATURATED | DO_NOT_USE), reference pixels flagged,
@@ -19,7 +21,8 @@ WAVELENGTH and the WCS of jwst's AssignWcsStep) for each nod after nod subtracti
 is the background, as calwebb_spec2 does for nodded slit data); s2d of each nod (SlitModel: rows =
 detector rows, wavelength falling with the row as jwst writes LRS s2d, columns = along the slit,
 rectified, with a WCS giving each row its wavelength; for nod 1 the positive trace is at nod 1 and
-the negative at nod 2); x1d (MultiSpecModel) of each nod, extracted by summing an 8-column
+the negative at nod 2); a Level-3 s2d (both nods combined in the sky frame as calwebb_spec3's
+resample does: one positive and two negative traces); x1d (MultiSpecModel) of each nod, extracted by summing an 8-column
 aperture on the nod-subtracted s2d, as extract_1d does for a point source. Truth: the injected
 per-row source rate and flux, the scattered light on the rate (per nod) and on the s2d, the nod
 columns, the background gradient, the apertures.
@@ -28,6 +31,7 @@ columns, the background gradient, the apertures.
 from pathlib import Path
 
 import numpy as np
+from scipy.special import j1
 
 from .. import instrument
 from . import grounding as g
@@ -43,15 +47,21 @@ SATURATION_DN = 50000.0
 
 #: imager field (dispersed sky, field sources) starts at this FULL-frame column
 IMAGER_FIRST_COLUMN = 360
-#: column of the bright field star's dispersed trace (nod 1); its brightness relative to the standard
-BRIGHT_COLUMN, BRIGHT_SCALE = 520.0, 20.0
-#: scattered halo per pixel = HALO_FRACTION x bright-star rate per row x (lambda / 7.5 um)^2 x
-#: (1 + HALO_SLOPE u + HALO_CURVATURE u^2), u = along-slit position from the slit centre in
-#: units of HALO_HALF_WIDTH_PX, measured in the sky frame (it moves with the nods)
-HALO_FRACTION, HALO_SLOPE, HALO_CURVATURE, HALO_HALF_WIDTH_PX = 1.0e-3, 0.5, 0.2, 22.0
+#: bright field star, ideal (x, y) arcsec in the MIRIM_SLIT frame (x along the slit): 6.6 arcsec
+#: beyond the slit centre along the slit's long axis, in the imager field next to the slit; placed
+#: on the detector with pysiaf (MIRIM_SLIT idl -> tel, MIRIM_FULL tel -> det) at nod 1
+BRIGHT_IDEAL_ARCSEC = (10.0, 0.0)
+#: its brightness relative to the standard (a K = 2-3 mag star next to a 9th-mag standard)
+BRIGHT_SCALE = 1500.0
+#: the scattered light is the bright star's own dispersed PSF: at each wavelength the Airy pattern
+#: of a circular 6.5 m aperture (instrument.TELESCOPE_DIAMETER_M), summed along its dispersed
+#: trace. Its wings (the rings, falling as radius^-3) reach the slit 40-80 px away. Sampling: the
+#: trace every PSF_SUBROW_PX rows, target pixels at PSF_SUBCOLUMNS points across, out to
+#: PSF_MAX_ROWS rows along the dispersion from each pixel.
+PSF_SUBROW_PX, PSF_SUBCOLUMNS, PSF_MAX_ROWS = 0.5, 2, 200
 #: slit sky (DN/s per pixel) = SKY_BLUE + (SKY_RED - SKY_BLUE) ((lambda - 5) / 9)^2, times
-#: (1 + SKY_GRADIENT u) along the slit (u as above, detector frame)
-SKY_BLUE, SKY_RED, SKY_GRADIENT = 0.5, 4.0, 0.08
+#: (1 + SKY_GRADIENT u) along the slit, u = (column - slit trace column) / SKY_HALF_WIDTH_PX
+SKY_BLUE, SKY_RED, SKY_GRADIENT, SKY_HALF_WIDTH_PX = 0.5, 4.0, 0.08, 22.0
 #: s2d: columns along the slit, and the column of the slit centre
 S2D_COLUMNS, S2D_CENTRE = 44, 22.0
 #: extraction aperture half-width (columns) around each nod in the s2d: 8 columns as the CRDS
@@ -66,14 +76,86 @@ def _exposure_time_s():
     return (NGROUPS - 1) * instrument.FRAME_TIME_S["FULL"]
 
 
-def _halo(rows, cols, wave, shift_px):
-    """Scattered light (DN/s per pixel) at detector columns ``cols`` (1-D, or one row of columns per
-    row) of ``rows``, for a telescope shift of ``shift_px`` along the slit."""
-    bright = g.count_rate_spectrum(wave, scale=BRIGHT_SCALE)
-    level = HALO_FRACTION * bright * (wave / 7.5) ** 2
-    centre = instrument.trace_column("slit", rows, shift_px * instrument.PLATE_SCALE_ARCSEC)
-    u = (np.atleast_2d(cols) - centre[:, None]) / HALO_HALF_WIDTH_PX
-    return level[:, None] * (1.0 + HALO_SLOPE * u + HALO_CURVATURE * u ** 2)
+def _bright_position(nod):
+    """Detector (column, row), 0-based FULL frame, of the bright star's undispersed position at a nod.
+
+    The star sits BRIGHT_IDEAL_ARCSEC from the target in the MIRIM_SLIT ideal frame; the target is
+    at the nod's along-slit offset, so the star moves with it between the nods (pysiaf: MIRIM_SLIT
+    idl -> tel, then MIRIM_FULL tel -> det, 1-based -> 0-based).
+    """
+    import logging
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)  # pysiaf logs its failed network check on import
+    try:
+        import pysiaf
+
+        siaf = pysiaf.Siaf("MIRI")
+    finally:
+        logging.disable(previous)
+    x_idl = BRIGHT_IDEAL_ARCSEC[0] + instrument.NOD_OFFSETS_ARCSEC[nod - 1]
+    v2, v3 = siaf[instrument.SLIT_APERTURE].idl_to_tel(x_idl, BRIGHT_IDEAL_ARCSEC[1])
+    x_det, y_det = siaf["MIRIM_FULL"].tel_to_det(v2, v3)
+    return float(x_det) - 1.0, float(y_det) - 1.0, float(v2), float(v3)
+
+
+def _bright_trace(nod):
+    """The bright star's dispersed trace, sampled every PSF_SUBROW_PX rows: row, column,
+    wavelength (um) and count rate (DN/s per sample)."""
+    x0, y0, _, _ = _bright_position(nod)
+    # the same prism disperses the whole field: the slit's wavelength solution and trace curvature,
+    # shifted to the star's position
+    drow = y0 - instrument.SLIT_REFERENCE_PIXEL[1]
+    lo, hi = instrument.CALIBRATED_ROWS["slit"]
+    rows = np.arange(lo, hi, PSF_SUBROW_PX) + drow
+    wave = instrument.wavelength_at_row("slit", rows - drow)
+    columns = x0 + instrument.trace_column("slit", rows - drow) - instrument.trace_column(
+        "slit", instrument.SLIT_REFERENCE_PIXEL[1])
+    rate = g.count_rate_spectrum(wave, scale=BRIGHT_SCALE) * PSF_SUBROW_PX
+    return rows, columns, wave, rate
+
+
+def airy_pixel_fraction(radius_px, wavelength_um):
+    """Fraction of a point source's light per pixel at ``radius_px`` from its centre: the Airy
+    pattern of a circular aperture of instrument.TELESCOPE_DIAMETER_M, per pixel solid angle.
+
+    Parameters
+    ----------
+    radius_px : array_like
+        Distance from the PSF centre, pixels (0.11057 arcsec).
+    wavelength_um : array_like
+        Wavelength, um (broadcast with ``radius_px``).
+
+    Returns
+    -------
+    numpy.ndarray
+        (pi / 4) (D p / lambda)^2 [2 J1(x) / x]^2, x = pi D p r / lambda (p the pixel in radians):
+        the pattern integrates to 1 over the plane.
+    """
+    pixel_rad = instrument.PLATE_SCALE_ARCSEC / 206264.806
+    scale = instrument.TELESCOPE_DIAMETER_M * pixel_rad / (np.asarray(wavelength_um, dtype=float) * 1e-6)
+    x = np.pi * scale * np.asarray(radius_px, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pattern = np.where(x > 1e-6, (2.0 * j1(x) / x) ** 2, 1.0)
+    return 0.25 * np.pi * scale ** 2 * pattern
+
+
+def _halo(rows, cols, nod):
+    """Scattered light (DN/s per pixel): the bright star's dispersed Airy pattern at nod ``nod``,
+    at detector ``rows`` (1-D) and columns ``cols`` (1-D, or one row of columns per row)."""
+    src_rows, src_cols, src_wave, src_rate = _bright_trace(nod)
+    rows = np.asarray(rows, dtype=float)
+    cols = np.broadcast_to(np.atleast_2d(np.asarray(cols, dtype=float)), (rows.size, np.shape(np.atleast_2d(cols))[-1]))
+    # points across each pixel: the rings are about 2 px apart at 7.5 um
+    sub = (np.arange(PSF_SUBCOLUMNS) + 0.5) / PSF_SUBCOLUMNS - 0.5
+    out = np.zeros(cols.shape)
+    for k, row in enumerate(rows):
+        near = np.abs(src_rows - row) <= PSF_MAX_ROWS
+        drow = (src_rows[near] - row)[:, None, None]
+        dcol = cols[k][None, :, None] + sub[None, None, :] - src_cols[near][:, None, None]
+        fraction = airy_pixel_fraction(np.hypot(drow, dcol), src_wave[near][:, None, None])
+        out[k] = np.einsum("s,scp->c", src_rate[near], fraction) / PSF_SUBCOLUMNS
+    return out
 
 
 def _scene(nod):
@@ -88,13 +170,13 @@ def _scene(nod):
     wave = wave_map[slit_rows, slit_cols[0]]
 
     halo = np.zeros(shape)
-    halo[np.ix_(slit_rows, slit_cols)] = _halo(slit_rows, slit_cols, wave, shift_px)
+    halo[np.ix_(slit_rows, slit_cols)] = _halo(slit_rows, slit_cols, nod)
 
     sky = np.zeros(shape)
     lam = np.clip(wave, 5.0, 14.0)
     sky_level = SKY_BLUE + (SKY_RED - SKY_BLUE) * ((lam - 5.0) / 9.0) ** 2
     centre = instrument.trace_column("slit", slit_rows)
-    u = (slit_cols[None, :] - centre[:, None]) / HALO_HALF_WIDTH_PX
+    u = (slit_cols[None, :] - centre[:, None]) / SKY_HALF_WIDTH_PX
     sky[np.ix_(slit_rows, slit_cols)] = sky_level[:, None] * (1.0 + SKY_GRADIENT * u)
     # Imager field: dispersed sky shaped like the real slitless frame's row profile (its row 300
     # placed at the slit reference row), plus the bright field star's own dispersed trace.
@@ -102,8 +184,12 @@ def _scene(nod):
     full_rows = np.arange(shape[0])
     slitless_rows = np.clip(full_rows - instrument.SLIT_REFERENCE_PIXEL[1] + instrument.SLITLESS_REFERENCE_PIXEL[1], 0, 415)
     sky[:, IMAGER_FIRST_COLUMN:-4] += np.interp(slitless_rows, np.arange(416), profile)[:, None]
+    # its core (the measured Gaussian width); its Airy wings are the halo above
+    bright_x, bright_y, _, _ = _bright_position(nod)
+    drow = int(round(bright_y - instrument.SLIT_REFERENCE_PIXEL[1]))
     bright = g.render_trace(
-        shape, table["row"], BRIGHT_COLUMN + shift_px + (table["column"] - table["column"][0]),
+        shape, table["row"] + drow,
+        bright_x + table["column"] - instrument.trace_column("slit", instrument.SLIT_REFERENCE_PIXEL[1]) - shift_px,
         g.count_rate_spectrum(table["wavelength_um"], scale=BRIGHT_SCALE), table["sigma_px"],
     )
     return source + halo + sky + bright, {"source": source, "halo": halo, "sky": sky, "table": table}
@@ -159,11 +245,11 @@ def _to_surface_brightness(wave):
         return np.where(sens > 0, 1e-12 / (sens * pixar_sr), np.nan), pixar_sr
 
 
-def _s2d_wcs(wave_rows):
+def _s2d_wcs(wave_rows, columns=S2D_COLUMNS, centre=S2D_CENTRE):
     """gwcs of a rectified s2d: (column, row) pixels -> (RA, Dec, wavelength), as resample writes.
 
     The wavelength of each row is the twin's own (``wave_rows``, um, tabulated on the rows); the
-    sky position puts the slit centre on the target and runs the slit along declination at the
+    grid has ``columns`` columns and the sky position puts column ``centre`` on the target and runs the slit along declination at the
     plate scale, which is what a reader needs (specutils' s2d loader, viewers) but not the slit's
     true position angle.
     """
@@ -171,7 +257,7 @@ def _s2d_wcs(wave_rows):
     from astropy.modeling import models
     from gwcs import WCS, coordinate_frames as cf
 
-    along_slit = (models.Shift(-S2D_CENTRE) | models.Scale(instrument.PLATE_SCALE_ARCSEC / 3600.0)
+    along_slit = (models.Shift(-centre) | models.Scale(instrument.PLATE_SCALE_ARCSEC / 3600.0)
                   | models.Shift(TARGET_DEC))
     wavelength = models.Tabular1D(points=np.arange(wave_rows.size, dtype=float),
                                   lookup_table=np.asarray(wave_rows, dtype=float), bounds_error=False)
@@ -181,7 +267,7 @@ def _s2d_wcs(wave_rows):
     spectral = cf.SpectralFrame(axes_order=(2,), unit=(u.um,), axes_names=("wavelength",),
                                 name="spectral")
     wcs = WCS([(detector, transform), (cf.CompositeFrame([sky, spectral], name="world"), None)])
-    wcs.bounding_box = ((-0.5, S2D_COLUMNS - 0.5), (-0.5, wave_rows.size - 0.5))
+    wcs.bounding_box = ((-0.5, columns - 0.5), (-0.5, wave_rows.size - 0.5))
     return wcs
 
 
@@ -235,6 +321,54 @@ def _x1d(s2d_sci, s2d_var, wave, centre_column, pixar_sr, nod, dm):
     return out
 
 
+def _combine_nods(nod1, nod2, offset1, offset2):
+    """Level-3 s2d from the two nods' Level-2 s2d arrays, as calwebb_spec3's resample combines them.
+
+    Both are shifted along the slit so the target lands on one output column (the sky frame), on
+    a grid wide enough for both footprints; each output pixel is the mean of the nods covering it
+    (one or two: the weight, WHT). The positive traces add up on the target; each nod's negative
+    trace lands on its own side, where only that nod covers the slit.
+
+    Parameters
+    ----------
+    nod1, nod2 : numpy.ndarray, shape (rows, S2D_COLUMNS)
+        The nods' s2d arrays (any quantity that averages: surface brightness, or its variance
+        with ``offset`` the same and the result divided by the weight once more).
+    offset1, offset2 : float
+        s2d column of the target in each nod.
+
+    Returns
+    -------
+    combined : numpy.ndarray, shape (rows, columns)
+    weight : numpy.ndarray, shape (rows, columns)
+        Number of nods covering each pixel (0, 1 or 2).
+    target_column : float
+        Column of the target in the combined grid.
+    """
+    shift = offset2 - offset1
+    width = S2D_COLUMNS + int(np.ceil(abs(shift)))
+    target = max(offset1, offset2)
+    out_cols = np.arange(width, dtype=float)
+    total = np.zeros((nod1.shape[0], width))
+    weight = np.zeros((nod1.shape[0], width))
+    cols = np.arange(S2D_COLUMNS, dtype=float)
+    for image, offset in ((nod1, offset1), (nod2, offset2)):
+        where = out_cols - target + offset
+        inside = (where >= 0) & (where <= S2D_COLUMNS - 1)
+        for k in range(image.shape[0]):
+            values = np.interp(where[inside], cols, image[k])
+            good = np.isfinite(values)
+            total[k, np.flatnonzero(inside)[good]] += values[good]
+            weight[k, np.flatnonzero(inside)[good]] += 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(weight > 0, total / weight, np.nan), weight, target
+
+
+def _combined_file_name():
+    # calwebb_spec3 names its products by program, observation and target, not by exposure
+    return f"jw{PROGRAM}-o{OBSERVATION}_t001_miri_p750l_s2d.fits"
+
+
 def build(out_dir, seed):
     """Write the slit_nods twin into ``out_dir``.
 
@@ -248,7 +382,8 @@ def build(out_dir, seed):
     Returns
     -------
     dict of str -> pathlib.Path
-        Roles rate_nod1, rate_nod2, cal_nod1, cal_nod2, s2d_nod1, s2d_nod2, x1d_nod1, x1d_nod2, truth.
+        Roles rate_nod1, rate_nod2, cal_nod1, cal_nod2, s2d_nod1, s2d_nod2, s2d_combined, x1d_nod1,
+        x1d_nod2, truth.
     """
     from stdatamodels.jwst import datamodels as dm
 
@@ -359,6 +494,38 @@ def build(out_dir, seed):
         _save(x1d, path)
         files[f"x1d_nod{nod}"] = path
 
+    # Level-3 s2d: the two nods combined in the sky frame (one positive, two negative traces)
+    combined, weight, target_column = _combine_nods(s2d[1]["sci"], s2d[2]["sci"], s2d_cols[1], s2d_cols[2])
+    combined_var = {}
+    for name in ("poisson", "rnoise", "flat"):
+        mean_var, _, _ = _combine_nods(s2d[1]["var"][name], s2d[2]["var"][name], s2d_cols[1], s2d_cols[2])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            combined_var[name] = mean_var / weight  # variance of a mean of `weight` nods
+    good = np.isfinite(combined)
+    level3 = dm.SlitModel(
+        data=combined.astype(np.float32),
+        err=np.sqrt(sum(combined_var.values())).astype(np.float32),
+        dq=np.where(good, 0, _DO_NOT_USE).astype(np.uint32),
+        var_poisson=combined_var["poisson"].astype(np.float32),
+        var_rnoise=combined_var["rnoise"].astype(np.float32),
+        var_flat=combined_var["flat"].astype(np.float32),
+        wavelength=np.repeat(wave_rows[:, None], combined.shape[1], axis=1).astype(np.float32),
+        wht=weight.astype(np.float32), con=(weight > 0).astype(np.int32), validate_on_assignment=False,
+    )
+    _metadata(level3, 1, "s2d")
+    level3.meta.filename = _combined_file_name()
+    level3.meta.wcs = _s2d_wcs(wave_rows, columns=combined.shape[1], centre=target_column)
+    level3.meta.wcsinfo.dispersion_direction = 2
+    level3.meta.bunit_data = level3.meta.bunit_err = "MJy/sr"
+    level3.source_type = "POINT"
+    level3.meta.photometry.pixelarea_steradians = pixar_sr
+    level3.meta.photometry.pixelarea_arcsecsq = instrument.PLATE_SCALE_ARCSEC ** 2
+    for step in ("assign_wcs", "back_sub", "flat_field", "srctype", "photom", "resample"):
+        setattr(level3.meta.cal_step, step, "COMPLETE")
+    path = out_dir / _combined_file_name()
+    _save(level3, path)
+    files["s2d_combined"] = path
+
     # Truth
     table = scenes[1]["table"]
     in_rows = np.isin(table["row"], rows)
@@ -370,14 +537,10 @@ def build(out_dir, seed):
     first, last = first_col, int(np.where(np.isfinite(wave_map).any(axis=0))[0][-1])
     # The residual on the s2d, from the model itself at the rectified positions (no edge effects).
     s2d_x = instrument.trace_column("slit", rows)[:, None] + (np.arange(S2D_COLUMNS) - S2D_CENTRE)[None, :]
-    shifts = [o / instrument.PLATE_SCALE_ARCSEC for o in instrument.NOD_OFFSETS_ARCSEC]
-    halo_diff = _halo(rows, s2d_x, wave_rows, shifts[0]) - _halo(rows, s2d_x, wave_rows, shifts[1])
-    halo_s2d = halo_diff * to_sb[rows][:, None]
-    # Per s2d row, the residual is a polynomial in the s2d column (exact: the halo is quadratic).
-    s2d_columns = np.arange(S2D_COLUMNS, dtype=float)
-    finite_rows = np.all(np.isfinite(halo_s2d), axis=1)
-    halo_coeffs = np.full((rows.size, 3), np.nan)
-    halo_coeffs[finite_rows] = np.polyfit(s2d_columns, halo_s2d[finite_rows].T, 2).T
+    halo_s2d = (_halo(rows, s2d_x, 1) - _halo(rows, s2d_x, 2)) * to_sb[rows][:, None]
+    # nod 2's s2d holds the opposite difference on the same detector columns
+    halo_combined, _, _ = _combine_nods(halo_s2d, -halo_s2d, s2d_cols[1], s2d_cols[2])
+    bright = {nod: _bright_position(nod) for nod in (1, 2)}
     reference_row = int(round(instrument.row_at_wavelength("slit", 7.5)))
     scalars = {
         "scenario": "slit_nods",
@@ -393,22 +556,28 @@ def build(out_dir, seed):
         "s2d_first_detector_row": int(rows[0]),
         "s2d_column_offset_px": -S2D_CENTRE,
         "s2d_note": "s2d row k is detector row s2d_first_detector_row + k; column j is along-slit offset j - 22 px"
-                    " from the slit centre; scattered_s2d_nod1_coeffs[k] are numpy.polyfit coefficients"
-                    " (highest power first) of the residual vs column j",
+                    " from the slit centre",
+        "s2d_combined_target_column": target_column,
+        "s2d_combined_negative_columns": [target_column - abs(s2d_cols[2] - s2d_cols[1]),
+                                          target_column + abs(s2d_cols[2] - s2d_cols[1])],
+        "s2d_combined_note": "Level-3 s2d (calwebb_spec3 resample of both nods in the sky frame):"
+                             " the same rows; each pixel the mean of the nods covering it (WHT 1 or 2)",
         "extraction_columns": {str(nod): [int(np.floor(s2d_cols[nod])) - APERTURE_HALF + 1,
                                           int(np.floor(s2d_cols[nod])) + APERTURE_HALF] for nod in (1, 2)},
         "scattered_light": {
-            "model": "per pixel: fraction * bright_rate_per_row(lambda) * (lambda/7.5)^2 * (1 + slope*u + curvature*u^2),"
-                     " u = (column - slit_trace_column(row) - nod_shift_px) / half_width_px",
-            "fraction": HALO_FRACTION, "slope": HALO_SLOPE, "curvature": HALO_CURVATURE,
-            "half_width_px": HALO_HALF_WIDTH_PX,
+            "model": "the bright field star's dispersed PSF: at each wavelength the Airy pattern of a circular"
+                     f" {instrument.TELESCOPE_DIAMETER_M} m aperture, summed along its trace (sampled every"
+                     f" {PSF_SUBROW_PX} rows, {PSF_SUBCOLUMNS} points across each pixel, out to {PSF_MAX_ROWS} rows);"
+                     " not a polynomial across the slit",
+            "bright_source_ideal_arcsec_from_target": list(BRIGHT_IDEAL_ARCSEC),
+            "bright_source_detector_xy": {str(nod): [bright[nod][0], bright[nod][1]] for nod in (1, 2)},
+            "bright_source_v2v3_arcsec": {str(nod): [bright[nod][2], bright[nod][3]] for nod in (1, 2)},
+            "bright_source_scale": BRIGHT_SCALE,
             "nod_shift_px": [o / instrument.PLATE_SCALE_ARCSEC for o in instrument.NOD_OFFSETS_ARCSEC],
-            "max_order_across_slit": 2,
-            "bright_source_column": BRIGHT_COLUMN, "bright_source_scale": BRIGHT_SCALE,
         },
         "background": {
             "model": "per pixel: (blue + (red - blue) * ((lambda - 5)/9)^2) * (1 + gradient*u),"
-                     " u = (column - slit_trace_column(row)) / 22",
+                     f" u = (column - slit_trace_column(row)) / {SKY_HALF_WIDTH_PX}",
             "blue_dn_s": SKY_BLUE, "red_dn_s": SKY_RED, "gradient": SKY_GRADIENT,
             "cancels_in_nod_subtraction": True,
         },
@@ -426,7 +595,7 @@ def build(out_dir, seed):
         "scattered_rate_nod1": halo_rate[1][:, first:last + 1],
         "scattered_rate_nod2": halo_rate[2][:, first:last + 1],
         "scattered_s2d_nod1": halo_s2d,
-        "scattered_s2d_nod1_coeffs": halo_coeffs,
+        "scattered_s2d_combined": halo_combined,
         "sky_rate": scenes[1]["sky"][:, first:last + 1],
     }
     files["truth"] = g.write_truth(out_dir, scalars, arrays)
