@@ -677,3 +677,54 @@ def extract_with_reference(model, reference, *, specwcs=None, offline=None):
     overrides = {reftype: "N/A" for reftype in Extract1dStep.reference_file_types}
     overrides["extract1d"] = str(reference)
     return run_step(Extract1dStep, model, offline=offline, overrides=overrides, apply_apcorr=False)
+
+
+def extract_slit_s2d(model, *, xstart, xstop, background_columns=(), bkg_order=2, offline=None):
+    """Box extraction of an LRS slit s2d with jwst ``Extract1dStep``, background fitted row by row.
+
+    The pipeline's own mitigation of a background that varies across the slit: ``bkg_fit='poly'``
+    fits a polynomial of ``bkg_order`` across the slit on every wavelength row, to the pixels of
+    the background regions, and subtracts it under the box. No aperture correction is applied,
+    so the result compares with a plain box sum.
+
+    Parameters
+    ----------
+    model : DataModel or path-like
+        A MIR_LRS-FIXEDSLIT s2d (SlitModel) with its WCS.
+    xstart, xstop : int
+        First and last column of the box, inclusive (the extract_1d JSON convention).
+    background_columns : sequence of (int, int)
+        Background regions, each the first and last column, inclusive; none for no background.
+    bkg_order : int
+        Polynomial degree across the slit.
+    offline : bool or None
+        As for :func:`run_step`.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.MultiSpecModel
+        The x1d product.
+    """
+    import json
+
+    from jwst.extract_1d import Extract1dStep
+
+    aperture = {"id": "MIR_LRS-FIXEDSLIT", "region_type": "target", "dispaxis": 2,
+                "xstart": int(xstart), "xstop": int(xstop), "use_source_posn": False}
+    if background_columns:
+        # bkg_coeff limits are pixel-centre coordinates: first - 0.5 .. last + 0.5 covers whole pixels
+        aperture["bkg_coeff"] = [[edge] for first, last in background_columns
+                                 for edge in (first - 0.5, last + 0.5)]
+        aperture.update(bkg_fit="poly", bkg_order=int(bkg_order))
+    reference = {"reftype": "EXTRACT1D", "instrument": "MIRI", "telescope": "JWST",
+                 "exp_type": "MIR_LRS-FIXEDSLIT", "apertures": [aperture]}
+    if not isinstance(model, datamodels.JwstDataModel):
+        model = datamodels.open(model)
+    overrides = {reftype: "N/A" for reftype in Extract1dStep.reference_file_types}
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "extract1d_lrs_slit.json")
+        with open(path, "w") as stream:
+            json.dump(reference, stream)
+        overrides["extract1d"] = path
+        return run_step(Extract1dStep, model, offline=offline, overrides=overrides,
+                        apply_apcorr=False, subtract_background=bool(background_columns))
