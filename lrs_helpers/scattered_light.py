@@ -13,8 +13,8 @@ as a power of the distance), so some residual stays, larger the closer the sourc
 sits on the trace itself and no fit across the slit can separate it.
 
 Core (numpy arrays in, new arrays out, nothing from jwst): :func:`trace_exclusion_mask`,
-:func:`find_nod_traces`, :func:`find_traces`, :func:`fit_row_background`, :func:`contamination_score`, :func:`box_flux`,
-:func:`row_wavelength`.
+:func:`background_columns`, :func:`find_nod_traces`, :func:`find_traces`,
+:func:`fit_row_background`, :func:`contamination_score`, :func:`box_flux`, :func:`row_wavelength`.
 Edges: :func:`correct_s2d` (an s2d product), :func:`draw_lrs_regions` (pysiaf geometry on an
 imager frame), :func:`make_explorer` (ipywidgets).
 """
@@ -57,6 +57,32 @@ def trace_exclusion_mask(shape, trace_columns, half_width):
         centre = np.broadcast_to(np.asarray(centre, dtype=float), (nrows,))[:, None]
         mask |= np.abs(columns - centre) <= half_width
     return mask
+
+
+def background_columns(ncols, trace_columns, half_width):
+    """Column ranges away from every trace, as inclusive (first, last) pairs.
+
+    The extract_1d JSON reference wants its background regions this way (``bkg_coeff``, see
+    :func:`lrs_helpers.pipeline.extract_slit_s2d`); they are the columns :func:`correct_s2d`
+    fits on an s2d whose traces do not curve.
+
+    Parameters
+    ----------
+    ncols : int
+        Number of columns across the slit.
+    trace_columns : sequence of float
+        Trace centre columns.
+    half_width : float
+        Columns left out on each side of each trace (as :func:`trace_exclusion_mask`).
+
+    Returns
+    -------
+    list of (int, int)
+        First and last column of each region, inclusive, left to right.
+    """
+    free = ~trace_exclusion_mask((1, ncols), trace_columns, half_width)[0]
+    edges = np.flatnonzero(np.diff(np.r_[0, free.astype(int), 0]))
+    return [(int(first), int(stop) - 1) for first, stop in zip(edges[::2], edges[1::2])]
 
 
 def fit_row_background(image2d, wavelength2d, *, exclude_mask, order=2):
@@ -225,7 +251,8 @@ def _vertex(values, k):
     """Sub-pixel peak of ``values`` near index ``k`` from a three-point parabola."""
     if 0 < k < values.size - 1:
         left, centre, right = values[k - 1], values[k], values[k + 1]
-        curvature = left - 2 * centre + right
+        with np.errstate(over="ignore", invalid="ignore"):  # values near the float64 limit
+            curvature = left - 2 * centre + right
         # an infinite neighbour (e.g. a median of values near the float64 limit) has no vertex
         if np.isfinite(curvature) and curvature < 0:
             return k + 0.5 * (left - right) / curvature

@@ -166,11 +166,11 @@ def _twin_aperture(truth, shape, rows):
 
 
 def test_a_quadratic_leaves_an_explained_residual_on_the_airy_halo(twin_fit):
-    """The twin's scattered light is the bright star's dispersed Airy pattern, not a polynomial:
-    fitted noise-free (the injected light alone), a quadratic misses it under the source by
-    -3.6 % of the halo (the wing steepens toward the star faster than a parabola), a line by
-    +11 %, a cubic by 0.3 %. Bounds: the quadratic's miss is negative and 1.5-6 % (so a
-    construction that a quadratic fits exactly fails), the line's beyond 5 %."""
+    """The twin's scattered light is a bright field star's Airy wings through the slit, not a
+    polynomial: fitted noise-free (the injected light alone), a quadratic misses it under the
+    source by -4.5 % of the halo (the wing steepens toward the star faster than a parabola), a
+    line by +16 %, a cubic by -0.9 %. Bounds: the quadratic's miss is negative and 3-10 % (so a
+    construction that a quadratic fits exactly fails), the line's beyond 10 %."""
     truth, rows = twin_fit["truth"], twin_fit["rows"]
     injected = truth["scattered_s2d_nod1"]
     wavelength = np.repeat(truth["wavelength_um"][:, None], injected.shape[1], axis=1)
@@ -179,15 +179,17 @@ def test_a_quadratic_leaves_an_explained_residual_on_the_airy_halo(twin_fit):
     for order in (1, 2):
         model = sl.fit_row_background(injected, wavelength, exclude_mask=twin_fit["exclude"], order=order)
         miss[order] = np.sum((model - injected)[aperture]) / np.sum(injected[aperture])
-    assert -0.06 < miss[2] < -0.015
-    assert miss[1] > 0.05
+    assert -0.10 < miss[2] < -0.03
+    assert miss[1] > 0.10
 
 
-def test_corrected_source_flux_within_half_a_percent_of_the_truth(twin_fit):
-    """Effect: the scattered light adds 6.9 % to the 5-12 um box flux. Tolerance 0.5 %: the
-    quadratic's miss (-3.6 % of a 7 % share, +0.25 % of the flux) plus the noise of the 5-12 um
-    sum (about 0.05 %) with room. The mutations the tolerance must catch fail it: order 1
-    (-0.9 %), the traces' exclusion 2 px off (-0.6 %), only 37 % of the model removed (+4.4 %)."""
+def test_corrected_source_flux_within_the_stated_tolerance(twin_fit):
+    """Effect: the scattered light adds 6.4 % to the 5-12 um box flux (6.6 % of the true flux).
+    Tolerance 0.7 %: the quadratic's miss (-4.5 % of the halo, +0.3 % of the flux) plus the noise
+    of the 5-12 um sum (about 0.1 %) with room; measured +0.21 %. The mutations the tolerance must
+    catch fail it: order 1 (-1.2 %), only 37 % of the model removed (+4.1 %), the traces 2 px off
+    (-5.6 %, test_correct_s2d_writes_a_new_file_and_never_the_input). Moving only the exclusion
+    2 px (-0.45 %) stays inside it: the fit does not depend on the exclusion that finely."""
     truth, rows, image = twin_fit["truth"], twin_fit["rows"], twin_fit["image"]
     aperture = _twin_aperture(truth, image.shape, np.ones(rows.shape, bool))
     to_jy = twin_fit["pixel_sr"] * 1e6
@@ -201,14 +203,12 @@ def test_corrected_source_flux_within_half_a_percent_of_the_truth(twin_fit):
     before, _ = flux_error(np.zeros(image.shape))
     assert before > 0.05
     total, per_row = flux_error(twin_fit["model"])
-    assert abs(total) < 0.005
-    # row by row the noise dominates (about 0.8 % per row): the median is what must be unbiased
-    assert abs(np.median(per_row)) < 0.005
+    assert abs(total) < 0.007
+    # row by row the noise dominates (16-84th percentile -1.3 to +1.8 %): the median must be unbiased
+    assert abs(np.median(per_row)) < 0.007
     line = sl.fit_row_background(image, wavelength, exclude_mask=twin_fit["exclude"], order=1)
-    shifted = sl.trace_exclusion_mask(image.shape, [c + 2 for c in truth["s2d_nod_columns"]], 4)
-    off = sl.fit_row_background(image, wavelength, exclude_mask=shifted, order=2)
-    for mutated in (flux_error(line)[0], flux_error(off)[0], flux_error(twin_fit["model"], 0.37)[0]):
-        assert abs(mutated) > 0.005
+    for mutated in (flux_error(line)[0], flux_error(twin_fit["model"], 0.37)[0]):
+        assert abs(mutated) > 0.007
     score = sl.contamination_score(image, twin_fit["model"], aperture)
     before_rows = sl.box_flux(image, aperture) * to_jy
     true_score = np.nansum(np.where(aperture, truth["scattered_s2d_nod1"], 0), axis=1) * to_jy / before_rows
@@ -231,7 +231,7 @@ def test_find_traces_counts_the_negative_traces():
 
 def test_correct_s2d_on_a_level3_s2d():
     """The Level-3 s2d (both nods combined in the sky frame: a positive trace between two
-    negative ones). Effect: -2.9 % on the 5-12 um box flux (there the residual is the second
+    negative ones). Effect: -3.5 % on the 5-12 um box flux (there the residual is the second
     difference of the halo). Tolerance 1 %: the quadratic over the doubly covered columns misses
     by -0.6 %. Fitting with only one negative trace excluded (the Level-2 logic) makes it
     +19 %, which the same tolerance catches."""
@@ -326,9 +326,9 @@ def test_correct_s2d_writes_a_new_file_and_never_the_input(tmp_path):
     output = tmp_path / "corrected_s2d.fits"
     result = sl.correct_s2d(files["s2d_nod1"], output=output)
     band = (result["wavelength"] >= 5) & (result["wavelength"] <= 12)
-    # as in test_corrected_source_flux_within_half_a_percent_of_the_truth (effect +6.9 %); the
-    # traces are found here, so a trace 2 px off (-5.8 %) fails too
-    assert abs(np.sum(result["after"][band]) / np.sum(truth["source_flux_jy"][band]) - 1) < 0.005
+    # as in test_corrected_source_flux_within_the_stated_tolerance (effect +6.4 %, tolerance 0.7 %);
+    # the traces are found here, so traces 2 px off (-5.6 %) fail it
+    assert abs(np.sum(result["after"][band]) / np.sum(truth["source_flux_jy"][band]) - 1) < 0.007
     with datamodels.open(result["written"]) as written, datamodels.open(files["s2d_nod1"]) as original:
         difference = original.data.astype(float) - written.data.astype(float)
         expected = np.where(np.isfinite(result["model"]), result["model"], 0.0)
@@ -369,17 +369,14 @@ def test_jwst_extract_1d_poly_background_agrees_with_ours():
     """The pipeline's own mitigation, run offline on the same s2d: Extract1dStep with bkg_fit='poly'
     (order 2) over the columns our fit uses and the same 8-column box, no aperture correction on
     either side. Same algorithm, so the same answer (to float32 storage, 1e-5 of the flux);
-    without background regions jwst's box equals our uncorrected box (+6.9 %)."""
+    without background regions jwst's box equals our uncorrected box (+6.4 %)."""
     from lrs_helpers import pipeline, sample
 
     files = sample.build("slit_nods")
     truth = sample.load_truth("slit_nods")
     ours = sl.correct_s2d(files["s2d_nod1"])
     first, last = truth["extraction_columns"]["1"]
-    columns = np.arange(44)
-    free = ~sl.trace_exclusion_mask((1, 44), ours["traces"], 4)[0]
-    edges = np.flatnonzero(np.diff(np.r_[0, free.astype(int), 0]))
-    regions = [(columns[a], columns[b - 1]) for a, b in zip(edges[::2], edges[1::2])]
+    regions = sl.background_columns(44, ours["traces"], 4)
     assert regions == [(0, 9), (18, 26), (35, 43)]
     band = (ours["wavelength"] >= 5) & (ours["wavelength"] <= 12)
     for background, mine in ((regions, ours["after"]), ((), ours["before"])):

@@ -4,13 +4,14 @@ What is in it (all count rates in DN/s on the FULL MIRIMAGE array):
 
 - a BD+60 1753-like flux standard (the real standard-star count-rate shape, see
   :mod:`lrs_helpers.sample.grounding`) at the two along-slit nod positions (-/+0.945 arcsec);
-- a bright star in the imager field (1500 x the standard, 10 arcsec from the target along the slit's
-  long axis, placed on the detector with pysiaf) whose own dispersed PSF reaches the slit: at each
-  wavelength the Airy pattern of a circular 6.5 m aperture, summed along its dispersed trace (the
-  "dispersed Airy rings of bright imager-field sources" of the known-issues page). It is not a
-  polynomial across the slit, nor made by the correction's model. The star is fixed on the sky, so
-  between the nods it moves with the telescope (17 px along the slit): nod subtraction leaves a
-  smooth, steepening residual across the slit;
+- a bright star in the imager field (60000 x the standard, 11 arcsec from the target along the
+  slit's long axis, placed on the detector with pysiaf) whose PSF wings fall on the slit: at each
+  wavelength the Airy pattern of a circular 6.5 m aperture, integrated over the slit's width and
+  each pixel, passes the slit and is dispersed with the slit's own light (the "dispersed Airy
+  rings of bright imager-field sources" of the known-issues page). It is not a polynomial across
+  the slit, nor made by the correction's model. The star is fixed on the sky, so between the nods
+  it moves with the telescope (17 px along the slit): nod subtraction leaves a smooth residual
+  across the slit, steepening toward the star;
 - sky background in the slit, rising to the red, with a linear gradient along the slit (the same
   in both nods, so nod subtraction removes it), and a dispersed-sky level in the imager field;
 - saturated pixels of the bright star (NaN, DQ SATURATED | DO_NOT_USE), reference pixels flagged,
@@ -47,18 +48,20 @@ SATURATION_DN = 50000.0
 
 #: imager field (dispersed sky, field sources) starts at this FULL-frame column
 IMAGER_FIRST_COLUMN = 360
-#: bright field star, ideal (x, y) arcsec in the MIRIM_SLIT frame (x along the slit): 6.6 arcsec
-#: beyond the slit centre along the slit's long axis, in the imager field next to the slit; placed
-#: on the detector with pysiaf (MIRIM_SLIT idl -> tel, MIRIM_FULL tel -> det) at nod 1
-BRIGHT_IDEAL_ARCSEC = (10.0, 0.0)
-#: its brightness relative to the standard (a K = 2-3 mag star next to a 9th-mag standard)
-BRIGHT_SCALE = 1500.0
-#: the scattered light is the bright star's own dispersed PSF: at each wavelength the Airy pattern
-#: of a circular 6.5 m aperture (instrument.TELESCOPE_DIAMETER_M), summed along its dispersed
-#: trace. Its wings (the rings, falling as radius^-3) reach the slit 40-80 px away. Sampling: the
-#: trace every PSF_SUBROW_PX rows, target pixels at PSF_SUBCOLUMNS points across, out to
-#: PSF_MAX_ROWS rows along the dispersion from each pixel.
-PSF_SUBROW_PX, PSF_SUBCOLUMNS, PSF_MAX_ROWS = 0.5, 2, 200
+#: bright field star, (x, y) arcsec from the target in the MIRIM_SLIT ideal frame (x along the
+#: slit): on the slit's long axis, beyond its end, in the imager field; placed on the detector with
+#: pysiaf (MIRIM_SLIT idl -> tel, MIRIM_FULL tel -> det)
+BRIGHT_IDEAL_ARCSEC = (11.0, 0.0)
+#: its brightness relative to the standard (about 12 magnitudes brighter): the rings of a circular
+#: aperture are faint, and it takes a star this bright, 11 arcsec away, to put about 5 % of the
+#: standard's flux into the slit
+BRIGHT_SCALE = 60000.0
+#: The scattered light is the bright star's PSF where it falls on the slit: at each wavelength the
+#: Airy pattern of a circular 6.5 m aperture (instrument.TELESCOPE_DIAMETER_M). Its wings (the
+#: rings, falling as radius^-3) pass through the slit and the prism disperses them with the slit's
+#: own light, onto the slit's rows. Sampling: SUBPIXELS_ALONG points along each pixel,
+#: SUBPOSITIONS_ACROSS across the slit width (each lands ROWS_PER_ARCSEC_ACROSS rows away).
+SUBPIXELS_ALONG, SUBPOSITIONS_ACROSS = 3, 9
 #: slit sky (DN/s per pixel) = SKY_BLUE + (SKY_RED - SKY_BLUE) ((lambda - 5) / 9)^2, times
 #: (1 + SKY_GRADIENT u) along the slit, u = (column - slit trace column) / SKY_HALF_WIDTH_PX
 SKY_BLUE, SKY_RED, SKY_GRADIENT, SKY_HALF_WIDTH_PX = 0.5, 4.0, 0.08, 22.0
@@ -99,62 +102,54 @@ def _bright_position(nod):
     return float(x_det) - 1.0, float(y_det) - 1.0, float(v2), float(v3)
 
 
-def _bright_trace(nod):
-    """The bright star's dispersed trace, sampled every PSF_SUBROW_PX rows: row, column,
-    wavelength (um) and count rate (DN/s per sample)."""
-    x0, y0, _, _ = _bright_position(nod)
-    # the same prism disperses the whole field: the slit's wavelength solution and trace curvature,
-    # shifted to the star's position
-    drow = y0 - instrument.SLIT_REFERENCE_PIXEL[1]
-    lo, hi = instrument.CALIBRATED_ROWS["slit"]
-    rows = np.arange(lo, hi, PSF_SUBROW_PX) + drow
-    wave = instrument.wavelength_at_row("slit", rows - drow)
-    columns = x0 + instrument.trace_column("slit", rows - drow) - instrument.trace_column(
-        "slit", instrument.SLIT_REFERENCE_PIXEL[1])
-    rate = g.count_rate_spectrum(wave, scale=BRIGHT_SCALE) * PSF_SUBROW_PX
-    return rows, columns, wave, rate
-
-
-def airy_pixel_fraction(radius_px, wavelength_um):
-    """Fraction of a point source's light per pixel at ``radius_px`` from its centre: the Airy
-    pattern of a circular aperture of instrument.TELESCOPE_DIAMETER_M, per pixel solid angle.
+def airy_per_arcsec2(radius_arcsec, wavelength_um):
+    """Fraction of a point source's light per square arcsec at ``radius_arcsec`` from its centre:
+    the Airy pattern of a circular aperture of instrument.TELESCOPE_DIAMETER_M.
 
     Parameters
     ----------
-    radius_px : array_like
-        Distance from the PSF centre, pixels (0.11057 arcsec).
-    wavelength_um : array_like
-        Wavelength, um (broadcast with ``radius_px``).
+    radius_arcsec, wavelength_um : array_like
+        Distance from the PSF centre (arcsec) and wavelength (um), broadcast together.
 
     Returns
     -------
     numpy.ndarray
-        (pi / 4) (D p / lambda)^2 [2 J1(x) / x]^2, x = pi D p r / lambda (p the pixel in radians):
-        the pattern integrates to 1 over the plane.
+        (pi / 4) (D / lambda)^2 [2 J1(x) / x]^2 per arcsec^2, x = pi D theta / lambda: the pattern
+        integrates to 1 over the plane.
     """
-    pixel_rad = instrument.PLATE_SCALE_ARCSEC / 206264.806
-    scale = instrument.TELESCOPE_DIAMETER_M * pixel_rad / (np.asarray(wavelength_um, dtype=float) * 1e-6)
-    x = np.pi * scale * np.asarray(radius_px, dtype=float)
+    arcsec = 1.0 / 206264.806
+    d_over_lambda = instrument.TELESCOPE_DIAMETER_M / (np.asarray(wavelength_um, dtype=float) * 1e-6)
+    x = np.pi * d_over_lambda * np.asarray(radius_arcsec, dtype=float) * arcsec
     with np.errstate(divide="ignore", invalid="ignore"):
         pattern = np.where(x > 1e-6, (2.0 * j1(x) / x) ** 2, 1.0)
-    return 0.25 * np.pi * scale ** 2 * pattern
+    return 0.25 * np.pi * (d_over_lambda * arcsec) ** 2 * pattern
 
 
 def _halo(rows, cols, nod):
-    """Scattered light (DN/s per pixel): the bright star's dispersed Airy pattern at nod ``nod``,
-    at detector ``rows`` (1-D) and columns ``cols`` (1-D, or one row of columns per row)."""
-    src_rows, src_cols, src_wave, src_rate = _bright_trace(nod)
+    """Scattered light (DN/s per pixel) at detector ``rows`` (1-D) and columns ``cols`` (1-D, or one
+    row of columns per row) of the slit region: the bright star's Airy wings that pass through the
+    slit at nod ``nod``, dispersed onto the slit's rows."""
     rows = np.asarray(rows, dtype=float)
-    cols = np.broadcast_to(np.atleast_2d(np.asarray(cols, dtype=float)), (rows.size, np.shape(np.atleast_2d(cols))[-1]))
-    # points across each pixel: the rings are about 2 px apart at 7.5 um
-    sub = (np.arange(PSF_SUBCOLUMNS) + 0.5) / PSF_SUBCOLUMNS - 0.5
+    cols = np.atleast_2d(np.asarray(cols, dtype=float))
+    cols = np.broadcast_to(cols, (rows.size, cols.shape[-1]))
+    scale = instrument.PLATE_SCALE_ARCSEC
+    # the star in the MIRIM_SLIT ideal frame: the target's nod offset plus the fixed sky separation
+    star_x = instrument.NOD_OFFSETS_ARCSEC[nod - 1] + BRIGHT_IDEAL_ARCSEC[0]
+    star_y = BRIGHT_IDEAL_ARCSEC[1]
+    along = (np.arange(SUBPIXELS_ALONG) + 0.5) / SUBPIXELS_ALONG - 0.5  # pixels
+    width = instrument.SLIT_WIDTH_ARCSEC
+    across = ((np.arange(SUBPOSITIONS_ACROSS) + 0.5) / SUBPOSITIONS_ACROSS - 0.5) * width  # arcsec
+    # along-slit position of each sample (arcsec from the slit centre)
+    x = ((cols - instrument.trace_column("slit", rows)[:, None])[:, :, None] + along) * scale
     out = np.zeros(cols.shape)
-    for k, row in enumerate(rows):
-        near = np.abs(src_rows - row) <= PSF_MAX_ROWS
-        drow = (src_rows[near] - row)[:, None, None]
-        dcol = cols[k][None, :, None] + sub[None, None, :] - src_cols[near][:, None, None]
-        fraction = airy_pixel_fraction(np.hypot(drow, dcol), src_wave[near][:, None, None])
-        out[k] = np.einsum("s,scp->c", src_rate[near], fraction) / PSF_SUBCOLUMNS
+    for y in across:
+        # light entering the slit at y lands ROWS_PER_ARCSEC_ACROSS * y rows away: the light on
+        # row R came in at y with the wavelength of row R - k y
+        wave = instrument.wavelength_at_row("slit", rows - instrument.ROWS_PER_ARCSEC_ACROSS * y)
+        rate = g.count_rate_spectrum(wave, scale=BRIGHT_SCALE)  # DN/s per row, the whole star
+        radius = np.hypot(x - star_x, y - star_y)
+        fraction = airy_per_arcsec2(radius, wave[:, None, None]).mean(axis=2)
+        out += rate[:, None] * fraction * scale * width / SUBPOSITIONS_ACROSS
     return out
 
 
@@ -535,9 +530,9 @@ def build(out_dir, seed):
         source_flux_jy = np.where(sens > 0, source_rate / sens * 1e-6, np.nan)
     halo_rate = {nod: scenes[nod]["halo"] for nod in (1, 2)}
     first, last = first_col, int(np.where(np.isfinite(wave_map).any(axis=0))[0][-1])
-    # The residual on the s2d, from the model itself at the rectified positions (no edge effects).
-    s2d_x = instrument.trace_column("slit", rows)[:, None] + (np.arange(S2D_COLUMNS) - S2D_CENTRE)[None, :]
-    halo_s2d = (_halo(rows, s2d_x, 1) - _halo(rows, s2d_x, 2)) * to_sb[rows][:, None]
+    # The residual on the s2d, rectified as the data were: the rings (about 2 px apart) would not
+    # match pixel by pixel if the model were evaluated at the rectified positions instead.
+    halo_s2d = _rectify(halo_rate[1] - halo_rate[2], rows) * to_sb[rows][:, None]
     # nod 2's s2d holds the opposite difference on the same detector columns
     halo_combined, _, _ = _combine_nods(halo_s2d, -halo_s2d, s2d_cols[1], s2d_cols[2])
     bright = {nod: _bright_position(nod) for nod in (1, 2)}
@@ -565,9 +560,10 @@ def build(out_dir, seed):
         "extraction_columns": {str(nod): [int(np.floor(s2d_cols[nod])) - APERTURE_HALF + 1,
                                           int(np.floor(s2d_cols[nod])) + APERTURE_HALF] for nod in (1, 2)},
         "scattered_light": {
-            "model": "the bright field star's dispersed PSF: at each wavelength the Airy pattern of a circular"
-                     f" {instrument.TELESCOPE_DIAMETER_M} m aperture, summed along its trace (sampled every"
-                     f" {PSF_SUBROW_PX} rows, {PSF_SUBCOLUMNS} points across each pixel, out to {PSF_MAX_ROWS} rows);"
+            "model": "the bright field star's PSF where it falls on the slit: at each wavelength the Airy"
+                     f" pattern of a circular {instrument.TELESCOPE_DIAMETER_M} m aperture, through the slit"
+                     f" ({instrument.SLIT_WIDTH_ARCSEC} arcsec wide, {SUBPOSITIONS_ACROSS} positions across,"
+                     f" {SUBPIXELS_ALONG} points along each pixel) and dispersed with the slit's light;"
                      " not a polynomial across the slit",
             "bright_source_ideal_arcsec_from_target": list(BRIGHT_IDEAL_ARCSEC),
             "bright_source_detector_xy": {str(nod): [bright[nod][0], bright[nod][1]] for nod in (1, 2)},
