@@ -385,3 +385,25 @@ def test_jwst_extract_1d_poly_background_agrees_with_ours():
         table = x1d.spec[0].spec_table
         theirs = np.interp(ours["wavelength"][band], table["WAVELENGTH"][::-1], table["FLUX"][::-1])
         np.testing.assert_allclose(theirs, mine[band], rtol=1e-5, atol=1e-5 * np.nanmax(mine[band]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8),
+                  elements=st.floats(allow_nan=True, allow_infinity=False, width=64)))
+@example(image=np.array([[2.0**1023, 0.0, 0.0]]))
+def test_fuzz_find_traces(image):
+    wavelength = np.full(image.shape, 7.0)
+    try:
+        with np.errstate(over="ignore"):
+            positive, negatives = sl.find_traces(image, wavelength)
+    except ValueError as error:
+        assert "no finite pixels" in str(error) and not np.isfinite(image).any()
+        return
+    assert -1 <= positive <= image.shape[1]
+    assert all(-1 <= c <= image.shape[1] for c in negatives)
+
+
+def test_background_columns_are_the_columns_the_fit_uses():
+    assert sl.background_columns(44, [13.5, 30.6], 4) == [(0, 9), (18, 26), (35, 43)]
+    assert sl.background_columns(10, [5.0], 10) == []
+    assert sl.background_columns(10, [], 2) == [(0, 9)]
