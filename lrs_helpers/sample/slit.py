@@ -433,11 +433,14 @@ def build(out_dir, seed):
         # in-flight fit that made wave_map (readers and later pipeline steps need it)
         with_wcs = pipeline.assign_slit_wcs(model, offline=True)
         model.meta.wcs, model.meta.wcsinfo = with_wcs.meta.wcs, with_wcs.meta.wcsinfo
+        # assign_wcs also stores the sky position of this nod's pointing (extract_1d centres on it)
+        model.meta.dither.dithered_ra = with_wcs.meta.dither.dithered_ra
+        model.meta.dither.dithered_dec = with_wcs.meta.dither.dithered_dec
         with_wcs.close()
         model.meta.bunit_data = model.meta.bunit_err = "MJy/sr"
         model.meta.photometry.pixelarea_steradians = pixar_sr
         model.meta.photometry.pixelarea_arcsecsq = instrument.PLATE_SCALE_ARCSEC ** 2
-        for step in ("assign_wcs", "back_sub", "flat_field", "srctype", "photom"):
+        for step in ("assign_wcs", "back_sub", "bkg_subtract", "flat_field", "srctype", "photom"):
             setattr(model.meta.cal_step, step, "COMPLETE")
         path = out_dir / _file_name(nod, "cal")
         _save(model, path)
