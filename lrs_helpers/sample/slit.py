@@ -24,7 +24,8 @@ detector rows, wavelength falling with the row as jwst writes LRS s2d, columns =
 rectified, with a WCS giving each row its wavelength; for nod 1 the positive trace is at nod 1 and
 the negative at nod 2); a Level-3 s2d (both nods combined in the sky frame as calwebb_spec3's
 resample does: one positive and two negative traces); x1d (MultiSpecModel) of each nod, extracted by summing an 8-column
-aperture on the nod-subtracted s2d, as extract_1d does for a point source. Truth: the injected
+aperture on the nod-subtracted s2d, as extract_1d does for a point source, without the aperture
+correction jwst applies by default (compare them with box sums, not with a MAST x1d). Truth: the injected
 per-row source rate and flux, the scattered light on the rate (per nod) and on the s2d, the nod
 columns, the background gradient, the apertures.
 """
