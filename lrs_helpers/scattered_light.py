@@ -100,8 +100,8 @@ def fit_row_background(image2d, wavelength2d, *, exclude_mask, order=2):
         True on pixels to leave out of the fit: the source and, in nod-subtracted data, its
         negative image (see :func:`trace_exclusion_mask`).
     order : int
-        Polynomial degree across the slit, 0-5 (2: the halo of a field source is smooth; the
-        nod difference of a quadratic halo is linear).
+        Polynomial degree across the slit, 0-5 (2: follows most of the curvature a field
+        source's wings leave across the slit; a line cannot, a higher degree follows the noise).
 
     Returns
     -------
