@@ -677,3 +677,146 @@ def extract_with_reference(model, reference, *, specwcs=None, offline=None):
     overrides = {reftype: "N/A" for reftype in Extract1dStep.reference_file_types}
     overrides["extract1d"] = str(reference)
     return run_step(Extract1dStep, model, offline=offline, overrides=overrides, apply_apcorr=False)
+
+
+def extract_slit_s2d(model, *, xstart, xstop, background_columns=(), bkg_order=2, offline=None):
+    """Box extraction of an LRS slit s2d with jwst ``Extract1dStep``, background fitted row by row.
+
+    The pipeline's own mitigation of a background that varies across the slit: ``bkg_fit='poly'``
+    fits a polynomial of ``bkg_order`` across the slit on every wavelength row, to the pixels of
+    the background regions, and subtracts it under the box. No aperture correction is applied,
+    so the result compares with a plain box sum.
+
+    Parameters
+    ----------
+    model : DataModel or path-like
+        A MIR_LRS-FIXEDSLIT s2d (SlitModel) with its WCS.
+    xstart, xstop : int
+        First and last column of the box, inclusive (the extract_1d JSON convention).
+    background_columns : sequence of (int, int)
+        Background regions, each the first and last column, inclusive; none for no background.
+    bkg_order : int
+        Polynomial degree across the slit.
+    offline : bool or None
+        As for :func:`run_step`.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.MultiSpecModel
+        The x1d product.
+    """
+    import json
+
+    from jwst.extract_1d import Extract1dStep
+
+    aperture = {"id": "MIR_LRS-FIXEDSLIT", "region_type": "target", "dispaxis": 2,
+                "xstart": int(xstart), "xstop": int(xstop), "use_source_posn": False}
+    if background_columns:
+        # bkg_coeff limits are pixel-centre coordinates: first - 0.5 .. last + 0.5 covers whole pixels
+        aperture["bkg_coeff"] = [[edge] for first, last in background_columns
+                                 for edge in (first - 0.5, last + 0.5)]
+        aperture.update(bkg_fit="poly", bkg_order=int(bkg_order))
+    reference = {"reftype": "EXTRACT1D", "instrument": "MIRI", "telescope": "JWST",
+                 "exp_type": "MIR_LRS-FIXEDSLIT", "apertures": [aperture]}
+    if not isinstance(model, datamodels.JwstDataModel):
+        model = datamodels.open(model)
+    overrides = {reftype: "N/A" for reftype in Extract1dStep.reference_file_types}
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "extract1d_lrs_slit.json")
+        with open(path, "w") as stream:
+            json.dump(reference, stream)
+        overrides["extract1d"] = path
+        return run_step(Extract1dStep, model, offline=offline, overrides=overrides,
+                        apply_apcorr=False, subtract_background=bool(background_columns))
+
+
+def gaussian_psf_reference(wavelength_um, sigma_px, *, subpix=4, half_width_px=20):
+    """A SpecPsfModel (extract_1d's PSF reference) of a pixel-integrated Gaussian profile.
+
+    Parameters
+    ----------
+    wavelength_um : array_like
+        Wavelengths of the PSF rows (um), rising.
+    sigma_px : array_like
+        Gaussian sigma across the dispersion at each wavelength (pixels), e.g.
+        :func:`lrs_helpers.instrument.psf_sigma_pixels`.
+    subpix : int
+        Samples per pixel across the dispersion.
+    half_width_px : int
+        Half-width of the profile (pixels).
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.SpecPsfModel
+        One aperture ("ANY"), centre column ``half_width_px * subpix``: each sample is the
+        Gaussian integrated over one pixel centred there, as a detector pixel records it.
+    """
+    from scipy.special import erf
+
+    wave = np.asarray(wavelength_um, dtype=float)
+    sigma = np.broadcast_to(np.asarray(sigma_px, dtype=float), wave.shape)[:, None]
+    offsets = (np.arange(2 * half_width_px * subpix + 1) - half_width_px * subpix)[None, :] / subpix
+
+    def cdf(u):
+        return 0.5 * (1.0 + erf(u / (np.sqrt(2.0) * sigma)))
+
+    psf = datamodels.SpecPsfModel()
+    psf.apertures.append({"name": "ANY", "subpix": float(subpix), "center_col": float(half_width_px * subpix),
+                          "data": cdf(offsets + 0.5) - cdf(offsets - 0.5), "wave": wave})
+    psf.meta.instrument.name = "MIRI"
+    psf.meta.exposure.type = "MIR_LRS-FIXEDSLIT"
+    return psf
+
+
+def extract_slit_optimal(model, psf, *, background_columns=(), bkg_order=2, offline=None):
+    """Optimal (PSF-weighted) extraction of a nod-subtracted LRS slit cal image with jwst
+    ``Extract1dStep`` (``extraction_type='optimal'``), the PSF and its negative nod image placed
+    from the WCS and the dither position, optionally with a polynomial background across the slit.
+
+    Parameters
+    ----------
+    model : DataModel or path-like
+        A MIR_LRS-FIXEDSLIT cal image (unresampled: extract_1d needs its v2v3 frame to place the
+        negative nod), nod-subtracted, with ``meta.dither.dithered_ra/dec``.
+    psf : str or SpecPsfModel
+        extract_1d PSF reference (the CRDS one, or :func:`gaussian_psf_reference`).
+    background_columns : sequence of (int, int)
+        Background regions, first and last detector column, inclusive.
+    bkg_order : int
+        Polynomial degree across the slit.
+    offline : bool or None
+        As for :func:`run_step`.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.MultiSpecModel
+    """
+    import json
+
+    from jwst.extract_1d import Extract1dStep
+    from jwst.extract_1d.source_location import location_from_wcs
+
+    if not isinstance(model, datamodels.JwstDataModel):
+        model = datamodels.open(model)
+    ncols = model.data.shape[-1]
+    aperture = {"id": "MIR_LRS-FIXEDSLIT", "region_type": "target", "dispaxis": 2,
+                "xstart": 0, "xstop": ncols - 1, "use_source_posn": True}
+    if background_columns:
+        # with use_source_posn, extract_1d moves the regions with the source from the nominal
+        # centre (the middle of xstart..xstop): give them relative to it
+        _, _, location, _ = location_from_wcs(model, None, make_trace=False)
+        shift = 0.5 * (ncols - 1) - location
+        aperture["bkg_coeff"] = [[edge + shift] for first, last in background_columns
+                                 for edge in (first - 0.5, last + 0.5)]
+        aperture.update(bkg_fit="poly", bkg_order=int(bkg_order))
+    reference = {"reftype": "EXTRACT1D", "instrument": "MIRI", "telescope": "JWST",
+                 "exp_type": "MIR_LRS-FIXEDSLIT", "apertures": [aperture]}
+    overrides = {reftype: "N/A" for reftype in Extract1dStep.reference_file_types}
+    overrides["psf"] = psf
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "extract1d_lrs_slit_optimal.json")
+        with open(path, "w") as stream:
+            json.dump(reference, stream)
+        overrides["extract1d"] = path
+        return run_step(Extract1dStep, model, offline=offline, overrides=overrides, apply_apcorr=False,
+                        extraction_type="optimal", subtract_background=bool(background_columns))

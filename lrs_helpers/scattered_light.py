@@ -1,15 +1,20 @@
 """Scattered light from the imager field in LRS slit spectra: see it, model it, remove it.
 
-A bright source elsewhere in the imager field scatters light (through the detector substrate,
-as the cruciform artefact does) into the rows where the slit is dispersed. The pipeline does not
-remove it, and in nodded data it does not cancel: the halo is fixed on the sky, so it moves with
-the telescope between the nods and the nod difference leaves a smooth residual across the slit.
-That residual is smooth along each wavelength row, so a low-order polynomial across the slit,
-fitted to the pixels away from the positive and negative traces, models it row by row.
+The known-issues page names several ways light that is not the target's reaches the rows where the
+slit is dispersed: stray light in the imager optics, the dispersed Airy rings (PSF wings) of bright
+sources in the imager field next to the slit (the prism disperses the whole field), persistence of
+a bright slit image from an earlier exposure, and real gradients of the sky along the slit. The
+pipeline does not remove the first two, and in nodded data they do not cancel: a field source is
+fixed on the sky, so it moves with the telescope between the nods and the nod difference leaves a
+residual across the slit, steepest on the side facing the source. That residual is smooth along
+each wavelength row, so a low-order polynomial across the slit, fitted to the pixels away from the
+positive and negative traces, models it row by row; it cannot follow the wings exactly (they fall
+as a power of the distance), so some residual stays, larger the closer the source. Persistence
+sits on the trace itself and no fit across the slit can separate it.
 
 Core (numpy arrays in, new arrays out, nothing from jwst): :func:`trace_exclusion_mask`,
-:func:`find_nod_traces`, :func:`fit_row_background`, :func:`contamination_score`, :func:`box_flux`,
-:func:`row_wavelength`.
+:func:`background_columns`, :func:`find_nod_traces`, :func:`find_traces`,
+:func:`fit_row_background`, :func:`contamination_score`, :func:`box_flux`, :func:`row_wavelength`.
 Edges: :func:`correct_s2d` (an s2d product), :func:`draw_lrs_regions` (pysiaf geometry on an
 imager frame), :func:`make_explorer` (ipywidgets).
 """
@@ -19,7 +24,7 @@ import numpy as np
 from stdatamodels import DataModel
 
 from . import instrument
-from .io import input_errors, open_product, write_product
+from .io import LRSInputError, input_errors, open_product, write_product
 
 #: number of pixels beyond the polynomial's free parameters a row needs to be fitted
 MIN_EXTRA_PIXELS = 3
@@ -54,6 +59,32 @@ def trace_exclusion_mask(shape, trace_columns, half_width):
     return mask
 
 
+def background_columns(ncols, trace_columns, half_width):
+    """Column ranges away from every trace, as inclusive (first, last) pairs.
+
+    The extract_1d JSON reference wants its background regions this way (``bkg_coeff``, see
+    :func:`lrs_helpers.pipeline.extract_slit_s2d`); they are the columns :func:`correct_s2d`
+    fits on an s2d whose traces do not curve.
+
+    Parameters
+    ----------
+    ncols : int
+        Number of columns across the slit.
+    trace_columns : sequence of float
+        Trace centre columns.
+    half_width : float
+        Columns left out on each side of each trace (as :func:`trace_exclusion_mask`).
+
+    Returns
+    -------
+    list of (int, int)
+        First and last column of each region, inclusive, left to right.
+    """
+    free = ~trace_exclusion_mask((1, ncols), trace_columns, half_width)[0]
+    edges = np.flatnonzero(np.diff(np.r_[0, free.astype(int), 0]))
+    return [(int(first), int(stop) - 1) for first, stop in zip(edges[::2], edges[1::2])]
+
+
 def fit_row_background(image2d, wavelength2d, *, exclude_mask, order=2):
     """Scattered-light (background) model: a polynomial across the slit on every wavelength row.
 
@@ -69,8 +100,8 @@ def fit_row_background(image2d, wavelength2d, *, exclude_mask, order=2):
         True on pixels to leave out of the fit: the source and, in nod-subtracted data, its
         negative image (see :func:`trace_exclusion_mask`).
     order : int
-        Polynomial degree across the slit, 0-5 (2: the halo of a field source is smooth; the
-        nod difference of a quadratic halo is linear).
+        Polynomial degree across the slit, 0-5 (2: follows most of the curvature a field
+        source's wings leave across the slit; a line cannot, a higher degree follows the noise).
 
     Returns
     -------
@@ -198,6 +229,12 @@ def find_nod_traces(image2d, wavelength2d, *, band_um=(5.0, 10.0)):
     if image.ndim != 2 or wavelength.shape != image.shape:
         raise ValueError(f"image2d {image.shape} and wavelength2d {wavelength.shape} must be 2-D "
                          "arrays of the same shape")
+    profile = _band_profile(image, wavelength, band_um)
+    return _vertex(profile, int(np.argmax(profile))), _vertex(-profile, int(np.argmax(-profile)))
+
+
+def _band_profile(image, wavelength, band_um):
+    """Median of the rows whose wavelength lies in ``band_um`` (0 on columns without data)."""
     rows = row_wavelength(wavelength)
     with np.errstate(invalid="ignore"):
         in_band = (rows >= band_um[0]) & (rows <= band_um[1])
@@ -207,34 +244,88 @@ def find_nod_traces(image2d, wavelength2d, *, band_um=(5.0, 10.0)):
                          "LRS s2d with its WAVELENGTH array?")
     profile = np.zeros(image.shape[1])
     profile[finite_columns] = np.nanmedian(image[in_band][:, finite_columns], axis=0)
+    return profile
 
-    def peak(values):
-        k = int(np.argmax(values))
-        if 0 < k < values.size - 1:
-            left, centre, right = values[k - 1], values[k], values[k + 1]
+
+def _vertex(values, k):
+    """Sub-pixel peak of ``values`` near index ``k`` from a three-point parabola."""
+    if 0 < k < values.size - 1:
+        left, centre, right = values[k - 1], values[k], values[k + 1]
+        with np.errstate(over="ignore", invalid="ignore"):  # values near the float64 limit
             curvature = left - 2 * centre + right
-            # an infinite neighbour (e.g. a median of values near the float64 limit) has no vertex
-            if np.isfinite(curvature) and curvature < 0:
-                return k + 0.5 * (left - right) / curvature
-        return float(k)
+        # an infinite neighbour (e.g. a median of values near the float64 limit) has no vertex
+        if np.isfinite(curvature) and curvature < 0:
+            return k + 0.5 * (left - right) / curvature
+    return float(k)
 
-    return peak(profile), peak(-profile)
+
+def find_traces(image2d, wavelength2d, *, band_um=(5.0, 10.0), min_fraction=0.3, min_separation=5):
+    """The positive trace and every negative trace of a background-subtracted s2d.
+
+    A Level-2 nod-subtracted s2d has one negative trace (the other nod); a Level-3 s2d (both nods
+    combined in the sky frame by calwebb_spec3) has two, one on each side; an s2d whose background
+    came from elsewhere has none.
+
+    Parameters
+    ----------
+    image2d, wavelength2d : array_like, shape (rows, columns)
+        s2d and its wavelength image (um).
+    band_um : (float, float)
+        Rows whose wavelength lies in this band are collapsed (median) into one profile.
+    min_fraction : float
+        A negative trace is a local minimum of the profile deeper than this fraction of the
+        positive peak (0.3: a nod's negative image is as deep as the peak, noise is far shallower).
+    min_separation : float
+        Minimum distance between two traces, columns.
+
+    Returns
+    -------
+    positive : float
+        Column of the positive trace (sub-pixel).
+    negatives : tuple of float
+        Columns of the negative traces, left to right (sub-pixel); empty when there is none.
+    """
+    image = np.asarray(image2d, dtype=float)
+    wavelength = np.asarray(wavelength2d, dtype=float)
+    if image.ndim != 2 or wavelength.shape != image.shape:
+        raise ValueError(f"image2d {image.shape} and wavelength2d {wavelength.shape} must be 2-D "
+                         "arrays of the same shape")
+    profile = _band_profile(image, wavelength, band_um)
+    k = int(np.argmax(profile))
+    positive = _vertex(profile, k)
+    depth = -min_fraction * profile[k]
+    negatives = []
+    # deepest first, skipping minima too close to a trace already found
+    for j in np.argsort(profile):
+        if profile[j] >= min(depth, 0.0):
+            break
+        is_minimum = (j == 0 or profile[j] <= profile[j - 1]) and (j == profile.size - 1 or profile[j] <= profile[j + 1])
+        if is_minimum and all(abs(j - c) >= min_separation for c in [positive, *negatives]):
+            negatives.append(_vertex(-profile, int(j)))
+    return positive, tuple(sorted(negatives))
 
 
 # ------------------------------------------------------------------------------ edges
 
 def correct_s2d(path_or_model, *, order=2, exclude_half_width=4, aperture_half_width=4,
                 output=None):
-    """Model and remove the scattered light of a nod-subtracted LRS slit s2d (edge function).
+    """Model and remove the scattered light of a background-subtracted LRS slit s2d (edge function).
+
+    Handles a Level-2 s2d of a nodded pair (a positive and a negative trace) and a Level-3 s2d
+    (calwebb_spec3's combination of both nods: a positive trace between two negative ones). In a
+    Level-3 s2d the nods overlap only around the target, and the residual of a field source
+    changes where one nod stops covering the slit; the fit therefore uses only the pixels covered
+    by as many exposures as the best-covered pixel of their row (the WHT array), all traces left
+    out.
 
     Parameters
     ----------
     path_or_model : path-like or DataModel
-        A MIR_LRS-FIXEDSLIT s2d product (nod-subtracted: a positive and a negative trace).
+        A MIR_LRS-FIXEDSLIT s2d product.
     order : int
         Polynomial degree across the slit (:func:`fit_row_background`).
     exclude_half_width : float
-        Columns left out of the fit on each side of both traces.
+        Columns left out of the fit on each side of every trace.
     aperture_half_width : float
         Half-width (columns) of the box summed into the spectrum around the positive trace.
     output : path-like, optional
@@ -243,21 +334,49 @@ def correct_s2d(path_or_model, *, order=2, exclude_half_width=4, aperture_half_w
     Returns
     -------
     dict
-        ``wavelength`` (um per row), ``before`` and ``after`` (box-extracted flux density, Jy),
-        ``score`` (:func:`contamination_score`), ``model`` (MJy/sr), ``traces`` (columns),
-        ``written`` (path or None).
+        ``wavelength`` (um per row), ``before`` and ``after`` (box-extracted flux density, Jy,
+        without aperture correction), ``score`` (:func:`contamination_score`), ``model``
+        (MJy/sr), ``traces`` (columns: the positive first, then the negatives), ``written``
+        (path or None).
+
+    Raises
+    ------
+    LRSInputError
+        More than two negative traces, or too few fitted pixels on one side of the positive
+        trace (the model under the source would be an extrapolation): the message names the file.
     """
     model = open_product(path_or_model, levels=("s2d",), extensions=("SCI", "WAVELENGTH"),
                          exp_types=("MIR_LRS-FIXEDSLIT",))
+    name = model.meta.filename if isinstance(path_or_model, DataModel) else path_or_model
     try:
         # what the file holds but the fit cannot use (no finite pixels...) comes back as one line
-        with input_errors(model.meta.filename if isinstance(path_or_model, DataModel) else path_or_model):
+        with input_errors(name):
             image = np.array(model.data, dtype=float)
             wavelength = np.array(model.wavelength, dtype=float)
-            traces = find_nod_traces(image, wavelength)
+            weight = np.array(model.wht, dtype=float) if model.hasattr("wht") else np.ones(image.shape)
+            positive, negatives = find_traces(image, wavelength)
+            if len(negatives) > 2:
+                raise LRSInputError(f"{name}: {len(negatives)} negative traces (at columns "
+                                    f"{', '.join(f'{c:.1f}' for c in negatives)}); correct_s2d handles a "
+                                    "nodded pair (one) or a Level-3 combination of two nods (two)")
+            traces = (positive, *negatives)
             exclude = trace_exclusion_mask(image.shape, traces, exclude_half_width)
+            # pixels covered by fewer exposures than the row's best see a different residual
+            with np.errstate(invalid="ignore"):
+                best = np.nanmax(np.where(np.isfinite(image), weight, np.nan), axis=1, initial=0.0)
+                exclude |= weight < best[:, None]
+            columns = np.arange(image.shape[1])
+            fitted = ~exclude & np.isfinite(image)
+            for side, label in ((columns < positive - exclude_half_width, "left"),
+                                (columns > positive + exclude_half_width, "right")):
+                if np.median(fitted[:, side].sum(axis=1)) < 2:
+                    raise LRSInputError(
+                        f"{name}: fewer than 2 columns to fit on the {label} of the positive trace "
+                        f"(column {positive:.1f}) once the traces at {', '.join(f'{c:.1f}' for c in traces)} "
+                        f"are excluded (+/-{exclude_half_width}): the model under the source would be an "
+                        "extrapolation; try a smaller exclude_half_width")
             background = fit_row_background(image, wavelength, exclude_mask=exclude, order=order)
-            aperture = trace_exclusion_mask(image.shape, traces[:1], aperture_half_width)
+            aperture = trace_exclusion_mask(image.shape, [positive], aperture_half_width)
             # nominal MIRI imager pixel (0.11 arcsec square) when the product does not record it
             pixel_sr = model.meta.photometry.pixelarea_steradians or 2.84403e-13
             to_jy = pixel_sr * 1e6  # MJy/sr per pixel -> Jy
