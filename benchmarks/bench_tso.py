@@ -15,7 +15,7 @@ memory). Each segment is marked as a sample twin. Then:
   the read, and its peak resident memory (VmHWM, reset before each step through
   /proc/self/clear_refs); the EMI fit with BLAS on one thread and on every core;
 * Dask, in another child: a LocalCluster of ``--workers`` single-threaded worker processes
-  diagnoses every segment (:func:`lrs_helpers.diagnosis.diagnose_files`) and corrects every
+  (started, then the helpers imported on each, both timed apart) diagnoses every segment (:func:`lrs_helpers.diagnosis.diagnose_files`) and corrects every
   segment (:func:`lrs_helpers.segments.map_segments`); wall times, speed-up over the serial
   sum, each worker's peak memory, and whether each report is the same as the serial one.
 
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lrs_helpers import emi, sample
+from lrs_helpers import __version__, sample
 from lrs_helpers.sample import emi_tso, grounding
 
 SUBARRAY, READPATT = emi_tso.SUBARRAY, emi_tso.READPATT
@@ -135,11 +135,17 @@ def worker_peak():
 def worker_reset():
     with open('/proc/self/clear_refs', 'w') as handle:
         handle.write('5')
+def warm_up():
+    import lrs_helpers.cli, lrs_helpers.diagnosis
 if __name__ == "__main__":
     start = time.perf_counter()
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \\
             Client(cluster) as client:
         client.wait_for_workers(workers)
+        cluster_start = time.perf_counter() - start
+        started = time.perf_counter()
+        client.run(warm_up)  # the helpers' imports, once per worker
+        imports = time.perf_counter() - started
         started = time.perf_counter()
         client.run(worker_reset)
         results = diagnosis.diagnose_files(paths, scheduler=client)
@@ -156,7 +162,7 @@ if __name__ == "__main__":
         if not isinstance(out, Exception):
             os.unlink(out)
     print(json.dumps({
-        "cluster_start_seconds": started - start - emicorr_seconds - diagnose_seconds,
+        "cluster_start_seconds": cluster_start, "worker_imports_seconds": imports,
         "diagnose_seconds": diagnose_seconds, "diagnose_worker_peak_rss_mb": diagnose_peaks,
         "emicorr_seconds": emicorr_seconds, "emicorr_worker_peak_rss_mb": emicorr_peaks,
         "failed": [str(r) for _, r in results + written if isinstance(r, Exception)],
@@ -195,7 +201,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     report = {"benchmark": "tso_series", "segments": args.segments, "nints": args.nints, "ngroups": args.ngroups,
-              "cores": len(os.sched_getaffinity(0)), "target_mb": args.target_mb}
+              "cores": len(os.sched_getaffinity(0)), "target_mb": args.target_mb,
+              # other work on the machine slows every step; on a shared machine it decides the speed-up
+              "load_average_at_start": [round(v, 1) for v in os.getloadavg()]}
     folder = Path(tempfile.mkdtemp(prefix="bench_tso-", dir=args.folder))
     try:
         paths, sizes = [], []
@@ -233,6 +241,7 @@ def main(argv=None):
         report["dask"] = _round({
             "workers": args.workers, "threads_per_worker": 1,
             "cluster_start_seconds": dask_run["cluster_start_seconds"],
+            "worker_imports_seconds": dask_run["worker_imports_seconds"],
             "diagnose_seconds": dask_run["diagnose_seconds"],
             "diagnose_speedup": serial_diagnose / dask_run["diagnose_seconds"],
             "diagnose_worker_peak_rss_mb": dask_run["diagnose_worker_peak_rss_mb"],
@@ -241,14 +250,14 @@ def main(argv=None):
             "emicorr_worker_peak_rss_mb": dask_run["emicorr_worker_peak_rss_mb"],
             "failed": dask_run["failed"], "reports_same_as_serial": same,
         })
+        report["load_average_at_end"] = [round(v, 1) for v in os.getloadavg()]
         report["findings_first_segment"] = _round(next(iter(serial_findings.values())), 4)
         peaks = [row[step]["peak_rss_mb"] for row in rows for step in ("diagnose", "emicorr")]
         peaks += dask_run["diagnose_worker_peak_rss_mb"] + dask_run["emicorr_worker_peak_rss_mb"]
         report["meets_target"] = bool(max(peaks) < args.target_mb)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    report["versions"] = {"numpy": np.__version__, "python": sys.version.split()[0], "lrs_helpers": sample.__version__
-                          if hasattr(sample, "__version__") else None}
+    report["versions"] = {"numpy": np.__version__, "python": sys.version.split()[0], "lrs_helpers": __version__}
     print(json.dumps(report, indent=1))
     return 0 if report["meets_target"] and all(report["dask"]["reports_same_as_serial"].values()) else 1
 

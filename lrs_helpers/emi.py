@@ -1000,15 +1000,27 @@ def fit_periodic(times, values, frequency, nharmonics=1):
     values = np.asarray(values, dtype=float).ravel()
     if times.shape != values.shape:
         raise ValueError(f"times and values differ in size: {times.size} and {values.size}")
-    good = np.isfinite(values) & np.isfinite(times)
-    cycles = np.mod(times[good] * frequency, 1.0)
-    columns = [np.ones(good.sum())]
-    for k in range(1, int(nharmonics) + 1):
-        angle = 2 * np.pi * np.mod(k * cycles, 1.0)
-        columns += [np.cos(angle), np.sin(angle)]
-    design = np.stack(columns, axis=1)
-    solution, *_ = np.linalg.lstsq(design, values[good], rcond=None)
+    nterms = 1 + 2 * int(nharmonics)
+    # Normal equations summed over blocks of samples: the harmonics are well conditioned on
+    # many samples, and no design matrix of the data's size is ever held.
+    normal, rhs = np.zeros((nterms, nterms)), np.zeros(nterms)
+    for start in range(0, times.size, _FIT_SAMPLES):
+        block_times, block_values = times[start:start + _FIT_SAMPLES], values[start:start + _FIT_SAMPLES]
+        good = np.isfinite(block_values) & np.isfinite(block_times)
+        cycles = np.mod(block_times[good] * frequency, 1.0)
+        columns = [np.ones(cycles.size)]
+        for k in range(1, int(nharmonics) + 1):
+            angle = 2 * np.pi * np.mod(k * cycles, 1.0)
+            columns += [np.cos(angle), np.sin(angle)]
+        design = np.stack(columns, axis=1)
+        normal += design.T @ design
+        rhs += design.T @ block_values[good]
+    solution = np.linalg.lstsq(normal, rhs, rcond=None)[0]
     return solution[1:].reshape(-1, 2)
+
+
+#: samples per block of :func:`fit_periodic`'s normal equations (a 1M x 11 design is 88 MB)
+_FIT_SAMPLES = 1_000_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -1192,14 +1204,15 @@ def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharm
             yield integrations, read_integrations(hdul["SCI"], integrations), groupdq
             update(integrations.stop)
 
-    with fits.open(path, memmap=False, do_not_scale_image_data=True) as hdul:
+    with blas_threads(), fits.open(path, memmap=False, do_not_scale_image_data=True) as hdul:
         fit = _fit_blocks(plan, blocks(hdul, "EMI fit     "), pixeldq)
     buffer = io.BytesIO()
     template.to_fits(buffer)
     buffer.seek(0)
     tmp = scratch_file(out_path)  # beside the target, named so a killed run's copy is cleaned
     try:
-        with fits.open(buffer) as parts, fits.open(path, memmap=False, do_not_scale_image_data=True) as hdul:
+        with blas_threads(), fits.open(buffer) as parts, \
+                fits.open(path, memmap=False, do_not_scale_image_data=True) as hdul:
             primary = parts[0].header.copy()
             amplitudes = {f"{f:g}": round(float(np.hypot(*c[0])), 4) for f, c in
                           zip(np.atleast_1d(frequencies), fit["coefficients"])}

@@ -862,8 +862,9 @@ def read_provenance(path):
 # Reading large products a chunk of integrations at a time
 # ---------------------------------------------------------------------------------------------
 #: Integrations are read in chunks of about this many bytes as stored (uint16 for uncal): a
-#: 2 GB TSO segment is read in 16 chunks, and a chunk's float32 working copy stays near 256 MB.
-CHUNK_BYTES = 128 * 2**20
+#: 2 GB TSO segment is read in 32 chunks; a chunk's float32 working copy is about 128 MB, and
+#: stcal's jump detection on a chunk's trace columns stays within a few hundred MB.
+CHUNK_BYTES = 64 * 2**20
 
 
 def read_integrations(hdu, integrations):
