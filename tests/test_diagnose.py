@@ -480,10 +480,18 @@ def test_report_repr_names_the_file_only():
 @pytest.mark.parametrize("key", ["emi_uncal", "jump_uncal"])
 def test_ramp_checks_streamed_one_integration_per_chunk_match_in_memory(key):
     """Chunks of one integration (the most the accumulation can be split) against the whole
-    exposure in memory. The EMI fit's sums are added in another order in float32: amplitudes
-    agree to 1e-5 of themselves (the fit's noise floor is ~0.01 DN of a 4.9 DN amplitude). The
-    jump flags are the same: with 3-4 integrations of 10-20 groups stcal has fewer than its 100
-    differences for the statistics over integrations, so each call works per integration."""
+    exposure in memory. The EMI fit's pixel weights come from a pilot fit on the first chunk (up
+    to 8 integrations): here one integration instead of all 3-4, which moves the amplitudes by
+    up to 2e-4 DN (measured: 7e-5 DN of 4.87 on the EMI twin, 1.8e-4 DN on the jump twin). The
+    tolerance, 1e-3 DN, is 20 times below the fit's noise floor (0.02-0.05 DN, the amplitude at
+    frequencies without EMI); a chunk left out of the sums would move the 4.87 DN amplitude by
+    about that floor. The 10 Hz amplitude (1.5 DN, fewer frames per period) moves by 1.1e-3 DN:
+    tolerance 5e-3 DN.
+
+    The jump flags are compared with the file streamed in its default chunks (one chunk for
+    these twins): the same pixels, although stcal sees only the trace columns. Split into one
+    integration per call, stcal's statistics over integrations change (the jump twin has
+    enough differences for them): 25 pixels instead of 23, which is why chunks are large."""
     path = _path(key)
     chunks = io.IntegrationChunks(path, chunk_bytes=1)
     assert chunks.chunk_ints == 1 and len(chunks.slices()) == chunks.shape[0] > 1
@@ -492,10 +500,10 @@ def test_ramp_checks_streamed_one_integration_per_chunk_match_in_memory(key):
     try:
         assert metadata.data.shape == (1, *chunks.shape[1:])
         streamed, whole = diagnosis.check_emi(metadata, chunks), diagnosis.check_emi(in_memory)
-        for name in ("amplitude_390Hz", "amplitude_10Hz", "noise_floor"):
-            assert streamed.measured[name][0] == pytest.approx(whole.measured[name][0], rel=1e-5, abs=1e-6), name
+        for name, tolerance in (("amplitude_390Hz", 1e-3), ("noise_floor", 1e-3), ("amplitude_10Hz", 5e-3)):
+            assert streamed.measured[name][0] == pytest.approx(whole.measured[name][0], abs=tolerance), name
         assert streamed.severity == whole.severity
-        jumps_streamed = diagnosis.check_jump_peak_flags(metadata, "slitless", chunks)
+        jumps_streamed = diagnosis.check_jump_peak_flags(metadata, "slitless", io.IntegrationChunks(path))
         jumps_whole = diagnosis.check_jump_peak_flags(in_memory, "slitless")
         np.testing.assert_array_equal(jumps_streamed.details["pixels"], jumps_whole.details["pixels"])
         usable = diagnosis.check_usable(metadata, "uncal", "slitless", chunks)
@@ -512,7 +520,7 @@ def test_integration_chunks_read_the_file_as_stored():
         whole = np.asarray(hdul["SCI"].data)
     parts = list(chunks)
     assert [part[0] for part in parts] == [slice(0, 2), slice(2, 4)]
-    assert all(part[1].dtype == np.uint16 for part in parts)
+    assert all(part[1].dtype.kind == "u" and part[1].dtype.itemsize == 2 for part in parts)  # as stored
     np.testing.assert_array_equal(np.concatenate([part[1] for part in parts]), whole)
     assert list(chunks)[0][0] == slice(0, 2)  # a second pass reads it again
 
