@@ -7,7 +7,7 @@ a severity, a one-line message, the measured numbers with their units and the wa
 notebook to read. Each check is a small function that calls the helper module of its issue; the
 maths lives there, not here.
 
-* ``emi``: uncal / ramp of a subarray (not FULL) -> :func:`lrs_helpers.emi.measure`;
+* ``emi``: uncal / ramp of a subarray (not FULL) -> :func:`lrs_helpers.emi.measure_blocks`;
 * ``jump_peak_flags``: uncal / ramp with >= 5 groups and >= 2 integrations ->
   :func:`lrs_helpers.jumps.detect_jumps`;
 * ``slitless_background``: slitless rate, rateints, cal, calints, crf, crfints ->
@@ -38,6 +38,11 @@ Severities (:data:`SEVERITIES`, mildest first):
 
 A report's :attr:`Report.exit_code` is 2 when a check failed, 1 when any finding is a warning or
 a problem, else 0 (the ``lrs-helpers diagnose`` exit code).
+
+Ramps (uncal, ramp) are read a chunk of integrations at a time
+(:class:`lrs_helpers.io.IntegrationChunks`), so a 2 GB TSO segment is diagnosed in about 0.5 GB
+of memory (``benchmarks/bench_tso.py``); :func:`diagnose_files` runs many files at once on Dask
+workers (``scheduler``). Other levels are opened whole, as datamodels.
 
 Nod pairs: the nod check needs both nods' x1d products. Give the second one as ``partner``;
 without it, :func:`diagnose` looks in the same folder for the file whose name differs only in

@@ -1127,7 +1127,8 @@ def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharm
     subtracts the fitted EMI and writes each chunk to the output. No array of the file's size
     is ever held: measured on a 2.06 GB uncal (1000 x 36 x 416 x 72) with 256 MB chunks, the
     peak resident memory was 622 MB, about 2 chunks plus the libraries
-    (``benchmarks/bench_emi_memory.py``).
+    (``benchmarks/bench_emi_memory.py``); 678-686 MB on each of four 2.16 GB segments
+    (``benchmarks/bench_tso.py``). BLAS runs on one thread here (:func:`blas_threads`).
 
     Parameters
     ----------
