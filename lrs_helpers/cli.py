@@ -13,7 +13,7 @@ from pathlib import Path
 
 from astropy.utils.console import ProgressBar
 
-from . import __version__, data, diagnosis, sample
+from . import __version__, background, data, diagnosis, emi, sample, segments
 from .io import LRSInputError, os_cause
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_FAILURE = 0, 1, 2
@@ -29,6 +29,8 @@ examples:
   {PROG} fetch --all --source mast           download every real product from MAST
   {PROG} sample --out twins/                 build every sample twin into twins/sample/
   {PROG} diagnose jw*_x1dints.fits --html report.html
+  {PROG} diagnose jw*-seg*_uncal.fits --scheduler local    every segment, one per core
+  {PROG} emicorr jw*-seg*_uncal.fits --out corrected/       EMI removed from every segment
 
 exit codes: 0 clean, 1 findings (warning or problem), 2 bad input or failure.
 Run '{PROG} COMMAND --help' for the options of each command."""
@@ -57,6 +59,25 @@ examples:
   {PROG} sample emi_tso jump_bright --out /tmp/twins
   {PROG} sample --force --seed 7"""
 
+_SCHEDULER_HELP = ("where the files run: serial, local (a Dask LocalCluster, one worker per core), auto "
+                   "(serial for one file, else local; the default) or a Dask scheduler address, e.g. "
+                   "tcp://host:8786 from dask-jobqueue")
+
+_CORRECT_EPILOG = f"""\
+Each input gets its own corrected copy (the input is never changed), written to a temporary
+name and renamed; a file that fails is reported on stderr and the others go on. Segments are
+streamed a chunk of integrations at a time and run at once on Dask workers (--scheduler).
+
+  emicorr   uncal/ramp -> <root>_emicorr_ramp.fits (emi.correct_file: 390.625 and 10.04 Hz)
+  bkgsub    slitless rateints -> <root>_bkgsub_rateints.fits and its extract_1d JSON
+            (background.subtract_rateints)
+
+examples:
+  {PROG} emicorr jw*-seg*_uncal.fits --out corrected/
+  {PROG} bkgsub jw*-seg*_rateints.fits --scheduler local
+
+exit codes: 0 every file written, 2 a file could not be read or written."""
+
 _DIAGNOSE_EPILOG = f"""\
 Runs every known-issue check that applies to each product: EMI in subarray ramps, jump flags
 and dropouts at the trace peak, unsubtracted slitless background, fold-over rows, ERR against
@@ -68,9 +89,15 @@ Two slit x1d files whose names differ only in the exposure number (the two nods,
 ..._00001_mirimage_x1d.fits and ..._00002_...) are diagnosed as a pair; a lone nod is paired
 with its partner when that file sits beside it.
 
+Many files (the segments of a time series) run at once on Dask workers (--scheduler); each
+file gets its own report, the same as a serial run, and a file that fails is reported
+without stopping the others. Ramps are read a chunk of integrations at a time: a 2 GB
+segment needs well under 1 GB of memory.
+
 examples:
   {PROG} diagnose jw01536027001_03102_00001_mirimage_x1d.fits jw01536027001_03102_00002_mirimage_x1d.fits
   {PROG} diagnose *_uncal.fits *_calints.fits --html diagnosis.html
+  {PROG} diagnose jw*-seg*_uncal.fits --scheduler tcp://scheduler:8786
 
 exit codes: 0 nothing beyond info, 1 a warning or problem, 2 a file could not be read or a
 check failed."""
@@ -112,6 +139,17 @@ def _parser():
     diagnose.add_argument("files", nargs="+", metavar="FILE", type=Path, help="product files (*.fits)")
     diagnose.add_argument("--html", metavar="OUT", type=Path,
                           help="also write a standalone HTML page with the tables and plots")
+    diagnose.add_argument("--scheduler", default="auto", metavar="SCHEDULER", help=_SCHEDULER_HELP)
+
+    for name, summary in (("emicorr", "remove the 390 Hz and 10 Hz EMI from uncal/ramp files"),
+                          ("bkgsub", "subtract the slitless background from rateints files")):
+        correct = commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                                      epilog=_CORRECT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        correct.add_argument("files", nargs="+", metavar="FILE", type=Path, help="product files (*.fits)")
+        correct.add_argument("--out", metavar="DIR", type=Path,
+                             help="folder for the corrected files (default: beside each input)")
+        correct.add_argument("--overwrite", action="store_true", help="replace corrected files written before")
+        correct.add_argument("--scheduler", default="auto", metavar="SCHEDULER", help=_SCHEDULER_HELP)
     return parser
 
 
@@ -214,7 +252,7 @@ def _diagnose(args):
     status = EXIT_CLEAN
     reports = []
     with _progress(len(args.files), f"diagnosing {len(args.files)} files") as advance:
-        results = diagnosis.diagnose_files(args.files, progress=advance)
+        results = diagnosis.diagnose_files(args.files, progress=advance, scheduler=args.scheduler)
     for path, result in results:
         if isinstance(result, LRSInputError):
             _error(result)
@@ -237,6 +275,49 @@ def _diagnose(args):
     return status
 
 
+def _output_path(path, out, suffix):
+    """``<root>_<suffix>`` in ``out`` (default: beside the input), root without the level."""
+    root = path.name.split("_uncal.fits")[0].split("_ramp.fits")[0].split("_rateints.fits")[0]
+    return (out if out is not None else path.parent) / f"{root.removesuffix('.fits')}_{suffix}"
+
+
+def _emicorr_one(item):
+    """One file of ``emicorr`` (module level, for Dask workers): the written path."""
+    path, target, overwrite = item
+    return emi.correct_file(path, target, overwrite=overwrite, progress=False)
+
+
+def _bkgsub_one(item):
+    """One file of ``bkgsub`` (module level, for Dask workers): the written path."""
+    path, target, overwrite = item
+    background.subtract_rateints(path, target, overwrite=overwrite, progress=False)
+    return target
+
+
+def _correct(args):
+    if args.out is not None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            _error(f"{args.out}: cannot create the output folder ({os_cause(error)})")
+            return EXIT_FAILURE
+    one, suffix = {"emicorr": (_emicorr_one, "emicorr_ramp.fits"),
+                   "bkgsub": (_bkgsub_one, "bkgsub_rateints.fits")}[args.command]
+    items = [(path, _output_path(path, args.out, suffix), args.overwrite) for path in args.files]
+    with _progress(len(items), f"{args.command}: {len(items)} files") as advance:
+        results = segments.map_segments(one, items, scheduler=args.scheduler, progress=advance)
+    status = EXIT_CLEAN
+    for (path, _, _), result in results:
+        if isinstance(result, Exception):
+            message = str(result) if isinstance(result, (LRSInputError, OSError)) and str(path) in str(result) \
+                else f"{path}: could not be corrected ({type(result).__name__}: {result})"
+            _error(message)
+            status = EXIT_FAILURE
+        else:
+            print(result)
+    return status
+
+
 def main(argv=None):
     """Run the command line.
 
@@ -256,7 +337,8 @@ def main(argv=None):
     except SystemExit as exit_:
         # --help and --version exit 0; usage errors exit 2 (argparse has printed one line)
         return int(exit_.code or 0)
-    run = {"fetch": _fetch, "sample": _sample, "diagnose": _diagnose}[args.command]
+    run = {"fetch": _fetch, "sample": _sample, "diagnose": _diagnose, "emicorr": _correct,
+           "bkgsub": _correct}[args.command]
     with _quiet_libraries():
         try:
             return run(args)

@@ -7,7 +7,7 @@ a severity, a one-line message, the measured numbers with their units and the wa
 notebook to read. Each check is a small function that calls the helper module of its issue; the
 maths lives there, not here.
 
-* ``emi``: uncal / ramp of a subarray (not FULL) -> :func:`lrs_helpers.emi.measure`;
+* ``emi``: uncal / ramp of a subarray (not FULL) -> :func:`lrs_helpers.emi.measure_blocks`;
 * ``jump_peak_flags``: uncal / ramp with >= 5 groups and >= 2 integrations ->
   :func:`lrs_helpers.jumps.detect_jumps`;
 * ``slitless_background``: slitless rate, rateints, cal, calints, crf, crfints ->
@@ -39,6 +39,11 @@ Severities (:data:`SEVERITIES`, mildest first):
 A report's :attr:`Report.exit_code` is 2 when a check failed, 1 when any finding is a warning or
 a problem, else 0 (the ``lrs-helpers diagnose`` exit code).
 
+Ramps (uncal, ramp) are read a chunk of integrations at a time
+(:class:`lrs_helpers.io.IntegrationChunks`), so a 2 GB TSO segment is diagnosed in about 0.5 GB
+of memory (``benchmarks/bench_tso.py``); :func:`diagnose_files` runs many files at once on Dask
+workers (``scheduler``). Other levels are opened whole, as datamodels.
+
 Nod pairs: the nod check needs both nods' x1d products. Give the second one as ``partner``;
 without it, :func:`diagnose` looks in the same folder for the file whose name differs only in
 the exposure number (``..._00001_mirimage_x1d.fits`` <-> ``..._00002_...``), as jwst names the
@@ -62,7 +67,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import (__version__, background, emi, errors, foldover, instrument, io, jumps, pathloss, pointing,
-               scattered_light)
+               scattered_light, segments)
 from .errors import read_spectra
 from .io import output_error, publish, scratch_file
 
@@ -360,27 +365,59 @@ def _quiet():
 # ---------------------------------------------------------------------------------------------
 # Checks: each takes the opened model (and what it needs) and returns one Finding
 # ---------------------------------------------------------------------------------------------
-def check_emi(model):
-    """390 Hz EMI amplitude in subarray ramps (:func:`lrs_helpers.emi.measure`).
+def _ramp_chunks(model, chunks):
+    """The ramps to check, a chunk of integrations at a time: ``chunks`` when given (a file
+    streamed by :class:`lrs_helpers.io.IntegrationChunks`), else the model's arrays in memory."""
+    if chunks is not None:
+        return chunks
+    arrays = {name: np.asarray(getattr(model, name)) for name in ("groupdq", "pixeldq")
+              if name in model.instance and np.size(getattr(model, name))}
+    return io.IntegrationChunks.in_memory(np.asarray(model.data), arrays.get("groupdq"), arrays.get("pixeldq"))
+
+
+def _first_integrations(chunks, count):
+    """(ramps, groupdq) of the first ``count`` integrations at most (one chunk read)."""
+    stream = iter(chunks)
+    try:
+        _, ramps, groupdq = next(stream)
+    finally:
+        stream.close()
+    return ramps[:count], None if groupdq is None else groupdq[:count]
+
+
+#: Integrations phase-folded for the EMI plot, and whose median rate image locates the trace
+#: peaks for the jump check: the source stays put within a segment, so a few suffice.
+FIRST_INTS = 16
+
+
+def check_emi(model, chunks=None):
+    """390 Hz EMI amplitude in subarray ramps (:func:`lrs_helpers.emi.measure_blocks`).
 
     The amplitude of the fundamental is compared with :data:`EMI_THRESHOLD_DN` and with the
-    noise floor: the amplitudes the same fit finds at :data:`EMI_NULL_FREQUENCIES_HZ`.
+    noise floor: the amplitudes the same fit finds at :data:`EMI_NULL_FREQUENCIES_HZ`. All
+    frequencies are fitted in one pass over the ramps (``chunks``, an
+    :class:`lrs_helpers.io.IntegrationChunks`, streams a file; default the model's arrays); the
+    phase-folded data of the plot are made from the first :data:`FIRST_INTS` integrations, only
+    when the plot is drawn.
     """
-    ramps = np.asarray(model.data)
+    chunks = _ramp_chunks(model, chunks)
     subarray, readpatt = model.meta.subarray.name, model.meta.exposure.readpatt
-    dq = {name: np.asarray(getattr(model, name)) for name in ("pixeldq", "groupdq")
-          if name in model.instance and np.size(getattr(model, name))}
-    found = emi.measure(ramps, subarray, readpatt, emi.EMI_FREQUENCIES_HZ["Hz390"], **dq)
-    slow = emi.measure(ramps, subarray, readpatt, emi.EMI_FREQUENCIES_HZ["Hz10"], **dq)
+    frequencies = [emi.EMI_FREQUENCIES_HZ["Hz390"], emi.EMI_FREQUENCIES_HZ["Hz10"], *EMI_NULL_FREQUENCIES_HZ]
+    # the off-line frequencies only estimate the noise floor: their fundamental alone
+    harmonics = [5, 5] + [1] * len(EMI_NULL_FREQUENCIES_HZ)
+    dtype = np.float64 if chunks.dtype == np.float64 else np.float32
+    with emi.blas_threads():
+        found, slow, *nulls = emi.measure_blocks(chunks, chunks.shape, subarray, readpatt, frequencies,
+                                                 nharmonics=harmonics, pixeldq=chunks.pixeldq, dtype=dtype)
     # frequencies whose phase hardly moves from frame to frame are not fitted (NaN): skipped
     with _quiet():
-        floor = float(np.sqrt(np.nanmean([emi.measure(ramps, subarray, readpatt, f, nharmonics=1,
-                                                      **dq)["amplitude"] ** 2
-                                          for f in EMI_NULL_FREQUENCIES_HZ])))
+        floor = float(np.sqrt(np.nanmean([null["amplitude"] ** 2 for null in nulls])))
     amplitude = found["amplitude"]
     significance = amplitude / floor if floor > 0 else math.inf  # NaN floor: amplitude decides
+    phase_grid = (np.arange(64) + 0.5) / 64
+    shape = emi.waveform(np.arange(1024) / 1024, found["coefficients"])
     measured = {"amplitude_390Hz": (amplitude, "DN"), "phase_390Hz": (found["phase"], "cycle"),
-                "peak_to_peak_390Hz": (found["peak_to_peak"], "DN"),
+                "peak_to_peak_390Hz": (float(np.ptp(shape)), "DN"),
                 "amplitude_10Hz": (slow["amplitude"], "DN"), "noise_floor": (floor, "DN"),
                 "threshold": (EMI_THRESHOLD_DN, "DN")}
     if amplitude >= EMI_THRESHOLD_DN and not significance < EMI_MIN_SIGNIFICANCE:
@@ -392,40 +429,58 @@ def check_emi(model):
         message = f"no 390 Hz EMI above {EMI_THRESHOLD_DN} DN ({amplitude:.3f} DN measured)."
 
     def draw(figure):
+        ramps, groupdq = _first_integrations(chunks, FIRST_INTS)
+        folded = emi.measure(ramps, subarray, readpatt, found["frequency"], groupdq=groupdq,
+                             pixeldq=chunks.pixeldq)["folded"]
         ax = figure.add_subplot()
-        ax.plot(found["phase_grid"], found["folded"], ".", label="ramps, phase-folded")
-        ax.plot(found["phase_grid"], found["waveform"], "-", label="fitted 390 Hz waveform")
+        ax.plot(phase_grid, folded, ".", label=f"ramps of the first {len(ramps)} integrations, phase-folded")
+        ax.plot(phase_grid, emi.waveform(phase_grid, found["coefficients"]), "-",
+                label="fitted 390 Hz waveform (all integrations)")
         ax.set(xlabel="390.625 Hz phase (cycle)", ylabel="DN", title="EMI")
         ax.legend(fontsize=8)
 
     return Finding("emi", severity, message, measured, draw=draw)
 
 
-def check_jump_peak_flags(model, mode):
+def check_jump_peak_flags(model, mode, chunks=None):
     """Trace-peak pixels the default jump step would flag in most integrations.
 
     Runs :func:`lrs_helpers.jumps.detect_jumps` (stcal, default 4 sigma threshold, typical MIRI
     gain and read noise of :mod:`lrs_helpers.pipeline`) on the ramps, finds the trace peak of
-    every row (:func:`lrs_helpers.jumps.trace_peak_columns` on the median rate image) and counts
+    every row (:func:`lrs_helpers.jumps.trace_peak_columns` on the median rate image of the
+    first :data:`FIRST_INTS` integrations: the source stays put within a segment) and counts
     the peak pixels flagged in most integrations (:data:`JUMP_MIN_INTEGRATION_FRACTION`,
     :data:`JUMP_MIN_INTEGRATIONS`): those become the dropouts of the calints and x1d. The
     ramps are used as they are (as :func:`lrs_helpers.jumps.ramp_model_from_uncal` does): on a
     raw uncal, saturated or non-linear pixels the pipeline would treat first can add flags. The
     first and last group are left out, as MIRI's detector1 does (rscd / firstframe, lastframe).
+
+    Only the columns of the trace peaks, with one column on each side (the neighbours the jump
+    step may flag them from), go through jump detection, a chunk of integrations at a time
+    (``chunks``, see :func:`check_emi`). Each chunk is one stcal call: with many integrations
+    stcal takes each pixel's difference statistics over the integrations of the call, so on a
+    file of several chunks the flags can differ slightly from one call on the whole exposure.
     """
-    ramps = np.asarray(model.data, dtype=np.float32)
-    nints = ramps.shape[0]
-    groupdq = (np.asarray(model.groupdq).copy() if "groupdq" in model.instance and np.size(model.groupdq)
-               else np.zeros(ramps.shape, np.uint8))
-    if ramps.shape[1] > 4:  # jwst flags them only when enough groups remain
-        groupdq[:, [0, -1]] |= jumps.DO_NOT_USE
-    flags = jumps.detect_jumps(ramps, instrument.GAIN_E_PER_DN, instrument.FAST_CDS_READNOISE_DN,
-                               groupdq=groupdq)
+    chunks = _ramp_chunks(model, chunks)
+    nints, ngroups = chunks.shape[:2]
+    first, _ = _first_integrations(chunks, FIRST_INTS)
     with _quiet():
-        rate = np.nanmedian(emi.rate_images(ramps, model.meta.exposure.group_time), axis=0)
+        rate = np.nanmedian(emi.rate_images(first, model.meta.exposure.group_time), axis=0)
+    del first
     peaks = jumps.trace_peak_columns(rate, np.isfinite(rate))
     rows = np.flatnonzero(peaks >= 0)
-    flagged_ints = flags[:, :, rows, peaks[rows]].any(axis=1).sum(axis=0)
+    flagged_ints = np.zeros(rows.size, int)
+    if rows.size:
+        columns = slice(max(int(peaks[rows].min()) - 1, 0), min(int(peaks[rows].max()) + 2, chunks.shape[3]))
+        for _, ramps, groupdq in chunks:
+            band = np.asarray(ramps[..., columns], dtype=np.float32)
+            band_dq = (np.zeros(band.shape, np.uint8) if groupdq is None
+                       else np.array(groupdq[..., columns], dtype=np.uint8))
+            if ngroups > 4:  # jwst flags them only when enough groups remain
+                band_dq[:, [0, -1]] |= jumps.DO_NOT_USE
+            flags = jumps.detect_jumps(band, instrument.GAIN_E_PER_DN, instrument.FAST_CDS_READNOISE_DN,
+                                       groupdq=band_dq)
+            flagged_ints += flags[:, :, rows, peaks[rows] - columns.start].any(axis=1).sum(axis=0)
     needed = max(min(nints, JUMP_MIN_INTEGRATIONS), math.ceil(JUMP_MIN_INTEGRATION_FRACTION * nints))
     hit = rows[flagged_ints >= needed]
     row_wave, wave_source = _row_wavelengths(model, mode)
@@ -860,8 +915,10 @@ def _usable_fraction(values, dq=None):
     return float(good.mean()) if good.size else 0.0
 
 
-def check_usable(model, level, mode):
+def check_usable(model, level, mode, chunks=None):
     """Whether the product holds data at all: usable values, an uncal that is not blank or saturated.
+
+    Ramps are read a chunk of integrations at a time (``chunks``, see :func:`check_emi`).
 
     Images and cubes are judged in their science region (in a full frame of the mode, the rows
     and columns the wavelength solution calibrates; otherwise the columns after the reference
@@ -870,16 +927,20 @@ def check_usable(model, level, mode):
     """
     unit = _flux_unit(model)
     if level in ("uncal", "ramp"):
-        data = np.asarray(model.data)
-        measured = {"nonzero": (float(np.mean(data != 0)), "of the reads")}
-        saturated = 0.0
-        if "groupdq" in model.instance and np.size(model.groupdq):
-            first = np.asarray(model.groupdq)[:, 0]
-            saturated = float(np.mean((first & instrument.DQ["SATURATED"]) != 0))
-        full_scale = float(np.mean(data[:, 0] >= 65535)) if data.dtype.kind in "ui" else 0.0
-        saturated = max(saturated, full_scale)
+        chunks = _ramp_chunks(model, chunks)
+        nonzero = flagged = full_scale = 0
+        for _, ramps, groupdq in chunks:
+            nonzero += int(np.count_nonzero(ramps))
+            if groupdq is not None:
+                flagged += int(np.count_nonzero(groupdq[:, 0] & instrument.DQ["SATURATED"]))
+            if ramps.dtype.kind in "ui":
+                full_scale += int(np.count_nonzero(ramps[:, 0] >= 65535))
+        reads = int(np.prod(chunks.shape))
+        firsts = reads // chunks.shape[1]
+        measured = {"nonzero": (nonzero / reads, "of the reads")}
+        saturated = max(flagged, full_scale) / firsts
         measured["saturated_first_group"] = (saturated, "of the pixels")
-        if not np.any(data):
+        if not nonzero:
             return Finding("usable", "problem", "every read is zero: the file holds no data "
                            "(a failed download or a blank exposure).", measured)
         if saturated >= SATURATED_PROBLEM:
@@ -1059,8 +1120,9 @@ def _level(model, path):
     return level
 
 
-def _plan(model, level, mode, partner):
-    """The checks that apply: list of (name, zero-argument callable)."""
+def _plan(model, level, mode, partner, chunks=None):
+    """The checks that apply: list of (name, zero-argument callable); ``chunks`` streams the
+    ramps of an uncal/ramp file."""
     subarray = str(model.meta.subarray.name or "")
     plan = []
     if mode == "ta":
@@ -1069,11 +1131,11 @@ def _plan(model, level, mode, partner):
         return [("pointing", lambda: check_pointing(model)),
                 ("ta_exposure_time", lambda: check_ta_exposure_time(model))]
     if level in ("uncal", "ramp"):
-        nints, ngroups = np.shape(model.data)[:2]
+        nints, ngroups = (np.shape(model.data) if chunks is None else chunks.shape)[:2]
         if subarray != "FULL":
-            plan.append(("emi", lambda: check_emi(model)))
+            plan.append(("emi", lambda: check_emi(model, chunks)))
         if ngroups >= 5 and nints >= 2:
-            plan.append(("jump_peak_flags", lambda: check_jump_peak_flags(model, mode)))
+            plan.append(("jump_peak_flags", lambda: check_jump_peak_flags(model, mode, chunks)))
     images = ("rate", "rateints", "cal", "calints", "crf", "crfints")
     if mode == "slitless" and level in images and np.shape(model.data)[-1] == 72:
         plan.append(("slitless_background", lambda: check_slitless_background(model)))
@@ -1127,8 +1189,14 @@ def diagnose(path, *, partner=None):
         When the file is not an intact MIRI LRS product (it names the file and the problem).
     """
     path = Path(path)
+    chunks = None
     with io.twin_notes_off():  # the report's title says "sample twin" itself
-        model = io.open_product(path)
+        if io.check_product(path) in ("uncal", "ramp"):
+            # ramps (a TSO segment holds gigabytes) are read a chunk of integrations at a time
+            chunks = io.IntegrationChunks(path)
+            model = io.open_metadata(path)
+        else:
+            model = io.open_product(path)
     partner_model = None
     try:
         level = _level(model, path)
@@ -1148,8 +1216,8 @@ def diagnose(path, *, partner=None):
         if partner_model is not None and partner.name < path.name:
             # nod 1 (the lower exposure number) is always the reference of the ratio
             model, partner_model = partner_model, model
-        plan = [] if mode == "ta" else [("usable", lambda: check_usable(model, level, mode))]
-        plan += _plan(model, level, mode, partner_model)
+        plan = [] if mode == "ta" else [("usable", lambda: check_usable(model, level, mode, chunks))]
+        plan += _plan(model, level, mode, partner_model, chunks)
         findings = []
         for name, run in plan:
             if findings and findings[0].check == "usable" and findings[0].severity == "problem":
@@ -1174,15 +1242,25 @@ def diagnose(path, *, partner=None):
             partner_model.close()
 
 
-def diagnose_files(paths, *, progress=None):
+def _diagnose_unit(unit):
+    """:func:`diagnose` of one (path, partner) unit (a module-level function, for Dask)."""
+    path, partner = unit
+    return diagnose(path, partner=partner)
+
+
+def diagnose_files(paths, *, progress=None, scheduler="serial"):
     """Diagnose several products; slit x1d nods given together are diagnosed as one pair.
 
     Parameters
     ----------
     paths : sequence of str or path-like
-        Product files.
+        Product files, e.g. every segment of a time series.
     progress : callable, optional
         Called with each path after it is done (e.g. to advance a progress bar).
+    scheduler : str, distributed.Client or cluster
+        Where the files are diagnosed (:func:`lrs_helpers.segments.map_segments`): ``"serial"``
+        (default, in this process), ``"local"`` (a Dask LocalCluster of one worker per core),
+        ``"auto"``, or a Dask scheduler address or client. The reports are the same either way.
 
     Returns
     -------
@@ -1193,21 +1271,24 @@ def diagnose_files(paths, *, progress=None):
     """
     paths = [Path(p) for p in paths]
     by_name = {p.name: p for p in paths}
-    done, results = set(), []
+    done, units = set(), []
     for path in paths:
         if path in done:
             continue
         name = nod_partner_name(path)
         partner = by_name.get(name) if name else None
-        try:
-            results.append((path, diagnose(path, partner=partner)))
-            if partner is not None:
-                done.add(partner)
-        except Exception as error:  # reported per file by the caller (bad input, damaged file)
-            results.append((path, error))
-        if progress is not None:
-            progress(path)
-    return results
+        units.append((path, partner))
+        if partner is not None:
+            done.add(partner)
+    results = segments.map_segments(_diagnose_unit, units, scheduler=scheduler,
+                                    progress=None if progress is None else lambda unit: progress(unit[0]))
+    # a pair whose first nod cannot be read is not a pair: its partner is diagnosed on its own
+    reports = []
+    for (path, partner), result in results:
+        reports.append((path, result))
+        if partner is not None and isinstance(result, Exception):
+            reports.append((partner, segments.map_segments(_diagnose_unit, [(partner, None)])[0][1]))
+    return reports
 
 
 # ---------------------------------------------------------------------------------------------

@@ -38,7 +38,6 @@ sequential, for comparison), :func:`ramp_model_from_array` and :func:`explorer` 
 import io
 import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -47,10 +46,11 @@ import numpy as np
 from astropy.io import fits
 from astropy.timeseries import LombScargle
 from scipy.ndimage import median_filter
+from threadpoolctl import threadpool_limits
 
 from . import instrument
-from .io import (LRSInputError, LRSOutputError, check_product, open_product, output_error, publish,
-                 record_provenance, scratch_file)
+from .io import (IntegrationChunks, LRSInputError, LRSOutputError, check_product, open_metadata, open_product,
+                 output_error, publish, read_integrations, record_provenance, scratch_file)
 from .pipeline import run_step
 
 #: Readout clocks, subarray shapes, read patterns and EMI frequencies: see lrs_helpers.instrument
@@ -81,6 +81,17 @@ PILOT_INTS = 8
 #: Data-quality bits (JWST conventions) that keep a read out of the fit.
 DO_NOT_USE = instrument.DQ["DO_NOT_USE"]
 SATURATED = instrument.DQ["SATURATED"]
+
+
+#: BLAS threads for the fit and the correction: their matrix products are small (groups x
+#: pixels of one integration), where thread start-up costs more than it gains. Measured with
+#: benchmarks/bench_tso.py (see its "threads" entry).
+BLAS_THREADS = 1
+
+
+def blas_threads(limit=None):
+    """Context manager that holds BLAS to ``limit`` threads (default :data:`BLAS_THREADS`)."""
+    return threadpool_limits(limits=BLAS_THREADS if limit is None else limit, user_api="blas")
 
 
 # --------------------------------------------------------------------------------------------
@@ -523,46 +534,69 @@ def _fit_blocks(plan, blocks, pixeldq=None, keep_weights=False):
     ``keep_weights``), ``npix_used`` (pixel-integrations), ``condition`` (of the normal
     matrix), and the plan's phase factors and clock model for :func:`_model`.
     """
-    nints = plan.shape[0]
-    result = {
-        "clock": plan.clock, "harmonic_freqs": plan.harmonic_freqs, "patterns": plan.patterns,
-        "at_start": plan.at_start, "at_position": plan.at_position,
-        "coefficients": np.full((plan.nfreq, plan.nharmonics, 2), np.nan),
-        "weights": np.zeros((nints, plan.npix)) if keep_weights else None,
-        "condition": np.inf, "npix_used": 0,
-    }
-    if plan.rank == 0:
-        return result
-    total, pilot_solution, pooled = None, None, None
+    fit = _Accumulator(plan, pixeldq, keep_weights)
+    if plan.rank == 0:  # nothing the ramps can show: the blocks need not be read
+        return fit.result()
     for integrations, ramps, groupdq in blocks:
-        coords, usable = _project(plan, ramps, pixeldq, groupdq)
+        fit.add(integrations, ramps, groupdq)
+    return fit.result()
+
+
+class _Accumulator:
+    """The fit of :func:`_fit_blocks` fed one block at a time, so that several fits (other
+    frequencies) can share one pass over a file's blocks."""
+
+    def __init__(self, plan, pixeldq=None, keep_weights=False):
+        self.plan, self.pixeldq = plan, pixeldq
+        self.fit = {
+            "clock": plan.clock, "harmonic_freqs": plan.harmonic_freqs, "patterns": plan.patterns,
+            "at_start": plan.at_start, "at_position": plan.at_position,
+            "coefficients": np.full((plan.nfreq, plan.nharmonics, 2), np.nan),
+            "weights": np.zeros((plan.shape[0], plan.npix)) if keep_weights else None,
+            "condition": np.inf, "npix_used": 0,
+        }
+        self.total, self.pilot_solution, self.pooled = None, None, None
+
+    def add(self, integrations, ramps, groupdq):
+        """Add one block: ``integrations`` (a slice of the exposure's), their ramps (n,
+        ngroups, ny, nx) and GROUPDQ (or None)."""
+        plan = self.plan
+        if plan.rank == 0:
+            return
+        coords, usable = _project(plan, ramps, self.pixeldq, groupdq)
         if not np.any(usable):
-            continue
-        result["npix_used"] += int(usable.sum())
+            return
+        self.fit["npix_used"] += int(usable.sum())
         at_start = plan.at_start[integrations]
-        if pilot_solution is None:
+        if self.pilot_solution is None:
             pilot = np.flatnonzero(usable.any(axis=1))[:PILOT_INTS]
             power = np.einsum("irp,irp->ip", coords[pilot], coords[pilot])
             with np.errstate(invalid="ignore"):
                 equal = (usable[pilot] & ~(power > 25.0 * _typical(power[usable[pilot]]))).astype(np.float32)
-            pilot_solution, _ = _solve(plan, _sums(plan, coords[pilot], equal, at_start[pilot]))
-            variance = _residual_variance(plan, coords[pilot], usable[pilot], at_start[pilot], pilot_solution)
+            self.pilot_solution, _ = _solve(plan, _sums(plan, coords[pilot], equal, at_start[pilot]))
+            variance = _residual_variance(plan, coords[pilot], usable[pilot], at_start[pilot],
+                                          self.pilot_solution)
             with np.errstate(invalid="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # pixels unusable throughout
                 pooled = np.nanmean(variance, axis=0)
             typical = _typical(variance[usable[pilot]])
-            pooled = np.maximum(np.where(np.isfinite(pooled), pooled, np.inf), typical if typical > 0 else 1.0)
-        block_sums, weights = _weighted_sums(plan, coords, usable, at_start, pilot_solution, pooled)
-        if keep_weights:
-            result["weights"][integrations] = weights
-        total = block_sums if total is None else tuple(a + b for a, b in zip(total, block_sums))
-    if total is None:
+            self.pooled = np.maximum(np.where(np.isfinite(pooled), pooled, np.inf),
+                                     typical if typical > 0 else 1.0)
+        block_sums, weights = _weighted_sums(plan, coords, usable, at_start, self.pilot_solution, self.pooled)
+        if self.fit["weights"] is not None:
+            self.fit["weights"][integrations] = weights
+        self.total = block_sums if self.total is None else tuple(a + b for a, b in zip(self.total, block_sums))
+
+    def result(self):
+        """The fit's dict (see :func:`_fit_blocks`)."""
+        plan, result = self.plan, self.fit
+        if self.total is None:
+            return result
+        solution, normal = _solve(plan, self.total)
+        result["coefficients"] = np.stack([solution[:plan.nterms], solution[plan.nterms:]], axis=1).reshape(
+            plan.nfreq, plan.nharmonics, 2)
+        result["condition"] = float(np.linalg.cond(normal))
         return result
-    solution, normal = _solve(plan, total)
-    result["coefficients"] = np.stack([solution[:plan.nterms], solution[plan.nterms:]], axis=1).reshape(
-        plan.nfreq, plan.nharmonics, 2)
-    result["condition"] = float(np.linalg.cond(normal))
-    return result
 
 
 def _blocks_in_memory(ramps, groupdq, block_ints):
@@ -775,6 +809,59 @@ def measure(ramps, subarray, readpatt="FASTR1", frequency=390.625, *, nharmonics
     }
 
 
+def measure_blocks(blocks, shape, subarray, readpatt="FASTR1", frequencies=(390.625,), *, nharmonics=5,
+                   pixeldq=None, dtype=np.float32):
+    """Amplitude and phase of several EMI frequencies, each fitted on its own, in one pass over
+    blocks of integrations (a file read a chunk at a time, :func:`lrs_helpers.io.ramp_chunks`).
+
+    Each frequency gets the fit of :func:`measure` (the same numbers), without the phase-folded
+    data; the data are read once for all of them.
+
+    Parameters
+    ----------
+    blocks : iterable of (slice, numpy.ndarray, numpy.ndarray or None)
+        ``(integrations, ramps, groupdq)``: a slice of the exposure's integrations, their ramps
+        (n, ngroups, ny, nx) in DN and GROUPDQ (or None), in order.
+    shape : tuple of int
+        Shape of the whole exposure, (nints, ngroups, ny, nx).
+    subarray, readpatt : str
+        SUBARRAY and READPATT keywords.
+    frequencies : sequence of float
+        EMI frequencies, Hz, each fitted separately.
+    nharmonics : int or sequence of int
+        Harmonics in the waveform model: one number for all, or one per frequency.
+    pixeldq : numpy.ndarray, shape (ny, nx), optional
+        PIXELDQ; DO_NOT_USE pixels are left out.
+    dtype : numpy.dtype
+        Working precision: float64 for float64 ramps, else float32 (as :func:`measure`).
+
+    Returns
+    -------
+    list of dict
+        One per frequency: ``frequency`` (Hz), ``amplitude`` (DN, semi-amplitude of the
+        fundamental), ``phase`` (cycles), ``coefficients`` (nharmonics, 2) DN, ``npix_used``
+        and ``condition``, as in :func:`measure`; NaN amplitudes when no pixel could be used or
+        the frequency cannot be seen in these ramps.
+    """
+    frequencies = np.atleast_1d(np.asarray(frequencies, dtype=float))
+    harmonics = np.broadcast_to(np.asarray(nharmonics, dtype=int), frequencies.shape)
+    fits = [_Accumulator(_plan(shape, subarray, readpatt, [f], int(n), dtype), pixeldq)
+            for f, n in zip(frequencies, harmonics)]
+    if any(fit.plan.rank for fit in fits):
+        for integrations, ramps, groupdq in blocks:
+            for fit in fits:
+                fit.add(integrations, ramps, groupdq)
+    found = []
+    for frequency, fit in zip(frequencies, fits):
+        result = fit.result()
+        a, b = result["coefficients"][0][0]
+        found.append({"frequency": float(frequency), "amplitude": float(np.hypot(a, b)),
+                      "phase": float(np.mod(np.arctan2(b, a) / (2 * np.pi), 1.0)) if np.isfinite(a) else np.nan,
+                      "coefficients": result["coefficients"][0], "npix_used": result["npix_used"],
+                      "condition": result["condition"]})
+    return found
+
+
 def periodogram(ramps, subarray, readpatt="FASTR1", *, integration=0, min_frequency=1.0,
                 max_frequency=1000.0, samples_per_peak=5):
     """Lomb-Scargle power of the time-ordered pixel stream of one integration.
@@ -913,15 +1000,27 @@ def fit_periodic(times, values, frequency, nharmonics=1):
     values = np.asarray(values, dtype=float).ravel()
     if times.shape != values.shape:
         raise ValueError(f"times and values differ in size: {times.size} and {values.size}")
-    good = np.isfinite(values) & np.isfinite(times)
-    cycles = np.mod(times[good] * frequency, 1.0)
-    columns = [np.ones(good.sum())]
-    for k in range(1, int(nharmonics) + 1):
-        angle = 2 * np.pi * np.mod(k * cycles, 1.0)
-        columns += [np.cos(angle), np.sin(angle)]
-    design = np.stack(columns, axis=1)
-    solution, *_ = np.linalg.lstsq(design, values[good], rcond=None)
+    nterms = 1 + 2 * int(nharmonics)
+    # Normal equations summed over blocks of samples: the harmonics are well conditioned on
+    # many samples, and no design matrix of the data's size is ever held.
+    normal, rhs = np.zeros((nterms, nterms)), np.zeros(nterms)
+    for start in range(0, times.size, _FIT_SAMPLES):
+        block_times, block_values = times[start:start + _FIT_SAMPLES], values[start:start + _FIT_SAMPLES]
+        good = np.isfinite(block_values) & np.isfinite(block_times)
+        cycles = np.mod(block_times[good] * frequency, 1.0)
+        columns = [np.ones(cycles.size)]
+        for k in range(1, int(nharmonics) + 1):
+            angle = 2 * np.pi * np.mod(k * cycles, 1.0)
+            columns += [np.cos(angle), np.sin(angle)]
+        design = np.stack(columns, axis=1)
+        normal += design.T @ design
+        rhs += design.T @ block_values[good]
+    solution = np.linalg.lstsq(normal, rhs, rcond=None)[0]
     return solution[1:].reshape(-1, 2)
+
+
+#: samples per block of :func:`fit_periodic`'s normal equations (a 1M x 11 design is 88 MB)
+_FIT_SAMPLES = 1_000_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -1018,24 +1117,6 @@ def ramp_model_from_array(ramps, subarray="SLITLESSPRISM", readpatt="FASTR1"):
     return model
 
 
-def _read_sci(hdu, integrations):
-    """Integrations of a SCI extension opened with ``do_not_scale_image_data=True``, as values.
-
-    Unsigned 16-bit data (BITPIX 16, BZERO 32768, as in uncal files) are turned into uint16 in
-    place, without the temporary copies of astropy's scaling; other data are scaled by BSCALE
-    and BZERO when present.
-    """
-    raw = np.asarray(hdu.section[integrations])
-    bzero, bscale = hdu.header.get("BZERO", 0), hdu.header.get("BSCALE", 1)
-    if raw.dtype.kind == "i" and raw.dtype.itemsize == 2 and bzero == 32768 and bscale == 1:
-        unsigned = raw.view(raw.dtype.byteorder + "u2" if raw.dtype.byteorder in "<>" else np.uint16)
-        unsigned ^= np.uint16(0x8000)
-        return unsigned
-    if bzero or bscale != 1:
-        return raw * np.float32(bscale) + np.float32(bzero)
-    return raw
-
-
 def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharmonics=5, overwrite=False,
                  chunk_bytes=BLOCK_BYTES, progress=None):
     """Remove EMI from an uncal/ramp product and write a new ramp product, in bounded memory.
@@ -1046,7 +1127,8 @@ def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharm
     subtracts the fitted EMI and writes each chunk to the output. No array of the file's size
     is ever held: measured on a 2.06 GB uncal (1000 x 36 x 416 x 72) with 256 MB chunks, the
     peak resident memory was 622 MB, about 2 chunks plus the libraries
-    (``benchmarks/bench_emi_memory.py``).
+    (``benchmarks/bench_emi_memory.py``); 678-686 MB on each of four 2.16 GB segments
+    (``benchmarks/bench_tso.py``). BLAS runs on one thread here (:func:`blas_threads`).
 
     Parameters
     ----------
@@ -1087,20 +1169,10 @@ def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharm
         if not overwrite:
             raise FileExistsError(f"{out_path}: file exists; expected a new path. Pass overwrite=True "
                                   "to replace it, or choose another name.")
-    with fits.open(path, memmap=False) as hdul:
-        shape = tuple(hdul["SCI"].shape)
-        names = {hdu.name for hdu in hdul}
-        if len(shape) != 4:
-            raise LRSInputError(f"{path}: SCI has shape {shape}; expected ramps (nints, ngroups, ny, nx)")
-        # The input's metadata from a copy holding only its first integration: opening the
-        # whole product as a datamodel would read every array into memory.
-        small = fits.HDUList([fits.PrimaryHDU(header=hdul[0].header)])
-        for hdu in hdul[1:]:
-            if isinstance(hdu, fits.ImageHDU) and hdu.header.get("NAXIS") == 4:
-                small.append(fits.ImageHDU(np.asarray(hdu.section[:1]), name=hdu.name))
-            else:
-                small.append(hdu.copy())
-        model = getattr(datamodels, hdul[0].header.get("DATAMODL") or "RampModel")(small)
+    chunks = IntegrationChunks(path)
+    shape, names = chunks.shape, chunks.extensions
+    # the input's metadata from a copy holding only its first integration
+    model = open_metadata(path)
     subarray, readpatt = model.meta.subarray.name, model.meta.exposure.readpatt
     try:
         plan = _plan(shape, subarray, readpatt, frequencies, nharmonics, np.float32)
@@ -1130,17 +1202,18 @@ def correct_file(path, out_path=None, *, frequencies=(390.625, 10.039216), nharm
         for start in range(0, nints, block_ints):
             integrations = slice(start, min(start + block_ints, nints))
             groupdq = np.asarray(hdul["GROUPDQ"].section[integrations]) if "GROUPDQ" in names else None
-            yield integrations, _read_sci(hdul["SCI"], integrations), groupdq
+            yield integrations, read_integrations(hdul["SCI"], integrations), groupdq
             update(integrations.stop)
 
-    with fits.open(path, memmap=False, do_not_scale_image_data=True) as hdul:
+    with blas_threads(), fits.open(path, memmap=False, do_not_scale_image_data=True) as hdul:
         fit = _fit_blocks(plan, blocks(hdul, "EMI fit     "), pixeldq)
     buffer = io.BytesIO()
     template.to_fits(buffer)
     buffer.seek(0)
     tmp = scratch_file(out_path)  # beside the target, named so a killed run's copy is cleaned
     try:
-        with fits.open(buffer) as parts, fits.open(path, memmap=False, do_not_scale_image_data=True) as hdul:
+        with blas_threads(), fits.open(buffer) as parts, \
+                fits.open(path, memmap=False, do_not_scale_image_data=True) as hdul:
             primary = parts[0].header.copy()
             amplitudes = {f"{f:g}": round(float(np.hypot(*c[0])), 4) for f, c in
                           zip(np.atleast_1d(frequencies), fit["coefficients"])}
@@ -1243,13 +1316,16 @@ def write_emicorr_reference(path, coefficients=None, frequency=390.625, *, subar
     model.meta.description = f"EMI waveform at {frequency} Hz ({subarray}), built by lrs_helpers.emi"
     model.meta.pedigree = "DUMMY"
     model.meta.useafter = "2022-01-01T00:00:00"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".asdf")
-    os.close(fd)
+    # scratch beside the target (umask permissions, cleaned if the process is killed), then renamed
+    tmp = scratch_file(path)
     try:
-        model.save(tmp)
-        os.replace(tmp, path)
+        try:
+            model.to_asdf(str(tmp))
+        except OSError as error:
+            raise output_error(path, error) from error
+        publish(tmp, path)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -856,3 +856,155 @@ def read_provenance(path):
         "written": header.get("LRSH_UTC"),
         "parameters": json.loads(header.get("LRSH_PAR", "{}")),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading large products a chunk of integrations at a time
+# ---------------------------------------------------------------------------------------------
+#: Integrations are read in chunks of about this many bytes as stored (uint16 for uncal): a
+#: 2 GB TSO segment is read in 32 chunks; a chunk's float32 working copy is about 128 MB, and
+#: stcal's jump detection on a chunk's trace columns stays within a few hundred MB.
+CHUNK_BYTES = 64 * 2**20
+
+
+def read_integrations(hdu, integrations):
+    """Some integrations of an image extension opened with ``do_not_scale_image_data=True``.
+
+    Unsigned 16-bit data (BITPIX 16, BZERO 32768, as in uncal files) are turned into uint16 in
+    place, without the temporary copies of astropy's scaling; other data are scaled by BSCALE
+    and BZERO when present.
+
+    Parameters
+    ----------
+    hdu : astropy.io.fits.ImageHDU
+        The extension (SCI, GROUPDQ, ...), from a file opened with ``memmap=False`` so that only
+        these integrations are read.
+    integrations : slice
+        Along the first axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        New array of the values, first axis ``integrations``.
+    """
+    raw = np.asarray(hdu.section[integrations])
+    bzero, bscale = hdu.header.get("BZERO", 0), hdu.header.get("BSCALE", 1)
+    if raw.dtype.kind == "i" and raw.dtype.itemsize == 2 and bzero == 32768 and bscale == 1:
+        unsigned = raw.view(raw.dtype.byteorder + "u2" if raw.dtype.byteorder in "<>" else np.uint16)
+        unsigned ^= np.uint16(0x8000)
+        return unsigned
+    if bzero or bscale != 1:
+        return raw * np.float32(bscale) + np.float32(bzero)
+    return raw
+
+
+class IntegrationChunks:
+    """The ramps (SCI, GROUPDQ) of an uncal/ramp product, a chunk of integrations at a time.
+
+    Iterate over it (as often as needed; each pass reads the file again) to get
+    ``(integrations, sci, groupdq)``: a slice of the exposure's integrations, their SCI values
+    (n, ngroups, ny, nx; uint16 for uncal) and GROUPDQ (or None when the file has none). Only
+    one chunk is held at a time. :meth:`in_memory` gives the same for arrays already read.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An uncal or ramp product (checked with :func:`check_product`).
+    chunk_bytes : int
+        About this many bytes of SCI (as stored) per chunk; at least one integration.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        (nints, ngroups, ny, nx) of the whole exposure.
+    dtype : numpy.dtype
+        Of the SCI values handed out.
+    pixeldq : numpy.ndarray or None
+        PIXELDQ (ny, nx), when the file has one.
+    chunk_ints : int
+        Integrations per chunk.
+    """
+
+    def __init__(self, path, *, chunk_bytes=CHUNK_BYTES):
+        self.path = Path(path)
+        check_product(self.path, levels=("uncal", "ramp"))
+        with fits.open(self.path, memmap=False, do_not_scale_image_data=True) as hdul:
+            sci = hdul["SCI"]
+            self.shape = tuple(sci.shape)
+            if len(self.shape) != 4:
+                _fail(str(self.path), f"SCI has shape {self.shape}", _AXES[4],
+                      "Give an uncal or ramp product.")
+            self.extensions = {hdu.name for hdu in hdul}
+            self.dtype = read_integrations(sci, slice(0, 1)).dtype
+            self.pixeldq = (np.asarray(hdul["PIXELDQ"].data) if "PIXELDQ" in self.extensions
+                            and hdul["PIXELDQ"].header.get("NAXIS") == 2 else None)
+            itemsize = abs(int(sci.header["BITPIX"])) // 8
+        self.chunk_ints = max(1, int(chunk_bytes // (itemsize * int(np.prod(self.shape[1:])))))
+        self._arrays = None
+
+    @classmethod
+    def in_memory(cls, sci, groupdq=None, pixeldq=None, *, chunk_bytes=CHUNK_BYTES):
+        """The same chunks from arrays already in memory (views, no copies)."""
+        chunks = cls.__new__(cls)
+        sci = np.asarray(sci)
+        chunks.path, chunks.shape, chunks.dtype = None, sci.shape, sci.dtype
+        chunks.pixeldq = None if pixeldq is None else np.asarray(pixeldq)
+        chunks._arrays = (sci, None if groupdq is None else np.asarray(groupdq))
+        chunks.chunk_ints = max(1, int(chunk_bytes // (sci.itemsize * int(np.prod(sci.shape[1:])))))
+        return chunks
+
+    def slices(self):
+        """The integration slices of the chunks, in order."""
+        nints = self.shape[0]
+        return [slice(start, min(start + self.chunk_ints, nints)) for start in range(0, nints, self.chunk_ints)]
+
+    def __iter__(self):
+        if self._arrays is not None:
+            sci, groupdq = self._arrays
+            for integrations in self.slices():
+                yield integrations, sci[integrations], None if groupdq is None else groupdq[integrations]
+            return
+        with fits.open(self.path, memmap=False, do_not_scale_image_data=True) as hdul:
+            has_groupdq = "GROUPDQ" in self.extensions and hdul["GROUPDQ"].header.get("NAXIS") == 4
+            for integrations in self.slices():
+                groupdq = read_integrations(hdul["GROUPDQ"], integrations) if has_groupdq else None
+                yield integrations, read_integrations(hdul["SCI"], integrations), groupdq
+
+
+def open_metadata(path, *, levels=("uncal", "ramp")):
+    """A product's datamodel holding its metadata and only its first integration.
+
+    Opening a TSO segment as a datamodel reads every array into memory; this reads the headers,
+    the small extensions (PIXELDQ, INT_TIMES, ...) and one integration of each 4-D extension.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The product (checked with :func:`check_product`).
+    levels : tuple of str
+        Acceptable product levels.
+
+    Returns
+    -------
+    stdatamodels.jwst.datamodels.JwstDataModel
+        The model (its 4-D arrays have one integration); close it when done.
+    """
+    path = Path(path).expanduser()
+    check_product(path, levels=levels)
+    with fits.open(path, memmap=False) as hdul:
+        small = fits.HDUList([fits.PrimaryHDU(header=hdul[0].header)])
+        for hdu in hdul[1:]:
+            if isinstance(hdu, fits.ImageHDU) and hdu.header.get("NAXIS") == 4:
+                small.append(fits.ImageHDU(np.asarray(hdu.section[:1]), name=hdu.name))
+            else:
+                small.append(hdu.copy())
+        model_type = hdul[0].header.get("DATAMODL") or "RampModel"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            try:
+                model = getattr(datamodels, model_type)(small)
+            except Exception as error:  # stdatamodels raises many types for unreadable products
+                _fail(str(path), f"it cannot be read as a JWST datamodel ({type(error).__name__}: {error})",
+                      "a product written by the jwst pipeline", "Reprocess or download the product again.")
+    model.meta.filename = model.meta.filename or path.name
+    return model

@@ -15,13 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from astropy.io import fits
 
 from lrs_helpers import cli, data
 # The local MAST stand-in and the guard that refuses outside addresses (autouse).
 from test_data import _serve, outside_attempts, standin  # noqa: F401
 from test_diagnose import bad_inputs
 
-SUBCOMMANDS = ("fetch", "sample", "diagnose")
+SUBCOMMANDS = ("fetch", "sample", "diagnose", "emicorr", "bkgsub")
 
 
 def _twin(key):
@@ -346,3 +347,21 @@ def test_console_script_is_installed_and_runs(tmp_path):
     done = subprocess.run([str(script), "diagnose", str(bad)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     _one_error_line(done.stderr, str(bad), "truncated")
+
+
+# ---------------------------------------------------------------------------------------------
+# corrections of many files (issue 22)
+# ---------------------------------------------------------------------------------------------
+def test_emicorr_and_bkgsub_write_one_file_each_and_report_the_bad_one(capsys, tmp_path):
+    missing = tmp_path / "missing_uncal.fits"
+    code, out, err = _run(capsys, "emicorr", _twin("emi_uncal"), str(missing), "--out", str(tmp_path),
+                          "--scheduler", "serial")
+    assert code == 2
+    written = [Path(line) for line in out.splitlines()]
+    assert [p.name for p in written] == [Path(_twin("emi_uncal")).name.replace("_uncal", "_emicorr_ramp")]
+    with fits.open(written[0]) as hdul:
+        assert hdul[0].header["S_MIREMI"] == "COMPLETE"
+    _one_error_line(err, str(missing))
+    code, out, err = _run(capsys, "bkgsub", _twin("slitless_rateints"), "--out", str(tmp_path), "--scheduler", "serial")
+    assert code == 0 and not err
+    assert Path(out.strip()).name.endswith("_bkgsub_rateints.fits") and Path(out.strip()).is_file()

@@ -472,3 +472,60 @@ def test_report_repr_names_the_file_only():
     text = repr(_report("emi_uncal"))
     assert text == f"<Report {_path('emi_uncal').name} (uncal MIR_LRS-SLITLESS SLITLESSPRISM, sample twin): 1 warning, 2 ok>"
     assert str(_path("emi_uncal").parent) not in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Ramps streamed a chunk of integrations at a time (issue 22): the same findings as in memory
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("key", ["emi_uncal", "jump_uncal"])
+def test_ramp_checks_streamed_one_integration_per_chunk_match_in_memory(key):
+    """Chunks of one integration (the most the accumulation can be split) against the whole
+    exposure in memory. The EMI fit's pixel weights come from a pilot fit on the first chunk (up
+    to 8 integrations): here one integration instead of all 3-4, which moves the amplitudes by
+    up to 2e-4 DN (measured: 7e-5 DN of 4.87 on the EMI twin, 1.8e-4 DN on the jump twin). The
+    tolerance, 1e-3 DN, is 20 times below the fit's noise floor (0.02-0.05 DN, the amplitude at
+    frequencies without EMI); a chunk left out of the sums would move the 4.87 DN amplitude by
+    about that floor. The 10 Hz amplitude (1.5 DN, fewer frames per period) moves by 1.1e-3 DN:
+    tolerance 5e-3 DN.
+
+    The jump flags are compared with the file streamed in its default chunks (one chunk for
+    these twins): the same pixels, although stcal sees only the trace columns. Split into one
+    integration per call, stcal's statistics over integrations change (the jump twin has
+    enough differences for them): 25 pixels instead of 23, which is why chunks are large."""
+    path = _path(key)
+    chunks = io.IntegrationChunks(path, chunk_bytes=1)
+    assert chunks.chunk_ints == 1 and len(chunks.slices()) == chunks.shape[0] > 1
+    in_memory = io.open_product(path)
+    metadata = io.open_metadata(path)
+    try:
+        assert metadata.data.shape == (1, *chunks.shape[1:])
+        streamed, whole = diagnosis.check_emi(metadata, chunks), diagnosis.check_emi(in_memory)
+        for name, tolerance in (("amplitude_390Hz", 1e-3), ("noise_floor", 1e-3), ("amplitude_10Hz", 5e-3)):
+            assert streamed.measured[name][0] == pytest.approx(whole.measured[name][0], abs=tolerance), name
+        assert streamed.severity == whole.severity
+        jumps_streamed = diagnosis.check_jump_peak_flags(metadata, "slitless", io.IntegrationChunks(path))
+        jumps_whole = diagnosis.check_jump_peak_flags(in_memory, "slitless")
+        np.testing.assert_array_equal(jumps_streamed.details["pixels"], jumps_whole.details["pixels"])
+        usable = diagnosis.check_usable(metadata, "uncal", "slitless", chunks)
+        assert usable.measured == diagnosis.check_usable(in_memory, "uncal", "slitless").measured
+    finally:
+        in_memory.close()
+        metadata.close()
+
+
+def test_integration_chunks_read_the_file_as_stored():
+    path = _path("emi_uncal")
+    chunks = io.IntegrationChunks(path, chunk_bytes=2 * 10 * 416 * 72 * 2)  # two integrations
+    with fits.open(path) as hdul:
+        whole = np.asarray(hdul["SCI"].data)
+    parts = list(chunks)
+    assert [part[0] for part in parts] == [slice(0, 2), slice(2, 4)]
+    assert all(part[1].dtype.kind == "u" and part[1].dtype.itemsize == 2 for part in parts)  # as stored
+    np.testing.assert_array_equal(np.concatenate([part[1] for part in parts]), whole)
+    assert list(chunks)[0][0] == slice(0, 2)  # a second pass reads it again
+
+
+def test_diagnose_plan_uses_the_file_shape_not_the_metadata_copy(tmp_path):
+    """The metadata copy holds one integration; the jump check still runs (it needs two)."""
+    report = diagnosis.diagnose(_path("jump_uncal"))
+    assert "jump_peak_flags" in report and report["jump_peak_flags"].measured["integrations_needed"][1] == "of 3"
