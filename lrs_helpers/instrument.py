@@ -230,8 +230,9 @@ GAIN_E_PER_DN = 3.1
 #: (sqrt(2) x per frame); each group alone gives 5.76-5.96 DN. jwst READNOISE references hold CDS
 #: noise in DN (stcal's jump step halves read_noise**2 per read), so this is the number to put in one.
 FAST_CDS_READNOISE_DN = 5.9
-#: Hot columns of the real PID 1053 SLITLESSPRISM frame (flight_derived/slitless_background_
-#: jw01053009001.fits): column -> median DN/s. Detector defects, not sky.
+#: Hot columns of the real PID 1053 SLITLESSPRISM frame
+#: (``flight_derived/slitless_background_jw01053009001.fits``): column -> median DN/s. Detector
+#: defects, not sky.
 SLITLESS_DETECTOR_COLUMNS = {4: 1852.0, 5: 128.0, 8: 84.0}
 
 # ---------------------------------------------------------------------------------------------
