@@ -24,7 +24,7 @@ Geometry
     ``MODES``, ``FULL_SHAPE``, ``SLITLESS_SHAPE``, ``SUBARRAYS``, ``SUBARRAY_SHAPES``,
     ``REFERENCE_COLUMNS``, ``PLATE_SCALE_ARCSEC``, ``SLIT_WIDTH_ARCSEC``, ``ROWS_PER_ARCSEC_ACROSS``,
     ``SLIT_REFERENCE_PIXEL``, ``SLITLESS_REFERENCE_PIXEL``, ``NOD_OFFSETS_ARCSEC``,
-    ``SLIT_APERTURE``, ``TA_APERTURE``, ``TELESCOPE_DIAMETER_M``
+    ``SLIT_APERTURE``, ``SLITLESS_APERTURE``, ``TA_APERTURE``, ``TELESCOPE_DIAMETER_M``
 Wavelength solution (in-flight specwcs)
     :func:`wavelength_at_row`, :func:`row_at_wavelength`, :func:`wavelength_map`,
     :func:`trace_column`, :func:`nod_columns`, ``BLUE_FOLD_ROWS``, ``CALIBRATED_COLUMNS``
@@ -165,6 +165,9 @@ SUBARRAY_SHAPES = {
 #: (pysiaf aperture names).
 SLIT_APERTURE = "MIRIM_SLIT"
 TA_APERTURE = "MIRIM_TALRS"
+#: SIAF aperture of SLITLESSPRISM exposures (pysiaf name): the V2/V3 reference that calwebb's
+#: assign_wcs pointing keywords (V2_REF, V3_REF, V3I_YANG, VPARITY) carry for slitless data.
+SLITLESS_APERTURE = "MIRIM_SLITLESSPRISM"
 #: Slit width across the dispersion-direction edges, arcsec (pysiaf MIRIM_SLIT ideal corners).
 SLIT_WIDTH_ARCSEC = 0.51
 #: Detector rows the trace moves per arcsec of offset across the slit: pysiaf MIRIM_SLIT ideal Y
