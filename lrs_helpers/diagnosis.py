@@ -1304,7 +1304,25 @@ figure { display: inline-block; margin: 0.5em; }
 """
 
 
-def _report_html(report, *, with_plots):
+def _summary_html(reports):
+    """A table of the reports' files, most severe first, with their finding counts, each linked to its section."""
+    rows = []
+    ranked = sorted(enumerate(reports), key=lambda item: -SEVERITIES.index(item[1].worst))
+    for index, report in ranked:
+        counts = {}
+        for finding in report.findings:
+            counts[finding.severity] = counts.get(finding.severity, 0) + 1
+        tally = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if s in counts) or "no checks applied"
+        rows.append(
+            f"<tr><td><a href=\"#report-{index}\">{html.escape(report.title())}</a></td>"
+            f"<td style=\"background:{_COLOURS[report.worst]}\">{report.worst}</td>"
+            f"<td>{html.escape(tally)}</td></tr>")
+    return "\n".join(["<h2>Summary</h2>",
+                      "<table class=\"lrs-summary lrs-report\"><thead><tr><th>product</th><th>worst</th>"
+                      "<th>findings</th></tr></thead><tbody>", *rows, "</tbody></table>"])
+
+
+def _report_html(report, *, with_plots, anchor=None):
     rows = []
     for finding in report.findings:
         colour = _COLOURS[finding.severity]
@@ -1313,7 +1331,8 @@ def _report_html(report, *, with_plots):
             f"<td style=\"background:{colour}\">{finding.severity}</td>"
             f"<td>{html.escape(finding.message)}</td><td>{html.escape(finding.numbers())}</td>"
             f"<td>{html.escape(finding.notebook)}</td></tr>")
-    parts = [f"<h3>{html.escape(report.title())}</h3>",
+    heading_id = f" id=\"{anchor}\"" if anchor else ""
+    parts = [f"<h3{heading_id}>{html.escape(report.title())}</h3>",
              "<table class=\"lrs-report\"><thead><tr><th>check</th><th>severity</th><th>finding</th>"
              "<th>measured</th><th>notebook</th></tr></thead><tbody>", *rows, "</tbody></table>"]
     if with_plots:
@@ -1388,7 +1407,10 @@ def write_html(reports, path):
     if any(Path(p).exists() and target.exists() and os.path.samefile(p, target) for p in inputs):
         raise FileExistsError(f"{target}: this is a diagnosed product; expected a new .html path "
                               "(nothing in lrs_helpers writes over its input)")
-    body = "\n".join(_report_html(report, with_plots=True) for report in reports)
+    body = "\n".join(_report_html(report, with_plots=True, anchor=f"report-{index}")
+                     for index, report in enumerate(reports))
+    if len(reports) > 1:  # several files: what needs attention first, then each file's findings
+        body = _summary_html(reports) + "\n" + body
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"{_REPORT_TITLE}<style>{_STYLE}</style></head><body>\n"
             f"<h1>MIRI LRS diagnosis</h1>\n<p>lrs_helpers {__version__}: known-issue checks; "

@@ -24,7 +24,7 @@ Geometry
     ``MODES``, ``FULL_SHAPE``, ``SLITLESS_SHAPE``, ``SUBARRAYS``, ``SUBARRAY_SHAPES``,
     ``REFERENCE_COLUMNS``, ``PLATE_SCALE_ARCSEC``, ``SLIT_WIDTH_ARCSEC``, ``ROWS_PER_ARCSEC_ACROSS``,
     ``SLIT_REFERENCE_PIXEL``, ``SLITLESS_REFERENCE_PIXEL``, ``NOD_OFFSETS_ARCSEC``,
-    ``SLIT_APERTURE``, ``TA_APERTURE``, ``TELESCOPE_DIAMETER_M``
+    ``SLIT_APERTURE``, ``SLITLESS_APERTURE``, ``TA_APERTURE``, ``TELESCOPE_DIAMETER_M``
 Wavelength solution (in-flight specwcs)
     :func:`wavelength_at_row`, :func:`row_at_wavelength`, :func:`wavelength_map`,
     :func:`trace_column`, :func:`nod_columns`, ``BLUE_FOLD_ROWS``, ``CALIBRATED_COLUMNS``
@@ -201,6 +201,9 @@ SUBARRAY_SHAPES = {
 #: (pysiaf aperture names).
 SLIT_APERTURE = "MIRIM_SLIT"
 TA_APERTURE = "MIRIM_TALRS"
+#: SIAF aperture of SLITLESSPRISM exposures (pysiaf name): the V2/V3 reference that calwebb's
+#: assign_wcs pointing keywords (V2_REF, V3_REF, V3I_YANG, VPARITY) carry for slitless data.
+SLITLESS_APERTURE = "MIRIM_SLITLESSPRISM"
 #: Slit width across the dispersion-direction edges, arcsec (pysiaf MIRIM_SLIT ideal corners).
 SLIT_WIDTH_ARCSEC = 0.51
 #: Detector rows the trace moves per arcsec of offset across the slit: pysiaf MIRIM_SLIT ideal Y
@@ -266,8 +269,9 @@ GAIN_E_PER_DN = 3.1
 #: (sqrt(2) x per frame); each group alone gives 5.76-5.96 DN. jwst READNOISE references hold CDS
 #: noise in DN (stcal's jump step halves read_noise**2 per read), so this is the number to put in one.
 FAST_CDS_READNOISE_DN = 5.9
-#: Hot columns of the real PID 1053 SLITLESSPRISM frame (flight_derived/slitless_background_
-#: jw01053009001.fits): column -> median DN/s. Detector defects, not sky.
+#: Hot columns of the real PID 1053 SLITLESSPRISM frame
+#: (``flight_derived/slitless_background_jw01053009001.fits``): column -> median DN/s. Detector
+#: defects, not sky.
 SLITLESS_DETECTOR_COLUMNS = {4: 1852.0, 5: 128.0, 8: 84.0}
 
 # ---------------------------------------------------------------------------------------------

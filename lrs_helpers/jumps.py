@@ -1065,7 +1065,7 @@ def sweep_jump_settings(ramp_model, settings=SWEEP_SETTINGS, *, trace_mask, rows
         jump: each bends a slope), ``off_trace`` (pixel-integrations flagged off the trace: cosmic
         rays, and at low thresholds some noise), ``found`` / ``known`` (known jumps flagged, and
         in range);
-        with ``true_rate``, ``error_median`` and ``error_max``: |trace flux / true - 1| over the
+        with ``true_rate``, ``error_median`` and ``error_max``: ``|trace flux / true - 1|`` over the
         rows and integrations of the band.
     """
     ramp = ramp_model_from_uncal(ramp_model)

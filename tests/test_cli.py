@@ -118,7 +118,8 @@ def test_diagnose_html(capsys, tmp_path):
     code, _, err = _run(capsys, "diagnose", _twin("ta_image"), _twin("emi_uncal"), "--html", str(page))
     assert code == 1
     text = page.read_text(encoding="utf-8")
-    assert text.count("<table") == 2 and "<img" in text
+    # a summary table of the two files first, then one table per file
+    assert text.count("<table") == 3 and "<img" in text
     assert f"wrote {page}" in err
 
 

@@ -345,7 +345,11 @@ def test_to_html_never_writes_over_the_input(tmp_path):
 def test_write_html_of_several_reports(tmp_path):
     reports = [_report("ta_image"), _report("emi_uncal")]
     page = diagnosis.write_html(reports, tmp_path / "all.html").read_text(encoding="utf-8")
-    assert page.count("<table") == 2 and page.count("<img") == 3
+    # the summary table (one row per file, linked to its section) comes first, then one table per file
+    assert page.count("<table") == 3 and page.count("<img") == 3
+    summary = page[page.index("<h2>Summary</h2>"):page.index("<h3")]
+    assert summary.count("<tr>") == 3 and 'href="#report-0"' in summary and 'href="#report-1"' in summary
+    assert all(report.title() in summary for report in reports)
 
 
 def test_text_report_names_the_notebook_of_each_finding():

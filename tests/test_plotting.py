@@ -34,3 +34,36 @@ def test_explorer_switches_between_images_and_spectra():
         with open_product(data.get(key, source="sample", verbose=False)) as model:
             assert integration.max == integration_count(model)
     plt.close("all")
+
+
+def _explorer_outputs(notebook):
+    """What the overview's explorer shows: its output widget's stored outputs (figure and caption)."""
+    state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    return [model["state"]["outputs"] for model in state.values() if model["model_name"] == "OutputModel"]
+
+
+def test_overview_stored_explorer_matches_a_fresh_run(project_root, tmp_path):
+    """Stored outputs are current: a re-executed 00_overview's explorer first draws the product the
+    stored notebook shows (the caption under the figure names it, with its integration count)."""
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    source = project_root / "notebooks" / "00_overview.ipynb"
+    stored = nbformat.read(source, as_version=4)
+    fresh = nbformat.read(source, as_version=4)
+    nbclient.NotebookClient(fresh, timeout=600, kernel_name="python3", store_widget_state=True,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    def first_view(notebook):
+        outputs = _explorer_outputs(notebook)
+        assert len(outputs) == 1, "00_overview should hold one explorer"
+        figures = [out for out in outputs[0] if "image/png" in out.get("data", {})]
+        captions = [out["text"] for out in outputs[0] if out.get("output_type") == "stream"]
+        assert len(figures) == 1 and len(captions) == 1
+        return captions[0].strip()
+
+    state = fresh.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    (dropdown,) = [model["state"] for model in state.values() if model["model_name"] == "DropdownModel"]
+    chosen = dropdown["_options_labels"][dropdown["index"]]
+    caption = first_view(fresh)
+    assert caption.startswith(f"{chosen}: integration 1 of ")
+    assert caption == first_view(stored)

@@ -264,6 +264,10 @@ def build(out_dir, seed):
     spec["SEGMENT"] = 1
     x1dints = grounding.tso_x1dints(calints, spec, columns=EXTRACT_COLUMNS, rows=rows,
                                     filename=calints.meta.filename.replace("_calints", "_x1dints"))
+    # calwebb_spec2's WCS, from jwst's own AssignWcsStep run offline (readers such as specutils
+    # and jdaviz need it); the arrays are unchanged
+    calints.meta.wcs, calints.meta.wcsinfo = grounding.slitless_wcs(calints)
+    calints.meta.cal_step.assign_wcs = "COMPLETE"
 
     out = {}
     parameters = {"seed": seed, "source_temperature_k": SOURCE_TEMPERATURE_K,

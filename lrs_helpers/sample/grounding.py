@@ -25,6 +25,7 @@ live in :mod:`lrs_helpers.instrument`; this module holds what is only needed to 
     tso_spec_table(nints, nwave)               -> empty x1dints EXTRACT1D table (structured array)
     tso_spectra_table(wave, flux, error, ...)  -> the same table filled with spectra and errors
     tso_x1dints(calints, spec, columns=..., rows=..., filename=...) -> TSOMultiSpecModel
+    slitless_wcs(model)                        -> (gwcs, wcsinfo) of jwst's AssignWcsStep, offline
 
 ``mode`` is ``"slit"`` (MIR_LRS-FIXEDSLIT, FULL array) or ``"slitless"`` (MIR_LRS-SLITLESS,
 SLITLESSPRISM subarray frame).
@@ -634,3 +635,39 @@ def tso_x1dints(calints, spec, *, columns, rows, filename):
     x1dints.int_times = calints.int_times.copy()
     x1dints.spec.append(tso)
     return x1dints
+
+
+def slitless_wcs(model):
+    """The WCS jwst's ``AssignWcsStep`` gives a SLITLESSPRISM twin, run offline.
+
+    The pointing keywords assign_wcs needs are those of the SIAF aperture
+    (:data:`lrs_helpers.instrument.SLITLESS_APERTURE`: V2/V3 reference, V3 angle, parity), with
+    the sky reference at the target and roll 0, filled where the twin lacks them. The SPECWCS is
+    the one rebuilt from the in-flight fit that also makes the twins' WAVELENGTH extension
+    (:func:`lrs_helpers.pipeline.slitless_specwcs_model`); the distortion is pysiaf's.
+
+    Parameters
+    ----------
+    model : stdatamodels.jwst.datamodels.CubeModel
+        A MIR_LRS-SLITLESS rateints or calints twin; it is not changed.
+
+    Returns
+    -------
+    wcs : gwcs.WCS
+        Detector (0-based subarray pixels) -> RA, Dec (deg), wavelength (um).
+    wcsinfo : stdatamodels.jwst.datamodels.properties.ObjectNode
+        The ``meta.wcsinfo`` the step wrote (pointing keywords, dispersion direction, ...).
+    """
+    from .. import pipeline  # jwst's AssignWcsStep (heavy: imported here)
+    from ..pointing import siaf_aperture
+
+    work = model.copy()
+    info = work.meta.wcsinfo
+    if info.v2_ref is None or info.ra_ref is None:
+        aperture = siaf_aperture(instrument.SLITLESS_APERTURE)
+        info.v2_ref, info.v3_ref = float(aperture.V2Ref), float(aperture.V3Ref)
+        info.v3yangle, info.vparity = float(aperture.V3IdlYAngle), int(aperture.VIdlParity)
+        info.ra_ref, info.dec_ref, info.roll_ref = work.meta.target.ra, work.meta.target.dec, 0.0
+    with_wcs = pipeline.assign_slitless_wcs(work, offline=True)
+    work.close()
+    return with_wcs.meta.wcs, with_wcs.meta.wcsinfo

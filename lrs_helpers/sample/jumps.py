@@ -250,6 +250,10 @@ def build(out_dir, seed):
 
     rows = table["row"]
     x1dints = _x1dints(calints, rows, table["wavelength_um"])
+    # calwebb_spec2's WCS, from jwst's own AssignWcsStep run offline (readers such as specutils
+    # and jdaviz need it); the arrays are unchanged
+    calints.meta.wcs, calints.meta.wcsinfo = grounding.slitless_wcs(calints)
+    calints.meta.cal_step.assign_wcs = "COMPLETE"
 
     out = {}
     parameters = {"seed": seed, "source_scale": SOURCE_SCALE, "bfe_coefficient": BFE_COEFFICIENT,
