@@ -52,6 +52,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.stats import sigma_clip
 from scipy.ndimage import uniform_filter1d
+from threadpoolctl import threadpool_limits
 
 from . import instrument
 from .io import (LRSInputError, LRSOutputError, check_product, output_error, publish, record_provenance,
@@ -935,7 +936,10 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, prog
                     stop = data_start if index in rewritten else data_start + data_bytes
                     _copy_bytes(source, target, header_start, stop, shift)
             last_planes = {}
-            with open(scratch, "r+b") as target:
+            # the model's matrix products are tiny (rows x ~28 columns @ 28 x 3): BLAS threads
+            # only add start-up and, on a busy machine, spin for a core (one thread: the same
+            # bits, about 1 s less processor time on 1800 integrations; benchmarks/bench_background.py)
+            with open(scratch, "r+b") as target, threadpool_limits(limits=1, user_api="blas"):
                 write_chunk = _chunk_writer(target, layout, shift)
 
                 def write(name, chunk, array):
