@@ -14,8 +14,6 @@ resident memory (``ru_maxrss``):
   survey of the column structure, byte copy, per-chunk model, variance and writes, extract_1d JSON);
 * ``io_only_model_zero``: the same call with the per-chunk model replaced by zeros: the cost of
   reading five extensions, writing four and copying the rest, in our code;
-* ``ours_one_blas_thread``: ours with ``OPENBLAS_NUM_THREADS=1``: the per-row sums are small matrix
-  products, and on a busy machine idle BLAS threads spin for a core;
 * ``floor_cp``: ``cp`` of the file (the kernel copies it: the floor of writing any new file of
   this size);
 * ``floor_memmap_copy``: a read + write copy through numpy memory maps, 64 integrations' bytes at
@@ -38,7 +36,6 @@ Run: ``.venv/bin/python benchmarks/bench_background.py [--nints 1800 --chunk-int
 
 import argparse
 import json
-import os
 import platform
 import shutil
 import subprocess
@@ -137,9 +134,9 @@ def build_large_rateints(path, nints):
         hdul.writeto(path)
 
 
-def _run(script, *args, env=None):
+def _run(script, *args):
     result = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
-                            check=True, env=None if env is None else {**os.environ, **env})
+                            check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -163,12 +160,10 @@ def main():
         size_gb = big.stat().st_size / 1e9
         plane_bytes = 416 * 72 * 4 * len(EXTENSIONS)
         chunk_bytes = args.chunk_ints * plane_bytes
-        one_thread = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
         runs = {
             "anchor_memmap_read": lambda out: _run(ANCHOR, big),
             "ours": lambda out: _run(OURS, big, out, args.chunk_ints),
             "io_only_model_zero": lambda out: _run(IO_ONLY, big, out, args.chunk_ints),
-            "ours_one_blas_thread": lambda out: _run(OURS, big, out, args.chunk_ints, env=one_thread),
             "floor_cp": lambda out: _run(FLOOR_CP, big, out),
             "floor_memmap_copy": lambda out: _run(FLOOR_MEMMAP_COPY, big, out, chunk_bytes),
         }
@@ -197,7 +192,7 @@ def main():
             "rounds": args.rounds,
             "median": {name: {key: round(value, 3) for key, value in figures.items()}
                        for name, figures in medians.items()},
-            "per_round_seconds_wall_cpu": {name: [[round(r["seconds"], 2), round(r["cpu_seconds"], 2)] for r in results]
+            "per_round_seconds_wall/cpu": {name: [f"{r['seconds']:.2f}/{r['cpu_seconds']:.2f}" for r in results]
                                            for name, results in rounds.items()},
             "time_ratio_ours_over_anchor": ratio("ours", "anchor_memmap_read"),
             # on a shared machine the wall time also counts the time spent waiting for a core;
