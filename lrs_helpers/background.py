@@ -46,6 +46,7 @@ import json
 import os
 import sys
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -936,19 +937,29 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, prog
                     stop = data_start if index in rewritten else data_start + data_bytes
                     _copy_bytes(source, target, header_start, stop, shift)
             last_planes = {}
+            writes = [[]]  # futures of the chunk being written, then of the one before
             # the model's matrix products are tiny (rows x ~28 columns @ 28 x 3): BLAS threads
             # only add start-up and, on a busy machine, spin for a core (one thread: the same
-            # bits, about 1 s less processor time on 1800 integrations; benchmarks/bench_background.py)
-            with open(scratch, "r+b") as target, threadpool_limits(limits=1, user_api="blas"):
-                write_chunk = _chunk_writer(target, layout, shift)
+            # bits, about 1 s less processor time on 1800 integrations; benchmarks/bench_background.py).
+            # One writer thread: a chunk is written while the next one is modelled.
+            with (open(scratch, "r+b") as target, threadpool_limits(limits=1, user_api="blas"),
+                  ThreadPoolExecutor(max_workers=1) as writer):
+                write_chunk = _chunk_writer(target, layout, shift, writer)
 
                 def write(name, chunk, array):
-                    last_planes[name] = write_chunk(name, chunk, array)
+                    future, last_planes[name] = write_chunk(name, chunk, array)
+                    writes[-1].append(future)
 
                 for done, chunk in enumerate(chunks, start=1):
                     _subtract_chunk(read, write, chunk, layout, survey, settings, in_path)
+                    # the chunk before must be on disk before its buffers are read into again
+                    for future in writes.pop(0) if len(writes) > 1 else ():
+                        future.result()
+                    writes.append([])
                     if show:
                         _progress_bar(done, len(chunks), chunk.stop)
+                for future in (future for chunk_writes in writes for future in chunk_writes):
+                    future.result()
         if show:
             sys.stderr.write("\n")
         # validated from its headers, size and last integration: re-reading it all would cost
@@ -1068,10 +1079,11 @@ def _chunk_reader(source, layout, chunk_ints):
     """read(name, chunk, columns=None) -> native float32/float64 (or int64 for integer, scaled)
     array of those integrations, only ``columns`` of them when given.
 
-    The bytes go straight from the file into one buffer per extension, reused chunk after
-    chunk, and are byte-swapped there: a chunk costs no allocation and no second copy. A
-    returned float array is a view of that buffer, valid until the next read of the same
-    extension; the survey's single integrations get arrays of their own.
+    The bytes go straight from the file into buffers reused chunk after chunk (two per
+    extension, alternating, so one chunk can be written while the next is read and modelled)
+    and are byte-swapped there: a chunk costs no allocation and no second copy. A returned
+    float array is a view of a buffer, valid until the chunk after next is read; the survey's
+    single integrations get arrays of their own.
     """
     buffers = {}
 
@@ -1079,10 +1091,11 @@ def _chunk_reader(source, layout, chunk_ints):
         entry = layout[name]
         count = chunk.stop - chunk.start
         shape = (count,) + entry["shape"][1:]
-        if count == chunk_ints or name in buffers:
-            if name not in buffers:
-                buffers[name] = np.empty((chunk_ints,) + entry["shape"][1:], dtype=entry["dtype"])
-            raw = buffers[name][:count]
+        key = (name, chunk.start // chunk_ints % 2)
+        if count == chunk_ints or key in buffers:
+            if key not in buffers:
+                buffers[key] = np.empty((chunk_ints,) + entry["shape"][1:], dtype=entry["dtype"])
+            raw = buffers[key][:count]
         else:
             raw = np.empty(shape, dtype=entry["dtype"])
         _pread_into(source.fileno(), raw, entry["data_start"] + chunk.start * _plane_bytes(entry),
@@ -1098,13 +1111,14 @@ def _chunk_reader(source, layout, chunk_ints):
     return read
 
 
-def _chunk_writer(target, layout, shift):
+def _chunk_writer(target, layout, shift, writer):
     """write(name, chunk, array): store float data of those integrations in the copy, in place.
 
     ``array`` is consumed: a C-contiguous array of the extension's type in native byte order
-    is byte-swapped in place to the file's big-endian order and written from there (no copy);
-    the caller must not use it afterwards. Returns the bytes of the chunk's last integration
-    as written, for the final read-back check.
+    is byte-swapped in place to the file's big-endian order and written from there (no copy)
+    by the ``writer`` executor; the caller must not use it until that write is done. Returns
+    the write's future and the bytes of the chunk's last integration as written, for the
+    final read-back check.
     """
 
     def write(name, chunk, array):
@@ -1114,8 +1128,8 @@ def _chunk_writer(target, layout, shift):
             stored = array.byteswap(inplace=True).view(entry["dtype"]) if not entry["dtype"].isnative else array
         else:
             stored = np.ascontiguousarray(array).astype(entry["dtype"])
-        _pwrite_all(target.fileno(), stored, entry["data_start"] + shift + chunk.start * _plane_bytes(entry))
-        return stored[-1].tobytes()
+        offset = entry["data_start"] + shift + chunk.start * _plane_bytes(entry)
+        return writer.submit(_pwrite_all, target.fileno(), stored, offset), stored[-1].tobytes()
 
     return write
 

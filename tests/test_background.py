@@ -605,6 +605,26 @@ def test_writer_catches_a_short_write(twin, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == [], "nothing published, no scratch left"
 
 
+def test_writer_thread_failure_reported(twin, tmp_path, monkeypatch):
+    """A write failing in the writer thread (a full disk) reaches the caller as one error naming
+    the output; nothing is published and no scratch is left."""
+    import errno
+
+    from lrs_helpers.io import LRSOutputError
+
+    files, _ = twin
+
+    def full_disk(fd, buffer, offset):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(background, "_pwrite_all", full_disk)
+    out = tmp_path / "out_rateints.fits"
+    with pytest.raises(LRSOutputError) as error:
+        background.subtract_rateints(files["rateints"], out, chunk_ints=7)
+    assert out.name in str(error.value)
+    assert list(tmp_path.iterdir()) == [], "nothing published, no scratch left"
+
+
 def test_writer_names_a_corrupt_input(tmp_path):
     from lrs_helpers.io import LRSInputError
 
