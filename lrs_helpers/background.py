@@ -849,8 +849,9 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, prog
 
     The input is never modified. The file is streamed: its bytes are copied to a temporary file
     beside ``out_path``, then ``chunk_ints`` integrations at a time are read from the input and
-    their new SCI, ERR, VAR_POISSON and VAR_RNOISE written in place, so the memory used is a few
-    chunks whatever the file size. The detector's fixed column structure (:func:`survey_columns`)
+    their new SCI, ERR, VAR_POISSON and VAR_RNOISE written in place (by a writer thread, while
+    the next chunk is modelled), so the memory used is a few chunks whatever the file size. The
+    written file is checked from its headers, size and last integration read back. The detector's fixed column structure (:func:`survey_columns`)
     is measured once, on up to 64 integrations spread over the file, so the result does not
     depend on ``chunk_ints``. Everything except those four extensions and the provenance
     keywords is copied unchanged. The background variance (from the edge pixels' VAR_POISSON and
