@@ -392,7 +392,7 @@ def subtracted(twin, tmp_path_factory):
     files, _ = twin
     before = hashlib.sha256(files["rateints"].read_bytes()).hexdigest()
     out = tmp_path_factory.mktemp("bkg") / "twin_bkgsub_rateints.fits"
-    # a chunk size that does not divide the 40 integrations, to exercise the last partial chunk
+    # a chunk size that does not divide the twin's 24 integrations, to exercise the last partial chunk
     background.subtract_rateints(files["rateints"], out, chunk_ints=7)
     after = hashlib.sha256(files["rateints"].read_bytes()).hexdigest()
     return out, before, after
