@@ -46,12 +46,14 @@ import json
 import os
 import sys
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.stats import sigma_clip
 from scipy.ndimage import uniform_filter1d
+from threadpoolctl import threadpool_limits
 
 from . import instrument
 from .io import (LRSInputError, LRSOutputError, check_product, output_error, publish, record_provenance,
@@ -847,8 +849,9 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, prog
 
     The input is never modified. The file is streamed: its bytes are copied to a temporary file
     beside ``out_path``, then ``chunk_ints`` integrations at a time are read from the input and
-    their new SCI, ERR, VAR_POISSON and VAR_RNOISE written in place, so the memory used is a few
-    chunks whatever the file size. The detector's fixed column structure (:func:`survey_columns`)
+    their new SCI, ERR, VAR_POISSON and VAR_RNOISE written in place (by a writer thread, while
+    the next chunk is modelled), so the memory used is a few chunks whatever the file size. The
+    written file is checked from its headers, size and last integration read back. The detector's fixed column structure (:func:`survey_columns`)
     is measured once, on up to 64 integrations spread over the file, so the result does not
     depend on ``chunk_ints``. Everything except those four extensions and the provenance
     keywords is copied unchanged. The background variance (from the edge pixels' VAR_POISSON and
@@ -915,7 +918,7 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, prog
     scratch = scratch_file(out_path)  # beside the target, named so a killed run's copy is cleaned
     try:
         with open(in_path, "rb") as source:
-            read = _chunk_reader(source, layout)
+            read = _chunk_reader(source, layout, min(int(chunk_ints), nints))
             survey = _survey_file(read, nints, settings)
             header = fits.getheader(in_path, 0)
             _record_provenance(header, in_path, kw, survey["columns"])
@@ -934,16 +937,37 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, prog
                 for index, header_start, data_start, data_bytes in layout["_spans"][1:]:
                     stop = data_start if index in rewritten else data_start + data_bytes
                     _copy_bytes(source, target, header_start, stop, shift)
-            with open(scratch, "r+b") as target:
-                write = _chunk_writer(target, layout, shift)
+            last_planes = {}
+            writes = [[]]  # futures of the chunk being written, then of the one before
+            # the model's matrix products are tiny (rows x ~28 columns @ 28 x 3): BLAS threads
+            # only add start-up and, on a busy machine, spin for a core (one thread: the same
+            # bits, about 1 s less processor time on 1800 integrations; benchmarks/bench_background.py).
+            # One writer thread: a chunk is written while the next one is modelled.
+            with (open(scratch, "r+b") as target, threadpool_limits(limits=1, user_api="blas"),
+                  ThreadPoolExecutor(max_workers=1) as writer):
+                write_chunk = _chunk_writer(target, layout, shift, writer)
+
+                def write(name, chunk, array):
+                    future, last_planes[name] = write_chunk(name, chunk, array)
+                    writes[-1].append(future)
+
                 for done, chunk in enumerate(chunks, start=1):
                     _subtract_chunk(read, write, chunk, layout, survey, settings, in_path)
+                    # the chunk before must be on disk before its buffers are read into again
+                    for future in writes.pop(0) if len(writes) > 1 else ():
+                        future.result()
+                    writes.append([])
                     if show:
                         _progress_bar(done, len(chunks), chunk.stop)
+                for future in (future for chunk_writes in writes for future in chunk_writes):
+                    future.result()
         if show:
             sys.stderr.write("\n")
+        # validated from its headers, size and last integration: re-reading it all would cost
+        # as much as writing it
         check_product(scratch, levels=("rateints", "calints"), extensions=("SCI", "ERR", "DQ"),
                       exp_types=("MIR_LRS-SLITLESS",))
+        _check_written(scratch, layout, shift, last_planes)
         extract1d_reference(reference_path, source=(30, 41), background=(), overwrite=overwrite)
         publish(scratch, out_path)
     except LRSOutputError:
@@ -1033,38 +1057,98 @@ def _plane_bytes(entry):
     return int(np.prod(entry["shape"][1:])) * entry["dtype"].itemsize
 
 
-def _chunk_reader(source, layout):
+def _pread_into(fd, buffer, offset, what):
+    """Fill ``buffer`` from byte ``offset`` of the open file ``fd`` (one system call per ~2 GB)."""
+    view = memoryview(buffer).cast("B")
+    done = 0
+    while done < view.nbytes:
+        count = os.preadv(fd, [view[done:]], offset + done)
+        if count == 0:
+            raise LRSInputError(f"{what} ends early; the file is truncated")
+        done += count
+
+
+def _pwrite_all(fd, buffer, offset):
+    """Write all of ``buffer`` at byte ``offset`` of the open file ``fd``."""
+    view = memoryview(buffer).cast("B")
+    done = 0
+    while done < view.nbytes:
+        done += os.pwrite(fd, view[done:], offset + done)
+
+
+def _chunk_reader(source, layout, chunk_ints):
     """read(name, chunk, columns=None) -> native float32/float64 (or int64 for integer, scaled)
-    array of those integrations, only ``columns`` of them when given."""
+    array of those integrations, only ``columns`` of them when given.
+
+    The bytes go straight from the file into buffers reused chunk after chunk (two per
+    extension, alternating, so one chunk can be written while the next is read and modelled)
+    and are byte-swapped there: a chunk costs no allocation and no second copy. A returned
+    float array is a view of a buffer, valid until the chunk after next is read; the survey's
+    single integrations get arrays of their own.
+    """
+    buffers = {}
 
     def read(name, chunk, columns=None):
         entry = layout[name]
         count = chunk.stop - chunk.start
-        raw = np.empty((count,) + entry["shape"][1:], dtype=entry["dtype"])
-        source.seek(entry["data_start"] + chunk.start * _plane_bytes(entry))
-        if source.readinto(raw) != raw.nbytes:
-            raise LRSInputError(f"{source.name}: {name} ends early; the file is truncated")
+        shape = (count,) + entry["shape"][1:]
+        key = (name, chunk.start // chunk_ints % 2)
+        if count == chunk_ints or key in buffers:
+            if key not in buffers:
+                buffers[key] = np.empty((chunk_ints,) + entry["shape"][1:], dtype=entry["dtype"])
+            raw = buffers[key][:count]
+        else:
+            raw = np.empty(shape, dtype=entry["dtype"])
+        _pread_into(source.fileno(), raw, entry["data_start"] + chunk.start * _plane_bytes(entry),
+                    f"{source.name}: {name}")
         if columns is not None:
             raw = raw[..., columns]
         if entry["dtype"].kind in "iu":
             return raw.astype(np.int64) * int(entry["bscale"]) + int(entry["bzero"])
         if columns is not None:
             return raw.astype(entry["dtype"].newbyteorder("="))
-        # swap the bytes in place and view them as native: no second copy of the chunk
         return raw.byteswap(inplace=True).view(entry["dtype"].newbyteorder("=")) if not entry["dtype"].isnative else raw
 
     return read
 
 
-def _chunk_writer(target, layout, shift):
-    """write(name, chunk, array): store float data of those integrations in the copy, in place."""
+def _chunk_writer(target, layout, shift, writer):
+    """write(name, chunk, array): store float data of those integrations in the copy, in place.
+
+    ``array`` is consumed: a C-contiguous array of the extension's type in native byte order
+    is byte-swapped in place to the file's big-endian order and written from there (no copy)
+    by the ``writer`` executor; the caller must not use it until that write is done. Returns
+    the write's future and the bytes of the chunk's last integration as written, for the
+    final read-back check.
+    """
 
     def write(name, chunk, array):
         entry = layout[name]
-        target.seek(entry["data_start"] + shift + chunk.start * _plane_bytes(entry))
-        target.write(np.ascontiguousarray(array).astype(entry["dtype"], copy=False))
+        native = entry["dtype"].newbyteorder("=")
+        if array.dtype == native and array.flags.c_contiguous and array.flags.writeable:
+            stored = array.byteswap(inplace=True).view(entry["dtype"]) if not entry["dtype"].isnative else array
+        else:
+            stored = np.ascontiguousarray(array).astype(entry["dtype"])
+        offset = entry["data_start"] + shift + chunk.start * _plane_bytes(entry)
+        return writer.submit(_pwrite_all, target.fileno(), stored, offset), stored[-1].tobytes()
 
     return write
+
+
+def _check_written(path, layout, shift, last_planes):
+    """Cheap check of the written file: its size and the last integration of each rewritten
+    extension read back from disk (not the whole file)."""
+    expected = layout["_spans"][-1][2] + layout["_spans"][-1][3] + shift
+    if path.stat().st_size != expected:
+        raise LRSOutputError(f"{path}: written {path.stat().st_size} bytes, expected {expected}")
+    with open(path, "rb") as written:
+        for name, plane in last_planes.items():
+            entry = layout[name]
+            offset = entry["data_start"] + shift + (entry["shape"][0] - 1) * _plane_bytes(entry)
+            back = bytearray(len(plane))
+            _pread_into(written.fileno(), back, offset, f"{path}: {name}")
+            if bytes(back) != plane:
+                raise LRSOutputError(f"{path}: {name} read back differs from what was written")
 
 
 def _survey_file(read, nints, settings):
@@ -1083,8 +1167,9 @@ def _survey_file(read, nints, settings):
 def _subtract_chunk(read, write, chunk, layout, survey, settings, in_path):
     """Model and subtract the background of one chunk of integrations; write the new arrays.
 
-    The arrays read are updated in place (they are this function's own copies), so a chunk
-    costs its five extensions once in memory plus the model and its variances.
+    The arrays read are updated in place and handed to ``write``, which consumes them (they are
+    the reader's buffers, reused chunk after chunk), so a chunk costs its five extensions once
+    in memory plus the model and its variances.
     """
     columns = survey["columns"]
     sci = read("SCI", chunk)

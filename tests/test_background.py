@@ -392,7 +392,7 @@ def subtracted(twin, tmp_path_factory):
     files, _ = twin
     before = hashlib.sha256(files["rateints"].read_bytes()).hexdigest()
     out = tmp_path_factory.mktemp("bkg") / "twin_bkgsub_rateints.fits"
-    # a chunk size that does not divide the 40 integrations, to exercise the last partial chunk
+    # a chunk size that does not divide the twin's 24 integrations, to exercise the last partial chunk
     background.subtract_rateints(files["rateints"], out, chunk_ints=7)
     after = hashlib.sha256(files["rateints"].read_bytes()).hexdigest()
     return out, before, after
@@ -546,6 +546,83 @@ def test_chunking_does_not_change_the_result(twin, subtracted, tmp_path):
     out, _, _ = subtracted
     whole = background.subtract_rateints(files["rateints"], tmp_path / "whole_rateints.fits", chunk_ints=1000)
     np.testing.assert_allclose(fits.getdata(whole, "SCI"), fits.getdata(out, "SCI"), equal_nan=True)
+
+
+def test_streamed_file_matches_an_astropy_rewrite(twin, subtracted):
+    """The byte-level streaming (file offsets, reused buffers, in-place byte swaps) against the
+    same model fed by astropy's in-memory arrays, chunk for chunk: the arrays must be identical,
+    bit for bit, since only the I/O differs; stdatamodels must read them the same way."""
+    from stdatamodels.jwst import datamodels
+
+    files, _ = twin
+    out, _, _ = subtracted
+    with fits.open(files["rateints"]) as hdul:
+        arrays = {hdu.name: hdu.data.copy() for hdu in hdul[1:] if hdu.is_image and hdu.data is not None}
+    nints, _, nx = arrays["SCI"].shape
+    written = {}
+
+    def read(name, chunk, columns=None):
+        part = arrays[name][chunk] if columns is None else arrays[name][chunk][..., columns]
+        return part.astype(np.int64) if part.dtype.kind in "iu" else part.astype(part.dtype.newbyteorder("="))
+
+    def write(name, chunk, array):
+        written.setdefault(name, []).append(np.array(array))
+
+    settings = background._model_settings({}, nx)
+    survey = background._survey_file(read, nints, settings)
+    layout = {name: {"shape": array.shape} for name, array in arrays.items()}
+    for start in range(0, nints, 7):  # the chunk size of the `subtracted` fixture
+        background._subtract_chunk(read, write, slice(start, min(start + 7, nints)), layout, survey, settings,
+                                   files["rateints"])
+    assert set(written) == {"SCI", "ERR", "VAR_POISSON", "VAR_RNOISE"}
+    with fits.open(out) as streamed, datamodels.open(out) as model:
+        for name, parts in written.items():
+            expected = np.concatenate(parts)
+            np.testing.assert_array_equal(streamed[name].data, expected, err_msg=name)
+        np.testing.assert_array_equal(model.data, np.concatenate(written["SCI"]))
+        np.testing.assert_array_equal(model.err, np.concatenate(written["ERR"]))
+        np.testing.assert_array_equal(model.var_rnoise, np.concatenate(written["VAR_RNOISE"]))
+        np.testing.assert_array_equal(model.dq, arrays["DQ"])
+
+
+def test_writer_catches_a_short_write(twin, tmp_path, monkeypatch):
+    """Writes that silently lose bytes (half of each chunk here) leave the file's last
+    integration unlike what was computed: the read-back check reports it and nothing is
+    published."""
+    import os
+
+    from lrs_helpers.io import LRSOutputError
+
+    files, _ = twin
+
+    def lossy(fd, buffer, offset):
+        view = memoryview(buffer).cast("B")
+        os.pwrite(fd, view[: view.nbytes // 2], offset)
+
+    monkeypatch.setattr(background, "_pwrite_all", lossy)
+    with pytest.raises(LRSOutputError, match="read back differs"):
+        background.subtract_rateints(files["rateints"], tmp_path / "out_rateints.fits", chunk_ints=7)
+    assert list(tmp_path.iterdir()) == [], "nothing published, no scratch left"
+
+
+def test_writer_thread_failure_reported(twin, tmp_path, monkeypatch):
+    """A write failing in the writer thread (a full disk) reaches the caller as one error naming
+    the output; nothing is published and no scratch is left."""
+    import errno
+
+    from lrs_helpers.io import LRSOutputError
+
+    files, _ = twin
+
+    def full_disk(fd, buffer, offset):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(background, "_pwrite_all", full_disk)
+    out = tmp_path / "out_rateints.fits"
+    with pytest.raises(LRSOutputError) as error:
+        background.subtract_rateints(files["rateints"], out, chunk_ints=7)
+    assert out.name in str(error.value)
+    assert list(tmp_path.iterdir()) == [], "nothing published, no scratch left"
 
 
 def test_writer_names_a_corrupt_input(tmp_path):
