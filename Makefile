@@ -12,7 +12,7 @@ LAB_DIR ?= notebooks
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 HTML_DIR ?= build/html
 
-.PHONY: lab test sample notebooks html bench install system-deps clean
+.PHONY: lab test sample notebooks html bench mutate install system-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,13 @@ bench: sample
 		echo "== $$script"; \
 		$(BIN)/python $$script | tee benchmarks/results/$$(basename $$script .py).json || exit 1; \
 	done
+
+# Mutation testing of the core modules (slow; not part of `make test`): MODULE=emi for one module,
+# default all (scope in benchmarks/mutation.toml, results in benchmarks/results/mutation_*.json).
+MODULE ?= all
+mutate: sample
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,mutate]"
+	$(BIN)/python benchmarks/mutate.py $(MODULE)
 
 clean:
 	rm -rf $(VENV) .cache

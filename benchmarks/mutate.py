@@ -1,0 +1,131 @@
+"""Mutation testing of the core modules with mutmut; prints and writes the results as JSON.
+
+Usage: ``python benchmarks/mutate.py MODULE [MODULE ...]`` or ``python benchmarks/mutate.py all``
+(``make mutate MODULE=emi``). The scope of each module (source, test files, core functions) and
+the mutants judged equivalent are in benchmarks/mutation.toml.
+
+Each module runs in its own copy of the project under ``<cache>/../mutation/<module>`` (mutmut
+writes its mutants beside the configuration it reads, so modules do not share state), with one
+worker (the machine is shared) and the tests of that module only. Results go to
+benchmarks/results/mutation_<module>.json: killed, survived (with each survivor's diff),
+equivalent (with its reason), and the score killed / (all - equivalent). Mutants whose function
+no selected test calls ("no tests") and those that time out count as survived and killed
+respectively, as mutmut reports them.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "benchmarks" / "mutation.toml"
+RESULTS = ROOT / "benchmarks" / "results"
+CACHE = Path(os.environ.get("LRS_HELPERS_CACHE", ROOT / ".cache" / "lrs_helpers"))
+SHARED_DATA = Path(os.environ.get("LRS_SHARED_DATA", ROOT.parent / "shared" / "data"))
+MUTMUT = Path(sys.executable).with_name("mutmut")
+_RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
+
+
+def _setup_cfg(source, tests):
+    lines = ["[mutmut]", "source_paths = lrs_helpers", f"only_mutate = {source}",
+             "pytest_add_cli_args_test_selection ="]
+    lines += [f"    {test}" for test in tests]
+    lines += ["pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -q"]
+    return "\n".join(lines) + "\n"
+
+
+def _workdir(module, scope):
+    work = CACHE.parent / "mutation" / module
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    shutil.copytree(ROOT / "lrs_helpers", work / "lrs_helpers",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
+    tests = [test for test in scope["tests"] if (ROOT / test).exists()]
+    (work / "setup.cfg").write_text(_setup_cfg(scope["source"], tests))
+    return work, tests
+
+
+def _mutmut(work, *args, check=True):
+    env = dict(os.environ, LRS_HELPERS_CACHE=str(CACHE), LRS_HELPERS_SOURCE="sample",
+               LRS_SHARED_DATA=str(SHARED_DATA))
+    done = subprocess.run(["nice", "-n", "10", str(MUTMUT), *args], cwd=work, env=env,
+                          capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"mutmut {' '.join(args)} failed in {work}:\n{done.stdout[-3000:]}\n"
+                           f"{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def run_module(module, scope, equivalent):
+    work, tests = _workdir(module, scope)
+    prefix = scope["source"].removesuffix(".py").replace("/", ".")
+    names = [f"{prefix}.x_{function}__mutmut_*" if function != "*" else f"{prefix}.*"
+             for function in scope["functions"]]
+    start = time.monotonic()
+    _mutmut(work, "run", "--max-children", "1", *names)
+    seconds = time.monotonic() - start
+    statuses = {}
+    for line in _mutmut(work, "results", "--all", "true").splitlines():
+        match = _RESULT_LINE.match(line)
+        if match and any(re.fullmatch(name.replace(".", r"\.").replace("*", ".*"), match["name"])
+                         for name in names):
+            statuses[match["name"]] = match["status"].strip()
+    killed = sorted(name for name, status in statuses.items() if status in ("killed", "timeout"))
+    equivalent_here = sorted(name for name in statuses if name in equivalent)
+    survived = sorted(set(statuses) - set(killed) - set(equivalent_here))
+    counted = len(statuses) - len(equivalent_here)
+
+    def described(name, reason=None):
+        entry = {"name": name, "status": statuses[name],
+                 "diff": _mutmut(work, "show", name, check=False).split("\n", 1)[-1].strip()}
+        if reason:
+            entry["reason"] = reason
+        return entry
+
+    return {
+        "module": module, "tool": f"mutmut {metadata.version('mutmut')}", "source": scope["source"],
+        "tests": tests, "functions": scope["functions"], "workers": 1,
+        "seconds": round(seconds), "mutants": len(statuses),
+        "killed": len(killed), "survived": len(survived), "equivalent": len(equivalent_here),
+        "score": round(len(killed) / counted, 3) if counted else None,
+        "survivors": [described(name) for name in survived],
+        "equivalents": [described(name, equivalent[name]) for name in equivalent_here],
+    }
+
+
+def main(argv=None):
+    config = tomllib.loads(CONFIG.read_text())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="+", help=f"'all' or some of {', '.join(config['modules'])}")
+    args = parser.parse_args(argv)
+    modules = list(config["modules"]) if args.modules == ["all"] else args.modules
+    unknown = sorted(set(modules) - set(config["modules"]))
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(config['modules'])}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    summary = {}
+    for module in modules:
+        result = run_module(module, config["modules"][module], config.get("equivalent", {}))
+        target = RESULTS / f"mutation_{module}.json"
+        scratch = target.with_suffix(".json.part")
+        scratch.write_text(json.dumps(result, indent=1) + "\n")
+        scratch.replace(target)
+        summary[module] = {key: result[key] for key in ("mutants", "killed", "survived", "equivalent",
+                                                        "score", "seconds")}
+        print(json.dumps({module: summary[module]}), flush=True)
+    if len(modules) > 1:
+        print(json.dumps({"total_seconds": sum(entry["seconds"] for entry in summary.values())}))
+
+
+if __name__ == "__main__":
+    main()
