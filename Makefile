@@ -58,11 +58,13 @@ bench: sample
 	done
 
 # Mutation testing of the core modules (slow; not part of `make test`): MODULE=emi for one module,
-# default all (scope in benchmarks/mutation.toml, results in benchmarks/results/mutation_*.json).
+# default all (scope in benchmarks/mutation.toml, results in benchmarks/results/mutation_*.json);
+# EVERY=3 runs every third mutant only (a quicker, sampled score).
 MODULE ?= all
+EVERY ?= 1
 mutate: sample
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,mutate]"
-	$(BIN)/python benchmarks/mutate.py $(MODULE)
+	$(BIN)/python benchmarks/mutate.py --every $(EVERY) $(MODULE)
 
 clean:
 	rm -rf $(VENV) .cache

@@ -67,19 +67,46 @@ def _mutmut(work, *args, check=True):
     return done.stdout
 
 
-def run_module(module, scope, equivalent):
+def _mutant_glob(prefix, function):
+    """mutmut's names: module.x_function__mutmut_N, module.xǁClassǁmethod__mutmut_N."""
+    if function == "*":
+        return f"{prefix}.*"
+    if "." in function:
+        cls, method = function.split(".")
+        return f"{prefix}.x\u01c1{cls}\u01c1{method}__mutmut_*"
+    return f"{prefix}.x_{function}__mutmut_*"
+
+
+def _matches(name, globs):
+    return any(re.fullmatch(glob.replace(".", r"\.").replace("*", ".*"), name) for glob in globs)
+
+
+def _sampled(work, source, names, every):
+    """Every ``every``-th mutant of the scope, in mutmut's order (function, then number)."""
+    meta = json.loads((work / "mutants" / f"{source}.meta").read_text())
+    chosen = [name for name in meta["exit_code_by_key"] if _matches(name, names)]
+    number = re.compile(r"__mutmut_(\d+)$")
+    chosen.sort(key=lambda name: (number.sub("", name), int(number.search(name)[1])))
+    return chosen[::every], len(chosen)
+
+
+def run_module(module, scope, equivalent, every=1):
     work, tests = _workdir(module, scope)
     prefix = scope["source"].removesuffix(".py").replace("/", ".")
-    names = [f"{prefix}.x_{function}__mutmut_*" if function != "*" else f"{prefix}.*"
-             for function in scope["functions"]]
+    names = [_mutant_glob(prefix, function) for function in scope["functions"]]
     start = time.monotonic()
+    in_scope = None
+    if every > 1:
+        # generate the mutants (and the per-test coverage) with one mutant run, then the sample
+        first = names[0].removesuffix("*").removesuffix("__mutmut_") + "*__mutmut_1"
+        _mutmut(work, "run", "--max-children", "1", first)
+        names, in_scope = _sampled(work, scope["source"], names, every)
     _mutmut(work, "run", "--max-children", "1", *names)
     seconds = time.monotonic() - start
     statuses = {}
     for line in _mutmut(work, "results", "--all", "true").splitlines():
         match = _RESULT_LINE.match(line)
-        if match and any(re.fullmatch(name.replace(".", r"\.").replace("*", ".*"), match["name"])
-                         for name in names):
+        if match and _matches(match["name"], names):
             statuses[match["name"]] = match["status"].strip()
     killed = sorted(name for name, status in statuses.items() if status in ("killed", "timeout"))
     equivalent_here = sorted(name for name in statuses if name in equivalent)
@@ -97,6 +124,7 @@ def run_module(module, scope, equivalent):
         "module": module, "tool": f"mutmut {metadata.version('mutmut')}", "source": scope["source"],
         "tests": tests, "functions": scope["functions"], "workers": 1,
         "seconds": round(seconds), "mutants": len(statuses),
+        "sampled": f"every {every}th of {in_scope} mutants in scope" if every > 1 else "all",
         "killed": len(killed), "survived": len(survived), "equivalent": len(equivalent_here),
         "score": round(len(killed) / counted, 3) if counted else None,
         "survivors": [described(name) for name in survived],
@@ -108,6 +136,8 @@ def main(argv=None):
     config = tomllib.loads(CONFIG.read_text())
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="+", help=f"'all' or some of {', '.join(config['modules'])}")
+    parser.add_argument("--every", type=int, default=1,
+                        help="run every N-th mutant only (a systematic sample, for a quick score)")
     args = parser.parse_args(argv)
     modules = list(config["modules"]) if args.modules == ["all"] else args.modules
     unknown = sorted(set(modules) - set(config["modules"]))
@@ -116,13 +146,13 @@ def main(argv=None):
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary = {}
     for module in modules:
-        result = run_module(module, config["modules"][module], config.get("equivalent", {}))
+        result = run_module(module, config["modules"][module], config.get("equivalent", {}), args.every)
         target = RESULTS / f"mutation_{module}.json"
         scratch = target.with_suffix(".json.part")
         scratch.write_text(json.dumps(result, indent=1) + "\n")
         scratch.replace(target)
         summary[module] = {key: result[key] for key in ("mutants", "killed", "survived", "equivalent",
-                                                        "score", "seconds")}
+                                                        "score", "seconds", "sampled")}
         print(json.dumps({module: summary[module]}), flush=True)
     if len(modules) > 1:
         print(json.dumps({"total_seconds": sum(entry["seconds"] for entry in summary.values())}))
