@@ -90,3 +90,54 @@ def test_source_count_rate_subtracts_the_local_sky():
     image = _gaussian_image(30.0, 25.0, shape=(60, 60), sigma=sigma, peak=total / (2 * np.pi * sigma**2), sky=7.0)
     image[0, 0] = np.nan
     assert pointing.source_count_rate(image, (30.0, 25.0)) == pytest.approx(total, rel=0.002)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: pointing.v2v3_offset_to_slit(np.nan, 0.0), "dv2_arcsec"),
+    (lambda: pointing.v2v3_offset_to_slit(0.0, np.inf), "dv3_arcsec"),
+    (lambda: pointing.slit_to_v2v3_offset(np.nan, 0.0), "along_arcsec"),
+    (lambda: pointing.slit_to_v2v3_offset(0.0, np.nan), "across_arcsec"),
+    (lambda: pointing.v2v3_offset_to_pixel(np.nan, 0.0), "dv2_arcsec"),
+    (lambda: pointing.v2v3_offset_to_pixel(0.0, np.nan), "dv3_arcsec"),
+    (lambda: pointing.ta_rate_factor("FAST", np.nan, 1.0), "frame_time_s"),
+    (lambda: pointing.ta_rate_factor("FAST", 1.0, np.nan), "group_time_s"),
+    (lambda: pointing.centroid_source(np.ones((20, 20)), (np.nan, 3)), "guess_xy"),
+    (lambda: pointing.source_count_rate(np.ones((40, 40)), (np.nan, 3)), "xy"),
+])
+def test_bad_numbers_are_named(call, name):
+    with pytest.raises(ValueError, match=rf"^{name} must hold finite numbers"):
+        call()
+
+
+def test_pixel_positions_accept_pixel_quantities():
+    image = _gaussian_image(23.3, 17.6)
+    assert pointing.centroid_source(image, [22, 18] * u.pix) == pytest.approx((23.3, 17.6), abs=0.01)
+    assert pointing.source_count_rate(image, [23.3, 17.6] * u.pix) == pytest.approx(
+        pointing.source_count_rate(image, (23.3, 17.6)), rel=1e-12)
+
+
+def test_centroid_box_fits_exactly_and_images_must_be_2d():
+    """An image exactly one box wide is enough; a cube is refused even when large."""
+    image = _gaussian_image(5.2, 5.4, shape=(11, 11), sky=0.0)
+    assert pointing.centroid_source(image, (5, 5)) == pytest.approx((5.2, 5.4), abs=0.01)
+    with pytest.raises(ValueError, match="2-D"):
+        pointing.centroid_source(np.ones((3, 40, 40)), (20, 20))
+    with pytest.raises(ValueError, match="2-D"):
+        pointing.source_count_rate(np.ones((3, 40, 40)), (20, 20))
+
+
+def test_centroid_near_the_image_edge():
+    """A source 2.6 px from the left edge: the box is moved inside the image, not cut."""
+    image = _gaussian_image(2.6, 20.3)
+    assert pointing.centroid_source(image, (1, 20)) == pytest.approx((2.6, 20.3), abs=0.02)
+
+
+def test_source_count_rate_leaves_out_nan_pixels():
+    """NaN pixels in the aperture and in the sky annulus are left out, not propagated: a NaN
+    in the aperture's wing (0.1% of the flux) changes the sum by about that much."""
+    sigma, total = 1.2, 1000.0
+    image = _gaussian_image(30.0, 25.0, shape=(60, 60), sigma=sigma, peak=total / (2 * np.pi * sigma**2), sky=7.0)
+    image[25, 42] = np.nan   # annulus
+    image[25, 34] = np.nan   # aperture wing, 4 px from the centre
+    rate = pointing.source_count_rate(image, (30.0, 25.0))
+    assert np.isfinite(rate) and rate == pytest.approx(total, rel=0.01)
