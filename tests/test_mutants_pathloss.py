@@ -111,3 +111,25 @@ def test_relative_correction_undoes_the_loss(offset):
     assert np.all(correction >= 1.0)
     if offset == 0.0:
         np.testing.assert_allclose(correction, 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shared", [0.05, 0.10, 0.15])
+def test_shared_offset_sign_ambiguity_is_in_the_stated_error(tmp_path, shared):
+    """Nods sharing their across-slit offset barely shift, so the ratio alone cannot tell +a
+    from -a. Measured on the nominal twin (seeds 21-23): offset_a +0.068 +- 0.082, -0.120 +-
+    0.121, +0.128 +- 0.130" for true +0.05, +0.10, +0.15"; the error used to leave the sign out
+    (0.017" for the second: a 13 sigma miss), it now carries |offset_a| while the relative
+    offset is within 2 sigma of zero. Tolerance: 3 stated sigma."""
+    files = nods.build(tmp_path, seed=21 + int(round(shared / 0.05)) - 1,
+                       across_offsets_arcsec=(shared, shared))
+    fit = pathloss.estimate_offset_from_nods(files["x1d_nod1"], files["x1d_nod2"])
+    assert abs(fit.offset_a - shared) < 3 * fit.offset_a_error, (fit.offset_a, fit.offset_a_error)
+    # |offset_a| itself is measured: the ratio's colour fixes it within the statistical error
+    assert abs(abs(fit.offset_a) - shared) < 0.03
+
+
+def test_different_offsets_keep_a_small_absolute_error(tmp_path):
+    """Nods 0.10" apart shift: no mirror ambiguity, offset_a stays precise (error < 0.03")."""
+    files = nods.build(tmp_path, seed=3, across_offsets_arcsec=(0.05, 0.15))
+    fit = pathloss.estimate_offset_from_nods(files["x1d_nod1"], files["x1d_nod2"])
+    assert fit.offset_a_error < 0.03 and abs(fit.offset_a - 0.05) < 3 * fit.offset_a_error
