@@ -70,6 +70,8 @@ def test_centroid_ignores_masked_and_nan_pixels():
     mask[17, 21] = True
     x, y = pointing.centroid_source(image, (22, 18), mask=mask)
     assert (x, y) == pytest.approx((23.3, 17.6), abs=0.01)
+    # a 0/1 integer mask (as read from a FITS DQ-derived plane) means the same
+    assert pointing.centroid_source(image, (22, 18), mask=mask.astype(np.uint8)) == pytest.approx((x, y), abs=1e-9)
     bx, by = pointing.centroid_source(np.where(np.isnan(image), 0.0, image), (22, 18))
     assert np.hypot(bx - 23.3, by - 17.6) > 0.1
 
