@@ -135,3 +135,33 @@ def test_err_vs_scatter_thresholds(monkeypatch, median, significance, expected):
     finding = diagnosis.check_err_vs_scatter(None)
     assert finding.measured["inflation_factor"][0] == pytest.approx(median, rel=1e-9)
     assert finding.severity == expected
+
+
+def _nod_ratio(median, exceeding):
+    from astropy import units as u
+    from astropy.table import QTable
+
+    table = QTable({"wavelength": [6.0, 8.0] * u.um, "ratio": [median, median], "ratio_error": [0.01, 0.01],
+                    "exceeds": [True, False]})
+    table.meta.update(median_ratio=median, fraction_exceeding=exceeding)
+    return table
+
+
+@pytest.mark.parametrize("median, exceeding, expected", [
+    (1 + diagnosis.NOD_TOLERANCE * (1 - EDGE), 0.9, "ok"),
+    (1 + diagnosis.NOD_TOLERANCE * (1 + EDGE), 0.9, "warning"),
+    (1 - diagnosis.NOD_TOLERANCE * (1 + EDGE), 0.9, "warning"),
+    (1 + diagnosis.PROBLEM_FRACTION * (1 - EDGE), 0.9, "warning"),
+    (1 + diagnosis.PROBLEM_FRACTION * (1 + EDGE), 0.9, "problem"),
+    (1 - diagnosis.PROBLEM_FRACTION * (1 + EDGE), 0.9, "problem"),
+    (1.2, 0.5 * (1 - EDGE), "ok"),       # most bins within the repeatability: no finding
+    (1.2, 0.5 * (1 + EDGE), "problem"),
+])
+def test_nod_disparity_thresholds(monkeypatch, median, exceeding, expected):
+    fit = pathloss.NodOffset(relative=0.1, relative_error=0.01, relative_systematic=0.005, offset_a=0.0,
+                             offset_a_error=0.01, offset_b=0.1, shift_rows=0.3, reduced_chi2=1.0, n_samples=300)
+    monkeypatch.setattr(pathloss, "nod_ratio", lambda *args, **kw: _nod_ratio(median, exceeding))
+    monkeypatch.setattr(pathloss, "estimate_offset_from_nods", lambda *args, **kw: fit)
+    finding = diagnosis.check_nod_disparity(None, None)
+    assert finding.measured["median_ratio"][0] == median
+    assert finding.severity == expected
