@@ -165,3 +165,28 @@ def test_nod_disparity_thresholds(monkeypatch, median, exceeding, expected):
     finding = diagnosis.check_nod_disparity(None, None)
     assert finding.measured["median_ratio"][0] == median
     assert finding.severity == expected
+
+
+@pytest.mark.parametrize("amplitude, significance, expected", [
+    (diagnosis.EMI_THRESHOLD_DN * (1 - EDGE), 100.0, "ok"),
+    (diagnosis.EMI_THRESHOLD_DN * (1 + EDGE), 100.0, "warning"),
+    (2.0, diagnosis.EMI_MIN_SIGNIFICANCE * (1 - EDGE), "ok"),
+    (2.0, diagnosis.EMI_MIN_SIGNIFICANCE * (1 + EDGE), "warning"),
+])
+def test_emi_thresholds(monkeypatch, amplitude, significance, expected):
+    from lrs_helpers import emi
+
+    floor = amplitude / significance
+
+    def measure(ramps, subarray, readpatt, frequency, **kw):
+        value = amplitude if frequency == emi.EMI_FREQUENCIES_HZ["Hz390"] else floor
+        return {"amplitude": value, "phase": 0.0, "peak_to_peak": 2 * value, "phase_grid": np.zeros(2),
+                "folded": np.zeros(2), "waveform": np.zeros(2)}
+
+    monkeypatch.setattr(emi, "measure", measure)
+    model = SimpleNamespace(data=np.zeros((1, 5, 4, 4)), instance={},
+                            meta=SimpleNamespace(subarray=SimpleNamespace(name="SLITLESSPRISM"),
+                                                 exposure=SimpleNamespace(readpatt="FASTR1")))
+    finding = diagnosis.check_emi(model)
+    assert finding.measured["noise_floor"][0] == pytest.approx(floor, rel=1e-9)
+    assert finding.severity == expected
