@@ -118,3 +118,61 @@ def test_mad_needs_two_values_and_is_quiet():
         all_flagged = errors.chi_square(flux, np.full(flux.shape, SIGMA), np.full(flux.shape, errors.DO_NOT_USE))
     assert np.all(np.isnan(sem[:10])) and np.all(np.isfinite(sem[10:]))
     assert np.all(np.isfinite(chi)) and np.all(np.isnan(all_flagged))
+
+
+def test_scale_detrend_on_a_bright_sloped_source():
+    """Spectra g_i x S(lambda) + noise with S from 50 to 150 and gains 0.9-1.1: dividing out
+    each spectrum's smooth throughput leaves noise / g_i, which its errors (also divided) match:
+    factor 1 within 5% (1500 wavelengths x 30 spectra: 1% spread), where a throughput made
+    from the product instead of the ratio gives ~1 / S."""
+    rng = np.random.default_rng(8)
+    wave = np.linspace(5.0, 12.0, 1500)
+    source = 100.0 + 50.0 * np.sin(wave)
+    gains = np.linspace(0.9, 1.1, 30)[:, None]
+    flux = gains * source + rng.normal(0.0, SIGMA, (30, wave.size))
+    result = errors.measure_factor(wave, flux, np.full(flux.shape, SIGMA), detrend="scale", n_boot=300,
+                                   exclude=None)
+    assert np.nanmedian(result.factor) == pytest.approx(1.0, abs=0.05)
+
+
+def test_binned_clips_a_wild_value_in_a_block_far_from_one():
+    """A block of 16 factors 2.00 +- 1% with one at 2.5 (a 25-sigma outlier in log): clipped,
+    the block's factor 2.00; the summary's spread and error follow from the block values."""
+    rng = np.random.default_rng(9)
+    factor = 2.0 * (1 + 0.01 * rng.standard_normal(64))
+    factor[5] = 2.5
+    result = errors.ErrorFactor(wavelength=np.linspace(6, 11, 64), factor=factor,
+                                factor_error=np.full(64, 0.08), scatter=np.ones(64), reported=np.ones(64),
+                                n_spectra=np.full(64, 50), method="bootstrap")
+    blocks = result.binned(16)
+    assert blocks.clipped.tolist() == [1, 0, 0, 0]
+    np.testing.assert_allclose(blocks.factor, 2.0, atol=0.02)
+    np.testing.assert_allclose(blocks.error, 0.08 / np.sqrt([15, 16, 16, 16]), rtol=1e-12)
+    value, error, spread = result.summary((5.0, 12.0))
+    assert value == pytest.approx(np.median(blocks.factor), rel=1e-12)
+    # error: sqrt(pi / 2) x quadrature sum of the block errors / number of blocks
+    assert error == pytest.approx(np.sqrt(np.pi / 2) * np.sqrt(np.sum(blocks.error**2)) / 4, rel=1e-12)
+    assert spread == pytest.approx(1.4826 * np.median(np.abs(blocks.factor - np.median(blocks.factor))), rel=1e-4)
+    assert spread < 0.02
+
+
+@pytest.mark.parametrize("nints, expected", [(11, []), (12, [0]), (40, [0])])
+def test_settling_needs_a_reference_and_is_found(nints, expected):
+    """The first integration 2.6% low in white light (as on an archived SLITLESSPRISM series):
+    found once reference + 2 = 12 integrations exist, never with fewer."""
+    flux = _white(nints, 200, seed=nints, sigma=0.5)
+    flux[0] *= 0.974
+    assert errors.find_settling(flux).tolist() == expected
+
+
+def test_white_light_honours_dq():
+    """A DO_NOT_USE value 1000x too high is replaced by its wavelength's median."""
+    flux = _white(5, 100, seed=4)
+    dq = np.zeros(flux.shape, np.uint32)
+    flux[2, 10] *= 1000
+    dq[2, 10] = errors.DO_NOT_USE
+    light = errors.white_light(flux, dq)
+    expected = flux.sum(axis=1)
+    expected[2] += np.median(np.delete(flux[:, 10], 2)) - flux[2, 10]
+    assert light[2] == pytest.approx(expected[2], rel=0.01)
+    assert errors.white_light(flux)[2] > 10 * light[2]
