@@ -167,7 +167,7 @@ def test_settling_needs_a_reference_and_is_found(nints, expected):
 
 def test_white_light_honours_dq():
     """A DO_NOT_USE value 1000x too high is replaced by its wavelength's median."""
-    flux = _white(5, 100, seed=4)
+    flux = _white(5, 100, seed=4) * np.linspace(1.0, 5.0, 100)  # each wavelength its own level
     dq = np.zeros(flux.shape, np.uint32)
     flux[2, 10] *= 1000
     dq[2, 10] = errors.DO_NOT_USE
@@ -175,4 +175,41 @@ def test_white_light_honours_dq():
     expected = flux.sum(axis=1)
     expected[2] += np.median(np.delete(flux[:, 10], 2)) - flux[2, 10]
     assert light[2] == pytest.approx(expected[2], rel=0.01)
-    assert errors.white_light(flux)[2] > 10 * light[2]
+    assert errors.white_light(flux)[2] > 2 * light[2]
+
+
+def test_unflagged_nan_and_unusable_errors_are_left_out():
+    """A NaN flux without a DQ flag, and a value whose reported error is 0 or NaN, are left out
+    (not counted as usable): the scatter stays finite and chi-square stays 1 (2% spread)."""
+    flux = _white(3, 5000, seed=12)
+    flux[1, :50] = np.nan
+    error = np.full(flux.shape, SIGMA)
+    error[0, 100:150] = 0.0
+    error[2, 200:250] = np.nan
+    flux[0, 100:150] += 100 * SIGMA
+    assert np.all(np.isfinite(errors.empirical_scatter(flux)))
+    np.testing.assert_allclose(errors.chi_square(flux, error), 1.0, atol=0.06)
+
+
+def test_exclude_takes_negative_indices_and_names_the_range():
+    flux = _white(20, 50, seed=13)
+    error = np.full(flux.shape, SIGMA)
+    wave = np.linspace(5, 12, 50)
+    result = errors.measure_factor(wave, flux, error, exclude=[-20], n_boot=50)
+    assert result.excluded == (0,)
+    np.testing.assert_allclose(result.scatter, errors.empirical_scatter(flux[1:], n_boot=50), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"outside 0-19: \[20\]"):
+        errors.measure_factor(wave, flux, error, exclude=[20])
+    with pytest.raises(ValueError, match="exclude must be 'settling', None or a sequence"):
+        errors.measure_factor(wave, flux, error, exclude="first")
+
+
+def test_adjacent_does_not_leave_out_settling_integrations():
+    """'adjacent' works along wavelength on the mean spectrum: no integration is left out even
+    when the first sits apart in white light (bootstrap leaves it out)."""
+    flux = _white(40, 200, seed=14, sigma=0.5)
+    flux[0] *= 0.9
+    error = np.full(flux.shape, 0.5)
+    wave = np.linspace(5, 12, 200)
+    assert errors.measure_factor(wave, flux, error, method="adjacent").excluded == ()
+    assert errors.measure_factor(wave, flux, error, n_boot=50).excluded == (0,)
