@@ -90,10 +90,16 @@ def _sampled(work, source, names, every):
     return chosen[::every], len(chosen)
 
 
-def run_module(module, scope, equivalent, every=1):
-    work, tests = _workdir(module, scope)
+def run_module(module, scope, equivalent, every=1, rerun=True):
     prefix = scope["source"].removesuffix(".py").replace("/", ".")
     names = [_mutant_glob(prefix, function) for function in scope["functions"]]
+    if not rerun:  # results of the last run, with the equivalents listed now
+        previous = json.loads((RESULTS / f"mutation_{module}.json").read_text())
+        work, tests = CACHE.parent / "mutation" / module, previous["tests"]
+        run = previous.get("run", names)
+        return _results(module, scope, equivalent, work, tests, run, previous["seconds"],
+                        previous.get("sampled", "all"), run)
+    work, tests = _workdir(module, scope)
     start = time.monotonic()
     in_scope = None
     if every > 1:
@@ -103,10 +109,16 @@ def run_module(module, scope, equivalent, every=1):
         names, in_scope = _sampled(work, scope["source"], names, every)
     _mutmut(work, "run", "--max-children", "1", *names)
     seconds = time.monotonic() - start
+    sampled = f"every {every}th of {in_scope} mutants in scope" if every > 1 else "all"
+    return _results(module, scope, equivalent, work, tests, names, round(seconds), sampled, names)
+
+
+def _results(module, scope, equivalent, work, tests, names, seconds, sampled, run):
     statuses = {}
     for line in _mutmut(work, "results", "--all", "true").splitlines():
         match = _RESULT_LINE.match(line)
-        if match and _matches(match["name"], names):
+        # mutants outside a sample are "not checked": not counted
+        if match and _matches(match["name"], names) and match["status"].strip() != "not checked":
             statuses[match["name"]] = match["status"].strip()
     killed = sorted(name for name, status in statuses.items() if status in ("killed", "timeout"))
     equivalent_here = sorted(name for name in statuses if name in equivalent)
@@ -123,12 +135,12 @@ def run_module(module, scope, equivalent, every=1):
     return {
         "module": module, "tool": f"mutmut {metadata.version('mutmut')}", "source": scope["source"],
         "tests": tests, "functions": scope["functions"], "workers": 1,
-        "seconds": round(seconds), "mutants": len(statuses),
-        "sampled": f"every {every}th of {in_scope} mutants in scope" if every > 1 else "all",
+        "seconds": seconds, "mutants": len(statuses), "sampled": sampled,
         "killed": len(killed), "survived": len(survived), "equivalent": len(equivalent_here),
         "score": round(len(killed) / counted, 3) if counted else None,
         "survivors": [described(name) for name in survived],
         "equivalents": [described(name, equivalent[name]) for name in equivalent_here],
+        "run": run,
     }
 
 
@@ -136,6 +148,8 @@ def main(argv=None):
     config = tomllib.loads(CONFIG.read_text())
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="+", help=f"'all' or some of {', '.join(config['modules'])}")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the JSON from the last run's results (after listing equivalents)")
     parser.add_argument("--every", type=int, default=1,
                         help="run every N-th mutant only (a systematic sample, for a quick score)")
     args = parser.parse_args(argv)
@@ -146,7 +160,8 @@ def main(argv=None):
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary = {}
     for module in modules:
-        result = run_module(module, config["modules"][module], config.get("equivalent", {}), args.every)
+        result = run_module(module, config["modules"][module], config.get("equivalent", {}), args.every,
+                            rerun=not args.report_only)
         target = RESULTS / f"mutation_{module}.json"
         scratch = target.with_suffix(".json.part")
         scratch.write_text(json.dumps(result, indent=1) + "\n")
