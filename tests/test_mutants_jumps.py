@@ -105,3 +105,43 @@ def test_time_outliers_threshold_just_inside_and_outside(nsigma):
     assert flagged[2, 0, 0] and flagged.sum() == 1
     if nsigma == 5.0:
         np.testing.assert_array_equal(jumps.time_outliers(data, err), flagged)  # the default is 5
+
+
+def test_detect_jumps_ignores_groups_flagged_in_groupdq():
+    """A 50-sigma step into groups flagged SATURATED (or DO_NOT_USE) is not a jump: jwst's jump
+    step skips such groups; without the flags it is found."""
+    ramps = _ramps_with_jumps(10, 20.0, [50.0, 50.0, 3.0])
+    groupdq = np.zeros(ramps.shape, np.uint8)
+    groupdq[0, 5:, 0, 0] = jumps.SATURATED
+    groupdq[0, 5:, 0, 1] = jumps.DO_NOT_USE
+    assert jumps.detect_jumps(ramps, 5.0, 20.0)[0, 5, 0, :2].all()
+    flagged = jumps.detect_jumps(ramps, 5.0, 20.0, groupdq=groupdq)
+    assert not flagged[0, :, 0, :2].any()
+    np.testing.assert_array_equal(groupdq[0, 5:, 0, 0], jumps.SATURATED)  # input left alone
+
+
+def test_sweep_counts_flags_on_and_off_the_trace_and_known_jumps():
+    """Each row of the sweep is what detect_jumps flags at that threshold: known jumps found,
+    flags on the trace and off it (a known jump's own pixel and neighbours excluded)."""
+    steps = np.arange(2.0, 9.0, 0.25)
+    ramps = _ramps_with_jumps(10, 20.0, steps)
+    trace = np.zeros(ramps.shape[2:], bool)
+    trace[:, :10] = True
+    known = [(0, 5, 0, column) for column in np.flatnonzero(steps >= 6.0)]
+    table = jumps.sweep_thresholds(ramps, 5.0, 20.0, [4.0, 6.0], trace_mask=trace, known_jumps=known)
+    assert table.colnames == ["threshold", "trace_flags", "other_flags", "trace_pixels", "known_found",
+                              "known_total", "known_fraction"]
+    for row, threshold in zip(table, (4.0, 6.0)):
+        flags = jumps.detect_jumps(ramps, 5.0, 20.0, rejection_threshold=threshold)
+        found = sum(bool(flags[k]) for k in known)
+        assert (row["threshold"], row["known_found"], row["known_total"]) == (threshold, found, len(known))
+        assert row["known_fraction"] == pytest.approx(found / len(known))
+        # flags away from the known jumps and their 4 neighbours
+        free = flags.copy()
+        for i, g, y, x in known:
+            free[i, g, max(y - 1, 0):y + 2, x] = False
+            free[i, g, y, max(x - 1, 0):x + 2] = False
+        assert row["trace_flags"] == int(free[..., trace].sum())
+        assert row["other_flags"] == int(free[..., ~trace].sum())
+        assert row["trace_pixels"] == int(free[..., trace].any(axis=(0, 1)).sum())
+    assert table["known_found"][0] >= table["known_found"][1] > 0
