@@ -90,7 +90,7 @@ def _sampled(work, source, names, every):
     return chosen[::every], len(chosen)
 
 
-def run_module(module, scope, equivalent, every=1, rerun=True):
+def run_module(module, scope, equivalent, every=1, rerun=True, notes=None):
     prefix = scope["source"].removesuffix(".py").replace("/", ".")
     names = [_mutant_glob(prefix, function) for function in scope["functions"]]
     if not rerun:  # results of the last run, with the equivalents listed now
@@ -98,7 +98,7 @@ def run_module(module, scope, equivalent, every=1, rerun=True):
         work, tests = CACHE.parent / "mutation" / module, previous["tests"]
         run = previous.get("run", names)
         return _results(module, scope, equivalent, work, tests, run, previous["seconds"],
-                        previous.get("sampled", "all"), run)
+                        previous.get("sampled", "all"), run, notes)
     work, tests = _workdir(module, scope)
     start = time.monotonic()
     in_scope = None
@@ -110,10 +110,15 @@ def run_module(module, scope, equivalent, every=1, rerun=True):
     _mutmut(work, "run", "--max-children", "1", *names)
     seconds = time.monotonic() - start
     sampled = f"every {every}th of {in_scope} mutants in scope" if every > 1 else "all"
-    return _results(module, scope, equivalent, work, tests, names, round(seconds), sampled, names)
+    return _results(module, scope, equivalent, work, tests, names, round(seconds), sampled, names, notes)
 
 
-def _results(module, scope, equivalent, work, tests, names, seconds, sampled, run):
+def _note(name, notes):
+    """The first note whose glob matches a survivor's name (why it is left, or what now kills it)."""
+    return next((note for glob, note in notes.items() if _matches(name, [glob])), None)
+
+
+def _results(module, scope, equivalent, work, tests, names, seconds, sampled, run, notes=None):
     statuses = {}
     for line in _mutmut(work, "results", "--all", "true").splitlines():
         match = _RESULT_LINE.match(line)
@@ -138,7 +143,7 @@ def _results(module, scope, equivalent, work, tests, names, seconds, sampled, ru
         "seconds": seconds, "mutants": len(statuses), "sampled": sampled,
         "killed": len(killed), "survived": len(survived), "equivalent": len(equivalent_here),
         "score": round(len(killed) / counted, 3) if counted else None,
-        "survivors": [described(name) for name in survived],
+        "survivors": [described(name, _note(name, notes or {})) for name in survived],
         "equivalents": [described(name, equivalent[name]) for name in equivalent_here],
         "run": run,
     }
@@ -161,7 +166,7 @@ def main(argv=None):
     summary = {}
     for module in modules:
         result = run_module(module, config["modules"][module], config.get("equivalent", {}), args.every,
-                            rerun=not args.report_only)
+                            rerun=not args.report_only, notes=config.get("survivor_notes", {}))
         target = RESULTS / f"mutation_{module}.json"
         scratch = target.with_suffix(".json.part")
         scratch.write_text(json.dumps(result, indent=1) + "\n")
