@@ -133,3 +133,15 @@ def test_different_offsets_keep_a_small_absolute_error(tmp_path):
     files = nods.build(tmp_path, seed=3, across_offsets_arcsec=(0.05, 0.15))
     fit = pathloss.estimate_offset_from_nods(files["x1d_nod1"], files["x1d_nod2"])
     assert fit.offset_a_error < 0.03 and abs(fit.offset_a - 0.05) < 3 * fit.offset_a_error
+
+
+def test_flux_ratio_takes_single_row_bins():
+    """bin_rows=1 (no binning) is allowed: one bin per usable sample; 0 is refused."""
+    wave = np.linspace(5.0, 13.0, 100)
+    flux = np.full(100, 50.0)
+    table = pathloss.flux_ratio(wave, flux, np.ones(100), 0.8 * flux, np.ones(100), bin_rows=1,
+                                wavelength_range_um=(4.9, 13.1))
+    assert len(table) == 100
+    np.testing.assert_allclose(table["ratio"], 0.8)
+    with pytest.raises(ValueError, match="bin_rows"):
+        pathloss.flux_ratio(wave, flux, np.ones(100), flux, np.ones(100), bin_rows=0)
