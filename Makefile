@@ -15,7 +15,7 @@ LAB_DIR ?= notebooks
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 HTML_DIR ?= build/html
 
-.PHONY: lab test test-newest lock sample notebooks html bench install system-deps clean
+.PHONY: lab test test-newest lock sample notebooks html bench mutate install system-deps clean
 
 # One pip command per extra (lab, docs, test), so the resolver sees every range at once
 # (jwst 3.0 needs asdf<6); each extra is installed once and again when pyproject or the lock change.
@@ -83,6 +83,15 @@ bench: sample
 		echo "== $$script"; \
 		$(BIN)/python $$script | tee benchmarks/results/$$(basename $$script .py).json || exit 1; \
 	done
+
+# Mutation testing of the core modules (slow; not part of `make test`): MODULE=emi for one module,
+# default all (scope in benchmarks/mutation.toml, results in benchmarks/results/mutation_*.json);
+# EVERY=3 runs every third mutant only (a quicker, sampled score).
+MODULE ?= all
+EVERY ?= 1
+mutate: sample
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(LOCK) -e ".[test,mutate]"
+	$(BIN)/python benchmarks/mutate.py --every $(EVERY) $(MODULE)
 
 clean:
 	rm -rf $(VENV) $(NEWEST_VENV) .cache

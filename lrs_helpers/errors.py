@@ -146,8 +146,24 @@ def _median_residuals(values, window):
     """Each integration minus the median of its ``window - 1`` neighbours, in noise units of one.
 
     The neighbours' median has its own noise, var(residual) = sigma^2 (1 + var(median)), divided
-    out per count of finite neighbours. Windows are shifted, not cut, at the ends.
+    out per count of finite neighbours. Windows are shifted, not cut, at the ends. Residuals
+    that share neighbours are anti-correlated, which widens their scatter about their own mean
+    (by 54% in variance for 3 integrations, 21% for 6, 4% for 20, 0.2% for 200): that is divided
+    out too (:func:`_residual_spread`), so their scatter estimates sigma at any count.
     """
+    return _raw_median_residuals(values, window) / math.sqrt(_residual_spread(values.shape[0], window))
+
+
+@functools.lru_cache(maxsize=None)
+def _residual_spread(nints, window):
+    """Mean sample variance (ddof 1, over integrations) of the median residuals of unit white
+    noise, by a seeded simulation (precision ~0.4%)."""
+    columns = max(2000, 200_000 // nints)
+    draws = np.random.default_rng(54321).normal(size=(nints, columns))
+    return float(np.mean(np.var(_raw_median_residuals(draws, window), axis=0, ddof=1)))
+
+
+def _raw_median_residuals(values, window):
     nints = values.shape[0]
     half = int(min(window, nints if nints % 2 else nints - 1)) // 2
     scales = np.array([np.nan] + [math.sqrt(1.0 + _median_variance(n)) for n in range(1, 2 * half + 1)])

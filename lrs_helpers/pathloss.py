@@ -502,7 +502,10 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
         the slit-geometry floor :data:`SLIT_GEOMETRY_UNCERTAINTY_ARCSEC`, are added to
         ``relative_error`` as a systematic; so is half the distance to the mirror solution
         ``(-offset_a, -relative)`` when it fits within 2 sigma (nods sharing their offset barely
-        shift, and the ratio alone cannot tell the sign).
+        shift, and the ratio alone cannot tell the sign). ``offset_a_error`` carries
+        ``|offset_a|`` as well whenever the sign of the relative offset is not established (within
+        2 sigma of zero, or the mirror solution fits): the sign of the absolute position is then
+        unknown.
     """
     wave, fa, ea, fb, eb = _sorted_usable(wavelength_um, flux_a, error_a, flux_b, error_b,
                                           wavelength_range_um, 20)
@@ -558,11 +561,17 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
     systematic = float(np.sqrt((abs(variants[0].x[1] - relative) / 2.0) ** 2
                                + (abs(variants[2].x[1] - variants[1].x[1]) / 2.0) ** 2
                                + SLIT_GEOMETRY_UNCERTAINTY_ARCSEC**2 + ambiguity**2))
-    systematic_a = float(np.hypot(abs(variants[0].x[0] - offset_a) / 2.0,
-                                  abs(variants[2].x[0] - variants[1].x[0]) / 2.0))
+    relative_error = float(np.sqrt(covariance[1, 1] + systematic**2))
+    # The ratio fixes the sign of offset_a x relative, the shift that of relative: while the
+    # relative offset is within 2 sigma of zero (nods sharing their offset), the sign of the
+    # absolute position is unknown, and half the distance to the mirror position, |offset_a|,
+    # is part of its error.
+    ambiguity_a = abs(offset_a) if (ambiguity > 0 or abs(relative) < 2.0 * relative_error) else 0.0
+    systematic_a = float(np.sqrt((abs(variants[0].x[0] - offset_a) / 2.0) ** 2
+                                 + (abs(variants[2].x[0] - variants[1].x[0]) / 2.0) ** 2 + ambiguity_a**2))
     return NodOffset(
         relative=relative,
-        relative_error=float(np.sqrt(covariance[1, 1] + systematic**2)),
+        relative_error=relative_error,
         relative_systematic=systematic,
         offset_a=offset_a,
         offset_a_error=float(np.sqrt(covariance[0, 0] + systematic_a**2)),

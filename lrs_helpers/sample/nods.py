@@ -88,8 +88,10 @@ def _slit_centre_line(polygon, along):
     return float(np.mean(edge))
 
 
-def _transmitted_profiles(wavelengths, along, across, polygon):
+def _transmitted_profiles(wavelengths, along, across, polygon, psf_scale=1.0):
     """For each wavelength, the PSF light passing the slit, as a profile across the slit.
+
+    ``psf_scale`` multiplies the PSF width (a sky PSF unlike the nominal one).
 
     Returns
     -------
@@ -103,7 +105,7 @@ def _transmitted_profiles(wavelengths, along, across, polygon):
     inside = polygon.contains_points(np.column_stack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
     profiles = []
     for wavelength in wavelengths:
-        sigma = float(_slit_sigma_arcsec(wavelength))
+        sigma = float(_slit_sigma_arcsec(wavelength)) * psf_scale
         # Integrate the Gaussian exactly over each cell (product of 1-D cell integrals), then
         # keep the cells inside the slit polygon.
         def cell(coords, centre):
@@ -134,11 +136,11 @@ def _true_spectrum_jy(wavelength_um):
     return continuum * (silicate * (1.0 + bands) + lines)
 
 
-def _observe(across, along, rows, fine_rows, fine_wave, polygon, rows_per_arcsec):
+def _observe(across, along, rows, fine_rows, fine_wave, polygon, rows_per_arcsec, psf_scale=1.0):
     """Light per detector row for one nod (Jy x um, before the pipeline's flux calibration), and
     the slit throughput at the wavelength nodes it was computed on."""
     nodes = np.linspace(4.0, 15.0, 45)
-    grid, profiles = _transmitted_profiles(nodes, along, across, polygon)
+    grid, profiles = _transmitted_profiles(nodes, along, across, polygon, psf_scale)
     throughput_nodes = profiles.sum(axis=1)
     cdf_nodes = np.cumsum(profiles, axis=1)
     edges_arcsec = grid + _GRID_STEP / 2
@@ -174,7 +176,7 @@ def _spec_table_dtype(spectrum):
     return np.dtype([(column["name"], np.dtype(column["datatype"])) for column in columns])
 
 
-def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC):
+def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC, psf_scale=1.0):
     """Write the two nods' x1d products and the truth.
 
     Parameters
@@ -185,6 +187,10 @@ def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC):
         Random seed of the noise.
     across_offsets_arcsec : (float, float)
         Source position across the slit at nod 1 and nod 2, arcsec.
+    psf_scale : float
+        Width of the sky's PSF / the nominal one (1: the default twin). The pipeline's centred
+        pathloss stays that of the nominal PSF, as a reference file made before the observation
+        would: a twin for checking the helpers against a PSF they do not model.
 
     Returns
     -------
@@ -221,7 +227,7 @@ def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC):
     for nod, across in zip((1, 2), across_offsets_arcsec):
         along = instrument.NOD_OFFSETS_ARCSEC[nod - 1]
         signal, nodes, throughput_nodes = _observe(across, along, rows, fine_rows, fine_wave,
-                                                      polygon, rows_per_arcsec)
+                                                      polygon, rows_per_arcsec, psf_scale)
         flux = signal / (dispersion_rows * centred_throughput)
         error = np.abs(flux) / snr
         noisy = flux + rng.normal(0.0, error)
@@ -290,6 +296,7 @@ def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC):
         "rows_per_arcsec_across": rows_per_arcsec,
         "psf_model": "2-D Gaussian, sigma = diffraction (1.029 lambda/D FWHM, D=6.5 m) + blur from "
                      "the measured trace width at 7-14 um; integrated over the pysiaf MIRIM_SLIT polygon",
+        "psf_scale": float(psf_scale),
         "emission_lines_um": [line for line, _ in _LINES],
         "snr_at_median_rate": _SNR_AT_MEDIAN_RATE,
         "seed": seed,

@@ -1,0 +1,215 @@
+"""lrs_helpers.errors against analytic truths (no twin): small-sample statistics, calibrated errors.
+
+The error_tso twin tests (tests/test_errors.py) all use 200 spectra, where n / (n - 1) is 0.5%;
+here white noise of known sigma, drawn in the test, sets the truth: a nod pair (n = 2, where the
+correction is a factor 2), a few spectra, and pull tests of the reported factor uncertainty.
+"""
+
+import numpy as np
+import pytest
+
+from lrs_helpers import errors
+
+SIGMA = 3.0
+
+
+def _white(nspec, nwave, seed, sigma=SIGMA, level=100.0):
+    rng = np.random.default_rng(seed)
+    return level + rng.normal(0.0, sigma, (nspec, nwave))
+
+
+@pytest.mark.parametrize("nspec", [2, 3])
+def test_chi_square_of_a_nod_pair_is_one_with_right_errors(nspec):
+    """Reduced chi-square about the mean of n spectra: E = 1 only with the n / (n - 1) factor.
+
+    Without it a nod pair gives 0.5 and three spectra 0.67 (the effect, >= 33%); 20000
+    wavelengths put each value within sqrt(2 / 20000) = 1% of its expectation: tolerance 5%.
+    """
+    flux = _white(nspec, 20000, seed=nspec)
+    chi = errors.chi_square(flux, np.full(flux.shape, SIGMA))
+    np.testing.assert_allclose(chi, 1.0, atol=0.05)
+    # errors 1.5x too small show as chi-square 2.25 (the symptom the notebook points to)
+    np.testing.assert_allclose(errors.chi_square(flux, np.full(flux.shape, SIGMA / 1.5)), 2.25, rtol=0.05)
+
+
+def test_chi_square_ignores_flagged_values_and_single_survivors():
+    """A DO_NOT_USE value (off by 1000 sigma) is left out; a wavelength left with one value
+    carries no information about the scatter and is dropped (its term would be 0 / 0)."""
+    flux = _white(2, 5000, seed=7)
+    dq = np.zeros(flux.shape, np.uint32)
+    flux[0, :100] += 1000 * SIGMA
+    dq[0, :100] = errors.DO_NOT_USE
+    chi = errors.chi_square(flux, np.full(flux.shape, SIGMA), dq)
+    np.testing.assert_allclose(chi, 1.0, atol=0.08)   # sqrt(2 / 4900) = 2% spread; effect 1e6
+    assert np.all(np.isnan(errors.chi_square(flux[:1], np.full((1, 5000), SIGMA))))
+
+
+@pytest.mark.parametrize("method, nspec, tolerance", [
+    ("bootstrap", 5, 0.04),   # n/(n-1) = 1.25 in variance: effect 25%, 4000 wavelengths: 1.5% spread
+    ("bootstrap", 2, 0.06),   # a nod pair: effect 100% in variance, 2.5% spread
+    ("mad", 200, 0.03),       # MAD -> sigma 1.4826; 0.4% spread
+])
+def test_scatter_of_the_mean_matches_sigma_over_sqrt_n(method, nspec, tolerance):
+    """Mean variance of the mean spectrum, sigma^2 / n, from white noise of known sigma."""
+    flux = _white(nspec, 4000, seed=nspec)
+    sem = errors.empirical_scatter(flux, method=method, n_boot=400)
+    assert np.mean(sem**2) * nspec / SIGMA**2 == pytest.approx(1.0, abs=tolerance)
+
+
+def test_adjacent_scatter_of_a_single_spectrum_matches_sigma():
+    """Second differences of white noise have variance 1.5 sigma^2: the 'adjacent' sigma is sigma.
+
+    Measured over 20 seeds of 20000 wavelengths: 0.990 +- 0.008 (the running 31-wide MAD of
+    correlated differences is 1% low); tolerance 3%, against 22% for a missing sqrt(1.5).
+    """
+    sem = errors.empirical_scatter(_white(1, 20000, seed=11)[0], method="adjacent")
+    assert np.nanmedian(sem) / SIGMA == pytest.approx(1.0, abs=0.03)
+
+
+@pytest.mark.parametrize("method, detrend", [("bootstrap", None), ("bootstrap", "median"),
+                                             ("mad", None), ("mad", "median"), ("adjacent", None)])
+def test_factor_error_is_calibrated_by_pulls(method, detrend):
+    """Pull test: (factor - true) / factor_error over 3000 independent wavelengths has unit spread.
+
+    The true factor is 1.5 (errors reported 1.5x too small). The spread of the pulls is known
+    to 1.3% (3000 values); tolerance 10%: the detrend inflation (x1.2) or a MAD / adjacent spread
+    constant off by 20% fails it.
+    """
+    nspec = 1 if method == "adjacent" else 40
+    flux = _white(nspec, 3000, seed=sum(map(ord, f"{method}{detrend}")))
+    reported = np.full(flux.shape, SIGMA / 1.5)
+    if method == "adjacent":
+        flux, reported = flux[0], reported[0]
+    result = errors.measure_factor(np.linspace(5, 12, 3000), flux, reported, method=method,
+                                   detrend=detrend, n_boot=300, exclude=None)
+    pulls = (result.factor - 1.5) / result.factor_error
+    pulls = pulls[np.isfinite(pulls)]
+    assert pulls.size > 2900
+    spread = 1.4826 * np.median(np.abs(pulls - np.median(pulls)))
+    assert spread == pytest.approx(1.0, abs=0.10), f"pull spread {spread:.2f}"
+
+
+@pytest.mark.parametrize("nspec", [3, 4, 6, 10, 50])
+def test_median_detrend_keeps_the_scatter_at_few_spectra(nspec):
+    """White noise (no trend): the detrended bootstrap scatter of the mean is sigma / sqrt(n).
+
+    The residuals about a running median share neighbours and are anti-correlated; before that
+    was divided out the variance came out 1.54 / 1.30 / 1.21 / 1.08 / 0.99 x the truth at 3 / 4 /
+    6 / 10 / 50 spectra; now 1.03 / 1.02 / 1.05 / 1.00 / 0.98 (3 seeds x 3000 wavelengths).
+    Tolerance 8% (the spread of one 3000-wavelength draw is ~3%, the residual bias up to 5%).
+    """
+    flux = _white(nspec, 3000, seed=nspec + 100)
+    sem = errors.empirical_scatter(flux, method="bootstrap", detrend="median", n_boot=300)
+    assert np.mean(sem**2) * nspec / SIGMA**2 == pytest.approx(1.0, abs=0.08)
+
+
+def test_mad_needs_two_values_and_is_quiet():
+    """Two usable spectra give a finite MAD scatter, one gives NaN, without numpy warnings (the
+    notebooks show none); chi-square of a column left with one value is NaN, quietly too."""
+    import warnings
+
+    flux = _white(2, 50, seed=5)
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[0, :10] = errors.DO_NOT_USE
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sem = errors.empirical_scatter(flux, dq, method="mad")
+        chi = errors.chi_square(flux, np.full(flux.shape, SIGMA), dq)
+        all_flagged = errors.chi_square(flux, np.full(flux.shape, SIGMA), np.full(flux.shape, errors.DO_NOT_USE))
+    assert np.all(np.isnan(sem[:10])) and np.all(np.isfinite(sem[10:]))
+    assert np.all(np.isfinite(chi)) and np.all(np.isnan(all_flagged))
+
+
+def test_scale_detrend_on_a_bright_sloped_source():
+    """Spectra g_i x S(lambda) + noise with S from 50 to 150 and gains 0.9-1.1: dividing out
+    each spectrum's smooth throughput leaves noise / g_i, which its errors (also divided) match:
+    factor 1 within 5% (1500 wavelengths x 30 spectra: 1% spread), where a throughput made
+    from the product instead of the ratio gives ~1 / S."""
+    rng = np.random.default_rng(8)
+    wave = np.linspace(5.0, 12.0, 1500)
+    source = 100.0 + 50.0 * np.sin(wave)
+    gains = np.linspace(0.9, 1.1, 30)[:, None]
+    flux = gains * source + rng.normal(0.0, SIGMA, (30, wave.size))
+    result = errors.measure_factor(wave, flux, np.full(flux.shape, SIGMA), detrend="scale", n_boot=300,
+                                   exclude=None)
+    assert np.nanmedian(result.factor) == pytest.approx(1.0, abs=0.05)
+
+
+def test_binned_clips_a_wild_value_in_a_block_far_from_one():
+    """A block of 16 factors 2.00 +- 1% with one at 2.5 (a 25-sigma outlier in log): clipped,
+    the block's factor 2.00; the summary's spread and error follow from the block values."""
+    rng = np.random.default_rng(9)
+    factor = 2.0 * (1 + 0.01 * rng.standard_normal(64))
+    factor[5] = 2.5
+    result = errors.ErrorFactor(wavelength=np.linspace(6, 11, 64), factor=factor,
+                                factor_error=np.full(64, 0.08), scatter=np.ones(64), reported=np.ones(64),
+                                n_spectra=np.full(64, 50), method="bootstrap")
+    blocks = result.binned(16)
+    assert blocks.clipped.tolist() == [1, 0, 0, 0]
+    np.testing.assert_allclose(blocks.factor, 2.0, atol=0.02)
+    np.testing.assert_allclose(blocks.error, 0.08 / np.sqrt([15, 16, 16, 16]), rtol=1e-12)
+    value, error, spread = result.summary((5.0, 12.0))
+    assert value == pytest.approx(np.median(blocks.factor), rel=1e-12)
+    # error: sqrt(pi / 2) x quadrature sum of the block errors / number of blocks
+    assert error == pytest.approx(np.sqrt(np.pi / 2) * np.sqrt(np.sum(blocks.error**2)) / 4, rel=1e-12)
+    assert spread == pytest.approx(1.4826 * np.median(np.abs(blocks.factor - np.median(blocks.factor))), rel=1e-4)
+    assert spread < 0.02
+
+
+@pytest.mark.parametrize("nints, expected", [(11, []), (12, [0]), (40, [0])])
+def test_settling_needs_a_reference_and_is_found(nints, expected):
+    """The first integration 2.6% low in white light (as on an archived SLITLESSPRISM series):
+    found once reference + 2 = 12 integrations exist, never with fewer."""
+    flux = _white(nints, 200, seed=nints, sigma=0.5)
+    flux[0] *= 0.974
+    assert errors.find_settling(flux).tolist() == expected
+
+
+def test_white_light_honours_dq():
+    """A DO_NOT_USE value 1000x too high is replaced by its wavelength's median."""
+    flux = _white(5, 100, seed=4) * np.linspace(1.0, 5.0, 100)  # each wavelength its own level
+    dq = np.zeros(flux.shape, np.uint32)
+    flux[2, 10] *= 1000
+    dq[2, 10] = errors.DO_NOT_USE
+    light = errors.white_light(flux, dq)
+    expected = flux.sum(axis=1)
+    expected[2] += np.median(np.delete(flux[:, 10], 2)) - flux[2, 10]
+    assert light[2] == pytest.approx(expected[2], rel=0.01)
+    assert errors.white_light(flux)[2] > 2 * light[2]
+
+
+def test_unflagged_nan_and_unusable_errors_are_left_out():
+    """A NaN flux without a DQ flag, and a value whose reported error is 0 or NaN, are left out
+    (not counted as usable): the scatter stays finite and chi-square stays 1 (2% spread)."""
+    flux = _white(3, 5000, seed=12)
+    flux[1, :50] = np.nan
+    error = np.full(flux.shape, SIGMA)
+    error[0, 100:150] = 0.0
+    error[2, 200:250] = np.nan
+    flux[0, 100:150] += 100 * SIGMA
+    assert np.all(np.isfinite(errors.empirical_scatter(flux)))
+    np.testing.assert_allclose(errors.chi_square(flux, error), 1.0, atol=0.06)
+
+
+def test_exclude_takes_negative_indices_and_names_the_range():
+    flux = _white(20, 50, seed=13)
+    error = np.full(flux.shape, SIGMA)
+    wave = np.linspace(5, 12, 50)
+    result = errors.measure_factor(wave, flux, error, exclude=[-20], n_boot=50)
+    assert result.excluded == (0,)
+    np.testing.assert_allclose(result.scatter, errors.empirical_scatter(flux[1:], n_boot=50), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"outside 0-19: \[20\]"):
+        errors.measure_factor(wave, flux, error, exclude=[20])
+    with pytest.raises(ValueError, match="exclude must be 'settling', None or a sequence"):
+        errors.measure_factor(wave, flux, error, exclude="first")
+
+
+def test_adjacent_does_not_leave_out_settling_integrations():
+    """'adjacent' works along wavelength on the mean spectrum: no integration is left out even
+    when the first sits apart in white light (bootstrap leaves it out)."""
+    flux = _white(40, 200, seed=14, sigma=0.5)
+    flux[0] *= 0.9
+    error = np.full(flux.shape, 0.5)
+    wave = np.linspace(5, 12, 200)
+    assert errors.measure_factor(wave, flux, error, method="adjacent").excluded == ()
+    assert errors.measure_factor(wave, flux, error, n_boot=50).excluded == (0,)

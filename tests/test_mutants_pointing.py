@@ -1,0 +1,145 @@
+"""lrs_helpers.pointing against pysiaf's own reference points and analytic images (no twin)."""
+
+import numpy as np
+import pytest
+from astropy import units as u
+
+from lrs_helpers import instrument, pointing
+
+
+def _siaf(name):
+    import pysiaf
+
+    return pysiaf.Siaf("MIRI")[name]
+
+
+@pytest.mark.parametrize("aperture", ["MIRIM_TA1550_UR", "MIRIM_FULL", "MIRIM_SLITLESSPRISM"])
+def test_reference_pixel_is_offset_zero(aperture):
+    """The aperture's SIAF reference pixel (1-based XDetRef, YDetRef) is the 0-based FULL-frame
+    pixel (XDetRef - 1, YDetRef - 1) and sits at offset 0 (a 1-pixel origin error is 0.11")."""
+    ap = _siaf(aperture)
+    dv2, dv3 = pointing.pixel_to_v2v3_offset(ap.XDetRef - 1, ap.YDetRef - 1, aperture=aperture)
+    assert abs(dv2) < 1e-6 and abs(dv3) < 1e-6
+    x, y = pointing.v2v3_offset_to_pixel(0.0, 0.0, aperture=aperture)
+    assert (x, y) == pytest.approx((ap.XDetRef - 1, ap.YDetRef - 1), abs=1e-6)
+
+
+def test_subarray_origin_moves_the_pixel_by_the_origin():
+    """A subarray starting at detector pixel (SUBSTRT1, SUBSTRT2) holds FULL pixel (x, y) at
+    (x - SUBSTRT1 + 1, y - SUBSTRT2 + 1): same sky offset."""
+    origin = (1, 529)  # SLITLESSPRISM
+    full = pointing.pixel_to_v2v3_offset(37.0, 700.0)
+    sub = pointing.pixel_to_v2v3_offset(37.0, 700.0 - origin[1] + 1, subarray_origin=origin)
+    assert sub == pytest.approx(full, abs=1e-9)
+    assert pointing.v2v3_offset_to_pixel(*full, subarray_origin=origin) == pytest.approx(
+        (37.0, 700.0 - origin[1] + 1), abs=0.02)  # pysiaf's inverse distortion: up to 0.012 px
+
+
+def test_one_pixel_is_the_plate_scale():
+    """Neighbouring pixels are ~0.11" apart on the sky (instrument.PLATE_SCALE_ARCSEC)."""
+    a = np.array(pointing.pixel_to_v2v3_offset(500.0, 500.0))
+    b = np.array(pointing.pixel_to_v2v3_offset(501.0, 500.0))
+    assert np.hypot(*(b - a)) == pytest.approx(instrument.PLATE_SCALE_ARCSEC, rel=0.02)
+
+
+def test_slit_frame_matches_pysiaf_ideal_frame():
+    """v2v3_offset_to_slit is pysiaf's tel_to_idl about the slit reference point, in both
+    directions, per component."""
+    ap = _siaf("MIRIM_SLIT")
+    along, across = pointing.v2v3_offset_to_slit(np.array([0.3, -0.1]), np.array([0.05, 0.2]))
+    expected = ap.tel_to_idl(ap.V2Ref + np.array([0.3, -0.1]), ap.V3Ref + np.array([0.05, 0.2]))
+    np.testing.assert_allclose(along, expected[0], atol=1e-9)
+    np.testing.assert_allclose(across, expected[1], atol=1e-9)
+    dv2, dv3 = pointing.slit_to_v2v3_offset(along, across)
+    np.testing.assert_allclose(dv2, [0.3, -0.1], atol=1e-6)
+    np.testing.assert_allclose(dv3, [0.05, 0.2], atol=1e-6)
+
+
+def _gaussian_image(x0, y0, shape=(40, 50), sigma=1.6, peak=500.0, sky=20.0):
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    return sky + peak * np.exp(-0.5 * ((xx - x0) ** 2 + (yy - y0) ** 2) / sigma**2)
+
+
+def test_centroid_ignores_masked_and_nan_pixels():
+    """A Gaussian at (23.3, 17.6) on a sky of 20: recovered within 0.01 px; a hot pixel beside
+    it, masked, and a NaN do not move it (unmasked, the hot pixel pulls it by > 0.1 px)."""
+    image = _gaussian_image(23.3, 17.6)
+    image[17, 21] = 5e4
+    image[19, 25] = np.nan
+    mask = np.zeros(image.shape, bool)
+    mask[17, 21] = True
+    x, y = pointing.centroid_source(image, (22, 18), mask=mask)
+    assert (x, y) == pytest.approx((23.3, 17.6), abs=0.01)
+    # a 0/1 integer mask (as read from a FITS DQ-derived plane) means the same
+    assert pointing.centroid_source(image, (22, 18), mask=mask.astype(np.uint8)) == pytest.approx((x, y), abs=1e-9)
+    bx, by = pointing.centroid_source(np.where(np.isnan(image), 0.0, image), (22, 18))
+    assert np.hypot(bx - 23.3, by - 17.6) > 0.1
+
+
+@pytest.mark.parametrize("readpatt, frames", [("FASTGRPAVG", 4), ("FASTGRPAVG8", 8), ("FAST", 1)])
+def test_ta_rate_factor(readpatt, frames):
+    """N x TFRAME / TGROUP (jwst#8069): N when TGROUP = TFRAME, 1 when TGROUP = N x TFRAME."""
+    assert instrument.TA_FRAMES_PER_GROUP[readpatt] == frames
+    assert pointing.ta_rate_factor(readpatt, 0.5, 0.5) == pytest.approx(frames)
+    assert pointing.ta_rate_factor(readpatt.lower(), 0.5 * u.s, frames * 500 * u.ms) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="positive"):
+        pointing.ta_rate_factor(readpatt, 0.5, 0.0)
+
+
+def test_source_count_rate_subtracts_the_local_sky():
+    """A Gaussian of total 1000 (sigma 1.2 px: 99.97% inside 5 px) on a sky of 7 per pixel."""
+    sigma, total = 1.2, 1000.0
+    image = _gaussian_image(30.0, 25.0, shape=(60, 60), sigma=sigma, peak=total / (2 * np.pi * sigma**2), sky=7.0)
+    image[0, 0] = np.nan
+    assert pointing.source_count_rate(image, (30.0, 25.0)) == pytest.approx(total, rel=0.002)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: pointing.v2v3_offset_to_slit(np.nan, 0.0), "dv2_arcsec"),
+    (lambda: pointing.v2v3_offset_to_slit(0.0, np.inf), "dv3_arcsec"),
+    (lambda: pointing.slit_to_v2v3_offset(np.nan, 0.0), "along_arcsec"),
+    (lambda: pointing.slit_to_v2v3_offset(0.0, np.nan), "across_arcsec"),
+    (lambda: pointing.v2v3_offset_to_pixel(np.nan, 0.0), "dv2_arcsec"),
+    (lambda: pointing.v2v3_offset_to_pixel(0.0, np.nan), "dv3_arcsec"),
+    (lambda: pointing.ta_rate_factor("FAST", np.nan, 1.0), "frame_time_s"),
+    (lambda: pointing.ta_rate_factor("FAST", 1.0, np.nan), "group_time_s"),
+    (lambda: pointing.centroid_source(np.ones((20, 20)), (np.nan, 3)), "guess_xy"),
+    (lambda: pointing.source_count_rate(np.ones((40, 40)), (np.nan, 3)), "xy"),
+])
+def test_bad_numbers_are_named(call, name):
+    with pytest.raises(ValueError, match=rf"^{name} must hold finite numbers"):
+        call()
+
+
+def test_pixel_positions_accept_pixel_quantities():
+    image = _gaussian_image(23.3, 17.6)
+    assert pointing.centroid_source(image, [22, 18] * u.pix) == pytest.approx((23.3, 17.6), abs=0.01)
+    assert pointing.source_count_rate(image, [23.3, 17.6] * u.pix) == pytest.approx(
+        pointing.source_count_rate(image, (23.3, 17.6)), rel=1e-12)
+
+
+def test_centroid_box_fits_exactly_and_images_must_be_2d():
+    """An image exactly one box wide is enough; a cube is refused even when large."""
+    image = _gaussian_image(5.2, 5.4, shape=(11, 11), sky=0.0)
+    assert pointing.centroid_source(image, (5, 5)) == pytest.approx((5.2, 5.4), abs=0.01)
+    with pytest.raises(ValueError, match="2-D"):
+        pointing.centroid_source(np.ones((3, 40, 40)), (20, 20))
+    with pytest.raises(ValueError, match="2-D"):
+        pointing.source_count_rate(np.ones((3, 40, 40)), (20, 20))
+
+
+def test_centroid_near_the_image_edge():
+    """A source 2.6 px from the left edge: the box is moved inside the image, not cut."""
+    image = _gaussian_image(2.6, 20.3)
+    assert pointing.centroid_source(image, (1, 20)) == pytest.approx((2.6, 20.3), abs=0.02)
+
+
+def test_source_count_rate_leaves_out_nan_pixels():
+    """NaN pixels in the aperture and in the sky annulus are left out, not propagated: a NaN
+    in the aperture's wing (0.1% of the flux) changes the sum by about that much."""
+    sigma, total = 1.2, 1000.0
+    image = _gaussian_image(30.0, 25.0, shape=(60, 60), sigma=sigma, peak=total / (2 * np.pi * sigma**2), sky=7.0)
+    image[25, 42] = np.nan   # annulus
+    image[25, 34] = np.nan   # aperture wing, 4 px from the centre
+    rate = pointing.source_count_rate(image, (30.0, 25.0))
+    assert np.isfinite(rate) and rate == pytest.approx(total, rel=0.01)
