@@ -691,8 +691,9 @@ def colour_temperature(wavelength_um, flux, wavelength_range_um=COLOUR_RANGE_UM)
 def check_foldover(model):
     """Fold-over rows in a slitless product, and whether the source's colour makes them wrong.
 
-    The rows at or below :func:`lrs_helpers.foldover.fold_edge_um` (5.25 um) also receive the
-    source's 2.2-3.7 um light. On a product that is not flux-calibrated (DN/s) the colour means
+    The rows at or below :func:`lrs_helpers.foldover.fold_edge_um` (about 5.4 um) also receive
+    the source's light from between :data:`lrs_helpers.foldover.SHORTEST_DETECTED_UM` and the
+    prism's turnaround (:data:`lrs_helpers.instrument.PRISM_TURNAROUND_UM`). On a product that is not flux-calibrated (DN/s) the colour means
     nothing, so only the rows are reported. The flux calibration absorbs that for sources coloured like the
     flux standards; for redder sources the flux there comes out low. The colour is measured over
     5.5-10 um (:func:`colour_temperature`) and :func:`lrs_helpers.foldover.usable_range` gives the
@@ -728,9 +729,11 @@ def check_foldover(model):
         severity = "warning"
         colour = f"~{temperature:.0f} K" if np.isfinite(temperature) else "steeper than Rayleigh-Jeans"
         message = (f"fold-over: {fold.sum()} points at {wave[fold].min():.2f}-{wave[fold].max():.2f} um "
-                   f"carry folded 2.2-3.7 um light and the source's colour (F_nu ~ lambda^{index:.2f}, "
-                   f"{colour}) differs from the flux standards', so its flux there is off by "
-                   f"{100 * error_5um:+.1f}% at 5 um: use it from {blue:.2f} um.")
+                   f"carry folded {foldover.SHORTEST_DETECTED_UM:.1f}-{instrument.PRISM_TURNAROUND_UM:.1f} um "
+                   f"light and the source's colour (F_nu ~ lambda^{index:.2f}, {colour}) differs from the "
+                   f"flux standards', so its flux there is off by {100 * error_5um:+.1f}% at 5 um: "
+                   f"use it from {blue:.1f} um (foldover.blue_limit gives the range the model's "
+                   f"assumptions allow).")
     else:
         severity = "info"
         message = (f"fold-over rows present ({fold.sum()} points at {wave[fold].min():.2f}-"

@@ -178,13 +178,17 @@ def test_emi_thresholds(monkeypatch, amplitude, significance, expected):
 
     floor = amplitude / significance
 
-    def measure(ramps, subarray, readpatt, frequency, **kw):
-        value = amplitude if frequency == emi.EMI_FREQUENCIES_HZ["Hz390"] else floor
-        return {"amplitude": value, "phase": 0.0, "peak_to_peak": 2 * value, "phase_grid": np.zeros(2),
-                "folded": np.zeros(2), "waveform": np.zeros(2)}
+    def measure_blocks(chunks, shape, subarray, readpatt, frequencies, **kw):
+        # one pass fits every frequency: the 390 Hz one, then the 10 Hz and the null frequencies
+        found = []
+        for frequency in frequencies:
+            value = amplitude if frequency == emi.EMI_FREQUENCIES_HZ["Hz390"] else floor
+            found.append({"frequency": frequency, "phase": 0.0, "condition": 1.0, "npix_used": 1,
+                          "amplitude": value, "coefficients": np.array([[value, 0.0]])})
+        return found
 
-    monkeypatch.setattr(emi, "measure", measure)
-    model = SimpleNamespace(data=np.zeros((1, 5, 4, 4)), instance={},
+    monkeypatch.setattr(emi, "measure_blocks", measure_blocks)
+    model = SimpleNamespace(data=np.zeros((1, 5, 416, 72), dtype=np.float32), instance={},
                             meta=SimpleNamespace(subarray=SimpleNamespace(name="SLITLESSPRISM"),
                                                  exposure=SimpleNamespace(readpatt="FASTR1")))
     finding = diagnosis.check_emi(model)
