@@ -113,9 +113,11 @@ def _zero_ramps(model):
 
 
 def _saturated(model):
-    groupdq = np.zeros(model.data.shape, np.uint8)
-    groupdq[:, :, 8:] = instrument.DQ["SATURATED"]  # 89% of the columns, from the first group on
-    model.groupdq = groupdq
+    # An uncal has no GROUPDQ (saturation is flagged later, by jwst's saturation step): a
+    # saturated pixel reads full scale from the first group on; here 89% of the columns.
+    data = model.data.copy()
+    data[:, :, :, 8:] = 65535
+    model.data = data
 
 
 @pytest.mark.parametrize("key, change, said", [
