@@ -43,9 +43,13 @@ def _find_chromium(playwright):
     return next((path for path in candidates if path and os.access(path, os.X_OK)), None)
 
 
-@pytest.fixture(scope="session")
+# One Chromium per module, not per session: Playwright's sync API keeps an asyncio loop running
+# in the main thread while it is open, which sends every later nbclient run in this process
+# through jupyter_core's thread runner, where notebook executions intermittently hung (kernel and
+# client both idle, each waiting on the other).
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium for the session, or a skip (a failure under LRS_REQUIRE_BROWSER=1) if none."""
+    """Headless Chromium for this module, or a skip (a failure under LRS_REQUIRE_BROWSER=1) if none."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as error:
