@@ -227,12 +227,8 @@ def _sample(args):
         _error(f"sample: unknown scenario(s) {', '.join(unknown)}; expected some of "
                f"{', '.join(sample.SCENARIOS)}")
         return EXIT_FAILURE
-    if args.out is not None:
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            _error(f"{args.out}: cannot create the output folder ({os_cause(error)})")
-            return EXIT_FAILURE
+    if args.out is not None and not _made_output_folder(args.out):
+        return EXIT_FAILURE
     seed = sample.DEFAULT_SEED if args.seed is None else args.seed
     with _progress(len(names), f"building {len(names)} sample twins") as advance:
         for name in names:
@@ -294,13 +290,19 @@ def _bkgsub_one(item):
     return target
 
 
+def _made_output_folder(folder):
+    """Create ``folder`` (and its parents); False, after one error line, when it cannot be made."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        _error(f"{folder}: cannot create the output folder ({os_cause(error)})")
+        return False
+    return True
+
+
 def _correct(args):
-    if args.out is not None:
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            _error(f"{args.out}: cannot create the output folder ({os_cause(error)})")
-            return EXIT_FAILURE
+    if args.out is not None and not _made_output_folder(args.out):
+        return EXIT_FAILURE
     one, suffix = {"emicorr": (_emicorr_one, "emicorr_ramp.fits"),
                    "bkgsub": (_bkgsub_one, "bkgsub_rateints.fits")}[args.command]
     items = [(path, _output_path(path, args.out, suffix), args.overwrite) for path in args.files]

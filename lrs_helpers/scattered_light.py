@@ -224,13 +224,18 @@ def find_nod_traces(image2d, wavelength2d, *, band_um=(5.0, 10.0)):
         Columns of the positive and of the negative trace: the profile's maximum and minimum,
         refined by a three-point parabola (sub-pixel).
     """
+    profile = _checked_band_profile(image2d, wavelength2d, band_um)
+    return _vertex(profile, int(np.argmax(profile))), _vertex(-profile, int(np.argmax(-profile)))
+
+
+def _checked_band_profile(image2d, wavelength2d, band_um):
+    """:func:`_band_profile` of a 2-D image and its same-shape wavelength map (ValueError otherwise)."""
     image = np.asarray(image2d, dtype=float)
     wavelength = np.asarray(wavelength2d, dtype=float)
     if image.ndim != 2 or wavelength.shape != image.shape:
         raise ValueError(f"image2d {image.shape} and wavelength2d {wavelength.shape} must be 2-D "
                          "arrays of the same shape")
-    profile = _band_profile(image, wavelength, band_um)
-    return _vertex(profile, int(np.argmax(profile))), _vertex(-profile, int(np.argmax(-profile)))
+    return _band_profile(image, wavelength, band_um)
 
 
 def _band_profile(image, wavelength, band_um):
@@ -285,12 +290,7 @@ def find_traces(image2d, wavelength2d, *, band_um=(5.0, 10.0), min_fraction=0.3,
     negatives : tuple of float
         Columns of the negative traces, left to right (sub-pixel); empty when there is none.
     """
-    image = np.asarray(image2d, dtype=float)
-    wavelength = np.asarray(wavelength2d, dtype=float)
-    if image.ndim != 2 or wavelength.shape != image.shape:
-        raise ValueError(f"image2d {image.shape} and wavelength2d {wavelength.shape} must be 2-D "
-                         "arrays of the same shape")
-    profile = _band_profile(image, wavelength, band_um)
+    profile = _checked_band_profile(image2d, wavelength2d, band_um)
     k = int(np.argmax(profile))
     positive = _vertex(profile, k)
     depth = -min_fraction * profile[k]
