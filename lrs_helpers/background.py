@@ -58,6 +58,7 @@ from threadpoolctl import threadpool_limits
 from . import instrument
 from .io import (LRSInputError, LRSOutputError, check_product, output_error, publish, record_provenance,
                  scratch_file)
+from .segments import local_workers
 
 #: columns 0-3 of the SLITLESSPRISM subarray are reference pixels: they see no light
 REFERENCE_COLUMNS = instrument.REFERENCE_COLUMNS
@@ -81,6 +82,9 @@ REFERENCE_PIXEL = instrument.DQ["REFERENCE_PIXEL"]
 #: variance of a median of N normal values is (pi/2) sigma^2 / N for large N
 _MEDIAN_VARIANCE_FACTOR = np.pi / 2
 _STATISTICS = ("median", "mean")
+#: most threads :func:`subtract_rateints` models a chunk with (one per available core up to this:
+#: past it the file reads and writes, not the model, set the pace)
+MODEL_THREADS = 4
 
 
 def _as_cube(array, name):
@@ -428,10 +432,12 @@ def _line_model(sci, dq, var_parts, columns, pattern, sigma, maxiters, row_windo
                 dq_at_columns=False):
     """Per-row clipped line (or level, where the row shows no gradient) times the column pattern.
 
-    ``var_parts`` maps names to variance cubes (or is empty). Returns the model (nints, ny, nx)
-    and a dict with the propagated variance of the model for each of ``var_parts``, both of
-    ``dtype`` (the fits themselves are always float64). ``dq_at_columns``: ``dq`` holds only
-    the ``columns`` (the streaming writer reads no more).
+    ``var_parts`` maps names to variance cubes (or is empty). Returns the model (nints, ny, nx),
+    a dict with the propagated variance of the model for each of ``var_parts``, both of
+    ``dtype`` (the fits themselves are always float64), and the number of rows (over all
+    integrations) whose usable pixels lie on one edge only (they get that edge's level; the
+    caller says so). ``dq_at_columns``: ``dq`` holds only the ``columns`` (the streaming writer
+    reads no more).
     """
     nints, ny, nx = sci.shape
     values, valid = _edge_values(sci, None, columns)
@@ -447,12 +453,6 @@ def _line_model(sci, dq, var_parts, columns, pattern, sigma, maxiters, row_windo
     side = _side_of(columns)
     on_left, on_right = keep[..., side == 0].any(axis=-1), keep[..., side == 1].any(axis=-1)
     one_sided = on_left ^ on_right
-    if one_sided.any() and side.max() == 1:
-        warnings.warn(
-            f"{int(one_sided.sum())} of {one_sided.size} rows (all integrations) have usable background "
-            "pixels on one edge only (the other is flagged or NaN); those rows get that edge's level",
-            RuntimeWarning, stacklevel=4,
-        )
     s0, sx, sxx, sy, _ = _line_sums(values, keep, x)
     with np.errstate(invalid="ignore", divide="ignore"):
         level = sy / s0
@@ -484,8 +484,9 @@ def _line_model(sci, dq, var_parts, columns, pattern, sigma, maxiters, row_windo
 
     model = spread(np.stack([intercept, slope], axis=-1), pattern[light])
     variances = {}
+    one_sided_rows = int(one_sided.sum()) if side.max() == 1 else 0
     if not var_edges:
-        return model, variances
+        return model, variances, one_sided_rows
     with np.errstate(invalid="ignore", divide="ignore"):
         spread_x = np.where(flat, np.inf, sxx - sx * mean_x)
     basis = np.stack([np.ones_like(x), x, x * x], axis=-1)
@@ -500,7 +501,17 @@ def _line_model(sci, dq, var_parts, columns, pattern, sigma, maxiters, row_windo
             c = (v2 - 2 * mean_x * v1 + mean_x**2 * v0) / spread_x**2
         quadratic = np.stack([a - 2 * b * mean_x + c * mean_x**2, 2 * b - 2 * c * mean_x, c], axis=-1)
         variances[name] = spread(quadratic, pattern[light] ** 2 / row_window)
-    return model, variances
+    return model, variances, one_sided_rows
+
+
+def _warn_one_sided(rows, total, where="", stacklevel=4):
+    """Say that ``rows`` of ``total`` rows fell back to one edge's level (none: nothing said)."""
+    if rows:
+        warnings.warn(
+            f"{where}{rows} of {total} rows (all integrations) have usable background pixels on one edge only "
+            "(the other is flagged or NaN); those rows get that edge's level",
+            RuntimeWarning, stacklevel=stacklevel,
+        )
 
 
 def edge_background(
@@ -647,9 +658,10 @@ def _edge_model(sci, dq, var, regions, statistic, order, sigma, maxiters, column
                 raise ValueError(f"var shape {np.shape(var)} does not match sci shape {np.shape(sci)}")
         _, steady, pattern = survey_columns(sci_cube, dq_cube, regions=regions, sigma=sigma, maxiters=maxiters,
                                             column_tolerance=column_tolerance)
-        model, variances = _line_model(sci_cube, dq_cube, {} if var_cube is None else {"var": var_cube},
-                                       columns[steady], pattern if column_pattern else np.ones(nx), sigma,
-                                       maxiters, row_window)
+        model, variances, one_sided_rows = _line_model(
+            sci_cube, dq_cube, {} if var_cube is None else {"var": var_cube}, columns[steady],
+            pattern if column_pattern else np.ones(nx), sigma, maxiters, row_window)
+        _warn_one_sided(one_sided_rows, nints * ny)
         variance = variances.get("var")
         return (model[0], None if variance is None else variance[0]) if ndim == 2 else (model, variance)
     values, valid, keep = _usable_edge_pixels(sci_cube, dq_cube, columns, sigma, maxiters)
@@ -850,7 +862,9 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, prog
     The input is never modified. The file is streamed: its bytes are copied to a temporary file
     beside ``out_path``, then ``chunk_ints`` integrations at a time are read from the input and
     their new SCI, ERR, VAR_POISSON and VAR_RNOISE written in place (by a writer thread, while
-    the next chunk is modelled), so the memory used is a few chunks whatever the file size. The
+    the next chunk is modelled; each chunk's integrations are modelled in parallel, one part per
+    available core up to :data:`MODEL_THREADS`), so the memory used is a few chunks whatever
+    the file size. The
     written file is checked from its headers, size and last integration read back. The detector's fixed column structure (:func:`survey_columns`)
     is measured once, on up to 64 integrations spread over the file, so the result does not
     depend on ``chunk_ints``. Everything except those four extensions and the provenance
@@ -889,6 +903,12 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, prog
         The input is not a slitless rateints/calints, ``out_path`` exists or is the input, or an
         integration has no usable background pixel (all flagged DO_NOT_USE or NaN); nothing is
         written then.
+
+    Warns
+    -----
+    RuntimeWarning
+        Once, naming the file, when some rows have usable background pixels on one edge only
+        (they get that edge's level).
     """
     in_path, out_path = Path(in_path), Path(out_path)
     reference_path = out_path.with_name(f"{out_path.stem}_extract1d.json")
@@ -939,12 +959,19 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, prog
                     _copy_bytes(source, target, header_start, stop, shift)
             last_planes = {}
             writes = [[]]  # futures of the chunk being written, then of the one before
+            one_sided_rows = 0
             # the model's matrix products are tiny (rows x ~28 columns @ 28 x 3): BLAS threads
             # only add start-up and, on a busy machine, spin for a core (one thread: the same
             # bits, about 1 s less processor time on 1800 integrations; benchmarks/bench_background.py).
-            # One writer thread: a chunk is written while the next one is modelled.
+            # Instead each chunk is split over one modelling thread per core, and one writer
+            # thread writes a chunk while the next one is modelled.
+            threads = min(local_workers(), MODEL_THREADS)
             with (open(scratch, "r+b") as target, threadpool_limits(limits=1, user_api="blas"),
-                  ThreadPoolExecutor(max_workers=1) as writer):
+                  ThreadPoolExecutor(max_workers=1) as writer, ThreadPoolExecutor(max_workers=threads) as pool,
+                  warnings.catch_warnings()):
+                # numpy's warnings for rows without usable pixels (reported below, as an error);
+                # set here, in the main thread: the filter list is shared by the modelling threads
+                warnings.simplefilter("ignore", RuntimeWarning)
                 write_chunk = _chunk_writer(target, layout, shift, writer)
 
                 def write(name, chunk, array):
@@ -952,7 +979,8 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, prog
                     writes[-1].append(future)
 
                 for done, chunk in enumerate(chunks, start=1):
-                    _subtract_chunk(read, write, chunk, layout, survey, settings, in_path)
+                    one_sided_rows += _subtract_chunk(read, write, chunk, layout, survey, settings, in_path,
+                                                      pool, threads)
                     # the chunk before must be on disk before its buffers are read into again
                     for future in writes.pop(0) if len(writes) > 1 else ():
                         future.result()
@@ -963,6 +991,7 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, prog
                     future.result()
         if show:
             sys.stderr.write("\n")
+        _warn_one_sided(one_sided_rows, nints * layout["SCI"]["shape"][1], f"{in_path}: ", stacklevel=3)
         # validated from its headers, size and last integration: re-reading it all would cost
         # as much as writing it
         check_product(scratch, levels=("rateints", "calints"), extensions=("SCI", "ERR", "DQ"),
@@ -1164,32 +1193,29 @@ def _survey_file(read, nints, settings):
     return {"columns": columns[steady], "pattern": pattern}
 
 
-def _subtract_chunk(read, write, chunk, layout, survey, settings, in_path):
+def _subtract_chunk(read, write, chunk, layout, survey, settings, in_path, pool, threads):
     """Model and subtract the background of one chunk of integrations; write the new arrays.
 
     The arrays read are updated in place and handed to ``write``, which consumes them (they are
     the reader's buffers, reused chunk after chunk), so a chunk costs its five extensions once
-    in memory plus the model and its variances.
+    in memory plus the model and its variances. The chunk's integrations are split into
+    ``threads`` parts run on ``pool``: each part is modelled and updated on its own (numpy releases
+    the interpreter lock, so the parts run on separate cores). Returns the number of rows that
+    fell back to one edge's level.
     """
     columns = survey["columns"]
     sci = read("SCI", chunk)
     var_parts = {name: read(name, chunk) for name in _VARIANCES if name in layout and "shape" in layout[name]}
-    with warnings.catch_warnings():
-        # an integration without usable pixels is reported below, as an error
-        warnings.simplefilter("ignore", RuntimeWarning)
-        if settings["order"] == "auto":
-            # only the background columns' DQ is needed
-            dq_edges = read("DQ", chunk, columns)
-            background, variances = _line_model(sci, dq_edges, var_parts, columns, survey["pattern"], settings["sigma"],
-                                                settings["maxiters"], settings["row_window"], dtype=np.float32,
-                                                dq_at_columns=True)
-        else:
-            dq = read("DQ", chunk)
-            fixed = dict(settings, regions=tuple((int(c), int(c) + 1) for c in columns), column_tolerance=None)
-            del fixed["column_pattern"]
-            background = edge_background(sci, dq, **fixed)
-            variances = {name: edge_background_variance(sci, var, dq, **fixed) for name, var in var_parts.items()}
-    empty = np.isnan(background[..., REFERENCE_COLUMNS:]).all(axis=(1, 2))
+    # only the background columns' DQ is needed by the default model
+    dq = read("DQ", chunk, columns) if settings["order"] == "auto" else read("DQ", chunk)
+    err = read("ERR", chunk)
+    count = chunk.stop - chunk.start
+    parts = [part for part in np.array_split(np.arange(count), threads) if part.size]
+    parts = [slice(int(part[0]), int(part[-1]) + 1) for part in parts]
+    results = list(pool.map(lambda part: _subtract_part(sci[part], dq[part], err[part],
+                                                        {name: var[part] for name, var in var_parts.items()},
+                                                        survey, settings), parts))
+    empty = np.concatenate([result[0] for result in results])
     if empty.any():
         failed = (chunk.start + np.flatnonzero(empty)).tolist()
         raise LRSInputError(
@@ -1197,19 +1223,41 @@ def _subtract_chunk(read, write, chunk, layout, survey, settings, in_path):
             f"{columns.tolist()} (all DO_NOT_USE or NaN), so no background can be measured; drop those "
             "integrations or choose other regions"
         )
-    sci -= background
     write("SCI", chunk, sci)
+    for name, var in var_parts.items():
+        write(name, chunk, var)
+    write("ERR", chunk, err)
+    return sum(result[1] for result in results)
+
+
+def _subtract_part(sci, dq, err, var_parts, survey, settings):
+    """Subtract the background from ``sci`` and add its variance to ``var_parts`` and ``err``,
+    all in place (views of one part of a chunk). Returns which integrations have no usable
+    background pixel and the number of rows that fell back to one edge's level."""
+    columns = survey["columns"]
+    one_sided_rows = 0
+    if settings["order"] == "auto":
+        background, variances, one_sided_rows = _line_model(
+            sci, dq, var_parts, columns, survey["pattern"], settings["sigma"], settings["maxiters"],
+            settings["row_window"], dtype=np.float32, dq_at_columns=True)
+    else:
+        fixed = dict(settings, regions=tuple((int(c), int(c) + 1) for c in columns), column_tolerance=None)
+        del fixed["column_pattern"]
+        background = edge_background(sci, dq, **fixed)
+        variances = {name: edge_background_variance(sci, var, dq, **fixed) for name, var in var_parts.items()}
+    empty = np.isnan(background[..., REFERENCE_COLUMNS:]).all(axis=(1, 2))
+    if empty.any():
+        return empty, one_sided_rows
+    sci -= background
     added = None
     for name, variance in variances.items():
         var_parts[name] += variance
-        write(name, chunk, var_parts[name])
         added = variance if added is None else np.add(added, variance, out=added)
-    err = read("ERR", chunk)
     if added is not None:
         err *= err
         err += added
         np.sqrt(err, out=err)
-    write("ERR", chunk, err)
+    return empty, one_sided_rows
 
 
 def _progress_bar(done, total, integrations):

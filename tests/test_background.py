@@ -7,6 +7,7 @@ peers reimplemented there; and the slitless_background twin's recorded sky and s
 
 import json
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -548,6 +549,33 @@ def test_chunking_does_not_change_the_result(twin, subtracted, tmp_path):
     np.testing.assert_allclose(fits.getdata(whole, "SCI"), fits.getdata(out, "SCI"), equal_nan=True)
 
 
+def test_modelling_threads_do_not_change_the_result(twin, subtracted, tmp_path, monkeypatch):
+    """Each chunk is split over one modelling thread per core: the integrations are independent,
+    so one thread must write the same arrays, bit for bit (the fixture ran with two or more
+    threads wherever two cores are available; with one core both runs use one thread)."""
+    files, _ = twin
+    out, _, _ = subtracted
+    monkeypatch.setattr(background, "MODEL_THREADS", 1)
+    single = background.subtract_rateints(files["rateints"], tmp_path / "single_rateints.fits", chunk_ints=7)
+    for name in ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE"):
+        np.testing.assert_array_equal(fits.getdata(single, name), fits.getdata(out, name), err_msg=name)
+
+
+def test_one_sided_rows_announced_once_for_a_file(twin, tmp_path):
+    """Rows whose left edge is all flagged fall back to the right edge's level: the file-level
+    writer says so once, naming the file and counting the rows over every chunk (before, the
+    chunk loop silenced the warning)."""
+    files, _ = twin
+    flagged = tmp_path / "left_flagged_rateints.fits"
+    with fits.open(files["rateints"]) as hdul:
+        nints = hdul["SCI"].shape[0]
+        hdul["DQ"].data[:, 100:110, 4:30] |= background.DO_NOT_USE
+        hdul.writeto(flagged)
+    with pytest.warns(RuntimeWarning, match=rf"left_flagged_rateints.fits: {10 * nints} of {416 * nints} rows") as record:
+        background.subtract_rateints(flagged, tmp_path / "out_rateints.fits", chunk_ints=7)
+    assert sum("one edge only" in str(warning.message) for warning in record) == 1
+
+
 def test_streamed_file_matches_an_astropy_rewrite(twin, subtracted):
     """The byte-level streaming (file offsets, reused buffers, in-place byte swaps) against the
     same model fed by astropy's in-memory arrays, chunk for chunk: the arrays must be identical,
@@ -571,9 +599,10 @@ def test_streamed_file_matches_an_astropy_rewrite(twin, subtracted):
     settings = background._model_settings({}, nx)
     survey = background._survey_file(read, nints, settings)
     layout = {name: {"shape": array.shape} for name, array in arrays.items()}
-    for start in range(0, nints, 7):  # the chunk size of the `subtracted` fixture
-        background._subtract_chunk(read, write, slice(start, min(start + 7, nints)), layout, survey, settings,
-                                   files["rateints"])
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for start in range(0, nints, 7):  # the chunk size of the `subtracted` fixture
+            background._subtract_chunk(read, write, slice(start, min(start + 7, nints)), layout, survey, settings,
+                                       files["rateints"], pool, 1)
     assert set(written) == {"SCI", "ERR", "VAR_POISSON", "VAR_RNOISE"}
     with fits.open(out) as streamed, datamodels.open(out) as model:
         for name, parts in written.items():
