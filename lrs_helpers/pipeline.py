@@ -334,13 +334,26 @@ def _reference_model(model_class, reftype, shape, fill, subarray, description):
     if shape != (ysize, xsize):
         raise ValueError(f"shape {shape} does not match subarray {subarray} ({ysize} rows x {xsize} columns)")
     reference = getattr(datamodels, model_class)(data=np.full(shape, fill, dtype=np.float32))
-    reference.meta.instrument.name = "MIRI"
-    reference.meta.instrument.detector = "MIRIMAGE"
+    describe_reference(reference, reftype, description)
     reference.meta.subarray.name = subarray
     reference.meta.subarray.xstart = xstart
     reference.meta.subarray.ystart = ystart
     reference.meta.subarray.xsize = xsize
     reference.meta.subarray.ysize = ysize
+    return reference
+
+
+def describe_reference(reference, reftype, description, *, exp_type=None):
+    """Fill the metadata jwst and CRDS read from a reference model built here (in place).
+
+    MIRI imager detector, the reference type, author lrs_helpers, pedigree DUMMY (not a
+    calibration product) and a use-after date before the first MIRI data, so a step given it as
+    an override accepts it for any exposure. Returns ``reference``.
+    """
+    reference.meta.instrument.name = "MIRI"
+    reference.meta.instrument.detector = "MIRIMAGE"
+    if exp_type is not None:
+        reference.meta.exposure.type = exp_type
     reference.meta.reftype = reftype
     reference.meta.description = description
     reference.meta.author = "lrs_helpers"
@@ -475,15 +488,41 @@ def siaf_distortion_model(*, degree=4, step=16):
     reference = datamodels.DistortionModel(model=transform)
     reference.meta.input_units = "pixel"
     reference.meta.output_units = "arcsec"
-    reference.meta.instrument.name = "MIRI"
-    reference.meta.instrument.detector = "MIRIMAGE"
-    reference.meta.exposure.type = "MIR_LRS-SLITLESS"
-    reference.meta.reftype = "DISTORTION"
-    reference.meta.author = "lrs_helpers"
-    reference.meta.pedigree = "DUMMY"
-    reference.meta.useafter = "2022-01-01T00:00:00"
-    reference.meta.description = f"MIRIM_FULL SIAF polynomials (pysiaf {pysiaf.__version__}) refitted, degree {degree}"
-    return reference
+    return describe_reference(reference, "DISTORTION",
+                              f"MIRIM_FULL SIAF polynomials (pysiaf {pysiaf.__version__}) refitted, degree {degree}",
+                              exp_type="MIR_LRS-SLITLESS")
+
+
+#: reference pixels of the in-flight SPECWCS tables, 1-based full-array pixels: the slit's
+#: (IMX, IMY) and the slitless (IMXSLTL, IMYSLTL)
+SPECWCS_SLIT_REFERENCE = (326.13, 300.7)
+SPECWCS_SLITLESS_REFERENCE = (38.5, 829.0)
+
+
+def _specwcs_model(mode, rows, zero):
+    """SPECWCS table of ``mode`` ("slit" or "slitless") for ``rows`` (blue to red, the pixel
+    rows of the product), relative to ``zero`` (x, y): the product pixel of the table's origin."""
+    x_center = np.asarray(instrument.trace_column(mode, rows)) - zero[0]
+    y_center = rows - zero[1]
+    half_width = 20.0  # the CRDS tables' corners sit ~20 px either side of the trace
+    table = np.zeros(rows.size, dtype=[(name, "<f8") for name in (
+        "x_center", "y_center", "wavelength", "x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3")])
+    table["x_center"], table["y_center"] = x_center, y_center
+    table["wavelength"] = instrument.wavelength_at_row(mode, rows)
+    table["x0"] = table["x3"] = x_center - half_width
+    table["x1"] = table["x2"] = x_center + half_width
+    table["y0"] = table["y1"] = y_center + 0.5
+    table["y2"] = table["y3"] = y_center - 0.5
+    reference = datamodels.MiriLRSSpecwcsModel(wavetable=table)
+    reference.meta.x_ref, reference.meta.y_ref = SPECWCS_SLIT_REFERENCE
+    reference.meta.x_ref_slitless, reference.meta.y_ref_slitless = SPECWCS_SLITLESS_REFERENCE
+    reference.meta.instrument.filter = "P750L"
+    exp_type, subarray, source = {"slit": ("MIR_LRS-FIXEDSLIT", "FULL", "specwcs_0005"),
+                                  "slitless": ("MIR_LRS-SLITLESS", "SLITLESSPRISM", "specwcs_0006")}[mode]
+    reference.meta.subarray.name = subarray
+    return describe_reference(reference, "SPECWCS",
+                              f"{exp_type} SPECWCS rebuilt from the lrs_helpers instrument fit of {source}",
+                              exp_type=exp_type)
 
 
 def slitless_specwcs_model():
@@ -500,35 +539,10 @@ def slitless_specwcs_model():
         Rows 7-394 of the SLITLESSPRISM subarray, relative to the slitless reference pixel
         (IMXSLTL, IMYSLTL) = (38.5, 829.0), 1-based full-array pixels.
     """
-    x_ref, y_ref = 38.5, 829.0  # IMXSLTL / IMYSLTL of the in-flight SPECWCS
+    x_ref, y_ref = SPECWCS_SLITLESS_REFERENCE
     # the table's zero point in subarray pixels, as jwst assign_wcs computes it
-    zero_x, zero_y = x_ref - 1, y_ref - 1 - (instrument.SUBARRAYS["SLITLESSPRISM"][1] - 1)
-    rows = np.arange(394, 6, -1, dtype=np.float64)  # blue (row 394) to red, as in the CRDS table
-    x_center = np.asarray(instrument.trace_column("slitless", rows)) - zero_x
-    y_center = rows - zero_y
-    half_width = 20.0  # the CRDS table's corners sit ~20 px either side of the trace
-    table = np.zeros(rows.size, dtype=[(name, "<f8") for name in (
-        "x_center", "y_center", "wavelength", "x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3")])
-    table["x_center"], table["y_center"] = x_center, y_center
-    table["wavelength"] = instrument.wavelength_at_row("slitless", rows)
-    table["x0"] = table["x3"] = x_center - half_width
-    table["x1"] = table["x2"] = x_center + half_width
-    table["y0"] = table["y1"] = y_center + 0.5
-    table["y2"] = table["y3"] = y_center - 0.5
-    reference = datamodels.MiriLRSSpecwcsModel(wavetable=table)
-    reference.meta.x_ref, reference.meta.y_ref = 326.13, 300.7  # slit reference pixel (IMX/IMY)
-    reference.meta.x_ref_slitless, reference.meta.y_ref_slitless = x_ref, y_ref
-    reference.meta.instrument.name = "MIRI"
-    reference.meta.instrument.detector = "MIRIMAGE"
-    reference.meta.instrument.filter = "P750L"
-    reference.meta.exposure.type = "MIR_LRS-SLITLESS"
-    reference.meta.subarray.name = "SLITLESSPRISM"
-    reference.meta.reftype = "SPECWCS"
-    reference.meta.author = "lrs_helpers"
-    reference.meta.pedigree = "DUMMY"
-    reference.meta.useafter = "2022-01-01T00:00:00"
-    reference.meta.description = "MIR_LRS-SLITLESS SPECWCS rebuilt from the lrs_helpers instrument fit of specwcs_0006"
-    return reference
+    zero = (x_ref - 1, y_ref - 1 - (instrument.SUBARRAYS["SLITLESSPRISM"][1] - 1))
+    return _specwcs_model("slitless", np.arange(394, 6, -1, dtype=np.float64), zero)
 
 
 def slit_specwcs_model():
@@ -544,35 +558,24 @@ def slit_specwcs_model():
     stdatamodels.jwst.datamodels.MiriLRSSpecwcsModel
         Rows 7-393 of the FULL frame.
     """
-    from stdatamodels.jwst import datamodels
+    x_ref, y_ref = SPECWCS_SLIT_REFERENCE
+    return _specwcs_model("slit", np.arange(393, 6, -1, dtype=np.float64), (x_ref - 1, y_ref - 1))
 
-    x_ref, y_ref = 326.13, 300.7  # IMX / IMY of the in-flight SPECWCS, 1-based
-    rows = np.arange(393, 6, -1, dtype=np.float64)  # blue (high rows) to red, as in the CRDS table
-    x_center = np.asarray(instrument.trace_column("slit", rows)) - (x_ref - 1)
-    y_center = rows - (y_ref - 1)
-    half_width = 20.0
-    table = np.zeros(rows.size, dtype=[(name, "<f8") for name in (
-        "x_center", "y_center", "wavelength", "x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3")])
-    table["x_center"], table["y_center"] = x_center, y_center
-    table["wavelength"] = instrument.wavelength_at_row("slit", rows)
-    table["x0"] = table["x3"] = x_center - half_width
-    table["x1"] = table["x2"] = x_center + half_width
-    table["y0"] = table["y1"] = y_center + 0.5
-    table["y2"] = table["y3"] = y_center - 0.5
-    reference = datamodels.MiriLRSSpecwcsModel(wavetable=table)
-    reference.meta.x_ref, reference.meta.y_ref = x_ref, y_ref
-    reference.meta.x_ref_slitless, reference.meta.y_ref_slitless = 38.5, 829.0
-    reference.meta.instrument.name = "MIRI"
-    reference.meta.instrument.detector = "MIRIMAGE"
-    reference.meta.instrument.filter = "P750L"
-    reference.meta.exposure.type = "MIR_LRS-FIXEDSLIT"
-    reference.meta.subarray.name = "FULL"
-    reference.meta.reftype = "SPECWCS"
-    reference.meta.author = "lrs_helpers"
-    reference.meta.pedigree = "DUMMY"
-    reference.meta.useafter = "2022-01-01T00:00:00"
-    reference.meta.description = "MIR_LRS-FIXEDSLIT SPECWCS rebuilt from the lrs_helpers instrument fit of specwcs_0005"
-    return reference
+
+def _with_pointing(model, aperture_name):
+    """A copy of ``model`` (a DataModel, or the product at a path) with the pointing keywords
+    AssignWcsStep needs filled where it lacks them: V2/V3 reference, V3 angle and parity of the
+    SIAF aperture ``aperture_name`` (pysiaf), the sky reference at the target, roll 0."""
+    from lrs_helpers.pointing import siaf_aperture
+
+    model = datamodels.open(model) if not hasattr(model, "meta") else model.copy()
+    info = model.meta.wcsinfo
+    if info.v2_ref is None or info.ra_ref is None:
+        aperture = siaf_aperture(aperture_name)
+        info.v2_ref, info.v3_ref = float(aperture.V2Ref), float(aperture.V3Ref)
+        info.v3yangle, info.vparity = float(aperture.V3IdlYAngle), int(aperture.VIdlParity)
+        info.ra_ref, info.dec_ref, info.roll_ref = model.meta.target.ra, model.meta.target.dec, 0.0
+    return model
 
 
 def assign_slit_wcs(model, specwcs=None, *, offline=None):
@@ -596,17 +599,8 @@ def assign_slit_wcs(model, specwcs=None, *, offline=None):
         A new model with ``meta.wcs`` (detector -> RA, Dec, wavelength).
     """
     from jwst.assign_wcs import AssignWcsStep
-    from stdatamodels.jwst import datamodels
 
-    from lrs_helpers.pointing import siaf_aperture
-
-    model = datamodels.open(model) if not hasattr(model, "meta") else model.copy()
-    info = model.meta.wcsinfo
-    if info.v2_ref is None or info.ra_ref is None:
-        slit = siaf_aperture(instrument.SLIT_APERTURE)
-        info.v2_ref, info.v3_ref = float(slit.V2Ref), float(slit.V3Ref)
-        info.v3yangle, info.vparity = float(slit.V3IdlYAngle), int(slit.VIdlParity)
-        info.ra_ref, info.dec_ref, info.roll_ref = model.meta.target.ra, model.meta.target.dec, 0.0
+    model = _with_pointing(model, instrument.SLIT_APERTURE)
     overrides = {reftype: "N/A" for reftype in AssignWcsStep.reference_file_types}
     if specwcs is None:
         specwcs = slit_specwcs_model()
@@ -618,6 +612,10 @@ def assign_slit_wcs(model, specwcs=None, *, offline=None):
 
 def assign_slitless_wcs(model, specwcs=None, *, offline=None):
     """Run jwst ``AssignWcsStep`` on slitless integrations without CRDS.
+
+    The pointing keywords assign_wcs needs (V2/V3 reference of the slitless SIAF aperture from
+    pysiaf; RA/Dec reference at the target, roll 0) are filled on a copy where the product
+    lacks them.
 
     Parameters
     ----------
@@ -636,6 +634,7 @@ def assign_slitless_wcs(model, specwcs=None, *, offline=None):
     """
     from jwst.assign_wcs import AssignWcsStep
 
+    model = _with_pointing(model, instrument.SLITLESS_APERTURE)
     overrides = {reftype: "N/A" for reftype in AssignWcsStep.reference_file_types}
     # a copy, so the cached reference model is never changed by the step
     if specwcs is None:

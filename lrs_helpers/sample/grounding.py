@@ -659,15 +659,6 @@ def slitless_wcs(model):
         The ``meta.wcsinfo`` the step wrote (pointing keywords, dispersion direction, ...).
     """
     from .. import pipeline  # jwst's AssignWcsStep (heavy: imported here)
-    from ..pointing import siaf_aperture
 
-    work = model.copy()
-    info = work.meta.wcsinfo
-    if info.v2_ref is None or info.ra_ref is None:
-        aperture = siaf_aperture(instrument.SLITLESS_APERTURE)
-        info.v2_ref, info.v3_ref = float(aperture.V2Ref), float(aperture.V3Ref)
-        info.v3yangle, info.vparity = float(aperture.V3IdlYAngle), int(aperture.VIdlParity)
-        info.ra_ref, info.dec_ref, info.roll_ref = work.meta.target.ra, work.meta.target.dec, 0.0
-    with_wcs = pipeline.assign_slitless_wcs(work, offline=True)
-    work.close()
+    with_wcs = pipeline.assign_slitless_wcs(model, offline=True)
     return with_wcs.meta.wcs, with_wcs.meta.wcsinfo
