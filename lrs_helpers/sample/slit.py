@@ -278,6 +278,37 @@ def _rectify(image, rows):
     return out
 
 
+def _s2d_model(sci, var, weight, wave_rows, centre, nod, pixar_sr, dm):
+    """An s2d SlitModel as calwebb_spec2/spec3's resample_spec writes it for MIR_LRS-FIXEDSLIT.
+
+    ``sci`` (MJy/sr) and the ``var`` parts ("poisson", "rnoise", "flat") are (rows, columns)
+    with one row per detector row (the wavelength ``wave_rows`` falls with the row) and columns
+    along the slit, the target at column ``centre``; ``weight`` is the WHT map (exposures per
+    pixel); the metadata is nod ``nod``'s.
+    """
+    good = np.isfinite(sci)
+    model = dm.SlitModel(
+        data=sci.astype(np.float32),
+        err=np.sqrt(sum(var.values())).astype(np.float32),
+        dq=np.where(good, 0, _DO_NOT_USE).astype(np.uint32),
+        var_poisson=var["poisson"].astype(np.float32),
+        var_rnoise=var["rnoise"].astype(np.float32),
+        var_flat=var["flat"].astype(np.float32),
+        wavelength=np.repeat(wave_rows[:, None], sci.shape[1], axis=1).astype(np.float32),
+        wht=weight.astype(np.float32), con=(weight > 0).astype(np.int32), validate_on_assignment=False,
+    )
+    _metadata(model, nod, "s2d")
+    model.meta.wcs = _s2d_wcs(wave_rows, columns=sci.shape[1], centre=centre)
+    model.meta.wcsinfo.dispersion_direction = 2
+    model.meta.bunit_data = model.meta.bunit_err = "MJy/sr"
+    model.source_type = "POINT"
+    model.meta.photometry.pixelarea_steradians = pixar_sr
+    model.meta.photometry.pixelarea_arcsecsq = instrument.PLATE_SCALE_ARCSEC ** 2
+    for step in ("assign_wcs", "back_sub", "flat_field", "srctype", "photom", "resample"):
+        setattr(model.meta.cal_step, step, "COMPLETE")
+    return model
+
+
 def _x1d(s2d_sci, s2d_var, wave, centre_column, pixar_sr, nod, dm):
     """MultiSpecModel of a point-source extraction: sum of an 8-column aperture, Jy."""
     lo = int(np.floor(centre_column)) - APERTURE_HALF + 1
@@ -459,30 +490,9 @@ def build(out_dir, seed):
             "var": {"poisson": _rectify(var_poisson, rows), "rnoise": _rectify(var_rnoise, rows),
                     "flat": _rectify(var_flat, rows)},
         }
-        good = np.isfinite(s2d[nod]["sci"])
-        slit_model = dm.SlitModel(
-            data=s2d[nod]["sci"].astype(np.float32),
-            err=np.sqrt(sum(s2d[nod]["var"].values())).astype(np.float32),
-            dq=np.where(good, 0, _DO_NOT_USE).astype(np.uint32),
-            var_poisson=s2d[nod]["var"]["poisson"].astype(np.float32),
-            var_rnoise=s2d[nod]["var"]["rnoise"].astype(np.float32),
-            var_flat=s2d[nod]["var"]["flat"].astype(np.float32),
-            wavelength=np.repeat(wave_rows[:, None], S2D_COLUMNS, axis=1).astype(np.float32),
-            wht=good.astype(np.float32),
-            con=good.astype(np.int32),
-            validate_on_assignment=False,
-        )
-        _metadata(slit_model, nod, "s2d")
-        slit_model.meta.wcs = _s2d_wcs(wave_rows)
-        slit_model.meta.wcsinfo.dispersion_direction = 2
-        slit_model.meta.bunit_data = slit_model.meta.bunit_err = "MJy/sr"
-        slit_model.source_type = "POINT"
-        slit_model.meta.photometry.pixelarea_steradians = pixar_sr
-        slit_model.meta.photometry.pixelarea_arcsecsq = instrument.PLATE_SCALE_ARCSEC ** 2
-        for step in ("assign_wcs", "back_sub", "flat_field", "srctype", "photom", "resample"):
-            setattr(slit_model.meta.cal_step, step, "COMPLETE")
+        weight = np.isfinite(s2d[nod]["sci"]).astype(np.float32)  # one exposure wherever there is data
         path = out_dir / _file_name(nod, "s2d")
-        _save(slit_model, path)
+        _save(_s2d_model(s2d[nod]["sci"], s2d[nod]["var"], weight, wave_rows, S2D_CENTRE, nod, pixar_sr, dm), path)
         files[f"s2d_nod{nod}"] = path
 
     for nod in (1, 2):
@@ -500,27 +510,8 @@ def build(out_dir, seed):
         mean_var, _, _ = _combine_nods(s2d[1]["var"][name], s2d[2]["var"][name], s2d_cols[1], s2d_cols[2])
         with np.errstate(invalid="ignore", divide="ignore"):
             combined_var[name] = mean_var / weight  # variance of a mean of `weight` nods
-    good = np.isfinite(combined)
-    level3 = dm.SlitModel(
-        data=combined.astype(np.float32),
-        err=np.sqrt(sum(combined_var.values())).astype(np.float32),
-        dq=np.where(good, 0, _DO_NOT_USE).astype(np.uint32),
-        var_poisson=combined_var["poisson"].astype(np.float32),
-        var_rnoise=combined_var["rnoise"].astype(np.float32),
-        var_flat=combined_var["flat"].astype(np.float32),
-        wavelength=np.repeat(wave_rows[:, None], combined.shape[1], axis=1).astype(np.float32),
-        wht=weight.astype(np.float32), con=(weight > 0).astype(np.int32), validate_on_assignment=False,
-    )
-    _metadata(level3, 1, "s2d")
+    level3 = _s2d_model(combined, combined_var, weight, wave_rows, target_column, 1, pixar_sr, dm)
     level3.meta.filename = _combined_file_name()
-    level3.meta.wcs = _s2d_wcs(wave_rows, columns=combined.shape[1], centre=target_column)
-    level3.meta.wcsinfo.dispersion_direction = 2
-    level3.meta.bunit_data = level3.meta.bunit_err = "MJy/sr"
-    level3.source_type = "POINT"
-    level3.meta.photometry.pixelarea_steradians = pixar_sr
-    level3.meta.photometry.pixelarea_arcsecsq = instrument.PLATE_SCALE_ARCSEC ** 2
-    for step in ("assign_wcs", "back_sub", "flat_field", "srctype", "photom", "resample"):
-        setattr(level3.meta.cal_step, step, "COMPLETE")
     path = out_dir / _combined_file_name()
     _save(level3, path)
     files["s2d_combined"] = path
