@@ -578,6 +578,19 @@ def _with_pointing(model, aperture_name):
     return model
 
 
+def _assign_wcs(model, aperture_name, specwcs, offline):
+    """jwst ``AssignWcsStep`` on a copy of ``model`` with its pointing keywords filled from
+    ``aperture_name`` where it lacks them, the SIAF distortion and ``specwcs`` (a model, or a
+    path) as its references."""
+    from jwst.assign_wcs import AssignWcsStep
+
+    overrides = {reftype: "N/A" for reftype in AssignWcsStep.reference_file_types}
+    # a copy of the distortion, so the cached reference model is never changed by the step
+    overrides.update(distortion=siaf_distortion_model().copy(),
+                     specwcs=specwcs if hasattr(specwcs, "wavetable") else str(specwcs))
+    return run_step(AssignWcsStep, _with_pointing(model, aperture_name), offline=offline, overrides=overrides)
+
+
 def assign_slit_wcs(model, specwcs=None, *, offline=None):
     """Run jwst ``AssignWcsStep`` on a MIR_LRS-FIXEDSLIT image without CRDS.
 
@@ -598,16 +611,7 @@ def assign_slit_wcs(model, specwcs=None, *, offline=None):
     DataModel
         A new model with ``meta.wcs`` (detector -> RA, Dec, wavelength).
     """
-    from jwst.assign_wcs import AssignWcsStep
-
-    model = _with_pointing(model, instrument.SLIT_APERTURE)
-    overrides = {reftype: "N/A" for reftype in AssignWcsStep.reference_file_types}
-    if specwcs is None:
-        specwcs = slit_specwcs_model()
-    elif not hasattr(specwcs, "wavetable"):
-        specwcs = str(specwcs)
-    overrides.update(distortion=siaf_distortion_model().copy(), specwcs=specwcs)
-    return run_step(AssignWcsStep, model, offline=offline, overrides=overrides)
+    return _assign_wcs(model, instrument.SLIT_APERTURE, slit_specwcs_model() if specwcs is None else specwcs, offline)
 
 
 def assign_slitless_wcs(model, specwcs=None, *, offline=None):
@@ -632,17 +636,8 @@ def assign_slitless_wcs(model, specwcs=None, *, offline=None):
     DataModel
         A new model with ``meta.wcs`` (detector -> RA, Dec, wavelength).
     """
-    from jwst.assign_wcs import AssignWcsStep
-
-    model = _with_pointing(model, instrument.SLITLESS_APERTURE)
-    overrides = {reftype: "N/A" for reftype in AssignWcsStep.reference_file_types}
-    # a copy, so the cached reference model is never changed by the step
-    if specwcs is None:
-        specwcs = slitless_specwcs_model()
-    elif not hasattr(specwcs, "wavetable"):
-        specwcs = str(specwcs)
-    overrides.update(distortion=siaf_distortion_model().copy(), specwcs=specwcs)
-    return run_step(AssignWcsStep, model, offline=offline, overrides=overrides)
+    return _assign_wcs(model, instrument.SLITLESS_APERTURE,
+                       slitless_specwcs_model() if specwcs is None else specwcs, offline)
 
 
 def extract_with_reference(model, reference, *, specwcs=None, offline=None):
