@@ -114,6 +114,17 @@ def test_slit_nods_is_deterministic(tmp_path):
         np.testing.assert_array_equal(a.spec[0].spec_table["FLUX"], b.spec[0].spec_table["FLUX"])
 
 
+def test_load_truth_reads_the_twin_in_the_cache_whatever_its_seed(tmp_path):
+    """load_truth without a seed gives the truth of the files on disk: a twin built with
+    another seed is neither replaced nor paired with the default seed's truth."""
+    files = sample.build("ta_image", cache_dir=tmp_path, seed=7)
+    written = files["ta"].stat().st_mtime_ns
+    truth = sample.load_truth("ta_image", cache_dir=tmp_path)
+    assert truth["seed"] == 7 and files["ta"].stat().st_mtime_ns == written
+    assert sample.load_truth("ta_image", cache_dir=tmp_path, seed=8)["seed"] == 8  # asked for: rebuilt
+    assert sample.load_truth("ta_image", cache_dir=tmp_path / "empty")["seed"] == sample.DEFAULT_SEED
+
+
 def test_slit_nods_products_agree_with_truth(built):
     from stdatamodels.jwst import datamodels
 

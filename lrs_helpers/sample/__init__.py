@@ -237,14 +237,28 @@ def read_truth(folder):
     return truth
 
 
-def load_truth(scenario, *, cache_dir=None, seed=DEFAULT_SEED):
+def load_truth(scenario, *, cache_dir=None, seed=None):
     """The recorded truth of a scenario's twin (built when missing).
+
+    Parameters
+    ----------
+    scenario : str
+        One of :data:`SCENARIOS`.
+    cache_dir : path-like, optional
+        Cache root; default :func:`cache_root`.
+    seed : int, optional
+        The twin's seed. Default: that of the twin already in the cache, whatever it is (so
+        the truth matches the files there; a twin built with another seed is not replaced),
+        else :data:`DEFAULT_SEED`.
 
     Returns
     -------
     dict
         ``truth.json`` contents, plus the arrays of ``truth.npz`` when the scenario wrote one.
     """
+    if seed is None:
+        record = _read_stamp(scenario_dir(scenario, cache_dir)) if scenario in SCENARIOS else None
+        seed = record.get("seed", DEFAULT_SEED) if record is not None else DEFAULT_SEED
     files = build(scenario, cache_dir=cache_dir, seed=seed)
     return read_truth(Path(files["truth"]).parent)
 
