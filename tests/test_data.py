@@ -6,6 +6,7 @@ attempt to reach another address fail the test.
 
 import csv
 import hashlib
+import json
 import os
 import re
 import socket
@@ -47,9 +48,7 @@ EXPECTED_RECIPES = {
     "ta_fastgrpavg_tacq": "ta_fastgrpavg:tacq",
     "ta_fastgrpavg_confirm": "ta_fastgrpavg:confirm",
 }
-NOTEBOOKS = {"01_scattered_light", "02_foldover_blue_limit", "03_emi_pattern_noise",
-             "04_slitless_background", "05_jump_dropouts", "06_pathloss_nods", "07_error_estimates", "08_fgs_offset",
-             "09_ta_fastgrpavg"}
+NOTEBOOKS = {path.stem for path in (Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb")}
 # JWST exposure-level product name: jw<program 5><observation 3><visit 3>_<visit group 2>
 # <sequence 1><activity 2>_<exposure 5>[-seg<segment 3>]_<detector>_<suffix>.fits
 PRODUCT_NAME = re.compile(
@@ -121,9 +120,20 @@ def test_manifest_filenames_follow_the_jwst_naming_convention():
     assert len(set(table["mast_filename"])) == len(table)
 
 
+def _notebook_code(name):
+    """The code cells of notebook ``name``, joined."""
+    cells = json.loads((Path(__file__).parents[1] / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+    return "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+
+
 def test_manifest_columns_hold_known_values():
     for row in data.manifest():
         assert row["notebook"] in NOTEBOOKS, row["key"]
+        # the notebook named reads the key by name (00 fetches every key of the manifest: the
+        # nod-2 rate is read there only as nod 1's partner in diagnose)
+        code = _notebook_code(row["notebook"])
+        reads_all = row["notebook"] == "00_overview" and 'data.get(key) for key in manifest["key"]' in code
+        assert f'"{row["key"]}"' in code or reads_all, f"{row['notebook']} does not read {row['key']}"
         assert row["mode"] in EXP_TYPE_OF_MODE, row["key"]
         assert row["sha256"] == "" or re.fullmatch(r"[0-9a-f]{64}", row["sha256"]), row["key"]
         assert row["description"], row["key"]
