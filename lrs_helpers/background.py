@@ -6,7 +6,8 @@ tens of % in the real PID 1033 frame) and slowly in time. What jwst 3.0 does by 
 extract_1d reference for ``MIR_LRS-SLITLESS`` has carried background regions since 2025
 (columns 10-17 and 54-61, ``bkg_fit = median``: one median per row); before that it had none.
 A background already subtracted from the rateints (this module) is then subtracted a second
-time unless extract_1d is given a reference without background regions, which
+time unless extract_1d (calwebb_spec2, and again calwebb_tso3) runs with
+``subtract_background=False`` or is given a reference without background regions, which
 :func:`subtract_rateints` writes beside its output.
 
 Core (numpy arrays in, new arrays out)::
@@ -36,10 +37,14 @@ gradients of -27% to +10%, and clipping about the row's level there drops the wh
 41% of the rows (columns 4-13 and 58-71, the former default regions); the
 PID 1053 frame has hot columns 4, 5, 8, a roll-off at columns 6-11 and a +-1.5% odd/even
 column pattern that bias an unscreened fit by ~1%. The default leaves < 0.04% (95th
-percentile) on PID 1033 and -0.07% mean, 0.61% rms (its own pixel noise) on PID 1053, better
-than Eureka, exoTEDRF, ExoTiC-MIRI and the CRDS default on the same cubes, and level with
-exoTEDRF (ahead of the others) on the sample twin (benchmarks/bench_background_models.py). ``order=0`` (one clipped value per row) and
-``order=1``-``3`` (a polynomial through pixels clipped about the level) remain as options.
+percentile) on PID 1033, level with Eureka's and exoTEDRF's lines (all at the test cube's noise
+floor), and -0.07% mean, 0.61% rms (its own pixel noise) on PID 1053, ahead of them (0.63-0.71%)
+and clearly ahead of ExoTiC-MIRI's row-wise median and the CRDS default on both; on the sample
+twin it is level with exoTEDRF, ahead of the others (benchmarks/bench_background_models.py).
+The CRDS median's regions sit symmetrically about the aperture, so a straight gradient cancels in
+its box sum; what it leaves comes from the column structure inside its regions.
+``order=0`` (one clipped value per row) and ``order=1``-``3`` (a polynomial through pixels
+clipped about the level) remain as options.
 """
 
 import json
@@ -875,7 +880,8 @@ def subtract_rateints(in_path, out_path, *, chunk_ints=64, overwrite=False, prog
     Beside the output it writes ``<out_path stem>_extract1d.json``, an extract_1d reference with
     the CRDS slitless aperture (columns 30-41) and no background region: since 2025 the CRDS
     reference subtracts a background of its own (columns 10-17 and 54-61), which would be a
-    second subtraction. Run spec2's extract_1d with ``override_extract1d`` set to that file.
+    second subtraction. Run extract_1d (in calwebb_spec2, and again in calwebb_tso3) with
+    ``subtract_background=False``, or with ``override_extract1d`` set to that file.
 
     Parameters
     ----------
