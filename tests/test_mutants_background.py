@@ -7,6 +7,9 @@ effect it guards. They complement tests/test_background.py (the model on the twi
 real frames) for `make mutate MODULE=background`.
 """
 
+import inspect
+import warnings
+
 import numpy as np
 import pytest
 from astropy.stats import sigma_clip
@@ -206,3 +209,78 @@ def test_edge_background_variance_is_calibrated_by_monte_carlo():
     assert 0.85 < measured / predicted < 1.15, (measured, predicted)
     # roughly sigma^2 / N for N = 28 edge pixels of a level row
     assert predicted == pytest.approx(sigma_pixel ** 2 / EDGE_COLUMNS.size, rel=0.25)
+
+
+def _line_with_two_outliers(maxiters):
+    """A noise-free line across the edges with one pixel 1000 above it and one 8 above it. The
+    first least-squares fit is pulled up by the big one, so its residuals (~36) hide the small
+    one; only a second round, about the refitted line, drops it."""
+    x = background._normalised_x(EDGE_COLUMNS, NX)
+    values = (100.0 + 2.0 * x)[np.newaxis].copy()
+    values[0, 5] += 1000.0
+    values[0, 20] += 8.0
+    return background._robust_line(values, np.ones(values.shape, bool), x, 3.0, maxiters)
+
+
+def test_robust_line_clips_round_after_round_up_to_maxiters():
+    keep, intercept, slope, _ = _line_with_two_outliers(maxiters=5)
+    assert not keep[0, 5] and not keep[0, 20]
+    assert (intercept[0], slope[0]) == (pytest.approx(100.0), pytest.approx(2.0))
+    keep, _, _, _ = _line_with_two_outliers(maxiters=0)  # one clipping round only
+    assert not keep[0, 5] and keep[0, 20]
+
+
+def test_column_ratios_find_a_column_low_in_every_row():
+    """One edge column reading 10% low in every row (the PID 1053 roll-off kind): its median ratio
+    to the row level is 0.90, every other column's 1.00; the screening drops it alone."""
+    rng = np.random.default_rng(8)
+    level = rng.uniform(50.0, 150.0, size=(3, 40, 1))
+    values = level * (1.0 + 0.002 * rng.normal(size=(3, 40, EDGE_COLUMNS.size)))
+    values[..., 4] *= 0.90
+    valid = np.ones(values.shape, dtype=bool)
+    ratio = background._column_ratios(values, valid, valid)
+    assert ratio[4] == pytest.approx(0.90, abs=0.005)
+    np.testing.assert_allclose(np.delete(ratio, 4), 1.0, atol=0.005)
+    steady = background._steady_columns(values, valid, valid, 0.03)
+    assert steady.tolist() == [column != 4 for column in range(EDGE_COLUMNS.size)]
+
+
+def test_parity_pattern_is_quiet_where_the_parities_cancel():
+    """Odd and even ratios of opposite sign (a frame at zero level): no pattern, and no numpy
+    warning for the division by zero (notebooks and the CLI show warnings)."""
+    columns = EDGE_COLUMNS
+    ratios = np.where(columns % 2 == 1, 1.0, -1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pattern = background._parity_pattern(ratios, columns, np.ones(columns.size, bool), NX)
+    assert np.all(pattern == 1.0)
+
+
+def test_variance_takes_the_models_defaults():
+    """edge_background_variance documents its settings "as for edge_background": every default
+    must be the same, or the variance would describe another model."""
+    model_defaults = {name: parameter.default for name, parameter in
+                      inspect.signature(background.edge_background).parameters.items()
+                      if parameter.default is not inspect.Parameter.empty}
+    variance_defaults = {name: parameter.default for name, parameter in
+                         inspect.signature(background.edge_background_variance).parameters.items()
+                         if parameter.default is not inspect.Parameter.empty}
+    assert variance_defaults == model_defaults
+
+
+def test_subtract_groups_leaves_out_groups_flagged_do_not_use():
+    """A saturated-looking group value in the edge columns of one row, flagged DO_NOT_USE in
+    GROUPDQ: it must not reach the model (unflagged, it moves that row's background by ~20 DN)."""
+    ny, ngroups = 6, 3
+    x = np.arange(NX)
+    sky = 10.0 + 0.05 * (x - 35.5)
+    ramps = (np.arange(1, ngroups + 1)[:, None, None] * sky * np.ones((1, ny, 1)))[np.newaxis].copy()
+    ramps[..., :background.REFERENCE_COLUMNS] = 0.0
+    groupdq = np.zeros(ramps.shape, dtype=np.uint32)
+    ramps[0, 1, 2, 13:20] += 500.0  # half the left edge: the row keeps both edges
+    groupdq[0, 1, 2, 13:20] = background.DO_NOT_USE
+    _, model = background.subtract_groups(ramps, groupdq)
+    np.testing.assert_allclose(model[0, 1, 2, background.REFERENCE_COLUMNS:], 2 * sky[background.REFERENCE_COLUMNS:],
+                               rtol=1e-9)
+    _, unflagged = background.subtract_groups(ramps)
+    assert abs(unflagged[0, 1, 2, 36] - 2 * sky[36]) > 10.0
