@@ -266,6 +266,17 @@ def test_variance_takes_the_models_defaults():
                          inspect.signature(background.edge_background_variance).parameters.items()
                          if parameter.default is not inspect.Parameter.empty}
     assert variance_defaults == model_defaults
+    # and in behaviour: rows with pixels 3.5 sigma off, which a clipping at 3 sigma drops and one
+    # at 4 keeps, give the same variance called bare as called with the model's defaults
+    rng = np.random.default_rng(9)
+    sci = 100.0 + rng.normal(0.0, 1.0, (2, 30, NX))
+    sci[:, ::3, 20] += 3.5
+    var = np.ones(sci.shape)
+    settings = {name: value for name, value in model_defaults.items() if name != "dq"}
+    np.testing.assert_array_equal(background.edge_background_variance(sci, var),
+                                  background.edge_background_variance(sci, var, **settings))
+    assert not np.array_equal(background.edge_background_variance(sci, var, sigma=4.0),
+                              background.edge_background_variance(sci, var, **settings))
 
 
 def test_subtract_groups_leaves_out_groups_flagged_do_not_use():
