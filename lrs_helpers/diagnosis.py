@@ -116,6 +116,11 @@ PROBLEM_FRACTION = 0.10
 #: ERR against scatter: spectra needed (from 3 on they are detrended in time with a running
 #: median, which needs 3).
 ERR_MIN_SPECTRA = 2
+#: ... and the first this many consecutive spectra are enough: the factor of a 16-wavelength
+#: block is then known to about 1/sqrt(2 x 2048 x 16) = 0.4%, fifty times finer than
+#: ERR_TOLERANCE; more only costs memory and time (the bootstrap and the running median of
+#: 19225 integrations, a 1 GB x1dints, take 1.2 GB and 35 s; 2048 take ~0.1 GB and ~4 s).
+ERR_MAX_SPECTRA = 2048
 #: ERR factor (measured / reported) further than this from 1 is reported. With its true errors
 #: put back, the slitless twin (24 integrations, transit, drifting sky) gives 1.08-1.10 (three
 #: bootstrap seeds): the detrended bootstrap's own bias; the twin's injected factor is 1.16-2.0
@@ -400,6 +405,86 @@ def _first_integrations(chunks, count):
     return ramps[:count], None if groupdq is None else groupdq[:count]
 
 
+class _SharedPass:
+    """The chunks of a ramp file, whose every pass also feeds observers, each chunk once.
+
+    :func:`diagnose` hands this to the EMI check in place of the file's chunks: while the EMI
+    fit reads the file, the usability counts and the jump detection (:class:`_RampUsage`,
+    :class:`_PeakJumps`) see the same chunks, so the file is read once for the three checks.
+    :meth:`finish` reads what no pass reached (all of it when there is no EMI check, e.g. on
+    FULL frames, or the rest when the fit stopped). An observer that raises is left out of the
+    chunks after, and its error kept in :attr:`errors`.
+    """
+
+    def __init__(self, chunks, observers):
+        self.chunks, self.observers, self.errors = chunks, observers, {}
+        self.shape, self.dtype, self.pixeldq = chunks.shape, chunks.dtype, chunks.pixeldq
+        self._seen = set()
+
+    def slices(self):
+        return self.chunks.slices()
+
+    def _observe(self, chunk):
+        if chunk[0].start in self._seen:
+            return
+        self._seen.add(chunk[0].start)
+        for name, observer in self.observers.items():
+            if name not in self.errors:
+                try:
+                    observer(*chunk)
+                except Exception as error:  # that check fails, the others go on
+                    self.errors[name] = error
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            self._observe(chunk)
+            yield chunk
+
+    def finish(self):
+        """Feed the observers every chunk no pass has reached yet (reading only those)."""
+        for chunk in self.chunks.read([s for s in self.slices() if s.start not in self._seen]):
+            self._observe(chunk)
+
+
+def _failed(name, error):
+    return Finding(name, "failed", f"the check could not run ({type(error).__name__}: {error}).")
+
+
+def _ramp_findings(model, mode, chunks):
+    """The checks of an uncal/ramp file (usable, emi, jump_peak_flags) in one pass over it.
+
+    The EMI fit drives the pass (:class:`_SharedPass`); the other two checks accumulate over
+    the same chunks. The file is read once, plus its first chunk a second time for the EMI
+    plot, only when the plot is drawn; before, each check read the file itself (three passes
+    and two first chunks). The findings are those of :func:`check_usable`,
+    :func:`check_emi` and :func:`check_jump_peak_flags` run one after the other.
+    """
+    nints, ngroups = chunks.shape[:2]
+    observers = {"usable": _RampUsage()}
+    if ngroups >= 5 and nints >= 2:
+        observers["jump_peak_flags"] = _PeakJumps(model.meta.exposure.group_time, chunks.shape)
+    shared = _SharedPass(chunks, observers)
+    findings = {}
+    if str(model.meta.subarray.name or "") != "FULL":
+        try:
+            findings["emi"] = check_emi(model, shared)
+        except Exception as error:  # one check's failure must not end the report
+            findings["emi"] = _failed("emi", error)
+    shared.finish()
+    for name, observer in observers.items():
+        if name in shared.errors:
+            findings[name] = _failed(name, shared.errors[name])
+        else:
+            try:
+                findings[name] = (observer.finding(chunks.shape) if name == "usable"
+                                  else observer.finding(model, mode))
+            except Exception as error:
+                findings[name] = _failed(name, error)
+    if findings["usable"].severity == "problem":
+        return [findings["usable"]]  # nothing else can be judged on a product without data
+    return [findings[name] for name in ("usable", "emi", "jump_peak_flags") if name in findings]
+
+
 #: Integrations phase-folded for the EMI plot, and whose median rate image locates the trace
 #: peaks for the jump check: the source stays put within a segment, so a few suffice.
 FIRST_INTS = 16
@@ -477,54 +562,77 @@ def check_jump_peak_flags(model, mode, chunks=None):
     file of several chunks the flags can differ slightly from one call on the whole exposure.
     """
     chunks = _ramp_chunks(model, chunks)
-    nints, ngroups = chunks.shape[:2]
-    first, _ = _first_integrations(chunks, FIRST_INTS)
-    with _quiet():
-        rate = np.nanmedian(emi.rate_images(first, model.meta.exposure.group_time), axis=0)
-    del first
-    peaks = jumps.trace_peak_columns(rate, np.isfinite(rate))
-    rows = np.flatnonzero(peaks >= 0)
-    flagged_ints = np.zeros(rows.size, int)
-    if rows.size:
-        columns = slice(max(int(peaks[rows].min()) - 1, 0), min(int(peaks[rows].max()) + 2, chunks.shape[3]))
-        for _, ramps, groupdq in chunks:
-            band = np.asarray(ramps[..., columns], dtype=np.float32)
-            band_dq = (np.zeros(band.shape, np.uint8) if groupdq is None
-                       else np.array(groupdq[..., columns], dtype=np.uint8))
-            if ngroups > 4:  # jwst flags them only when enough groups remain
-                band_dq[:, [0, -1]] |= jumps.DO_NOT_USE
-            flags = jumps.detect_jumps(band, instrument.GAIN_E_PER_DN, instrument.FAST_CDS_READNOISE_DN,
-                                       groupdq=band_dq)
-            flagged_ints += flags[:, :, rows, peaks[rows] - columns.start].any(axis=1).sum(axis=0)
-    needed = max(min(nints, JUMP_MIN_INTEGRATIONS), math.ceil(JUMP_MIN_INTEGRATION_FRACTION * nints))
-    hit = rows[flagged_ints >= needed]
-    row_wave, wave_source = _row_wavelengths(model, mode)
-    wave = row_wave[hit]
-    measured = {"peak_pixels_flagged": (int(hit.size), ""),
-                "integrations_needed": (needed, f"of {nints}"),
-                "threshold": (jumps.DEFAULT_REJECTION_THRESHOLD, "sigma")}
-    if hit.size:
-        measured["rows"] = ([int(hit.min()), int(hit.max())], "")
-        if np.isfinite(wave).any():
-            measured["wavelength_range"] = ([float(np.nanmin(wave)), float(np.nanmax(wave))], "um")
-            measured["wavelengths_from"] = (wave_source, "")
-        severity = "warning"
-        message = (f"{hit.size} trace-peak pixels are flagged as jumps in >= {needed} of {nints} "
-                   f"integrations at the default threshold: the bright peak will drop out; rerun "
-                   f"jump with a higher rejection_threshold (jumps.rerun_jump).")
-    else:
-        severity = "ok"
-        message = "no trace-peak pixel is flagged as a jump in most integrations."
+    peak_jumps = _PeakJumps(model.meta.exposure.group_time, chunks.shape)
+    for chunk in chunks:
+        peak_jumps(*chunk)
+    return peak_jumps.finding(model, mode)
 
-    def draw(figure):
-        ax = figure.add_subplot()
-        ax.plot(rows, rate[rows, peaks[rows]], "-", color="0.4", lw=0.8, label="peak rate (median)")
-        ax.plot(hit, rate[hit, peaks[hit]], "o", color="C3", ms=4, label="flagged in most integrations")
-        ax.set(xlabel="row", ylabel="DN/s", yscale="log", title="jump flags on the trace peak")
-        ax.legend(fontsize=8)
 
-    return Finding("jump_peak_flags", severity, message, measured,
-                   details={"pixels": np.stack([hit, peaks[hit]], axis=1)}, draw=draw)
+class _PeakJumps:
+    """Jump flags on the trace peaks, fed a chunk of ramps at a time (the first chunk first):
+    the work of :func:`check_jump_peak_flags`, which :func:`diagnose` shares with the other
+    ramp checks in one pass over the file."""
+
+    def __init__(self, group_time, shape):
+        self.group_time, self.shape = group_time, shape
+        self.rate = None
+
+    def __call__(self, integrations, ramps, groupdq):
+        ngroups, nx = self.shape[1], self.shape[3]
+        if self.rate is None:  # the first chunk: where the trace peaks are
+            with _quiet():
+                self.rate = np.nanmedian(emi.rate_images(ramps[:FIRST_INTS], self.group_time), axis=0)
+            self.peaks = jumps.trace_peak_columns(self.rate, np.isfinite(self.rate))
+            self.rows = np.flatnonzero(self.peaks >= 0)
+            self.flagged_ints = np.zeros(self.rows.size, int)
+            if self.rows.size:
+                self.columns = slice(max(int(self.peaks[self.rows].min()) - 1, 0),
+                                     min(int(self.peaks[self.rows].max()) + 2, nx))
+        if not self.rows.size:
+            return
+        columns, rows, peaks = self.columns, self.rows, self.peaks
+        band = np.asarray(ramps[..., columns], dtype=np.float32)
+        band_dq = (np.zeros(band.shape, np.uint8) if groupdq is None
+                   else np.array(groupdq[..., columns], dtype=np.uint8))
+        if ngroups > 4:  # jwst flags them only when enough groups remain
+            band_dq[:, [0, -1]] |= jumps.DO_NOT_USE
+        flags = jumps.detect_jumps(band, instrument.GAIN_E_PER_DN, instrument.FAST_CDS_READNOISE_DN,
+                                   groupdq=band_dq)
+        self.flagged_ints += flags[:, :, rows, peaks[rows] - columns.start].any(axis=1).sum(axis=0)
+
+    def finding(self, model, mode):
+        """The finding, once every chunk has been seen."""
+        nints = self.shape[0]
+        rate, peaks, rows, flagged_ints = self.rate, self.peaks, self.rows, self.flagged_ints
+        needed = max(min(nints, JUMP_MIN_INTEGRATIONS), math.ceil(JUMP_MIN_INTEGRATION_FRACTION * nints))
+        hit = rows[flagged_ints >= needed]
+        row_wave, wave_source = _row_wavelengths(model, mode)
+        wave = row_wave[hit]
+        measured = {"peak_pixels_flagged": (int(hit.size), ""),
+                    "integrations_needed": (needed, f"of {nints}"),
+                    "threshold": (jumps.DEFAULT_REJECTION_THRESHOLD, "sigma")}
+        if hit.size:
+            measured["rows"] = ([int(hit.min()), int(hit.max())], "")
+            if np.isfinite(wave).any():
+                measured["wavelength_range"] = ([float(np.nanmin(wave)), float(np.nanmax(wave))], "um")
+                measured["wavelengths_from"] = (wave_source, "")
+            severity = "warning"
+            message = (f"{hit.size} trace-peak pixels are flagged as jumps in >= {needed} of {nints} "
+                       f"integrations at the default threshold: the bright peak will drop out; rerun "
+                       f"jump with a higher rejection_threshold (jumps.rerun_jump).")
+        else:
+            severity = "ok"
+            message = "no trace-peak pixel is flagged as a jump in most integrations."
+
+        def draw(figure):
+            ax = figure.add_subplot()
+            ax.plot(rows, rate[rows, peaks[rows]], "-", color="0.4", lw=0.8, label="peak rate (median)")
+            ax.plot(hit, rate[hit, peaks[hit]], "o", color="C3", ms=4, label="flagged in most integrations")
+            ax.set(xlabel="row", ylabel="DN/s", yscale="log", title="jump flags on the trace peak")
+            ax.legend(fontsize=8)
+
+        return Finding("jump_peak_flags", severity, message, measured,
+                       details={"pixels": np.stack([hit, peaks[hit]], axis=1)}, draw=draw)
 
 
 def check_slitless_background(model, source=None):
@@ -860,22 +968,33 @@ def check_err_vs_scatter(product):
     applies it (:meth:`errors.ErrorFactor.summary`: the median of robust 16-wavelength blocks over
     5-12 um). Integrations that sit apart at the start (settling) are left out and named. Not run on a pair of slit x1d nods: with two spectra the estimate depends on
     the method (0.35 from the pair, 0.71 from the point-to-point scatter, on the slit twin).
+
+    Only the first :data:`ERR_MAX_SPECTRA` integrations are compared (consecutive, so that the
+    running median in time still follows a transit, and from the start, where settling shows):
+    every twin and most segments have fewer; a longer segment gets the factor of its first
+    2048, with ``integrations_used`` in the measured numbers.
     """
     spectra = errors.read_spectra(product)  # a path is read a chunk of table rows at a time
-    nints = spectra.flux.shape[0]
+    total = spectra.flux.shape[0]
+    first = slice(0, ERR_MAX_SPECTRA)
+    flux, flux_error, dq = spectra.flux[first], spectra.flux_error[first], spectra.dq[first]
+    nints = flux.shape[0]
     if nints < ERR_MIN_SPECTRA:
         return Finding("err_vs_scatter", "info",
                        f"only {nints} spectrum: too few to compare ERR with the scatter "
                        f"(needs {ERR_MIN_SPECTRA}).", {"spectra": (nints, "")})
     with emi.blas_threads():  # the bootstrap's many small matrix products: fastest on one thread
-        result = errors.measure_factor(spectra.wavelength, spectra.flux, spectra.flux_error, spectra.dq,
+        result = errors.measure_factor(spectra.wavelength, flux, flux_error, dq,
                                        detrend="median" if nints >= 3 else None)
+    del spectra, flux, flux_error, dq
     # the figure notebook 07 applies: the median of the robust 16-wavelength blocks over 5-12 um
     median, error, spread = result.summary(BAND_UM)
     used = nints - len(result.excluded)
     significance = abs(median - 1) / error if error > 0 else math.inf
     measured = {"inflation_factor": (median, "measured / FLUX_ERROR, median of 16-wavelength blocks 5-12 um"),
                 "inflation_factor_error": (error, ""), "block_spread": (spread, ""), "spectra": (used, "")}
+    if total > nints:
+        measured["integrations_used"] = (nints, f"the first, of {total}")
     settling = ""
     if result.excluded:
         measured["settling_integrations_left_out"] = (list(result.excluded), "0-based")
@@ -1015,6 +1134,34 @@ def _usable_count(values, dq=None):
     return int(np.count_nonzero(good))
 
 
+class _RampUsage:
+    """The counts :func:`check_usable` judges ramps by, fed a chunk of ramps at a time."""
+
+    def __init__(self):
+        self.nonzero = self.flagged = self.full_scale = 0
+
+    def __call__(self, integrations, ramps, groupdq):
+        self.nonzero += int(np.count_nonzero(ramps))
+        if groupdq is not None:
+            self.flagged += int(np.count_nonzero(groupdq[:, 0] & instrument.DQ["SATURATED"]))
+        if ramps.dtype.kind in "ui":
+            self.full_scale += int(np.count_nonzero(ramps[:, 0] >= 65535))
+
+    def finding(self, shape):
+        """The finding, once every chunk of ramps of ``shape`` has been seen."""
+        reads = int(np.prod(shape))
+        measured = {"nonzero": (self.nonzero / reads, "of the reads")}
+        saturated = max(self.flagged, self.full_scale) / (reads // shape[1])
+        measured["saturated_first_group"] = (saturated, "of the pixels")
+        if not self.nonzero:
+            return Finding("usable", "problem", "every read is zero: the file holds no data "
+                           "(a failed download or a blank exposure).", measured)
+        if saturated >= SATURATED_PROBLEM:
+            return Finding("usable", "problem", f"{100 * saturated:.0f}% of the pixels are saturated in "
+                           "their first group: they carry no slope.", measured)
+        return Finding("usable", "ok", "the ramps hold data.", measured)
+
+
 def check_usable(model, level, mode, chunks=None, source=None):
     """Whether the product holds data at all: usable values, an uncal that is not blank or saturated.
 
@@ -1030,25 +1177,10 @@ def check_usable(model, level, mode, chunks=None, source=None):
     unit = _flux_unit(model)
     if level in ("uncal", "ramp"):
         chunks = _ramp_chunks(model, chunks)
-        nonzero = flagged = full_scale = 0
-        for _, ramps, groupdq in chunks:
-            nonzero += int(np.count_nonzero(ramps))
-            if groupdq is not None:
-                flagged += int(np.count_nonzero(groupdq[:, 0] & instrument.DQ["SATURATED"]))
-            if ramps.dtype.kind in "ui":
-                full_scale += int(np.count_nonzero(ramps[:, 0] >= 65535))
-        reads = int(np.prod(chunks.shape))
-        firsts = reads // chunks.shape[1]
-        measured = {"nonzero": (nonzero / reads, "of the reads")}
-        saturated = max(flagged, full_scale) / firsts
-        measured["saturated_first_group"] = (saturated, "of the pixels")
-        if not nonzero:
-            return Finding("usable", "problem", "every read is zero: the file holds no data "
-                           "(a failed download or a blank exposure).", measured)
-        if saturated >= SATURATED_PROBLEM:
-            return Finding("usable", "problem", f"{100 * saturated:.0f}% of the pixels are saturated in "
-                           "their first group: they carry no slope.", measured)
-        return Finding("usable", "ok", "the ramps hold data.", measured)
+        usage = _RampUsage()
+        for chunk in chunks:
+            usage(*chunk)
+        return usage.finding(chunks.shape)
     if "spec" in model.instance:
         spectra = errors.read_spectra(_spectra_source(model, source))
         band = _band(spectra.wavelength)
@@ -1247,23 +1379,17 @@ def _level(model, path):
     return level
 
 
-def _plan(model, level, mode, partner, chunks=None, source=None):
-    """The checks that apply: list of (name, zero-argument callable); ``chunks`` streams the
-    ramps of an uncal/ramp file, ``source`` the images of a rateints/calints
-    (:class:`lrs_helpers.io.CubeChunks`) or the spectra of an x1dints (its path)."""
-    subarray = str(model.meta.subarray.name or "")
+def _plan(model, level, mode, partner, source=None):
+    """The checks that apply beyond usability, for products other than ramps
+    (:func:`_ramp_findings`): list of (name, zero-argument callable); ``source`` streams the
+    images of a rateints/calints (:class:`lrs_helpers.io.CubeChunks`) or the spectra of an
+    x1dints (its path)."""
     plan = []
     if mode == "ta":
         if level not in ("rate", "cal"):
             return []
         return [("pointing", lambda: check_pointing(model)),
                 ("ta_exposure_time", lambda: check_ta_exposure_time(model))]
-    if level in ("uncal", "ramp"):
-        nints, ngroups = (np.shape(model.data) if chunks is None else chunks.shape)[:2]
-        if subarray != "FULL":
-            plan.append(("emi", lambda: check_emi(model, chunks)))
-        if ngroups >= 5 and nints >= 2:
-            plan.append(("jump_peak_flags", lambda: check_jump_peak_flags(model, mode, chunks)))
     images = ("rate", "rateints", "cal", "calints", "crf", "crfints")
     if mode == "slitless" and level in images and np.shape(model.data)[-1] == 72:
         plan.append(("slitless_background", lambda: check_slitless_background(model, source)))
@@ -1352,17 +1478,19 @@ def diagnose(path, *, partner=None):
         if partner_model is not None and partner.name < path.name:
             # nod 1 (the lower exposure number) is always the reference of the ratio
             model, partner_model = partner_model, model
-        plan = [] if mode == "ta" else [("usable", lambda: check_usable(model, level, mode, chunks, source))]
-        plan += _plan(model, level, mode, partner_model, chunks, source)
-        findings = []
+        if chunks is not None:
+            plan, findings = [], _ramp_findings(model, mode, chunks)
+        else:
+            plan = [] if mode == "ta" else [("usable", lambda: check_usable(model, level, mode, source=source))]
+            plan += _plan(model, level, mode, partner_model, source)
+            findings = []
         for name, run in plan:
             if findings and findings[0].check == "usable" and findings[0].severity == "problem":
                 break  # nothing else can be judged on a product without data
             try:
                 findings.append(run())
             except Exception as error:  # one check's failure must not end the report
-                findings.append(Finding(name, "failed", f"the check could not run "
-                                        f"({type(error).__name__}: {error})."))
+                findings.append(_failed(name, error))
         if level == "x1d" and mode == "slit" and partner_model is None:
             findings.append(Finding("nod_disparity", "info",
                                     "no other nod given or found beside it: nod disparity not checked "

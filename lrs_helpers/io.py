@@ -962,14 +962,20 @@ class IntegrationChunks:
         return [slice(start, min(start + self.chunk_ints, nints)) for start in range(0, nints, self.chunk_ints)]
 
     def __iter__(self):
+        return self.read()
+
+    def read(self, integrations=None):
+        """Iterate over ``(integrations, sci, groupdq)`` for the integration slices given
+        (default every chunk, :meth:`slices`)."""
+        parts = self.slices() if integrations is None else list(integrations)
         if self._arrays is not None:
             sci, groupdq = self._arrays
-            for integrations in self.slices():
+            for integrations in parts:
                 yield integrations, sci[integrations], None if groupdq is None else groupdq[integrations]
             return
         with fits.open(self.path, memmap=False, do_not_scale_image_data=True) as hdul:
             has_groupdq = "GROUPDQ" in self.extensions and hdul["GROUPDQ"].header.get("NAXIS") == 4
-            for integrations in self.slices():
+            for integrations in parts:
                 groupdq = read_integrations(hdul["GROUPDQ"], integrations) if has_groupdq else None
                 yield integrations, read_integrations(hdul["SCI"], integrations), groupdq
 

@@ -604,3 +604,63 @@ def test_level2_products_are_never_read_whole(monkeypatch):
     assert not any(f.severity == "failed" for f in report.findings)
     assert reads and max(reads) == 5
     assert not any(f.severity == "failed" for f in diagnosis.diagnose(_path("errors_x1dints")).findings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ramps: the three ramp checks share one pass over the file (issue 22)
+# ---------------------------------------------------------------------------------------------
+class _CountedChunks(io.IntegrationChunks):
+    """IntegrationChunks that count how often each integration is read."""
+
+    def read(self, integrations=None):
+        for chunk in super().read(integrations):
+            for index in range(chunk[0].start, chunk[0].stop):
+                self.reads[index] = self.reads.get(index, 0) + 1
+            yield chunk
+
+
+def _counted(path):
+    chunks = _CountedChunks(path, chunk_bytes=1)  # one integration per chunk: 3-4 chunks
+    chunks.reads = {}
+    return chunks
+
+
+@pytest.mark.parametrize("key", ["emi_uncal", "jump_uncal"])
+def test_ramp_checks_read_each_integration_once(key):
+    """diagnose's ramp checks in one pass: each integration read once (three times when every
+    check read the file itself), and the findings of the three checks run one after another
+    on the same chunks."""
+    path = _path(key)
+    metadata = io.open_metadata(path)
+    try:
+        chunks = _counted(path)
+        shared = diagnosis._ramp_findings(metadata, "slitless", chunks)
+        assert chunks.reads == {index: 1 for index in range(chunks.shape[0])}
+        apart = [diagnosis.check_usable(metadata, "uncal", "slitless", _counted(path)),
+                 diagnosis.check_emi(metadata, _counted(path)),
+                 diagnosis.check_jump_peak_flags(metadata, "slitless", _counted(path))]
+    finally:
+        metadata.close()
+    assert [(f.check, f.severity, f.message, f.measured) for f in shared] == \
+        [(f.check, f.severity, f.message, f.measured) for f in apart]
+
+
+def test_a_failing_ramp_check_leaves_the_others(monkeypatch):
+    """A check that raises in the shared pass is reported failed; the others still see every
+    chunk (the pass is finished without the EMI fit when it is the one that failed)."""
+    path = _path("jump_uncal")
+    whole = {f.check: f.measured for f in diagnosis.diagnose(path).findings}
+
+    def broken(*args, **kw):
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(diagnosis.emi, "measure_blocks", broken)
+    report = diagnosis.diagnose(path)
+    assert report["emi"].severity == "failed" and "broken on purpose" in report["emi"].message
+    assert report["usable"].measured == whole["usable"]
+    assert report["jump_peak_flags"].measured == whole["jump_peak_flags"]
+    monkeypatch.undo()
+    monkeypatch.setattr(diagnosis._PeakJumps, "__call__", broken)
+    report = diagnosis.diagnose(path)
+    assert report["jump_peak_flags"].severity == "failed"
+    assert report["emi"].measured == whole["emi"] and report["usable"].measured == whole["usable"]
