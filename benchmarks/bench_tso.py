@@ -17,7 +17,14 @@ memory). Each segment is marked as a sample twin. Then:
 * Dask, in another child: a LocalCluster of ``--workers`` single-threaded worker processes
   (started, then the helpers imported on each, both timed apart) diagnoses every segment (:func:`lrs_helpers.diagnosis.diagnose_files`) and corrects every
   segment (:func:`lrs_helpers.segments.map_segments`); wall times, speed-up over the serial
-  sum, each worker's peak memory, and whether each report is the same as the serial one.
+  sum, each worker's peak memory, and whether each report is the same as the serial one;
+* level 2, in a third child: a rateints of ``--rateints-gb`` (default 2.2 GB, 3661 integrations)
+  and an x1dints of ``--x1dints-gb`` (1.05 GB, 19225 integrations) grown from the
+  slitless_background and error_tso twins (their integrations repeated in order,
+  :func:`grow_product`) through :func:`lrs_helpers.diagnosis.diagnose`, timed against one read
+  of every byte of the file, with the peak memory of each.
+
+``--parts`` picks what runs (default ``ramps,dask,level2``).
 
 Measured (4 x 2.16 GB, 8.6 GB; 2 cores shared with other jobs, load average 8-10, Linux
 autogroup scheduling on; imports alone 201 MB):
@@ -33,10 +40,23 @@ autogroup scheduling on; imports alone 201 MB):
   (and read two 2 GB files at once). On idle cores the segments are independent work;
 * the EMI fit on two chunks: 0.76 s with BLAS on one thread, 3.77 s on every core.
 
+After the level-2 products were streamed and the ramp checks made to share one pass
+(``--parts ramps,level2 --segments 1``; load average 6.9-7.5 on 2 cores; imports 201 MB):
+
+* uncal, 2.16 GB: diagnose 79.9 s (20.7 x one read of 3.9 s), peak 608 MB (0.30 x the segment;
+  the chunk is now held while all three checks use it); emicorr 51.0 s (13.2 x), 679 MB;
+  the EMI fit on two chunks 0.66 s on one BLAS thread, 3.50 s on every core;
+* rateints, 2.19 GB (3661 integrations): diagnose 81.4 s (20.3 x one read of 4.0 s), peak
+  498 MB (0.24 x); an earlier run on 2.09 GB gave 99.2 s, 499 MB;
+* x1dints, 1.05 GB (19225 integrations): diagnose 27.4 s (28.3 x one read of 0.97 s), peak
+  680 MB (0.68 x: the spectra columns a check needs, 60 MB each, are whole arrays). Before
+  err_vs_scatter was held to the first 2048 integrations the same file took 51.3 s and 1.59 GB.
+
 The segments and outputs are deleted at the end. Prints one JSON document; exits 1 when a
 peak is above ``--target-mb`` (1 GB) on any segment, or a Dask report differs from the serial.
 
-Run: ``nice -n 10 .venv/bin/python benchmarks/bench_tso.py [--segments 4 --nints 1000 --ngroups 36]``
+Run: ``nice -n 10 .venv/bin/python benchmarks/bench_tso.py [--segments 4 --nints 1000 --ngroups 36]
+[--parts ramps,dask,level2]``
 """
 
 import argparse

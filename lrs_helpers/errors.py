@@ -774,7 +774,8 @@ def _read_one(product, levels):
             "x1dints" if type(model).__name__ == "TSOMultiSpecModel" else "x1d")
     else:
         name = str(product)
-        level = check_product(product, levels=levels, extensions=("EXTRACT1D",), exp_types=_EXP_TYPES)
+        level = check_product(product, levels=levels, extensions=("EXTRACT1D",), exp_types=_EXP_TYPES,
+                              announce=True)
         with fits.open(product) as hdul:  # headers only: a missing column is named before any reading
             for hdu in hdul:
                 if hdu.name == "EXTRACT1D":

@@ -594,7 +594,17 @@ def _check(name, facts, levels, extensions, exp_types):
     return candidates[0] if len(candidates) == 1 else None
 
 
-def check_product(path, *, levels=None, extensions=None, exp_types=None):
+def _announce_twin(path, facts):
+    """Say once per file and session that a product is a sample twin, so that a twin is never
+    taken for sky data (unless :func:`twin_notes_off`)."""
+    if facts["twin"] is not None and _ANNOUNCE[-1] and path.resolve() not in _ANNOUNCED:
+        _ANNOUNCED.add(path.resolve())
+        twin = facts["twin"]
+        print(f"{path.name} is an lrs_helpers sample twin ({twin['scenario']}, seed {twin['seed']}), "
+              "not a real observation")
+
+
+def check_product(path, *, levels=None, extensions=None, exp_types=None, announce=False):
     """Check a product file from its headers alone, reading none of its data.
 
     The checks of :func:`open_product` (intact FITS, MIRI, EXP_TYPE, level, extensions), for
@@ -606,6 +616,9 @@ def check_product(path, *, levels=None, extensions=None, exp_types=None):
         The product file.
     levels, extensions, exp_types
         As for :func:`open_product`.
+    announce : bool
+        Print that the file is a sample twin, as :func:`open_product` does (for readers that
+        stream a product in its place).
 
     Returns
     -------
@@ -621,7 +634,11 @@ def check_product(path, *, levels=None, extensions=None, exp_types=None):
     if not path.is_file():
         _fail(str(path), "no such file" if not path.exists() else "a folder, not a file",
               "an existing product file", "Check the path.")
-    return _check(str(path), _read_fits_facts(path), levels, extensions, exp_types)
+    facts = _read_fits_facts(path)
+    level = _check(str(path), facts, levels, extensions, exp_types)
+    if announce:
+        _announce_twin(path, facts)
+    return level
 
 
 def open_product(path_or_model, *, levels=None, extensions=None, exp_types=None):
@@ -669,12 +686,7 @@ def open_product(path_or_model, *, levels=None, extensions=None, exp_types=None)
               "Name the product file itself (copy a stream to a file first).")
     facts = _read_fits_facts(path)
     _check(name, facts, levels, extensions, exp_types)
-    if facts["twin"] is not None and _ANNOUNCE[-1] and path.resolve() not in _ANNOUNCED:
-        # Said once per file and session, so a twin is never taken for sky data.
-        _ANNOUNCED.add(path.resolve())
-        twin = facts["twin"]
-        print(f"{path.name} is an lrs_helpers sample twin ({twin['scenario']}, seed {twin['seed']}), "
-              "not a real observation")
+    _announce_twin(path, facts)
 
     try:
         with warnings.catch_warnings():
