@@ -43,9 +43,11 @@ autogroup scheduling on; imports alone 201 MB):
 After the level-2 products were streamed and the ramp checks made to share one pass
 (``--parts ramps,level2 --segments 1``; load average 6.9-7.5 on 2 cores; imports 201 MB):
 
-* uncal, 2.16 GB: diagnose 79.9 s (20.7 x one read of 3.9 s), peak 608 MB (0.30 x the segment;
-  the chunk is now held while all three checks use it); emicorr 51.0 s (13.2 x), 679 MB;
-  the EMI fit on two chunks 0.66 s on one BLAS thread, 3.50 s on every core;
+* uncal, 2.16 GB, two runs: diagnose 79.9 / 73.5 s (20.7 / 24.1 x one read of 3.9 / 3.1 s),
+  reading the file once instead of three times; peak 608 / 608 MB (0.30 x the segment, up from
+  485-533 MB: the jump check's trace-peak rate image of the first chunk is now made while the
+  EMI fit's state is held); emicorr 51.0 / 64.3 s (13.2 / 21.1 x), 679 / 687 MB; the EMI fit on
+  two chunks 0.66 / 0.92 s on one BLAS thread, 3.50 / 3.37 s on every core;
 * rateints, 2.19 GB (3661 integrations): diagnose 81.4 s (20.3 x one read of 4.0 s), peak
   498 MB (0.24 x); an earlier run on 2.09 GB gave 99.2 s, 499 MB;
 * x1dints, 1.05 GB (19225 integrations): diagnose 27.4 s (28.3 x one read of 0.97 s), peak
