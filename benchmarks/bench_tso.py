@@ -17,7 +17,14 @@ memory). Each segment is marked as a sample twin. Then:
 * Dask, in another child: a LocalCluster of ``--workers`` single-threaded worker processes
   (started, then the helpers imported on each, both timed apart) diagnoses every segment (:func:`lrs_helpers.diagnosis.diagnose_files`) and corrects every
   segment (:func:`lrs_helpers.segments.map_segments`); wall times, speed-up over the serial
-  sum, each worker's peak memory, and whether each report is the same as the serial one.
+  sum, each worker's peak memory, and whether each report is the same as the serial one;
+* level 2, in a third child: a rateints of ``--rateints-gb`` (default 2.2 GB, 3661 integrations)
+  and an x1dints of ``--x1dints-gb`` (1.05 GB, 19225 integrations) grown from the
+  slitless_background and error_tso twins (their integrations repeated in order,
+  :func:`grow_product`) through :func:`lrs_helpers.diagnosis.diagnose`, timed against one read
+  of every byte of the file, with the peak memory of each.
+
+``--parts`` picks what runs (default ``ramps,dask,level2``).
 
 Measured (4 x 2.16 GB, 8.6 GB; 2 cores shared with other jobs, load average 8-10, Linux
 autogroup scheduling on; imports alone 201 MB):
@@ -33,10 +40,25 @@ autogroup scheduling on; imports alone 201 MB):
   (and read two 2 GB files at once). On idle cores the segments are independent work;
 * the EMI fit on two chunks: 0.76 s with BLAS on one thread, 3.77 s on every core.
 
+After the level-2 products were streamed and the ramp checks made to share one pass
+(``--parts ramps,level2 --segments 1``; load average 6.9-7.5 on 2 cores; imports 201 MB):
+
+* uncal, 2.16 GB, two runs: diagnose 79.9 / 73.5 s (20.7 / 24.1 x one read of 3.9 / 3.1 s),
+  reading the file once instead of three times; peak 608 / 608 MB (0.30 x the segment, up from
+  485-533 MB: the jump check's trace-peak rate image of the first chunk is now made while the
+  EMI fit's state is held); emicorr 51.0 / 64.3 s (13.2 / 21.1 x), 679 / 687 MB; the EMI fit on
+  two chunks 0.66 / 0.92 s on one BLAS thread, 3.50 / 3.37 s on every core;
+* rateints, 2.19 GB (3661 integrations): diagnose 81.4 s (20.3 x one read of 4.0 s), peak
+  498 MB (0.24 x); an earlier run on 2.09 GB gave 99.2 s, 499 MB;
+* x1dints, 1.05 GB (19225 integrations): diagnose 27.4 s (28.3 x one read of 0.97 s), peak
+  680 MB (0.68 x: the spectra columns a check needs, 60 MB each, are whole arrays). Before
+  err_vs_scatter was held to the first 2048 integrations the same file took 51.3 s and 1.59 GB.
+
 The segments and outputs are deleted at the end. Prints one JSON document; exits 1 when a
 peak is above ``--target-mb`` (1 GB) on any segment, or a Dask report differs from the serial.
 
-Run: ``nice -n 10 .venv/bin/python benchmarks/bench_tso.py [--segments 4 --nints 1000 --ngroups 36]``
+Run: ``nice -n 10 .venv/bin/python benchmarks/bench_tso.py [--segments 4 --nints 1000 --ngroups 36]
+[--parts ramps,dask,level2]``
 """
 
 import argparse
@@ -96,6 +118,53 @@ def build_segment(path, number, nints, ngroups, seed, first_integration, block_i
     return path.stat().st_size
 
 
+def _data_bytes(header):
+    """Bytes of an HDU's data, without the padding to a whole FITS block."""
+    if header.get("XTENSION") == "BINTABLE":
+        return int(header["NAXIS1"]) * int(header["NAXIS2"]) + int(header.get("PCOUNT", 0))
+    if not header.get("NAXIS"):
+        return 0
+    return abs(int(header["BITPIX"])) // 8 * int(np.prod([header[f"NAXIS{i}"] for i in range(1, header["NAXIS"] + 1)]))
+
+
+def grow_product(twin, path, nints):
+    """Write a copy of a level-2 twin (rateints, x1dints) with ``nints`` integrations.
+
+    Every extension that holds one image or table row per integration (the cubes of a
+    rateints; EXTRACT1D and INT_TIMES of an x1dints) repeats the twin's integrations in order;
+    the other extensions are copied byte for byte, the primary header gets the new NINTS. A
+    twin's whole data are held at once (tens of MB), the output is written a copy at a time.
+    Returns the file's size in bytes.
+    """
+    from astropy.io import fits
+
+    with fits.open(twin, memmap=False) as hdul, open(twin, "rb") as source, open(path, "wb") as out:
+        twin_nints = int(hdul[0].header["NINTS"])
+        for hdu in hdul:
+            header = hdu.header.copy()
+            for key in ("CHECKSUM", "DATASUM"):
+                header.remove(key, ignore_missing=True)
+            size = _data_bytes(header)
+            data = os.pread(source.fileno(), size, hdu.fileinfo()["datLoc"]) if size else b""
+            axis = f"NAXIS{header.get('NAXIS', 0)}" if header.get("XTENSION") == "IMAGE" else "NAXIS2"
+            repeats = header.get("XTENSION") in ("IMAGE", "BINTABLE") and header.get(axis) == twin_nints
+            if hdu is hdul[0]:
+                header["NINTS"], header["INTSTART"], header["INTEND"] = nints, 1, nints
+            if repeats:
+                header[axis] = nints
+            out.write(header.tostring().encode("ascii"))
+            if repeats:
+                copies, rest = divmod(nints, twin_nints)
+                for _ in range(copies):
+                    out.write(data)
+                out.write(data[:rest * (size // twin_nints)])
+                size = size // twin_nints * nints
+            else:
+                out.write(data)
+            out.write(bytes(-size % 2880))
+    return Path(path).stat().st_size
+
+
 PEAK = """
 import json, os, sys, time
 def peak_mb():
@@ -136,6 +205,26 @@ for name, limit in (("blas_1_thread", 1), ("blas_every_core", os.cpu_count())):
         start = time.perf_counter()
         emi.measure_blocks(first, chunks.shape, "SLITLESSPRISM", "FASTR1", (390.625, 10.039216))
         print(json.dumps({"threads": name, "seconds": time.perf_counter() - start}), flush=True)
+"""
+
+LEVEL2 = PEAK + """
+from lrs_helpers import diagnosis
+for path in json.loads(sys.argv[1]):
+    row = {"segment": os.path.basename(path)}
+    def step(name, function):
+        reset_peak()
+        start = time.perf_counter()
+        result = function()
+        row[name] = {"seconds": time.perf_counter() - start, "peak_rss_mb": peak_mb()}
+        return result
+    def read():  # the floor: every byte of the file once, 64 MB at a time
+        with open(path, "rb", buffering=0) as handle:
+            while handle.read(64 * 2**20):
+                pass
+    step("read", read)
+    report = step("diagnose", lambda: diagnosis.diagnose(path))
+    row["findings"] = {f.check: [f.severity, f.measured] for f in report.findings}
+    print(json.dumps(row, default=str), flush=True)
 """
 
 DASK = PEAK + """
@@ -204,6 +293,37 @@ def _round(value, digits=2):
     return value
 
 
+def level2(folder, rateints_gb, x1dints_gb):
+    """The level-2 segments (a rateints, an x1dints) grown from the twins, through diagnose."""
+    from lrs_helpers import data
+
+    built, paths = {}, []
+    for key, target_gb in (("slitless_rateints", rateints_gb), ("errors_x1dints", x1dints_gb)):
+        twin = data.get(key, source="sample", verbose=False)
+        twin_bytes, twin_nints = twin.stat().st_size, _nints(twin)
+        nints = int(np.ceil(target_gb * 1e9 / (twin_bytes / twin_nints)))
+        path = folder / twin.name
+        start = time.perf_counter()
+        size = grow_product(twin, path, nints)
+        built[twin.name] = {"gb": round(size / 1e9, 2), "nints": nints,
+                            "build_seconds": round(time.perf_counter() - start, 1)}
+        paths.append(str(path))
+    rows = run_child(LEVEL2, json.dumps(paths))
+    for row in rows:
+        row.update(built[row["segment"]])
+        size_mb = built[row["segment"]]["gb"] * 1e9 / 2**20
+        row["diagnose"]["times_one_read"] = row["diagnose"]["seconds"] / row["read"]["seconds"]
+        row["diagnose"]["peak_rss_over_segment"] = row["diagnose"]["peak_rss_mb"] / size_mb
+        row["findings"] = {check: severity for check, (severity, _) in row["findings"].items()}
+    return _round(rows)
+
+
+def _nints(path):
+    from astropy.io import fits
+
+    return int(fits.getheader(path, 0)["NINTS"])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=4)
@@ -213,67 +333,89 @@ def main(argv=None):
     parser.add_argument("--folder", default="/tmp", help="where the segments are written (then deleted)")
     parser.add_argument("--target-mb", type=float, default=1024.0, help="peak memory target per segment")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rateints-gb", type=float, default=2.1, help="size of the level-2 rateints segment")
+    parser.add_argument("--x1dints-gb", type=float, default=1.05, help="size of the level-2 x1dints segment")
+    parser.add_argument("--parts", default="ramps,dask,level2",
+                        help="comma-separated: ramps (uncal series, serial), dask (the same on workers; "
+                             "needs ramps), level2 (a rateints and an x1dints through diagnose)")
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    if not parts <= {"ramps", "dask", "level2"} or ("dask" in parts and "ramps" not in parts):
+        parser.error(f"--parts {args.parts}: expected some of ramps, dask, level2 (dask with ramps)")
     report = {"benchmark": "tso_series", "segments": args.segments, "nints": args.nints, "ngroups": args.ngroups,
               "cores": len(os.sched_getaffinity(0)), "target_mb": args.target_mb,
               # other work on the machine slows every step; on a shared machine it decides the speed-up
               "load_average_at_start": [round(v, 1) for v in os.getloadavg()]}
     folder = Path(tempfile.mkdtemp(prefix="bench_tso-", dir=args.folder))
+    peaks, same = [], {}
     try:
-        paths, sizes = [], []
-        start = time.perf_counter()
-        for number in range(1, args.segments + 1):
-            path = folder / f"{ROOT}-seg{number:03d}_mirimage_uncal.fits"
-            sizes.append(build_segment(path, number, args.nints, args.ngroups, args.seed + number,
-                                       1 + (number - 1) * args.nints))
-            paths.append(str(path))
-        report["series_gb"] = round(sum(sizes) / 1e9, 2)
-        report["segment_gb"] = [round(size / 1e9, 2) for size in sizes]
-        report["build_seconds"] = round(time.perf_counter() - start, 1)
-        out = folder / "out"
-        out.mkdir()
-
-        lines = run_child(SERIAL, json.dumps(paths), str(out))
-        report["imports_peak_rss_mb"] = round(lines[0]["imports_peak_rss_mb"])
-        rows = [line for line in lines if "segment" in line]
-        serial_findings = {}
-        for row, size in zip(rows, sizes):
-            serial_findings[row["segment"]] = row.pop("findings")
-            for step in ("read", "diagnose", "emicorr"):
-                row[step]["peak_rss_over_segment"] = row[step]["peak_rss_mb"] / (size / 2**20)
-                if step != "read":
-                    row[step]["times_one_read"] = row[step]["seconds"] / row["read"]["seconds"]
-        report["serial"] = _round(rows)
-        report["threads"] = {line["threads"]: round(line["seconds"], 2) for line in lines if "threads" in line}
-        serial_diagnose = sum(row["diagnose"]["seconds"] for row in rows)
-        serial_emicorr = sum(row["emicorr"]["seconds"] for row in rows)
-        report["serial_total_seconds"] = {"diagnose": round(serial_diagnose, 1), "emicorr": round(serial_emicorr, 1)}
-
-        dask_run = run_child(DASK, json.dumps(paths), str(out), str(args.workers))[0]
-        same = {name: dask_run["findings"].get(name) == json.loads(json.dumps(found, default=str))
-                for name, found in serial_findings.items()}
-        report["dask"] = _round({
-            "workers": args.workers, "threads_per_worker": 1,
-            "cluster_start_seconds": dask_run["cluster_start_seconds"],
-            "worker_imports_seconds": dask_run["worker_imports_seconds"],
-            "diagnose_seconds": dask_run["diagnose_seconds"],
-            "diagnose_speedup": serial_diagnose / dask_run["diagnose_seconds"],
-            "diagnose_worker_peak_rss_mb": dask_run["diagnose_worker_peak_rss_mb"],
-            "emicorr_seconds": dask_run["emicorr_seconds"],
-            "emicorr_speedup": serial_emicorr / dask_run["emicorr_seconds"],
-            "emicorr_worker_peak_rss_mb": dask_run["emicorr_worker_peak_rss_mb"],
-            "failed": dask_run["failed"], "reports_same_as_serial": same,
-        })
+        if "ramps" in parts:
+            peaks += ramps(report, folder, args, "dask" in parts)
+            same = report.get("dask", {}).get("reports_same_as_serial", {})
+        if "level2" in parts:
+            report["level2"] = level2(folder, args.rateints_gb, args.x1dints_gb)
+            peaks += [row["diagnose"]["peak_rss_mb"] for row in report["level2"]]
         report["load_average_at_end"] = [round(v, 1) for v in os.getloadavg()]
-        report["findings_first_segment"] = _round(next(iter(serial_findings.values())), 4)
-        peaks = [row[step]["peak_rss_mb"] for row in rows for step in ("diagnose", "emicorr")]
-        peaks += dask_run["diagnose_worker_peak_rss_mb"] + dask_run["emicorr_worker_peak_rss_mb"]
         report["meets_target"] = bool(max(peaks) < args.target_mb)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     report["versions"] = {"numpy": np.__version__, "python": sys.version.split()[0], "lrs_helpers": __version__}
     print(json.dumps(report, indent=1))
-    return 0 if report["meets_target"] and all(report["dask"]["reports_same_as_serial"].values()) else 1
+    return 0 if report["meets_target"] and all(same.values()) else 1
+
+
+def ramps(report, folder, args, with_dask):
+    """The uncal series: serial diagnose and emicorr per segment, then (``with_dask``) the same
+    on a LocalCluster. Adds to ``report``; returns every peak RSS (MB)."""
+    paths, sizes = [], []
+    start = time.perf_counter()
+    for number in range(1, args.segments + 1):
+        path = folder / f"{ROOT}-seg{number:03d}_mirimage_uncal.fits"
+        sizes.append(build_segment(path, number, args.nints, args.ngroups, args.seed + number,
+                                   1 + (number - 1) * args.nints))
+        paths.append(str(path))
+    report["series_gb"] = round(sum(sizes) / 1e9, 2)
+    report["segment_gb"] = [round(size / 1e9, 2) for size in sizes]
+    report["build_seconds"] = round(time.perf_counter() - start, 1)
+    out = folder / "out"
+    out.mkdir()
+
+    lines = run_child(SERIAL, json.dumps(paths), str(out))
+    report["imports_peak_rss_mb"] = round(lines[0]["imports_peak_rss_mb"])
+    rows = [line for line in lines if "segment" in line]
+    serial_findings = {}
+    for row, size in zip(rows, sizes):
+        serial_findings[row["segment"]] = row.pop("findings")
+        for step in ("read", "diagnose", "emicorr"):
+            row[step]["peak_rss_over_segment"] = row[step]["peak_rss_mb"] / (size / 2**20)
+            if step != "read":
+                row[step]["times_one_read"] = row[step]["seconds"] / row["read"]["seconds"]
+    report["serial"] = _round(rows)
+    report["threads"] = {line["threads"]: round(line["seconds"], 2) for line in lines if "threads" in line}
+    serial_diagnose = sum(row["diagnose"]["seconds"] for row in rows)
+    serial_emicorr = sum(row["emicorr"]["seconds"] for row in rows)
+    report["serial_total_seconds"] = {"diagnose": round(serial_diagnose, 1), "emicorr": round(serial_emicorr, 1)}
+    report["findings_first_segment"] = _round(next(iter(serial_findings.values())), 4)
+    peaks = [row[step]["peak_rss_mb"] for row in rows for step in ("diagnose", "emicorr")]
+    if not with_dask:
+        return peaks
+
+    dask_run = run_child(DASK, json.dumps(paths), str(out), str(args.workers))[0]
+    same = {name: dask_run["findings"].get(name) == json.loads(json.dumps(found, default=str))
+            for name, found in serial_findings.items()}
+    report["dask"] = _round({
+        "workers": args.workers, "threads_per_worker": 1,
+        "cluster_start_seconds": dask_run["cluster_start_seconds"],
+        "worker_imports_seconds": dask_run["worker_imports_seconds"],
+        "diagnose_seconds": dask_run["diagnose_seconds"],
+        "diagnose_speedup": serial_diagnose / dask_run["diagnose_seconds"],
+        "diagnose_worker_peak_rss_mb": dask_run["diagnose_worker_peak_rss_mb"],
+        "emicorr_seconds": dask_run["emicorr_seconds"],
+        "emicorr_speedup": serial_emicorr / dask_run["emicorr_seconds"],
+        "emicorr_worker_peak_rss_mb": dask_run["emicorr_worker_peak_rss_mb"],
+        "failed": dask_run["failed"], "reports_same_as_serial": same,
+    })
+    return peaks + dask_run["diagnose_worker_peak_rss_mb"] + dask_run["emicorr_worker_peak_rss_mb"]
 
 
 if __name__ == "__main__":

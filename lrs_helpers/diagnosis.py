@@ -39,10 +39,14 @@ Severities (:data:`SEVERITIES`, mildest first):
 A report's :attr:`Report.exit_code` is 2 when a check failed, 1 when any finding is a warning or
 a problem, else 0 (the ``lrs-helpers diagnose`` exit code).
 
-Ramps (uncal, ramp) are read a chunk of integrations at a time
-(:class:`lrs_helpers.io.IntegrationChunks`), so a 2 GB TSO segment is diagnosed in about 0.5 GB
-of memory (``benchmarks/bench_tso.py``); :func:`diagnose_files` runs many files at once on Dask
-workers (``scheduler``). Other levels are opened whole, as datamodels.
+TSO products are read a chunk of integrations at a time, never whole: ramps (uncal, ramp)
+through :class:`lrs_helpers.io.IntegrationChunks`, images (rateints, calints, crfints) through
+:class:`lrs_helpers.io.CubeChunks`, x1dints spectra a chunk of table rows at a time
+(:func:`lrs_helpers.io.read_table_columns`), each check keeping only what its finding needs
+(``benchmarks/bench_tso.py`` measures time and memory on 2 GB segments);
+:func:`diagnose_files` runs many files at once on Dask workers (``scheduler``). The other
+levels (rate, cal, s2d, x1d, TA images: one image or spectrum each) are opened whole, as
+datamodels.
 
 Nod pairs: the nod check needs both nods' x1d products. Give the second one as ``partner``;
 without it, :func:`diagnose` looks in the same folder for the file whose name differs only in
@@ -68,7 +72,6 @@ from matplotlib.figure import Figure
 
 from . import (__version__, background, emi, errors, foldover, instrument, io, jumps, pathloss, pointing,
                scattered_light, segments)
-from .errors import read_spectra
 from .io import output_error, publish, scratch_file
 
 #: median absolute deviation -> standard deviation, for normal noise
@@ -113,6 +116,11 @@ PROBLEM_FRACTION = 0.10
 #: ERR against scatter: spectra needed (from 3 on they are detrended in time with a running
 #: median, which needs 3).
 ERR_MIN_SPECTRA = 2
+#: ... and the first this many consecutive spectra are enough: the factor of a 16-wavelength
+#: block is then known to about 1/sqrt(2 x 2048 x 16) = 0.4%, fifty times finer than
+#: ERR_TOLERANCE; more only costs memory and time (the bootstrap and the running median of
+#: 19225 integrations, a 1 GB x1dints, take 1.2 GB and 35 s; 2048 take ~0.1 GB and ~4 s).
+ERR_MAX_SPECTRA = 2048
 #: ERR factor (measured / reported) further than this from 1 is reported. With its true errors
 #: put back, the slitless twin (24 integrations, transit, drifting sky) gives 1.08-1.10 (three
 #: bootstrap seeds): the detrended bootstrap's own bias; the twin's injected factor is 1.16-2.0
@@ -342,11 +350,23 @@ def _row_wavelengths(model, mode):
     return instrument.wavelength_at_row(mode, first_row + np.arange(ny)), WAVELENGTHS_FROM_INSTRUMENT
 
 
-def _cube(model):
-    """SCI and DQ as (nints, ny, nx) float / int arrays (2-D products get one plane)."""
-    sci = np.asarray(model.data, float)
-    dq = np.asarray(model.dq) if "dq" in model.instance else np.zeros(sci.shape, np.uint32)
-    return (sci[None], dq[None]) if sci.ndim == 2 else (sci, dq)
+def _image_chunks(model, source=None):
+    """The images to check, a chunk of integrations at a time: ``source`` when given (a file
+    streamed by :class:`lrs_helpers.io.CubeChunks`), else the model's arrays in memory (a 2-D
+    image is one integration)."""
+    if source is not None:
+        return source
+    arrays = {"SCI": model.data}
+    for name in ("dq", "err"):
+        if name in model.instance and np.size(getattr(model, name)):
+            arrays[name.upper()] = getattr(model, name)
+    return io.CubeChunks.in_memory(arrays)
+
+
+def _spectra_source(model, source=None):
+    """What :func:`lrs_helpers.errors.read_spectra` reads: the file (``source``, read a chunk of
+    table rows at a time, only the columns needed) or the open model."""
+    return model if source is None else source
 
 
 def _band(wave):
@@ -383,6 +403,87 @@ def _first_integrations(chunks, count):
     finally:
         stream.close()
     return ramps[:count], None if groupdq is None else groupdq[:count]
+
+
+class _SharedPass:
+    """The chunks of a ramp file, whose every pass also feeds observers, each chunk once.
+
+    :func:`diagnose` hands this to the EMI check in place of the file's chunks: while the EMI
+    fit reads the file, the usability counts and the jump detection (:class:`_RampUsage`,
+    :class:`_PeakJumps`) see the same chunks, so the file is read once for the three checks.
+    :meth:`finish` reads what no pass reached (all of it when there is no EMI check, e.g. on
+    FULL frames, or the rest when the fit stopped). An observer that raises is left out of the
+    chunks after, and its error kept in :attr:`errors`.
+    """
+
+    def __init__(self, chunks, observers):
+        self.chunks, self.observers, self.errors = chunks, observers, {}
+        self.shape, self.dtype, self.pixeldq = chunks.shape, chunks.dtype, chunks.pixeldq
+        self._seen = set()
+
+    def slices(self):
+        return self.chunks.slices()
+
+    def _observe(self, chunk):
+        if chunk[0].start in self._seen:
+            return
+        self._seen.add(chunk[0].start)
+        for name, observer in self.observers.items():
+            if name not in self.errors:
+                try:
+                    observer(*chunk)
+                except Exception as error:  # that check fails, the others go on
+                    self.errors[name] = error
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            self._observe(chunk)
+            yield chunk
+            del chunk  # not held while the next chunk is read
+
+    def finish(self):
+        """Feed the observers every chunk no pass has reached yet (reading only those)."""
+        for chunk in self.chunks.read([s for s in self.slices() if s.start not in self._seen]):
+            self._observe(chunk)
+
+
+def _failed(name, error):
+    return Finding(name, "failed", f"the check could not run ({type(error).__name__}: {error}).")
+
+
+def _ramp_findings(model, mode, chunks):
+    """The checks of an uncal/ramp file (usable, emi, jump_peak_flags) in one pass over it.
+
+    The EMI fit drives the pass (:class:`_SharedPass`); the other two checks accumulate over
+    the same chunks. The file is read once, plus its first chunk a second time for the EMI
+    plot, only when the plot is drawn; before, each check read the file itself (three passes
+    and two first chunks). The findings are those of :func:`check_usable`,
+    :func:`check_emi` and :func:`check_jump_peak_flags` run one after the other.
+    """
+    nints, ngroups = chunks.shape[:2]
+    observers = {"usable": _RampUsage()}
+    if ngroups >= 5 and nints >= 2:
+        observers["jump_peak_flags"] = _PeakJumps(model.meta.exposure.group_time, chunks.shape)
+    shared = _SharedPass(chunks, observers)
+    findings = {}
+    if str(model.meta.subarray.name or "") != "FULL":
+        try:
+            findings["emi"] = check_emi(model, shared)
+        except Exception as error:  # one check's failure must not end the report
+            findings["emi"] = _failed("emi", error)
+    shared.finish()
+    for name, observer in observers.items():
+        if name in shared.errors:
+            findings[name] = _failed(name, shared.errors[name])
+        else:
+            try:
+                findings[name] = (observer.finding(chunks.shape) if name == "usable"
+                                  else observer.finding(model, mode))
+            except Exception as error:
+                findings[name] = _failed(name, error)
+    if findings["usable"].severity == "problem":
+        return [findings["usable"]]  # nothing else can be judged on a product without data
+    return [findings[name] for name in ("usable", "emi", "jump_peak_flags") if name in findings]
 
 
 #: Integrations phase-folded for the EMI plot, and whose median rate image locates the trace
@@ -462,74 +563,114 @@ def check_jump_peak_flags(model, mode, chunks=None):
     file of several chunks the flags can differ slightly from one call on the whole exposure.
     """
     chunks = _ramp_chunks(model, chunks)
-    nints, ngroups = chunks.shape[:2]
-    first, _ = _first_integrations(chunks, FIRST_INTS)
-    with _quiet():
-        rate = np.nanmedian(emi.rate_images(first, model.meta.exposure.group_time), axis=0)
-    del first
-    peaks = jumps.trace_peak_columns(rate, np.isfinite(rate))
-    rows = np.flatnonzero(peaks >= 0)
-    flagged_ints = np.zeros(rows.size, int)
-    if rows.size:
-        columns = slice(max(int(peaks[rows].min()) - 1, 0), min(int(peaks[rows].max()) + 2, chunks.shape[3]))
-        for _, ramps, groupdq in chunks:
-            band = np.asarray(ramps[..., columns], dtype=np.float32)
-            band_dq = (np.zeros(band.shape, np.uint8) if groupdq is None
-                       else np.array(groupdq[..., columns], dtype=np.uint8))
-            if ngroups > 4:  # jwst flags them only when enough groups remain
-                band_dq[:, [0, -1]] |= jumps.DO_NOT_USE
-            flags = jumps.detect_jumps(band, instrument.GAIN_E_PER_DN, instrument.FAST_CDS_READNOISE_DN,
-                                       groupdq=band_dq)
-            flagged_ints += flags[:, :, rows, peaks[rows] - columns.start].any(axis=1).sum(axis=0)
-    needed = max(min(nints, JUMP_MIN_INTEGRATIONS), math.ceil(JUMP_MIN_INTEGRATION_FRACTION * nints))
-    hit = rows[flagged_ints >= needed]
-    row_wave, wave_source = _row_wavelengths(model, mode)
-    wave = row_wave[hit]
-    measured = {"peak_pixels_flagged": (int(hit.size), ""),
-                "integrations_needed": (needed, f"of {nints}"),
-                "threshold": (jumps.DEFAULT_REJECTION_THRESHOLD, "sigma")}
-    if hit.size:
-        measured["rows"] = ([int(hit.min()), int(hit.max())], "")
-        if np.isfinite(wave).any():
-            measured["wavelength_range"] = ([float(np.nanmin(wave)), float(np.nanmax(wave))], "um")
-            measured["wavelengths_from"] = (wave_source, "")
-        severity = "warning"
-        message = (f"{hit.size} trace-peak pixels are flagged as jumps in >= {needed} of {nints} "
-                   f"integrations at the default threshold: the bright peak will drop out; rerun "
-                   f"jump with a higher rejection_threshold (jumps.rerun_jump).")
-    else:
-        severity = "ok"
-        message = "no trace-peak pixel is flagged as a jump in most integrations."
-
-    def draw(figure):
-        ax = figure.add_subplot()
-        ax.plot(rows, rate[rows, peaks[rows]], "-", color="0.4", lw=0.8, label="peak rate (median)")
-        ax.plot(hit, rate[hit, peaks[hit]], "o", color="C3", ms=4, label="flagged in most integrations")
-        ax.set(xlabel="row", ylabel="DN/s", yscale="log", title="jump flags on the trace peak")
-        ax.legend(fontsize=8)
-
-    return Finding("jump_peak_flags", severity, message, measured,
-                   details={"pixels": np.stack([hit, peaks[hit]], axis=1)}, draw=draw)
+    peak_jumps = _PeakJumps(model.meta.exposure.group_time, chunks.shape)
+    for chunk in chunks:
+        peak_jumps(*chunk)
+    return peak_jumps.finding(model, mode)
 
 
-def check_slitless_background(model):
+class _PeakJumps:
+    """Jump flags on the trace peaks, fed a chunk of ramps at a time (the first chunk first):
+    the work of :func:`check_jump_peak_flags`, which :func:`diagnose` shares with the other
+    ramp checks in one pass over the file."""
+
+    def __init__(self, group_time, shape):
+        self.group_time, self.shape = group_time, shape
+        self.rate = None
+
+    def __call__(self, integrations, ramps, groupdq):
+        ngroups, nx = self.shape[1], self.shape[3]
+        if self.rate is None:  # the first chunk: where the trace peaks are
+            with _quiet():
+                self.rate = np.nanmedian(emi.rate_images(ramps[:FIRST_INTS], self.group_time), axis=0)
+            self.peaks = jumps.trace_peak_columns(self.rate, np.isfinite(self.rate))
+            self.rows = np.flatnonzero(self.peaks >= 0)
+            self.flagged_ints = np.zeros(self.rows.size, int)
+            if self.rows.size:
+                self.columns = slice(max(int(self.peaks[self.rows].min()) - 1, 0),
+                                     min(int(self.peaks[self.rows].max()) + 2, nx))
+        if not self.rows.size:
+            return
+        columns, rows, peaks = self.columns, self.rows, self.peaks
+        band = np.asarray(ramps[..., columns], dtype=np.float32)
+        band_dq = (np.zeros(band.shape, np.uint8) if groupdq is None
+                   else np.array(groupdq[..., columns], dtype=np.uint8))
+        if ngroups > 4:  # jwst flags them only when enough groups remain
+            band_dq[:, [0, -1]] |= jumps.DO_NOT_USE
+        flags = jumps.detect_jumps(band, instrument.GAIN_E_PER_DN, instrument.FAST_CDS_READNOISE_DN,
+                                   groupdq=band_dq)
+        self.flagged_ints += flags[:, :, rows, peaks[rows] - columns.start].any(axis=1).sum(axis=0)
+
+    def finding(self, model, mode):
+        """The finding, once every chunk has been seen."""
+        nints = self.shape[0]
+        rate, peaks, rows, flagged_ints = self.rate, self.peaks, self.rows, self.flagged_ints
+        needed = max(min(nints, JUMP_MIN_INTEGRATIONS), math.ceil(JUMP_MIN_INTEGRATION_FRACTION * nints))
+        hit = rows[flagged_ints >= needed]
+        row_wave, wave_source = _row_wavelengths(model, mode)
+        wave = row_wave[hit]
+        measured = {"peak_pixels_flagged": (int(hit.size), ""),
+                    "integrations_needed": (needed, f"of {nints}"),
+                    "threshold": (jumps.DEFAULT_REJECTION_THRESHOLD, "sigma")}
+        if hit.size:
+            measured["rows"] = ([int(hit.min()), int(hit.max())], "")
+            if np.isfinite(wave).any():
+                measured["wavelength_range"] = ([float(np.nanmin(wave)), float(np.nanmax(wave))], "um")
+                measured["wavelengths_from"] = (wave_source, "")
+            severity = "warning"
+            message = (f"{hit.size} trace-peak pixels are flagged as jumps in >= {needed} of {nints} "
+                       f"integrations at the default threshold: the bright peak will drop out; rerun "
+                       f"jump with a higher rejection_threshold (jumps.rerun_jump).")
+        else:
+            severity = "ok"
+            message = "no trace-peak pixel is flagged as a jump in most integrations."
+
+        def draw(figure):
+            ax = figure.add_subplot()
+            ax.plot(rows, rate[rows, peaks[rows]], "-", color="0.4", lw=0.8, label="peak rate (median)")
+            ax.plot(hit, rate[hit, peaks[hit]], "o", color="C3", ms=4, label="flagged in most integrations")
+            ax.set(xlabel="row", ylabel="DN/s", yscale="log", title="jump flags on the trace peak")
+            ax.legend(fontsize=8)
+
+        return Finding("jump_peak_flags", severity, message, measured,
+                       details={"pixels": np.stack([hit, peaks[hit]], axis=1)}, draw=draw)
+
+
+def check_slitless_background(model, source=None):
     """Sky level left in slitless frames (:func:`lrs_helpers.background.edge_background`).
 
     The edge model is summed over the CRDS extraction aperture and compared with the aperture's
     signal, row by row over 5-12 um (median over rows and integrations): the share of the
     extracted flux that is background the pipeline did not subtract.
+
+    The images are read a chunk of integrations at a time (``source``, an
+    :class:`lrs_helpers.io.CubeChunks`; default the model's arrays) and modelled chunk by chunk,
+    in float64; only the per-row aperture ratios and edge levels (integrations x rows) are
+    kept. The background's fixed column structure (:func:`lrs_helpers.background.survey_columns`)
+    is surveyed on each chunk: a file of one chunk (up to ~140 SLITLESSPRISM integrations, every
+    twin) gives the figures of the whole cube at once; a longer one surveys each ~140
+    integrations, more than the 64 :func:`lrs_helpers.background.subtract_rateints` surveys.
     """
-    sci, dq = _cube(model)
+    cube = _image_chunks(model, source)
     unit = _flux_unit(model)
+    row_wave, wave_source = _row_wavelengths(model, "slitless")
+    band = _band(row_wave)
+    aperture = slice(*SLITLESS_APERTURE)
+    shares, edges, profile = [], [], None
+    for _, arrays in cube.read(("SCI", "DQ")):
+        sci = np.asarray(arrays["SCI"], float)
+        with _quiet():
+            sky = background.edge_background(sci, arrays["DQ"])
+            sky_ap = sky[:, band, aperture].sum(axis=-1)
+            signal_ap = np.nansum(sci[:, band, aperture], axis=-1)
+            shares.append(sky_ap / np.where(signal_ap > 0, signal_ap, np.nan))
+            edges.append(sky[:, band, SLITLESS_APERTURE[0]])
+            if profile is None:  # the plot's profile: the first integration
+                profile = np.nanmedian(sci[0][band], axis=0)
+        del sci, sky
     with _quiet():
-        sky = background.edge_background(sci, dq)
-        row_wave, wave_source = _row_wavelengths(model, "slitless")
-        band = _band(row_wave)
-        aperture = slice(*SLITLESS_APERTURE)
-        sky_ap = sky[:, band, aperture].sum(axis=-1)
-        signal_ap = np.nansum(sci[:, band, aperture], axis=-1)
-        fraction = float(np.nanmedian(sky_ap / np.where(signal_ap > 0, signal_ap, np.nan)))
-        level = sky[:, band, SLITLESS_APERTURE[0]]
+        fraction = float(np.nanmedian(np.concatenate(shares)))
+        level = np.concatenate(edges)
         level_mean = float(np.nanmean(level))
         # standard error from the scatter of the per-row levels (the sky's own change along the
         # rows adds to it, so this errs on the side of "not significant")
@@ -553,8 +694,6 @@ def check_slitless_background(model):
 
     def draw(figure):
         ax = figure.add_subplot()
-        with _quiet():
-            profile = np.nanmedian(sci[0][band], axis=0)
         ax.step(np.arange(profile.size), profile, where="mid", color="k", label="integration 1, 5-12 um")
         ax.axhline(float(np.nanmedian(level)), color="C3", ls="--", label="edge background")
         ax.axvspan(SLITLESS_APERTURE[0] - 0.5, SLITLESS_APERTURE[1] - 0.5, color="C1", alpha=0.2,
@@ -568,15 +707,73 @@ def check_slitless_background(model):
     return Finding("slitless_background", severity, message, measured, draw=draw)
 
 
-def check_dropouts(model):
+def _peak_losses(model, source):
+    """:func:`lrs_helpers.jumps.classify_peak_losses` of a product read in chunks.
+
+    Spectra (``source`` a file path): the four columns the classification uses, a chunk of
+    table rows at a time. Images (``source`` an :class:`lrs_helpers.io.CubeChunks`): two passes.
+    The first takes the median image of each chunk's usable pixels; the trace peaks come from
+    the median of those (of one chunk, for files of up to ~140 SLITLESSPRISM integrations: the
+    same peaks as the median of every integration; for longer files the median of chunk
+    medians, which locates a steady trace as well). The second keeps the columns the trace-core
+    boxes cover (the peaks' range, 3 columns either side: about 10 of 72) of every integration,
+    in float64, which is all the classification reads.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        tables = io.read_table_columns(source, ("WAVELENGTH", "FLUX", "NPIXELS", "DQ"))
+        missing = {"WAVELENGTH", "FLUX", "NPIXELS", "DQ"} - set(tables[0] if tables else ())
+        if missing:
+            raise io.LRSInputError(f"{source}: the spectrum table has no {', '.join(sorted(missing))} "
+                                   "column(s); expected an x1dints EXTRACT1D table as extract_1d writes it.")
+        if tables[0]["FLUX"].ndim == 2:  # one table, a row per integration
+            columns = tables[0]
+        else:  # the older layout: a table per integration
+            columns = {name: np.stack([table[name] for table in tables]) for name in tables[0]}
+        return jumps._loss_table(jumps._spectrum_losses(
+            *(np.asarray(columns[name], float) for name in ("WAVELENGTH", "FLUX", "NPIXELS")),
+            columns["DQ"].astype(np.uint32)))
+    if not jumps._dispersion_along_rows(model):  # not LRS: read whole, as jumps does
+        return jumps.classify_peak_losses(source.path)
+    half_width = 3
+    _, _, wave = jumps._image_planes(model)  # the model holds one integration: its wavelengths only
+    nints, ny, nx = source.shape
+    peaks = None
+    if nints > 1:
+        medians = []
+        for _, arrays in source.read(("SCI", "DQ")):
+            usable = np.isfinite(arrays["SCI"]) & ((arrays["DQ"] & instrument.DQ["DO_NOT_USE"]) == 0)
+            with _quiet():
+                medians.append(np.nanmedian(np.where(usable, np.asarray(arrays["SCI"], float), np.nan), axis=0))
+        with _quiet():
+            stack = medians[0] if len(medians) == 1 else np.nanmedian(medians, axis=0)
+        peaks = jumps.trace_peak_columns(stack, np.isfinite(stack))
+    found = peaks[peaks >= 0] if peaks is not None else np.zeros(0, int)
+    columns = (slice(max(int(found.min()) - half_width, 0), min(int(found.max()) + half_width + 1, nx))
+               if found.size else slice(0, nx))
+    width = len(range(*columns.indices(nx)))
+    data = np.empty((nints, ny, width))
+    dq = np.empty((nints, ny, width), np.uint32)
+    for integrations, arrays in source.read(("SCI", "DQ")):
+        data[integrations] = arrays["SCI"][..., columns]
+        dq[integrations] = arrays["DQ"][..., columns]
+    band_peaks = None if peaks is None else np.where(peaks >= 0, peaks - columns.start, -1)
+    rows = jumps._image_losses(data, dq, wave[:, columns], half_width, peaks=band_peaks)
+    # peak columns back on the detector
+    return jumps._loss_table([(*row[:3], row[3] + columns.start, *row[4:]) for row in rows])
+
+
+def check_dropouts(model, source=None):
     """Trace-peak dropouts, told apart from every other lost peak (:func:`lrs_helpers.jumps.classify_peak_losses`).
 
     A dropout is a peak pixel the jump step dropped (DO_NOT_USE with JUMP_DET) in a 2-D product,
     or a spectrum point short of box pixels in some integrations only. Bad pixels, saturation,
     reference pixels, rows outside the calibrated range, points NaN or short in every
     integration and flagged points that keep their whole box are counted apart, never as dropouts.
+
+    ``source``: an :class:`lrs_helpers.io.CubeChunks` (rateints, calints) or an x1dints path,
+    read in chunks (:func:`_peak_losses`); default the model's arrays.
     """
-    losses = jumps.classify_peak_losses(model)
+    losses = jumps.classify_peak_losses(model) if source is None else _peak_losses(model, source)
     is_dropout = np.isin(np.asarray(losses["cause"]), jumps.DROPOUT_CAUSES)
     table = losses[is_dropout]
     others = {str(cause): int(count) for cause, count in
@@ -631,21 +828,26 @@ def _flux_calibrated(model):
     return "jy" in _flux_unit(model).lower()
 
 
-def _spectrum_for_colour(model):
+def _spectrum_for_colour(model, source=None):
     """Wavelength and a spectrum proportional to F_nu (mean over integrations) of a product.
 
     Spectra: the FLUX column. 2-D products: the SCI sum over the slitless aperture after the
-    edge background is removed (:func:`lrs_helpers.background.subtract_slitless`).
+    edge background is removed (:func:`lrs_helpers.background.subtract_slitless`), a chunk of
+    integrations at a time (``source``, see :func:`check_slitless_background`): only the
+    aperture sums (integrations x rows) are kept.
     """
     if "spec" in model.instance:
-        spectra = read_spectra(model)
+        spectra = errors.read_spectra(_spectra_source(model, source))
         with _quiet():
             return spectra.wavelength, np.nanmean(spectra.flux, axis=0)
-    sci, dq = _cube(model)
+    sums = []
+    for _, arrays in _image_chunks(model, source).read(("SCI", "DQ")):
+        with _quiet():
+            corrected, _ = background.subtract_slitless(np.asarray(arrays["SCI"], float), arrays["DQ"])
+            sums.append(np.nansum(corrected[..., slice(*SLITLESS_APERTURE)], axis=-1))
+        del corrected
     with _quiet():
-        corrected, _ = background.subtract_slitless(sci, dq)
-        summed = np.nansum(corrected[..., slice(*SLITLESS_APERTURE)], axis=-1)
-        return _row_wavelengths(model, "slitless")[0], np.nanmean(summed, axis=0)
+        return _row_wavelengths(model, "slitless")[0], np.nanmean(np.concatenate(sums), axis=0)
 
 
 def colour_temperature(wavelength_um, flux, wavelength_range_um=COLOUR_RANGE_UM):
@@ -688,7 +890,7 @@ def colour_temperature(wavelength_um, flux, wavelength_range_um=COLOUR_RANGE_UM)
     return index, float(np.exp(np.interp(-index, -indices, np.log(temperatures))))
 
 
-def check_foldover(model):
+def check_foldover(model, source=None):
     """Fold-over rows in a slitless product, and whether the source's colour makes them wrong.
 
     The rows at or below :func:`lrs_helpers.foldover.fold_edge_um` (about 5.4 um) also receive
@@ -698,9 +900,12 @@ def check_foldover(model):
     flux standards; for redder sources the flux there comes out low. The colour is measured over
     5.5-10 um (:func:`colour_temperature`) and :func:`lrs_helpers.foldover.usable_range` gives the
     blue limit for it: a "warning" when it lies above 5.0 um, "info" otherwise.
+
+    ``source``: the images (an :class:`lrs_helpers.io.CubeChunks`) or the x1dints path to read
+    in chunks; default the model's arrays.
     """
     mode = _mode(model)
-    wave, flux = _spectrum_for_colour(model)
+    wave, flux = _spectrum_for_colour(model, source)
     with np.errstate(invalid="ignore"):
         fold = foldover.foldover_mask(wave, mode) & np.isfinite(flux) & (flux > 0)
     if not fold.any():
@@ -764,21 +969,33 @@ def check_err_vs_scatter(product):
     applies it (:meth:`errors.ErrorFactor.summary`: the median of robust 16-wavelength blocks over
     5-12 um). Integrations that sit apart at the start (settling) are left out and named. Not run on a pair of slit x1d nods: with two spectra the estimate depends on
     the method (0.35 from the pair, 0.71 from the point-to-point scatter, on the slit twin).
+
+    Only the first :data:`ERR_MAX_SPECTRA` integrations are compared (consecutive, so that the
+    running median in time still follows a transit, and from the start, where settling shows):
+    every twin and most segments have fewer; a longer segment gets the factor of its first
+    2048, with ``integrations_used`` in the measured numbers.
     """
-    spectra = errors.read_spectra(product)
-    nints = spectra.flux.shape[0]
+    spectra = errors.read_spectra(product)  # a path is read a chunk of table rows at a time
+    total = spectra.flux.shape[0]
+    first = slice(0, ERR_MAX_SPECTRA)
+    flux, flux_error, dq = spectra.flux[first], spectra.flux_error[first], spectra.dq[first]
+    nints = flux.shape[0]
     if nints < ERR_MIN_SPECTRA:
         return Finding("err_vs_scatter", "info",
                        f"only {nints} spectrum: too few to compare ERR with the scatter "
                        f"(needs {ERR_MIN_SPECTRA}).", {"spectra": (nints, "")})
-    result = errors.measure_factor(spectra.wavelength, spectra.flux, spectra.flux_error, spectra.dq,
-                                   detrend="median" if nints >= 3 else None)
+    with emi.blas_threads():  # the bootstrap's many small matrix products: fastest on one thread
+        result = errors.measure_factor(spectra.wavelength, flux, flux_error, dq,
+                                       detrend="median" if nints >= 3 else None)
+    del spectra, flux, flux_error, dq
     # the figure notebook 07 applies: the median of the robust 16-wavelength blocks over 5-12 um
     median, error, spread = result.summary(BAND_UM)
     used = nints - len(result.excluded)
     significance = abs(median - 1) / error if error > 0 else math.inf
     measured = {"inflation_factor": (median, "measured / FLUX_ERROR, median of 16-wavelength blocks 5-12 um"),
                 "inflation_factor_error": (error, ""), "block_spread": (spread, ""), "spectra": (used, "")}
+    if total > nints:
+        measured["integrations_used"] = (nints, f"the first, of {total}")
     settling = ""
     if result.excluded:
         measured["settling_integrations_left_out"] = (list(result.excluded), "0-based")
@@ -909,19 +1126,49 @@ def check_pointing(model):
     return Finding("pointing", severity, message, measured, draw=draw)
 
 
-def _usable_fraction(values, dq=None):
-    """Share of values that are finite, not DO_NOT_USE, and not exactly zero."""
+def _usable_count(values, dq=None):
+    """How many values are finite, not DO_NOT_USE, and not exactly zero."""
     values = np.asarray(values)
     good = np.isfinite(values) & (values != 0)
     if dq is not None and np.shape(dq) == values.shape:
         good &= (np.asarray(dq) & instrument.DQ["DO_NOT_USE"]) == 0
-    return float(good.mean()) if good.size else 0.0
+    return int(np.count_nonzero(good))
 
 
-def check_usable(model, level, mode, chunks=None):
+class _RampUsage:
+    """The counts :func:`check_usable` judges ramps by, fed a chunk of ramps at a time."""
+
+    def __init__(self):
+        self.nonzero = self.flagged = self.full_scale = 0
+
+    def __call__(self, integrations, ramps, groupdq):
+        self.nonzero += int(np.count_nonzero(ramps))
+        if groupdq is not None:
+            self.flagged += int(np.count_nonzero(groupdq[:, 0] & instrument.DQ["SATURATED"]))
+        if ramps.dtype.kind in "ui":
+            self.full_scale += int(np.count_nonzero(ramps[:, 0] >= 65535))
+
+    def finding(self, shape):
+        """The finding, once every chunk of ramps of ``shape`` has been seen."""
+        reads = int(np.prod(shape))
+        measured = {"nonzero": (self.nonzero / reads, "of the reads")}
+        saturated = max(self.flagged, self.full_scale) / (reads // shape[1])
+        measured["saturated_first_group"] = (saturated, "of the pixels")
+        if not self.nonzero:
+            return Finding("usable", "problem", "every read is zero: the file holds no data "
+                           "(a failed download or a blank exposure).", measured)
+        if saturated >= SATURATED_PROBLEM:
+            return Finding("usable", "problem", f"{100 * saturated:.0f}% of the pixels are saturated in "
+                           "their first group: they carry no slope.", measured)
+        return Finding("usable", "ok", "the ramps hold data.", measured)
+
+
+def check_usable(model, level, mode, chunks=None, source=None):
     """Whether the product holds data at all: usable values, an uncal that is not blank or saturated.
 
-    Ramps are read a chunk of integrations at a time (``chunks``, see :func:`check_emi`).
+    Ramps are read a chunk of integrations at a time (``chunks``, see :func:`check_emi`), images
+    too (``source``, an :class:`lrs_helpers.io.CubeChunks`), and spectra a chunk of table rows
+    at a time (``source``, the x1dints path); default the model's arrays.
 
     Images and cubes are judged in their science region (in a full frame of the mode, the rows
     and columns the wavelength solution calibrates; otherwise the columns after the reference
@@ -931,39 +1178,29 @@ def check_usable(model, level, mode, chunks=None):
     unit = _flux_unit(model)
     if level in ("uncal", "ramp"):
         chunks = _ramp_chunks(model, chunks)
-        nonzero = flagged = full_scale = 0
-        for _, ramps, groupdq in chunks:
-            nonzero += int(np.count_nonzero(ramps))
-            if groupdq is not None:
-                flagged += int(np.count_nonzero(groupdq[:, 0] & instrument.DQ["SATURATED"]))
-            if ramps.dtype.kind in "ui":
-                full_scale += int(np.count_nonzero(ramps[:, 0] >= 65535))
-        reads = int(np.prod(chunks.shape))
-        firsts = reads // chunks.shape[1]
-        measured = {"nonzero": (nonzero / reads, "of the reads")}
-        saturated = max(flagged, full_scale) / firsts
-        measured["saturated_first_group"] = (saturated, "of the pixels")
-        if not nonzero:
-            return Finding("usable", "problem", "every read is zero: the file holds no data "
-                           "(a failed download or a blank exposure).", measured)
-        if saturated >= SATURATED_PROBLEM:
-            return Finding("usable", "problem", f"{100 * saturated:.0f}% of the pixels are saturated in "
-                           "their first group: they carry no slope.", measured)
-        return Finding("usable", "ok", "the ramps hold data.", measured)
+        usage = _RampUsage()
+        for chunk in chunks:
+            usage(*chunk)
+        return usage.finding(chunks.shape)
     if "spec" in model.instance:
-        spectra = read_spectra(model)
+        spectra = errors.read_spectra(_spectra_source(model, source))
         band = _band(spectra.wavelength)
-        fraction = _usable_fraction(spectra.flux[:, band], spectra.dq[:, band]) if band.any() else 0.0
+        values = spectra.flux[:, band]
+        fraction = _usable_count(values, spectra.dq[:, band]) / values.size if values.size else 0.0
         where = "5-12 um"
     else:
-        sci, dq = _cube(model)
+        cube = _image_chunks(model, source)
         region = (Ellipsis, slice(None), slice(instrument.REFERENCE_COLUMNS, None))
         frame = instrument.FULL_SHAPE if mode == "slit" else instrument.SLITLESS_SHAPE
-        if sci.shape[-2:] == frame:  # the full frame of the mode: only where the spectrum falls
+        if cube.shape[-2:] == frame:  # the full frame of the mode: only where the spectrum falls
             first, last = instrument.CALIBRATED_ROWS[mode]
             region = (Ellipsis, slice(math.ceil(first), math.floor(last) + 1),
                       slice(*instrument.CALIBRATED_COLUMNS[mode]))
-        fraction = _usable_fraction(sci[region], dq[region])
+        good = total = 0
+        for _, arrays in cube.read(("SCI", "DQ")):
+            good += _usable_count(arrays["SCI"][region], arrays["DQ"][region])
+            total += arrays["SCI"][region].size
+        fraction = good / total if total else 0.0
         where = "the science region"
     measured = {"usable_fraction": (fraction, f"of the values in {where}"), "unit": (unit, "")}
     if fraction < USABLE_PROBLEM:
@@ -973,7 +1210,7 @@ def check_usable(model, level, mode, chunks=None):
     return Finding("usable", severity, f"{100 * fraction:.0f}% of the values in {where} are usable.", measured)
 
 
-def check_x1d_background(model):
+def check_x1d_background(model, source=None):
     """Background in a slitless x1d/x1dints: did extract_1d subtract any, and does the spectrum
     look like sky?
 
@@ -981,10 +1218,17 @@ def check_x1d_background(model):
     reference has had background regions since 2025). A point source's F_nu falls to the red,
     the sky's rises steeply, so in calibrated flux a mean spectrum higher at 11-12 um than at
     5.5-6.5 um (:data:`SKY_SHAPE_RATIO`) is dominated by sky there.
+
+    ``source``: the x1dints path, read a chunk of table rows at a time (the columns needed
+    only); default the model's tables.
     """
-    spectra = read_spectra(model)
-    column = [np.asarray(spec.spec_table["BACKGROUND"], float).ravel() for spec in model.spec
-              if "BACKGROUND" in (spec.spec_table.dtype.names or ())]
+    spectra = errors.read_spectra(_spectra_source(model, source))
+    if source is None:
+        column = [np.asarray(spec.spec_table["BACKGROUND"], float).ravel() for spec in model.spec
+                  if "BACKGROUND" in (spec.spec_table.dtype.names or ())]
+    else:
+        column = [np.asarray(table["BACKGROUND"], float).ravel()
+                  for table in io.read_table_columns(source, ("BACKGROUND",)) if "BACKGROUND" in table]
     column = np.concatenate(column) if column else np.zeros(0)
     subtracted = bool(column.size and np.nanmax(np.abs(column)) > 0)
     usable = (spectra.dq & instrument.DQ["DO_NOT_USE"]) == 0
@@ -1011,7 +1255,7 @@ def check_x1d_background(model):
                    f"column zero): any slitless sky is still in the spectrum.{shape}", measured)
 
 
-def check_err_pixels(model):
+def check_err_pixels(model, source=None):
     """ERR of a rateints/calints against the scatter of each pixel over the integrations.
 
     Per pixel, the variance from the differences between consecutive integrations (mean square /
@@ -1019,28 +1263,41 @@ def check_err_pixels(model):
     the mean of that ratio over the pixels of the 5-12 um rows (hot pixels, above 10 times the
     median, left out). The page puts LRS05 (wrong ERR) here, in the rate
     products, before any extraction.
+
+    The images are read a chunk of integrations at a time (``source``, an
+    :class:`lrs_helpers.io.CubeChunks`; default the model's arrays): per pixel of the 5-12 um
+    rows, the sums of the squared differences (the last integration of a chunk carried to the
+    next) and of ERR squared, with their counts, are all that is kept.
     """
-    sci, dq = _cube(model)
-    if sci.shape[0] < 3:
-        return Finding("err_vs_scatter_pixels", "info", f"{sci.shape[0]} integration(s): ERR can be compared "
+    cube = _image_chunks(model, source)
+    nints = cube.shape[0]
+    if nints < 3:
+        return Finding("err_vs_scatter_pixels", "info", f"{nints} integration(s): ERR can be compared "
                        "with the scatter only where the same pixels are measured again (a rateints of 3 or more "
                        "integrations, or the x1d of several exposures, errors.inflation_factor).",
-                       {"integrations": (sci.shape[0], "")})
-    err = np.asarray(model.err, float)
-    err = err[None] if err.ndim == 2 else err
-    good = np.isfinite(sci) & ((dq & instrument.DQ["DO_NOT_USE"]) == 0) & np.isfinite(err) & (err > 0)
+                       {"integrations": (nints, "")})
     row_wave, wave_source = _row_wavelengths(model, _mode(model))
-    rows = _band(row_wave)
-    science = (slice(None), rows, slice(instrument.REFERENCE_COLUMNS, None))
-    values = np.where(good, sci, np.nan)[science]
-    with _quiet():
+    science = (slice(None), _band(row_wave), slice(instrument.REFERENCE_COLUMNS, None))
+    squares = counts = err_squares = err_counts = previous = 0
+    for _, arrays in cube.read(("SCI", "DQ", "ERR")):
+        sci = np.asarray(arrays["SCI"][science], float)
+        err = np.asarray(arrays["ERR"][science], float)
+        good = (np.isfinite(sci) & ((arrays["DQ"][science] & instrument.DQ["DO_NOT_USE"]) == 0)
+                & np.isfinite(err) & (err > 0))
+        values = np.where(good, sci, np.nan)
         # the mean square of the differences between consecutive integrations is 2 sigma^2 for
         # steady pixels whatever their number (a MAD of a few values is biased low: 0.6 for 4)
-        variance = np.nanmean(np.diff(values, axis=0) ** 2, axis=0) / 2
-        reported = np.nanmean(np.where(good, err, np.nan)[science] ** 2, axis=0)
+        differences = np.diff(values if np.isscalar(previous) else np.concatenate([previous, values]), axis=0) ** 2
+        squares = squares + np.nansum(differences, axis=0)
+        counts = counts + np.isfinite(differences).sum(axis=0)
+        err_squares = err_squares + np.nansum(np.where(good, err, np.nan) ** 2, axis=0)
+        err_counts = err_counts + good.sum(axis=0)
+        previous = values[-1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = np.where(counts > 0, squares / counts, np.nan) / 2
+        reported = np.where(err_counts > 0, err_squares / err_counts, np.nan)
         ratio = (variance / reported).ravel()
     ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
-    nints = sci.shape[0]
     measured = {"pixels": (int(ratio.size), ""), "integrations": (nints, ""),
                 "wavelengths_from": (wave_source, "")}
     if ratio.size < 10:
@@ -1123,38 +1380,33 @@ def _level(model, path):
     return level
 
 
-def _plan(model, level, mode, partner, chunks=None):
-    """The checks that apply: list of (name, zero-argument callable); ``chunks`` streams the
-    ramps of an uncal/ramp file."""
-    subarray = str(model.meta.subarray.name or "")
+def _plan(model, level, mode, partner, source=None):
+    """The checks that apply beyond usability, for products other than ramps
+    (:func:`_ramp_findings`): list of (name, zero-argument callable); ``source`` streams the
+    images of a rateints/calints (:class:`lrs_helpers.io.CubeChunks`) or the spectra of an
+    x1dints (its path)."""
     plan = []
     if mode == "ta":
         if level not in ("rate", "cal"):
             return []
         return [("pointing", lambda: check_pointing(model)),
                 ("ta_exposure_time", lambda: check_ta_exposure_time(model))]
-    if level in ("uncal", "ramp"):
-        nints, ngroups = (np.shape(model.data) if chunks is None else chunks.shape)[:2]
-        if subarray != "FULL":
-            plan.append(("emi", lambda: check_emi(model, chunks)))
-        if ngroups >= 5 and nints >= 2:
-            plan.append(("jump_peak_flags", lambda: check_jump_peak_flags(model, mode, chunks)))
     images = ("rate", "rateints", "cal", "calints", "crf", "crfints")
     if mode == "slitless" and level in images and np.shape(model.data)[-1] == 72:
-        plan.append(("slitless_background", lambda: check_slitless_background(model)))
+        plan.append(("slitless_background", lambda: check_slitless_background(model, source)))
     if level in ("rate", "rateints", "cal", "calints", "s2d", "x1d", "x1dints"):
-        plan.append(("dropouts", lambda: check_dropouts(model)))
+        plan.append(("dropouts", lambda: check_dropouts(model, source)))
     if mode == "slitless" and level in ("x1d", "x1dints"):
-        plan.append(("x1d_background", lambda: check_x1d_background(model)))
+        plan.append(("x1d_background", lambda: check_x1d_background(model, source)))
     if level in ("rate", "rateints", "cal", "calints", "crf", "crfints") and "err" in model.instance:
-        plan.append(("err_vs_scatter_pixels", lambda: check_err_pixels(model)))
+        plan.append(("err_vs_scatter_pixels", lambda: check_err_pixels(model, source)))
     if mode == "slit" and level == "s2d" and "wavelength" in model.instance:
         plan.append(("scattered_light", lambda: check_scattered_light(model)))
     has_wavelength = level in ("x1d", "x1dints") or ("wavelength" in model.instance)
     if mode == "slitless" and level in images[2:] + ("x1d", "x1dints") and has_wavelength:
-        plan.append(("foldover", lambda: check_foldover(model)))
+        plan.append(("foldover", lambda: check_foldover(model, source)))
     if level == "x1dints":
-        plan.append(("err_vs_scatter", lambda: check_err_vs_scatter(model)))
+        plan.append(("err_vs_scatter", lambda: check_err_vs_scatter(_spectra_source(model, source))))
     if level == "x1d" and mode == "slit" and partner is not None:
         plan.append(("nod_disparity", lambda: check_nod_disparity(model, partner)))
     return plan
@@ -1192,12 +1444,20 @@ def diagnose(path, *, partner=None):
         When the file is not an intact MIRI LRS product (it names the file and the problem).
     """
     path = Path(path)
-    chunks = None
+    chunks = source = None
     with io.twin_notes_off():  # the report's title says "sample twin" itself
-        if io.check_product(path) in ("uncal", "ramp"):
-            # ramps (a TSO segment holds gigabytes) are read a chunk of integrations at a time
+        # a TSO segment (gigabytes) is read a chunk of integrations at a time; the model holds
+        # its metadata and first integration only
+        level = io.check_product(path)
+        if level in ("uncal", "ramp"):
             chunks = io.IntegrationChunks(path)
             model = io.open_metadata(path)
+        elif level in io.CUBE_LEVELS:
+            source = io.CubeChunks(path)
+            model = io.open_metadata(path, levels=io.CUBE_LEVELS)
+        elif level == "x1dints":
+            source = path
+            model = io.open_metadata(path, levels=("x1dints",))
         else:
             model = io.open_product(path)
     partner_model = None
@@ -1219,17 +1479,20 @@ def diagnose(path, *, partner=None):
         if partner_model is not None and partner.name < path.name:
             # nod 1 (the lower exposure number) is always the reference of the ratio
             model, partner_model = partner_model, model
-        plan = [] if mode == "ta" else [("usable", lambda: check_usable(model, level, mode, chunks))]
-        plan += _plan(model, level, mode, partner_model, chunks)
-        findings = []
+        if chunks is not None:
+            plan, findings = [], _ramp_findings(model, mode, chunks)
+        else:
+            plan = [] if mode == "ta" else [("usable", lambda: check_usable(model, level, mode, source=source))]
+            plan += _plan(model, level, mode, partner_model, source)
+            findings = []
         for name, run in plan:
             if findings and findings[0].check == "usable" and findings[0].severity == "problem":
                 break  # nothing else can be judged on a product without data
             try:
-                findings.append(run())
+                with io.twin_notes_off():  # checks that read the file again: the title says it
+                    findings.append(run())
             except Exception as error:  # one check's failure must not end the report
-                findings.append(Finding(name, "failed", f"the check could not run "
-                                        f"({type(error).__name__}: {error})."))
+                findings.append(_failed(name, error))
         if level == "x1d" and mode == "slit" and partner_model is None:
             findings.append(Finding("nod_disparity", "info",
                                     "no other nod given or found beside it: nod disparity not checked "

@@ -47,7 +47,7 @@ from astropy.io import fits
 from stdatamodels import DataModel
 
 from . import instrument
-from .io import LRSInputError, open_product, product_level_from_name, write_product
+from .io import LRSInputError, check_product, open_product, product_level_from_name, read_table_columns, write_product
 
 #: jwst DQ bit DO_NOT_USE (stdatamodels ``dqflags.pixel["DO_NOT_USE"]``; pinned by a test)
 DO_NOT_USE = instrument.DQ["DO_NOT_USE"]
@@ -62,6 +62,8 @@ ERROR_COLUMNS = ("FLUX_ERROR", "SB_ERROR", "SURF_BRIGHT_ERROR")
 VARIANCE_COLUMNS = ("FLUX_VAR_POISSON", "FLUX_VAR_RNOISE", "FLUX_VAR_FLAT",
                     "SB_VAR_POISSON", "SB_VAR_RNOISE", "SB_VAR_FLAT")
 _SPECTRUM_COLUMNS = ("WAVELENGTH", "FLUX", "FLUX_ERROR")
+#: the LRS exposure types whose spectra are read
+_EXP_TYPES = ("MIR_LRS-FIXEDSLIT", "MIR_LRS-SLITLESS")
 #: median absolute deviation -> standard deviation for normal noise
 _MAD_TO_SIGMA = 1.482602218505602
 #: spread of a MAD-based sigma / spread of a standard deviation from the same normal values
@@ -730,8 +732,7 @@ class Spectra:
 def _open(product, levels):
     """(model, name, whether we opened it) of a path or an open datamodel."""
     given = isinstance(product, DataModel)
-    model = open_product(product, levels=levels, extensions=("EXTRACT1D",),
-                         exp_types=("MIR_LRS-FIXEDSLIT", "MIR_LRS-SLITLESS"))
+    model = open_product(product, levels=levels, extensions=("EXTRACT1D",), exp_types=_EXP_TYPES)
     name = (model.meta.filename or type(model).__name__) if given else str(product)
     if not given:
         # stdatamodels fills a table that lacks a schema column from the columns it has, so a
@@ -760,32 +761,47 @@ def _table_arrays(name, table):
 
 
 def _read_one(product, levels):
-    """(wavelength, flux, flux_error, dq, name) of one x1d or x1dints, spectra on axis 0."""
-    model, name, opened = _open(product, levels)
-    try:
-        tables = [spec.spec_table for spec in model.spec]
-        if not tables:
-            raise LRSInputError(f"{name}: no spectra; expected an x1d or x1dints with an EXTRACT1D "
-                                "table. Reprocess with extract_1d.")
-        first = _table_arrays(name, tables[0])
-        if first[1].ndim == 2:  # jwst >= 1.17 x1dints: one table, a row per integration
-            if len(tables) > 1:
-                raise LRSInputError(f"{name}: {len(tables)} spectra (sources or orders); expected the "
-                                    "one LRS point-source spectrum.")
-            wave, flux, error, dq = first
-            return wave[0], flux, error, dq, name
-        level = product_level_from_name(name) or ("x1dints" if type(model).__name__ == "TSOMultiSpecModel" else "x1d")
-        if level == "x1d" and len(tables) > 1:
-            raise LRSInputError(f"{name}: {len(tables)} spectra; expected one LRS spectrum per x1d. "
-                                "Pass an x1dints for spectra of integrations.")
-        arrays = [first] + [_table_arrays(name, table) for table in tables[1:]]
-        if len({a[0].size for a in arrays}) > 1:
-            raise LRSInputError(f"{name}: the integrations' spectra have different lengths "
-                                f"{sorted({a[0].size for a in arrays})}; expected one wavelength grid.")
-        return (arrays[0][0], *(np.stack([a[k] for a in arrays]) for k in (1, 2, 3)), name)
-    finally:
-        if opened:
-            model.close()
+    """(wavelength, flux, flux_error, dq, name) of one x1d or x1dints, spectra on axis 0.
+
+    A file is read a chunk of table rows at a time, keeping only these four columns
+    (:func:`lrs_helpers.io.read_table_columns`): an x1dints of a long segment (a gigabyte, one
+    row of ~20 columns per integration) costs its FLUX, FLUX_ERROR, WAVELENGTH and DQ only.
+    """
+    if isinstance(product, DataModel):
+        model, name, _ = _open(product, levels)
+        tables = [_table_arrays(name, spec.spec_table) for spec in model.spec]
+        level = product_level_from_name(name) or (
+            "x1dints" if type(model).__name__ == "TSOMultiSpecModel" else "x1d")
+    else:
+        name = str(product)
+        level = check_product(product, levels=levels, extensions=("EXTRACT1D",), exp_types=_EXP_TYPES,
+                              announce=True)
+        with fits.open(product) as hdul:  # headers only: a missing column is named before any reading
+            for hdu in hdul:
+                if hdu.name == "EXTRACT1D":
+                    _check_columns(name, hdu.columns.names)
+        tables = []
+        for columns in read_table_columns(product, (*_SPECTRUM_COLUMNS, "DQ")):
+            arrays = [np.asarray(columns[column], dtype=np.float64) for column in _SPECTRUM_COLUMNS]
+            dq = np.asarray(columns["DQ"], dtype=np.uint32) if "DQ" in columns else np.zeros(arrays[1].shape, np.uint32)
+            tables.append((*arrays, dq))
+    if not tables:
+        raise LRSInputError(f"{name}: no spectra; expected an x1d or x1dints with an EXTRACT1D "
+                            "table. Reprocess with extract_1d.")
+    first = tables[0]
+    if first[1].ndim == 2:  # jwst >= 1.17 x1dints: one table, a row per integration
+        if len(tables) > 1:
+            raise LRSInputError(f"{name}: {len(tables)} spectra (sources or orders); expected the "
+                                "one LRS point-source spectrum.")
+        wave, flux, error, dq = first
+        return wave[0], flux, error, dq, name
+    if level == "x1d" and len(tables) > 1:
+        raise LRSInputError(f"{name}: {len(tables)} spectra; expected one LRS spectrum per x1d. "
+                            "Pass an x1dints for spectra of integrations.")
+    if len({a[0].size for a in tables}) > 1:
+        raise LRSInputError(f"{name}: the integrations' spectra have different lengths "
+                            f"{sorted({a[0].size for a in tables})}; expected one wavelength grid.")
+    return (tables[0][0], *(np.stack([a[k] for a in tables]) for k in (1, 2, 3)), name)
 
 
 def read_spectra(product):

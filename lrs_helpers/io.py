@@ -594,7 +594,17 @@ def _check(name, facts, levels, extensions, exp_types):
     return candidates[0] if len(candidates) == 1 else None
 
 
-def check_product(path, *, levels=None, extensions=None, exp_types=None):
+def _announce_twin(path, facts):
+    """Say once per file and session that a product is a sample twin, so that a twin is never
+    taken for sky data (unless :func:`twin_notes_off`)."""
+    if facts["twin"] is not None and _ANNOUNCE[-1] and path.resolve() not in _ANNOUNCED:
+        _ANNOUNCED.add(path.resolve())
+        twin = facts["twin"]
+        print(f"{path.name} is an lrs_helpers sample twin ({twin['scenario']}, seed {twin['seed']}), "
+              "not a real observation")
+
+
+def check_product(path, *, levels=None, extensions=None, exp_types=None, announce=False):
     """Check a product file from its headers alone, reading none of its data.
 
     The checks of :func:`open_product` (intact FITS, MIRI, EXP_TYPE, level, extensions), for
@@ -606,6 +616,9 @@ def check_product(path, *, levels=None, extensions=None, exp_types=None):
         The product file.
     levels, extensions, exp_types
         As for :func:`open_product`.
+    announce : bool
+        Print that the file is a sample twin, as :func:`open_product` does (for readers that
+        stream a product in its place).
 
     Returns
     -------
@@ -621,7 +634,11 @@ def check_product(path, *, levels=None, extensions=None, exp_types=None):
     if not path.is_file():
         _fail(str(path), "no such file" if not path.exists() else "a folder, not a file",
               "an existing product file", "Check the path.")
-    return _check(str(path), _read_fits_facts(path), levels, extensions, exp_types)
+    facts = _read_fits_facts(path)
+    level = _check(str(path), facts, levels, extensions, exp_types)
+    if announce:
+        _announce_twin(path, facts)
+    return level
 
 
 def open_product(path_or_model, *, levels=None, extensions=None, exp_types=None):
@@ -669,12 +686,7 @@ def open_product(path_or_model, *, levels=None, extensions=None, exp_types=None)
               "Name the product file itself (copy a stream to a file first).")
     facts = _read_fits_facts(path)
     _check(name, facts, levels, extensions, exp_types)
-    if facts["twin"] is not None and _ANNOUNCE[-1] and path.resolve() not in _ANNOUNCED:
-        # Said once per file and session, so a twin is never taken for sky data.
-        _ANNOUNCED.add(path.resolve())
-        twin = facts["twin"]
-        print(f"{path.name} is an lrs_helpers sample twin ({twin['scenario']}, seed {twin['seed']}), "
-              "not a real observation")
+    _announce_twin(path, facts)
 
     try:
         with warnings.catch_warnings():
@@ -870,9 +882,9 @@ CHUNK_BYTES = 64 * 2**20
 def read_integrations(hdu, integrations):
     """Some integrations of an image extension opened with ``do_not_scale_image_data=True``.
 
-    Unsigned 16-bit data (BITPIX 16, BZERO 32768, as in uncal files) are turned into uint16 in
-    place, without the temporary copies of astropy's scaling; other data are scaled by BSCALE
-    and BZERO when present.
+    Unsigned 16- and 32-bit data (BITPIX 16, BZERO 32768, as in uncal files; BITPIX 32, BZERO
+    2**31, as DQ) are turned into uint16 / uint32 in place, without the temporary copies of
+    astropy's scaling; other data are scaled by BSCALE and BZERO when present.
 
     Parameters
     ----------
@@ -889,9 +901,12 @@ def read_integrations(hdu, integrations):
     """
     raw = np.asarray(hdu.section[integrations])
     bzero, bscale = hdu.header.get("BZERO", 0), hdu.header.get("BSCALE", 1)
-    if raw.dtype.kind == "i" and raw.dtype.itemsize == 2 and bzero == 32768 and bscale == 1:
-        unsigned = raw.view(raw.dtype.byteorder + "u2" if raw.dtype.byteorder in "<>" else np.uint16)
-        unsigned ^= np.uint16(0x8000)
+    bits = 8 * raw.dtype.itemsize
+    if raw.dtype.kind == "i" and bits in (16, 32) and bzero == 2 ** (bits - 1) and bscale == 1:
+        # unsigned integers (uncal SCI: 16 bits; DQ: 32 bits) stored signed with an offset
+        unsigned = raw.view(raw.dtype.byteorder + f"u{bits // 8}" if raw.dtype.byteorder in "<>"
+                            else f"u{bits // 8}")
+        unsigned ^= unsigned.dtype.type(bzero)
         return unsigned
     if bzero or bscale != 1:
         return raw * np.float32(bscale) + np.float32(bzero)
@@ -959,14 +974,20 @@ class IntegrationChunks:
         return [slice(start, min(start + self.chunk_ints, nints)) for start in range(0, nints, self.chunk_ints)]
 
     def __iter__(self):
+        return self.read()
+
+    def read(self, integrations=None):
+        """Iterate over ``(integrations, sci, groupdq)`` for the integration slices given
+        (default every chunk, :meth:`slices`)."""
+        parts = self.slices() if integrations is None else list(integrations)
         if self._arrays is not None:
             sci, groupdq = self._arrays
-            for integrations in self.slices():
+            for integrations in parts:
                 yield integrations, sci[integrations], None if groupdq is None else groupdq[integrations]
             return
         with fits.open(self.path, memmap=False, do_not_scale_image_data=True) as hdul:
             has_groupdq = "GROUPDQ" in self.extensions and hdul["GROUPDQ"].header.get("NAXIS") == 4
-            for integrations in self.slices():
+            for integrations in parts:
                 groupdq = read_integrations(hdul["GROUPDQ"], integrations) if has_groupdq else None
                 yield integrations, read_integrations(hdul["SCI"], integrations), groupdq
 
@@ -975,7 +996,10 @@ def open_metadata(path, *, levels=("uncal", "ramp")):
     """A product's datamodel holding its metadata and only its first integration.
 
     Opening a TSO segment as a datamodel reads every array into memory; this reads the headers,
-    the small extensions (PIXELDQ, INT_TIMES, ...) and one integration of each 4-D extension.
+    the small extensions (PIXELDQ, INT_TIMES, WAVELENGTH, ...) and one integration of each
+    per-integration extension: the 4-D ones of an uncal/ramp, the 3-D ones of a
+    rateints/calints, and the first row of the first EXTRACT1D table of an x1dints (the other
+    EXTRACT1D tables of the older one-table-per-integration layout are left out).
 
     Parameters
     ----------
@@ -991,11 +1015,26 @@ def open_metadata(path, *, levels=("uncal", "ramp")):
     """
     path = Path(path).expanduser()
     check_product(path, levels=levels)
-    with fits.open(path, memmap=False) as hdul:
+    with fits.open(path, memmap=False) as hdul, open(path, "rb") as stream:
         small = fits.HDUList([fits.PrimaryHDU(header=hdul[0].header)])
+        # extensions with SCI's dimensions hold one image (or ramp) per integration
+        per_integration = hdul["SCI"].header.get("NAXIS") if "SCI" in hdul else None
+        tables = 0
         for hdu in hdul[1:]:
-            if isinstance(hdu, fits.ImageHDU) and hdu.header.get("NAXIS") == 4:
+            if (isinstance(hdu, fits.ImageHDU) and per_integration in (3, 4)
+                    and hdu.header.get("NAXIS") == per_integration):
                 small.append(fits.ImageHDU(np.asarray(hdu.section[:1]), name=hdu.name))
+            elif isinstance(hdu, fits.BinTableHDU) and hdu.name == "EXTRACT1D":
+                tables += 1
+                if tables == 1:
+                    # the header with one row, and that row's bytes: astropy applies the
+                    # columns' units and scaling as for the whole table
+                    header = hdu.header.copy()
+                    header["NAXIS2"] = min(1, int(hdu.header["NAXIS2"]))
+                    first = os.pread(stream.fileno(), int(header["NAXIS1"]) * header["NAXIS2"],
+                                     hdu.fileinfo()["datLoc"])
+                    block = header.tostring().encode("ascii") + first + bytes(-len(first) % _FITS_BLOCK)
+                    small.append(fits.BinTableHDU.fromstring(block))
             else:
                 small.append(hdu.copy())
         model_type = hdul[0].header.get("DATAMODL") or "RampModel"
@@ -1008,3 +1047,176 @@ def open_metadata(path, *, levels=("uncal", "ramp")):
                       "a product written by the jwst pipeline", "Reprocess or download the product again.")
     model.meta.filename = model.meta.filename or path.name
     return model
+
+
+#: Levels whose SCI holds one image per integration (3-D), read by :class:`CubeChunks`.
+CUBE_LEVELS = ("rateints", "calints", "crfints")
+#: SCI bytes (as stored) per chunk of a rateints/calints: about 140 SLITLESSPRISM integrations
+#: (float32), so that a chunk's float64 working copies (the edge background model and its
+#: temporaries) stay near 100 MB, and each chunk still holds more than the 64 integrations the
+#: background's column survey needs (lrs_helpers.background.SURVEY_INTEGRATIONS).
+CUBE_CHUNK_BYTES = 16 * 2**20
+
+
+class CubeChunks:
+    """The images of a rateints/calints/crfints product, a chunk of integrations at a time.
+
+    :meth:`read` yields ``(integrations, arrays)``: a slice of the exposure's integrations and a
+    dict of the extensions asked for, each (n, ny, nx) as stored (SCI and ERR float32, DQ
+    uint32; DQ is zeros when the file has none, ERR None). Only one chunk is held at a time;
+    each pass reads the file again. :meth:`in_memory` gives the same for arrays already read
+    (a 2-D image counts as one integration).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A rateints, calints or crfints product (checked with :func:`check_product`).
+    chunk_bytes : int, optional
+        About this many bytes of SCI (as stored) per chunk (default :data:`CUBE_CHUNK_BYTES`);
+        at least one integration.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        (nints, ny, nx) of the whole exposure.
+    chunk_ints : int
+        Integrations per chunk.
+    """
+
+    def __init__(self, path, *, chunk_bytes=None):
+        self.path = Path(path)
+        chunk_bytes = CUBE_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+        check_product(self.path, levels=CUBE_LEVELS)
+        with fits.open(self.path, memmap=False, do_not_scale_image_data=True) as hdul:
+            self.shape = tuple(hdul["SCI"].shape)
+            if len(self.shape) != 3:
+                _fail(str(self.path), f"SCI has shape {self.shape}", _AXES[3],
+                      "Give a rateints, calints or crfints product.")
+            self.extensions = {hdu.name for hdu in hdul if isinstance(hdu, fits.ImageHDU)
+                               and tuple(hdu.shape) == self.shape}
+            itemsize = abs(int(hdul["SCI"].header["BITPIX"])) // 8
+        self.chunk_ints = max(1, int(chunk_bytes // (itemsize * self.shape[1] * self.shape[2])))
+        self._arrays = None
+
+    @classmethod
+    def in_memory(cls, arrays, *, chunk_bytes=None):
+        """The same chunks from arrays already in memory: ``arrays`` maps extension names (SCI,
+        DQ, ERR) to (nints, ny, nx) or (ny, nx) arrays (views, no copies)."""
+        chunk_bytes = CUBE_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+        chunks = cls.__new__(cls)
+        arrays = {name: np.asarray(value) for name, value in arrays.items() if value is not None}
+        arrays = {name: value[None] if value.ndim == 2 else value for name, value in arrays.items()}
+        chunks.path, chunks.shape = None, arrays["SCI"].shape
+        chunks.extensions = {name for name, value in arrays.items() if value.shape == chunks.shape}
+        chunks._arrays = arrays
+        itemsize = arrays["SCI"].itemsize
+        chunks.chunk_ints = max(1, int(chunk_bytes // (itemsize * chunks.shape[1] * chunks.shape[2])))
+        return chunks
+
+    def slices(self):
+        """The integration slices of the chunks, in order."""
+        nints = self.shape[0]
+        return [slice(start, min(start + self.chunk_ints, nints)) for start in range(0, nints, self.chunk_ints)]
+
+    def _take(self, source, name, integrations):
+        if name in self.extensions:
+            return source(name, integrations)
+        if name == "DQ":
+            count = len(range(*integrations.indices(self.shape[0])))
+            return np.zeros((count, *self.shape[1:]), np.uint32)
+        return None
+
+    def read(self, names=("SCI", "DQ"), integrations=None):
+        """Iterate over ``(integrations, {name: array})`` for the extensions ``names``.
+
+        Parameters
+        ----------
+        names : sequence of str
+            Extensions to read (SCI, DQ, ERR, VAR_POISSON, ...).
+        integrations : sequence of slice, optional
+            The integrations to read, default every chunk (:meth:`slices`).
+        """
+        integrations = self.slices() if integrations is None else list(integrations)
+        if self._arrays is not None:
+            for part in integrations:
+                yield part, {name: self._take(lambda n, s: self._arrays[n][s], name, part) for name in names}
+            return
+        with fits.open(self.path, memmap=False, do_not_scale_image_data=True) as hdul:
+            for part in integrations:
+                yield part, {name: self._take(lambda n, s: _native(read_integrations(hdul[n], s)), name, part)
+                             for name in names}
+
+    def __iter__(self):
+        return self.read()
+
+
+def _native(values):
+    """``values`` in the machine's byte order (FITS stores big-endian), swapped in place."""
+    if values.dtype.isnative:
+        return values
+    values.byteswap(inplace=True)
+    return values.view(values.dtype.newbyteorder("="))
+
+
+def read_table_columns(path, names, *, extname="EXTRACT1D", chunk_bytes=None):
+    """Some columns of every binary-table extension ``extname`` of a file, read a chunk of rows
+    at a time: only those columns are kept (an x1dints' EXTRACT1D table has about 20 columns,
+    one row per integration).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A FITS file (check it first, e.g. with :func:`check_product`).
+    names : sequence of str
+        Columns to read; a column the table does not have is left out of the result.
+    extname : str
+        Extension name.
+    chunk_bytes : int, optional
+        About this many bytes of rows read at a time (at least one row; default
+        :data:`CHUNK_BYTES`).
+
+    Returns
+    -------
+    list of dict
+        One per extension ``extname``, in file order: column name -> array of its values
+        (rows on axis 0; vector columns 2-D), native byte order, TSCAL/TZERO applied.
+    """
+    path = Path(path)
+    chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    tables = []
+    with fits.open(path, memmap=False) as hdul, open(path, "rb") as stream:
+        for hdu in hdul:
+            if hdu.name != extname or not isinstance(hdu, fits.BinTableHDU):
+                continue
+            columns = hdu.columns
+            record = columns.dtype.newbyteorder(">")  # the rows as stored: FITS is big-endian
+            wanted = [name for name in names if name in columns.names]
+            nrows, width = int(hdu.header["NAXIS2"]), int(hdu.header["NAXIS1"])
+            if record.itemsize != width:
+                _fail(str(path), f"{extname} rows of {width} bytes do not match their columns "
+                      f"({record.itemsize} bytes)", "an intact binary table", "Download or copy the file again.")
+            arrays = {name: np.empty((nrows, *record[name].shape), record[name].base.newbyteorder("="))
+                      for name in wanted}
+            start = hdu.fileinfo()["datLoc"]
+            step = max(1, chunk_bytes // max(width, 1))
+            for first in range(0, nrows, step):
+                count = min(step, nrows - first)
+                raw = os.pread(stream.fileno(), count * width, start + first * width)
+                if len(raw) != count * width:
+                    _fail(str(path), f"the {extname} table is cut short", "a complete FITS file",
+                          "Download or copy the file again.")
+                rows = np.frombuffer(raw, dtype=record)
+                for name in wanted:
+                    arrays[name][first:first + count] = rows[name]
+            for name in wanted:
+                scale, zero = columns[name].bscale or 1, columns[name].bzero or 0
+                values = arrays[name]
+                if values.dtype.kind == "i" and scale == 1 and zero == 2 ** (8 * values.itemsize - 1):
+                    # unsigned integers (DQ: int32 with TZERO 2**31): flip the sign bit in place
+                    unsigned = values.view(f"u{values.itemsize}")
+                    unsigned ^= unsigned.dtype.type(zero)
+                    arrays[name] = unsigned
+                elif scale != 1 or zero:
+                    arrays[name] = values * scale + zero
+            tables.append(arrays)
+    return tables

@@ -640,12 +640,14 @@ def _pixel_cause(dq, wavelength):
     return "unflagged_nan"
 
 
-def _image_losses(data, dq, wave, half_width):
-    """Rows of every integration whose trace peak is unusable, with cause and flux lost."""
+def _image_losses(data, dq, wave, half_width, peaks=None):
+    """Rows of every integration whose trace peak is unusable, with cause and flux lost.
+
+    ``peaks``: the peak column of every row when known already (e.g. from a file read in
+    chunks); default from the median of the integrations."""
     rows = []
     usable_all = np.isfinite(data) & ((dq & DO_NOT_USE) == 0)
-    peaks = None
-    if data.shape[0] > 1:
+    if peaks is None and data.shape[0] > 1:
         # Several integrations: locate the peak from all of them (a pixel dropped in one
         # integration is seen in the others).
         with warnings.catch_warnings():
@@ -749,7 +751,6 @@ def classify_peak_losses(product, *, half_width=3):
         For anything that is not one of those products (e.g. a ramp or an imaging file).
     """
     model = _open(product, _LOSS_LEVELS)
-    names = ("integration", "row", "wavelength", "peak_column", "n_pixels", "lost_fraction", "cause")
     rows = []
     if getattr(model, "spec", None) is not None and len(model.spec):
         tables = [spec.spec_table for spec in model.spec]
@@ -765,6 +766,12 @@ def classify_peak_losses(product, *, half_width=3):
     else:
         data, dq, wave = _image_planes(model)
         rows = _image_losses(data, dq.astype(np.uint32), wave, half_width)
+    return _loss_table(rows)
+
+
+def _loss_table(rows):
+    """The table of :func:`classify_peak_losses` from its rows."""
+    names = ("integration", "row", "wavelength", "peak_column", "n_pixels", "lost_fraction", "cause")
     if not rows:
         return Table(names=names, dtype=(int, int, float, int, int, float, str))
     return Table(rows=rows, names=names)

@@ -23,10 +23,21 @@ an address (``"tcp://host:8786"``)
     and read the files.
 a ``distributed.Client`` or a cluster object
     Used as given (and left running).
+
+Every worker runs with BLAS and OpenMP held to one thread (threadpoolctl, set by a worker
+plugin on each worker's main thread, now and on workers that join later; the setting stays
+with the worker): the workers already take one core each, and the helpers' matrix products are
+small (one integration, or blocks of bootstrap resamples), where extra threads cost more than
+they gain (2.6-5x slower for the EMI fit and the bootstrap on 2 cores). Dask's nanny sets
+OMP/MKL/OPENBLAS_NUM_THREADS=1 for the workers it starts, but not every worker is started by
+one; and a limit set inside a task does not hold: with the OpenBLAS numpy ships (0.3.31), a
+thread count set from a worker's task thread is not the one its BLAS calls read.
 """
 
 import contextlib
 import os
+
+from threadpoolctl import threadpool_limits
 
 #: the scheduler names :func:`map_segments` understands besides an address or a client
 SCHEDULERS = ("auto", "serial", "local")
@@ -72,6 +83,20 @@ def _client(scheduler, nsegments):
             yield client
 
 
+def _one_thread_plugin():
+    """A Dask worker plugin that holds BLAS and OpenMP to one thread in every worker process
+    (defined here: distributed is imported only when Dask is used)."""
+    from distributed import WorkerPlugin
+
+    class OneThread(WorkerPlugin):
+        name = "lrs_helpers-one-thread"  # registering it again replaces it
+
+        def setup(self, worker):
+            threadpool_limits(limits=1)
+
+    return OneThread()
+
+
 def map_segments(function, items, *, scheduler="serial", progress=None):
     """``function(item)`` for every item, serially or on Dask workers; one result per item.
 
@@ -108,6 +133,7 @@ def map_segments(function, items, *, scheduler="serial", progress=None):
 
     with _client(mode, len(items)) as client:
         # pure=False: a segment rewritten under the same name is computed again
+        client.register_plugin(_one_thread_plugin())
         futures = [client.submit(function, item, pure=False) for item in items]
         index_of = {future.key: index for index, future in enumerate(futures)}
         for future in as_completed(futures):

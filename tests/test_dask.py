@@ -98,3 +98,23 @@ def test_auto_scheduler_is_serial_for_one_segment():
     assert segments.resolve(None, 5) == "serial"
     assert segments.resolve("tcp://127.0.0.1:8786", 1) == "tcp://127.0.0.1:8786"
     assert 1 <= segments.local_workers(3) <= 3
+
+
+def test_each_segment_runs_on_one_blas_thread(client):
+    """Whatever the worker's BLAS setting was, a segment's work sees one BLAS thread (the worker
+    plugin of map_segments): two workers on two cores, each with a BLAS pool the size of the
+    machine, would run 4 threads on 2 cores."""
+
+    def blas_threads(_):
+        from threadpoolctl import threadpool_info
+
+        return max((pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"), default=1)
+
+    def raise_threads():  # as on a worker started without dask's nanny environment
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=4, user_api="blas")
+
+    client.run(raise_threads)
+    results = segments.map_segments(blas_threads, [1, 2, 3, 4], scheduler=client)
+    assert [threads for _, threads in results] == [1, 1, 1, 1]

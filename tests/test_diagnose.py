@@ -533,3 +533,134 @@ def test_diagnose_plan_uses_the_file_shape_not_the_metadata_copy(tmp_path):
     """The metadata copy holds one integration; the jump check still runs (it needs two)."""
     report = diagnosis.diagnose(_path("jump_uncal"))
     assert "jump_peak_flags" in report and report["jump_peak_flags"].measured["integrations_needed"][1] == "of 3"
+
+
+# ---------------------------------------------------------------------------------------------
+# Level-2 TSO products streamed (issue 22): rateints/calints by chunks of integrations, x1dints
+# by chunks of table rows; the same findings as on the whole product in memory
+# ---------------------------------------------------------------------------------------------
+def _measured(report):
+    return {(f.check, name): value for f in report.findings for name, (value, _) in f.measured.items()}
+
+
+def _in_memory(path):
+    """Every check of :func:`diagnosis.diagnose` run on the product opened whole, as a datamodel."""
+    model = io.open_product(path)
+    try:
+        level, mode = diagnosis._level(model, path), diagnosis._mode(model)
+        plan = [("usable", lambda: diagnosis.check_usable(model, level, mode))]
+        return [run() for _, run in plan + diagnosis._plan(model, level, mode, None)]
+    finally:
+        model.close()
+
+
+@pytest.mark.parametrize("key", ["slitless_rateints", "jump_calints", "jump_x1dints", "errors_x1dints"])
+def test_level2_checks_streamed_match_the_whole_product(key, monkeypatch):
+    """In default chunks (one chunk for these twins) every figure is the in-memory one, bit for
+    bit. In chunks of ONE integration / ONE table row (the finest split), the usable share, the
+    dropouts, ERR against the pixels' scatter (its sums carried over chunk boundaries) and every
+    x1dints figure stay exact; only what uses the edge background moves (the background check,
+    and the fold-over colour of a calints, measured after subtracting it), because the
+    background's column survey then sees one integration at a time: by 1.5e-4 (rateints twin,
+    sky 55% of the aperture) and 3e-5 (jump calints) of the background fraction, 3e-4 / 1.5e-3
+    of the level, 1e-5 of the colour temperature. The tolerance, 2e-3 relative, is 5 times
+    below the 1% step between the background check's severities; a chunk left out would move
+    the fraction by about 1/nints (4% on 24 integrations)."""
+    path = _path(key)
+    whole = {(f.check, name): value for f in _in_memory(path) for name, (value, _) in f.measured.items()}
+    streamed = diagnosis.diagnose(path)
+    assert _measured(streamed) == whole
+    monkeypatch.setattr(io, "CUBE_CHUNK_BYTES", 1)
+    monkeypatch.setattr(io, "CHUNK_BYTES", 1)
+    finest = _measured(diagnosis.diagnose(path))
+    assert finest.keys() == whole.keys()
+    for (check, name), value in whole.items():
+        if check in ("slitless_background", "foldover") and isinstance(value, float):
+            assert finest[check, name] == pytest.approx(value, rel=2e-3), (check, name)
+        else:
+            assert finest[check, name] == value, (check, name)
+    assert [f.severity for f in diagnosis.diagnose(path).findings] == [f.severity for f in streamed.findings]
+
+
+def test_level2_products_are_never_read_whole(monkeypatch):
+    """A rateints and an x1dints are diagnosed without a datamodel of the whole file and
+    without reading more than one chunk of integrations at a time."""
+    reads = []
+    real = io.read_integrations
+
+    def counted(hdu, integrations):
+        values = real(hdu, integrations)
+        reads.append(values.shape[0])
+        return values
+
+    def refused(*args, **kw):
+        raise AssertionError("a whole product opened as a datamodel")
+
+    rateints = _path("slitless_rateints")
+    monkeypatch.setattr(io, "read_integrations", counted)
+    monkeypatch.setattr(io, "CUBE_CHUNK_BYTES", 5 * 416 * 72 * 4)  # 5 integrations of float32
+    monkeypatch.setattr(io.datamodels, "open", refused)
+    report = diagnosis.diagnose(rateints)
+    assert not any(f.severity == "failed" for f in report.findings)
+    assert reads and max(reads) == 5
+    assert not any(f.severity == "failed" for f in diagnosis.diagnose(_path("errors_x1dints")).findings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ramps: the three ramp checks share one pass over the file (issue 22)
+# ---------------------------------------------------------------------------------------------
+class _CountedChunks(io.IntegrationChunks):
+    """IntegrationChunks that count how often each integration is read."""
+
+    def read(self, integrations=None):
+        for chunk in super().read(integrations):
+            for index in range(chunk[0].start, chunk[0].stop):
+                self.reads[index] = self.reads.get(index, 0) + 1
+            yield chunk
+
+
+def _counted(path):
+    chunks = _CountedChunks(path, chunk_bytes=1)  # one integration per chunk: 3-4 chunks
+    chunks.reads = {}
+    return chunks
+
+
+@pytest.mark.parametrize("key", ["emi_uncal", "jump_uncal"])
+def test_ramp_checks_read_each_integration_once(key):
+    """diagnose's ramp checks in one pass: each integration read once (three times when every
+    check read the file itself), and the findings of the three checks run one after another
+    on the same chunks."""
+    path = _path(key)
+    metadata = io.open_metadata(path)
+    try:
+        chunks = _counted(path)
+        shared = diagnosis._ramp_findings(metadata, "slitless", chunks)
+        assert chunks.reads == {index: 1 for index in range(chunks.shape[0])}
+        apart = [diagnosis.check_usable(metadata, "uncal", "slitless", _counted(path)),
+                 diagnosis.check_emi(metadata, _counted(path)),
+                 diagnosis.check_jump_peak_flags(metadata, "slitless", _counted(path))]
+    finally:
+        metadata.close()
+    assert [(f.check, f.severity, f.message, f.measured) for f in shared] == \
+        [(f.check, f.severity, f.message, f.measured) for f in apart]
+
+
+def test_a_failing_ramp_check_leaves_the_others(monkeypatch):
+    """A check that raises in the shared pass is reported failed; the others still see every
+    chunk (the pass is finished without the EMI fit when it is the one that failed)."""
+    path = _path("jump_uncal")
+    whole = {f.check: f.measured for f in diagnosis.diagnose(path).findings}
+
+    def broken(*args, **kw):
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(diagnosis.emi, "measure_blocks", broken)
+    report = diagnosis.diagnose(path)
+    assert report["emi"].severity == "failed" and "broken on purpose" in report["emi"].message
+    assert report["usable"].measured == whole["usable"]
+    assert report["jump_peak_flags"].measured == whole["jump_peak_flags"]
+    monkeypatch.undo()
+    monkeypatch.setattr(diagnosis._PeakJumps, "__call__", broken)
+    report = diagnosis.diagnose(path)
+    assert report["jump_peak_flags"].severity == "failed"
+    assert report["emi"].measured == whole["emi"] and report["usable"].measured == whole["usable"]

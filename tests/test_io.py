@@ -730,3 +730,75 @@ def test_helpers_turn_library_errors_into_one_line(tmp_path, key, damage, helper
     with pytest.raises(io.LRSInputError) as caught:
         helper(path, tmp_path)
     assert str(caught.value).startswith(f"{path}: ") and "\n" not in str(caught.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Level-2 TSO products read a chunk of integrations (or table rows) at a time (issue 22)
+# ---------------------------------------------------------------------------------------------
+def _twin(key):
+    from lrs_helpers import data
+
+    return data.get(key, source="sample", verbose=False)
+
+
+def test_cube_chunks_read_every_extension_as_stored():
+    path = _twin("jump_calints")  # 3 integrations: chunks of 2 and 1
+    chunks = io.CubeChunks(path, chunk_bytes=2 * 416 * 72 * 4)
+    assert chunks.shape == (3, 416, 72) and chunks.slices() == [slice(0, 2), slice(2, 3)]
+    parts = list(chunks.read(("SCI", "DQ", "ERR", "VAR_POISSON")))
+    with datamodels.open(path) as model:
+        for name, whole in (("SCI", model.data), ("DQ", model.dq), ("ERR", model.err),
+                            ("VAR_POISSON", model.var_poisson)):
+            read = np.concatenate([arrays[name] for _, arrays in parts])
+            # float32 / uint32 as stored (in the machine's byte order): no float64 copy
+            assert read.dtype.isnative and read.dtype == whole.dtype.newbyteorder("="), name
+            np.testing.assert_array_equal(read, whole)
+    # one integration picked out, as the background survey does
+    (_, last), = chunks.read(("SCI",), integrations=[slice(2, 3)])
+    assert last["SCI"].shape == (1, 416, 72)
+
+
+def test_cube_chunks_of_a_product_without_dq(tmp_path):
+    with datamodels.open(_twin("slitless_rateints")) as model:
+        bare = datamodels.CubeModel(data=model.data[:4])
+        bare.update(model, only="PRIMARY")
+    path = tmp_path / "jw01033005001_04103_00001-seg001_mirimage_rateints.fits"
+    bare.save(path)
+    with fits.open(path, mode="update") as hdul:  # stdatamodels writes a default DQ: remove it
+        del hdul["DQ"]
+        del hdul["ERR"]
+    (_, arrays), = io.CubeChunks(path).read(("SCI", "DQ", "ERR"))
+    assert arrays["DQ"].dtype == np.uint32 and not arrays["DQ"].any() and arrays["ERR"] is None
+    with pytest.raises(io.LRSInputError, match="expected a product of level"):
+        io.CubeChunks(_twin("jump_uncal"))
+
+
+@pytest.mark.parametrize("rows_per_chunk", [1, 7, 1000])
+def test_read_table_columns_match_astropy(rows_per_chunk):
+    path = _twin("errors_x1dints")
+    with fits.open(path) as hdul:
+        width = hdul["EXTRACT1D"].header["NAXIS1"]
+        table = hdul["EXTRACT1D"].data
+        (read,) = io.read_table_columns(path, ("FLUX", "DQ", "NPIXELS", "NO_SUCH_COLUMN"),
+                                        chunk_bytes=rows_per_chunk * width)
+        assert set(read) == {"FLUX", "DQ", "NPIXELS"}
+        assert read["DQ"].dtype == np.uint32 and read["DQ"].any()  # TZERO 2**31 applied, as astropy does
+        for name in read:
+            assert read[name].shape == table[name].shape
+            np.testing.assert_array_equal(read[name], table[name])
+
+
+def test_open_metadata_holds_one_integration_of_cubes_and_spectra():
+    cube = io.open_metadata(_twin("jump_calints"), levels=io.CUBE_LEVELS)
+    spectra = io.open_metadata(_twin("errors_x1dints"), levels=("x1dints",))
+    try:
+        assert cube.data.shape == cube.err.shape == cube.dq.shape == (1, 416, 72)
+        assert cube.wavelength.shape == (416, 72)  # 2-D extensions whole
+        table = spectra.spec[0].spec_table
+        assert len(table) == 1 and table.columns["FLUX"].unit == "Jy"
+        with fits.open(_twin("errors_x1dints")) as hdul:
+            np.testing.assert_array_equal(table["FLUX"][0], hdul["EXTRACT1D"].data["FLUX"][0])
+            np.testing.assert_array_equal(table["DQ"][0], hdul["EXTRACT1D"].data["DQ"][0])
+    finally:
+        cube.close()
+        spectra.close()
