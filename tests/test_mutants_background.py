@@ -295,3 +295,65 @@ def test_subtract_groups_leaves_out_groups_flagged_do_not_use():
                                rtol=1e-9)
     _, unflagged = background.subtract_groups(ramps)
     assert abs(unflagged[0, 1, 2, 36] - 2 * sky[36]) > 10.0
+
+
+def test_line_variance_is_calibrated_away_from_the_edges_centre():
+    """Rows with a strong gradient (the model is a line): the reported variance at the aperture
+    centre and at column 70, far from the edges' mean position, against the scatter of the
+    model over 400 noise draws; ratio within 0.85-1.15 (7% sampling error). The slope's share
+    grows with the distance: a wrong power of the x spread in that term moves column 70 by 10x."""
+    rng = np.random.default_rng(10)
+    nints, ny = 400, 3
+    x = np.arange(NX)
+    sky = np.broadcast_to(100.0 + 1.0 * (x - 35.5), (nints, ny, NX))
+    sci = sky + rng.normal(0.0, 2.0, sky.shape)
+    var = np.full(sky.shape, 4.0)
+    settings = dict(column_pattern=False, column_tolerance=None)
+    model = background.edge_background(sci, **settings)
+    variance = background.edge_background_variance(sci, var, **settings)
+    for column in (36, 70):
+        ratio = np.var(model[:, :, column]) / np.mean(variance[:, :, column])
+        assert 0.85 < ratio < 1.15, (column, ratio)
+    assert np.mean(variance[:, :, 70]) > 1.5 * np.mean(variance[:, :, 36])
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_polynomial_orders_reproduce_a_noise_free_polynomial(order):
+    """order=1-3 (a polynomial through the clipped edge pixels): a noise-free sky of that order
+    across the row is reproduced at every light column, to 1e-9 of the sky."""
+    x = (np.arange(NX) - 35.5) / 35.5
+    sky = 100.0 + sum(10.0 / (power + 1) * x ** power for power in range(1, order + 1))
+    frame = np.broadcast_to(sky, (5, NX)).copy()
+    model = background.edge_background(frame, order=order, column_tolerance=None)
+    light = slice(background.REFERENCE_COLUMNS, None)
+    np.testing.assert_allclose(model[:, light], frame[:, light], rtol=1e-9)
+
+
+def test_rows_without_edge_pixels_are_filled_without_warnings():
+    """A row whose edge pixels are all DO_NOT_USE gets its neighbours' model, and no numpy
+    warning (0/0 in that row's sums) reaches the user."""
+    x = np.arange(NX)
+    frame = np.broadcast_to(50.0 + 0.2 * (x - 35.5), (8, NX)).copy()
+    dq = np.zeros(frame.shape, dtype=np.uint32)
+    dq[3, background.REFERENCE_COLUMNS:] = background.DO_NOT_USE
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = background.edge_background(frame, dq)
+    np.testing.assert_allclose(model[3, background.REFERENCE_COLUMNS:], frame[3, background.REFERENCE_COLUMNS:],
+                               rtol=1e-9)
+
+
+def test_column_screening_is_quiet_on_a_frame_at_zero():
+    """A frame whose edges read zero (a typical ratio of 0): every column kept, no warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        steady = background._steady_from_ratios(np.array([0.0, 0.0, 0.0, 1.0]), 0.03)
+    assert steady.all()
+
+
+def test_shape_errors_name_both_shapes():
+    sci = np.ones((2, 10, NX))
+    with pytest.raises(ValueError, match=r"var shape \(2, 10, 5\) does not match sci shape \(2, 10, 72\)"):
+        background.edge_background_variance(sci, np.ones((2, 10, 5)), order=1)
+    with pytest.raises(ValueError, match=r"background_dq shape \(3,\) does not match \(2, 10, 72\)"):
+        background.background_exposure_average(sci, np.zeros(3))
