@@ -13,7 +13,7 @@ import pytest
 from scipy.optimize import brentq
 from stdatamodels.jwst import datamodels
 
-from lrs_helpers import background, diagnosis, errors, instrument, pathloss, pointing
+from lrs_helpers import background, diagnosis, errors, instrument, jumps, pathloss, pointing
 
 #: relative step either side of a threshold: small against the thresholds' spacing (x2 to x5)
 EDGE = 0.05
@@ -194,3 +194,298 @@ def test_emi_thresholds(monkeypatch, amplitude, significance, expected):
     finding = diagnosis.check_emi(model)
     assert finding.measured["noise_floor"][0] == pytest.approx(floor, rel=1e-9)
     assert finding.severity == expected
+
+
+# ---------------------------------------------------------------- usable data
+
+def _image_model(sci, dq=None, unit="MJy/sr"):
+    model = datamodels.CubeModel(data=np.asarray(sci, np.float32)) if np.ndim(sci) == 3 else \
+        datamodels.ImageModel(data=np.asarray(sci, np.float32))
+    if dq is not None:
+        model.dq = np.asarray(dq, np.uint32)
+    model.meta.bunit_data = unit
+    return model
+
+
+def _with_unusable(fraction, how, shape=(2, 40, 30)):
+    """A cube whose science region (columns from 4 on) has ``fraction`` of its values unusable
+    by ``how`` (NaN, zero or DO_NOT_USE); the reference columns 0-3 are all NaN."""
+    sci = np.ones(shape)
+    dq = np.zeros(shape, np.uint32)
+    sci[..., :instrument.REFERENCE_COLUMNS] = np.nan
+    region = (Ellipsis, slice(None), slice(instrument.REFERENCE_COLUMNS, None))
+    count = int(round(fraction * sci[region].size))
+    flat = np.zeros(sci[region].size, bool)
+    flat[:count] = True
+    bad = flat.reshape(sci[region].shape)
+    if how == "nan":
+        sci[region] = np.where(bad, np.nan, 1.0)
+    elif how == "zero":
+        sci[region] = np.where(bad, 0.0, 1.0)
+    else:
+        dq[region] = np.where(bad, instrument.DQ["DO_NOT_USE"] | instrument.DQ["JUMP_DET"], 0)
+    return _image_model(sci, dq)
+
+
+@pytest.mark.parametrize("how", ["nan", "zero", "dnu"])
+@pytest.mark.parametrize("usable, expected", [
+    (diagnosis.USABLE_PROBLEM * (1 - EDGE), "problem"),
+    (diagnosis.USABLE_PROBLEM * (1 + EDGE), "warning"),
+    (diagnosis.USABLE_WARNING * (1 - EDGE), "warning"),
+    (diagnosis.USABLE_WARNING * (1 + EDGE), "ok"),
+])
+def test_usable_thresholds_and_masks(usable, expected, how):
+    """10 % and 50 % usable: NaN, exact zeros and DO_NOT_USE (with other bits set) each count
+    as unusable; the reference columns are not judged (a 3 % step either side of 0.1 and 0.5,
+    the counts are exact to one pixel in 2080)."""
+    model = _with_unusable(1 - usable, how)
+    finding = diagnosis.check_usable(model, "rateints", "slitless")
+    assert finding.measured["usable_fraction"][0] == pytest.approx(usable, abs=1e-3)
+    assert finding.measured["unit"][0] == "MJy/sr"
+    assert finding.severity == expected
+
+
+def test_usable_other_dq_bits_do_not_count():
+    sci = np.ones((10, 20))
+    dq = np.full(sci.shape, instrument.DQ["JUMP_DET"] | instrument.DQ["SATURATED"], np.uint32)
+    finding = diagnosis.check_usable(_image_model(sci, dq), "rate", "slit")
+    assert finding.measured["usable_fraction"][0] == 1.0 and finding.severity == "ok"
+    # without a DQ array every finite non-zero value is usable
+    assert diagnosis._usable_fraction(np.array([1.0, np.nan, 0.0, 2.0])) == 0.5
+    assert diagnosis._usable_fraction(np.array([1.0, 2.0]), dq=np.array([1, 0, 0])) == 1.0  # shape differs: no DQ
+    assert diagnosis._usable_fraction(np.zeros(0)) == 0.0
+
+
+@pytest.mark.parametrize("mode", ["slit", "slitless"])
+def test_usable_full_frame_is_judged_where_the_spectrum_falls(mode):
+    """In the mode's full frame only the calibrated rows and columns count: all else NaN, 100 %."""
+    shape = instrument.FULL_SHAPE if mode == "slit" else instrument.SLITLESS_SHAPE
+    sci = np.full(shape, np.nan)
+    first, last = instrument.CALIBRATED_ROWS[mode]
+    rows = slice(int(np.ceil(first)), int(np.floor(last)) + 1)
+    sci[rows, slice(*instrument.CALIBRATED_COLUMNS[mode])] = 1.0
+    finding = diagnosis.check_usable(_image_model(sci), "rate", mode)
+    assert finding.measured["usable_fraction"][0] == 1.0
+    # one calibrated row lost: just under 100 %
+    sci[rows.start] = np.nan
+    finding = diagnosis.check_usable(_image_model(sci), "rate", mode)
+    assert 0.99 < finding.measured["usable_fraction"][0] < 1.0
+
+
+def _spectra_model(monkeypatch, wavelength, flux, dq):
+    spectra = SimpleNamespace(wavelength=np.asarray(wavelength, float), flux=np.asarray(flux, float),
+                              dq=np.asarray(dq, np.uint32), flux_error=np.ones(np.shape(flux)))
+    monkeypatch.setattr(diagnosis, "read_spectra", lambda model: spectra)
+    return SimpleNamespace(instance={"spec": []}, spec=[],
+                           meta=SimpleNamespace(cal_step=SimpleNamespace(photom="COMPLETE")))
+
+
+def test_usable_spectra_are_judged_over_5_to_12_um(monkeypatch):
+    """Points outside 5-12 um (edges included) do not count; inside, NaN and DO_NOT_USE points
+    do (4 of 8 left: 50 %, just "ok")."""
+    wavelength = np.array([4.0, 4.99, 5.0, 6, 7, 8, 9, 10, 11, 12.0, 12.01, 13])
+    flux = np.ones((1, wavelength.size))
+    flux[0, [0, 1, 10, 11]] = np.nan  # outside the band
+    flux[0, [3, 4]] = np.nan
+    dq = np.zeros(flux.shape)
+    dq[0, [5, 6]] = instrument.DQ["DO_NOT_USE"]
+    finding = diagnosis.check_usable(_spectra_model(monkeypatch, wavelength, flux, dq), "x1dints", "slitless")
+    assert finding.measured["usable_fraction"][0] == pytest.approx(0.5)
+    assert finding.measured["unit"][0] == "Jy" and "5-12 um" in finding.measured["usable_fraction"][1]
+    assert finding.severity == "ok"
+    outside = _spectra_model(monkeypatch, [3.0, 4.0, 13.0], np.ones((1, 3)), np.zeros((1, 3)))
+    finding = diagnosis.check_usable(outside, "x1d", "slit")
+    assert finding.measured["usable_fraction"][0] == 0.0 and finding.severity == "problem"
+
+
+def _ramp_model(ramps, groupdq=None):
+    instance = {} if groupdq is None else {"groupdq": groupdq}
+    return SimpleNamespace(data=ramps, groupdq=groupdq, instance=instance, meta=SimpleNamespace(bunit_data="DN"))
+
+
+@pytest.mark.parametrize("saturated, expected", [(diagnosis.SATURATED_PROBLEM * (1 - EDGE), "ok"),
+                                                 (diagnosis.SATURATED_PROBLEM * (1 + EDGE), "problem")])
+@pytest.mark.parametrize("how", ["groupdq", "full_scale"])
+def test_saturated_first_group_threshold(saturated, expected, how):
+    """Pixels saturated in their first group, by GROUPDQ or at 65535 DN in an integer uncal:
+    47.5 % is ok, 52.5 % a problem; 65534 DN or a later group's saturation does not count."""
+    nints, ngroups, ny, nx = 2, 3, 10, 20
+    ramps = np.full((nints, ngroups, ny, nx), 1000, np.uint16)
+    groupdq = np.zeros(ramps.shape, np.uint8)
+    count = int(round(saturated * ny * nx))
+    rows, cols = np.unravel_index(np.arange(count), (ny, nx))
+    if how == "groupdq":
+        groupdq[:, 0, rows, cols] = instrument.DQ["SATURATED"]
+    else:
+        ramps[:, 0, rows, cols] = 65535
+    # near misses everywhere else
+    ramps[:, 0, -1, -1] = 65534
+    groupdq[:, 1:, -1, -1] = instrument.DQ["SATURATED"]
+    finding = diagnosis.check_usable(_ramp_model(ramps, groupdq), "uncal", "slitless")
+    assert finding.measured["saturated_first_group"][0] == pytest.approx(count / (ny * nx))
+    assert finding.measured["nonzero"][0] == 1.0
+    assert finding.severity == expected
+
+
+def test_blank_ramps_are_a_problem():
+    ramps = np.zeros((1, 3, 4, 5), np.uint16)
+    finding = diagnosis.check_usable(_ramp_model(ramps), "ramp", "slit")
+    assert finding.severity == "problem" and finding.measured["nonzero"][0] == 0.0
+    ramps[0, 1, 0, 0] = 7
+    finding = diagnosis.check_usable(_ramp_model(ramps), "ramp", "slit")
+    assert finding.severity == "ok" and finding.measured["nonzero"][0] == pytest.approx(1 / 60)
+
+
+# ---------------------------------------------------------------- scattered light
+
+def _nod_s2d(share, *, ncols=44, positive=13, negative=30, rows=40):
+    """A nod-subtracted s2d: parabolic traces and a constant level between them that is
+    ``share`` of the 5-12 um box flux (9 columns around the positive trace); rows redder than
+    12 um carry a level 20 times larger, which the check must leave out."""
+    x = np.arange(ncols)
+    trace = np.clip(100.0 - 10.0 * (x - positive) ** 2, 0, None) - np.clip(100.0 - 10.0 * (x - negative) ** 2, 0, None)
+    box = slice(positive - 4, positive + 5)
+    level = share * trace[box].sum() / (9 * (1 - share))
+    wave = np.linspace(5.0, 14.0, rows)
+    image = np.repeat(trace[None, :], rows, axis=0) + level
+    image[wave > 12.0] += 20 * level
+    model = datamodels.SlitModel(data=image.astype(np.float32))
+    model.wavelength = np.repeat(wave[:, None], ncols, axis=1).astype(np.float32)
+    return model
+
+
+@pytest.mark.parametrize("share, expected", [
+    (diagnosis.SCATTERED_LIGHT_FRACTION * (1 - EDGE), "ok"),
+    (diagnosis.SCATTERED_LIGHT_FRACTION * (1 + EDGE), "warning"),
+    (-diagnosis.SCATTERED_LIGHT_FRACTION * (1 - EDGE), "ok"),
+    (-diagnosis.SCATTERED_LIGHT_FRACTION * (1 + EDGE), "warning"),
+])
+def test_scattered_light_threshold(share, expected):
+    """2 % of the 5-12 um box flux, either sign; the quadratic follows a constant level exactly,
+    so the share is recovered to 1e-4 (float32 data), against steps of 5 % of 2 %."""
+    finding = diagnosis.check_scattered_light(_nod_s2d(share))
+    assert finding.measured["scattered_share"][0] == pytest.approx(share, abs=1e-4)
+    assert finding.measured["traces"][0] == pytest.approx([13.0, 30.0], abs=1e-3)
+    assert finding.severity == expected
+
+
+def test_scattered_light_without_flux_fails():
+    model = _nod_s2d(0.0)
+    model.data[:] = 0.0
+    model.data[:, 20] = 1.0  # a trace to find, nothing in the box around it
+    model.data[:, 35] = -1.0
+    model.data[:, 16:25] = 0.0
+    finding = diagnosis.check_scattered_light(model)
+    assert finding.severity == "failed"
+
+
+# ---------------------------------------------------------------- jump flags on the peak
+
+def _jump_case(monkeypatch, nints, ngroups, flagged_ints_per_row):
+    """Ramps with a bright column 10 and a stubbed jump step that flags the peak pixel of row r
+    in the first ``flagged_ints_per_row[r]`` integrations (a later group)."""
+    ny, nx = len(flagged_ints_per_row), 21
+    slope = np.full((ny, nx), 1.0)
+    slope[:, 10] = 100.0
+    slope[:, 9] = slope[:, 11] = 30.0
+    groups = np.arange(ngroups, dtype=np.float32)[None, :, None, None]
+    ramps = np.broadcast_to(groups * slope, (nints, ngroups, ny, nx)).astype(np.float32)
+    seen = {}
+
+    def detect_jumps(band, gain, readnoise, groupdq=None):
+        seen["groupdq"], seen["band"] = groupdq.copy(), band.shape
+        flags = np.zeros(band.shape, bool)
+        for row, count in enumerate(flagged_ints_per_row):
+            flags[:count, 2, row, 10 - seen_start(band)] = True
+        return flags
+
+    def seen_start(band):
+        return 9 if band.shape[-1] == 3 else 0
+
+    monkeypatch.setattr(jumps, "detect_jumps", detect_jumps)
+    model = SimpleNamespace(data=ramps, instance={}, meta=SimpleNamespace(
+        exposure=SimpleNamespace(group_time=1.0), subarray=SimpleNamespace(ystart=1)))
+    return model, seen
+
+
+@pytest.mark.parametrize("nints, needed", [(2, 2), (3, 3), (4, 3), (6, 3), (7, 4), (10, 5)])
+def test_jump_peak_flags_need_most_integrations(monkeypatch, nints, needed):
+    """A peak pixel counts when flagged in max(min(nints, 3), ceil(nints / 2)) integrations: rows
+    flagged in exactly that many count, one fewer do not."""
+    rows = [needed, needed - 1, 0, nints]
+    model, _ = _jump_case(monkeypatch, nints, 6, rows)
+    finding = diagnosis.check_jump_peak_flags(model, "slitless")
+    assert finding.measured["integrations_needed"] == (needed, f"of {nints}")
+    assert finding.measured["threshold"] == (jumps.DEFAULT_REJECTION_THRESHOLD, "sigma")
+    hit = finding.details["pixels"]
+    assert hit.tolist() == [[0, 10], [3, 10]]
+    assert finding.measured["peak_pixels_flagged"][0] == 2 and finding.measured["rows"][0] == [0, 3]
+    assert finding.severity == "warning"
+
+
+def test_jump_check_sends_only_the_peak_columns_and_drops_first_and_last_groups(monkeypatch):
+    """Columns 9-11 (the peak and one either side) go to the jump step; with 5 groups or more the
+    first and last are DO_NOT_USE (MIRI's detector1), with 4 they are kept."""
+    model, seen = _jump_case(monkeypatch, 3, 5, [0, 0, 0])
+    finding = diagnosis.check_jump_peak_flags(model, "slitless")
+    assert finding.severity == "ok" and finding.measured["peak_pixels_flagged"][0] == 0
+    assert seen["band"] == (3, 5, 3, 3)
+    dnu = (seen["groupdq"] & jumps.DO_NOT_USE) != 0
+    assert dnu[:, [0, -1]].all() and not dnu[:, 1:-1].any()
+    model, seen = _jump_case(monkeypatch, 3, 4, [0, 0, 0])
+    diagnosis.check_jump_peak_flags(model, "slitless")
+    assert not seen["groupdq"].any()
+
+
+# ---------------------------------------------------------------- EMI noise floor and units
+
+def test_emi_floor_is_the_rms_of_the_null_frequencies(monkeypatch):
+    """The floor is the rms of the amplitudes at the EMI-free frequencies (NaN ones skipped); the
+    390 Hz and 10 Hz fits use 5 harmonics, the null frequencies one."""
+    from lrs_helpers import emi
+
+    nulls = [0.03, 0.04, np.nan, 0.12]
+    calls = {}
+
+    def measure_blocks(chunks, shape, subarray, readpatt, frequencies, **kw):
+        calls.update(frequencies=list(frequencies), **kw)
+        values = [1.2, 0.3, *nulls]
+        return [{"frequency": f, "phase": 0.25, "condition": 1.0, "npix_used": 1, "amplitude": v,
+                 "coefficients": np.array([[v, 0.0]])} for f, v in zip(frequencies, values)]
+
+    monkeypatch.setattr(emi, "measure_blocks", measure_blocks)
+    for dtype in (np.float32, np.float64):
+        model = SimpleNamespace(data=np.zeros((1, 5, 8, 8), dtype=dtype), instance={},
+                                meta=SimpleNamespace(subarray=SimpleNamespace(name="SLITLESSPRISM"),
+                                                     exposure=SimpleNamespace(readpatt="FASTR1")))
+        finding = diagnosis.check_emi(model)
+        assert calls["dtype"] == dtype
+    assert calls["frequencies"] == [emi.EMI_FREQUENCIES_HZ["Hz390"], emi.EMI_FREQUENCIES_HZ["Hz10"],
+                                    *diagnosis.EMI_NULL_FREQUENCIES_HZ]
+    assert list(calls["nharmonics"]) == [5, 5, 1, 1, 1, 1]
+    floor = np.sqrt(np.mean(np.array([0.03, 0.04, 0.12]) ** 2))
+    assert finding.measured["noise_floor"] == (pytest.approx(floor, rel=1e-12), "DN")
+    assert finding.measured["amplitude_390Hz"] == (1.2, "DN")
+    assert finding.measured["amplitude_10Hz"] == (0.3, "DN")
+    assert finding.measured["phase_390Hz"] == (0.25, "cycle")
+    assert finding.measured["threshold"] == (diagnosis.EMI_THRESHOLD_DN, "DN")
+    # the fitted waveform (one harmonic, amplitude 1.2) spans 2.4 DN peak to peak
+    assert finding.measured["peak_to_peak_390Hz"][0] == pytest.approx(2.4, rel=1e-3)
+    assert finding.severity == "warning"
+
+
+# ---------------------------------------------------------------- colour
+
+def test_colour_temperature_range_and_point_count():
+    """The fit uses 5.5-10 um (edges included) and needs 5 usable points: a Rayleigh-Jeans
+    source's index is -2 whatever lies outside the range."""
+    wave = np.array([4.0, 5.0, 5.5, 6.5, 7.5, 8.5, 10.0, 11.0, 13.0])
+    flux = wave ** -2.0
+    flux[[0, 1, 7, 8]] *= np.array([50.0, 0.1, 7.0, 0.01])
+    index, temperature = diagnosis.colour_temperature(wave, flux)
+    assert index == pytest.approx(-2.0, abs=1e-9) and temperature == np.inf
+    flux[3] = -1.0  # 4 usable points left
+    assert np.isnan(diagnosis.colour_temperature(wave, flux)).all()
+    # steeper than the coldest grid blackbody (100 K): the grid's end
+    cold = diagnosis.colour_temperature(wave, wave ** 40.0)
+    assert cold == (pytest.approx(40.0), 100.0)
