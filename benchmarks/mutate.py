@@ -35,8 +35,9 @@ _RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
 def _setup_cfg(source, tests):
+    # notebooks: test_diagnose checks that every notebook a finding names exists
     lines = ["[mutmut]", "source_paths = lrs_helpers", f"only_mutate = {source}",
-             "also_copy =", "    data_manifest.csv", "pytest_add_cli_args_test_selection ="]
+             "also_copy =", "    data_manifest.csv", "    notebooks", "pytest_add_cli_args_test_selection ="]
     lines += [f"    {test}" for test in tests]
     lines += ["pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -q"]
     return "\n".join(lines) + "\n"
@@ -49,6 +50,7 @@ def _workdir(module, scope):
     shutil.copytree(ROOT / "lrs_helpers", work / "lrs_helpers",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "notebooks", work / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     for name in ("pyproject.toml", "data_manifest.csv"):
         shutil.copy2(ROOT / name, work / name)
     tests = [test for test in scope["tests"] if (ROOT / test).exists()]

@@ -489,3 +489,189 @@ def test_colour_temperature_range_and_point_count():
     # steeper than the coldest grid blackbody (100 K): the grid's end
     cold = diagnosis.colour_temperature(wave, wave ** 40.0)
     assert cold == (pytest.approx(40.0), 100.0)
+
+
+# ---------------------------------------------------------------- what a finding tells the user
+# A finding's message names the workaround and its numbers carry their units; its plot labels its
+# axes. These are read by users (report table, HTML page), so they are checked as written.
+
+def _axes(finding):
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    finding.draw(figure)
+    ax = figure.axes[0]
+    legend = ax.get_legend()
+    return ax, [text.get_text() for text in legend.get_texts()] if legend else []
+
+
+def test_slitless_background_finding_text_units_and_plot(monkeypatch):
+    signal = 1200.0
+    model = _slitless_cube(signal)
+    model.meta.bunit_data = "MJy/sr"
+    sky = _sky(0.05, 50.0, signal, model.data.shape)
+    monkeypatch.setattr(background, "edge_background", lambda sci, dq: sky)
+    finding = diagnosis.check_slitless_background(model)
+    assert finding.severity == "warning"
+    assert "5.0% of the signal in the extraction aperture" in finding.message
+    assert "background.subtract_rateints" in finding.message and "background regions" in finding.message
+    assert finding.measured["background_fraction"][1] == "of the aperture signal, 5-12 um"
+    assert finding.measured["background_level"][1] == "MJy/sr per pixel"
+    assert finding.measured["significance"][1] == "sigma"
+    assert finding.measured["wavelengths_from"] == (diagnosis.WAVELENGTHS_FROM_INSTRUMENT, "")
+    # the edge level is the median over the 5-12 um rows of column 30
+    band = diagnosis._band(instrument.wavelength_at_row("slitless", np.arange(model.data.shape[1])))
+    assert finding.measured["background_level"][0] == pytest.approx(np.median(sky[:, band, 30]))
+    ax, legend = _axes(finding)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title(), ax.get_yscale()) == ("column", "MJy/sr",
+                                                                                  "across a row", "log")
+    assert legend == ["integration 1, 5-12 um", "edge background", "aperture"]
+    assert ax.get_ylim()[0] == pytest.approx(np.median(sky[:, band, 30]) / 3)
+    quiet = _sky(0.05, 1.0, signal, model.data.shape)
+    monkeypatch.setattr(background, "edge_background", lambda sci, dq: quiet)
+    assert diagnosis.check_slitless_background(model).message == "no background left at the subarray edges."
+
+
+def test_slitless_background_without_edge_pixels_fails(monkeypatch):
+    model = _slitless_cube(1200.0)
+    monkeypatch.setattr(background, "edge_background", lambda sci, dq: np.full(sci.shape, np.nan))
+    finding = diagnosis.check_slitless_background(model)
+    assert finding.severity == "failed" and "no usable edge pixel in the 5-12 um rows" in finding.message
+
+
+def test_slitless_background_uses_the_aperture_and_band_only(monkeypatch):
+    """Signal outside the CRDS aperture (columns 30-41) or outside 5-12 um does not enter the
+    fraction: adding it changes nothing."""
+    signal = 1200.0
+    model = _slitless_cube(signal)
+    sky = _sky(0.05, 50.0, signal, model.data.shape)
+    monkeypatch.setattr(background, "edge_background", lambda sci, dq: sky)
+    reference = diagnosis.check_slitless_background(model).measured["background_fraction"][0]
+    band = diagnosis._band(instrument.wavelength_at_row("slitless", np.arange(model.data.shape[1])))
+    model.data[:, :, 29] += 5e3
+    model.data[:, :, 42] += 5e3
+    model.data[:, ~band] += 5e3
+    assert diagnosis.check_slitless_background(model).measured["background_fraction"][0] == pytest.approx(reference)
+
+
+def test_err_finding_text_units_and_plot(monkeypatch):
+    result = _factor(2.5, 0.01)
+    monkeypatch.setattr(errors, "measure_factor", lambda *args, **kw: result)
+    spectra = SimpleNamespace(flux=np.ones((50, 3)), wavelength=np.ones(3), flux_error=np.ones((50, 3)),
+                              dq=np.zeros((50, 3), int))
+    monkeypatch.setattr(errors, "read_spectra", lambda product: spectra)
+    finding = diagnosis.check_err_vs_scatter(None)
+    assert finding.severity == "problem"
+    assert "scatter 2.50 times" in finding.message and "errors.correct_x1d" in finding.message
+    assert finding.measured["spectra"] == (50, "")
+    assert finding.measured["inflation_factor_error"][0] == pytest.approx(0.01, rel=1e-6)
+    ax, legend = _axes(finding)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("wavelength (um)", "measured / FLUX_ERROR",
+                                                                 "ERR against scatter")
+    assert ax.get_ylim() == (0, 3)
+    assert legend == ["per wavelength", "16-wavelength blocks (bar: spread)"]
+    low = _factor(0.5, 0.01)
+    monkeypatch.setattr(errors, "measure_factor", lambda *args, **kw: low)
+    finding = diagnosis.check_err_vs_scatter(None)
+    assert finding.severity == "warning" and "allow_shrink=True" in finding.message
+
+
+def test_err_check_detrends_from_three_spectra_and_needs_two(monkeypatch):
+    """A running median in time needs 3 spectra: 2 are compared as they are; 1 cannot be."""
+    seen = {}
+
+    def measure(*args, detrend=None, **kw):
+        seen["detrend"] = detrend
+        return _factor(1.0, 0.01)
+
+    monkeypatch.setattr(errors, "measure_factor", measure)
+    for nints, detrend in ((3, "median"), (2, None)):
+        spectra = SimpleNamespace(flux=np.ones((nints, 3)), wavelength=np.ones(3),
+                                  flux_error=np.ones((nints, 3)), dq=np.zeros((nints, 3), int))
+        monkeypatch.setattr(errors, "read_spectra", lambda product, s=spectra: s)
+        assert diagnosis.check_err_vs_scatter(None).severity == "ok" and seen["detrend"] == detrend
+    spectra = SimpleNamespace(flux=np.ones((1, 3)), wavelength=np.ones(3), flux_error=np.ones((1, 3)),
+                              dq=np.zeros((1, 3), int))
+    monkeypatch.setattr(errors, "read_spectra", lambda product: spectra)
+    finding = diagnosis.check_err_vs_scatter(None)
+    assert finding.severity == "info" and finding.measured["spectra"] == (1, "")
+
+
+def test_nod_finding_text_units_and_plot(monkeypatch):
+    fit = pathloss.NodOffset(relative=0.123, relative_error=0.01, relative_systematic=0.005, offset_a=0.0,
+                             offset_a_error=0.01, offset_b=0.1, shift_rows=0.3, reduced_chi2=1.0, n_samples=300)
+    monkeypatch.setattr(pathloss, "nod_ratio", lambda *args, **kw: _nod_ratio(1.05, 0.9))
+    monkeypatch.setattr(pathloss, "estimate_offset_from_nods", lambda *args, **kw: fit)
+    finding = diagnosis.check_nod_disparity(None, None)
+    assert finding.severity == "warning"
+    assert "nod 2 / nod 1 = 1.050" in finding.message and "+0.123\" apart" in finding.message
+    assert "pathloss.corrected_spectrum" in finding.message
+    assert finding.measured["relative_offset"] == (0.123, "arcsec across the slit")
+    assert finding.measured["bins_beyond_repeatability"] == (0.9, "fraction, 2%")
+    ax, _ = _axes(finding)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("wavelength (um)", "nod 2 / nod 1 (aligned)",
+                                                                 "nod disparity")
+
+
+def _confirm(monkeypatch, across, exp_type="MIR_TACONFIRM"):
+    centroid = pointing.TACentroid(x_pixel=10.0, y_pixel=12.0, dv2=0.05, dv3=-0.04, aperture="MIRIM_SLIT",
+                                   exp_type=exp_type, slit_along=0.1, slit_across=across,
+                                   slit_across_error=0.01)
+    monkeypatch.setattr(pointing, "ta_centroid", lambda model: centroid)
+    model = SimpleNamespace(data=np.arange(30 * 30, dtype=float).reshape(30, 30),
+                            meta=SimpleNamespace(subarray=SimpleNamespace(xstart=1, ystart=1)))
+    return diagnosis.check_pointing(model)
+
+
+def test_pointing_finding_text_units_and_plot(monkeypatch):
+    across = _across_for_loss(0.05)
+    finding = _confirm(monkeypatch, across)
+    assert finding.severity == "warning" and f"user_slit_loc={across:+.2f}" in finding.message
+    assert finding.measured["across_slit"] == (across, "arcsec")
+    assert finding.measured["loss_10um"][1] == "fraction"
+    assert finding.measured["dV2"] == (0.05, "arcsec") and finding.measured["x_pixel"] == (10.0, "px")
+    ax, legend = _axes(finding)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("column", "row", "MIR_TACONFIRM image")
+    assert legend == ["centroid", "MIRIM_SLIT reference"]
+    # no slit position measured on a verification image: the V2/V3 offset, as information
+    finding = _confirm(monkeypatch, float("nan"))
+    assert finding.severity == "info" and "+0.050\" (V2), -0.040\" (V3)" in finding.message
+    assert "loss_10um" not in finding.measured
+
+
+def test_acquisition_image_reports_what_the_offset_would_cost(monkeypatch):
+    """MIR_TACQ: the offset is removed by the acquisition, so info, with its slit loss named."""
+    finding = _confirm(monkeypatch, float("nan"), exp_type="MIR_TACQ")
+    along, across = (float(v) for v in pointing.v2v3_offset_to_slit(0.05, -0.04))
+    assert finding.severity == "info"
+    assert finding.measured["across_slit"] == (pytest.approx(across), "arcsec")
+    assert finding.measured["along_slit"] == (pytest.approx(along), "arcsec")
+    loss = 1 - 1 / pathloss.relative_correction(diagnosis.POINTING_WAVELENGTH_UM, across)
+    assert finding.measured["loss_10um"] == (pytest.approx(loss), "fraction if not removed")
+    assert "MIR_TACONFIRM" in finding.message
+
+
+def test_scattered_light_finding_text():
+    finding = diagnosis.check_scattered_light(_nod_s2d(0.05))
+    assert "+5.0% of the 5-12 um flux" in finding.message and "scattered_light.correct_s2d" in finding.message
+    assert finding.measured["scattered_share"][1] == "of the 5-12 um box flux"
+    assert finding.measured["traces"][1] == "columns"
+    quiet = diagnosis.check_scattered_light(_nod_s2d(0.01))
+    assert "+1.0% of the flux" in quiet.message
+
+
+def test_jump_finding_text_and_plot(monkeypatch):
+    model, _ = _jump_case(monkeypatch, 4, 6, [4, 0, 4, 0])
+    # the product's wavelengths (0 marks a pixel without one), per row
+    model.wavelength = np.repeat(np.array([9.0, 8.0, 7.0, 6.0])[:, None], model.data.shape[-1], axis=1)
+    model.wavelength[:, :3] = 0.0
+    model.instance["wavelength"] = model.wavelength
+    finding = diagnosis.check_jump_peak_flags(model, "slitless")
+    assert "2 trace-peak pixels are flagged as jumps in >= 3 of 4" in finding.message
+    assert "jumps.rerun_jump" in finding.message
+    assert finding.measured["wavelengths_from"] == (diagnosis.WAVELENGTHS_FROM_PRODUCT, "")
+    assert finding.measured["wavelength_range"] == ([7.0, 9.0], "um")
+    ax, legend = _axes(finding)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title(), ax.get_yscale()) == (
+        "row", "DN/s", "jump flags on the trace peak", "log")
+    assert legend == ["peak rate (median)", "flagged in most integrations"]
