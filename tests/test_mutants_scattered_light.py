@@ -276,3 +276,65 @@ def test_negative_traces_deepest_first_then_left_to_right():
     edges[[18, 19]] = (-50.0, -90.0)
     image, wavelength = _fill(edges)
     assert sl.find_traces(image, wavelength)[1] == (0.0, 19.0)
+
+
+# ---------------------------------------------------------------- float32 products, warnings, edges
+
+def test_sums_of_float32_products_are_exact():
+    """s2d products are float32: the box sums and the score are taken in float64, so a faint
+    pixel next to a bright one still counts (in float32, 1e8 + 1 is 1e8)."""
+    image = np.array([[1e8, 1.0, 1.0, 1.0]], np.float32)
+    model = np.array([[3.0, 1.0, 1.0, 1.0]], np.float32)
+    aperture = np.ones(image.shape, bool)
+    assert sl.box_flux(image, aperture)[0] == 100000003.0
+    assert sl.contamination_score(image, model, aperture)[0] == 6.0 / 100000003.0
+    assert sl.contamination_score(model, image, aperture)[0] == 100000003.0 / 6.0
+
+
+def test_no_numpy_warnings_on_zero_flux_rows_or_infinite_neighbours():
+    """Rows whose extracted flux is zero, and peaks next to infinite values, give NaN / the
+    brightest pixel without a RuntimeWarning (nbval compares stderr)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        score = sl.contamination_score(np.array([[1.0, -1.0]]), np.array([[2.0, 2.0]]), np.ones((1, 2), bool))
+        assert np.isnan(score[0])
+        assert sl._vertex(np.array([np.inf, np.inf, 1.0]), 1) == 1.0
+
+
+def test_band_profile_error_names_the_wavelength_array():
+    image, wavelength = _fill(np.ones(10))
+    with pytest.raises(ValueError, match="is this an LRS s2d with its WAVELENGTH array"):
+        sl.find_traces(image, wavelength + 20)
+
+
+def test_a_broad_negative_trace_is_one_trace():
+    """A defocused negative image (Gaussian, sigma 4 px) as deep as the peak: its slopes are
+    deeper than 0.3 of the peak 5 px from its centre but are not minima, so one negative trace."""
+    x = np.arange(50)
+    profile = 100 * np.exp(-0.5 * ((x - 12.0) / 1.2) ** 2) - 100 * np.exp(-0.5 * ((x - 32.0) / 4.0) ** 2)
+    image, wavelength = _fill(profile)
+    positive, negatives = sl.find_traces(image, wavelength)
+    assert len(negatives) == 1 and negatives[0] == pytest.approx(32.0, abs=0.05)
+
+
+def test_nothing_positive_means_only_real_dips_are_negative_traces():
+    """A profile with no positive signal (its maximum is 0): the flat columns are not traces,
+    the one dip is."""
+    profile = np.zeros(30)
+    profile[[19, 20, 21]] = (-50.0, -100.0, -50.0)
+    image, wavelength = _fill(profile)
+    positive, negatives = sl.find_traces(image, wavelength)
+    assert positive == 0.0 and negatives == (20.0,)
+
+
+def test_a_dip_in_the_first_column_is_a_trace_whatever_the_last_holds():
+    """The first column has no left neighbour (not the last column's value): a dip there counts
+    even when the last column is deeper."""
+    profile = np.zeros(20)
+    profile[[9, 10, 11]] = (50.0, 100.0, 50.0)
+    profile[[0, 1]] = (-90.0, -50.0)
+    profile[[18, 19]] = (-50.0, -100.0)
+    image, wavelength = _fill(profile)
+    assert sl.find_traces(image, wavelength)[1] == (0.0, 19.0)
