@@ -675,3 +675,111 @@ def test_jump_finding_text_and_plot(monkeypatch):
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title(), ax.get_yscale()) == (
         "row", "DN/s", "jump flags on the trace peak", "log")
     assert legend == ["peak rate (median)", "flagged in most integrations"]
+
+
+# ---------------------------------------------------------------- edge cases of the checks
+
+def _emi_model(monkeypatch, amplitude, nulls):
+    from lrs_helpers import emi
+
+    def measure_blocks(chunks, shape, subarray, readpatt, frequencies, **kw):
+        values = [amplitude, 0.0, *nulls]
+        return [{"frequency": f, "phase": 0.0, "condition": 1.0, "npix_used": 1, "amplitude": v,
+                 "coefficients": np.array([[v, 0.0]])} for f, v in zip(frequencies, values)]
+
+    monkeypatch.setattr(emi, "measure_blocks", measure_blocks)
+    return SimpleNamespace(data=np.zeros((1, 5, 416, 72), dtype=np.float32), instance={},
+                           meta=SimpleNamespace(subarray=SimpleNamespace(name="SLITLESSPRISM"),
+                                                exposure=SimpleNamespace(readpatt="FASTR1")))
+
+
+@pytest.mark.parametrize("nulls", [[0.0, 0.0, 0.0, 0.0], [np.nan] * 4], ids=["zero floor", "no floor"])
+def test_emi_without_a_noise_floor_the_amplitude_decides(monkeypatch, nulls):
+    """A zero or unmeasured floor: the threshold alone decides (0.6 DN warns, 0.4 DN does not)."""
+    finding = diagnosis.check_emi(_emi_model(monkeypatch, 0.6, nulls))
+    assert finding.severity == "warning"
+    assert finding.message.startswith("390 Hz EMI of 0.60 DN (semi-amplitude)")
+    assert "emi.correct_file or jwst emicorr" in finding.message
+    finding = diagnosis.check_emi(_emi_model(monkeypatch, 0.4, nulls))
+    assert finding.severity == "ok" and finding.message == "no 390 Hz EMI above 0.5 DN (0.400 DN measured)."
+
+
+def test_emi_plot_folds_the_first_integrations(monkeypatch):
+    finding = diagnosis.check_emi(_emi_model(monkeypatch, 0.6, [0.01] * 4))
+    ax, legend = _axes(finding)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("390.625 Hz phase (cycle)", "DN", "EMI")
+    assert legend == ["ramps of the first 1 integrations, phase-folded", "fitted 390 Hz waveform (all integrations)"]
+
+
+def test_jump_check_passes_the_products_groupdq_on(monkeypatch):
+    """Groups the product flags (e.g. SATURATED) reach the jump step with the flags added."""
+    model, seen = _jump_case(monkeypatch, 3, 6, [0, 0, 0])
+    groupdq = np.zeros(model.data.shape, np.uint8)
+    groupdq[:, 3, 1, 10] = instrument.DQ["SATURATED"]
+    model.groupdq = groupdq
+    model.instance["groupdq"] = groupdq
+    diagnosis.check_jump_peak_flags(model, "slitless")
+    assert (seen["groupdq"][:, 3, 1, 1] & instrument.DQ["SATURATED"]).all()
+    assert seen["groupdq"][:, 1:-1].sum() == 3 * instrument.DQ["SATURATED"]
+
+
+@pytest.mark.parametrize("level, expected", [(0.05, "warning"), (0.0, "ok")])
+def test_a_flat_edge_background_has_no_scatter(monkeypatch, level, expected):
+    """A perfectly flat sky has no scatter: any non-zero level is significant, zero is nothing."""
+    signal = 1200.0
+    model = _slitless_cube(signal)
+    width = diagnosis.SLITLESS_APERTURE[1] - diagnosis.SLITLESS_APERTURE[0]
+    sky = np.full(model.data.shape, level * signal / width)
+    monkeypatch.setattr(background, "edge_background", lambda sci, dq: sky)
+    finding = diagnosis.check_slitless_background(model)
+    assert finding.measured["significance"][0] == (np.inf if level else 0.0)
+    assert finding.severity == expected
+
+
+def test_rows_without_aperture_signal_do_not_enter_the_fraction(monkeypatch):
+    """Rows whose aperture holds nothing (or less) are left out of the median share."""
+    signal = 1200.0
+    model = _slitless_cube(signal)
+    sky = _sky(0.05, 50.0, signal, model.data.shape)
+    monkeypatch.setattr(background, "edge_background", lambda sci, dq: sky)
+    band = np.flatnonzero(diagnosis._band(instrument.wavelength_at_row("slitless", np.arange(model.data.shape[1]))))
+    # an even block: as many rows of the sky's + and - halves left out (their median stays put)
+    model.data[:, band[: 2 * (band.size // 5)], 30:42] = 0.0
+    assert diagnosis.check_slitless_background(model).measured["background_fraction"][0] == pytest.approx(0.05, rel=0.02)
+
+
+def test_err_check_names_settling_integrations_and_fails_without_factor(monkeypatch):
+    import dataclasses
+
+    result = dataclasses.replace(_factor(1.5, 0.01), excluded=(0, 1))
+    monkeypatch.setattr(errors, "measure_factor", lambda *args, **kw: result)
+    spectra = SimpleNamespace(flux=np.ones((50, 3)), wavelength=np.ones(3), flux_error=np.ones((50, 3)),
+                              dq=np.zeros((50, 3), int))
+    monkeypatch.setattr(errors, "read_spectra", lambda product: spectra)
+    finding = diagnosis.check_err_vs_scatter(None)
+    assert finding.measured["settling_integrations_left_out"] == ([0, 1], "0-based")
+    assert finding.measured["spectra"] == (48, "")
+    assert "Integration(s) 1, 2 sit apart in white light (settling) and were left out." in finding.message
+    empty = dataclasses.replace(_factor(1.5, 0.01), factor=np.full(1600, np.nan))
+    monkeypatch.setattr(errors, "measure_factor", lambda *args, **kw: empty)
+    finding = diagnosis.check_err_vs_scatter(None)
+    assert finding.severity == "failed" and "no wavelength in 5-12 um has a usable factor" in finding.message
+
+
+def test_pointing_messages_give_the_loss(monkeypatch):
+    finding = _confirm(monkeypatch, _across_for_loss(0.01))
+    assert finding.severity == "ok" and "(1% loss at 10 um)" in finding.message
+    finding = _confirm(monkeypatch, _across_for_loss(0.2))
+    assert finding.severity == "problem" and "20% of the light lost at 10 um" in finding.message
+
+
+def test_usable_messages(monkeypatch):
+    finding = diagnosis.check_usable(_with_unusable(0.95, "nan"), "calints", "slitless")
+    assert finding.message.startswith("only 5.0% of the values in the science region are usable")
+    finding = diagnosis.check_usable(_with_unusable(0.3, "nan"), "calints", "slitless")
+    assert finding.message == "70% of the values in the science region are usable."
+    ramps = np.full((1, 3, 4, 5), 65535, np.uint16)
+    finding = diagnosis.check_usable(_ramp_model(ramps), "uncal", "slit")
+    assert finding.message.startswith("100% of the pixels are saturated in their first group")
+    assert diagnosis.check_usable(_ramp_model(ramps * 0), "uncal", "slit").message.startswith("every read is zero")
+    assert diagnosis.check_usable(_ramp_model(ramps // 2), "uncal", "slit").message == "the ramps hold data."
