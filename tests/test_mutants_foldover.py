@@ -489,3 +489,118 @@ def test_a_red_sources_blue_limit_range_is_wide():
     assert result["high_um"] - result["blue_um"] > 0.2
     assert result["blue_um"] - result["low_um"] > 0.1
     assert result["shifts_um"]["folded_throughput"][0] < 0 < result["shifts_um"]["folded_throughput"][1]
+
+
+# ---------------------------------------------------------------- units, edges and warnings
+
+_TURN = (0.0, -1.8, -1.8 * 3.77 ** 4 + 2 * -0.002 * 3.77 ** 6, -0.002)
+UNIT_CALLS = [
+    ("wavelength_um", lambda v: foldover.calibration_error(v, "slitless", source_temperature_k=400)),
+    ("wavelength_um", lambda v: foldover.dispersion_row(v, instrument.PRISM_DISPERSION["slit"])),
+    ("wavelength_um", lambda v: foldover.dispersion_slope(v, instrument.PRISM_DISPERSION["slit"])),
+    ("wavelength_um", lambda v: foldover.fold_partner_um(v, "slitless")),
+    ("wavelength_um", lambda v: foldover.folded_to_direct_ratio(v, "slitless", source_temperature_k=400)),
+    ("wavelength_um", lambda v: foldover.photon_spectrum(v, source_temperature_k=400)),
+    ("wavelength_um", lambda v: foldover.signal_to_noise_curve(v, "slit", 30.0)),
+    ("wavelength_map", lambda v: foldover.foldover_mask(v, "slitless")),
+]
+
+
+@pytest.mark.parametrize("name, call", UNIT_CALLS, ids=[f"{i}-{name}" for i, (name, _) in enumerate(UNIT_CALLS)])
+def test_wavelengths_in_any_unit_and_wrong_units_named(name, call):
+    """A wavelength Quantity in nm gives what the same value in um gives; a temperature in its
+    place raises one error that names the parameter."""
+    wavelength = np.array([4.9, 5.2, 7.0])
+    np.testing.assert_allclose(call(wavelength * 1000 * u.nm), call(wavelength), rtol=1e-12)
+    with pytest.raises(u.UnitConversionError, match=f"^{name} is in K"):
+        call(wavelength * u.K)
+
+
+@pytest.mark.parametrize("name, call", [
+    ("turnarounds_um", lambda v: foldover.combine_turnarounds(v * np.array([1.0, 1.05, 0.95]))),
+    ("shortest_detected_um", lambda v: foldover.fold_edge_um("slitless", shortest_detected_um=v)),
+    ("shortest_detected_um", lambda v: foldover.folded_to_direct_ratio([4.9, 5.2], "slitless", shortest_detected_um=v)),
+])
+def test_other_lengths_in_any_unit_and_wrong_units_named(name, call):
+    value = 2.6
+    np.testing.assert_allclose(call(value * 1000 * u.nm), call(value), rtol=1e-9)
+    with pytest.raises(u.UnitConversionError, match=f"^{name} is in K"):
+        call(value * u.K)
+
+
+def test_fit_dispersion_in_any_unit_and_wrong_units_named():
+    wavelength = np.linspace(4.5, 14, 20)
+    rows = foldover.dispersion_row(wavelength, _TURN)
+    for turnaround in (None, 3.77):
+        in_um = foldover.fit_dispersion(wavelength, rows, turnaround_um=turnaround)["coefficients"]
+        in_nm = foldover.fit_dispersion(wavelength * 1000 * u.nm, rows, turnaround_um=None if turnaround is None
+                                        else turnaround * 1000 * u.nm)["coefficients"]
+        np.testing.assert_allclose(in_nm, in_um, rtol=1e-9, atol=1e-9)
+    with pytest.raises(u.UnitConversionError, match="^wavelength_um is in K"):
+        foldover.fit_dispersion(wavelength * u.K, rows)
+    with pytest.raises(u.UnitConversionError, match="^turnaround_um is in K"):
+        foldover.fit_dispersion(wavelength, rows, turnaround_um=3.77 * u.K)
+
+
+def test_temperature_in_any_unit_and_wrong_units_named():
+    wavelength = np.array([3.0, 5.0])
+    np.testing.assert_allclose(foldover.photon_spectrum(wavelength, source_temperature_k=(500 - 273.15) * u.deg_C),
+                               foldover.photon_spectrum(wavelength, source_temperature_k=500), rtol=1e-12)
+    with pytest.raises(u.UnitConversionError, match="^source_temperature_k is in um"):
+        foldover.photon_spectrum(wavelength, source_temperature_k=5 * u.um)
+
+
+def test_unknown_mode_error_lists_the_modes():
+    with pytest.raises(ValueError, match="expected 'slit', 'slitless', 'MIR_LRS-FIXEDSLIT' or 'MIR_LRS-SLITLESS'$"):
+        foldover.normalise_mode("MIR_IMAGE")
+
+
+def test_ratio_near_the_turnaround_where_the_blue_branch_barely_moves():
+    """At 3.80-3.85 um the partner's rows move 0.44-1.2 px per um: the photon count per row
+    (bins of +-0.002 px) still agrees within 3 % (the ratio there is 5 %; clamping the blue
+    branch's dispersion at 1 px/um would halve it)."""
+    wavelength = np.array([3.80, 3.85])
+    ratio = foldover.folded_to_direct_ratio(wavelength, "slitless")
+    counted = [_binned_ratio(lam, "slitless", {}, half_row=0.002) for lam in wavelength]
+    np.testing.assert_allclose(ratio, counted, rtol=0.03)
+
+
+def test_geometry_functions_stay_silent_where_the_curve_is_undefined():
+    """lambda = 0 or infinite: inf / NaN returned without a RuntimeWarning (nbval compares
+    stderr); a source too cold to emit at 5 um gives no folded light, silently."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for coefficients in ((0.0, 1.0, 0.0, 1.0), (1.0, 0.0, 2.0, 0.0), instrument.PRISM_DISPERSION["slit"]):
+            foldover.dispersion_row(np.array([0.0, np.inf]), coefficients)
+            foldover.dispersion_slope(np.array([0.0, np.inf]), coefficients)
+        cold = foldover.folded_to_direct_ratio(np.array([4.6, 5.0, 5.3]), "slitless", source_temperature_k=5.0)
+    np.testing.assert_array_equal(cold, 0.0)
+
+
+def test_edges_of_the_validity_checks():
+    """Exactly two turnarounds combine; a turnaround just beyond 6 um is refused; a cut-off
+    anywhere between 0 and the turnaround is accepted; a tolerance of 0 is refused; a table
+    that is 2-D, or whose parabola opens upward, is refused."""
+    assert foldover.combine_turnarounds([3.6, 3.8]) == pytest.approx((3.7, 0.1414), abs=1e-4)
+    b, d = -1.8, -0.002
+    with pytest.raises(ValueError, match="no turnaround between 2 and 6 um"):
+        foldover.dispersion_turnaround_um((0.0, b, b * 6.05 ** 4 + 2 * d * 6.05 ** 6, d))
+    assert foldover.fold_edge_um("slitless", shortest_detected_um=0.9) > foldover.fold_edge_um("slitless")
+    with pytest.raises(ValueError, match="tolerance must be a fraction"):
+        foldover.usable_range("slitless", tolerance=0.0)
+    wavelength = np.linspace(3.0, 4.9, 20)
+    with pytest.raises(ValueError, match="1-D and of equal length"):
+        foldover.fit_turnaround(wavelength.reshape(4, 5), wavelength.reshape(4, 5))
+    with pytest.raises(ValueError, match="do not turn back"):
+        foldover.fit_turnaround(wavelength, 0.5 * (wavelength - 3.4) ** 2)
+
+
+def test_fit_dispersion_takes_whole_micron_wavelengths():
+    """A table given in whole microns (an integer array) fits as the same table in floats (numpy
+    refuses negative integer powers of integer arrays)."""
+    wavelength = np.arange(5, 15)
+    rows = foldover.dispersion_row(wavelength.astype(float), _TURN)
+    fit = foldover.fit_dispersion(wavelength, rows)
+    np.testing.assert_allclose(fit["coefficients"], foldover.fit_dispersion(wavelength.astype(float), rows)["coefficients"])
