@@ -13,7 +13,7 @@ import pytest
 from scipy.optimize import brentq
 from stdatamodels.jwst import datamodels
 
-from lrs_helpers import background, diagnosis, errors, instrument, jumps, pathloss, pointing
+from lrs_helpers import background, diagnosis, errors, foldover, instrument, jumps, pathloss, pointing
 
 #: relative step either side of a threshold: small against the thresholds' spacing (x2 to x5)
 EDGE = 0.05
@@ -783,3 +783,173 @@ def test_usable_messages(monkeypatch):
     assert finding.message.startswith("100% of the pixels are saturated in their first group")
     assert diagnosis.check_usable(_ramp_model(ramps * 0), "uncal", "slit").message.startswith("every read is zero")
     assert diagnosis.check_usable(_ramp_model(ramps // 2), "uncal", "slit").message == "the ramps hold data."
+
+
+# ---------------------------------------------------------------- survivors of the first run
+
+@pytest.mark.parametrize("temperature", [150.0, 800.0, 5000.0, 60000.0])
+def test_colour_temperature_interpolation_is_fine(temperature):
+    """An exact blackbody on the fit's own 5.5-10 um grid: the 200-point temperature grid holds
+    it to 2e-4 (a 50-point grid misses by 1-2.5e-3). Tolerance 5e-4."""
+    grid = np.linspace(*diagnosis.COLOUR_RANGE_UM, 50)
+    f_nu = foldover.photon_spectrum(grid, source_temperature_k=temperature) * grid
+    assert diagnosis.colour_temperature(grid, f_nu)[1] == pytest.approx(temperature, rel=5e-4)
+
+
+def test_err_check_passes_the_dq_and_keeps_its_numbers(monkeypatch):
+    """The x1dints DQ reaches the factor (flagged points are left out there); an error of 0 makes
+    any departure significant; a factor of exactly 2 is a problem; every outcome keeps its
+    numbers with their units."""
+    seen = {}
+    result = _factor(1.0, 0.01)
+
+    def measure(wavelength, flux, flux_error, dq, **kw):
+        seen["dq"] = dq
+        return result
+
+    monkeypatch.setattr(errors, "measure_factor", measure)
+    dq = np.zeros((50, 3), int)
+    dq[4, 1] = instrument.DQ["DO_NOT_USE"]
+    spectra = SimpleNamespace(flux=np.ones((50, 3)), wavelength=np.ones(3), flux_error=np.ones((50, 3)), dq=dq)
+    monkeypatch.setattr(errors, "read_spectra", lambda product: spectra)
+    finding = diagnosis.check_err_vs_scatter(None)
+    assert seen["dq"] is dq
+    assert finding.message == "FLUX_ERROR matches the scatter of the 50 spectra (factor 1.00)."
+    assert finding.measured["inflation_factor"][1] == "measured / FLUX_ERROR, median of 16-wavelength blocks 5-12 um"
+    assert finding.measured["block_spread"][1] == ""
+    for median, error, expected in ((1.5, 0.0, "warning"), (2.0, 0.01, "problem")):
+        result = _factor(median, error)
+        assert diagnosis.check_err_vs_scatter(None).severity == expected
+    import dataclasses
+
+    result = dataclasses.replace(_factor(1.5, 0.01), factor=np.full(1600, np.nan))
+    finding = diagnosis.check_err_vs_scatter(None)
+    assert finding.severity == "failed" and finding.measured["spectra"] == (50, "")
+    result = _factor(0.5, 0.01)
+    assert "(errors.correct_x1d refuses unless allow_shrink=True)" in diagnosis.check_err_vs_scatter(None).message
+
+
+def test_err_plot_shows_the_blocks_and_their_spread(monkeypatch):
+    result = _factor(1.5, 0.01)
+    monkeypatch.setattr(errors, "measure_factor", lambda *args, **kw: result)
+    spectra = SimpleNamespace(flux=np.ones((50, 3)), wavelength=np.ones(3), flux_error=np.ones((50, 3)),
+                              dq=np.zeros((50, 3), int))
+    monkeypatch.setattr(errors, "read_spectra", lambda product: spectra)
+    ax, _ = _axes(diagnosis.check_err_vs_scatter(None))
+    blocks = result.binned(16)
+    points = ax.containers[0]
+    np.testing.assert_allclose(points.lines[0].get_ydata(), blocks.factor)
+    segments = points.lines[2][0].get_segments()
+    np.testing.assert_allclose([s[1, 1] - s[0, 1] for s in segments], 2 * np.asarray(blocks.spread))
+    assert any(list(line.get_ydata()) == [1, 1] for line in ax.lines)  # the factor-1 line
+
+
+def test_jump_ok_message_and_flags_kept_on_the_dropped_groups(monkeypatch):
+    """Flags the product already has on the first and last groups stay (DO_NOT_USE is added)."""
+    model, seen = _jump_case(monkeypatch, 3, 6, [0, 0, 0])
+    groupdq = np.zeros(model.data.shape, np.uint8)
+    groupdq[:, 0, :, 10] = instrument.DQ["SATURATED"]
+    model.groupdq = groupdq
+    model.instance["groupdq"] = groupdq
+    finding = diagnosis.check_jump_peak_flags(model, "slitless")
+    assert finding.message == "no trace-peak pixel is flagged as a jump in most integrations."
+    assert np.all(seen["groupdq"][:, 0, :, 1] == instrument.DQ["SATURATED"] | jumps.DO_NOT_USE)
+
+
+def test_nod_numbers_and_plot(monkeypatch):
+    fit = pathloss.NodOffset(relative=0.05, relative_error=0.01, relative_systematic=0.005, offset_a=0.02,
+                             offset_a_error=0.01, offset_b=0.07, shift_rows=0.3, reduced_chi2=1.0, n_samples=300)
+    monkeypatch.setattr(pathloss, "nod_ratio", lambda *args, **kw: _nod_ratio(1.0, 0.1))
+    monkeypatch.setattr(pathloss, "estimate_offset_from_nods", lambda *args, **kw: fit)
+    finding = diagnosis.check_nod_disparity(None, None)
+    assert finding.severity == "ok" and "agree within the 2% repeatability (ratio 1.000)" in finding.message
+    assert finding.measured["relative_offset_error"] == (0.01, "arcsec")
+    assert finding.measured["offset_nod1"] == (0.02, "arcsec") and finding.measured["offset_nod2"] == (0.07, "arcsec")
+    ax, _ = _axes(finding)
+    corners = ax.patches[0].get_patch_transform().transform(ax.patches[0].get_path().vertices)
+    assert (corners[:, 1].min(), corners[:, 1].max()) == pytest.approx((0.98, 1.02))
+
+
+def test_pointing_numbers_and_the_image_under_the_centroid(monkeypatch):
+    finding = _confirm(monkeypatch, _across_for_loss(0.05))
+    assert finding.measured["along_slit"] == (0.1, "arcsec")
+    ax, _ = _axes(finding)
+    image = ax.images[0]
+    # the 31 x 31 pixels around the centroid (10, 12), each drawn on its own pixel
+    assert image.get_extent() == [-5.5, 25.5, -3.5, 27.5]
+    data = np.arange(30 * 30, dtype=float).reshape(30, 30)
+    np.testing.assert_array_equal(image.get_array(), data[0:28, 0:26])
+    # the colour scale: 5th to 99.5th percentile of the box
+    assert image.get_clim() == pytest.approx((np.percentile(data[0:28, 0:26], 5), np.percentile(data[0:28, 0:26], 99.5)))
+
+
+def test_scattered_light_ok_text_and_name():
+    finding = diagnosis.check_scattered_light(_nod_s2d(0.0144))
+    assert finding.message == "no smooth level between the traces (+1.4% of the flux)."
+    assert diagnosis.check_scattered_light(_nod_s2d(0.05)).check == "scattered_light"
+
+
+def test_a_background_of_exactly_ten_percent_is_a_problem(monkeypatch):
+    """10 % or more is a problem: a flat sky of exactly 10 % of the aperture signal."""
+    signal = 1200.0
+    model = _slitless_cube(signal)
+    width = diagnosis.SLITLESS_APERTURE[1] - diagnosis.SLITLESS_APERTURE[0]
+    sky = np.full(model.data.shape, diagnosis.PROBLEM_FRACTION * signal / width)
+    monkeypatch.setattr(background, "edge_background", lambda sci, dq: sky)
+    finding = diagnosis.check_slitless_background(model)
+    assert finding.measured["background_fraction"][0] == diagnosis.PROBLEM_FRACTION
+    assert finding.severity == "problem"
+
+
+def test_slitless_background_plot_shows_the_profile_and_aperture(monkeypatch):
+    """The plotted profile is the 5-12 um median across the columns; the aperture band covers
+    columns 30-41; a sky level below 1 still sets the lower limit (a third of it)."""
+    signal = 60.0
+    model = _slitless_cube(signal)
+    model.data[0, :, 5] = 7.0
+    sky = _sky(0.05, 50.0, signal, model.data.shape)
+    monkeypatch.setattr(background, "edge_background", lambda sci, dq: sky)
+    finding = diagnosis.check_slitless_background(model)
+    ax, _ = _axes(finding)
+    profile = ax.lines[0].get_ydata()
+    assert profile.size == model.data.shape[2] and profile[5] == 7.0 and profile[31] == pytest.approx(signal / 12)
+    corners = ax.patches[0].get_patch_transform().transform(ax.patches[0].get_path().vertices)
+    assert (corners[:, 0].min(), corners[:, 0].max()) == pytest.approx((29.5, 41.5))
+    floor = finding.measured["background_level"][0]
+    assert 0 < floor < 1 and ax.get_ylim()[0] == pytest.approx(floor / 3)
+
+
+def test_usable_counts_every_chunk_and_names_itself():
+    """A ramp read a chunk (integration) at a time: saturation is summed over all chunks."""
+    from lrs_helpers import io
+
+    ramps = np.full((3, 3, 10, 10), 100, np.uint16)
+    ramps[:, 0, :6] = 65535  # 60 % of the pixels, in every integration
+    chunks = io.IntegrationChunks.in_memory(ramps, chunk_bytes=ramps[0].nbytes)
+    assert len(chunks.slices()) == 3
+    finding = diagnosis.check_usable(_ramp_model(ramps), "uncal", "slit", chunks=chunks)
+    assert finding.measured["saturated_first_group"][0] == pytest.approx(0.6)
+    assert finding.check == "usable" and finding.message.startswith("60% of the pixels are saturated")
+    assert finding.measured["nonzero"][1] == "of the reads"
+    assert diagnosis.check_usable(_with_unusable(0.95, "nan"), "calints", "slitless").check == "usable"
+
+
+def test_emi_plot_honours_the_pixel_dq(monkeypatch):
+    """The phase-folded ramps of the plot leave out the pixels the product flags (PIXELDQ)."""
+    from lrs_helpers import emi
+
+    model = _emi_model(monkeypatch, 0.6, [0.01] * 4)
+    pixeldq = np.zeros((416, 72), np.uint32)
+    pixeldq[:, :4] = instrument.DQ["DO_NOT_USE"]
+    model.pixeldq = pixeldq
+    model.instance["pixeldq"] = pixeldq
+    seen = {}
+    real = emi.measure
+
+    def measure(*args, **kw):
+        seen["pixeldq"] = kw.get("pixeldq")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(emi, "measure", measure)
+    _axes(diagnosis.check_emi(model))
+    np.testing.assert_array_equal(seen["pixeldq"], pixeldq)
