@@ -567,7 +567,8 @@ def test_ratio_near_the_turnaround_where_the_blue_branch_barely_moves():
 
 def test_geometry_functions_stay_silent_where_the_curve_is_undefined():
     """lambda = 0 or infinite: inf / NaN returned without a RuntimeWarning (nbval compares
-    stderr); a source too cold to emit at 5 um gives no folded light, silently."""
+    stderr); a source too cold to emit at all (2 K: both branches underflow to 0, a 0/0) gives
+    no folded light, silently."""
     import warnings
 
     with warnings.catch_warnings():
@@ -575,8 +576,10 @@ def test_geometry_functions_stay_silent_where_the_curve_is_undefined():
         for coefficients in ((0.0, 1.0, 0.0, 1.0), (1.0, 0.0, 2.0, 0.0), instrument.PRISM_DISPERSION["slit"]):
             foldover.dispersion_row(np.array([0.0, np.inf]), coefficients)
             foldover.dispersion_slope(np.array([0.0, np.inf]), coefficients)
-        cold = foldover.folded_to_direct_ratio(np.array([4.6, 5.0, 5.3]), "slitless", source_temperature_k=5.0)
-    np.testing.assert_array_equal(cold, 0.0)
+        for temperature in (5.0, 2.0):  # the partner's photons underflow; then the direct ones too
+            cold = foldover.folded_to_direct_ratio(np.array([4.6, 5.0, 5.3]), "slitless",
+                                                   source_temperature_k=temperature)
+            np.testing.assert_array_equal(cold, 0.0)
 
 
 def test_edges_of_the_validity_checks():
