@@ -953,3 +953,30 @@ def test_emi_plot_honours_the_pixel_dq(monkeypatch):
     monkeypatch.setattr(emi, "measure", measure)
     _axes(diagnosis.check_emi(model))
     np.testing.assert_array_equal(seen["pixeldq"], pixeldq)
+
+
+def test_err_check_with_a_zero_error_is_silent(monkeypatch):
+    """A summary error of 0 makes any departure significant, without a numpy warning."""
+    import warnings
+
+    result = _factor(1.5, 0.0)
+    monkeypatch.setattr(errors, "measure_factor", lambda *args, **kw: result)
+    spectra = SimpleNamespace(flux=np.ones((50, 3)), wavelength=np.ones(3), flux_error=np.ones((50, 3)),
+                              dq=np.zeros((50, 3), int))
+    monkeypatch.setattr(errors, "read_spectra", lambda product: spectra)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert diagnosis.check_err_vs_scatter(None).severity == "warning"
+
+
+def test_ta_plot_box_is_centred_on_the_centroid_away_from_the_edges(monkeypatch):
+    """Away from the image edges the box is the 31 x 31 pixels centred on the centroid."""
+    centroid = pointing.TACentroid(x_pixel=30.0, y_pixel=25.0, dv2=0.0, dv3=0.0, aperture="MIRIM_SLIT",
+                                   exp_type="MIR_TACONFIRM", slit_along=0.0, slit_across=0.01,
+                                   slit_across_error=0.01)
+    monkeypatch.setattr(pointing, "ta_centroid", lambda model: centroid)
+    data = np.arange(60 * 60, dtype=float).reshape(60, 60)
+    model = SimpleNamespace(data=data, meta=SimpleNamespace(subarray=SimpleNamespace(xstart=1, ystart=1)))
+    ax, _ = _axes(diagnosis.check_pointing(model))
+    np.testing.assert_array_equal(ax.images[0].get_array(), data[10:41, 15:46])
+    assert ax.images[0].get_extent() == [14.5, 45.5, 9.5, 40.5]
