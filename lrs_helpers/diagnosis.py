@@ -1326,21 +1326,22 @@ def check_err_pixels(model, source=None):
 def check_scattered_light(model):
     """A smooth level between the traces of a nod-subtracted slit s2d (:mod:`lrs_helpers.scattered_light`).
 
-    The traces are found, a quadratic across the slit is fitted row by row away from them (4
-    columns either side), and the share of the 5-12 um box flux (8 columns around the positive
-    trace) that the fit puts under the source is reported.
+    The traces are found (the positive one and every negative one: one on a Level-2 s2d, two on
+    a Level-3 s2d that combines both nods), a quadratic across the slit is fitted row by row away
+    from them (4 columns either side), and the share of the 5-12 um box flux (8 columns around
+    the positive trace) that the fit puts under the source is reported.
     """
     image = np.asarray(model.data, float)
     wave = np.asarray(model.wavelength, float)
-    positive, negative = scattered_light.find_nod_traces(image, wave)
-    exclude = scattered_light.trace_exclusion_mask(image.shape, [positive, negative], 4)
+    positive, negatives = scattered_light.find_traces(image, wave)
+    exclude = scattered_light.trace_exclusion_mask(image.shape, [positive, *negatives], 4)
     level = scattered_light.fit_row_background(image, wave, exclude_mask=exclude, order=2)
     aperture = scattered_light.trace_exclusion_mask(image.shape, [positive], 4)
     rows = _band(scattered_light.row_wavelength(wave))
     with _quiet():
         share = float(np.nansum((level * aperture)[rows]) / np.nansum((image * aperture)[rows]))
     measured = {"scattered_share": (share, "of the 5-12 um box flux"),
-                "traces": ([float(positive), float(negative)], "columns")}
+                "traces": ([float(positive), *map(float, negatives)], "columns")}
     if not np.isfinite(share):
         return Finding("scattered_light", "failed", "no extracted flux in 5-12 um to compare with.", measured)
     if abs(share) < SCATTERED_LIGHT_FRACTION:

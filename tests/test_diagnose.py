@@ -664,3 +664,22 @@ def test_a_failing_ramp_check_leaves_the_others(monkeypatch):
     report = diagnosis.diagnose(path)
     assert report["jump_peak_flags"].severity == "failed"
     assert report["emi"].measured == whole["emi"] and report["usable"].measured == whole["usable"]
+
+
+def test_scattered_light_check_on_a_level3_s2d_without_scattered_light():
+    """A Level-3 s2d (both nods combined in the sky frame: the positive trace, a half-depth
+    negative 17 columns either side, the nods being 1.89" apart) with no scattered light: the
+    check must find three traces and no smooth level. With one negative left in the fit (the
+    nod-pair trace finder it used before) it read -13.5%, a false warning."""
+    from types import SimpleNamespace
+
+    rows, columns = 300, 70
+    x = np.arange(columns)
+    profile = (np.exp(-0.5 * (x - 35.0) ** 2)
+               - 0.5 * np.exp(-0.5 * (x - 18.0) ** 2) - 0.5 * np.exp(-0.5 * (x - 52.0) ** 2))
+    image = np.outer(np.linspace(2.0, 1.0, rows), profile)
+    wavelength = np.repeat(np.linspace(4.0, 14.0, rows)[::-1, None], columns, axis=1)
+    finding = diagnosis.check_scattered_light(SimpleNamespace(data=image, wavelength=wavelength))
+    share, _ = finding.measured["scattered_share"]
+    assert finding.severity == "ok" and abs(share) < 0.002, share  # 0.2%: a tenth of the 2% threshold
+    assert finding.measured["traces"][0] == pytest.approx([35.0, 18.0, 52.0], abs=0.01)
