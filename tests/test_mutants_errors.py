@@ -213,3 +213,101 @@ def test_adjacent_does_not_leave_out_settling_integrations():
     wave = np.linspace(5, 12, 200)
     assert errors.measure_factor(wave, flux, error, method="adjacent").excluded == ()
     assert errors.measure_factor(wave, flux, error, n_boot=50).excluded == (0,)
+
+
+def test_a_nan_is_left_out_when_dq_is_given_too():
+    """A NaN flux whose DQ is 0 (extract_1d leaves some unflagged) is as unusable as a flagged
+    value: the scatter equals that with the NaN flagged instead (exactly), and n_spectra counts
+    only usable values. Counting the NaN would make 2 of 3 spectra look like 3 at those
+    wavelengths (n_spectra off by one, the reported error of the mean off by 22%)."""
+    flux = _white(3, 200, seed=15)
+    flux[1, :40] = np.nan
+    dq = np.zeros(flux.shape, np.uint32)
+    flagged = dq.copy()
+    flagged[1, :40] = errors.DO_NOT_USE
+    np.testing.assert_array_equal(errors.empirical_scatter(flux, dq, n_boot=50),
+                                  errors.empirical_scatter(flux, flagged, n_boot=50))
+    result = errors.measure_factor(np.linspace(5, 12, 200), flux, np.full(flux.shape, SIGMA), dq, n_boot=50)
+    assert result.n_spectra[:40].tolist() == [2] * 40 and result.n_spectra[40:].tolist() == [3] * 160
+
+
+def test_n_spectra_counts_only_values_with_a_usable_error_and_no_flag():
+    """n_spectra (and the reported error of the mean, sqrt(sum error^2) / n) use only values that
+    are unflagged and have a finite positive error: a flagged value with a good error is out."""
+    flux = _white(4, 100, seed=16)
+    error = np.full(flux.shape, SIGMA)
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[0, :30] = errors.DO_NOT_USE
+    error[1, 30:60] = 0.0
+    result = errors.measure_factor(np.linspace(5, 12, 100), flux, error, dq, n_boot=50, exclude=None)
+    assert result.n_spectra.tolist() == [3] * 60 + [4] * 40
+    # three usable errors of SIGMA: the mean's reported error is SIGMA / sqrt(3) (vs / sqrt(4): 15%)
+    np.testing.assert_allclose(result.reported[:60], SIGMA / np.sqrt(3), rtol=1e-12)
+    np.testing.assert_allclose(result.reported[60:], SIGMA / 2, rtol=1e-12)
+
+
+def test_bad_spectra_are_named_in_the_error():
+    """The message names the argument: 'spectra' for empirical_scatter, 'flux' for the others."""
+    with pytest.raises(ValueError, match=r"^spectra must be 2-D"):
+        errors.empirical_scatter(np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"^flux must be 2-D"):
+        errors.chi_square(np.ones((2, 3, 4)), np.ones((2, 3, 4)))
+
+
+@pytest.mark.parametrize("method, detrend", [("adjacent", None), ("bootstrap", "scale"), ("bootstrap", None)])
+def test_wavelength_order_does_not_change_the_scatter(method, detrend):
+    """LRS x1d tables come in descending wavelength (slit) or ascending order: reversing the
+    wavelength axis must reverse the result and change nothing else (exactly, to rounding). The
+    running windows along wavelength are centred: a window shifted off centre (width // 3 for
+    width // 2) breaks this by the noise of a 31-value MAD (~10%) where the noise changes."""
+    rng = np.random.default_rng(17)
+    wave = np.linspace(5, 12, 600)
+    # noise that changes along wavelength, so an off-centre window shows
+    flux = 100.0 + 20 * np.sin(wave) + rng.normal(0.0, 1.0, (6, 600)) * np.where(wave < 8, 1.0, 3.0)
+    forward = errors.empirical_scatter(flux, method=method, detrend=detrend, n_boot=100)
+    backward = errors.empirical_scatter(flux[:, ::-1], method=method, detrend=detrend, n_boot=100)
+    np.testing.assert_allclose(backward[::-1], forward, rtol=1e-9, equal_nan=True)
+
+
+def test_bootstrap_does_not_depend_on_the_memory_budget(monkeypatch):
+    """The resamples are drawn in blocks that fit _BLOCK_BYTES; the draws are the same stream, so
+    a budget that forces 13 blocks must give the same answer as one block (to rounding). Keeping
+    only the last block's sums of squares would make the variance negative (clipped to 0) or a
+    fraction of the truth."""
+    flux = _white(7, 1000, seed=18)
+    one_block = errors.empirical_scatter(flux, n_boot=100)
+    monkeypatch.setattr(errors, "_BLOCK_BYTES", 8 * 1000 * 8)   # 8 resamples per block
+    np.testing.assert_allclose(errors.empirical_scatter(flux, n_boot=100), one_block, rtol=1e-12)
+    assert np.mean(one_block**2) * 7 / SIGMA**2 == pytest.approx(1.0, abs=0.1)
+
+
+def test_bootstrap_and_scale_detrend_are_quiet_where_little_is_usable():
+    """No numpy warning (the notebooks show none) when a wavelength has one usable value or none,
+    or when a spectrum is zero over a stretch (a zero throughput for detrend='scale'): NaN there,
+    finite elsewhere."""
+    import warnings
+
+    flux = _white(3, 200, seed=19)
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[:2, :10] = errors.DO_NOT_USE          # one usable value
+    dq[:, 10:20] = errors.DO_NOT_USE         # none
+    zeroed = flux.copy()
+    zeroed[0, 100:160] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sem = errors.empirical_scatter(flux, dq, n_boot=50)
+        errors.measure_factor(np.linspace(5, 12, 200), zeroed, np.full(flux.shape, SIGMA), detrend="scale",
+                              n_boot=50, exclude=None)
+    assert np.all(np.isnan(sem[:20])) and np.all(np.isfinite(sem[20:]))
+
+
+def test_settling_reference_is_the_next_integrations():
+    """reference=1: the level is the next integration alone. The first integration 30 sigma low
+    is found; a reference slice that skipped the next one would be empty (NaN), finding none."""
+    flux = _white(30, 200, seed=20, sigma=0.5)
+    flux[0] *= 0.9
+    assert errors.find_settling(flux, reference=1).tolist() == [0]
+    # and only the leading run: a low integration later in the series is not settling
+    flux = _white(30, 200, seed=21, sigma=0.5)
+    flux[1] *= 0.9
+    assert errors.find_settling(flux).tolist() == []
