@@ -166,15 +166,17 @@ def test_settling_needs_a_reference_and_is_found(nints, expected):
 
 
 def test_white_light_honours_dq():
-    """A DO_NOT_USE value 1000x too high is replaced by its wavelength's median."""
-    flux = _white(5, 100, seed=4) * np.linspace(1.0, 5.0, 100)  # each wavelength its own level
+    """A DO_NOT_USE value 1000x too high is replaced by its wavelength's median, in 10 spectra
+    (90% usable: the wavelength is kept). Exactly: the median of all wavelengths instead moves
+    that spectrum's white light by 0.5%, keeping the value makes it 5.7 times larger."""
+    flux = _white(10, 100, seed=4) * np.linspace(1.0, 5.0, 100)  # each wavelength its own level
     dq = np.zeros(flux.shape, np.uint32)
     flux[2, 10] *= 1000
     dq[2, 10] = errors.DO_NOT_USE
     light = errors.white_light(flux, dq)
     expected = flux.sum(axis=1)
     expected[2] += np.median(np.delete(flux[:, 10], 2)) - flux[2, 10]
-    assert light[2] == pytest.approx(expected[2], rel=0.01)
+    np.testing.assert_allclose(light, expected, rtol=1e-12)
     assert errors.white_light(flux)[2] > 2 * light[2]
 
 
@@ -293,6 +295,7 @@ def test_bootstrap_and_scale_detrend_are_quiet_where_little_is_usable():
     dq[:, 10:20] = errors.DO_NOT_USE         # none
     zeroed = flux.copy()
     zeroed[0, 100:160] = 0.0
+    zeroed[0, 130] = 5.0                     # a glitch inside the blank stretch: x / 0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sem = errors.empirical_scatter(flux, dq, n_boot=50)
@@ -311,3 +314,51 @@ def test_settling_reference_is_the_next_integrations():
     flux = _white(30, 200, seed=21, sigma=0.5)
     flux[1] *= 0.9
     assert errors.find_settling(flux).tolist() == []
+
+
+def test_scale_detrend_keeps_the_unit_of_the_spectra():
+    """detrend='scale' divides each spectrum by its smooth throughput relative to the mean
+    spectrum (about 1): the scatter of the mean stays in the spectra's unit, sigma / sqrt(n)
+    within 5% (1500 wavelengths x 30 spectra: 1% spread). A throughput from the product with the
+    mean instead of the ratio (~100 x gain) would give 1/100 of it."""
+    rng = np.random.default_rng(22)
+    wave = np.linspace(5.0, 12.0, 1500)
+    gains = np.linspace(0.9, 1.1, 30)[:, None]
+    flux = gains * (100.0 + 50.0 * np.sin(wave)) + rng.normal(0.0, SIGMA, (30, wave.size))
+    sem = errors.empirical_scatter(flux, detrend="scale", n_boot=300)
+    expected = SIGMA * np.sqrt(np.mean(1.0 / gains**2)) / np.sqrt(30)
+    assert np.sqrt(np.mean(sem**2)) == pytest.approx(expected, rel=0.05)
+
+
+def test_no_settling_in_a_noiseless_series():
+    """Identical spectra have no white-light noise: nothing is called settling (no division by
+    a zero noise)."""
+    flux = np.tile(np.linspace(1.0, 2.0, 50), (20, 1))
+    assert errors.find_settling(flux).tolist() == []
+
+
+def test_white_light_keeps_wavelengths_usable_in_exactly_90_percent():
+    """'Wavelengths usable in fewer than 90% of the spectra are left out': one flagged in 1 of 10
+    spectra (90% usable) is kept, filled with its median; one flagged in 2 of 10 is left out."""
+    flux = np.tile(np.array([1.0, 10.0, 100.0]), (10, 1))
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[0, 0] = errors.DO_NOT_USE             # filled with 1.0 (the median of all values: 10)
+    dq[:2, 2] = errors.DO_NOT_USE
+    np.testing.assert_array_equal(errors.white_light(flux, dq), np.full(10, 11.0))
+    with pytest.raises(ValueError, match=r"^flux must be 2-D"):
+        errors.white_light(np.ones((2, 3, 4)))
+
+
+def test_summary_uses_the_clip_it_is_given():
+    """summary(clip=None) keeps a wild value that the default clip leaves out: a block of 16
+    factors at 2.00 with one at 4.0 reads 2.00 clipped and 2.2 (root mean square) unclipped."""
+    factor = np.full(64, 2.0)
+    factor[5] = 4.0
+    result = errors.ErrorFactor(wavelength=np.linspace(6, 11, 64), factor=factor,
+                                factor_error=np.full(64, 0.08), scatter=np.ones(64), reported=np.ones(64),
+                                n_spectra=np.full(64, 50), method="bootstrap")
+    blocks = result.binned(16, clip=None)
+    assert blocks.factor[0] == pytest.approx(np.sqrt((15 * 4 + 16) / 16))
+    assert result.summary(clip=None)[0] == pytest.approx(np.median(blocks.factor))
+    assert result.summary()[0] == pytest.approx(2.0)
+    assert result.summary(clip=None)[1] == pytest.approx(result.summary()[1] * 1.0, rel=0.02)
