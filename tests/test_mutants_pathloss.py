@@ -275,3 +275,24 @@ def test_repeated_wavelengths_and_bad_wavelengths_are_named():
         pathloss.flux_ratio(wave, flux, np.ones(40), flux, np.ones(40), wavelength_range_um=(4.9, 13.1))
     with pytest.raises(ValueError, match="wavelength_um must be positive"):
         pathloss.dispersion_um_per_row([-1.0, 5.0])
+
+
+def test_slit_width_must_be_positive():
+    """A zero or negative slit width is refused, by name, by every function that takes one."""
+    for function in (pathloss.slit_throughput, pathloss.transmitted_centroid_arcsec,
+                     pathloss.relative_correction):
+        for width in (0.0, -0.51):
+            with pytest.raises(ValueError, match="slit_width_arcsec must be positive"):
+                function(10.0, 0.1, width)
+
+
+def test_flux_ratio_meta_holds_the_settings_and_figures():
+    """The table's meta holds what the notebooks print: the repeatability used, the shift, the
+    fraction of bins exceeding it and the median ratio."""
+    wave = np.linspace(5.0, 13.0, 400)
+    flux = np.full(400, 50.0)
+    table = pathloss.flux_ratio(wave, flux, np.full(400, 0.1), 0.9 * flux, np.full(400, 0.1),
+                                repeatability=0.05, wavelength_range_um=(4.9, 13.1))
+    assert table.meta["repeatability"] == 0.05 and table.meta["shift_rows"] == 0.0
+    assert table.meta["median_ratio"] == pytest.approx(0.9)
+    assert table.meta["fraction_exceeding"] == 1.0   # 10% off, 5% allowed, errors 0.1%
