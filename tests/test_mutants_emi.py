@@ -78,6 +78,7 @@ def test_measure_reports_the_waveform_it_documents():
     ramps, _ = emi.simulated_ramps(10, nints=2, seed=3)
     found = emi.measure(ramps, "SLITLESSPRISM", "FASTR1", FREQUENCY)
     assert found["frequency"] == FREQUENCY
+    assert found["npix_used"] == ramps.shape[0] * ramps.shape[2] * ramps.shape[3]   # every pixel usable
     injected = np.asarray(emi.flight_waveform(0.3))
     fine = emi.waveform(np.arange(4096) / 4096, injected)
     assert found["rms"] == pytest.approx(np.sqrt(np.mean(fine**2)), rel=0.03)
@@ -112,3 +113,21 @@ def test_a_first_integration_entirely_flagged_is_skipped_by_the_pilot():
     left = emi.fit_periodic(times[1:], (corrected - clean)[1:], FREQUENCY, nharmonics=4)
     injected = np.asarray(emi.flight_waveform(0.3))[:4]
     assert np.sqrt(np.sum(left**2) / np.sum(injected**2)) < 0.02
+
+
+def test_nothing_usable_gives_a_new_unchanged_array_quietly():
+    """Every pixel DO_NOT_USE: correct returns the ramps unchanged as a new array (a caller that
+    edits it must not edit its input), and measure reports NaN amplitudes and folded data
+    without numpy warnings (empty phase bins are 0 / 0)."""
+    import warnings
+
+    ramps, _ = emi.simulated_ramps(4, nints=1, seed=6)
+    ramps = ramps.astype(np.float32)
+    pixeldq = np.full(ramps.shape[2:], emi.DO_NOT_USE, np.uint32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        corrected = emi.correct(ramps, "SLITLESSPRISM", "FASTR1", pixeldq=pixeldq)
+        found = emi.measure(ramps, "SLITLESSPRISM", "FASTR1", pixeldq=pixeldq)
+    assert corrected is not ramps and not np.shares_memory(corrected, ramps)
+    np.testing.assert_array_equal(corrected, ramps)
+    assert np.isnan(found["amplitude"]) and np.all(np.isnan(found["folded"])) and found["npix_used"] == 0
