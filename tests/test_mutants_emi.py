@@ -131,3 +131,8 @@ def test_nothing_usable_gives_a_new_unchanged_array_quietly():
     assert corrected is not ramps and not np.shares_memory(corrected, ramps)
     np.testing.assert_array_equal(corrected, ramps)
     assert np.isnan(found["amplitude"]) and np.all(np.isnan(found["folded"])) and found["npix_used"] == 0
+
+
+def test_fit_periodic_names_a_size_mismatch():
+    with pytest.raises(ValueError, match="times and values differ in size: 3 and 2"):
+        emi.fit_periodic(np.arange(3.0), np.arange(2.0), FREQUENCY)
