@@ -36,7 +36,7 @@ from astropy.nddata import StdDevUncertainty
 from astropy.table import QTable
 from scipy.interpolate import CubicSpline
 from scipy.optimize import least_squares
-from scipy.special import erf
+from scipy.special import erf, expit
 from specutils import Spectrum
 
 from . import instrument, io
@@ -429,8 +429,9 @@ class NodOffset:
     relative_error: float
     #: model systematic on ``relative``: half its change when features are taken to follow the
     #: clipped PSF's peak instead of its centroid, half its spread when the PSF width is changed
-    #: by +-PSF_WIDTH_UNCERTAINTY, SLIT_GEOMETRY_UNCERTAINTY_ARCSEC, and half the distance to the
-    #: mirror solution when that fits within 2 sigma, added in quadrature
+    #: by +-PSF_WIDTH_UNCERTAINTY, SLIT_GEOMETRY_UNCERTAINTY_ARCSEC, half the distance to the
+    #: mirror solution when that fits within 2 sigma, and the Gaussian and Airy shapes' spread
+    #: weighted by their fits, added in quadrature
     relative_systematic: float
     offset_a: float
     offset_a_error: float
@@ -439,23 +440,78 @@ class NodOffset:
     shift_rows: float
     reduced_chi2: float
     n_samples: int
+    #: the PSF shape whose fit is reported: "gaussian" (the module's model) or "airy" (an Airy
+    #: pattern with the same blur), whichever fits the nods' ratio and shift better
+    psf_model: str = "gaussian"
+
+
+#: Gauss-Legendre order of the Airy line spread's Fourier integrals (the integrands span a few
+#: periods: 128 nodes reach 1e-5 against a direct 2-D integral)
+AIRY_QUADRATURE_ORDER = 128
+
+
+def _unit_quadrature(order):
+    """Gauss-Legendre nodes and weights on [0, 1]."""
+    nodes, weights = np.polynomial.legendre.leggauss(order)
+    return (nodes + 1.0) / 2.0, weights / 2.0
+
+
+def _airy_transfer(wavelength_um, psf_scale=1.0):
+    """Spatial frequencies (cycles/arcsec) and transfer x quadrature weight, shape (n, order), of
+    the Airy pattern of a circular aperture of TELESCOPE_DIAMETER_M blurred by a Gaussian of
+    PSF_EXTRA_SIGMA_ARCSEC: the circular pupil's MTF, (2/pi)(arccos nu - nu sqrt(1 - nu^2)) for
+    nu = f lambda / D <= 1, times the blur's exp(-2 pi^2 sigma_0^2 f^2). ``psf_scale`` widens
+    the diffraction pattern (not the blur)."""
+    cutoff = TELESCOPE_DIAMETER_M / (np.asarray(wavelength_um, dtype=float) * 1e-6 * psf_scale) / _ARCSEC_PER_RADIAN
+    nodes, weights = _unit_quadrature(AIRY_QUADRATURE_ORDER)  # fractions nu of the cut-off frequency
+    nu = nodes[None, :]
+    frequency = nu * cutoff[..., None]
+    transfer = 2.0 / np.pi * (np.arccos(nu) - nu * np.sqrt(1.0 - nu**2))
+    blur = np.exp(-2.0 * np.pi**2 * PSF_EXTRA_SIGMA_ARCSEC**2 * frequency**2)
+    return frequency, transfer * blur * weights * cutoff[..., None]
+
+
+def _airy_window(frequency, weight, low, high):
+    """Zeroth and first moments of the Airy line spread L(t) between ``low`` and ``high`` (arcsec
+    from the source, per wavelength): L(t) = 2 sum weight cos(2 pi f t), so each moment is a sum
+    of the cosine's integrals."""
+    k = 2.0 * np.pi * frequency
+    kl, kh = k * np.asarray(low)[..., None], k * np.asarray(high)[..., None]
+    zeroth = 2.0 * np.sum(weight * (np.sin(kh) - np.sin(kl)) / k, axis=-1)
+    # integral of t cos(kt): t sin(kt) / k + cos(kt) / k^2; the cosine difference written as a
+    # product of sines keeps its precision at small k
+    cosines = -2.0 * np.sin((kh + kl) / 2.0) * np.sin((kh - kl) / 2.0)
+    first = 2.0 * np.sum(weight * ((np.asarray(high)[..., None] * np.sin(kh)
+                                    - np.asarray(low)[..., None] * np.sin(kl)) / k + cosines / k**2), axis=-1)
+    return zeroth, first
+
+
+def _airy_throughput_and_centroid(transfer, offset, width):
+    """Slit throughput and transmitted centroid (arcsec) of the Airy line spread at ``offset``."""
+    zeroth, first = _airy_window(*transfer, -width / 2.0 - offset, width / 2.0 - offset)
+    return zeroth, offset + first / zeroth
 
 
 def _shifted_ratio_model(params, wave, spline_a, dispersion, slit_width, follow="centroid",
-                         psf_scale=1.0):
+                         psf_scale=1.0, airy=None):
     offset_a, relative = params
-    sigma = psf_sigma_arcsec(wave) * psf_scale
+    if airy is not None:  # the Airy line spread of _airy_transfer(wave)
+        through_a, centroid_a = _airy_throughput_and_centroid(airy, offset_a, slit_width)
+        through_b, centroid_b = _airy_throughput_and_centroid(airy, offset_a + relative, slit_width)
+    else:
+        sigma = psf_sigma_arcsec(wave) * psf_scale
+        through_a = _throughput_for_sigma(sigma, offset_a, slit_width)
+        through_b = _throughput_for_sigma(sigma, offset_a + relative, slit_width)
+        centroid_a = _centroid_for_sigma(sigma, offset_a, slit_width)
+        centroid_b = _centroid_for_sigma(sigma, offset_a + relative, slit_width)
     if follow == "centroid":
-        shift_rows = (_centroid_for_sigma(sigma, offset_a + relative, slit_width)
-                      - _centroid_for_sigma(sigma, offset_a, slit_width)) * ROWS_PER_ARCSEC_ACROSS
+        shift_rows = (centroid_b - centroid_a) * ROWS_PER_ARCSEC_ACROSS
     else:  # the peak of the clipped PSF stays at the source position
         shift_rows = relative * ROWS_PER_ARCSEC_ACROSS
     # Nod B sees at assigned wavelength w the light nod A recorded at w - dispersion * shift,
     # converted to flux density with the dispersion at w (see _shifted).
     source_wave = wave - dispersion * shift_rows
-    ratio = (_throughput_for_sigma(sigma, offset_a + relative, slit_width)
-             / _throughput_for_sigma(sigma, offset_a, slit_width))
-    return spline_a(source_wave) * dispersion_um_per_row(source_wave) / dispersion * ratio
+    return spline_a(source_wave) * dispersion_um_per_row(source_wave) / dispersion * (through_b / through_a)
 
 
 #: Relative uncertainty of the PSF width used for the fit's model systematic: the model follows
@@ -506,6 +562,15 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
         ``|offset_a|`` as well whenever the sign of the relative offset is not established (within
         2 sigma of zero, or the mirror solution fits): the sign of the absolute position is then
         unknown.
+
+        The PSF's shape is fitted both ways: the Gaussian of :func:`psf_sigma_arcsec`, and an
+        Airy pattern of the 6.5 m aperture with the same blur, whose wings lose more light off
+        centre (on a twin with an Airy PSF the Gaussian alone reads relative offsets 20% low).
+        The better fit is reported (``psf_model``); the two answers' difference enters both
+        errors weighted by w (1 - w), w = 1 / (1 + exp(delta chi2 / 2)) the weight of the other
+        shape (chi-squares scaled by the better fit's reduced chi-square when above 1): nothing
+        when one shape clearly fits better, a quarter of the squared difference when both fit
+        alike. The systematics above are refitted with the shape reported.
     """
     wave, fa, ea, fb, eb = _sorted_usable(wavelength_um, flux_a, error_a, flux_b, error_b,
                                           wavelength_range_um, 20)
@@ -519,10 +584,10 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
     half = slit_width_arcsec / 2.0
     bound = 0.99 * half
 
-    def fit(follow="centroid", psf_scale=1.0, start=None):
+    def fit(follow="centroid", psf_scale=1.0, start=None, airy=None):
         def residuals(params):
             model = _shifted_ratio_model(params, wave[inner], spline_a, dispersion[inner],
-                                         slit_width_arcsec, follow, psf_scale)
+                                         slit_width_arcsec, follow, psf_scale, airy)
             ratio = model / fa[inner]
             sigma = np.sqrt(eb[inner] ** 2 + (ratio * ea[inner]) ** 2)
             return (fb[inner] - model) / sigma
@@ -541,25 +606,46 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
         return least_squares(residuals, start, bounds=([-bound, -2 * bound], [bound, 2 * bound]),
                              x_scale=0.05)
 
-    best = fit()
+    gaussian = fit()
+    # The PSF's shape: a Gaussian core, or an Airy pattern with rings and wings (the sky's PSF is
+    # a diffraction pattern; which one the nods' ratio and shift prefer is weighed by the fits'
+    # chi-squares, scaled by the better fit's reduced chi-square where the model misfits).
+    airy_transfer = _airy_transfer(wave[inner])
+    airy = fit(start=gaussian.x, airy=airy_transfer)
+    dof = max(int(inner.sum()) - 2, 1)
+    misfit = max(2.0 * min(gaussian.cost, airy.cost) / dof, 1.0)
+    weight_airy = float(expit(-(airy.cost - gaussian.cost) / misfit))
+    use_airy = weight_airy > 0.5
+    best = airy if use_airy else gaussian
+    other = gaussian if use_airy else airy
+    weight_other = min(weight_airy, 1.0 - weight_airy)
+
+    def refit(psf_scale=1.0, follow="centroid", start=best.x):
+        if not use_airy:
+            return fit(follow, psf_scale, start)
+        scaled = airy_transfer if psf_scale == 1.0 else _airy_transfer(wave[inner], psf_scale)
+        return fit(follow, start=start, airy=scaled)
+
     # Model systematics, each refitted from the best solution: features following the clipped
     # PSF's peak instead of its centroid, and a PSF 9% narrower or wider.
-    variants = [fit("peak", start=best.x)] + [fit(psf_scale=1.0 + sign * PSF_WIDTH_UNCERTAINTY,
-                                                  start=best.x) for sign in (-1, 1)]
+    variants = [refit(follow="peak")] + [refit(1.0 + sign * PSF_WIDTH_UNCERTAINTY) for sign in (-1, 1)]
     # The ratio is symmetric in the sign of the positions; only the shift tells (offset_a,
     # relative) from (-offset_a, -relative). When the nods barely shift (a shared offset) the
     # mirror solution fits about as well: count the difference when it is within 2 sigma.
-    mirror = fit(start=-best.x)
+    mirror = refit(start=-best.x)
     ambiguity = 0.0
     if 2.0 * (mirror.cost - best.cost) < 4.0:
         ambiguity = abs(float(mirror.x[1]) - float(best.x[1])) / 2.0
-    dof = max(int(inner.sum()) - 2, 1)
     reduced_chi2 = float(2.0 * best.cost / dof)
     covariance = np.linalg.pinv(best.jac.T @ best.jac) * max(reduced_chi2, 1.0)
     offset_a, relative = (float(v) for v in best.x)
-    # half the peak-vs-centroid change, and half the spread of the PSF-width refits
+    # half the peak-vs-centroid change, half the spread of the PSF-width refits, and the spread of
+    # the two PSF shapes' answers weighted by how well each fits (w (1 - w) times their squared
+    # difference: nothing when one clearly fits better, a quarter of it when both fit alike)
+    shape_spread = weight_other * (1.0 - weight_other)
     systematic = float(np.sqrt((abs(variants[0].x[1] - relative) / 2.0) ** 2
                                + (abs(variants[2].x[1] - variants[1].x[1]) / 2.0) ** 2
+                               + shape_spread * (other.x[1] - relative) ** 2
                                + SLIT_GEOMETRY_UNCERTAINTY_ARCSEC**2 + ambiguity**2))
     relative_error = float(np.sqrt(covariance[1, 1] + systematic**2))
     # The ratio fixes the sign of offset_a x relative, the shift that of relative: while the
@@ -568,7 +654,14 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
     # is part of its error.
     ambiguity_a = abs(offset_a) if (ambiguity > 0 or abs(relative) < 2.0 * relative_error) else 0.0
     systematic_a = float(np.sqrt((abs(variants[0].x[0] - offset_a) / 2.0) ** 2
-                                 + (abs(variants[2].x[0] - variants[1].x[0]) / 2.0) ** 2 + ambiguity_a**2))
+                                 + (abs(variants[2].x[0] - variants[1].x[0]) / 2.0) ** 2
+                                 + shape_spread * (other.x[0] - offset_a) ** 2 + ambiguity_a**2))
+    if use_airy:
+        centroid_b = _airy_throughput_and_centroid(airy_transfer, offset_a + relative, slit_width_arcsec)[1]
+        centroid_a = _airy_throughput_and_centroid(airy_transfer, offset_a, slit_width_arcsec)[1]
+    else:
+        centroid_b = transmitted_centroid_arcsec(wave[inner], offset_a + relative, slit_width_arcsec)
+        centroid_a = transmitted_centroid_arcsec(wave[inner], offset_a, slit_width_arcsec)
     return NodOffset(
         relative=relative,
         relative_error=relative_error,
@@ -576,11 +669,10 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
         offset_a=offset_a,
         offset_a_error=float(np.sqrt(covariance[0, 0] + systematic_a**2)),
         offset_b=offset_a + relative,
-        shift_rows=float(np.median(
-            transmitted_centroid_arcsec(wave, offset_a + relative, slit_width_arcsec)
-            - transmitted_centroid_arcsec(wave, offset_a, slit_width_arcsec)) * ROWS_PER_ARCSEC_ACROSS),
+        shift_rows=float(np.median(centroid_b - centroid_a) * ROWS_PER_ARCSEC_ACROSS),
         reduced_chi2=reduced_chi2,
         n_samples=int(inner.sum()),
+        psf_model="airy" if use_airy else "gaussian",
     )
 
 

@@ -123,8 +123,10 @@ def test_mad_needs_two_values_and_is_quiet():
 def test_scale_detrend_on_a_bright_sloped_source():
     """Spectra g_i x S(lambda) + noise with S from 50 to 150 and gains 0.9-1.1: dividing out
     each spectrum's smooth throughput leaves noise / g_i, which its errors (also divided) match:
-    factor 1 within 5% (1500 wavelengths x 30 spectra: 1% spread), where a throughput made
-    from the product instead of the ratio gives ~1 / S."""
+    factor 1 within 5% (1500 wavelengths x 30 spectra: 1% spread; measured 0.97), where the
+    gains left in give 2.0. (The factor cannot tell a throughput made from the product instead
+    of the ratio: errors are divided by the same throughput; test_scale_detrend_keeps_the_unit_
+    of_the_spectra does.)"""
     rng = np.random.default_rng(8)
     wave = np.linspace(5.0, 12.0, 1500)
     source = 100.0 + 50.0 * np.sin(wave)
@@ -166,15 +168,17 @@ def test_settling_needs_a_reference_and_is_found(nints, expected):
 
 
 def test_white_light_honours_dq():
-    """A DO_NOT_USE value 1000x too high is replaced by its wavelength's median."""
-    flux = _white(5, 100, seed=4) * np.linspace(1.0, 5.0, 100)  # each wavelength its own level
+    """A DO_NOT_USE value 1000x too high is replaced by its wavelength's median, in 10 spectra
+    (90% usable: the wavelength is kept). Exactly: the median of all wavelengths instead moves
+    that spectrum's white light by 0.5%, keeping the value makes it 5.7 times larger."""
+    flux = _white(10, 100, seed=4) * np.linspace(1.0, 5.0, 100)  # each wavelength its own level
     dq = np.zeros(flux.shape, np.uint32)
     flux[2, 10] *= 1000
     dq[2, 10] = errors.DO_NOT_USE
     light = errors.white_light(flux, dq)
     expected = flux.sum(axis=1)
     expected[2] += np.median(np.delete(flux[:, 10], 2)) - flux[2, 10]
-    assert light[2] == pytest.approx(expected[2], rel=0.01)
+    np.testing.assert_allclose(light, expected, rtol=1e-12)
     assert errors.white_light(flux)[2] > 2 * light[2]
 
 
@@ -213,3 +217,147 @@ def test_adjacent_does_not_leave_out_settling_integrations():
     wave = np.linspace(5, 12, 200)
     assert errors.measure_factor(wave, flux, error, method="adjacent").excluded == ()
     assert errors.measure_factor(wave, flux, error, n_boot=50).excluded == (0,)
+
+
+def test_a_nan_is_left_out_when_dq_is_given_too():
+    """A NaN flux whose DQ is 0 (extract_1d leaves some unflagged) is as unusable as a flagged
+    value: the scatter equals that with the NaN flagged instead (exactly), and n_spectra counts
+    only usable values. Counting the NaN would make 2 of 3 spectra look like 3 at those
+    wavelengths (n_spectra off by one, the reported error of the mean off by 22%)."""
+    flux = _white(3, 200, seed=15)
+    flux[1, :40] = np.nan
+    dq = np.zeros(flux.shape, np.uint32)
+    flagged = dq.copy()
+    flagged[1, :40] = errors.DO_NOT_USE
+    np.testing.assert_array_equal(errors.empirical_scatter(flux, dq, n_boot=50),
+                                  errors.empirical_scatter(flux, flagged, n_boot=50))
+    result = errors.measure_factor(np.linspace(5, 12, 200), flux, np.full(flux.shape, SIGMA), dq, n_boot=50)
+    assert result.n_spectra[:40].tolist() == [2] * 40 and result.n_spectra[40:].tolist() == [3] * 160
+
+
+def test_n_spectra_counts_only_values_with_a_usable_error_and_no_flag():
+    """n_spectra (and the reported error of the mean, sqrt(sum error^2) / n) use only values that
+    are unflagged and have a finite positive error: a flagged value with a good error is out."""
+    flux = _white(4, 100, seed=16)
+    error = np.full(flux.shape, SIGMA)
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[0, :30] = errors.DO_NOT_USE
+    error[1, 30:60] = 0.0
+    result = errors.measure_factor(np.linspace(5, 12, 100), flux, error, dq, n_boot=50, exclude=None)
+    assert result.n_spectra.tolist() == [3] * 60 + [4] * 40
+    # three usable errors of SIGMA: the mean's reported error is SIGMA / sqrt(3) (vs / sqrt(4): 15%)
+    np.testing.assert_allclose(result.reported[:60], SIGMA / np.sqrt(3), rtol=1e-12)
+    np.testing.assert_allclose(result.reported[60:], SIGMA / 2, rtol=1e-12)
+
+
+def test_bad_spectra_are_named_in_the_error():
+    """The message names the argument: 'spectra' for empirical_scatter, 'flux' for the others."""
+    with pytest.raises(ValueError, match=r"^spectra must be 2-D"):
+        errors.empirical_scatter(np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"^flux must be 2-D"):
+        errors.chi_square(np.ones((2, 3, 4)), np.ones((2, 3, 4)))
+
+
+@pytest.mark.parametrize("method, detrend", [("adjacent", None), ("bootstrap", "scale"), ("bootstrap", None)])
+def test_wavelength_order_does_not_change_the_scatter(method, detrend):
+    """LRS x1d tables come in descending wavelength (slit) or ascending order: reversing the
+    wavelength axis must reverse the result and change nothing else (exactly, to rounding). The
+    running windows along wavelength are centred: a window shifted off centre (width // 3 for
+    width // 2) breaks this by the noise of a 31-value MAD (~10%) where the noise changes."""
+    rng = np.random.default_rng(17)
+    wave = np.linspace(5, 12, 600)
+    # noise that changes along wavelength, so an off-centre window shows
+    flux = 100.0 + 20 * np.sin(wave) + rng.normal(0.0, 1.0, (6, 600)) * np.where(wave < 8, 1.0, 3.0)
+    forward = errors.empirical_scatter(flux, method=method, detrend=detrend, n_boot=100)
+    backward = errors.empirical_scatter(flux[:, ::-1], method=method, detrend=detrend, n_boot=100)
+    np.testing.assert_allclose(backward[::-1], forward, rtol=1e-9, equal_nan=True)
+
+
+def test_bootstrap_does_not_depend_on_the_memory_budget(monkeypatch):
+    """The resamples are drawn in blocks that fit _BLOCK_BYTES; the draws are the same stream, so
+    a budget that forces 13 blocks must give the same answer as one block (to rounding). Keeping
+    only the last block's sums of squares would make the variance negative (clipped to 0) or a
+    fraction of the truth."""
+    flux = _white(7, 1000, seed=18)
+    one_block = errors.empirical_scatter(flux, n_boot=100)
+    monkeypatch.setattr(errors, "_BLOCK_BYTES", 8 * 1000 * 8)   # 8 resamples per block
+    np.testing.assert_allclose(errors.empirical_scatter(flux, n_boot=100), one_block, rtol=1e-12)
+    assert np.mean(one_block**2) * 7 / SIGMA**2 == pytest.approx(1.0, abs=0.1)
+
+
+def test_bootstrap_and_scale_detrend_are_quiet_where_little_is_usable():
+    """No numpy warning (the notebooks show none) when a wavelength has one usable value or none,
+    or when a spectrum is zero over a stretch (a zero throughput for detrend='scale'): NaN there,
+    finite elsewhere."""
+    import warnings
+
+    flux = _white(3, 200, seed=19)
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[:2, :10] = errors.DO_NOT_USE          # one usable value
+    dq[:, 10:20] = errors.DO_NOT_USE         # none
+    zeroed = flux.copy()
+    zeroed[0, 100:160] = 0.0
+    zeroed[0, 130] = 5.0                     # a glitch inside the blank stretch: x / 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sem = errors.empirical_scatter(flux, dq, n_boot=50)
+        errors.measure_factor(np.linspace(5, 12, 200), zeroed, np.full(flux.shape, SIGMA), detrend="scale",
+                              n_boot=50, exclude=None)
+    assert np.all(np.isnan(sem[:20])) and np.all(np.isfinite(sem[20:]))
+
+
+def test_settling_reference_is_the_next_integrations():
+    """reference=1: the level is the next integration alone. The first integration 30 sigma low
+    is found; a reference slice that skipped the next one would be empty (NaN), finding none."""
+    flux = _white(30, 200, seed=20, sigma=0.5)
+    flux[0] *= 0.9
+    assert errors.find_settling(flux, reference=1).tolist() == [0]
+    # and only the leading run: a low integration later in the series is not settling
+    flux = _white(30, 200, seed=21, sigma=0.5)
+    flux[1] *= 0.9
+    assert errors.find_settling(flux).tolist() == []
+
+
+def test_scale_detrend_keeps_the_unit_of_the_spectra():
+    """detrend='scale' divides each spectrum by its smooth throughput relative to the mean
+    spectrum (about 1): the scatter of the mean stays in the spectra's unit, sigma / sqrt(n)
+    within 5% (1500 wavelengths x 30 spectra: 1% spread). A throughput from the product with the
+    mean instead of the ratio (~100 x gain) would give 1/100 of it."""
+    rng = np.random.default_rng(22)
+    wave = np.linspace(5.0, 12.0, 1500)
+    gains = np.linspace(0.9, 1.1, 30)[:, None]
+    flux = gains * (100.0 + 50.0 * np.sin(wave)) + rng.normal(0.0, SIGMA, (30, wave.size))
+    sem = errors.empirical_scatter(flux, detrend="scale", n_boot=300)
+    expected = SIGMA * np.sqrt(np.mean(1.0 / gains**2)) / np.sqrt(30)
+    assert np.sqrt(np.mean(sem**2)) == pytest.approx(expected, rel=0.05)
+
+
+def test_no_settling_in_a_noiseless_series():
+    """Identical spectra have no white-light noise: nothing is called settling (no division by
+    a zero noise)."""
+    flux = np.tile(np.linspace(1.0, 2.0, 50), (20, 1))
+    assert errors.find_settling(flux).tolist() == []
+
+
+def test_white_light_keeps_wavelengths_usable_in_exactly_90_percent():
+    """'Wavelengths usable in fewer than 90% of the spectra are left out': one flagged in 1 of 10
+    spectra (90% usable) is kept, filled with its median; one flagged in 2 of 10 is left out."""
+    flux = np.tile(np.array([1.0, 10.0, 100.0]), (10, 1))
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[0, 0] = errors.DO_NOT_USE             # filled with 1.0 (the median of all values: 10)
+    dq[:2, 2] = errors.DO_NOT_USE
+    np.testing.assert_array_equal(errors.white_light(flux, dq), np.full(10, 11.0))
+    with pytest.raises(ValueError, match=r"^flux must be 2-D"):
+        errors.white_light(np.ones((2, 3, 4)))
+
+
+def test_summary_uses_the_clip_it_is_given():
+    """summary(clip=None) keeps the wild values that the default clip leaves out: blocks of 16
+    factors at 2.00 with one at 4.0 each read 2.00 clipped and 2.2 (root mean square) unclipped."""
+    factor = 2.0 * (1 + 0.01 * np.random.default_rng(23).standard_normal(64))   # 1% scatter
+    factor[5::16] = 4.0
+    result = errors.ErrorFactor(wavelength=np.linspace(6, 11, 64), factor=factor,
+                                factor_error=np.full(64, 0.08), scatter=np.ones(64), reported=np.ones(64),
+                                n_spectra=np.full(64, 50), method="bootstrap")
+    assert result.summary(clip=None)[0] == pytest.approx(np.sqrt((15 * 4 + 16) / 16), abs=0.02)
+    assert result.summary()[0] == pytest.approx(2.0, abs=0.02)

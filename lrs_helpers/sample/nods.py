@@ -10,7 +10,8 @@ What is injected, and how (independently of :mod:`lrs_helpers.pathloss`):
 * the slit-plane PSF: a 2-D Gaussian whose width is diffraction (the Gaussian with the Airy core's
   FWHM, 1.029 lambda/D, D = 6.5 m) plus a constant blur, the blur derived here from the measured
   trace width (:func:`instrument.psf_sigma_pixels`) at 7-14 um where the measurement is not
-  widened by detector scattering;
+  widened by detector scattering; or (``psf="airy"``, a model the helper does not share) the Airy
+  pattern of a circular 6.5 m aperture, with its rings and wings, blurred by the same constant;
 * the slit loss: that PSF integrated numerically over the slit polygon on a 0.004 arcsec grid;
 * the spectral shift: the light that passes the slit, profile across the slit and all, is laid on
   the detector rows through the pysiaf scale (MIRIM_SLIT ideal Y -> MIRIM_FULL detector y), and
@@ -30,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.path import Path as Polygon
-from scipy.special import erf
+from scipy.ndimage import gaussian_filter
+from scipy.special import erf, j1
 
 from .. import instrument
 from . import grounding
@@ -55,14 +57,32 @@ _LINES = ((6.985, 0.6), (8.991, 0.5), (10.511, 0.8), (12.279, 0.3), (12.814, 0.9
 _BANDS = ((6.22, 0.030, 0.35), (7.7, 0.060, 0.45), (8.6, 0.035, 0.25), (11.3, 0.020, 0.40))
 
 
-def _slit_sigma_arcsec(wavelength_um):
-    """Slit-plane PSF sigma: diffraction plus a blur derived from the measured trace width."""
-    diffraction = 1.029 / 2.3548 * np.asarray(wavelength_um) * 1e-6 / _DIAMETER_M * _ARCSEC_PER_RADIAN
+def _blur_sigma_arcsec():
+    """Constant blur (arcsec) that, added in quadrature to the Airy core's Gaussian, matches the
+    measured trace width at 7-14 um."""
     reference = np.linspace(7.0, 14.0, 30)
     measured = instrument.psf_sigma_pixels(reference) * instrument.PLATE_SCALE_ARCSEC
     diffraction_ref = 1.029 / 2.3548 * reference * 1e-6 / _DIAMETER_M * _ARCSEC_PER_RADIAN
-    blur = np.sqrt(np.mean(np.clip(measured**2 - diffraction_ref**2, 0.0, None)))
-    return np.sqrt(diffraction**2 + blur**2)
+    return float(np.sqrt(np.mean(np.clip(measured**2 - diffraction_ref**2, 0.0, None))))
+
+
+def _slit_sigma_arcsec(wavelength_um):
+    """Slit-plane PSF sigma: diffraction plus a blur derived from the measured trace width."""
+    diffraction = 1.029 / 2.3548 * np.asarray(wavelength_um) * 1e-6 / _DIAMETER_M * _ARCSEC_PER_RADIAN
+    return np.sqrt(diffraction**2 + _blur_sigma_arcsec() ** 2)
+
+
+def _airy_cells(wavelength_um, xx, yy, along, across, psf_scale):
+    """Fraction of the source's light in each grid cell for an Airy PSF blurred by the measured
+    constant: the intensity (pi D^2 / 4 lambda^2) (2 J1(x) / x)^2, x = pi D theta / lambda, whose
+    integral over the sky is 1, sampled at cell centres, then a Gaussian blur on the grid."""
+    per_arcsec = _DIAMETER_M / (wavelength_um * 1e-6 * _ARCSEC_PER_RADIAN) / psf_scale  # D / lambda
+    x = np.pi * per_arcsec * np.hypot(xx - along, yy - across)
+    pattern = np.ones_like(x)
+    ring = x > 1e-9
+    pattern[ring] = (2.0 * j1(x[ring]) / x[ring]) ** 2
+    weight = pattern * np.pi * per_arcsec**2 / 4.0 * _GRID_STEP**2
+    return gaussian_filter(weight, _blur_sigma_arcsec() / _GRID_STEP, mode="constant")
 
 
 def _slit_geometry():
@@ -88,23 +108,31 @@ def _slit_centre_line(polygon, along):
     return float(np.mean(edge))
 
 
-def _transmitted_profiles(wavelengths, along, across, polygon, psf_scale=1.0):
+def _transmitted_profiles(wavelengths, along, across, polygon, psf_scale=1.0, psf="gaussian"):
     """For each wavelength, the PSF light passing the slit, as a profile across the slit.
 
-    ``psf_scale`` multiplies the PSF width (a sky PSF unlike the nominal one).
+    ``psf_scale`` multiplies the PSF width (a sky PSF unlike the nominal one); ``psf`` is
+    "gaussian" (the nominal model) or "airy" (:func:`_airy_cells`).
 
     Returns
     -------
     grid : (m,) across-slit coordinate of the profile cells relative to the slit centre, arcsec
     profiles : (n_wave, m) fraction of the source's light in each across cell
     """
+    if psf not in ("gaussian", "airy"):
+        raise ValueError(f"psf must be 'gaussian' or 'airy'; got {psf!r}")
     half_along = 1.2
+    # the Airy's blur brings light from beyond the slit edges (+-0.26") into it: a wider margin
+    half_across = 0.32 if psf == "gaussian" else 0.48
     xs = np.arange(along - half_along, along + half_along, _GRID_STEP) + _GRID_STEP / 2
-    ys = np.arange(-0.32, 0.32, _GRID_STEP) + _GRID_STEP / 2
+    ys = np.arange(-half_across, half_across, _GRID_STEP) + _GRID_STEP / 2
     xx, yy = np.meshgrid(xs, ys)
     inside = polygon.contains_points(np.column_stack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
     profiles = []
     for wavelength in wavelengths:
+        if psf == "airy":
+            profiles.append((_airy_cells(wavelength, xx, yy, along, across, psf_scale) * inside).sum(axis=1))
+            continue
         sigma = float(_slit_sigma_arcsec(wavelength)) * psf_scale
         # Integrate the Gaussian exactly over each cell (product of 1-D cell integrals), then
         # keep the cells inside the slit polygon.
@@ -136,11 +164,12 @@ def _true_spectrum_jy(wavelength_um):
     return continuum * (silicate * (1.0 + bands) + lines)
 
 
-def _observe(across, along, rows, fine_rows, fine_wave, polygon, rows_per_arcsec, psf_scale=1.0):
+def _observe(across, along, rows, fine_rows, fine_wave, polygon, rows_per_arcsec, psf_scale=1.0,
+             psf="gaussian"):
     """Light per detector row for one nod (Jy x um, before the pipeline's flux calibration), and
     the slit throughput at the wavelength nodes it was computed on."""
     nodes = np.linspace(4.0, 15.0, 45)
-    grid, profiles = _transmitted_profiles(nodes, along, across, polygon, psf_scale)
+    grid, profiles = _transmitted_profiles(nodes, along, across, polygon, psf_scale, psf)
     throughput_nodes = profiles.sum(axis=1)
     cdf_nodes = np.cumsum(profiles, axis=1)
     edges_arcsec = grid + _GRID_STEP / 2
@@ -176,7 +205,7 @@ def _spec_table_dtype(spectrum):
     return np.dtype([(column["name"], np.dtype(column["datatype"])) for column in columns])
 
 
-def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC, psf_scale=1.0):
+def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC, psf_scale=1.0, psf="gaussian"):
     """Write the two nods' x1d products and the truth.
 
     Parameters
@@ -191,6 +220,10 @@ def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC, psf_scale=
         Width of the sky's PSF / the nominal one (1: the default twin). The pipeline's centred
         pathloss stays that of the nominal PSF, as a reference file made before the observation
         would: a twin for checking the helpers against a PSF they do not model.
+    psf : {"gaussian", "airy"}
+        The sky's PSF: the nominal Gaussian (the helper's model family) or the Airy pattern of a
+        circular 6.5 m aperture blurred by the same constant (rings and wings the helper does not
+        model). The pipeline's centred pathloss stays the nominal Gaussian's either way.
 
     Returns
     -------
@@ -227,7 +260,7 @@ def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC, psf_scale=
     for nod, across in zip((1, 2), across_offsets_arcsec):
         along = instrument.NOD_OFFSETS_ARCSEC[nod - 1]
         signal, nodes, throughput_nodes = _observe(across, along, rows, fine_rows, fine_wave,
-                                                      polygon, rows_per_arcsec, psf_scale)
+                                                      polygon, rows_per_arcsec, psf_scale, psf)
         flux = signal / (dispersion_rows * centred_throughput)
         error = np.abs(flux) / snr
         noisy = flux + rng.normal(0.0, error)
@@ -294,8 +327,12 @@ def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC, psf_scale=
         "relative_offset_from_centre_line_arcsec": float(
             (across_offsets_arcsec[1] - positions[2][2]) - (across_offsets_arcsec[0] - positions[1][2])),
         "rows_per_arcsec_across": rows_per_arcsec,
-        "psf_model": "2-D Gaussian, sigma = diffraction (1.029 lambda/D FWHM, D=6.5 m) + blur from "
-                     "the measured trace width at 7-14 um; integrated over the pysiaf MIRIM_SLIT polygon",
+        "psf_model": ("2-D Gaussian, sigma = diffraction (1.029 lambda/D FWHM, D=6.5 m) + blur from "
+                      "the measured trace width at 7-14 um" if psf == "gaussian" else
+                      "Airy pattern of a circular 6.5 m aperture, blurred by a Gaussian of the constant "
+                      "derived from the measured trace width at 7-14 um")
+                     + "; integrated over the pysiaf MIRIM_SLIT polygon",
+        "psf": psf,
         "psf_scale": float(psf_scale),
         "emission_lines_um": [line for line, _ in _LINES],
         "snr_at_median_rate": _SNR_AT_MEDIAN_RATE,
