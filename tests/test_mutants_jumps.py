@@ -145,3 +145,194 @@ def test_sweep_counts_flags_on_and_off_the_trace_and_known_jumps():
         assert row["other_flags"] == int(free[..., ~trace].sum())
         assert row["trace_pixels"] == int(free[..., trace].any(axis=(0, 1)).sum())
     assert table["known_found"][0] >= table["known_found"][1] > 0
+
+
+def test_threshold_is_in_units_of_the_cds_read_noise_given():
+    """stcal's two-point difference, as the JumpStep runs it on MIRI FAST (one frame per group):
+    on a flat, noiseless ramp a step of k x the CDS read noise passed is a k-sigma jump. Steps
+    0.1 sigma either side of the threshold are flagged only above it (a read noise taken
+    sqrt(2) too small, e.g. one frame counted twice, flags both: 5.7 and 5.9 sigma)."""
+    readnoise = 20.0
+    for threshold in (4.0, 6.0):
+        steps = [threshold - 0.1, threshold + 0.1]
+        ramps = np.full((1, 10, 3, 2), 1000.0, np.float32)
+        ramps[0, 5:, 1, :] += np.float32(np.asarray(steps) * readnoise)
+        flagged = jumps.detect_jumps(ramps, 5.0, readnoise, rejection_threshold=threshold)
+        np.testing.assert_array_equal(flagged[0, :, 1].any(axis=0), [False, True])
+        assert flagged[0, 5, 1, 1] and flagged.sum() == 1  # the jump's own group only (< 10 sigma)
+
+
+def test_sweep_leaves_out_exactly_the_known_jumps_and_their_four_neighbours():
+    """Two 50-sigma cosmic rays (the step flags their four neighbours too, jwst default between
+    10 and 1000 sigma) known, and one 50-sigma jump not known four columns from one of them: the
+    sweep counts the unknown jump and its own neighbours as false flags (5 groups), nothing
+    else. Noise 0.01 of the read noise: no flag by chance."""
+    rng = np.random.default_rng(5)
+    ramps = (1000.0 + rng.normal(0.0, 0.2, (1, 8, 9, 12))).astype(np.float32)
+    known = [(0, 4, 4, 4), (0, 3, 2, 9)]
+    unknown = (0, 4, 4, 8)
+    for i, g, y, x in known + [unknown]:
+        ramps[i, g:, y, x] += 50 * 20.0
+    flags = jumps.detect_jumps(ramps, 5.0, 20.0)
+    assert flags.sum() == 15  # three jumps, each with its four neighbours
+    trace = np.zeros((9, 12), np.uint8)  # an integer 0/1 mask (as read from FITS) means the same
+    trace[:, :8] = 1
+    table = jumps.sweep_thresholds(ramps, 5.0, 20.0, [4.0], trace_mask=trace, known_jumps=known)
+    row = table[0]
+    # the unknown jump at column 8 (off the trace) and its neighbours: (3,8), (5,8), (4,9) off
+    # the trace, (4,7) on it
+    assert (row["known_found"], row["known_total"]) == (2, 2)
+    assert (row["trace_flags"], row["other_flags"], row["trace_pixels"]) == (1, 4, 1)
+    # a known jump given as one (integration, group, row, column) tuple, not a list of them
+    single = jumps.sweep_thresholds(ramps, 5.0, 20.0, [4.0], trace_mask=trace, known_jumps=known[0])
+    assert (single[0]["known_found"], single[0]["known_total"]) == (1, 1)
+
+
+def _column_edge_image(centre, nrows=60, ncols=12, sigma=1.2, seed=1):
+    rng = np.random.default_rng(seed)
+    columns = np.arange(ncols)
+    image = 1000.0 * np.exp(-0.5 * ((columns - centre) / sigma) ** 2)[None, :] * np.ones((nrows, 1))
+    return image + rng.normal(0.0, 0.5, image.shape)
+
+
+@pytest.mark.parametrize("centre", [0, 1])
+def test_dropouts_at_the_first_detector_columns(centre):
+    """A trace peaking in column 0 or 1 (a source at the subarray edge): a dropped peak is found
+    and its box runs from column 0, so a dropped pixel in column 0 is in the mask too."""
+    image = _column_edge_image(centre)
+    dq = np.zeros(image.shape, np.uint32)
+    dq[30, :centre + 1] = jumps.DO_NOT_USE
+    mask, peaks = jumps.dropout_pixels(image, dq)
+    assert peaks[30] == centre
+    np.testing.assert_array_equal(np.argwhere(mask), [[30, c] for c in range(centre + 1)])
+
+
+@pytest.mark.parametrize("usable_in_box, counted", [(3, True), (2, False)])
+def test_min_usable_pixels_in_the_core_just_inside_and_outside(usable_in_box, counted):
+    """A row counts when at least min_usable (3) of its 7 core pixels are usable: with 3 the
+    dropped peak is a dropout, with 2 the row is taken as outside the calibrated range."""
+    image, _ = _trace_image(nrows=40)
+    dq = np.zeros(image.shape, np.uint32)
+    core = np.arange(12, 19)
+    keep = core[[0, 6, 1][:usable_in_box]]
+    dq[20, np.setdiff1d(core, keep)] = jumps.DO_NOT_USE
+    mask, _ = jumps.dropout_pixels(image, dq)
+    assert mask[20].any() == counted
+    assert mask[20].sum() == (7 - usable_in_box if counted else 0)
+
+
+def test_rows_that_lost_their_peak_do_not_vote_for_the_neighbouring_column():
+    """A band of 20 rows whose peak pixel is dropped, inside a 31-row window: in those rows the
+    brightest usable pixel is the neighbour (the trace is centred at 15.3, so column 16), which
+    would outvote the 11 clean rows; rows whose brightest pixel sits beside an unusable one do
+    not vote, so the peak stays at column 15 and the whole band is found."""
+    rows = np.arange(60)
+    amplitude = 1000.0 * (1.0 + 0.3 * np.sin(rows / 9.0))
+    image = amplitude[:, None] * np.exp(-0.5 * ((np.arange(30) - 15.3) / 1.5) ** 2)
+    dq = np.zeros(image.shape, np.uint32)
+    band = np.arange(20, 40)
+    dq[band, 15] = jumps.DO_NOT_USE
+    assert (np.argmax(np.where(dq == 0, image, -np.inf)[band], axis=1) == 16).all()
+    peaks = jumps.trace_peak_columns(image, dq == 0)
+    np.testing.assert_array_equal(peaks, 15)
+    mask, _ = jumps.dropout_pixels(image, dq)
+    np.testing.assert_array_equal(np.flatnonzero(mask.any(axis=1)), band)
+
+
+def test_reference_profile_takes_the_nearest_complete_rows_per_side():
+    """rows_per_side=1: the mean of the nearest complete row on each side (degree 0 with two
+    rows); the rows beyond, with the trace two columns over, are left out. With the default 3
+    per side and a trace drifting 0.1 column per row, the quadratic through the six nearest rows
+    gives the row's own profile within 0.002 (the drift moves a pixel's share by up to 0.03
+    over those rows; a constant profile or rows out to 15 are off by more)."""
+    columns = np.arange(9)
+    near = np.exp(-0.5 * ((columns - 4.0) / 1.2) ** 2)
+    far = np.exp(-0.5 * ((columns - 6.0) / 1.2) ** 2)
+    image = np.vstack([far] * 5 + [near, 3 * near, near] + [far] * 5)  # row 6 is the gap
+    usable = np.ones(image.shape, bool)
+    usable[6, 4] = False
+    profile = jumps.reference_profile(image, usable, 6, rows_per_side=1)
+    np.testing.assert_allclose(profile, near / near.sum(), atol=1e-12)
+
+    rows = np.arange(40)[:, None]
+    drifting = np.exp(-0.5 * ((columns - 2.5 - 0.1 * rows) / 1.2) ** 2)
+    usable = np.ones(drifting.shape, bool)
+    usable[20, 4] = False
+    truth = drifting[20] / drifting[20].sum()
+    profile = jumps.reference_profile(drifting, usable, 20)
+    np.testing.assert_allclose(profile, truth, atol=0.002)
+    constant = drifting[[17, 18, 19, 21, 22, 23]].sum(axis=0) / drifting[[17, 18, 19, 21, 22, 23]].sum()
+    assert np.abs(constant - truth).max() > 0.004  # what a degree-0 profile would be off by
+
+
+def test_max_distance_is_honoured_by_repair_and_lost_fraction():
+    """A dropped peak whose nearest complete rows are 10 rows away (rows 10-29 each lost an
+    off-peak pixel, so they are not complete): within max_distance=15 it is filled and its loss
+    measured; with max_distance=8 nothing is filled and the loss is unknown (NaN)."""
+    image, clean = _trace_image(nrows=40)
+    dq = np.zeros(image.shape, np.uint32)
+    dq[10:31, 18] = jumps.DO_NOT_USE   # incomplete rows (a core pixel off the peak)
+    dq[20, 15] = jumps.DO_NOT_USE      # the dropped peak
+    mask, peaks = jumps.dropout_pixels(image, dq)
+    assert np.argwhere(mask).tolist() == [[20, 15], [20, 18]]
+    repaired, filled = jumps.repair_image(image, dq)
+    assert filled[20, 15] and repaired[20, 15] == pytest.approx(clean[20, 15], rel=0.03)
+    lost = jumps.lost_fraction(image, dq, mask, peaks)
+    share = clean[20, [15, 18]].sum() / clean[20, 12:19].sum()
+    assert lost[20] == pytest.approx(share, rel=0.03)
+    repaired, filled = jumps.repair_image(image, dq, max_distance=8)
+    assert not filled.any()
+    assert np.isnan(jumps.lost_fraction(image, dq, mask, peaks, max_distance=8)[20])
+
+
+@pytest.mark.parametrize("window", [3, 15])
+def test_repair_fills_what_dropout_pixels_finds_with_the_same_window(window):
+    """A band of 10 rows that lost their peak: with a 3-row window the middle rows have no
+    clean peak near them and are neither found nor filled; with 15 all ten are."""
+    image, _ = _trace_image(nrows=60)
+    dq = np.zeros(image.shape, np.uint32)
+    dq[25:35, 15] = jumps.DO_NOT_USE
+    mask, _ = jumps.dropout_pixels(image, dq, window=window)
+    _, filled = jumps.repair_image(image, dq, window=window)
+    np.testing.assert_array_equal(filled, mask)
+    assert mask.any(axis=1).sum() == (10 if window == 15 else 6)
+
+
+def test_spectrum_dropouts_window_just_inside_and_outside():
+    """The nominal count is the largest NPIXELS within ``window`` (default 15) points: a point
+    5 px wide 15 points from a 6-px point is short of it, one 16 points away is not."""
+    npixels = np.full(60, 5.0)
+    npixels[10] = 6.0
+    dropped = jumps.spectrum_dropouts(npixels)
+    # point 25 is 15 points from point 10, point 26 is 16
+    np.testing.assert_array_equal(np.flatnonzero(dropped), [i for i in range(26) if i != 10])
+    np.testing.assert_array_equal(jumps.spectrum_dropouts(npixels, window=15), dropped)
+
+
+def test_spectrum_dropouts_one_pixel_left_is_a_dropout_zero_is_not():
+    """A point with 1 of 5 pixels left lost 80% of its box; a point with 0 pixels (rows off
+    the calibrated range at the ends) is not counted."""
+    npixels = np.array([0, 0, 5, 5, 1, 5, 5, 0], float)
+    np.testing.assert_array_equal(np.flatnonzero(jumps.spectrum_dropouts(npixels)), [4])
+
+
+def test_spectrum_dropouts_per_integration_and_nan_with_dq():
+    """x1dints (integrations x points): the empty ends are found per integration, NaN inside the
+    spectrum is a dropout even when a DQ column is given (DQ adds DO_NOT_USE points, it does not
+    replace the NaN test), and an integration that is NaN throughout has no inside."""
+    npixels = np.full((3, 10), 5.0)
+    flux = np.ones((3, 10))
+    flux[0, :2] = np.nan          # empty blue end of integration 0
+    flux[1, 1] = np.nan           # inside integration 1 (its first point is good)
+    flux[2] = np.nan              # integration 2 lost entirely
+    dq = np.zeros((3, 10), np.uint32)
+    dq[0, 6] = jumps.DO_NOT_USE
+    dropped = jumps.spectrum_dropouts(npixels, flux, dq)
+    np.testing.assert_array_equal(np.argwhere(dropped), [[0, 6], [1, 1]])
+
+
+def test_spectrum_lost_fraction_with_one_good_point_each_side():
+    """The smallest case: one good point on each side of a dropped point that kept 60%."""
+    lost = jumps.spectrum_lost_fraction([10.0, 6.0, 10.0], [False, True, False])
+    assert lost[1] == pytest.approx(0.4, abs=1e-12)
+    assert np.isnan(lost[[0, 2]]).all()

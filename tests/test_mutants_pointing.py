@@ -143,3 +143,29 @@ def test_source_count_rate_leaves_out_nan_pixels():
     image[25, 34] = np.nan   # aperture wing, 4 px from the centre
     rate = pointing.source_count_rate(image, (30.0, 25.0))
     assert np.isfinite(rate) and rate == pytest.approx(total, rel=0.01)
+
+
+@pytest.mark.parametrize("distance, moves", [(5, True), (6, False)])
+def test_centroid_box_edge_just_inside_and_outside(distance, moves):
+    """The fit uses the box_size (11) px box around the guess and nothing else: a hot pixel
+    (1000 on a 500 peak) 5 px from the guess, on the box's last column, pulls the centroid by
+    0.06 px; 6 px away, just outside, it changes nothing (the masked-pixel test's tolerance is
+    0.01 px)."""
+    image = _gaussian_image(23.3, 17.6)
+    image[18, 23 + distance] += 1000.0
+    x, y = pointing.centroid_source(image, (23, 18))
+    assert (abs(x - 23.3) > 0.03) == moves
+    if not moves:
+        assert (x, y) == pytest.approx((23.3, 17.6), abs=1e-3)
+
+
+@pytest.mark.parametrize("source_xy, guess", [((48.7, 20.3), (49, 20)), ((20.3, 38.7), (20, 39)),
+                                               ((1.3, 20.3), (0, 20)), ((20.3, 1.3), (20, 0))])
+def test_centroid_of_a_source_on_the_last_pixels_of_the_image(source_xy, guess):
+    """A source 0.3-0.7 px from the image's edge pixel (right, top, left, bottom), with noise of
+    2 on a peak of 500: the box is moved inside the image but still holds the edge pixels, so the
+    centroid is within 0.03 px (a box one pixel short of the edge leaves out the peak column and
+    misses by more)."""
+    rng = np.random.default_rng(0)
+    image = _gaussian_image(*source_xy) + rng.normal(0.0, 2.0, (40, 50))
+    assert pointing.centroid_source(image, guess) == pytest.approx(source_xy, abs=0.03)
