@@ -336,3 +336,101 @@ def test_spectrum_lost_fraction_with_one_good_point_each_side():
     lost = jumps.spectrum_lost_fraction([10.0, 6.0, 10.0], [False, True, False])
     assert lost[1] == pytest.approx(0.4, abs=1e-12)
     assert np.isnan(lost[[0, 2]]).all()
+
+
+@pytest.mark.parametrize("ngroups, parameter", [(3, "three_group_rejection_threshold"),
+                                                 (4, "four_group_rejection_threshold"),
+                                                 (6, "rejection_threshold")])
+def test_short_ramp_thresholds_are_the_jwst_defaults(jump_step, ngroups, parameter):
+    """Ramps of 3 and 4 groups are judged against jwst's three- and four-group thresholds (6 and
+    5 sigma in jwst 3.0, read from JumpStep here), 5+ groups against rejection_threshold: a step
+    0.1 sigma above the threshold is flagged, 0.1 sigma below is not, with the defaults."""
+    threshold = getattr(jump_step, parameter)
+    readnoise = 20.0
+    ramps = np.full((1, ngroups, 3, 2), 1000.0, np.float32)
+    ramps[0, 2:, 1, :] += np.float32(np.array([threshold - 0.1, threshold + 0.1]) * readnoise)
+    flagged = jumps.detect_jumps(ramps, 5.0, readnoise)
+    np.testing.assert_array_equal(np.argwhere(flagged), [[0, 2, 1, 1]])
+
+
+def test_time_outliers_with_three_integrations_and_zero_errors():
+    """Three integrations are enough (the median of three); a value whose error is 0 (a pixel
+    the pipeline gave no error) is never flagged, however far off."""
+    data = np.ones((3, 1, 3))
+    err = np.full(data.shape, 0.1)
+    data[1, 0, 0] = 2.0          # 10 sigma
+    data[1, 0, 1] = 2.0
+    err[1, 0, 1] = 0.0           # infinite sigma: not a measurement
+    flagged = jumps.time_outliers(data, err)
+    np.testing.assert_array_equal(np.argwhere(flagged), [[1, 0, 0]])
+
+
+def _sweep_table(rows):
+    from astropy.table import Table
+
+    return Table(rows=rows, names=("rejection_threshold", "after_jump", "find_showers", "dropped", "false_flags",
+                                   "off_trace", "found", "known"))
+
+
+def test_recommend_setting_recovery_just_inside_and_outside():
+    """With known jumps, recovery is counted on them (not on the flags off the trace): of the
+    zero-dropout settings, one finding exactly 95% of the best's 40 known jumps (38) is
+    acceptable, one finding 37 (92.5%) is not."""
+    rows = [(4.0, False, False, 0, 50, 10, 40, 40),   # best recovery, many false flags
+            (6.0, False, False, 0, 5, 500, 38, 40),    # 95.0%: acceptable, fewer false flags
+            (8.0, False, False, 0, 1, 500, 37, 40),    # 92.5%: not
+            (5.0, True, False, 3, 0, 900, 40, 40)]     # drops trace pixels: never
+    assert jumps.recommend_setting(_sweep_table(rows))["rejection_threshold"] == 6.0
+    rows[1] = (6.0, False, False, 0, 5, 500, 37, 40)
+    assert jumps.recommend_setting(_sweep_table(rows))["rejection_threshold"] == 4.0
+
+
+def test_recommend_setting_ties_lowest_threshold_then_after_jump_off():
+    """Equal false flags: the lowest threshold; equal threshold too: after-jump flagging off."""
+    rows = [(8.0, False, False, 0, 2, 100, 0, 0), (5.0, True, False, 0, 2, 100, 0, 0),
+            (5.0, False, False, 0, 2, 100, 0, 0), (4.0, False, False, 0, 3, 100, 0, 0)]
+    chosen = jumps.recommend_setting(_sweep_table(rows))
+    assert (chosen["rejection_threshold"], chosen["after_jump"]) == (5.0, False)
+    with pytest.raises(ValueError, match=r"fewest: 2\)"):
+        jumps.recommend_setting(_sweep_table([(4.0, True, False, 7, 0, 0, 0, 0), (9.0, False, False, 2, 0, 0, 0, 0)]))
+
+
+def test_reference_profile_uses_the_first_and_last_rows_and_skips_empty_rows():
+    """rows_per_side=1 next to the image's ends: row 1 takes rows 0 and 2, row 10 takes rows 9
+    and 11 (the last); a row whose sum is not positive (an over-subtracted background) is
+    skipped for the next one; where the quadratic dips below zero in a faint wing the profile is
+    0 there, never negative, and still sums to 1."""
+    columns = np.arange(7)
+    narrow = np.exp(-0.5 * ((columns - 3.0) / 0.8) ** 2)
+    wide = np.exp(-0.5 * ((columns - 3.0) / 1.6) ** 2)
+    image = np.vstack([narrow, narrow, wide] * 4)  # 12 rows
+    usable = np.ones(image.shape, bool)
+    usable[[1, 10], 3] = False
+    expected = (narrow / narrow.sum() + wide / wide.sum()) / 2
+    for row in (1, 10):
+        np.testing.assert_allclose(jumps.reference_profile(image, usable, row, rows_per_side=1), expected,
+                                   atol=1e-12)
+    negative = image.copy()
+    negative[2] = -0.1  # sum < 0: skipped, row 3 (narrow) is the nearest usable one below
+    np.testing.assert_allclose(jumps.reference_profile(negative, usable, 1, rows_per_side=1),
+                               narrow / narrow.sum(), atol=1e-12)
+    # a wing column whose share is 0 next to the gap and rises away from it: the quadratic at
+    # the gap is below 0 and is clipped
+    wing = np.tile(narrow, (7, 1))
+    wing[:, 0] = np.array([0.08, 0.03, 0.0, 0.0, 0.0, 0.03, 0.08]) * narrow.sum()
+    usable = np.ones(wing.shape, bool)
+    usable[3, 3] = False
+    profile = jumps.reference_profile(wing, usable, 3)
+    assert profile[0] == 0.0 and (profile >= 0).all() and profile.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_trace_peak_window_just_inside_and_outside():
+    """Rows 0-9 are empty (NaN, outside the calibrated range): with window=3 row 7, three rows
+    from the first clean row, gets its peak and row 6, four rows away, gets -1; an image with
+    no rows gives an empty answer."""
+    image, _ = _trace_image(nrows=40)
+    image[:10] = np.nan
+    peaks = jumps.trace_peak_columns(image, np.isfinite(image), window=3)
+    np.testing.assert_array_equal(peaks[:7], -1)
+    np.testing.assert_array_equal(peaks[7:], 15)
+    assert jumps.trace_peak_columns(np.zeros((0, 5)), np.zeros((0, 5), bool)).shape == (0,)
