@@ -175,14 +175,18 @@ def test_sweep_leaves_out_exactly_the_known_jumps_and_their_four_neighbours():
         ramps[i, g:, y, x] += 50 * 20.0
     flags = jumps.detect_jumps(ramps, 5.0, 20.0)
     assert flags.sum() == 15  # three jumps, each with its four neighbours
-    trace = np.zeros((9, 12), np.uint8)  # an integer 0/1 mask (as read from FITS) means the same
-    trace[:, :8] = 1
+    trace = np.zeros((9, 12), np.uint32)  # a mask made from a DQ bit: nonzero is on the trace
+    trace[:, :9] = jumps.NON_SCIENCE
     table = jumps.sweep_thresholds(ramps, 5.0, 20.0, [4.0], trace_mask=trace, known_jumps=known)
     row = table[0]
-    # the unknown jump at column 8 (off the trace) and its neighbours: (3,8), (5,8), (4,9) off
-    # the trace, (4,7) on it
+    # the unknown jump at column 8 and its neighbours (3,8), (5,8), (4,7) on the trace (four
+    # pixels, two in one column), (4,9) off it
     assert (row["known_found"], row["known_total"]) == (2, 2)
-    assert (row["trace_flags"], row["other_flags"], row["trace_pixels"]) == (1, 4, 1)
+    assert (row["trace_flags"], row["other_flags"], row["trace_pixels"]) == (4, 1, 4)
+    # without a trace mask or known jumps every flag is off the trace and none is known
+    bare = jumps.sweep_thresholds(ramps, 5.0, 20.0, [4.0])[0]
+    assert (bare["trace_flags"], bare["other_flags"], bare["trace_pixels"]) == (0, 15, 0)
+    assert (bare["known_found"], bare["known_total"]) == (0, 0) and np.isnan(bare["known_fraction"])
     # a known jump given as one (integration, group, row, column) tuple, not a list of them
     single = jumps.sweep_thresholds(ramps, 5.0, 20.0, [4.0], trace_mask=trace, known_jumps=known[0])
     assert (single[0]["known_found"], single[0]["known_total"]) == (1, 1)
@@ -326,9 +330,9 @@ def test_spectrum_dropouts_per_integration_and_nan_with_dq():
     flux[1, 1] = np.nan           # inside integration 1 (its first point is good)
     flux[2] = np.nan              # integration 2 lost entirely
     dq = np.zeros((3, 10), np.uint32)
-    dq[0, 6] = jumps.DO_NOT_USE
+    dq[0, 8] = jumps.DO_NOT_USE   # inside, near the red end
     dropped = jumps.spectrum_dropouts(npixels, flux, dq)
-    np.testing.assert_array_equal(np.argwhere(dropped), [[0, 6], [1, 1]])
+    np.testing.assert_array_equal(np.argwhere(dropped), [[0, 8], [1, 1]])
 
 
 def test_spectrum_lost_fraction_with_one_good_point_each_side():
@@ -336,6 +340,8 @@ def test_spectrum_lost_fraction_with_one_good_point_each_side():
     lost = jumps.spectrum_lost_fraction([10.0, 6.0, 10.0], [False, True, False])
     assert lost[1] == pytest.approx(0.4, abs=1e-12)
     assert np.isnan(lost[[0, 2]]).all()
+    # a 0/1 integer mask (as read from a FITS column) means the same
+    np.testing.assert_array_equal(jumps.spectrum_lost_fraction([10.0, 6.0, 10.0], np.array([0, 1, 0])), lost)
 
 
 @pytest.mark.parametrize("ngroups, parameter", [(3, "three_group_rejection_threshold"),
@@ -434,3 +440,35 @@ def test_trace_peak_window_just_inside_and_outside():
     np.testing.assert_array_equal(peaks[:7], -1)
     np.testing.assert_array_equal(peaks[7:], 15)
     assert jumps.trace_peak_columns(np.zeros((0, 5)), np.zeros((0, 5), bool)).shape == (0,)
+
+
+@pytest.mark.parametrize("distance, filled", [(15, True), (16, False)])
+def test_default_max_distance_just_inside_and_outside(distance, filled):
+    """By default complete rows up to 15 rows away describe the profile: a dropped peak whose
+    nearest complete rows are 15 rows away is filled and its loss measured, 16 away it is not."""
+    image, _ = _trace_image(nrows=80)
+    dq = np.zeros(image.shape, np.uint32)
+    dq[40 - distance + 1:40 + distance, 18] = jumps.DO_NOT_USE  # incomplete rows around the gap
+    dq[40, 15] = jumps.DO_NOT_USE
+    mask, peaks = jumps.dropout_pixels(image, dq)
+    assert mask[40, 15]
+    assert jumps.repair_image(image, dq)[1][40, 15] == filled
+    assert np.isfinite(jumps.lost_fraction(image, dq, mask, peaks)[40]) == filled
+
+
+@pytest.mark.parametrize("parameter, limit", [("min_jump_to_flag_neighbors", 10.0),
+                                              ("max_jump_to_flag_neighbors", 1000.0)])
+def test_neighbour_flagging_limits_just_inside_and_outside(jump_step, parameter, limit):
+    """The four neighbours of a jump are flagged when it lies between jwst's limits (10 and
+    1000 sigma, read from JumpStep): a jump 0.5 sigma inside the limit flags them, 0.5 sigma
+    outside does not (flat noiseless ramps, 10 groups)."""
+    assert getattr(jump_step, parameter) == limit
+    inside = limit + 0.5 if parameter.startswith("min") else limit - 0.5
+    outside = limit - 0.5 if parameter.startswith("min") else limit + 0.5
+    ramps = np.full((1, 10, 3, 7), 1000.0, np.float32)
+    ramps[0, 5:, 1, 1] += np.float32(inside * 20.0)
+    ramps[0, 5:, 1, 5] += np.float32(outside * 20.0)
+    flagged = jumps.detect_jumps(ramps, 5.0, 20.0)[0, 5]
+    assert flagged[1, 1] and flagged[1, 5]
+    assert flagged[0, 1] and flagged[2, 1] and flagged[1, 0] and flagged[1, 2]
+    assert not (flagged[0, 5] or flagged[2, 5] or flagged[1, 4] or flagged[1, 6])
