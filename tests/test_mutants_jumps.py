@@ -416,6 +416,9 @@ def test_reference_profile_uses_the_first_and_last_rows_and_skips_empty_rows():
     for row in (1, 10):
         np.testing.assert_allclose(jumps.reference_profile(image, usable, row, rows_per_side=1), expected,
                                    atol=1e-12)
+    # two rows from the end with three rows per side: the search runs past the last row
+    profile = jumps.reference_profile(image, usable, 10)
+    assert np.isfinite(profile).all() and profile.sum() == pytest.approx(1.0, abs=1e-12)
     negative = image.copy()
     negative[2] = -0.1  # sum < 0: skipped, row 3 (narrow) is the nearest usable one below
     np.testing.assert_allclose(jumps.reference_profile(negative, usable, 1, rows_per_side=1),
@@ -432,14 +435,20 @@ def test_reference_profile_uses_the_first_and_last_rows_and_skips_empty_rows():
 
 def test_trace_peak_window_just_inside_and_outside():
     """Rows 0-9 are empty (NaN, outside the calibrated range): with window=3 row 7, three rows
-    from the first clean row, gets its peak and row 6, four rows away, gets -1; an image with
-    no rows gives an empty answer."""
+    from the first clean row, gets its peak and row 6, four rows away, gets -1 (likewise 15 and
+    16 rows with the default window); an image with no rows gives an empty answer."""
     image, _ = _trace_image(nrows=40)
     image[:10] = np.nan
     peaks = jumps.trace_peak_columns(image, np.isfinite(image), window=3)
     np.testing.assert_array_equal(peaks[:7], -1)
     np.testing.assert_array_equal(peaks[7:], 15)
     assert jumps.trace_peak_columns(np.zeros((0, 5)), np.zeros((0, 5), bool)).shape == (0,)
+    # dropout_pixels' default window is 15 rows: with rows 0-19 empty, row 5 gets the peak, row 4
+    # (16 rows from row 20) does not
+    image[:20] = np.nan
+    _, peaks = jumps.dropout_pixels(image)
+    np.testing.assert_array_equal(peaks[:5], -1)
+    np.testing.assert_array_equal(peaks[5:], 15)
 
 
 @pytest.mark.parametrize("distance, filled", [(15, True), (16, False)])
