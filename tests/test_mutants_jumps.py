@@ -163,29 +163,29 @@ def test_threshold_is_in_units_of_the_cds_read_noise_given():
 
 
 def test_sweep_leaves_out_exactly_the_known_jumps_and_their_four_neighbours():
-    """Two 50-sigma cosmic rays (the step flags their four neighbours too, jwst default between
-    10 and 1000 sigma) known, and one 50-sigma jump not known four columns from one of them: the
+    """Three 50-sigma cosmic rays (the step flags their four neighbours too, jwst default between
+    10 and 1000 sigma) known, one on the frame's last row, and one 50-sigma jump not known four columns from one of them: the
     sweep counts the unknown jump and its own neighbours as false flags (5 groups), nothing
     else. Noise 0.01 of the read noise: no flag by chance."""
     rng = np.random.default_rng(5)
     ramps = (1000.0 + rng.normal(0.0, 0.2, (1, 8, 9, 12))).astype(np.float32)
-    known = [(0, 4, 4, 4), (0, 3, 2, 9)]
+    known = [(0, 4, 4, 4), (0, 3, 2, 9), (0, 2, 8, 1)]  # the last on the frame's last row
     unknown = (0, 4, 4, 8)
     for i, g, y, x in known + [unknown]:
         ramps[i, g:, y, x] += 50 * 20.0
     flags = jumps.detect_jumps(ramps, 5.0, 20.0)
-    assert flags.sum() == 15  # three jumps, each with its four neighbours
+    assert flags.sum() == 19  # four jumps, each with its four neighbours (three on the last row)
     trace = np.zeros((9, 12), np.uint32)  # a mask made from a DQ bit: nonzero is on the trace
     trace[:, :9] = jumps.NON_SCIENCE
     table = jumps.sweep_thresholds(ramps, 5.0, 20.0, [4.0], trace_mask=trace, known_jumps=known)
     row = table[0]
     # the unknown jump at column 8 and its neighbours (3,8), (5,8), (4,7) on the trace (four
     # pixels, two in one column), (4,9) off it
-    assert (row["known_found"], row["known_total"]) == (2, 2)
+    assert (row["known_found"], row["known_total"]) == (3, 3)
     assert (row["trace_flags"], row["other_flags"], row["trace_pixels"]) == (4, 1, 4)
     # without a trace mask or known jumps every flag is off the trace and none is known
     bare = jumps.sweep_thresholds(ramps, 5.0, 20.0, [4.0])[0]
-    assert (bare["trace_flags"], bare["other_flags"], bare["trace_pixels"]) == (0, 15, 0)
+    assert (bare["trace_flags"], bare["other_flags"], bare["trace_pixels"]) == (0, 19, 0)
     assert (bare["known_found"], bare["known_total"]) == (0, 0) and np.isnan(bare["known_fraction"])
     # a known jump given as one (integration, group, row, column) tuple, not a list of them
     single = jumps.sweep_thresholds(ramps, 5.0, 20.0, [4.0], trace_mask=trace, known_jumps=known[0])
@@ -389,6 +389,10 @@ def test_recommend_setting_recovery_just_inside_and_outside():
     assert jumps.recommend_setting(_sweep_table(rows))["rejection_threshold"] == 6.0
     rows[1] = (6.0, False, False, 0, 5, 500, 37, 40)
     assert jumps.recommend_setting(_sweep_table(rows))["rejection_threshold"] == 4.0
+    # a single known jump is counted too: the setting that misses it is not acceptable, however
+    # many flags it has off the trace
+    single = [(4.0, False, False, 0, 50, 10, 1, 1), (6.0, False, False, 0, 5, 500, 0, 1)]
+    assert jumps.recommend_setting(_sweep_table(single))["rejection_threshold"] == 4.0
 
 
 def test_recommend_setting_ties_lowest_threshold_then_after_jump_off():
@@ -397,7 +401,7 @@ def test_recommend_setting_ties_lowest_threshold_then_after_jump_off():
             (5.0, False, False, 0, 2, 100, 0, 0), (4.0, False, False, 0, 3, 100, 0, 0)]
     chosen = jumps.recommend_setting(_sweep_table(rows))
     assert (chosen["rejection_threshold"], chosen["after_jump"]) == (5.0, False)
-    with pytest.raises(ValueError, match=r"fewest: 2\)"):
+    with pytest.raises(ValueError, match=r"fewest: 2\); sweep higher thresholds or switch after-jump flagging off"):
         jumps.recommend_setting(_sweep_table([(4.0, True, False, 7, 0, 0, 0, 0), (9.0, False, False, 2, 0, 0, 0, 0)]))
 
 
@@ -446,9 +450,9 @@ def test_trace_peak_window_just_inside_and_outside():
     # dropout_pixels' default window is 15 rows: with rows 0-19 empty, row 5 gets the peak, row 4
     # (16 rows from row 20) does not
     image[:20] = np.nan
-    _, peaks = jumps.dropout_pixels(image)
-    np.testing.assert_array_equal(peaks[:5], -1)
-    np.testing.assert_array_equal(peaks[5:], 15)
+    for peaks in (jumps.dropout_pixels(image)[1], jumps.trace_peak_columns(image, np.isfinite(image))):
+        np.testing.assert_array_equal(peaks[:5], -1)
+        np.testing.assert_array_equal(peaks[5:], 15)
 
 
 @pytest.mark.parametrize("distance, filled", [(15, True), (16, False)])
