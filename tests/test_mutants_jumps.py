@@ -284,6 +284,7 @@ def test_max_distance_is_honoured_by_repair_and_lost_fraction():
     lost = jumps.lost_fraction(image, dq, mask, peaks)
     share = clean[20, [15, 18]].sum() / clean[20, 12:19].sum()
     assert lost[20] == pytest.approx(share, rel=0.03)
+    assert np.isnan(lost[np.arange(40) != 20]).all()  # rows without a dropout
     repaired, filled = jumps.repair_image(image, dq, max_distance=8)
     assert not filled.any()
     assert np.isnan(jumps.lost_fraction(image, dq, mask, peaks, max_distance=8)[20])
@@ -321,13 +322,15 @@ def test_spectrum_dropouts_one_pixel_left_is_a_dropout_zero_is_not():
 
 
 def test_spectrum_dropouts_per_integration_and_nan_with_dq():
-    """x1dints (integrations x points): the empty ends are found per integration, NaN inside the
+    """x1dints (integrations x points): the empty ends are found per integration (blue and red),
+    NaN inside the
     spectrum is a dropout even when a DQ column is given (DQ adds DO_NOT_USE points, it does not
     replace the NaN test), and an integration that is NaN throughout has no inside."""
     npixels = np.full((3, 10), 5.0)
     flux = np.ones((3, 10))
     flux[0, :2] = np.nan          # empty blue end of integration 0
     flux[1, 1] = np.nan           # inside integration 1 (its first point is good)
+    flux[1, 8:] = np.nan          # empty red end of integration 1
     flux[2] = np.nan              # integration 2 lost entirely
     dq = np.zeros((3, 10), np.uint32)
     dq[0, 8] = jumps.DO_NOT_USE   # inside, near the red end
@@ -340,6 +343,8 @@ def test_spectrum_lost_fraction_with_one_good_point_each_side():
     lost = jumps.spectrum_lost_fraction([10.0, 6.0, 10.0], [False, True, False])
     assert lost[1] == pytest.approx(0.4, abs=1e-12)
     assert np.isnan(lost[[0, 2]]).all()
+    # a dropped point with no flux at all (NaN) lost everything
+    assert jumps.spectrum_lost_fraction([10.0, np.nan, 10.0], [False, True, False])[1] == 1.0
     # a 0/1 integer mask (as read from a FITS column) means the same
     np.testing.assert_array_equal(jumps.spectrum_lost_fraction([10.0, 6.0, 10.0], np.array([0, 1, 0])), lost)
 
@@ -423,10 +428,16 @@ def test_reference_profile_uses_the_first_and_last_rows_and_skips_empty_rows():
     # two rows from the end with three rows per side: the search runs past the last row
     profile = jumps.reference_profile(image, usable, 10)
     assert np.isfinite(profile).all() and profile.sum() == pytest.approx(1.0, abs=1e-12)
-    negative = image.copy()
-    negative[2] = -0.1  # sum < 0: skipped, row 3 (narrow) is the nearest usable one below
-    np.testing.assert_allclose(jumps.reference_profile(negative, usable, 1, rows_per_side=1),
-                               narrow / narrow.sum(), atol=1e-12)
+    for empty in (-0.1, 0.0):  # sum <= 0: skipped, row 3 (narrow) is the nearest usable one below
+        negative = image.copy()
+        negative[2] = empty
+        np.testing.assert_allclose(jumps.reference_profile(negative, usable, 1, rows_per_side=1),
+                                   narrow / narrow.sum(), atol=1e-12)
+    # by default three rows per side: rows 4 and more away (the wide profile) are left out
+    rows = np.vstack([wide] * 6 + [narrow] * 3 + [narrow] + [narrow] * 3 + [wide] * 6)
+    usable = np.ones(rows.shape, bool)
+    usable[9, 3] = False
+    np.testing.assert_allclose(jumps.reference_profile(rows, usable, 9), narrow / narrow.sum(), atol=1e-9)
     # a wing column whose share is 0 next to the gap and rises away from it: the quadratic at
     # the gap is below 0 and is clipped
     wing = np.tile(narrow, (7, 1))
@@ -485,3 +496,91 @@ def test_neighbour_flagging_limits_just_inside_and_outside(jump_step, parameter,
     assert flagged[1, 1] and flagged[1, 5]
     assert flagged[0, 1] and flagged[2, 1] and flagged[1, 0] and flagged[1, 2]
     assert not (flagged[0, 5] or flagged[2, 5] or flagged[1, 4] or flagged[1, 6])
+
+
+def test_half_a_pixel_short_is_a_dropout():
+    """extract_1d's NPIXELS can be fractional (partial pixels at the box edges): a point exactly
+    half a pixel short of the nominal count is a dropout, 0.4 short is not."""
+    npixels = np.full(20, 5.0)
+    npixels[[6, 12]] = [4.5, 4.6]
+    np.testing.assert_array_equal(np.flatnonzero(jumps.spectrum_dropouts(npixels)), [6])
+
+
+def test_time_outliers_beyond_nsigma_only_and_never_nan():
+    """Flagged beyond nsigma: a value exactly nsigma off is not (integers, exact in floating
+    point); a NaN value is never flagged, even with a threshold below 1 sigma."""
+    data = np.zeros((5, 1, 2))
+    data[2, 0, 0] = 5.0
+    data[2, 0, 1] = 5.5
+    flagged = jumps.time_outliers(data, np.ones(data.shape))
+    np.testing.assert_array_equal(np.argwhere(flagged), [[2, 0, 1]])
+    data[3, 0, 0] = np.nan
+    flagged = jumps.time_outliers(data, np.ones(data.shape), nsigma=0.5)
+    assert not flagged[3, 0, 0] and flagged[2, 0, 0]
+
+
+def test_uncal_integer_ramps_flag_as_their_float_copies():
+    """An uncal's groups are uint16 DN: detect_jumps flags them as their float copies, including
+    ramps that fall (a negative difference must not wrap around to 65 000 DN) and groups flagged
+    in the group DQ (set aside as NaN, which an integer array cannot hold)."""
+    rng = np.random.default_rng(8)
+    ramps = np.round(20000.0 + rng.normal(0.0, 10.0, (1, 8, 5, 6))).astype(np.uint16)
+    ramps[0, :, 1, 1] = 20000 - 30 * np.arange(8)      # a falling ramp
+    ramps[0, 4:, 3, 3] += 400                           # a jump of 30 sigma
+    groupdq = np.zeros(ramps.shape, np.uint8)
+    groupdq[0, 6:, 2, 4] = jumps.SATURATED
+    as_float = jumps.detect_jumps(ramps.astype(np.float32), 3.1, 14.0, groupdq=groupdq)
+    np.testing.assert_array_equal(jumps.detect_jumps(ramps, 3.1, 14.0, groupdq=groupdq), as_float)
+    assert as_float[0, 4, 3, 3] and not as_float[0, :, 1, 1].any()
+
+
+def test_too_few_groups_are_named():
+    """Two groups make one difference: refused, naming the number of groups given."""
+    with pytest.raises(ValueError, match=r"at least 3 groups for jump detection, got 2$"):
+        jumps.detect_jumps(np.zeros((1, 2, 8, 8)), 3.1, 5.9)
+
+
+def test_sweep_passes_the_group_dq_on():
+    """A 50-sigma step into SATURATED groups is not a jump in the sweep either."""
+    ramps = _ramps_with_jumps(10, 20.0, [50.0, 50.0])
+    groupdq = np.zeros(ramps.shape, np.uint8)
+    groupdq[0, 5:, 0, 0] = jumps.SATURATED
+    table = jumps.sweep_thresholds(ramps, 5.0, 20.0, [4.0], groupdq=groupdq)
+    with_dq = jumps.detect_jumps(ramps, 5.0, 20.0, groupdq=groupdq)
+    assert table[0]["other_flags"] == with_dq.sum() < jumps.detect_jumps(ramps, 5.0, 20.0).sum()
+
+
+def test_repair_defaults_core_and_window():
+    """By default the core is the peak +- 3 columns and peaks are voted over +- 15 rows: a
+    DO_NOT_USE pixel 4 columns from a dropped peak is left alone; in a band of 31 rows that
+    lost their peak, the middle row (16 rows from the nearest clean peak) is neither found nor
+    filled, the other 30 are; lost_fraction's default core gives the share of the 7-px core (a
+    wide trace, sigma 3 px, so a 9-px core would hold 14% more flux)."""
+    rows = np.arange(90)
+    image = 1000.0 * np.exp(-0.5 * ((np.arange(30) - 15.0) / 3.0) ** 2)[None, :] * np.ones((90, 1))
+    dq = np.zeros(image.shape, np.uint32)
+    dq[20:51, 15] = jumps.DO_NOT_USE
+    dq[70, [15, 19]] = jumps.DO_NOT_USE
+    mask, peaks = jumps.dropout_pixels(image, dq)
+    _, filled = jumps.repair_image(image, dq, max_distance=20)  # complete rows within reach of all
+    np.testing.assert_array_equal(filled, mask)
+    np.testing.assert_array_equal(np.flatnonzero(filled.any(axis=1)), [r for r in range(20, 51) if r != 35] + [70])
+    assert not filled[70, 19]
+    lost = jumps.lost_fraction(image, dq, mask, peaks)
+    core = image[70, 12:19]
+    assert lost[70] == pytest.approx(image[70, 15] / core.sum(), rel=0.02)
+    assert not np.isfinite(lost[rows == 35]).any()
+
+
+def test_repair_skips_a_row_it_cannot_scale_and_goes_on():
+    """Rows 0-19 hold all their flux in the peak column (a profile the row's own usable pixels
+    cannot scale: they hold none of it): the dropped peak of row 10 is left unfilled, and the
+    dropped peak of row 40, in an ordinary profile further down, is still filled."""
+    image, clean = _trace_image(nrows=60)
+    image[:20] = 0.0
+    image[:20, 15] = 1000.0
+    dq = np.zeros(image.shape, np.uint32)
+    dq[[10, 40], 15] = jumps.DO_NOT_USE
+    repaired, filled = jumps.repair_image(image, dq)
+    assert not filled[10].any() and repaired[10, 15] == image[10, 15]
+    assert filled[40, 15] and repaired[40, 15] == pytest.approx(clean[40, 15], rel=0.03)
