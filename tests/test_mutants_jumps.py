@@ -433,6 +433,12 @@ def test_reference_profile_uses_the_first_and_last_rows_and_skips_empty_rows():
         negative[2] = empty
         np.testing.assert_allclose(jumps.reference_profile(negative, usable, 1, rows_per_side=1),
                                    narrow / narrow.sum(), atol=1e-12)
+    # the search goes on past a skipped row: rows 1 and 4 (not 1 alone) describe row 2
+    skipping = np.vstack([wide, narrow, narrow, np.full(7, -0.1), wide])
+    usable = np.ones(skipping.shape, bool)
+    usable[2, 3] = False
+    np.testing.assert_allclose(jumps.reference_profile(skipping, usable, 2, rows_per_side=1), expected,
+                               atol=1e-12)
     # by default three rows per side: rows 4 and more away (the wide profile) are left out
     rows = np.vstack([wide] * 6 + [narrow] * 3 + [narrow] + [narrow] * 3 + [wide] * 6)
     usable = np.ones(rows.shape, bool)
@@ -584,3 +590,29 @@ def test_repair_skips_a_row_it_cannot_scale_and_goes_on():
     repaired, filled = jumps.repair_image(image, dq)
     assert not filled[10].any() and repaired[10, 15] == image[10, 15]
     assert filled[40, 15] and repaired[40, 15] == pytest.approx(clean[40, 15], rel=0.03)
+
+
+def test_peaks_are_integer_columns_found_in_a_single_row_and_can_be_given():
+    """trace_peak_columns returns integer column indices, also for a one-row image; a 3-D image
+    is refused by name; peaks given to dropout_pixels (e.g. from the other integrations) are
+    used: a 10-row band that lost its peak, unresolved from the image with window=3, is found
+    whole with them."""
+    image, _ = _trace_image(nrows=60)
+    peaks = jumps.trace_peak_columns(image[:1], np.ones((1, 30), bool))
+    assert peaks.dtype.kind == "i" and peaks.tolist() == [15]
+    with pytest.raises(ValueError, match=r"^image must be 2-D \(rows, columns\)"):
+        jumps.dropout_pixels(image[None])
+    dq = np.zeros(image.shape, np.uint32)
+    dq[25:35, 15] = jumps.DO_NOT_USE
+    assert jumps.dropout_pixels(image, dq, window=3)[0].any(axis=1).sum() == 6
+    mask, used = jumps.dropout_pixels(image, dq, window=3, peaks=np.full(60, 15))
+    np.testing.assert_array_equal(np.flatnonzero(mask.any(axis=1)), np.arange(25, 35))
+    np.testing.assert_array_equal(used, 15)
+
+
+def test_known_jumps_given_as_floats():
+    """Known jumps read from a table of floats (integration, group, row, column) still count."""
+    ramps = _ramps_with_jumps(10, 20.0, [50.0, 0.0, 0.0])
+    known = np.array([[0, 5, 0, 0]], float)
+    row = jumps.sweep_thresholds(ramps, 5.0, 20.0, [4.0], known_jumps=known)[0]
+    assert (row["known_found"], row["known_total"]) == (1, 1)
