@@ -151,7 +151,7 @@ def test_threshold_is_in_units_of_the_cds_read_noise_given():
     """stcal's two-point difference, as the JumpStep runs it on MIRI FAST (one frame per group):
     on a flat, noiseless ramp a step of k x the CDS read noise passed is a k-sigma jump. Steps
     0.1 sigma either side of the threshold are flagged only above it (a read noise taken
-    sqrt(2) too small, e.g. one frame counted twice, flags both: 5.7 and 5.9 sigma)."""
+    sqrt(2) too small flags both: 5.7 and 5.9 sigma)."""
     readnoise = 20.0
     for threshold in (4.0, 6.0):
         steps = [threshold - 0.1, threshold + 0.1]
@@ -164,9 +164,9 @@ def test_threshold_is_in_units_of_the_cds_read_noise_given():
 
 def test_sweep_leaves_out_exactly_the_known_jumps_and_their_four_neighbours():
     """Three 50-sigma cosmic rays (the step flags their four neighbours too, jwst default between
-    10 and 1000 sigma) known, one on the frame's last row, and one 50-sigma jump not known four columns from one of them: the
-    sweep counts the unknown jump and its own neighbours as false flags (5 groups), nothing
-    else. Noise 0.01 of the read noise: no flag by chance."""
+    10 and 1000 sigma) known, one on the frame's last row, and one 50-sigma jump not known four
+    columns from one of them: the sweep counts the unknown jump and its own neighbours as false
+    flags (5 groups), nothing else. Noise 0.01 of the read noise: no flag by chance."""
     rng = np.random.default_rng(5)
     ramps = (1000.0 + rng.normal(0.0, 0.2, (1, 8, 9, 12))).astype(np.float32)
     known = [(0, 4, 4, 4), (0, 3, 2, 9), (0, 2, 8, 1)]  # the last on the frame's last row
