@@ -143,3 +143,76 @@ def test_source_count_rate_leaves_out_nan_pixels():
     image[25, 34] = np.nan   # aperture wing, 4 px from the centre
     rate = pointing.source_count_rate(image, (30.0, 25.0))
     assert np.isfinite(rate) and rate == pytest.approx(total, rel=0.01)
+
+
+@pytest.mark.parametrize("distance, moves", [(5, True), (6, False)])
+def test_centroid_box_edge_just_inside_and_outside(distance, moves):
+    """The fit uses the box_size (11) px box around the guess and nothing else: a hot pixel
+    (1000 on a 500 peak) 5 px from the guess, on the box's last column, pulls the centroid by
+    0.06 px; 6 px away, just outside, it changes nothing (the masked-pixel test's tolerance is
+    0.01 px)."""
+    image = _gaussian_image(23.3, 17.6)
+    image[18, 23 + distance] += 1000.0
+    x, y = pointing.centroid_source(image, (23, 18))
+    assert (abs(x - 23.3) > 0.03) == moves
+    if not moves:
+        assert (x, y) == pytest.approx((23.3, 17.6), abs=1e-3)
+
+
+@pytest.mark.parametrize("source_xy, guess", [((48.7, 20.3), (49, 20)), ((20.3, 38.7), (20, 39)),
+                                               ((1.3, 20.3), (0, 20)), ((20.3, 1.3), (20, 0))])
+def test_centroid_of_a_source_on_the_last_pixels_of_the_image(source_xy, guess):
+    """A source 0.3-0.7 px from the image's edge pixel (right, top, left, bottom), with noise of
+    2 on a peak of 500: the box is moved inside the image but still holds the edge pixels, so the
+    centroid is within 0.03 px (a box one pixel short of the edge leaves out the peak column and
+    misses by more)."""
+    rng = np.random.default_rng(0)
+    image = _gaussian_image(*source_xy) + rng.normal(0.0, 2.0, (40, 50))
+    assert pointing.centroid_source(image, guess) == pytest.approx(source_xy, abs=0.03)
+
+
+@pytest.mark.parametrize("value", [None, [0.1, None]])
+def test_missing_values_are_named_not_a_type_error(value):
+    """A missing header value (None, alone or in a list) gets the same clear error as NaN."""
+    with pytest.raises(ValueError, match="^dv2_arcsec must hold finite numbers"):
+        pointing.v2v3_offset_to_slit(value, 0.0)
+    with pytest.raises(ValueError, match="^frame_time_s must hold finite numbers"):
+        pointing.ta_rate_factor("FAST", value, 1.0)
+
+
+def test_images_that_cannot_hold_the_box_are_refused_by_name():
+    """A cube is refused even when every side is longer than the box; a 2-D image 10 px high
+    cannot hold the 11-px box."""
+    for shape in [(12, 40, 40), (10, 40)]:
+        with pytest.raises(ValueError, match=r"^image must be 2-D and at least 11 px on a side"):
+            pointing.centroid_source(np.ones(shape), (20, 5))
+
+
+@pytest.mark.parametrize("valid, fits", [(10, True), (9, False)])
+def test_centroid_needs_ten_valid_pixels_in_the_box(valid, fits):
+    """Ten valid pixels in the box (the source's core; everything else in the box masked) are
+    enough to fit and give the centroid within 0.01 px; nine are refused with that reason."""
+    image = _gaussian_image(23.3, 17.6)
+    yy, xx = np.mgrid[:11, :11]
+    nearest = np.argsort(np.hypot(xx - 5, yy - 5).ravel(), kind="stable")[:valid]
+    mask = np.zeros(image.shape, bool)
+    in_box = np.ones(121, bool)
+    in_box[nearest] = False
+    mask[13:24, 18:29] = in_box.reshape(11, 11)
+    if fits:
+        assert pointing.centroid_source(image, (23, 18), mask=mask) == pytest.approx((23.3, 17.6), abs=0.01)
+    else:
+        with pytest.raises(ValueError, match=r"^fewer than 10 valid pixels around \(23, 18\)"):
+            pointing.centroid_source(image, (23, 18), mask=mask)
+
+
+@pytest.mark.parametrize("distance, inside", [(4, True), (6, False)])
+def test_source_count_rate_default_aperture_is_5_px(distance, inside):
+    """The default aperture has a 5 px radius: a 100-unit pixel 4 px from the centre (its whole
+    area inside) adds 100 to the rate, one 6 px away (its area from 5.5 to 6.5 px) adds nothing
+    and is not in the sky annulus (10-15 px) either."""
+    image = _gaussian_image(30.0, 25.0, shape=(60, 60), sigma=1.2, peak=100.0, sky=7.0)
+    base = pointing.source_count_rate(image, (30.0, 25.0))
+    image[25, 30 + distance] += 100.0
+    added = pointing.source_count_rate(image, (30.0, 25.0)) - base
+    assert added == pytest.approx(100.0 if inside else 0.0, abs=1e-6)
