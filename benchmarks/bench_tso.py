@@ -174,6 +174,13 @@ def peak_mb():
 def reset_peak():
     with open('/proc/self/clear_refs', 'w') as handle:
         handle.write('5')
+def step(row, name, function):
+    # one timed step, its peak memory measured from a reset
+    reset_peak()
+    start = time.perf_counter()
+    result = function()
+    row[name] = {"seconds": time.perf_counter() - start, "peak_rss_mb": peak_mb()}
+    return result
 """
 
 SERIAL = PEAK + """
@@ -183,18 +190,12 @@ paths, out_folder = json.loads(sys.argv[1]), sys.argv[2]
 print(json.dumps({"imports_peak_rss_mb": peak_mb()}), flush=True)
 for path in paths:
     row = {"segment": os.path.basename(path)}
-    def step(name, function):
-        reset_peak()
-        start = time.perf_counter()
-        result = function()
-        row[name] = {"seconds": time.perf_counter() - start, "peak_rss_mb": peak_mb()}
-        return result
     chunks = io.IntegrationChunks(path)
-    step("read", lambda: sum(float(np.sum(ramps, dtype=np.uint64)) for _, ramps, _ in chunks))
-    report = step("diagnose", lambda: diagnosis.diagnose(path))
+    step(row, "read", lambda: sum(float(np.sum(ramps, dtype=np.uint64)) for _, ramps, _ in chunks))
+    report = step(row, "diagnose", lambda: diagnosis.diagnose(path))
     row["findings"] = {f.check: [f.severity, f.measured] for f in report.findings}
     out = os.path.join(out_folder, os.path.basename(path).replace("_uncal", "_emicorr_ramp"))
-    step("emicorr", lambda: emi.correct_file(path, out, progress=False))
+    step(row, "emicorr", lambda: emi.correct_file(path, out, progress=False))
     os.unlink(out)
     print(json.dumps(row, default=str), flush=True)
 # BLAS threads for the EMI fit: the first two chunks of the first segment
@@ -211,18 +212,12 @@ LEVEL2 = PEAK + """
 from lrs_helpers import diagnosis
 for path in json.loads(sys.argv[1]):
     row = {"segment": os.path.basename(path)}
-    def step(name, function):
-        reset_peak()
-        start = time.perf_counter()
-        result = function()
-        row[name] = {"seconds": time.perf_counter() - start, "peak_rss_mb": peak_mb()}
-        return result
     def read():  # the floor: every byte of the file once, 64 MB at a time
         with open(path, "rb", buffering=0) as handle:
             while handle.read(64 * 2**20):
                 pass
-    step("read", read)
-    report = step("diagnose", lambda: diagnosis.diagnose(path))
+    step(row, "read", read)
+    report = step(row, "diagnose", lambda: diagnosis.diagnose(path))
     row["findings"] = {f.check: [f.severity, f.measured] for f in report.findings}
     print(json.dumps(row, default=str), flush=True)
 """
