@@ -54,6 +54,19 @@ After the level-2 products were streamed and the ramp checks made to share one p
   680 MB (0.68 x: the spectra columns a check needs, 60 MB each, are whole arrays). Before
   err_vs_scatter was held to the first 2048 integrations the same file took 51.3 s and 1.59 GB.
 
+On an idle machine (``--parts ramps,dask --segments 4 --nints 500``: 4 x 1.08 GB; load average
+1.3-2.0 on 2 cores):
+
+* serial, per segment: diagnose 12.6 / 11.0 / 11.4 / 9.2 s (9.8-22 x one read), peak 522-606 MB;
+  emicorr 10.4 / 10.7 / 10.7 / 11.8 s (12.6-18.3 x), peak 674-686 MB;
+* Dask, 2 workers: diagnose 38.6 s against 44.2 s serial (speed-up 1.15), emicorr 27.7 s
+  against 43.6 s (1.57); worker peaks 596 / 668 MB; every report the same as the serial one.
+  With Dask's default worker settings diagnose had no speed-up (0.99): memory handed back to
+  the system above 64 KiB and the stack sampler made a diagnose 2.7x slower in a worker than in
+  a plain process; the local cluster now starts its workers with
+  ``segments.LOCAL_WORKER_CONFIG``. A worker is still ~1.5x slower than a plain process at
+  diagnose (cause not found), which limits its speed-up.
+
 The segments and outputs are deleted at the end. Prints one JSON document; exits 1 when a
 peak is above ``--target-mb`` (1 GB) on any segment, or a Dask report differs from the serial.
 
@@ -223,6 +236,7 @@ for path in json.loads(sys.argv[1]):
 """
 
 DASK = PEAK + """
+import dask
 from dask.distributed import Client, LocalCluster
 from lrs_helpers import cli, diagnosis, segments
 paths, out_folder, workers = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -237,7 +251,9 @@ def warm_up():
     import lrs_helpers.cli, lrs_helpers.diagnosis
 if __name__ == "__main__":
     start = time.perf_counter()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \\
+    # the worker settings of lrs-helpers' own local cluster (segments.LOCAL_WORKER_CONFIG)
+    with dask.config.set(segments.LOCAL_WORKER_CONFIG), \\
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \\
             Client(cluster) as client:
         client.wait_for_workers(workers)
         cluster_start = time.perf_counter() - start
