@@ -63,7 +63,7 @@ def resolve(scheduler, nsegments):
 
 
 #: settings of the workers :func:`map_segments` starts itself ("local"). Dask's defaults return
-#: freed memory to the system above 64 KiB (MALLOC_TRIM_THRESHOLD_) and sample every task's
+#: freed memory to the system above 64 KiB (``MALLOC_TRIM_THRESHOLD_``) and sample every task's
 #: stack 100 times a second: with chunks of tens of MB allocated and freed over and over, a
 #: diagnose ran 2.7x slower in a worker than in a plain process (13.6 s against 5.1 s on a 0.4 GB
 #: segment), so 2 workers on 2 cores were no faster than one process. With these, 7.5 s.
