@@ -15,7 +15,7 @@ import shutil
 import nbformat
 import pytest
 from mast_standin import MastStandin, outside_guard_folder, standin_products
-from nbclient import NotebookClient
+from notebook_run import execute
 
 from lrs_helpers import data
 
@@ -65,9 +65,7 @@ def test_notebook_runs_against_the_mast_standin(name, served, project_root, tmp_
         guard = outside_guard_folder(tmp_path / "guard")
         monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
             [str(guard), *filter(None, [os.environ.get("PYTHONPATH")])]))
-        notebook = nbformat.read(work / f"{name}.ipynb", as_version=4)
-        NotebookClient(notebook, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(work)}}).execute()
+        notebook = execute(nbformat.read(work / f"{name}.ipynb", as_version=4), work)
         downloads = standin.downloads()
     assert _digest(committed) == before, "the committed notebooks changed"
     outputs = "\n".join(_text_outputs(notebook))

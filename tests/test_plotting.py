@@ -2,6 +2,7 @@
 
 import matplotlib.pyplot as plt
 import pytest
+from notebook_run import execute
 
 from lrs_helpers import data
 from lrs_helpers.io import open_product
@@ -45,13 +46,10 @@ def _explorer_outputs(notebook):
 def test_overview_stored_explorer_matches_a_fresh_run(project_root, tmp_path):
     """Stored outputs are current: a re-executed 00_overview's explorer first draws the product the
     stored notebook shows (the caption under the figure names it, with its integration count)."""
-    nbclient = pytest.importorskip("nbclient")
     nbformat = pytest.importorskip("nbformat")
     source = project_root / "notebooks" / "00_overview.ipynb"
     stored = nbformat.read(source, as_version=4)
-    fresh = nbformat.read(source, as_version=4)
-    nbclient.NotebookClient(fresh, timeout=600, kernel_name="python3", store_widget_state=True,
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    fresh = execute(nbformat.read(source, as_version=4), tmp_path)
 
     def first_view(notebook):
         outputs = _explorer_outputs(notebook)

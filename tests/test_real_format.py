@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from astropy.io import fits
-from nbclient import NotebookClient
+from notebook_run import execute
 
 from lrs_helpers import data
 from lrs_helpers.io import sample_twin_info
@@ -107,8 +107,7 @@ def test_notebook_runs_on_real_format_products_without_truth(notebook, standin_c
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)  # the kernel inherits the environment of this process
     try:
-        NotebookClient(book, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        book = execute(book, tmp_path)
     finally:
         for name, value in saved.items():
             if value is None:
