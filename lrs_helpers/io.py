@@ -998,8 +998,8 @@ def open_metadata(path, *, levels=("uncal", "ramp")):
     Opening a TSO segment as a datamodel reads every array into memory; this reads the headers,
     the small extensions (PIXELDQ, INT_TIMES, WAVELENGTH, ...) and one integration of each
     per-integration extension: the 4-D ones of an uncal/ramp, the 3-D ones of a
-    rateints/calints, and the first row of the first EXTRACT1D table of an x1dints (the other
-    EXTRACT1D tables of the older one-table-per-integration layout are left out).
+    rateints/calints, and the first row of each EXTRACT1D table of an x1dints (one table, or one
+    per integration in the older layout).
 
     Parameters
     ----------
@@ -1019,22 +1019,20 @@ def open_metadata(path, *, levels=("uncal", "ramp")):
         small = fits.HDUList([fits.PrimaryHDU(header=hdul[0].header)])
         # extensions with SCI's dimensions hold one image (or ramp) per integration
         per_integration = hdul["SCI"].header.get("NAXIS") if "SCI" in hdul else None
-        tables = 0
         for hdu in hdul[1:]:
             if (isinstance(hdu, fits.ImageHDU) and per_integration in (3, 4)
                     and hdu.header.get("NAXIS") == per_integration):
                 small.append(fits.ImageHDU(np.asarray(hdu.section[:1]), name=hdu.name))
             elif isinstance(hdu, fits.BinTableHDU) and hdu.name == "EXTRACT1D":
-                tables += 1
-                if tables == 1:
-                    # the header with one row, and that row's bytes: astropy applies the
-                    # columns' units and scaling as for the whole table
-                    header = hdu.header.copy()
-                    header["NAXIS2"] = min(1, int(hdu.header["NAXIS2"]))
-                    first = os.pread(stream.fileno(), int(header["NAXIS1"]) * header["NAXIS2"],
-                                     hdu.fileinfo()["datLoc"])
-                    block = header.tostring().encode("ascii") + first + bytes(-len(first) % _FITS_BLOCK)
-                    small.append(fits.BinTableHDU.fromstring(block))
+                # the header with one row, and that row's bytes: astropy applies the columns'
+                # units and scaling as for the whole table (every table is kept: the older
+                # layout's metadata tree names each of them)
+                header = hdu.header.copy()
+                header["NAXIS2"] = min(1, int(hdu.header["NAXIS2"]))
+                first = os.pread(stream.fileno(), int(header["NAXIS1"]) * header["NAXIS2"],
+                                 hdu.fileinfo()["datLoc"])
+                block = header.tostring().encode("ascii") + first + bytes(-len(first) % _FITS_BLOCK)
+                small.append(fits.BinTableHDU.fromstring(block))
             else:
                 small.append(hdu.copy())
         model_type = hdul[0].header.get("DATAMODL") or "RampModel"

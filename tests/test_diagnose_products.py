@@ -134,7 +134,7 @@ def test_an_unusable_product_is_a_problem_and_nothing_else_is_judged(tmp_path, k
 
 
 def test_a_check_that_raises_is_failed_and_the_others_run(monkeypatch):
-    def broken(model):
+    def broken(model, *streamed):  # the check may be given the streamed file too
         raise RuntimeError("simulated bug")
 
     monkeypatch.setattr(diagnosis, "check_foldover", broken)
