@@ -16,12 +16,13 @@ import nbformat
 def execute(notebook, folder, *, timeout=600, store_widget_state=True):
     """Execute ``notebook`` (an nbformat node) with the kernel's working folder ``folder``.
 
-    The kernel inherits this process' environment. Returns the executed notebook; raises
-    AssertionError with the tail of nbconvert's report when a cell fails or the run takes more
-    than 3 ``timeout`` (the per-cell limit, s) in all.
+    The kernel inherits this process' environment. ``store_widget_state`` stays True for
+    notebooks with output widgets: without it nbclient's output hook fails on their messages.
+    Returns the executed notebook; raises AssertionError with the tail of nbconvert's report when
+    a cell fails or the whole run takes more than 3 x ``timeout`` (the per-cell limit, s).
     """
     source = folder / "_executing.ipynb"
-    nbformat.write(notebook, source)  # (output widgets need their state tracked: keep the default True)
+    nbformat.write(notebook, source)
     command = [sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", "--output", source.name,
                f"--ExecutePreprocessor.timeout={int(timeout)}", "--ExecutePreprocessor.kernel_name=python3",
                f"--ExecutePreprocessor.store_widget_state={store_widget_state}", str(source)]
