@@ -114,7 +114,7 @@ def run_module(module, scope, equivalent, every=1, rerun=True, notes=None):
         names, in_scope = _sampled(work, scope["source"], names, every)
     _mutmut(work, "run", "--max-children", "1", *names)
     seconds = time.monotonic() - start
-    sampled = f"every {every}th of {in_scope} mutants in scope" if every > 1 else "all"
+    sampled = f"1 in {every} of {in_scope} mutants in scope" if every > 1 else "all"
     return _results(module, scope, equivalent, work, tests, names, round(seconds), sampled, names, notes)
 
 
