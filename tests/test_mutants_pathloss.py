@@ -21,12 +21,12 @@ WIDE_PSF_SCALE = 1.2
 
 
 @pytest.fixture(scope="module")
-def wide_psf_fits(tmp_path_factory):
+def wide_psf_fits():
     fits = []
     for index, offsets in enumerate(WIDE_PSF_CASES):
-        folder = tmp_path_factory.mktemp(f"wide_psf_{index}")
-        files = nods.build(folder, seed=21 + index, across_offsets_arcsec=offsets, psf_scale=WIDE_PSF_SCALE)
-        truth = sample.read_truth(folder)
+        # built once into the sample cache (nods.build_cached): the pairs do not depend on pathloss
+        files = nods.build_cached(21 + index, offsets, psf_scale=WIDE_PSF_SCALE)
+        truth = sample.read_truth(files["truth"].parent)
         fit = pathloss.estimate_offset_from_nods(files["x1d_nod1"], files["x1d_nod2"])
         fits.append((offsets, truth, fit))
     return fits
@@ -114,23 +114,22 @@ def test_relative_correction_undoes_the_loss(offset):
 
 
 @pytest.mark.parametrize("shared", [0.05, 0.10, 0.15])
-def test_shared_offset_sign_ambiguity_is_in_the_stated_error(tmp_path, shared):
+def test_shared_offset_sign_ambiguity_is_in_the_stated_error(shared):
     """Nods sharing their across-slit offset barely shift, so the ratio alone cannot tell +a
     from -a. Measured on the nominal twin (seeds 21-23): offset_a +0.068 +- 0.082, -0.120 +-
     0.121, +0.128 +- 0.130" for true +0.05, +0.10, +0.15"; the error used to leave the sign out
     (0.017" for the second: a 13 sigma miss), it now carries |offset_a| while the relative
     offset is within 2 sigma of zero. Tolerance: 3 stated sigma."""
-    files = nods.build(tmp_path, seed=21 + int(round(shared / 0.05)) - 1,
-                       across_offsets_arcsec=(shared, shared))
+    files = nods.build_cached(21 + int(round(shared / 0.05)) - 1, (shared, shared))
     fit = pathloss.estimate_offset_from_nods(files["x1d_nod1"], files["x1d_nod2"])
     assert abs(fit.offset_a - shared) < 3 * fit.offset_a_error, (fit.offset_a, fit.offset_a_error)
     # |offset_a| itself is measured: the ratio's colour fixes it within the statistical error
     assert abs(abs(fit.offset_a) - shared) < 0.03
 
 
-def test_different_offsets_keep_a_small_absolute_error(tmp_path):
+def test_different_offsets_keep_a_small_absolute_error():
     """Nods 0.10" apart shift: no mirror ambiguity, offset_a stays precise (error < 0.03")."""
-    files = nods.build(tmp_path, seed=3, across_offsets_arcsec=(0.05, 0.15))
+    files = nods.build_cached(3, (0.05, 0.15))
     fit = pathloss.estimate_offset_from_nods(files["x1d_nod1"], files["x1d_nod2"])
     assert fit.offset_a_error < 0.03 and abs(fit.offset_a - 0.05) < 3 * fit.offset_a_error
 
@@ -152,12 +151,11 @@ AIRY_CASES = ((0.0, 0.10), (0.05, 0.15), (0.10, 0.0), (0.15, 0.15))
 
 
 @pytest.fixture(scope="module")
-def airy_fits(tmp_path_factory):
+def airy_fits():
     fits = []
     for index, offsets in enumerate(AIRY_CASES):
-        folder = tmp_path_factory.mktemp(f"airy_psf_{index}")
-        files = nods.build(folder, seed=31 + index, across_offsets_arcsec=offsets, psf="airy")
-        truth = sample.read_truth(folder)
+        files = nods.build_cached(31 + index, offsets, psf="airy")
+        truth = sample.read_truth(files["truth"].parent)
         fits.append((offsets, truth, pathloss.estimate_offset_from_nods(files["x1d_nod1"], files["x1d_nod2"])))
     return fits
 
