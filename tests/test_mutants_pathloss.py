@@ -10,6 +10,7 @@ would): 2.2 times the PSF-width uncertainty the fit's systematic carries (+-9%).
 import numpy as np
 import pytest
 from scipy.integrate import quad
+from scipy.interpolate import CubicSpline
 
 from lrs_helpers import pathloss, sample
 from lrs_helpers.sample import nods
@@ -294,3 +295,141 @@ def test_flux_ratio_meta_holds_the_settings_and_figures():
     assert table.meta["repeatability"] == 0.05 and table.meta["shift_rows"] == 0.0
     assert table.meta["median_ratio"] == pytest.approx(0.9)
     assert table.meta["fraction_exceeding"] == 1.0   # 10% off, 5% allowed, errors 0.1%
+
+
+@pytest.mark.parametrize("shift, max_shift", [(0.98, 1.0), (2.97, 3.0)])
+def test_shift_just_inside_the_search_range_is_measured(shift, max_shift):
+    """A shift 0.02-0.03 rows inside ``max_shift_rows`` (the grid minimum at its last point) is
+    measured as well as one in the middle: measured 0.978-0.985 +- 0.010 and 2.972-2.982 +-
+    0.010 rows (seeds 0-2). Tolerance: 3 stated sigma and an error under 0.02 rows; a refinement
+    that leaves out the last grid point reads -0.45 +- 0.5 rows (-1.45 +- 3 at 3 rows)."""
+    wave = np.linspace(5.0, 13.5, 380)
+    dispersion = pathloss.dispersion_um_per_row(wave)
+    source = wave - dispersion * shift
+    flux_b = 0.9 * _line_spectrum(source) * pathloss.dispersion_um_per_row(source) / dispersion
+    error = np.full(wave.size, 0.5)
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        found, found_error, _ = pathloss.measure_shift_rows(
+            wave, _line_spectrum(wave) + rng.normal(0.0, 0.5, wave.size), error,
+            flux_b + rng.normal(0.0, 0.5, wave.size), error, max_shift_rows=max_shift)
+        assert found_error < 0.02 and abs(found - shift) < 3 * found_error, (seed, found, found_error)
+
+
+def test_ratio_model_psf_scale_multiplies_the_psf_width(monkeypatch):
+    """The fit's PSF-width systematic refits with ``psf_scale`` = 0.91 and 1.09: the model with
+    ``psf_scale`` s must be the model whose Gaussian PSF is s times wider (to 1e-12), which at
+    s = 1.2 differs from the nominal one by up to 3% in the ratio of two nods 0.1" apart."""
+    wave = np.linspace(6.0, 12.0, 60)
+    spline = CubicSpline(wave, _line_spectrum(wave))
+    dispersion = pathloss.dispersion_um_per_row(wave)
+    params = (0.05, 0.10)
+    for follow in ("centroid", "peak"):
+        scaled = pathloss._shifted_ratio_model(params, wave, spline, dispersion, 0.51, follow, 1.2)
+        nominal = pathloss._shifted_ratio_model(params, wave, spline, dispersion, 0.51, follow, 1.0)
+        width = pathloss.psf_sigma_arcsec
+        monkeypatch.setattr(pathloss, "psf_sigma_arcsec", lambda w: 1.2 * width(w))
+        wider = pathloss._shifted_ratio_model(params, wave, spline, dispersion, 0.51, follow, 1.0)
+        monkeypatch.undo()
+        np.testing.assert_allclose(scaled, wider, rtol=1e-12)
+        assert np.max(np.abs(scaled / nominal - 1)) > 0.01
+
+
+def test_ratio_model_broadcasts_over_a_row_of_relative_offsets():
+    """fit_nod_offset's start grid evaluates a whole row of relative offsets in one call: each row
+    of that answer must be the model of its single point (to 1e-13: the start is the grid point
+    of least cost, so any difference beyond rounding could move it)."""
+    wave = np.linspace(5.5, 13.0, 200)
+    spline = CubicSpline(wave, _line_spectrum(wave), extrapolate=False)
+    dispersion = pathloss.dispersion_um_per_row(wave)
+    relatives = np.array([-0.3, -0.1, 0.0, 0.0025, 0.12])
+    for follow in ("centroid", "peak"):
+        batch = pathloss._shifted_ratio_model((0.05, relatives[:, None]), wave, spline, dispersion, 0.51, follow)
+        assert batch.shape == (relatives.size, wave.size)
+        for row, relative in zip(batch, relatives):
+            single = pathloss._shifted_ratio_model((0.05, relative), wave, spline, dispersion, 0.51, follow)
+            np.testing.assert_allclose(row, single, rtol=1e-13, equal_nan=True)
+
+
+@pytest.mark.parametrize("settings, match", [
+    ({"shift_rows": np.nan}, "shift_rows must be finite"),
+    ({"shift_rows": np.inf}, "shift_rows must be finite"),
+    ({"repeatability": -0.01}, "repeatability must be a finite fraction"),
+    ({"repeatability": np.nan}, "repeatability must be a finite fraction"),
+    ({"bin_rows": 0}, "bin_rows must be a positive integer"),
+])
+def test_flux_ratio_names_a_bad_setting(settings, match):
+    """A non-finite shift, a negative or NaN repeatability and an empty bin are refused, each by
+    a message naming the setting (a NaN shift would otherwise leave no sample to bin)."""
+    wave = np.linspace(5.0, 13.0, 100)
+    flux = np.full(100, 50.0)
+    with pytest.raises(ValueError, match=match):
+        pathloss.flux_ratio(wave, flux, np.ones(100), flux, np.ones(100), **settings)
+
+
+def test_ratio_degree_is_the_degree_of_the_ratio_polynomial():
+    """Nod B = nod A moved 0.7 rows times a ratio. A ratio rising linearly 0.9 -> 1.0 over the
+    band: degree 0 cannot follow it (reduced chi-square 34-35, seeds 0-1), degree 1 can (0.84-
+    0.85, shift 0.697-0.704 +- 0.010). A curved ratio 0.9 + 0.05 sin(lambda) at degree 10 (a
+    basis badly conditioned unless wavelengths are scaled to the band): 0.700-0.705 +- 0.010,
+    reduced chi-square 0.80-0.82.
+    Tolerances: reduced chi-square > 10 vs < 1.5, shifts within 3 stated sigma."""
+    wave = np.linspace(5.0, 13.5, 380)
+    dispersion = pathloss.dispersion_um_per_row(wave)
+    source = wave - dispersion * 0.7
+    moved = _line_spectrum(source) * pathloss.dispersion_um_per_row(source) / dispersion
+    error = np.full(wave.size, 0.5)
+    linear, curved = 0.9 + 0.1 * (wave - 5.0) / 8.5, 0.9 + 0.05 * np.sin(wave)
+    for seed in range(2):
+        rng = np.random.default_rng(seed)
+        flux_a = _line_spectrum(wave) + rng.normal(0.0, 0.5, wave.size)
+        noise_b = rng.normal(0.0, 0.5, wave.size)
+        *_, chi2 = pathloss.measure_shift_rows(wave, flux_a, error, linear * moved + noise_b, error,
+                                               ratio_degree=0)
+        assert chi2 > 10
+        for ratio, degree in ((linear, 1), (curved, 10)):
+            found, found_error, chi2 = pathloss.measure_shift_rows(
+                wave, flux_a, error, ratio * moved + noise_b, error, ratio_degree=degree)
+            assert chi2 < 1.5 and abs(found - 0.7) < 3 * found_error, (degree, found, found_error, chi2)
+
+
+def test_shift_does_not_depend_on_the_scale_of_the_errors():
+    """Errors overstated 200 times (a unit slip) leave the measured shift where it was and scale
+    its stated error by 200 (0.010 -> 2 rows; the reduced chi-square, 0.83 -> 2e-5, is below 1
+    either way): the chi-square's curvature drops to ~0.25 per row^2, which must not be read as
+    spectra without features. Tolerance: 1e-9 relative (the same minimum, rescaled)."""
+    wave = np.linspace(5.0, 13.5, 380)
+    dispersion = pathloss.dispersion_um_per_row(wave)
+    source = wave - dispersion * 0.7
+    rng = np.random.default_rng(5)
+    flux_a = _line_spectrum(wave) + rng.normal(0.0, 0.5, wave.size)
+    flux_b = (0.9 * _line_spectrum(source) * pathloss.dispersion_um_per_row(source) / dispersion
+              + rng.normal(0.0, 0.5, wave.size))
+    error = np.full(wave.size, 0.5)
+    shift, shift_error, chi2 = pathloss.measure_shift_rows(wave, flux_a, error, flux_b, error)
+    scaled, scaled_error, scaled_chi2 = pathloss.measure_shift_rows(wave, flux_a, 200 * error, flux_b, 200 * error)
+    assert chi2 < 1 and abs(shift - 0.7) < 3 * shift_error
+    assert scaled == pytest.approx(shift, rel=1e-9)
+    assert scaled_error == pytest.approx(200 * shift_error, rel=1e-9)
+    assert scaled_chi2 == pytest.approx(chi2 / 200**2, rel=1e-9)
+
+
+@pytest.mark.parametrize("function", [pathloss.fit_nod_offset, pathloss.measure_shift_rows])
+def test_twenty_usable_samples_are_enough_nineteen_are_not(function):
+    """The documented floor of the nod fits: 20 usable samples give an answer (the fit keeps the
+    18 away from the ends), 19 are refused by a message giving both numbers."""
+    for n in (19, 20):
+        wave = np.linspace(5.0, 13.0, n)
+        flux = 100.0 + 10.0 * np.sin(3.0 * wave)
+        error = np.full(n, 0.5)
+        if n == 19:
+            with pytest.raises(ValueError, match="only 19 usable samples .* at least 20"):
+                function(wave, flux, error, 0.9 * flux, error)
+        else:
+            result = function(wave, flux, error, 0.9 * flux, error)
+            if function is pathloss.fit_nod_offset:
+                assert result.n_samples == 18
+            # no shift between identical shapes: zero within 3 stated sigma
+            shift, shift_error = ((result.relative, result.relative_error)
+                                  if function is pathloss.fit_nod_offset else result[:2])
+            assert abs(shift) < 3 * shift_error
