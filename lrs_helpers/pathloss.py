@@ -471,33 +471,47 @@ def _airy_transfer(wavelength_um, psf_scale=1.0):
     return frequency, transfer * blur * weights * cutoff[..., None]
 
 
-def _airy_window(frequency, weight, low, high):
-    """Zeroth and first moments of the Airy line spread L(t) between ``low`` and ``high`` (arcsec
-    from the source, per wavelength): L(t) = 2 sum weight cos(2 pi f t), so each moment is a sum
-    of the cosine's integrals."""
+def _airy_slit_moments(transfer, width):
+    """What the Airy line spread's slit moments need that does not depend on the source position.
+
+    With the slit between ``-width/2`` and ``+width/2`` and the source at ``o``, the line spread
+    L(t) = 2 sum weight cos(2 pi f t) integrates in closed form (k = 2 pi f, S = sin(k width/2),
+    C = cos(k width/2)): throughput ``sum P cos(k o)`` with ``P = 4 weight S / k``, transmitted
+    centroid ``sum Q sin(k o) / throughput`` with ``Q = 4 weight (sin x - x cos x) / k^2``,
+    x = k width / 2. A fit moves ``o`` only, so these are computed once per fit.
+
+    Returns
+    -------
+    k, p, q : numpy.ndarray, shape of ``transfer``'s arrays
+        Angular frequencies (radians per arcsec) and the two weights.
+    """
+    frequency, weight = transfer
     k = 2.0 * np.pi * frequency
-    kl, kh = k * np.asarray(low)[..., None], k * np.asarray(high)[..., None]
-    zeroth = 2.0 * np.sum(weight * (np.sin(kh) - np.sin(kl)) / k, axis=-1)
-    # integral of t cos(kt): t sin(kt) / k + cos(kt) / k^2; the cosine difference written as a
-    # product of sines keeps its precision at small k
-    cosines = -2.0 * np.sin((kh + kl) / 2.0) * np.sin((kh - kl) / 2.0)
-    first = 2.0 * np.sum(weight * ((np.asarray(high)[..., None] * np.sin(kh)
-                                    - np.asarray(low)[..., None] * np.sin(kl)) / k + cosines / k**2), axis=-1)
-    return zeroth, first
+    x = k * width / 2.0
+    return k, 4.0 * weight * np.sin(x) / k, 4.0 * weight * (np.sin(x) - x * np.cos(x)) / k**2
+
+
+def _airy_at(moments, offset):
+    """Slit throughput and transmitted centroid (arcsec) of the Airy line spread at ``offset``
+    (arcsec, a number or an array broadcast against the wavelengths), from
+    :func:`_airy_slit_moments`."""
+    k, p, q = moments
+    phase = k * np.asarray(offset, dtype=float)[..., None]
+    throughput = np.sum(p * np.cos(phase), axis=-1)
+    return throughput, np.sum(q * np.sin(phase), axis=-1) / throughput
 
 
 def _airy_throughput_and_centroid(transfer, offset, width):
     """Slit throughput and transmitted centroid (arcsec) of the Airy line spread at ``offset``."""
-    zeroth, first = _airy_window(*transfer, -width / 2.0 - offset, width / 2.0 - offset)
-    return zeroth, offset + first / zeroth
+    return _airy_at(_airy_slit_moments(transfer, width), offset)
 
 
 def _shifted_ratio_model(params, wave, spline_a, dispersion, slit_width, follow="centroid",
                          psf_scale=1.0, airy=None):
     offset_a, relative = params
-    if airy is not None:  # the Airy line spread of _airy_transfer(wave)
-        through_a, centroid_a = _airy_throughput_and_centroid(airy, offset_a, slit_width)
-        through_b, centroid_b = _airy_throughput_and_centroid(airy, offset_a + relative, slit_width)
+    if airy is not None:  # _airy_slit_moments of the Airy line spread at wave, for slit_width
+        through_a, centroid_a = _airy_at(airy, offset_a)
+        through_b, centroid_b = _airy_at(airy, offset_a + relative)
     else:
         sigma = psf_sigma_arcsec(wave) * psf_scale
         through_a = _throughput_for_sigma(sigma, offset_a, slit_width)
@@ -598,11 +612,14 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
             # in ``relative`` misses the valley and can land in the mirror minimum (-offset_a,
             # -relative) of the wrong sign. Start from the best point of a grid fine in
             # ``relative`` (step 0.0025 arcsec), coarse in ``offset_a``, then refine.
-            starts = [(a, r) for a in np.linspace(-0.8 * half, 0.8 * half, 17)
-                      for r in np.arange(-1.6 * half, 1.6 * half + 1e-9, 0.0025)
-                      if abs(a + r) < 0.9 * half]
-            costs = [np.nansum(residuals(point) ** 2) for point in starts]
-            start = starts[int(np.nanargmin(costs))]
+            # The model broadcasts: one call per offset_a evaluates its whole row of relatives.
+            starts, costs = [], []
+            for a in np.linspace(-0.8 * half, 0.8 * half, 17):
+                steps = np.arange(-1.6 * half, 1.6 * half + 1e-9, 0.0025)
+                steps = steps[np.abs(a + steps) < 0.9 * half]
+                starts += [(a, r) for r in steps]
+                costs.append(np.nansum(residuals((a, steps[:, None])) ** 2, axis=-1))
+            start = starts[int(np.nanargmin(np.concatenate(costs)))]
         return least_squares(residuals, start, bounds=([-bound, -2 * bound], [bound, 2 * bound]),
                              x_scale=0.05)
 
@@ -610,8 +627,8 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
     # The PSF's shape: a Gaussian core, or an Airy pattern with rings and wings (the sky's PSF is
     # a diffraction pattern; which one the nods' ratio and shift prefer is weighed by the fits'
     # chi-squares, scaled by the better fit's reduced chi-square where the model misfits).
-    airy_transfer = _airy_transfer(wave[inner])
-    airy = fit(start=gaussian.x, airy=airy_transfer)
+    airy_moments = _airy_slit_moments(_airy_transfer(wave[inner]), slit_width_arcsec)
+    airy = fit(start=gaussian.x, airy=airy_moments)
     dof = max(int(inner.sum()) - 2, 1)
     misfit = max(2.0 * min(gaussian.cost, airy.cost) / dof, 1.0)
     weight_airy = float(expit(-(airy.cost - gaussian.cost) / misfit))
@@ -623,7 +640,8 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
     def refit(psf_scale=1.0, follow="centroid", start=best.x):
         if not use_airy:
             return fit(follow, psf_scale, start)
-        scaled = airy_transfer if psf_scale == 1.0 else _airy_transfer(wave[inner], psf_scale)
+        scaled = (airy_moments if psf_scale == 1.0 else
+                  _airy_slit_moments(_airy_transfer(wave[inner], psf_scale), slit_width_arcsec))
         return fit(follow, start=start, airy=scaled)
 
     # Model systematics, each refitted from the best solution: features following the clipped
@@ -657,8 +675,8 @@ def fit_nod_offset(wavelength_um, flux_a, error_a, flux_b, error_b, *,
                                  + (abs(variants[2].x[0] - variants[1].x[0]) / 2.0) ** 2
                                  + shape_spread * (other.x[0] - offset_a) ** 2 + ambiguity_a**2))
     if use_airy:
-        centroid_b = _airy_throughput_and_centroid(airy_transfer, offset_a + relative, slit_width_arcsec)[1]
-        centroid_a = _airy_throughput_and_centroid(airy_transfer, offset_a, slit_width_arcsec)[1]
+        centroid_b = _airy_at(airy_moments, offset_a + relative)[1]
+        centroid_a = _airy_at(airy_moments, offset_a)[1]
     else:
         centroid_b = transmitted_centroid_arcsec(wave[inner], offset_a + relative, slit_width_arcsec)
         centroid_a = transmitted_centroid_arcsec(wave[inner], offset_a, slit_width_arcsec)

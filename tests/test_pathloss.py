@@ -29,10 +29,10 @@ GRID_ARCSEC = (0.0, 0.05, 0.10, 0.15, 0.20)
 
 
 @pytest.fixture(scope="module")
-def twin(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("nods_apart")
-    files = nods.build(folder, seed=1, across_offsets_arcsec=DIFFERENT_OFFSETS_ARCSEC)
-    return files, sample.read_truth(folder)
+def twin():
+    # built once into the sample cache (nods.build_cached): the pairs do not depend on pathloss
+    files = nods.build_cached(1, DIFFERENT_OFFSETS_ARCSEC)
+    return files, sample.read_truth(files["truth"].parent)
 
 
 @pytest.fixture(scope="module")
@@ -153,17 +153,15 @@ def _grid_cases():
     return cases + [(0.10, 0.12)]  # the pair the fit once got with the wrong sign
 
 
-def test_nod_fitter_recovers_the_grid(tmp_path):
+def test_nod_fitter_recovers_the_grid():
     # Every pair of the grid, both nod orders and the shared offsets: the relative offset (from
     # the local slit centre line of the pysiaf outline, which moves 0.002" between the nods)
     # within 3 stated sigma, and the sign right wherever the offset is 0.05" or more. The stated
     # errors are 0.001-0.018" (statistical, peak-vs-centroid, PSF width +-9%, slit geometry).
     misses = []
     for index, (first, second) in enumerate(_grid_cases()):
-        folder = tmp_path / f"pair{index}"
-        folder.mkdir()
-        files = nods.build(folder, seed=index + 11, across_offsets_arcsec=(first, second))
-        truth = sample.read_truth(folder)
+        files = nods.build_cached(index + 11, (first, second))
+        truth = sample.read_truth(files["truth"].parent)
         fit = pathloss.estimate_offset_from_nods(files["x1d_nod1"], files["x1d_nod2"])
         expected = truth["relative_offset_from_centre_line_arcsec"]
         misses.append((first, second, fit.relative, fit.relative_error))

@@ -26,6 +26,7 @@ Products: ``x1d_nod1``, ``x1d_nod2`` (MultiSpecModel, as jwst 3.0 writes an LRS 
 truth (positions, throughputs, their ratio, the true spectrum).
 """
 
+import shutil
 import warnings
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.special import erf, j1
 
 from .. import instrument
+from ..io import scratch_folder
 from . import grounding
 
 #: across-slit positions of the source at nod 1 and nod 2, arcsec (ideal Y of MIRIM_SLIT): an
@@ -199,6 +201,11 @@ def _observe(across, along, rows, fine_rows, fine_wave, polygon, rows_per_arcsec
     return signal, nodes, throughput_nodes
 
 
+def _x1d_name(nod):
+    """File name of nod ``nod``'s x1d product (jwst's naming, exposure number = nod)."""
+    return f"jw01530005001_03103_0000{nod}_mirimage_x1d.fits"
+
+
 def _spec_table_dtype(spectrum):
     """numpy dtype of the x1d EXTRACT1D table, from the stdatamodels schema jwst writes with."""
     columns = spectrum.schema["properties"]["spec_table"]["datatype"]
@@ -272,7 +279,7 @@ def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC, psf_scale=
                 model, exp_type="MIR_LRS-FIXEDSLIT", subarray="FULL", ngroups=40, nints=2,
                 target="SAMPLE-PAH-SOURCE", target_ra=279.9, target_dec=38.7,
                 start=f"2023-04-11T03:{12 + 4 * nod}:05.000",
-                filename=f"jw01530005001_03103_0000{nod}_mirimage_x1d.fits", nod=nod,
+                filename=_x1d_name(nod), nod=nod,
             )
         model.meta.target.source_type = "POINT"
         spectrum = datamodels.SpecModel()
@@ -340,3 +347,47 @@ def build(out_dir, seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC, psf_scale=
     }
     files["truth"] = grounding.write_truth(out_dir, scalars, truth_arrays)
     return files
+
+
+def build_cached(seed, across_offsets_arcsec=ACROSS_OFFSETS_ARCSEC, psf_scale=1.0, psf="gaussian", *,
+                 cache_dir=None):
+    """:func:`build` into the sample cache, reused while the package's code is unchanged.
+
+    Tests fit many nod pairs, and a pair does not depend on the helpers it checks: one build serves
+    every later run (one folder per variant and code fingerprint, under ``<cache>/sample/nod_pairs``).
+    The folder is built beside its place and renamed into it, so a build cut short is never reused.
+
+    Parameters
+    ----------
+    seed, across_offsets_arcsec, psf_scale, psf
+        As in :func:`build`.
+    cache_dir : path-like, optional
+        Cache root; default :func:`lrs_helpers.sample.cache_root`.
+
+    Returns
+    -------
+    dict of str -> pathlib.Path
+        Roles ``x1d_nod1``, ``x1d_nod2``, ``truth``.
+    """
+    from . import _code_fingerprint, cache_root
+
+    first, second = (float(offset) for offset in across_offsets_arcsec)
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    target = root / "sample" / "nod_pairs" / (
+        f"seed{int(seed)}_{first:+.4f}_{second:+.4f}_{psf}_x{float(psf_scale):.4f}_{_code_fingerprint()}")
+    names = {"x1d_nod1": _x1d_name(1), "x1d_nod2": _x1d_name(2), "truth": "truth.json"}
+    # the folder is renamed into place complete, so its presence means a finished build
+    if not target.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = scratch_folder(target)
+        try:
+            build(scratch, seed, (first, second), psf_scale, psf)
+            try:
+                scratch.rename(target)
+            except OSError:
+                # another process finished the same deterministic build first: use its copy
+                if not target.is_dir():
+                    raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return {role: target / name for role, name in names.items()}
