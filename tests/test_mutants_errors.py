@@ -7,6 +7,7 @@ correction is a factor 2), a few spectra, and pull tests of the reported factor 
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from lrs_helpers import errors
 
@@ -87,6 +88,106 @@ def test_factor_error_is_calibrated_by_pulls(method, detrend):
     assert pulls.size > 2900
     spread = 1.4826 * np.median(np.abs(pulls - np.median(pulls)))
     assert spread == pytest.approx(1.0, abs=0.10), f"pull spread {spread:.2f}"
+
+
+#: wavelengths of the coverage tests: a coverage of p is known to sqrt(p (1 - p) / 6000), 0.6% at
+#: 68%, 0.27% at 95%
+COVERAGE_WAVES = 6000
+
+
+def _coverage_case(method, detrend, nspec, true_factor=1.5, n_boot=1000):
+    """measure_factor on white noise drawn here (numpy), its errors reported 1.5x too small."""
+    rng = np.random.default_rng(1000 + nspec + 10 * len(method) + (detrend == "median"))
+    flux = 100.0 + rng.normal(0.0, SIGMA, (nspec, COVERAGE_WAVES))
+    return errors.measure_factor(np.linspace(5, 12, COVERAGE_WAVES), flux,
+                                 np.full(flux.shape, SIGMA / true_factor), method=method, detrend=detrend,
+                                 n_boot=n_boot, exclude=None)
+
+
+@pytest.mark.parametrize("method, detrend, nspec", [
+    ("bootstrap", None, 2), ("bootstrap", None, 3), ("bootstrap", None, 5), ("bootstrap", None, 10),
+    ("bootstrap", None, 40), ("bootstrap", "median", 3), ("bootstrap", "median", 10),
+    ("bootstrap", "median", 40), ("mad", None, 3), ("mad", None, 5), ("mad", None, 40),
+    ("mad", "median", 5)])
+def test_factor_error_and_interval_cover_the_truth_at_few_spectra(method, detrend, nspec):
+    """Coverage test of factor +- factor_error and of interval(0.683) / interval(0.954).
+
+    The truth (factor 1.5) is drawn here with numpy. Tolerances: 0.02 at 68% and 0.01 at 95%, about
+    4 binomial standard deviations of 6000 wavelengths (0.006, 0.0027); the MAD's square is
+    only approximately a scaled chi-square at 3-5 spectra (measured 0.70-0.73 at 68%): 0.05 there.
+    The effect guarded: the asymptotic error factor / sqrt(2 (n - 1)) covered 55% / 63% / 66% for
+    2 / 3 / 5 spectra (bootstrap), the MAD's 1.65 / sqrt(2 (n - 1)) 50% / 60% for 3 / 5.
+    """
+    result = _coverage_case(method, detrend, nspec)
+    approximate = method == "mad" and nspec <= 5
+    symmetric = np.abs(result.factor - 1.5) <= result.factor_error
+    assert np.mean(symmetric) == pytest.approx(errors.ONE_SIGMA, abs=0.05 if approximate else 0.02)
+    for confidence, tolerance in ((errors.ONE_SIGMA, 0.02), (0.9545, 0.01)):
+        low, high = result.interval(confidence)
+        covered = np.mean((low <= 1.5) & (1.5 <= high))
+        assert covered == pytest.approx(confidence, abs=0.05 if approximate else tolerance), confidence
+
+
+@pytest.mark.parametrize("nspec", [2, 3, 5, 10, 40])
+def test_bootstrap_factor_follows_the_chi_square_of_n_minus_1(nspec):
+    """(n - 1) factor^2 / true^2 is chi-square with n - 1 degrees of freedom (normal noise): its
+    cumulative distribution at scipy.stats.chi2 quantiles 16/50/84/98% matches within 0.02 / 0.01
+    (4 binomial sigma of 6000 wavelengths). The bootstrap without n / (n - 1) puts the median of a
+    nod pair at 0.5 of chi2's (the 50% point at 76%), of 5 spectra at 0.8 (at 62%).
+
+    For a pair the resamples' own noise is common to all wavelengths (they share the resamples):
+    with the default 1000 (seed 0) every factor^2 is 5% low, which moves the 50% point by 0.02; 20000
+    resamples (0.7%) are used there, so that this checks the statistics, not one seed's draw.
+    """
+    result = _coverage_case("bootstrap", None, nspec, n_boot=20_000 if nspec == 2 else 1000)
+    scaled = (nspec - 1) * (result.factor / 1.5) ** 2
+    for probability in (0.1587, 0.5, 0.8413, 0.9772):
+        below = np.mean(scaled <= stats.chi2.ppf(probability, nspec - 1))
+        assert below == pytest.approx(probability, abs=0.02 if probability < 0.9 else 0.01), probability
+
+
+def test_binned_error_of_a_nod_pair_is_calibrated():
+    """Blocks of 16 wavelengths of a nod pair: the block factor (root mean square) has 16 degrees of
+    freedom, and its error covers the truth 68% of the time (2000 blocks: +-0.010; tolerance 0.04).
+    Combining the per-wavelength errors in quadrature instead (they are 1.45 x factor for one
+    degree of freedom, to cover 68% each) would make the block error twice too large (95%)."""
+    rng = np.random.default_rng(31)
+    flux = 100.0 + rng.normal(0.0, SIGMA, (2, 32000))
+    result = errors.measure_factor(np.linspace(5, 12, 32000), flux, np.full(flux.shape, SIGMA / 1.5),
+                                   exclude=None, n_boot=200)
+    blocks = result.binned(16, clip=None)
+    assert np.mean(np.abs(blocks.factor - 1.5) <= blocks.error) == pytest.approx(errors.ONE_SIGMA, abs=0.04)
+    # the factor error of a pair: 1.45 x factor per wavelength (one degree of freedom)
+    np.testing.assert_allclose(result.factor_error / result.factor, 1.4456, rtol=0.01)
+
+
+def test_symmetric_scale_against_the_normal_and_the_many_spectra_limit():
+    """One degree of freedom: f = F |z|, and |f - F| <= k f holds for |z| >= 1 / (1 + k), so
+    k = 1 / a - 1 with P(|z| < a) = 1 - 0.683 (scipy.stats.norm): 1.4456. Many (10000): the
+    normal limit 1 / sqrt(2 dof) = 0.00707 (to 1%). NaN for no degrees of freedom."""
+    a = stats.norm.ppf(0.5 + (1 - errors.ONE_SIGMA) / 2)
+    assert float(errors.symmetric_scale(1.0)) == pytest.approx(1 / a - 1, rel=1e-6)
+    assert float(errors.symmetric_scale(1e4)) == pytest.approx(1 / np.sqrt(2e4), rel=0.01)
+    # 95% at 1e4: twice as wide (normal)
+    assert float(errors.symmetric_scale(1e4, 0.9545)) == pytest.approx(2 / np.sqrt(2e4), rel=0.01)
+    assert np.isnan(errors.symmetric_scale([0.0, np.nan])).all()
+    with pytest.raises(ValueError, match="confidence must lie between 0 and 1"):
+        errors.symmetric_scale(3.0, 1.0)
+
+
+def test_interval_without_degrees_of_freedom_is_the_normal_one():
+    """An ErrorFactor made by hand (no dof) gives factor -+ z x factor_error; its blocks combine the
+    errors in quadrature (16 errors of 0.08: 0.02)."""
+    result = errors.ErrorFactor(wavelength=np.linspace(6, 11, 32), factor=np.full(32, 2.0),
+                                factor_error=np.full(32, 0.08), scatter=np.ones(32), reported=np.ones(32),
+                                n_spectra=np.full(32, 50), method="bootstrap")
+    low, high = result.interval()
+    np.testing.assert_allclose(low, 1.92)
+    np.testing.assert_allclose(high, 2.08)
+    np.testing.assert_allclose(result.interval(0.9545)[1], 2.0 + 0.08 * stats.norm.ppf(0.5 + 0.9545 / 2))
+    np.testing.assert_allclose(result.binned(16).error, 0.02)
+    with pytest.raises(ValueError, match="confidence must lie between 0 and 1"):
+        result.interval(0.0)
 
 
 @pytest.mark.parametrize("nspec", [3, 4, 6, 10, 50])
