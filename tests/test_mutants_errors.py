@@ -49,6 +49,10 @@ def test_chi_square_ignores_flagged_values_and_single_survivors():
     ("bootstrap", 5, 0.04),   # n/(n-1) = 1.25 in variance: effect 25%, 4000 wavelengths: 1.5% spread
     ("bootstrap", 2, 0.06),   # a nod pair: effect 100% in variance, 2.5% spread
     ("mad", 200, 0.03),       # MAD -> sigma 1.4826; 0.4% spread
+    # 1.4826 x MAD of few values, squared, averages 0.76 / 0.71 sigma^2 for 3 / 4 (effects 24% /
+    # 29%, divided out); the mean over 4000 wavelengths has a 2.4% / 1.8% spread
+    ("mad", 3, 0.08),
+    ("mad", 4, 0.07),
 ])
 def test_scatter_of_the_mean_matches_sigma_over_sqrt_n(method, nspec, tolerance):
     """Mean variance of the mean spectrum, sigma^2 / n, from white noise of known sigma."""
@@ -73,8 +77,8 @@ def test_factor_error_is_calibrated_by_pulls(method, detrend):
     """Pull test: (factor - true) / factor_error over 3000 independent wavelengths has unit spread.
 
     The true factor is 1.5 (errors reported 1.5x too small). The spread of the pulls is known
-    to 1.3% (3000 values); tolerance 10%: the detrend inflation (x1.2) or a MAD / adjacent spread
-    constant off by 20% fails it.
+    to 1.3% (3000 values); tolerance 10%: simulated degrees of freedom of the detrend or the MAD
+    off by 40% (the error by 20%), or the adjacent spread constant off by 20%, fail it.
     """
     nspec = 1 if method == "adjacent" else 40
     flux = _white(nspec, 3000, seed=sum(map(ord, f"{method}{detrend}")))
@@ -161,6 +165,33 @@ def test_binned_error_of_a_nod_pair_is_calibrated():
     np.testing.assert_allclose(result.factor_error / result.factor, 1.4456, rtol=0.01)
 
 
+def test_few_resamples_widen_the_factor_error():
+    """The bootstrap's own noise enters the degrees of freedom: 40 spectra and n_boot=20 (the
+    explorer's slider goes that low) give 1 / (1/39 + 1/20) = 13 instead of 39, and the error still
+    covers the truth 68% of the time (tolerance 0.02, 4 binomial sigma of 6000 wavelengths); with
+    the resampling noise left out it would cover ~50%."""
+    result = _coverage_case("bootstrap", None, 40, n_boot=20)
+    np.testing.assert_allclose(result.dof, 1 / (1 / 39 + 1 / 20))
+    assert np.mean(np.abs(result.factor - 1.5) <= result.factor_error) == pytest.approx(errors.ONE_SIGMA,
+                                                                                        abs=0.02)
+
+
+def test_blocks_sum_the_degrees_of_freedom_of_the_values_they_keep():
+    """A block's factor^2 is the mean of its kept values': its degrees of freedom are theirs summed,
+    a clipped value carries none. 16 values with 4 dof each (one wild, clipped): 60 and 64."""
+    rng = np.random.default_rng(24)
+    factor = 2.0 * (1 + 0.01 * rng.standard_normal(32))
+    factor[3] = 4.0
+    result = errors.ErrorFactor(wavelength=np.linspace(6, 11, 32), factor=factor,
+                                factor_error=np.full(32, 0.5), scatter=np.ones(32), reported=np.ones(32),
+                                n_spectra=np.full(32, 5), method="bootstrap", dof=np.full(32, 4.0))
+    blocks = result.binned(16)
+    assert blocks.clipped.tolist() == [1, 0]
+    np.testing.assert_allclose(blocks.error, blocks.factor * errors.symmetric_scale([60.0, 64.0]), rtol=1e-12)
+    # ~ factor / sqrt(2 x 64) = 0.177: not the quadrature mean of the per-value errors, 0.5 / 4 = 0.125
+    assert blocks.error[1] == pytest.approx(blocks.factor[1] / np.sqrt(128), rel=0.02)
+
+
 def test_symmetric_scale_against_the_normal_and_the_many_spectra_limit():
     """One degree of freedom: f = F |z|, and |f - F| <= k f holds for |z| >= 1 / (1 + k), so
     k = 1 / a - 1 with P(|z| < a) = 1 - 0.683 (scipy.stats.norm): 1.4456. Many (10000): the
@@ -171,8 +202,9 @@ def test_symmetric_scale_against_the_normal_and_the_many_spectra_limit():
     # 95% at 1e4: twice as wide (normal)
     assert float(errors.symmetric_scale(1e4, 0.9545)) == pytest.approx(2 / np.sqrt(2e4), rel=0.01)
     assert np.isnan(errors.symmetric_scale([0.0, np.nan])).all()
-    with pytest.raises(ValueError, match="confidence must lie between 0 and 1"):
-        errors.symmetric_scale(3.0, 1.0)
+    for confidence in (0.0, 1.0):
+        with pytest.raises(ValueError, match="confidence must lie between 0 and 1"):
+            errors.symmetric_scale(3.0, confidence)
 
 
 def test_interval_without_degrees_of_freedom_is_the_normal_one():
@@ -186,8 +218,9 @@ def test_interval_without_degrees_of_freedom_is_the_normal_one():
     np.testing.assert_allclose(high, 2.08)
     np.testing.assert_allclose(result.interval(0.9545)[1], 2.0 + 0.08 * stats.norm.ppf(0.5 + 0.9545 / 2))
     np.testing.assert_allclose(result.binned(16).error, 0.02)
-    with pytest.raises(ValueError, match="confidence must lie between 0 and 1"):
-        result.interval(0.0)
+    for confidence in (0.0, 1.0):
+        with pytest.raises(ValueError, match="confidence must lie between 0 and 1"):
+            result.interval(confidence)
 
 
 @pytest.mark.parametrize("nspec", [3, 4, 6, 10, 50])
@@ -202,6 +235,17 @@ def test_median_detrend_keeps_the_scatter_at_few_spectra(nspec):
     flux = _white(nspec, 3000, seed=nspec + 100)
     sem = errors.empirical_scatter(flux, method="bootstrap", detrend="median", n_boot=300)
     assert np.mean(sem**2) * nspec / SIGMA**2 == pytest.approx(1.0, abs=0.08)
+
+
+@pytest.mark.parametrize("nspec, tolerance", [(5, 0.07), (10, 0.06), (40, 0.03)])
+def test_mad_after_the_median_detrend_keeps_the_scatter(nspec, tolerance):
+    """White noise: the MAD scatter of the median-detrended residuals is sigma / sqrt(n) in the
+    mean square. The residuals (a value minus a median) are not normal, so the MAD needs its own
+    normalisation: with the sample variance's, the squared scatter read 16% / 14% / 5% high at
+    5 / 10 / 40 spectra (the effects). The mean over 6000 wavelengths spreads by 1.6% / 1.0% / 0.6%."""
+    flux = _white(nspec, 6000, seed=nspec + 200)
+    sem = errors.empirical_scatter(flux, method="mad", detrend="median")
+    assert np.mean(sem**2) * nspec / SIGMA**2 == pytest.approx(1.0, abs=tolerance)
 
 
 def test_mad_needs_two_values_and_is_quiet():
@@ -349,6 +393,21 @@ def test_n_spectra_counts_only_values_with_a_usable_error_and_no_flag():
     # three usable errors of SIGMA: the mean's reported error is SIGMA / sqrt(3) (vs / sqrt(4): 15%)
     np.testing.assert_allclose(result.reported[:60], SIGMA / np.sqrt(3), rtol=1e-12)
     np.testing.assert_allclose(result.reported[60:], SIGMA / 2, rtol=1e-12)
+
+
+def test_reported_error_of_one_usable_value_is_its_error():
+    """'reported' is sqrt(sum error^2) / n over the usable values: with one left it is that value's
+    error (not NaN: the factor there is NaN only because one value has no scatter); with none, NaN."""
+    flux = _white(3, 10, seed=25)
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[:2, 0] = errors.DO_NOT_USE
+    dq[:, 1] = errors.DO_NOT_USE
+    error = np.full(flux.shape, SIGMA)
+    error[2, 0] = 2.0
+    result = errors.measure_factor(np.linspace(5, 12, 10), flux, error, dq, n_boot=20, exclude=None)
+    assert result.reported[0] == 2.0 and np.isnan(result.reported[1])
+    assert np.isnan(result.factor[:2]).all() and np.isnan(result.factor_error[:2]).all()
+    np.testing.assert_allclose(result.reported[2:], SIGMA / np.sqrt(3), rtol=1e-12)
 
 
 def test_bad_spectra_are_named_in_the_error():
