@@ -48,7 +48,7 @@ from astropy.io import fits
 from scipy import optimize, stats
 from stdatamodels import DataModel
 
-from . import instrument
+from . import instrument, units
 from .io import LRSInputError, check_product, open_product, product_level_from_name, read_table_columns, write_product
 
 #: jwst DQ bit DO_NOT_USE (stdatamodels ``dqflags.pixel["DO_NOT_USE"]``; pinned by a test)
@@ -284,8 +284,7 @@ def _mad_sem(values, valid):
     bias = np.ones(count.shape)
     for nspec in np.unique(count[count >= 2]):
         bias[count == nspec] = _mad_bias(int(nspec))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sem = spread / np.sqrt(bias * count)
+    sem = spread / np.sqrt(bias * np.maximum(count, 1))   # NaN where nothing is usable
     sem[count < 2] = np.nan
     return sem
 
@@ -705,8 +704,8 @@ class ErrorFactor:
 
         Parameters
         ----------
-        wavelength_range : (float, float)
-            um, inclusive.
+        wavelength_range : (float, float) or astropy.units.Quantity
+            um (a Quantity is converted), inclusive.
         width, clip
             As :meth:`binned`.
 
@@ -718,7 +717,8 @@ class ErrorFactor:
             when no block lies in the range.
         """
         blocks = self.binned(width, clip=clip)
-        inside = (blocks.wavelength >= wavelength_range[0]) & (blocks.wavelength <= wavelength_range[1])
+        low, high = (units.to_value(limit, "um", "wavelength_range") for limit in wavelength_range)
+        inside = (blocks.wavelength >= low) & (blocks.wavelength <= high)
         if not inside.any():
             return math.nan, math.nan, math.nan
         values = blocks.factor[inside]
@@ -808,8 +808,8 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
 
     Parameters
     ----------
-    wavelength : array_like, shape (nwave,)
-        um.
+    wavelength : array_like or astropy.units.Quantity, shape (nwave,)
+        um (a Quantity is converted).
     flux, flux_error : array_like, shape (nspectra, nwave) (or (nwave,) for ``"adjacent"``)
         Spectra and reported 1-sigma errors (same unit, e.g. Jy).
     dq, method, n_boot, seed, detrend, window, width, bad_flags
@@ -830,7 +830,7 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
         (asymmetric) interval.
     """
     _check_settings(method, n_boot, detrend, width, window)
-    wavelength = np.array(wavelength, dtype=np.float64)
+    wavelength = np.array(units.to_value(wavelength, "um", "wavelength"), dtype=np.float64)
     values, valid, errors = _spectra_and_errors(flux, flux_error, dq, bad_flags)
     if isinstance(exclude, str):
         if exclude != "settling":
@@ -849,7 +849,7 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
         raise ValueError(f"wavelength shape {wavelength.shape} does not match the spectra's {values.shape[1:]}")
     trended, throughput = _detrended(values, detrend, window, int(width), method)
     if throughput is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):  # a zero throughput gives inf: not used
+        with np.errstate(divide="ignore"):  # a zero throughput gives inf: not used
             errors = errors / throughput
     scatter = _sem(trended, np.isfinite(trended), method, n_boot, seed, width)
     count = valid.sum(axis=0)

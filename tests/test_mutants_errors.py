@@ -5,8 +5,11 @@ here white noise of known sigma, drawn in the test, sets the truth: a nod pair (
 correction is a factor 2), a few spectra, and pull tests of the reported factor uncertainty.
 """
 
+import warnings
+
 import numpy as np
 import pytest
+from astropy import units as u
 from scipy import stats
 
 from lrs_helpers import errors
@@ -521,3 +524,117 @@ def test_summary_uses_the_clip_it_is_given():
                                 n_spectra=np.full(64, 50), method="bootstrap")
     assert result.summary(clip=None)[0] == pytest.approx(np.sqrt((15 * 4 + 16) / 16), abs=0.02)
     assert result.summary()[0] == pytest.approx(2.0, abs=0.02)
+
+
+def test_mad_of_a_nod_pair_is_unbiased_in_the_square():
+    """Two values: 1.4826 x MAD = 1.4826 |x1 - x2| / 2, whose square averages 1.10 sigma^2 (the
+    effect, 10%); divided out, the mean of sem^2 x 2 / sigma^2 over 20000 wavelengths is 1
+    within 0.04 (chi-square with one degree of freedom: 1% spread)."""
+    flux = _white(2, 20000, seed=26)
+    sem = errors.empirical_scatter(flux, method="mad")
+    assert np.mean(sem**2) * 2 / SIGMA**2 == pytest.approx(1.0, abs=0.04)
+
+
+def test_integer_errors_are_accepted_with_a_flagged_value():
+    """flux_error given as integers (array_like): converted to float, so a flagged value can be
+    set aside (NaN); the reported error of the mean is 3 / sqrt(n) as with float errors."""
+    flux = _white(4, 50, seed=27)
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[0, :5] = errors.DO_NOT_USE
+    result = errors.measure_factor(np.linspace(5, 12, 50), flux, np.full(flux.shape, 3), dq, n_boot=20,
+                                   exclude=None)
+    np.testing.assert_allclose(result.reported, np.where(np.arange(50) < 5, 3 / np.sqrt(3), 3 / 2), rtol=1e-12)
+    np.testing.assert_allclose(errors.chi_square(flux, np.full(flux.shape, 3), dq),
+                               errors.chi_square(flux, np.full(flux.shape, 3.0), dq), rtol=1e-12)
+
+
+def test_settling_indices_index_arrays_even_when_empty():
+    """find_settling returns integration indices: an empty result of a noiseless series must still
+    index (np.delete / fancy indexing refuse a float array)."""
+    flux = np.tile(np.linspace(1.0, 2.0, 50), (20, 1))
+    found = errors.find_settling(flux)
+    assert found.dtype.kind == "i"
+    assert flux[found].shape == (0, 50)
+
+
+def test_settling_level_is_exactly_the_next_reference_integrations():
+    """reference=1: the level is integration 1 alone. Integration 0 equal to integration 1 is not
+    settling, even when integration 2 sits 100 noise units away (a level from two integrations
+    would put it 50 away and call it settling)."""
+    light = 100.0 + np.random.default_rng(28).normal(0.0, 1.0, 30)
+    light[1] = light[0]
+    light[2] = light[0] + 100.0
+    assert errors.find_settling(light[:, None], reference=1).tolist() == []
+
+
+def test_measure_factor_is_quiet_where_nothing_is_usable():
+    """A wavelength with every value flagged gives NaN (factor, error, reported) without a numpy
+    warning (0 / 0 in the reported error of the mean)."""
+    flux = _white(4, 30, seed=29)
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[:, :3] = errors.DO_NOT_USE
+    for method in ("bootstrap", "mad"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            result = errors.measure_factor(np.linspace(5, 12, 30), flux, np.full(flux.shape, SIGMA), dq,
+                                           method=method, n_boot=20, exclude=None)
+        assert np.isnan(result.reported[:3]).all() and np.isnan(result.factor_error[:3]).all()
+        assert np.isfinite(result.factor_error[3:]).all()
+
+
+def _hand_made(factor, dof=None, error=0.1):
+    nwave = factor.size
+    return errors.ErrorFactor(wavelength=np.linspace(6, 11, nwave), factor=factor,
+                              factor_error=np.full(nwave, error), scatter=np.ones(nwave),
+                              reported=np.ones(nwave), n_spectra=np.full(nwave, 5), method="bootstrap",
+                              dof=dof)
+
+
+def test_blocks_leave_out_a_zero_factor_quietly_and_count_clips_as_integers():
+    """A factor of 0 (identical values at a wavelength) is not usable in log(factor): left out of
+    its block (not counted as clipped), without a warning; 'clipped' counts values (integers)."""
+    factor = 2.0 * (1 + 0.01 * np.tile(np.linspace(-1, 1, 16), 2))   # +-1%: nothing beyond 3 sigma
+    factor[4] = 0.0
+    factor[20] = 9.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        blocks = _hand_made(factor).binned(16)
+    assert blocks.clipped.tolist() == [0, 1] and blocks.clipped.dtype.kind == "i"
+    np.testing.assert_allclose(blocks.factor, 2.0, rtol=0.02)
+
+
+def test_clipping_works_from_three_values():
+    """A block with three usable values, one 4x the others (a wild wavelength): clipped, the block
+    reads 2.01; unclipped it would read the root mean square with the wild one, 4.8."""
+    factor = np.array([2.0, 2.02, 8.0] + [np.nan] * 13)
+    blocks = _hand_made(factor).binned(16)
+    assert blocks.clipped.tolist() == [1]
+    assert blocks.factor[0] == pytest.approx(np.sqrt((2.0**2 + 2.02**2) / 2), rel=1e-12)
+
+
+def test_one_wavelength_blocks_give_back_the_per_wavelength_error():
+    """binned(1): every block is one wavelength, so its factor and error are that wavelength's
+    (with or without degrees of freedom): the block error and factor_error agree."""
+    result = _coverage_case("bootstrap", None, 5)
+    blocks = result.binned(1, clip=None)
+    finite = np.isfinite(result.factor)
+    np.testing.assert_allclose(blocks.factor, result.factor[finite], rtol=1e-12)
+    np.testing.assert_allclose(blocks.error, result.factor_error[finite], rtol=1e-9)
+    plain = _hand_made(np.array([1.5, 2.0, 2.5]))
+    np.testing.assert_allclose(plain.binned(1).error, 0.1, rtol=1e-12)
+
+
+def test_wavelengths_as_quantities_are_converted():
+    """measure_factor takes the wavelength as a Quantity in any length unit (nm here) and works in
+    um: the summary over 5-12 um is the same as with plain um; a temperature is refused by name;
+    summary takes its range as a Quantity too."""
+    flux = _white(5, 200, seed=32)
+    error = np.full(flux.shape, SIGMA)
+    wave = np.linspace(4.0, 14.0, 200)
+    plain = errors.measure_factor(wave, flux, error, n_boot=50)
+    quantity = errors.measure_factor(wave * 1000 * u.nm, flux, error, n_boot=50)
+    np.testing.assert_allclose(quantity.wavelength, wave, rtol=1e-12)
+    assert quantity.summary() == plain.summary()
+    assert plain.summary([5, 12] * u.um) == plain.summary((5.0, 12.0))
+    with pytest.raises(u.UnitConversionError, match="wavelength is in K"):
+        errors.measure_factor(wave * u.K, flux, error)
