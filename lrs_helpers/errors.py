@@ -853,7 +853,7 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
             errors = errors / throughput
     scatter = _sem(trended, np.isfinite(trended), method, n_boot, seed, width)
     count = valid.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):   # 0 / 0 where nothing is usable
         reported = np.sqrt(np.nansum(errors**2, axis=0)) / count
         factor = scatter / reported   # NaN where nothing is usable (0 / 0)
     dof = _degrees_of_freedom(method, count, values.shape[0], int(n_boot), detrend, window, int(width))

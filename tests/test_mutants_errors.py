@@ -638,3 +638,66 @@ def test_wavelengths_as_quantities_are_converted():
     assert plain.summary([5, 12] * u.um) == plain.summary((5.0, 12.0))
     with pytest.raises(u.UnitConversionError, match="wavelength is in K"):
         errors.measure_factor(wave * u.K, flux, error)
+
+
+def test_settling_indices_are_integers_when_none_is_found():
+    """The usual case, a series without settling: the empty result still indexes arrays."""
+    flux = _white(30, 50, seed=33)
+    found = errors.find_settling(flux)
+    assert found.tolist() == [] and found.dtype.kind == "i"
+    assert np.delete(flux, found, axis=0).shape == flux.shape
+
+
+def test_shape_errors_name_both_shapes():
+    """A mismatch names both shapes, so the user sees which array is off."""
+    with pytest.raises(ValueError, match=r"dq shape \(2, 3\) does not match spectra shape \(2, 4\)"):
+        errors.empirical_scatter(np.ones((2, 4)), np.zeros((2, 3), np.uint32))
+    with pytest.raises(ValueError, match=r"flux_error shape \(2, 3\) does not match flux shape \(2, 4\)"):
+        errors.chi_square(np.ones((2, 4)), np.ones((2, 3)))
+
+
+def test_default_resamples_are_the_documented_1000():
+    """n_boot defaults to 1000 (documented; its noise 1 / sqrt(2000) = 2.2% enters the error)."""
+    flux = _white(6, 40, seed=34)
+    np.testing.assert_array_equal(errors.empirical_scatter(flux), errors.empirical_scatter(flux, n_boot=1000))
+    result = errors.measure_factor(np.linspace(5, 12, 40), flux, np.full(flux.shape, SIGMA), exclude=None)
+    np.testing.assert_allclose(result.dof, 1 / (1 / 5 + 1 / 1000), rtol=1e-12)
+
+
+def test_exclude_refuses_a_negative_index_beyond_the_series():
+    """-20 is the first of 20 integrations; -21 names none and is refused (not wrapped around)."""
+    flux = _white(20, 50, seed=35)
+    with pytest.raises(ValueError, match=r"outside 0-19: \[-21\]"):
+        errors.measure_factor(np.linspace(5, 12, 50), flux, np.full(flux.shape, SIGMA), exclude=[-21])
+
+
+def test_white_light_without_a_common_wavelength_is_nan_per_spectrum():
+    """Every wavelength usable in fewer than 90% of the spectra: one NaN per spectrum (5), not per
+    wavelength (8)."""
+    flux = _white(5, 8, seed=36)
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[0] = errors.DO_NOT_USE
+    light = errors.white_light(flux, dq)
+    assert light.shape == (5,) and np.isnan(light).all()
+
+
+def test_block_spread_is_the_robust_scatter_of_its_values():
+    """'spread' is 1.4826 x MAD of a block's values about their median: factors 2.0 +- 1% (uniform)
+    spread by ~0.015, not by anything near the factor itself."""
+    factor = 2.0 * (1 + 0.01 * np.linspace(-1, 1, 16))
+    blocks = _hand_made(factor).binned(16)
+    expected = 1.4826 * np.median(np.abs(factor - np.median(factor)))
+    assert blocks.spread[0] == pytest.approx(expected, rel=1e-4) and expected < 0.02
+
+
+def test_summary_uses_the_width_it_is_given():
+    """A factor rising 1 -> 3 over 64 wavelengths: summary(width=64) is the root mean square of all
+    (one block), 2.084; the default 16-wide blocks give the median of four, 2.005 (and width=4 the
+    median of 16 blocks, 2.000)."""
+    factor = np.linspace(1.0, 3.0, 64)
+    result = _hand_made(factor)
+    assert result.summary(width=64)[0] == pytest.approx(np.sqrt(np.mean(factor**2)), rel=1e-12)
+    for width in (4, 16):
+        assert result.summary(width=width)[0] == pytest.approx(np.median(result.binned(width).factor), rel=1e-12)
+    with pytest.raises(u.UnitConversionError, match="wavelength_range is in K"):
+        result.summary((5, 12) * u.K)
