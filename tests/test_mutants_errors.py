@@ -701,3 +701,22 @@ def test_summary_uses_the_width_it_is_given():
         assert result.summary(width=width)[0] == pytest.approx(np.median(result.binned(width).factor), rel=1e-12)
     with pytest.raises(u.UnitConversionError, match="wavelength_range is in K"):
         result.summary((5, 12) * u.K)
+
+
+def test_blocks_continue_after_an_unusable_stretch():
+    """A gap (16 wavelengths without a factor, e.g. a flagged stretch) leaves out its block only:
+    the blocks after it are still made."""
+    factor = np.full(64, 2.0)
+    factor[16:32] = np.nan
+    blocks = _hand_made(factor).binned(16)
+    np.testing.assert_allclose(blocks.wavelength, [np.mean(np.linspace(6, 11, 64)[k:k + 16]) for k in (0, 32, 48)])
+
+
+def test_summary_range_is_inclusive_at_both_ends():
+    """Blocks centred exactly on the range's ends count: a block at 6.0 um (factor 1) and one at
+    12.0 um (factor 3) give a summary over (6, 12) of their median, 2."""
+    result = errors.ErrorFactor(wavelength=np.repeat([6.0, 12.0], 16), factor=np.repeat([1.0, 3.0], 16),
+                                factor_error=np.full(32, 0.1), scatter=np.ones(32), reported=np.ones(32),
+                                n_spectra=np.full(32, 5), method="bootstrap")
+    assert result.summary((6.0, 12.0))[0] == 2.0
+    assert result.summary((6.0, 11.9))[0] == 1.0 and result.summary((6.1, 12.0))[0] == 3.0
