@@ -11,6 +11,7 @@ Core (numpy arrays in, new arrays out; ``spectra`` has shape (nspectra, nwave)):
     sigma_mean = empirical_scatter(spectra, dq, method="bootstrap", n_boot=1000, seed=0)
     chi2 = chi_square(flux, flux_error, dq)          # reduced chi-square of each spectrum vs the mean
     result = measure_factor(wavelength, flux, flux_error, dq)   # ErrorFactor: factor, factor_error...
+    low, high = result.interval(0.95)                # exact interval (chi-square), per wavelength
     smooth = result.smoothed(16)                     # binned over 16 wavelengths, per wavelength
 
 Edges (files, plots, widgets)::
@@ -44,9 +45,10 @@ from typing import NamedTuple
 
 import numpy as np
 from astropy.io import fits
+from scipy import optimize, stats
 from stdatamodels import DataModel
 
-from . import instrument
+from . import instrument, units
 from .io import LRSInputError, check_product, open_product, product_level_from_name, read_table_columns, write_product
 
 #: jwst DQ bit DO_NOT_USE (stdatamodels ``dqflags.pixel["DO_NOT_USE"]``; pinned by a test)
@@ -66,12 +68,12 @@ _SPECTRUM_COLUMNS = ("WAVELENGTH", "FLUX", "FLUX_ERROR")
 _EXP_TYPES = ("MIR_LRS-FIXEDSLIT", "MIR_LRS-SLITLESS")
 #: median absolute deviation -> standard deviation for normal noise
 _MAD_TO_SIGMA = 1.482602218505602
-#: spread of a MAD-based sigma / spread of a standard deviation from the same normal values
-#: (the MAD's asymptotic efficiency is 36.8%: 1 / sqrt(0.368) = 1.65)
-_MAD_SPREAD = 1.65
-#: spread of the scatter after the running-median detrend / without it, measured on white noise
-#: (tests/test_errors.py::test_factor_error_is_honest checks it)
-_DETREND_SPREAD = 1.2
+#: probability that a normal value lies within 1 sigma of its mean (a 1-sigma interval)
+ONE_SIGMA = math.erf(1 / math.sqrt(2))
+#: white-noise columns of the seeded simulations of small-sample statistics: at least this many,
+#: and at least _SIMULATED_VALUES values in all (degrees of freedom to ~3%, MAD bias to ~0.3%)
+_SIMULATED_COLUMNS = 5_000
+_SIMULATED_VALUES = 500_000
 #: second difference f_i - (f_(i-1) + f_(i+1)) / 2 of white noise has variance 1.5 sigma^2
 _ADJACENT_VARIANCE = 1.5
 #: spread of the "adjacent" sigma x sqrt(2 (width - 1)): neighbouring second differences are
@@ -144,25 +146,35 @@ def _median_variance(neighbours):
     return float(np.var(np.median(draws, axis=1)))
 
 
-def _median_residuals(values, window):
+def _median_residuals(values, window, method):
     """Each integration minus the median of its ``window - 1`` neighbours, in noise units of one.
 
     The neighbours' median has its own noise, var(residual) = sigma^2 (1 + var(median)), divided
     out per count of finite neighbours. Windows are shifted, not cut, at the ends. Residuals
     that share neighbours are anti-correlated, which widens their scatter about their own mean
     (by 54% in variance for 3 integrations, 21% for 6, 4% for 20, 0.2% for 200): that is divided
-    out too (:func:`_residual_spread`), so their scatter estimates sigma at any count.
+    out too (:func:`_residual_spread`, for the ``method``'s own estimate of the scatter), so their
+    scatter estimates sigma at any count.
     """
-    return _raw_median_residuals(values, window) / math.sqrt(_residual_spread(values.shape[0], window))
+    return _raw_median_residuals(values, window) / math.sqrt(_residual_spread(values.shape[0], window, method))
 
 
 @functools.lru_cache(maxsize=None)
-def _residual_spread(nints, window):
-    """Mean sample variance (ddof 1, over integrations) of the median residuals of unit white
-    noise, by a seeded simulation (precision ~0.4%)."""
+def _residual_spread(nints, window, method):
+    """Mean squared scatter of the median residuals of unit white noise, by a seeded simulation.
+
+    The scatter is the method's: the sample variance (ddof 1, over integrations; the bootstrap's
+    limit) or the squared 1.4826 x MAD with its small-sample bias divided out (:func:`_mad_sem`).
+    The residuals are not normal (a value minus a median), so the MAD needs its own figure: with
+    the sample variance's it read the squared scatter 16% / 14% / 5% high for 5 / 10 / 40
+    integrations. Precision ~0.4%.
+    """
     columns = max(2000, 200_000 // nints)
     draws = np.random.default_rng(54321).normal(size=(nints, columns))
-    return float(np.mean(np.var(_raw_median_residuals(draws, window), axis=0, ddof=1)))
+    residuals = _raw_median_residuals(draws, window)
+    if method == "mad":
+        return float(np.mean(_mad_sem(residuals, np.isfinite(residuals)) ** 2 * nints))
+    return float(np.mean(np.var(residuals, axis=0, ddof=1)))
 
 
 def _raw_median_residuals(values, window):
@@ -188,12 +200,12 @@ def _throughput(values, width):
         return _running(ratio, width, lambda w: np.nanmedian(w, axis=-1))
 
 
-def _detrended(values, detrend, window, width):
+def _detrended(values, detrend, window, width, method):
     """(values with the trend removed, divisor applied to them or None)."""
     if detrend is None:
         return values, None
     if detrend == "median":
-        return _median_residuals(values, window), None
+        return _median_residuals(values, window, method), None
     throughput = _throughput(values, width)
     with np.errstate(invalid="ignore", divide="ignore"):
         return values / throughput, throughput
@@ -246,13 +258,33 @@ def _bootstrap_sem(values, valid, n_boot, seed):
     return sem
 
 
+@functools.lru_cache(maxsize=None)
+def _mad_bias(nspec):
+    """Mean of (1.4826 x MAD)^2 of ``nspec`` unit-variance normal values, by a seeded simulation.
+
+    1.4826 x MAD estimates sigma only for many values: its square averages 1.10 sigma^2 for 2
+    values, 0.76 for 3, 0.72 for 4, 0.94 for 10, 0.99 for 40.
+    """
+    draws = np.random.default_rng(2468).normal(size=(nspec, _columns(nspec)))
+    spread = _MAD_TO_SIGMA * np.median(np.abs(draws - np.median(draws, axis=0)), axis=0)
+    return float(np.mean(spread**2))
+
+
+def _columns(nspec):
+    """White-noise columns of a simulation with ``nspec`` values each."""
+    return max(_SIMULATED_COLUMNS, _SIMULATED_VALUES // nspec)
+
+
 def _mad_sem(values, valid):
     count = valid.sum(axis=0)
     with _quiet():
         median = np.nanmedian(values, axis=0)
         spread = _MAD_TO_SIGMA * np.nanmedian(np.abs(values - median), axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sem = spread / np.sqrt(count)
+    # divided by its small-sample bias, so its square is unbiased like the bootstrap's
+    bias = np.ones(count.shape)
+    for nspec in np.unique(count[count >= 2]):
+        bias[count == nspec] = _mad_bias(int(nspec))
+    sem = spread / np.sqrt(bias * np.maximum(count, 1))   # NaN where nothing is usable
     sem[count < 2] = np.nan
     return sem
 
@@ -277,6 +309,91 @@ def _adjacent_sem(values, valid, width):
     sem = _running(second, width, robust_sigma) / math.sqrt(_ADJACENT_VARIANCE)
     sem[~np.isfinite(mean)] = np.nan
     return sem
+
+
+@functools.lru_cache(maxsize=None)
+def _simulated_dof(method, nspec, detrend, window):
+    """Effective degrees of freedom of a method's variance estimate, by a seeded simulation.
+
+    White noise of ``nspec`` spectra goes through the detrend and the method's scatter (the
+    bootstrap as its many-resample limit, the sample variance). The degrees of freedom are those
+    of the chi-square whose symmetric 1-sigma interval (:func:`symmetric_scale`) has the simulated
+    coverage: factor_error is then calibrated at 68% even where the estimate is not a scaled
+    chi-square (the MAD of a few values, residuals about a running median, whose tails are
+    longer: matching the variance instead over-covers by 2-3%). For the plain bootstrap it is
+    n - 1 exactly (not simulated).
+    """
+    draws = np.random.default_rng(97531).normal(size=(nspec, _columns(nspec)))
+    if detrend == "median":
+        draws = _median_residuals(draws, window, method)
+    if method == "mad":
+        variance = _mad_sem(draws, np.isfinite(draws)) ** 2
+    else:
+        variance = np.var(draws, axis=0, ddof=1)
+    ratio = np.sqrt(variance / np.mean(variance))   # factor / true factor
+    with np.errstate(divide="ignore"):
+        wanted = np.quantile(np.abs(1 - 1 / ratio), ONE_SIGMA)
+    return optimize.brentq(lambda dof: float(symmetric_scale(dof)) - wanted, 0.2, 1e6, xtol=1e-6)
+
+
+def _degrees_of_freedom(method, count, nspec, n_boot, detrend, window, width):
+    """Effective degrees of freedom of the squared factor, per wavelength (NaN below 2 values)."""
+    count = np.asarray(count, dtype=np.float64)
+    if method == "adjacent":
+        # relative spread _ADJACENT_SPREAD / sqrt(2 (width - 1)) = 1 / sqrt(2 dof)
+        dof = np.full(count.shape, (width - 1) / _ADJACENT_SPREAD**2)
+        dof[count < 1] = np.nan
+        return dof
+    if detrend == "median":
+        # simulated for the whole series; a wavelength with fewer usable values has fewer
+        dof = _simulated_dof(method, nspec, detrend, window) * (count - 1) / (nspec - 1)
+    elif method == "bootstrap":
+        # (n - 1) s^2 / sigma^2 is chi-square with n - 1 degrees of freedom for normal noise
+        dof = count - 1
+    else:
+        dof = np.full(count.shape, np.nan)
+        for used in np.unique(count[count >= 2]):
+            dof[count == used] = _simulated_dof(method, int(used), None, None)
+    dof[count < 2] = np.nan
+    if method == "bootstrap":
+        # the resamples' own noise adds a relative variance 2 / n_boot to the squared scatter
+        dof = 1.0 / (1.0 / dof + 1.0 / n_boot)
+    return dof
+
+
+def _coverage(scale, dof, confidence):
+    """P(|f - F| <= scale f) - confidence, for (f / F)^2 distributed as chi-square(dof) / dof."""
+    upper = 1.0 if scale >= 1 else stats.chi2.cdf(dof / (1 - scale) ** 2, dof)
+    return upper - stats.chi2.cdf(dof / (1 + scale) ** 2, dof) - confidence
+
+
+def symmetric_scale(dof, confidence=ONE_SIGMA):
+    """Relative half-width k of the symmetric interval f +- k f that holds the true factor.
+
+    For a factor f whose square is a chi-square with ``dof`` degrees of freedom over ``dof``
+    times the true factor's square (normal noise), f (1 - k) <= F <= f (1 + k) with probability
+    ``confidence``. Many degrees of freedom give 1 / sqrt(2 dof); one gives 1.45 (the interval
+    then reaches below zero: a nod pair says little per wavelength).
+
+    Parameters
+    ----------
+    dof : float or array_like
+        Degrees of freedom (> 0; others give NaN).
+    confidence : float
+        Probability, in (0, 1); default 68.27% (1 sigma).
+
+    Returns
+    -------
+    ndarray of float64
+        k, the shape of ``dof`` (dimensionless).
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie between 0 and 1; got {confidence!r}")
+    dof = np.asarray(dof, dtype=np.float64)
+    scale = np.full(dof.shape, np.nan)
+    for value in np.unique(dof[np.isfinite(dof) & (dof > 0)]):
+        scale[dof == value] = optimize.brentq(_coverage, 1e-12, 1e6, args=(value, confidence), xtol=1e-12)
+    return scale
 
 
 def _check_settings(method, n_boot, detrend, width, window):
@@ -336,6 +453,9 @@ def empirical_scatter(spectra, dq=None, *, method="bootstrap", n_boot=1000, seed
         or a mean of many spectra whose noise falls below the curvature inflate it.
     n_boot : int
         Bootstrap resamples (>= 2). The estimate's own Monte-Carlo noise is 1/sqrt(2 n_boot).
+        The resamples are shared by all wavelengths, so with few spectra that noise is common to
+        all of them (binning does not average it down): for a nod pair and n_boot=1000 the
+        squared scatter of every wavelength is off by the same ~3% (1 sigma).
     seed : int or numpy.random.Generator
         Seed of the resamples (the same seed gives the same answer).
     detrend : {None, "median", "scale"}
@@ -369,7 +489,7 @@ def empirical_scatter(spectra, dq=None, *, method="bootstrap", n_boot=1000, seed
     _check_count(values.shape[0], method, detrend)
     if values.shape[1] == 0:
         return np.zeros(0)
-    values, _ = _detrended(values, detrend, window, int(width))
+    values, _ = _detrended(values, detrend, window, int(width), method)
     return _sem(values, np.isfinite(values), method, n_boot, seed, width)
 
 
@@ -439,7 +559,11 @@ class ErrorFactor:
         ``scatter / reported`` (dimensionless): > 1 where the pipeline errors are too small.
         Multiply the reported errors by it to correct them. NaN where unmeasured.
     factor_error : ndarray, shape (nwave,)
-        1-sigma uncertainty of ``factor``.
+        Symmetric 1-sigma uncertainty of ``factor``: factor +- factor_error holds the true
+        factor with 68.3% probability for normal noise, at any number of spectra. With few
+        spectra the factor's distribution is skewed (the square of a standard deviation is a
+        chi-square): factor +- 2 factor_error then holds it less often than 95% (80% for a nod
+        pair, 86% for 5 spectra, 91% for 10); use :meth:`interval` for other confidences.
     scatter : ndarray, shape (nwave,)
         Measured uncertainty of the mean spectrum (:func:`empirical_scatter`), flux unit.
     reported : ndarray, shape (nwave,)
@@ -451,6 +575,10 @@ class ErrorFactor:
     excluded : tuple of int
         Integrations (0-based) left out before measuring, e.g. the settling ones
         (:func:`find_settling`).
+    dof : ndarray, shape (nwave,), optional
+        Effective degrees of freedom of ``factor ** 2`` (factor^2 / true^2 is taken as a
+        chi-square over dof). None when unknown: :meth:`interval` and :meth:`binned` then use
+        ``factor_error`` as a normal error.
     """
 
     wavelength: np.ndarray
@@ -461,6 +589,35 @@ class ErrorFactor:
     n_spectra: np.ndarray
     method: str
     excluded: tuple = ()
+    dof: np.ndarray = None
+
+    def interval(self, confidence=ONE_SIGMA):
+        """Interval that holds the true factor with probability ``confidence``, per wavelength.
+
+        From the chi-square pivot: factor^2 / true^2 = chi2(dof) / dof, so the true factor lies in
+        [factor sqrt(dof / q_high), factor sqrt(dof / q_low)], q being the chi-square quantiles at
+        (1 + confidence) / 2 and (1 - confidence) / 2. Asymmetric (longer upwards): for a nod pair
+        the 68% interval is [0.70, 2.5] x factor, for 5 spectra [0.77, 1.5] x factor.
+
+        Parameters
+        ----------
+        confidence : float
+            Probability in (0, 1); default 68.27% (1 sigma).
+
+        Returns
+        -------
+        low, high : ndarray of float64, shape (nwave,)
+            Dimensionless; NaN where the factor or its degrees of freedom are not finite.
+        """
+        if not 0 < confidence < 1:
+            raise ValueError(f"confidence must lie between 0 and 1; got {confidence!r}")
+        if self.dof is None:
+            half = stats.norm.ppf(0.5 + confidence / 2) * self.factor_error
+            return self.factor - half, self.factor + half
+        dof = np.asarray(self.dof, dtype=np.float64)   # chi2.ppf is NaN for dof <= 0
+        low = self.factor * np.sqrt(dof / stats.chi2.ppf(0.5 + confidence / 2, dof))
+        high = self.factor * np.sqrt(dof / stats.chi2.ppf(0.5 - confidence / 2, dof))
+        return low, high
 
     def binned(self, width=16, *, clip=DEFAULT_CLIP):
         """Factor over blocks of ``width`` neighbouring wavelengths, robust to outliers.
@@ -471,7 +628,9 @@ class ErrorFactor:
         The factor of a block is the root mean square of the values kept (a ratio of standard
         deviations averages in the square: with few spectra, the plain mean of the skewed
         per-wavelength values is biased low, 0.8 instead of 1 for two spectra). Neighbouring
-        wavelengths carry independent noise, so the error of a block is the quadrature mean of
+        wavelengths carry independent noise: with ``dof`` known, the block's squared factor is a
+        chi-square with the kept values' degrees of freedom summed, and its error is
+        :func:`symmetric_scale` of that sum x the block factor; otherwise the quadrature mean of
         the errors / sqrt(number kept). NaN values are skipped; the last partial block is kept.
 
         Parameters
@@ -490,10 +649,12 @@ class ErrorFactor:
         """
         if int(width) != width or width < 1:
             raise ValueError(f"width must be a positive integer; got {width!r}")
-        arrays = (self.wavelength, self.factor, self.factor_error)
+        dof = np.full(self.wavelength.shape, np.nan) if self.dof is None else np.asarray(self.dof, float)
+        arrays = (self.wavelength, self.factor, self.factor_error, dof)
         out = [], [], [], [], []
+        freedoms = []
         for start in range(0, self.wavelength.size, int(width)):
-            wave, value, error = (a[start:start + int(width)] for a in arrays)
+            wave, value, error, freedom = (a[start:start + int(width)] for a in arrays)
             good = np.isfinite(wave) & np.isfinite(value) & np.isfinite(error) & (value > 0)
             if not good.any():
                 continue
@@ -507,8 +668,11 @@ class ErrorFactor:
             out[0].append(wave[kept].mean())
             out[1].append(np.sqrt(np.mean(value[kept] ** 2)))
             out[2].append(np.sqrt(np.mean(error[kept] ** 2) / kept.sum()))
+            freedoms.append(np.sum(freedom[kept]))
             out[3].append(_MAD_TO_SIGMA * np.median(np.abs(value[good] - np.median(value[good]))))
             out[4].append(int(good.sum() - kept.sum()))
+        if self.dof is not None:
+            out[2][:] = np.array(out[1]) * symmetric_scale(np.array(freedoms))
         return BinnedFactor(*(np.array(values, dtype=float if k < 4 else int) for k, values in enumerate(out)))
 
     def smoothed(self, width=16, *, clip=DEFAULT_CLIP):
@@ -540,8 +704,8 @@ class ErrorFactor:
 
         Parameters
         ----------
-        wavelength_range : (float, float)
-            um, inclusive.
+        wavelength_range : (float, float) or astropy.units.Quantity
+            um (a Quantity is converted), inclusive.
         width, clip
             As :meth:`binned`.
 
@@ -553,7 +717,8 @@ class ErrorFactor:
             when no block lies in the range.
         """
         blocks = self.binned(width, clip=clip)
-        inside = (blocks.wavelength >= wavelength_range[0]) & (blocks.wavelength <= wavelength_range[1])
+        low, high = (units.to_value(limit, "um", "wavelength_range") for limit in wavelength_range)
+        inside = (blocks.wavelength >= low) & (blocks.wavelength <= high)
         if not inside.any():
             return math.nan, math.nan, math.nan
         values = blocks.factor[inside]
@@ -643,8 +808,8 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
 
     Parameters
     ----------
-    wavelength : array_like, shape (nwave,)
-        um.
+    wavelength : array_like or astropy.units.Quantity, shape (nwave,)
+        um (a Quantity is converted).
     flux, flux_error : array_like, shape (nspectra, nwave) (or (nwave,) for ``"adjacent"``)
         Spectra and reported 1-sigma errors (same unit, e.g. Jy).
     dq, method, n_boot, seed, detrend, window, width, bad_flags
@@ -657,12 +822,15 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
     Returns
     -------
     ErrorFactor
-        ``factor_error`` is the relative spread of the scatter estimate times the factor:
-        bootstrap sqrt(1 / (2 (n - 1)) + 1 / (2 n_boot)), mad 1.65 / sqrt(2 (n - 1)), adjacent
-        1.95 / sqrt(2 (width - 1)); x 1.2 after ``detrend="median"`` (measured on white noise).
+        ``dof`` holds the effective degrees of freedom of the squared factor per wavelength:
+        bootstrap 1 / (1 / (n - 1) + 1 / n_boot) (exact for normal noise, n usable spectra),
+        mad and ``detrend="median"`` simulated on white noise, adjacent (width - 1) / 1.95^2.
+        ``factor_error`` is the symmetric 1-sigma error :func:`symmetric_scale` (dof) x factor,
+        calibrated in coverage at any n; :meth:`ErrorFactor.interval` gives the exact
+        (asymmetric) interval.
     """
     _check_settings(method, n_boot, detrend, width, window)
-    wavelength = np.array(wavelength, dtype=np.float64)
+    wavelength = np.array(units.to_value(wavelength, "um", "wavelength"), dtype=np.float64)
     values, valid, errors = _spectra_and_errors(flux, flux_error, dq, bad_flags)
     if isinstance(exclude, str):
         if exclude != "settling":
@@ -679,27 +847,19 @@ def measure_factor(wavelength, flux, flux_error, dq=None, *, method="bootstrap",
     _check_count(values.shape[0], method, detrend)
     if wavelength.shape != values.shape[1:]:
         raise ValueError(f"wavelength shape {wavelength.shape} does not match the spectra's {values.shape[1:]}")
-    trended, throughput = _detrended(values, detrend, window, int(width))
+    trended, throughput = _detrended(values, detrend, window, int(width), method)
     if throughput is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):  # a zero throughput gives inf: not used
+        with np.errstate(divide="ignore"):  # a zero throughput gives inf: not used
             errors = errors / throughput
     scatter = _sem(trended, np.isfinite(trended), method, n_boot, seed, width)
     count = valid.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):   # 0 / 0 where nothing is usable
         reported = np.sqrt(np.nansum(errors**2, axis=0)) / count
-        factor = scatter / reported
-        if method == "bootstrap":
-            relative = np.sqrt(1.0 / (2 * (count - 1)) + 1.0 / (2 * int(n_boot)))
-        elif method == "mad":
-            relative = _MAD_SPREAD / np.sqrt(2.0 * (count - 1))
-        else:
-            relative = np.full(count.shape, _ADJACENT_SPREAD / math.sqrt(2.0 * (int(width) - 1)))
-    if detrend == "median":
-        relative = relative * _DETREND_SPREAD
-    reported[count == 0] = np.nan
-    return ErrorFactor(wavelength=wavelength, factor=factor, factor_error=factor * relative, scatter=scatter,
-                       reported=reported, n_spectra=count, method=method,
-                       excluded=tuple(int(index) for index in excluded))
+        factor = scatter / reported   # NaN where nothing is usable (0 / 0)
+    dof = _degrees_of_freedom(method, count, values.shape[0], int(n_boot), detrend, window, int(width))
+    return ErrorFactor(wavelength=wavelength, factor=factor, factor_error=factor * symmetric_scale(dof),
+                       scatter=scatter, reported=reported, n_spectra=count, method=method,
+                       excluded=tuple(int(index) for index in excluded), dof=dof)
 
 
 # --------------------------------------------------------------------------------------------
