@@ -13,7 +13,7 @@ import pytest
 from scipy.optimize import brentq
 from stdatamodels.jwst import datamodels
 
-from lrs_helpers import background, diagnosis, errors, foldover, instrument, jumps, pathloss, pointing
+from lrs_helpers import background, diagnosis, errors, foldover, instrument, io, jumps, pathloss, pointing
 
 #: relative step either side of a threshold: small against the thresholds' spacing (x2 to x5)
 EDGE = 0.05
@@ -981,3 +981,661 @@ def test_ta_plot_box_is_centred_on_the_centroid_away_from_the_edges(monkeypatch)
     ax, _ = _axes(diagnosis.check_pointing(model))
     np.testing.assert_array_equal(ax.images[0].get_array(), data[10:41, 15:46])
     assert ax.images[0].get_extent() == [14.5, 45.5, 9.5, 40.5]
+
+
+# ================================================================ the checks added to the scope
+# (fold-over, dropouts, background left in an x1d, ERR against the pixels' scatter, TA exposure
+# time, and the helpers that compute their numbers): small in-memory datamodels, each threshold
+# with a case just inside and just outside it, each number against an independent computation.
+
+def _miri(model, exp_type="MIR_LRS-SLITLESS", name="jw01_mirimage_x1dints.fits"):
+    model.meta.instrument.name = "MIRI"
+    model.meta.instrument.detector = "MIRIMAGE"
+    model.meta.exposure.type = exp_type
+    model.meta.filename = name
+    return model
+
+
+def _x1dints(wavelength, flux, *, npixels=7.0, dq=0, background=0.0, photom="COMPLETE"):
+    """An x1dints in memory, one EXTRACT1D table per integration (rows of ``flux``)."""
+    flux = np.atleast_2d(np.asarray(flux, float))
+    shape = flux.shape
+    model = _miri(datamodels.MultiSpecModel())
+    model.meta.cal_step.photom = photom
+    columns = {"WAVELENGTH": np.broadcast_to(wavelength, shape), "FLUX": flux,
+               "NPIXELS": np.broadcast_to(npixels, shape), "DQ": np.broadcast_to(dq, shape),
+               "BACKGROUND": np.broadcast_to(background, shape), "FLUX_ERROR": np.full(shape, 0.01)}
+    for integration in range(shape[0]):
+        spec = datamodels.SpecModel()
+        table = np.zeros(shape[1], dtype=spec.get_dtype("spec_table"))
+        for name, values in columns.items():
+            table[name] = values[integration]
+        spec.spec_table = table
+        model.spec.append(spec)
+    return model
+
+
+# ---------------------------------------------------------------- TA exposure time (LRS06)
+def _frame_time_s(shared_data, subarray):
+    """TFRAME from the real readout clocks (jwst 3.0 emicorr: frame clocks x 10 us per read)."""
+    import json
+
+    constants = json.loads((shared_data / "reference" / "emicorr_constants.json").read_text())
+    clocks = constants["subarray_clocks"]["FULL_FAST" if subarray == "FULL" else subarray]["frameclocks"]
+    return clocks * constants["pixel_read_time_s"]
+
+
+def _ta_image(readpatt, tframe, tgroup, exp_type="MIR_TACQ"):
+    model = _miri(datamodels.ImageModel(data=np.zeros((8, 8), np.float32)), exp_type, "jw01_mirimage_rate.fits")
+    model.meta.exposure.readpatt = readpatt
+    model.meta.exposure.frame_time = tframe
+    model.meta.exposure.group_time = tgroup
+    return model
+
+
+@pytest.mark.parametrize("subarray", ["FULL", "SLITLESSPRISM"])
+@pytest.mark.parametrize("readpatt, frames", [("FASTGRPAVG", 4), ("FASTGRPAVG8", 8), ("FASTGRPAVG64", 64)])
+def test_ta_exposure_time_against_the_readout_clocks(shared_data, subarray, readpatt, frames):
+    """LRS06: a FASTGRPAVG group averages N frames, so it lasts N x TFRAME (FULL: 4 x 2.775 s =
+    11.10 s; SLITLESSPRISM 4 x 0.159 s = 0.636 s, from the real clock constants). TGROUP written
+    as one frame (jwst#8069) makes rates N times too high: a warning with the factor N; TGROUP
+    written as N frames is ok."""
+    tframe = _frame_time_s(shared_data, subarray)
+    wrong = diagnosis.check_ta_exposure_time(_ta_image(readpatt, tframe, tframe))
+    assert wrong.severity == "warning"
+    assert wrong.measured["rate_factor"] == (pytest.approx(frames, rel=1e-12), "pipeline / true rate")
+    assert wrong.measured["frames_per_group"] == (frames, "")
+    assert wrong.measured["TGROUP"] == (pytest.approx(tframe), "s")
+    assert wrong.measured["true_group_time"] == (pytest.approx(frames * tframe, rel=1e-12), "s")
+    assert f"rates are {frames:.2f} times too high. Divide them by {frames:.2f}" in wrong.message
+    assert f"{readpatt} averages {frames} frames per group but TGROUP is {tframe:.3f} s" in wrong.message
+    right = diagnosis.check_ta_exposure_time(_ta_image(readpatt, tframe, frames * tframe))
+    assert right.severity == "ok" and right.measured["rate_factor"][0] == pytest.approx(1.0, rel=1e-12)
+    assert right.message == (f"{readpatt}: TGROUP {frames * tframe:.3f} s matches {frames} frame(s) per group; "
+                             "rates are on the right scale.")
+
+
+@pytest.mark.parametrize("factor, expected", [(1.0095, "ok"), (1.0105, "warning"), (0.9905, "ok"),
+                                              (0.9895, "warning")])
+def test_ta_exposure_time_tolerance_is_one_percent(factor, expected):
+    """A TGROUP within 1 % of the frames' time is ok (cases 0.05 % of it either side of the edge);
+    the LRS06 error it guards is a factor 4 or more."""
+    tframe = 2.77504
+    finding = diagnosis.check_ta_exposure_time(_ta_image("FAST", tframe, tframe / factor))
+    assert finding.measured["rate_factor"][0] == pytest.approx(factor, rel=1e-12)
+    assert finding.severity == expected
+
+
+def test_ta_exposure_time_names_bad_headers():
+    with pytest.raises(io.LRSInputError, match=r"jw01_mirimage_rate\.fits: READPATT, TFRAME and TGROUP"):
+        diagnosis.check_ta_exposure_time(_ta_image(None, 2.77504, 2.77504))
+    with pytest.raises(io.LRSInputError, match="READPATT SLOW is not a MIRI TA read pattern"):
+        diagnosis.check_ta_exposure_time(_ta_image("SLOW", 2.77504, 2.77504))
+
+
+# ---------------------------------------------------------------- background left in an x1d
+def _banded(blue, red, nints=1):
+    """Spectra whose mean flux is ``blue`` at 5.5-6.5 um and ``red`` at 11-12 um (edges
+    included) and 100 just outside the bands; ``red`` may be a value per integration."""
+    wavelength = np.array([5.0, 5.49, 5.5, 6.0, 6.5, 6.51, 8.0, 10.99, 11.0, 11.5, 12.0, 12.01])
+    red = np.broadcast_to(red, (nints,))
+    flux = np.full((nints, wavelength.size), 100.0)
+    flux[:, 2:5] = blue
+    flux[:, 8:11] = red[:, None]
+    return wavelength, flux
+
+
+@pytest.mark.parametrize("ratio, expected", [(diagnosis.SKY_SHAPE_RATIO * (1 - EDGE), "info"),
+                                             (diagnosis.SKY_SHAPE_RATIO * (1 + EDGE), "warning")])
+def test_x1d_background_sky_shape_threshold(ratio, expected):
+    """Red/blue flux ratio 0.95 (a point source, info) or 1.05 (sky-like, warning), in Jy with
+    nothing subtracted; the flux 100 just outside the bands does not count."""
+    wavelength, flux = _banded(2.0, 2.0 * ratio)
+    finding = diagnosis.check_x1d_background(_x1dints(wavelength, flux))
+    assert finding.measured["red_to_blue_ratio"] == (pytest.approx(ratio, rel=1e-12),
+                                                     "mean flux 11-12 um / 5.5-6.5 um")
+    assert finding.measured["background_subtracted"] == (False, "BACKGROUND column non-zero")
+    assert finding.measured["unit"] == ("Jy", "")
+    assert finding.severity == expected
+    if expected == "warning":
+        assert f"({ratio:.1f} times brighter at 11-12 um than at 5.5-6.5 um)" in finding.message
+        assert "background.subtract_rateints" in finding.message
+    else:
+        assert finding.message == ("no background was subtracted by extract_1d (BACKGROUND column zero): "
+                                   "any slitless sky is still in the spectrum.")
+
+
+def test_x1d_background_mean_over_usable_integrations():
+    """The mean over integrations (1, 1, 1.3 at 11-12 um: mean 1.1, median 1.0) of the points not
+    DO_NOT_USE (a flagged 1000 in the red band is left out, other DQ bits are not)."""
+    wavelength, flux = _banded(1.0, [1.0, 1.0, 1.3], nints=3)
+    flux[0, 9] = 1000.0
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[0, 9] = instrument.DQ["DO_NOT_USE"]
+    dq[:, 3] = instrument.DQ["JUMP_DET"]
+    finding = diagnosis.check_x1d_background(_x1dints(wavelength, flux, dq=dq))
+    assert finding.measured["red_to_blue_ratio"][0] == pytest.approx(1.1, rel=1e-12)
+    assert finding.severity == "warning"
+
+
+@pytest.mark.parametrize("background", [-1e-6, 1e-6])
+def test_x1d_background_any_subtraction_is_ok(background):
+    """One non-zero BACKGROUND value, of either sign, means extract_1d subtracted a background."""
+    wavelength, flux = _banded(1.0, 5.0)
+    values = np.zeros(flux.shape)
+    values[0, 3] = background
+    finding = diagnosis.check_x1d_background(_x1dints(wavelength, flux, background=values))
+    assert finding.severity == "ok" and finding.measured["background_subtracted"][0] is True
+    assert finding.message == "extract_1d subtracted a background (BACKGROUND column non-zero)."
+
+
+def test_x1d_background_read_from_the_file_too(tmp_path):
+    """``source``: the BACKGROUND column is read from the file, as from the model."""
+    wavelength, flux = _banded(1.0, 5.0)
+    values = np.zeros(flux.shape)
+    values[0, 3] = 2e-3
+    model = _x1dints(wavelength, flux, background=values)
+    path = tmp_path / "jw01_mirimage_x1dints.fits"
+    model.save(path)
+    assert diagnosis.check_x1d_background(model, source=path).severity == "ok"
+    model.spec[0].spec_table["BACKGROUND"] = 0.0
+    model.save(path)
+    finding = diagnosis.check_x1d_background(model, source=path)
+    assert finding.severity == "warning" and finding.measured["red_to_blue_ratio"][0] == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("blue", [0.0, -1.0])
+def test_x1d_background_needs_a_positive_blue_level(blue):
+    wavelength, flux = _banded(blue, 5.0)
+    finding = diagnosis.check_x1d_background(_x1dints(wavelength, flux))
+    assert np.isnan(finding.measured["red_to_blue_ratio"][0]) and finding.severity == "info"
+
+
+def test_x1d_background_uncalibrated_flux_says_nothing_about_sky():
+    """In DN/s the shape is the detector's response, not the source's: info, whatever the ratio."""
+    wavelength, flux = _banded(1.0, 3.0)
+    finding = diagnosis.check_x1d_background(_x1dints(wavelength, flux, photom="SKIPPED"))
+    assert finding.severity == "info" and finding.measured["unit"] == ("DN/s", "")
+    assert finding.message.endswith(" The flux is in DN/s, so its shape says nothing about sky.")
+
+
+# ---------------------------------------------------------------- units of a product's flux
+def test_flux_unit_and_calibration(tmp_path):
+    """The FLUX column's unit where the file has one, else PHOTOM's status; BUNIT for images."""
+    wavelength, flux = _banded(1.0, 1.0)
+    model = _x1dints(wavelength, flux, photom="SKIPPED")
+    assert diagnosis._flux_unit(model) == "DN/s" and not diagnosis._flux_calibrated(model)
+    model.meta.cal_step.photom = "COMPLETE"
+    assert diagnosis._flux_unit(model) == "Jy" and diagnosis._flux_calibrated(model)
+    path = tmp_path / "jw01_mirimage_x1dints.fits"
+    model.save(path)
+    with datamodels.open(path) as saved:
+        saved.spec[0].spec_table.columns["FLUX"].unit = "mJy"
+        saved.meta.cal_step.photom = "SKIPPED"
+        assert diagnosis._flux_unit(saved) == "mJy" and diagnosis._flux_calibrated(saved)
+        saved.spec[0].spec_table.columns["FLUX"].unit = "DN/s"
+        assert not diagnosis._flux_calibrated(saved)
+    image = _image_model(np.ones((4, 5)), unit="MJy/sr")
+    assert diagnosis._flux_unit(image) == "MJy/sr" and diagnosis._flux_calibrated(image)
+    image.meta.bunit_data = None
+    assert diagnosis._flux_unit(image) == "DN/s" and not diagnosis._flux_calibrated(image)
+
+
+# ---------------------------------------------------------------- dropouts
+def _short_point(lost, *, nints=4, index=20, integration=2):
+    """x1dints (Jy, 60 points at 4-13 um, 7 box pixels each) whose point ``index`` has one box
+    pixel fewer in one integration and ``lost`` of its flux missing there."""
+    wavelength = np.linspace(4.0, 13.0, 60)
+    flux = np.ones((nints, wavelength.size))
+    npixels = np.full(flux.shape, 7.0)
+    flux[integration, index] = 1.0 - lost
+    npixels[integration, index] = 6.0
+    return wavelength, flux, npixels
+
+
+@pytest.mark.parametrize("lost, expected", [(diagnosis.PROBLEM_FRACTION * (1 - EDGE), "warning"),
+                                            (diagnosis.PROBLEM_FRACTION * (1 + EDGE), "problem")])
+def test_dropout_lost_fraction_threshold(lost, expected):
+    """A spectrum point short of one box pixel in one integration of four is a dropout; its loss
+    is 1 - flux / the other integrations' median: 9.5 % a warning, 10.5 % a problem."""
+    wavelength, flux, npixels = _short_point(lost)
+    finding = diagnosis.check_dropouts(_x1dints(wavelength, flux, npixels=npixels))
+    assert finding.severity == expected
+    assert finding.measured["dropouts"] == (1, "")
+    assert finding.measured["integrations"] == (1, "")
+    assert finding.measured["largest_lost_fraction"] == (pytest.approx(lost, rel=1e-9), "")
+    assert finding.measured["wavelength_range"] == ([wavelength[20], wavelength[20]], "um")
+    assert finding.message.startswith(f"1 jump-step dropouts at the trace peak ({wavelength[20]:.2f}-"
+                                      f"{wavelength[20]:.2f} um), up to {100 * (1 - flux[2, 20]):.0f}% of the flux lost")
+    assert "jumps.sweep_jump_settings" in finding.message and "jumps.repair_spectrum" in finding.message
+    ax, _ = _axes(finding)
+    np.testing.assert_allclose(ax.lines[0].get_xydata(), [[wavelength[20], 100 * lost]])
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("wavelength (um)", "flux lost (%)")
+
+
+def test_dropouts_counted_apart_from_other_losses():
+    """Two dropouts (integrations 0 and 2, 5 % and 20 % lost) and, not dropouts: a point NaN in
+    every integration (4 rows), a point short in every integration (4), a flagged point that
+    keeps its box (1). The numbers and the note name each."""
+    wavelength, flux, npixels = _short_point(0.20, index=30, integration=2)
+    flux[0, 10], npixels[0, 10] = 0.95, 6.0
+    flux[:, 0] = np.nan
+    npixels[:, 50] = 5.0
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[1, 40] = instrument.DQ["DO_NOT_USE"]
+    finding = diagnosis.check_dropouts(_x1dints(wavelength, flux, npixels=npixels, dq=dq))
+    assert finding.severity == "problem"
+    measured = finding.measured
+    assert measured["dropouts"] == (2, "") and measured["integrations"] == (2, "")
+    assert measured["wavelength_range"][0] == [wavelength[10], wavelength[30]]
+    assert measured["largest_lost_fraction"][0] == pytest.approx(0.20)
+    assert (measured["not_dropouts_nan_every_integration"], measured["not_dropouts_every_integration"],
+            measured["not_dropouts_flagged_point"]) == ((4, ""), (4, ""), (1, ""))
+    assert ("; not dropouts: 4 every integration, 1 flagged point, 4 nan every integration: rerun jump"
+            in finding.message)
+    assert len(finding.details["table"]) == 2 and len(finding.details["other_losses"]) == 9
+
+
+def test_no_dropout_is_ok_and_names_the_other_losses():
+    wavelength, flux, npixels = _short_point(0.0)
+    npixels[:, 20] = 6.0  # short everywhere: static, not a dropout
+    finding = diagnosis.check_dropouts(_x1dints(wavelength, flux, npixels=npixels))
+    assert finding.severity == "ok" and finding.measured == {"dropouts": (0, ""),
+                                                             "not_dropouts_every_integration": (4, "")}
+    assert finding.message == "no dropout at the trace peak; not dropouts: 4 every integration."
+    clean = diagnosis.check_dropouts(_x1dints(*_short_point(0.0)[:2]))
+    assert clean.message == "no dropout at the trace peak." and clean.draw is None
+
+
+def test_dropouts_read_from_the_file_as_from_the_model(tmp_path):
+    """``source`` an x1dints path (read a chunk of rows at a time) gives the same finding."""
+    wavelength, flux, npixels = _short_point(0.3)
+    model = _x1dints(wavelength, flux, npixels=npixels)
+    path = tmp_path / "jw01_mirimage_x1dints.fits"
+    model.save(path)
+    streamed = diagnosis.check_dropouts(model, source=path)
+    assert streamed.measured == diagnosis.check_dropouts(model).measured
+    assert streamed.measured["largest_lost_fraction"][0] == pytest.approx(0.3)
+
+
+def test_dropouts_from_a_file_without_npixels_are_named(monkeypatch, tmp_path):
+    path = tmp_path / "jw01_mirimage_x1dints.fits"
+    monkeypatch.setattr(io, "read_table_columns", lambda source, names: [
+        {"WAVELENGTH": np.ones(3), "FLUX": np.ones(3)}])
+    with pytest.raises(io.LRSInputError, match=r"jw01_mirimage_x1dints\.fits: the spectrum table has no DQ, "
+                                               r"NPIXELS column\(s\)"):
+        diagnosis.check_dropouts(_x1dints(np.ones(3), np.ones(3)), source=path)
+
+
+def _trace_cube(nints=3, ny=30, nx=20, peak=10, sigma=1.2):
+    """A calints with a Gaussian trace along the rows (5-12 um over rows 3-26), MJy/sr."""
+    columns = np.arange(nx)
+    profile = np.exp(-0.5 * ((columns - peak) / sigma) ** 2)
+    sci = np.broadcast_to(100.0 * profile, (nints, ny, nx)).astype(np.float32).copy()
+    model = _miri(datamodels.CubeModel(data=sci), name="jw01_mirimage_calints.fits")
+    model.dq = np.zeros(sci.shape, np.uint32)
+    rows = np.linspace(4.0, 13.0, ny)
+    model.wavelength = np.broadcast_to(rows[:, None], (ny, nx)).astype(np.float32).copy()
+    model.meta.bunit_data = "MJy/sr"
+    return model, profile
+
+
+def _drop(model, integration, row, column, flags):
+    model.data[integration, row, column] = np.nan
+    model.dq[integration, row, column] = flags
+
+
+def test_image_dropouts_lose_the_peaks_share_of_the_core():
+    """A peak pixel dropped by the jump step (DO_NOT_USE + JUMP_DET, NaN) loses its share of the
+    7-column core in the other integrations: for a Gaussian of sigma 1.2 px, g(0) / sum g(-3..3)
+    = 0.33 by hand. A saturated and a bad peak pixel are counted apart."""
+    model, profile = _trace_cube()
+    dropped = instrument.DQ["DO_NOT_USE"] | instrument.DQ["JUMP_DET"]
+    _drop(model, 1, 8, 10, dropped)
+    _drop(model, 2, 20, 10, dropped)
+    _drop(model, 0, 15, 10, instrument.DQ["DO_NOT_USE"] | instrument.DQ["SATURATED"])
+    _drop(model, 0, 5, 10, instrument.DQ["DO_NOT_USE"])
+    share = profile[10] / profile[7:14].sum()
+    finding = diagnosis.check_dropouts(model)
+    assert finding.measured["largest_lost_fraction"][0] == pytest.approx(share, rel=1e-6)
+    assert finding.measured["dropouts"] == (2, "") and finding.measured["integrations"] == (2, "")
+    assert finding.measured["wavelength_range"][0] == pytest.approx([model.wavelength[8, 10],
+                                                                     model.wavelength[20, 10]])
+    assert (finding.measured["not_dropouts_saturated"], finding.measured["not_dropouts_bad_pixel"]) == ((1, ""), (1, ""))
+    assert finding.severity == "problem"
+    table = finding.details["table"]
+    assert list(table["row"]) == [8, 20] and list(table["peak_column"]) == [10, 10]
+
+
+@pytest.mark.parametrize("nints", [1, 3])
+def test_image_dropouts_streamed_in_chunks_match_the_whole_product(nints):
+    """A cube streamed an integration at a time (CubeChunks) gives the table of the whole
+    product (jumps.classify_peak_losses), peak columns back on the detector: the trace sits at
+    column 13 of 20, so the kept band starts at column 10."""
+    model, _ = _trace_cube(nints=nints, peak=13)
+    dropped = instrument.DQ["DO_NOT_USE"] | instrument.DQ["JUMP_DET"]
+    _drop(model, nints - 1, 8, 13, dropped)
+    _drop(model, 0, 12, 13, dropped)
+    _drop(model, 0, 22, 13, instrument.DQ["DO_NOT_USE"] | instrument.DQ["SATURATED"])
+    chunks = io.CubeChunks.in_memory({"SCI": model.data, "DQ": model.dq}, chunk_bytes=1)
+    assert chunks.chunk_ints == 1
+    whole = jumps.classify_peak_losses(model)
+    streamed = diagnosis._peak_losses(model, chunks)
+    assert len(whole) == len(streamed) >= 3
+    for name in whole.colnames:
+        if whole[name].dtype.kind == "f":
+            np.testing.assert_allclose(streamed[name], whole[name], rtol=1e-9)
+        else:
+            assert list(streamed[name]) == list(whole[name]), name
+    assert diagnosis.check_dropouts(model, chunks).measured == diagnosis.check_dropouts(model).measured
+
+
+def test_image_dropouts_with_dispersion_along_columns_are_read_whole(monkeypatch):
+    """Not dispersed along the rows (not LRS): the file is classified whole, as jumps does."""
+    model, _ = _trace_cube()
+    model.meta.wcsinfo.dispersion_direction = 1
+    chunks = SimpleNamespace(path="jw01_other_calints.fits", shape=model.data.shape)
+    seen = []
+    monkeypatch.setattr(jumps, "classify_peak_losses", lambda product: seen.append(product) or "table")
+    assert diagnosis._peak_losses(model, chunks) == "table" and seen == ["jw01_other_calints.fits"]
+
+
+# ---------------------------------------------------------------- fold-over
+def _power_law_x1d(index, wavelength=None, photom="COMPLETE"):
+    """A Jy x1dints of two integrations with F_nu ~ lambda**index over 4-14 um."""
+    wavelength = np.linspace(4.0, 14.0, 201) if wavelength is None else wavelength
+    return wavelength, _x1dints(wavelength, np.stack([wavelength ** index] * 2), photom=photom)
+
+
+def test_foldover_colour_of_a_blackbody():
+    """A 300 K blackbody's F_nu (astropy's Planck function, not the helper's photon spectrum)
+    gives a 300 K colour temperature (to 0.5 %: the grid's interpolation is ~0.1 %, the 200-step
+    temperature grid 3.5 %) and the blue limit foldover.usable_range gives for it, above 5.0 um:
+    a warning. The fold rows are the points at or below the fold edge, counted by hand."""
+    from astropy import units as u
+    from astropy.modeling.physical_models import BlackBody
+
+    wavelength = np.linspace(4.0, 14.0, 201)
+    f_nu = BlackBody(300 * u.K)(wavelength * u.um).to_value(u.Jy / u.sr)
+    model = _x1dints(wavelength, np.stack([f_nu, f_nu]))
+    finding = diagnosis.check_foldover(model)
+    measured = finding.measured
+    assert measured["colour_temperature"] == (pytest.approx(300.0, rel=0.005), "K")
+    blue, _ = foldover.usable_range("slitless", source_temperature_k=measured["colour_temperature"][0])
+    assert blue > foldover.NOMINAL_RANGE_UM[0]
+    assert measured["blue_limit"] == (blue, "um") and finding.severity == "warning"
+    edge = foldover.fold_edge_um("slitless")
+    assert 5.3 < edge < 5.6  # "about 5.4 um"
+    fold = wavelength[wavelength <= edge]
+    assert measured["fold_points"] == (fold.size, "")
+    assert measured["fold_wavelength_range"] == ([4.0, fold.max()], "um")
+    error = foldover.calibration_error(np.array(5.0), "slitless", source_temperature_k=measured["colour_temperature"][0])
+    assert measured["calibration_error_5um"] == (pytest.approx(float(error)), "")
+    assert measured["calibration_error_5um"][0] < -0.02  # a red source's flux comes out low
+    assert f"use it from {blue:.1f} um" in finding.message and "~300 K" in finding.message
+    assert f"flux there is off by {100 * error:+.1f}% at 5 um" in finding.message
+    assert finding.message.endswith("(colour from the extracted flux: any unsubtracted background reddens it)")
+    ax, legend = _axes(finding)
+    assert legend == ["fold-over rows", f"blue limit {blue:.2f} um"]
+    assert ax.get_xlim() == (3.5, 14.2) and ax.get_xlabel() == "wavelength (um)"
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), wavelength)
+
+
+@pytest.mark.parametrize("blue, expected", [(foldover.NOMINAL_RANGE_UM[0], "info"),
+                                            (foldover.NOMINAL_RANGE_UM[0] + 0.01, "warning")])
+def test_foldover_blue_limit_threshold(monkeypatch, blue, expected):
+    """A blue limit of 5.00 um (the nominal start, the grid's 0.01 um step) is info; 5.01 um a
+    warning. An index steeper than Rayleigh-Jeans (no blackbody) is passed on as a power law."""
+    seen = {}
+
+    def usable_range(mode, **source):
+        seen.update(source)
+        return blue, 14.0
+
+    monkeypatch.setattr(foldover, "usable_range", usable_range)
+    wavelength, model = _power_law_x1d(-2.5)
+    finding = diagnosis.check_foldover(model)
+    assert seen == {"spectral_index": pytest.approx(-2.5)}
+    assert finding.measured["spectral_index"] == (pytest.approx(-2.5, abs=1e-9), "F_nu ~ lambda^index")
+    assert finding.measured["colour_temperature"][0] == np.inf
+    assert finding.severity == expected
+    if expected == "warning":
+        assert "(F_nu ~ lambda^-2.50, steeper than Rayleigh-Jeans)" in finding.message
+    else:
+        assert (f"the source's colour is close to the flux standards', so the calibration holds from "
+                f"{blue:.2f} um; do not use the points below it.") in finding.message
+
+
+def test_foldover_standard_colour_is_info():
+    """A source coloured like the flux standards (F_nu ~ lambda^-1.92): blue limit 5.0 um, info."""
+    wavelength, model = _power_law_x1d(-1.92)
+    finding = diagnosis.check_foldover(model)
+    assert finding.severity == "info" and finding.measured["blue_limit"][0] == foldover.NOMINAL_RANGE_UM[0]
+    assert np.isfinite(finding.measured["colour_temperature"][0])
+
+
+def test_foldover_counts_only_positive_finite_fold_points():
+    """NaN and negative fold-row points are not counted; without any, the check is ok."""
+    wavelength, model = _power_law_x1d(-1.92)
+    edge = foldover.fold_edge_um("slitless")
+    fold = np.flatnonzero(wavelength <= edge)
+    for spec in model.spec:
+        spec.spec_table["FLUX"][fold[:3]] = np.nan
+        spec.spec_table["FLUX"][fold[3:5]] = -1.0
+    assert diagnosis.check_foldover(model).measured["fold_points"][0] == fold.size - 5
+    for spec in model.spec:
+        spec.spec_table["FLUX"][fold] = np.nan
+    finding = diagnosis.check_foldover(model)
+    assert finding.severity == "ok" and finding.measured == {"fold_points": (0, "")}
+    assert finding.message == f"no signal at or below the fold edge ({edge:.2f} um)."
+
+
+def test_foldover_uncalibrated_product_reports_the_rows_only():
+    wavelength, model = _power_law_x1d(-1.92, photom="SKIPPED")
+    finding = diagnosis.check_foldover(model)
+    fold = wavelength[wavelength <= foldover.fold_edge_um("slitless")]
+    assert finding.severity == "info" and set(finding.measured) == {"fold_points", "fold_wavelength_range"}
+    assert finding.measured["fold_points"] == (fold.size, "")
+    assert (f"fold-over rows present ({fold.size} points at 4.00-{fold.max():.2f} um); the product is not "
+            "flux-calibrated (DN/s)") in finding.message
+
+
+def _slitless_images(index, sky, nints=2, ny=80):
+    """A SLITLESSPRISM-wide calints (72 columns, rows 4-14 um): a source with F_nu ~ lambda**index
+    spread over the aperture columns 30-41, on a flat sky of ``sky`` per pixel."""
+    nx = 72
+    rows = np.linspace(4.0, 14.0, ny)
+    sci = np.full((nints, ny, nx), sky, np.float32)
+    width = diagnosis.SLITLESS_APERTURE[1] - diagnosis.SLITLESS_APERTURE[0]
+    sci[:, :, slice(*diagnosis.SLITLESS_APERTURE)] += (rows ** index / width)[None, :, None]
+    model = _miri(datamodels.CubeModel(data=sci), name="jw01_mirimage_calints.fits")
+    model.dq = np.zeros(sci.shape, np.uint32)
+    model.wavelength = np.broadcast_to(rows[:, None], (ny, nx)).astype(np.float32).copy()
+    model.meta.bunit_data = "MJy/sr"
+    return rows, model
+
+
+def test_foldover_on_images_removes_the_edge_sky_first():
+    """Images: the aperture sum after the edge background is removed. A flat sky 5x the source
+    per aperture pixel would flatten the index from -1.0 to ~-0.1; removed, -1.0 comes back (to
+    0.01, the float32 images' rounding); streamed an integration at a time it is the same."""
+    rows, model = _slitless_images(-1.0, sky=0.5)
+    wave, flux = diagnosis._spectrum_for_colour(model)
+    np.testing.assert_allclose(wave, rows, rtol=1e-6)
+    np.testing.assert_allclose(flux, rows ** -1.0, rtol=1e-4)
+    finding = diagnosis.check_foldover(model)
+    assert finding.measured["spectral_index"][0] == pytest.approx(-1.0, abs=0.01)
+    assert "colour from the extracted flux" not in finding.message
+    chunks = io.CubeChunks.in_memory({"SCI": model.data, "DQ": model.dq}, chunk_bytes=1)
+    assert diagnosis.check_foldover(model, chunks).measured == finding.measured
+
+
+# ---------------------------------------------------------------- ERR against the pixels' scatter
+#: rows 0-29 at 4-13 um: the 5-12 um band is rows 4-26 (23 rows); columns 4-19 are science
+_ERR_ROWS, _ERR_COLUMNS = 30, 20
+
+
+def _alternating(factor, *, nints=4, pixels=None, err=1.0):
+    """A rateints whose pixels alternate +-a about 100 between integrations, with ERR ``err``:
+    consecutive differences are 2a, so the variance (mean square / 2) is 2a^2 and the scatter
+    over ERR is sqrt(2) a / err. a is set for ``factor``; ``pixels`` keeps only that many
+    band pixels finite (the rest NaN)."""
+    a = factor * err / np.sqrt(2)
+    sign = np.where(np.arange(nints) % 2 == 0, 1.0, -1.0)
+    sci = np.broadcast_to((100.0 + a * sign)[:, None, None], (nints, _ERR_ROWS, _ERR_COLUMNS)).copy()
+    rows = np.linspace(4.0, 13.0, _ERR_ROWS)
+    band = np.flatnonzero(diagnosis._band(rows))
+    if pixels is not None:
+        keep = np.zeros((_ERR_ROWS, _ERR_COLUMNS), bool)
+        cells = [(row, column) for row in band for column in range(instrument.REFERENCE_COLUMNS, _ERR_COLUMNS)]
+        for row, column in cells[:pixels]:
+            keep[row, column] = True
+        sci[:, ~keep] = np.nan
+    model = _miri(datamodels.CubeModel(data=sci.astype(np.float32)), name="jw01_mirimage_rateints.fits")
+    model.err = np.full(sci.shape, err, np.float32)
+    model.dq = np.zeros(sci.shape, np.uint32)
+    model.wavelength = np.broadcast_to(rows[:, None], (_ERR_ROWS, _ERR_COLUMNS)).astype(np.float32).copy()
+    return model, band
+
+
+@pytest.mark.parametrize("factor, expected", [
+    (1 + diagnosis.ERR_TOLERANCE * (1 - EDGE), "ok"), (1 + diagnosis.ERR_TOLERANCE * (1 + EDGE), "warning"),
+    (1 - diagnosis.ERR_TOLERANCE * (1 - EDGE), "ok"), (1 - diagnosis.ERR_TOLERANCE * (1 + EDGE), "warning"),
+    (2 * (1 - EDGE), "warning"), (2 * (1 + EDGE), "problem"),
+    (0.5 * (1 + EDGE), "warning"), (0.5 * (1 - EDGE), "problem"),
+])
+def test_err_pixels_thresholds(factor, expected):
+    """Scatter / ERR either side of 1 +- 0.2 (ok / warning) and of 2 and 0.5 (problem), on 368
+    pixels (standard error ~1.5 % of the factor, far inside the steps of 1-10 %)."""
+    model, band = _alternating(factor)
+    finding = diagnosis.check_err_pixels(model)
+    pixels = band.size * (_ERR_COLUMNS - instrument.REFERENCE_COLUMNS)
+    assert finding.measured["scatter_over_err"] == (pytest.approx(factor, rel=1e-5),
+                                                    "rms over pixels, 5-12 um rows")
+    assert finding.measured["pixels"] == (pixels, "") and finding.measured["integrations"] == (4, "")
+    assert finding.measured["pixels_left_out"] == (0, "above 10 x the median")
+    # n - 1 = 3 differences per pixel: 0.5 sqrt(2/3) x factor / sqrt(pixels), as documented
+    assert finding.measured["scatter_over_err_error"][0] == pytest.approx(
+        0.5 * np.sqrt(2 / 3) * factor / np.sqrt(pixels), rel=1e-5)
+    assert finding.severity == expected
+    if expected != "ok":
+        side = "too small" if factor > 1 else "too large"
+        measured = finding.measured["scatter_over_err"][0]
+        assert finding.message.startswith(f"ERR is {side}: the pixels scatter {measured:.2f} times what it says "
+                                          "over the 4 integrations (5-12 um rows)")
+    else:
+        assert finding.message == f"ERR matches the pixels' scatter over the 4 integrations (ratio {factor:.2f})."
+
+
+@pytest.mark.parametrize("pixels, expected", [(50, "ok"), (63, "warning")])
+def test_err_pixels_significance(pixels, expected):
+    """A factor 1.5 over 3 integrations: 5 standard errors (3.75 / sqrt(pixels)) are 0.53 on 50
+    pixels (not significant: ok) and 0.47 on 63 (a warning); the crossing is at 56 pixels."""
+    model, _ = _alternating(1.5, nints=3, pixels=pixels)
+    finding = diagnosis.check_err_pixels(model)
+    assert finding.measured["pixels"][0] == pixels
+    assert 5 * finding.measured["scatter_over_err_error"][0] == pytest.approx(3.75 / np.sqrt(pixels), rel=1e-5)
+    assert finding.severity == expected
+
+
+@pytest.mark.parametrize("nints, pixels, expected", [(2, None, "info"), (3, 9, "info"), (3, 10, "ok")])
+def test_err_pixels_needs_three_integrations_and_ten_pixels(nints, pixels, expected):
+    model, _ = _alternating(1.0, nints=nints, pixels=pixels)
+    finding = diagnosis.check_err_pixels(model)
+    assert finding.severity == expected
+    assert finding.measured["integrations"] == (nints, "")
+    if nints == 2:
+        assert finding.message.startswith("2 integration(s): ERR can be compared with the scatter only")
+    elif pixels == 9:
+        assert finding.measured["pixels"] == (9, "") and finding.message.startswith("too few pixels")
+
+
+def test_err_pixels_leave_out_hot_pixels_and_masked_values():
+    """A pixel at 10.5 x the median variance ratio is left out, one at 9.5 x kept (the mean by
+    hand); DO_NOT_USE, NaN ERR, ERR <= 0, reference columns, rows outside 5-12 um and steady
+    pixels (no scatter) do not count, whatever their values."""
+    model, band = _alternating(1.0)
+    sign = np.where(np.arange(4) % 2 == 0, 1.0, -1.0)
+    a = 1.0 / np.sqrt(2)
+    model.data[:, band[0], 5] = 100 + np.sqrt(9.5) * a * sign
+    model.data[:, band[0], 6] = 100 + np.sqrt(10.5) * a * sign
+    model.data[:, band[1], 5] = 100.0  # steady: ratio 0, not a pixel
+    model.data[1, band[2], 5] = 1e4
+    model.dq[1, band[2], 5] = instrument.DQ["DO_NOT_USE"] | instrument.DQ["JUMP_DET"]
+    model.data[2, band[2], 6] = 1e4
+    model.err[2, band[2], 6] = np.nan
+    model.data[2, band[2], 7] = 1e4
+    model.err[2, band[2], 7] = 0.0
+    model.data[:, :, :instrument.REFERENCE_COLUMNS] = 1e4 * sign[:, None, None]
+    model.data[:, band[-1] + 1:] = 1e4 * sign[:, None, None]
+    finding = diagnosis.check_err_pixels(model)
+    pixels = band.size * (_ERR_COLUMNS - instrument.REFERENCE_COLUMNS) - 1
+    assert finding.measured["pixels"] == (pixels, "")
+    assert finding.measured["pixels_left_out"][0] == 1
+    # the pixels with a value masked keep their other differences: the same 2a^2 per difference
+    assert finding.measured["scatter_over_err"][0] == pytest.approx(np.sqrt((pixels - 2 + 9.5) / (pixels - 1)), rel=1e-5)
+
+
+def test_err_pixels_streamed_in_chunks_carry_the_last_integration():
+    """Read an integration (or two) at a time, the difference across each chunk boundary is
+    kept: the same figures as the whole cube, for a cube with a slow drift in time."""
+    model, _ = _alternating(1.3, nints=7)
+    model.data += np.arange(7, dtype=np.float32)[:, None, None] * 0.01
+    whole = diagnosis.check_err_pixels(model).measured
+    for chunk_ints in (1, 2):
+        arrays = {"SCI": model.data, "DQ": model.dq, "ERR": model.err}
+        chunks = io.CubeChunks.in_memory(arrays, chunk_bytes=chunk_ints * model.data[0].nbytes)
+        assert chunks.chunk_ints == chunk_ints
+        streamed = diagnosis.check_err_pixels(model, chunks).measured
+        assert streamed["scatter_over_err"][0] == pytest.approx(whole["scatter_over_err"][0], rel=1e-9)
+        assert streamed["pixels"] == whole["pixels"]
+
+
+def test_err_pixels_pull_on_gaussian_noise():
+    """Pull test of the reported error on white noise (sigma = ERR x 1.3, 3 integrations, 40
+    pixels, 40 seeds). On 200 seeds the pulls spread by 1.35 (1.12 from the correlation of two
+    consecutive differences, which the documented lower bound leaves out; the rest from a bias:
+    the mean factor is 1.26, 3 % low, as the 10 x median cut trims the broad two-difference
+    ratios' tail). Allowed 0.9-1.9 (40 seeds know a spread to 11 %): an error twice or half as
+    large gives 0.68 or 2.7. The factor is checked to 5 % (the bias is 3 %, the tolerance 20 %)."""
+    pulls, factors = [], []
+    for seed in range(40):
+        model, _ = _alternating(1.0, nints=3, pixels=40)
+        rng = np.random.default_rng(seed)
+        finite = np.isfinite(model.data)
+        model.data[finite] = 100 + 1.3 * rng.standard_normal(finite.sum())
+        finding = diagnosis.check_err_pixels(model)
+        factor, error = finding.measured["scatter_over_err"][0], finding.measured["scatter_over_err_error"][0]
+        factors.append(factor)
+        pulls.append((factor - 1.3) / error)
+    assert np.mean(factors) == pytest.approx(1.3, rel=0.05)
+    assert 0.9 < np.std(pulls) < 1.9
+
+
+# ---------------------------------------------------------------- row wavelengths
+def test_row_wavelengths_from_the_product_or_the_instrument():
+    """The WAVELENGTH extension's median per row (zeros, which mark pixels without a wavelength,
+    and NaN left out; a 3-D stack's first plane); without one, the in-flight solution, offset by
+    the subarray's first row in the slit (SUBSTRT2 is 1-based) and from row 0 for slitless."""
+    model = _image_model(np.ones((6, 5)))
+    wave = np.tile(np.linspace(5.0, 10.0, 6)[:, None], (1, 5))
+    wave[:, 0] = 0.0
+    wave[:, 1] = np.nan
+    wave[2, 4] = 50.0  # one odd pixel: the median keeps the row's value
+    model.wavelength = wave.astype(np.float32)
+    values, source = diagnosis._row_wavelengths(model, "slit")
+    np.testing.assert_allclose(values, np.linspace(5.0, 10.0, 6), rtol=1e-6)
+    assert source == diagnosis.WAVELENGTHS_FROM_PRODUCT
+    model.wavelength = np.zeros((6, 5), np.float32)
+    model.meta.subarray.ystart = 101
+    values, source = diagnosis._row_wavelengths(model, "slit")
+    np.testing.assert_allclose(values, instrument.wavelength_at_row("slit", 100 + np.arange(6)))
+    assert source == diagnosis.WAVELENGTHS_FROM_INSTRUMENT
+    values, _ = diagnosis._row_wavelengths(model, "slitless")
+    np.testing.assert_allclose(values, instrument.wavelength_at_row("slitless", np.arange(6)))
+    model.meta.subarray.ystart = None
+    np.testing.assert_allclose(diagnosis._row_wavelengths(model, "slit")[0],
+                               instrument.wavelength_at_row("slit", np.arange(6)))
+    stack = SimpleNamespace(data=np.ones((2, 3, 4)), instance={"wavelength": 1},
+                            wavelength=np.stack([np.full((3, 4), 6.0), np.full((3, 4), 9.0)]))
+    np.testing.assert_allclose(diagnosis._row_wavelengths(stack, "slit")[0], [6.0, 6.0, 6.0])
