@@ -1042,7 +1042,7 @@ def test_ta_exposure_time_against_the_readout_clocks(shared_data, subarray, read
     written as N frames is ok."""
     tframe = _frame_time_s(shared_data, subarray)
     wrong = diagnosis.check_ta_exposure_time(_ta_image(readpatt, tframe, tframe))
-    assert wrong.severity == "warning"
+    assert wrong.severity == "warning" and wrong.check == "ta_exposure_time"
     assert wrong.measured["rate_factor"] == (pytest.approx(frames, rel=1e-12), "pipeline / true rate")
     assert wrong.measured["frames_per_group"] == (frames, "")
     assert wrong.measured["TGROUP"] == (pytest.approx(tframe), "s")
@@ -1051,6 +1051,7 @@ def test_ta_exposure_time_against_the_readout_clocks(shared_data, subarray, read
     assert f"{readpatt} averages {frames} frames per group but TGROUP is {tframe:.3f} s" in wrong.message
     right = diagnosis.check_ta_exposure_time(_ta_image(readpatt, tframe, frames * tframe))
     assert right.severity == "ok" and right.measured["rate_factor"][0] == pytest.approx(1.0, rel=1e-12)
+    assert right.check == "ta_exposure_time"
     assert right.message == (f"{readpatt}: TGROUP {frames * tframe:.3f} s matches {frames} frame(s) per group; "
                              "rates are on the right scale.")
 
@@ -1086,12 +1087,14 @@ def _banded(blue, red, nints=1):
 
 
 @pytest.mark.parametrize("ratio, expected", [(diagnosis.SKY_SHAPE_RATIO * (1 - EDGE), "info"),
+                                             (diagnosis.SKY_SHAPE_RATIO, "info"),
                                              (diagnosis.SKY_SHAPE_RATIO * (1 + EDGE), "warning")])
 def test_x1d_background_sky_shape_threshold(ratio, expected):
-    """Red/blue flux ratio 0.95 (a point source, info) or 1.05 (sky-like, warning), in Jy with
-    nothing subtracted; the flux 100 just outside the bands does not count."""
+    """Red/blue flux ratio 0.95 or exactly 1 (a point source, info), 1.05 (sky-like: "above 1",
+    a warning), in Jy with nothing subtracted; the flux 100 just outside the bands does not count."""
     wavelength, flux = _banded(2.0, 2.0 * ratio)
     finding = diagnosis.check_x1d_background(_x1dints(wavelength, flux))
+    assert finding.check == "x1d_background"
     assert finding.measured["red_to_blue_ratio"] == (pytest.approx(ratio, rel=1e-12),
                                                      "mean flux 11-12 um / 5.5-6.5 um")
     assert finding.measured["background_subtracted"] == (False, "BACKGROUND column non-zero")
@@ -1099,7 +1102,11 @@ def test_x1d_background_sky_shape_threshold(ratio, expected):
     assert finding.severity == expected
     if expected == "warning":
         assert f"({ratio:.1f} times brighter at 11-12 um than at 5.5-6.5 um)" in finding.message
-        assert "background.subtract_rateints" in finding.message
+        assert finding.message.startswith("no background was subtracted (BACKGROUND is zero) and the spectrum "
+                                          "rises to the red")
+        assert finding.message.endswith("as sky does and a point source does not: subtract the slitless "
+                                        "background (background.subtract_rateints, or an extract_1d reference "
+                                        "with background regions) and extract again.")
     else:
         assert finding.message == ("no background was subtracted by extract_1d (BACKGROUND column zero): "
                                    "any slitless sky is still in the spectrum.")
@@ -1126,6 +1133,7 @@ def test_x1d_background_any_subtraction_is_ok(background):
     values[0, 3] = background
     finding = diagnosis.check_x1d_background(_x1dints(wavelength, flux, background=values))
     assert finding.severity == "ok" and finding.measured["background_subtracted"][0] is True
+    assert finding.check == "x1d_background"
     assert finding.message == "extract_1d subtracted a background (BACKGROUND column non-zero)."
 
 
@@ -1149,6 +1157,19 @@ def test_x1d_background_needs_a_positive_blue_level(blue):
     wavelength, flux = _banded(blue, 5.0)
     finding = diagnosis.check_x1d_background(_x1dints(wavelength, flux))
     assert np.isnan(finding.measured["red_to_blue_ratio"][0]) and finding.severity == "info"
+
+
+def test_x1d_background_without_a_background_column(monkeypatch):
+    """Spectra with no BACKGROUND column (another extraction): nothing subtracted, no error."""
+    wavelength, flux = _banded(1.0, 5.0)
+    spectra = SimpleNamespace(wavelength=wavelength, flux=flux, dq=np.zeros(flux.shape, np.uint32),
+                              flux_error=np.ones(flux.shape))
+    monkeypatch.setattr(errors, "read_spectra", lambda product: spectra)
+    table = np.zeros(wavelength.size, dtype=[("WAVELENGTH", float), ("FLUX", float)])
+    model = SimpleNamespace(instance={"spec": []}, spec=[SimpleNamespace(spec_table=table)],
+                            meta=SimpleNamespace(cal_step=SimpleNamespace(photom="COMPLETE")))
+    finding = diagnosis.check_x1d_background(model)
+    assert finding.measured["background_subtracted"][0] is False and finding.severity == "warning"
 
 
 def test_x1d_background_uncalibrated_flux_says_nothing_about_sky():
@@ -1200,7 +1221,7 @@ def test_dropout_lost_fraction_threshold(lost, expected):
     is 1 - flux / the other integrations' median: 9.5 % a warning, 10.5 % a problem."""
     wavelength, flux, npixels = _short_point(lost)
     finding = diagnosis.check_dropouts(_x1dints(wavelength, flux, npixels=npixels))
-    assert finding.severity == expected
+    assert finding.severity == expected and finding.check == "dropouts"
     assert finding.measured["dropouts"] == (1, "")
     assert finding.measured["integrations"] == (1, "")
     assert finding.measured["largest_lost_fraction"] == (pytest.approx(lost, rel=1e-9), "")
@@ -1243,6 +1264,8 @@ def test_no_dropout_is_ok_and_names_the_other_losses():
     assert finding.severity == "ok" and finding.measured == {"dropouts": (0, ""),
                                                              "not_dropouts_every_integration": (4, "")}
     assert finding.message == "no dropout at the trace peak; not dropouts: 4 every integration."
+    assert finding.check == "dropouts" and len(finding.details["other_losses"]) == 4
+    assert len(finding.details["table"]) == 0
     clean = diagnosis.check_dropouts(_x1dints(*_short_point(0.0)[:2]))
     assert clean.message == "no dropout at the trace peak." and clean.draw is None
 
@@ -1265,6 +1288,26 @@ def test_dropouts_from_a_file_without_npixels_are_named(monkeypatch, tmp_path):
     with pytest.raises(io.LRSInputError, match=r"jw01_mirimage_x1dints\.fits: the spectrum table has no DQ, "
                                                r"NPIXELS column\(s\)"):
         diagnosis.check_dropouts(_x1dints(np.ones(3), np.ones(3)), source=path)
+
+
+def test_dropouts_from_a_file_without_tables_are_named(monkeypatch, tmp_path):
+    path = tmp_path / "jw01_mirimage_x1dints.fits"
+    monkeypatch.setattr(io, "read_table_columns", lambda source, names: [])
+    with pytest.raises(io.LRSInputError, match=r"x1dints\.fits: the spectrum table has no DQ, FLUX, NPIXELS, "
+                                               r"WAVELENGTH column\(s\); expected an x1dints EXTRACT1D table"):
+        diagnosis.check_dropouts(_x1dints(np.ones(3), np.ones(3)), source=path)
+
+
+def test_dropouts_of_one_spectrum_read_from_its_file(tmp_path):
+    """An x1d (one EXTRACT1D table) read from its file: a point short of a box pixel is
+    'unconfirmed' (no other integration to compare with), not a dropout, as in memory."""
+    wavelength, flux, npixels = _short_point(0.3, nints=1, integration=0)
+    model = _x1dints(wavelength, flux, npixels=npixels)
+    path = tmp_path / "jw01_mirimage_x1d.fits"
+    model.save(path)
+    finding = diagnosis.check_dropouts(model, source=path)
+    assert finding.measured == diagnosis.check_dropouts(model).measured == {
+        "dropouts": (0, ""), "not_dropouts_unconfirmed": (1, "")}
 
 
 def _trace_cube(nints=3, ny=30, nx=20, peak=10, sigma=1.2):
@@ -1364,6 +1407,7 @@ def test_foldover_colour_of_a_blackbody():
     blue, _ = foldover.usable_range("slitless", source_temperature_k=measured["colour_temperature"][0])
     assert blue > foldover.NOMINAL_RANGE_UM[0]
     assert measured["blue_limit"] == (blue, "um") and finding.severity == "warning"
+    assert finding.check == "foldover"
     edge = foldover.fold_edge_um("slitless")
     assert 5.3 < edge < 5.6  # "about 5.4 um"
     fold = wavelength[wavelength <= edge]
@@ -1377,7 +1421,9 @@ def test_foldover_colour_of_a_blackbody():
     assert finding.message.endswith("(colour from the extracted flux: any unsubtracted background reddens it)")
     ax, legend = _axes(finding)
     assert legend == ["fold-over rows", f"blue limit {blue:.2f} um"]
-    assert ax.get_xlim() == (3.5, 14.2) and ax.get_xlabel() == "wavelength (um)"
+    assert ax.get_xlim() == (3.5, 14.2)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("wavelength (um)", "flux", "fold-over")
+    assert list(ax.lines[1].get_xdata()) == [blue, blue]
     np.testing.assert_allclose(ax.lines[0].get_xdata(), wavelength)
 
 
@@ -1398,7 +1444,7 @@ def test_foldover_blue_limit_threshold(monkeypatch, blue, expected):
     assert seen == {"spectral_index": pytest.approx(-2.5)}
     assert finding.measured["spectral_index"] == (pytest.approx(-2.5, abs=1e-9), "F_nu ~ lambda^index")
     assert finding.measured["colour_temperature"][0] == np.inf
-    assert finding.severity == expected
+    assert finding.severity == expected and finding.check == "foldover"
     if expected == "warning":
         assert "(F_nu ~ lambda^-2.50, steeper than Rayleigh-Jeans)" in finding.message
     else:
@@ -1427,6 +1473,7 @@ def test_foldover_counts_only_positive_finite_fold_points():
         spec.spec_table["FLUX"][fold] = np.nan
     finding = diagnosis.check_foldover(model)
     assert finding.severity == "ok" and finding.measured == {"fold_points": (0, "")}
+    assert finding.check == "foldover"
     assert finding.message == f"no signal at or below the fold edge ({edge:.2f} um)."
 
 
@@ -1435,7 +1482,9 @@ def test_foldover_uncalibrated_product_reports_the_rows_only():
     finding = diagnosis.check_foldover(model)
     fold = wavelength[wavelength <= foldover.fold_edge_um("slitless")]
     assert finding.severity == "info" and set(finding.measured) == {"fold_points", "fold_wavelength_range"}
+    assert finding.check == "foldover"
     assert finding.measured["fold_points"] == (fold.size, "")
+    assert finding.measured["fold_wavelength_range"] == ([4.0, fold.max()], "um")
     assert (f"fold-over rows present ({fold.size} points at 4.00-{fold.max():.2f} um); the product is not "
             "flux-calibrated (DN/s)") in finding.message
 
@@ -1466,12 +1515,18 @@ def test_foldover_on_images_removes_the_edge_sky_first():
     finding = diagnosis.check_foldover(model)
     assert finding.measured["spectral_index"][0] == pytest.approx(-1.0, abs=0.01)
     assert "colour from the extracted flux" not in finding.message
+    # flagged pixels (DO_NOT_USE, +50) in 10 of the 14 columns of each background region
+    # (background.DEFAULT_REGIONS) do not enter the edge background
+    for start, stop in background.DEFAULT_REGIONS:
+        model.data[:, :, start:stop - 4] += 50.0
+        model.dq[:, :, start:stop - 4] = instrument.DQ["DO_NOT_USE"]
+    np.testing.assert_allclose(diagnosis._spectrum_for_colour(model)[1], rows ** -1.0, rtol=1e-4)
     chunks = io.CubeChunks.in_memory({"SCI": model.data, "DQ": model.dq}, chunk_bytes=1)
     assert diagnosis.check_foldover(model, chunks).measured == finding.measured
 
 
 # ---------------------------------------------------------------- ERR against the pixels' scatter
-#: rows 0-29 at 4-13 um: the 5-12 um band is rows 4-26 (23 rows); columns 4-19 are science
+#: rows 0-29 at 4-13 um: the 5-12 um band is 22 rows; columns 4-19 are science (352 pixels)
 _ERR_ROWS, _ERR_COLUMNS = 30, 20
 
 
@@ -1505,8 +1560,9 @@ def _alternating(factor, *, nints=4, pixels=None, err=1.0):
     (0.5 * (1 + EDGE), "warning"), (0.5 * (1 - EDGE), "problem"),
 ])
 def test_err_pixels_thresholds(factor, expected):
-    """Scatter / ERR either side of 1 +- 0.2 (ok / warning) and of 2 and 0.5 (problem), on 368
-    pixels (standard error ~1.5 % of the factor, far inside the steps of 1-10 %)."""
+    """Scatter / ERR either side of 1 +- 0.2 (ok / warning) and of 2 and 0.5 (problem), on 352
+    pixels, no noise: 5 standard errors (11 % of the factor) stay inside the departures of
+    19-21 % from 1, so significance does not decide these cases."""
     model, band = _alternating(factor)
     finding = diagnosis.check_err_pixels(model)
     pixels = band.size * (_ERR_COLUMNS - instrument.REFERENCE_COLUMNS)
@@ -1514,6 +1570,8 @@ def test_err_pixels_thresholds(factor, expected):
                                                     "rms over pixels, 5-12 um rows")
     assert finding.measured["pixels"] == (pixels, "") and finding.measured["integrations"] == (4, "")
     assert finding.measured["pixels_left_out"] == (0, "above 10 x the median")
+    assert finding.measured["wavelengths_from"] == (diagnosis.WAVELENGTHS_FROM_PRODUCT, "")
+    assert finding.check == "err_vs_scatter_pixels"
     # n - 1 = 3 differences per pixel: 0.5 sqrt(2/3) x factor / sqrt(pixels), as documented
     assert finding.measured["scatter_over_err_error"][0] == pytest.approx(
         0.5 * np.sqrt(2 / 3) * factor / np.sqrt(pixels), rel=1e-5)
@@ -1523,6 +1581,8 @@ def test_err_pixels_thresholds(factor, expected):
         measured = finding.measured["scatter_over_err"][0]
         assert finding.message.startswith(f"ERR is {side}: the pixels scatter {measured:.2f} times what it says "
                                           "over the 4 integrations (5-12 um rows)")
+        assert finding.message.endswith(", and the x1d errors inherit it: measure the factor on the extracted "
+                                        "spectra (errors.inflation_factor).")
     else:
         assert finding.message == f"ERR matches the pixels' scatter over the 4 integrations (ratio {factor:.2f})."
 
@@ -1542,10 +1602,12 @@ def test_err_pixels_significance(pixels, expected):
 def test_err_pixels_needs_three_integrations_and_ten_pixels(nints, pixels, expected):
     model, _ = _alternating(1.0, nints=nints, pixels=pixels)
     finding = diagnosis.check_err_pixels(model)
-    assert finding.severity == expected
+    assert finding.severity == expected and finding.check == "err_vs_scatter_pixels"
     assert finding.measured["integrations"] == (nints, "")
     if nints == 2:
-        assert finding.message.startswith("2 integration(s): ERR can be compared with the scatter only")
+        assert finding.message == ("2 integration(s): ERR can be compared with the scatter only where the same "
+                                   "pixels are measured again (a rateints of 3 or more integrations, or the "
+                                   "x1d of several exposures, errors.inflation_factor).")
     elif pixels == 9:
         assert finding.measured["pixels"] == (9, "") and finding.message.startswith("too few pixels")
 
@@ -1639,3 +1701,126 @@ def test_row_wavelengths_from_the_product_or_the_instrument():
     stack = SimpleNamespace(data=np.ones((2, 3, 4)), instance={"wavelength": 1},
                             wavelength=np.stack([np.full((3, 4), 6.0), np.full((3, 4), 9.0)]))
     np.testing.assert_allclose(diagnosis._row_wavelengths(stack, "slit")[0], [6.0, 6.0, 6.0])
+
+
+# ---------------------------------------------------------------- ramp checks: rates, names, units
+def test_jump_plot_shows_rates_in_dn_per_second_of_the_flagged_rows(monkeypatch):
+    """The plot's rates are the ramps' slope over the group time (100 DN per 2.5 s group: 40
+    DN/s at the peak), and the flagged points sit on their rows."""
+    model, _ = _jump_case(monkeypatch, 4, 6, [0, 4, 0, 4])
+    model.meta.exposure.group_time = 2.5
+    finding = diagnosis.check_jump_peak_flags(model, "slitless")
+    ax, _ = _axes(finding)
+    np.testing.assert_allclose(ax.lines[0].get_xydata(), [[row, 40.0] for row in range(4)], rtol=1e-6)
+    np.testing.assert_allclose(ax.lines[1].get_xydata(), [[1, 40.0], [3, 40.0]], rtol=1e-6)
+
+
+def test_jump_check_on_integer_ramps_sends_float32(monkeypatch):
+    """An uncal's uint16 ramps reach the jump step as float32 (differences of unsigned
+    integers wrap around below zero), as the pipeline's detector1 hands them on."""
+    model, seen = _jump_case(monkeypatch, 3, 6, [3, 0, 0])
+    model.data = np.asarray(model.data, np.uint16)
+    original = jumps.detect_jumps
+
+    def dtype_seen(band, gain, readnoise, groupdq=None):
+        seen["dtype"] = band.dtype
+        return original(band, gain, readnoise, groupdq=groupdq)
+
+    monkeypatch.setattr(jumps, "detect_jumps", dtype_seen)
+    assert diagnosis.check_jump_peak_flags(model, "slitless").measured["peak_pixels_flagged"][0] == 1
+    assert seen["dtype"] == np.float32
+
+
+def test_ramp_usage_names_and_units():
+    ramps = np.zeros((1, 3, 4, 5), np.uint16)
+    finding = diagnosis.check_usable(_ramp_model(ramps), "uncal", "slit")
+    assert finding.check == "usable" and finding.message == ("every read is zero: the file holds no data "
+                                                             "(a failed download or a blank exposure).")
+    assert finding.measured == {"nonzero": (0.0, "of the reads"), "saturated_first_group": (0.0, "of the pixels")}
+    ramps[:, 0] = 65535
+    finding = diagnosis.check_usable(_ramp_model(ramps), "uncal", "slit")
+    assert finding.check == "usable" and finding.message == ("100% of the pixels are saturated in their first "
+                                                             "group: they carry no slope.")
+    ramps[:, 0] = 7
+    finding = diagnosis.check_usable(_ramp_model(ramps), "uncal", "slit")
+    assert finding.check == "usable" and finding.severity == "ok"
+
+
+def test_err_pixels_quiet_on_pixels_without_data():
+    """Pixels NaN in every integration (no difference, no ERR) are left out without warnings."""
+    import warnings
+
+    model, _ = _alternating(1.0, nints=3, pixels=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        finding = diagnosis.check_err_pixels(model)
+    assert finding.measured["pixels"] == (20, "") and finding.severity == "ok"
+
+
+@pytest.mark.parametrize("factor, steps, expected", [(0.5, (1.0, 0.5), "problem"), (2.0, (4.0, 2.0), "problem")])
+def test_err_pixels_a_factor_of_exactly_two_or_a_half_is_a_problem(factor, steps, expected):
+    """Factors of exactly 0.5 and 2 (the problem edges, inclusive) from pixels stepping by d
+    between integrations (variance d^2 / 2, ERR 1): a third at d = steps[0] and two thirds at
+    steps[1] give mean ratios of 0.25 and 4 exactly, in binary."""
+    model, band = _alternating(1.0, pixels=351)
+    finite = np.argwhere(np.isfinite(model.data[0]))
+    pattern = np.array([0.0, 1.0, 0.0, 1.0])[:, None]
+    for number, (row, column) in enumerate(finite):
+        step = steps[0] if number % 3 == 0 else steps[1]
+        model.data[:, row, column] = 100.0 + step * pattern[:, 0]
+    finding = diagnosis.check_err_pixels(model)
+    assert finding.measured["scatter_over_err"][0] == factor
+    assert finding.severity == expected
+
+
+def test_err_pixels_too_few_pixels_message():
+    model, _ = _alternating(1.0, nints=3, pixels=9)
+    assert diagnosis.check_err_pixels(model).message == ("too few pixels with usable ERR and repeats in 5-12 um "
+                                                         "to compare ERR with the scatter.")
+
+
+def test_image_dropouts_streamed_take_the_peaks_from_every_chunk():
+    """Two integrations streamed one at a time: the trace peaks come from the median of both
+    chunks' medians of usable pixels, as in the whole product. Rows 5-9 of the first integration
+    have a NaN peak pixel (unflagged: lost there, the peak found from the second), and a flagged (DO_NOT_USE) bright
+    pixel in column 3 of rows 14-18 does not pull the peak away from the trace."""
+    model, _ = _trace_cube(nints=2, peak=13)
+    model.data[0, 5:10, 13] = np.nan
+    model.data[0, 14:19, 3] = 1e4
+    model.dq[0, 14:19, 3] = instrument.DQ["DO_NOT_USE"]
+    _drop(model, 1, 16, 13, instrument.DQ["DO_NOT_USE"] | instrument.DQ["JUMP_DET"])
+    chunks = io.CubeChunks.in_memory({"SCI": model.data, "DQ": model.dq}, chunk_bytes=1)
+    whole = jumps.classify_peak_losses(model)
+    streamed = diagnosis._peak_losses(model, chunks)
+    assert sorted(whole["cause"]) == ["jump"] + ["unflagged_nan"] * 5
+    assert list(streamed["row"]) == list(whole["row"]) and list(streamed["cause"]) == list(whole["cause"])
+    assert list(streamed["peak_column"]) == [13] * 6
+
+
+def test_jump_check_counts_a_trace_in_the_first_column(monkeypatch):
+    """A trace peak in column 0 (a valid peak column) is checked like any other."""
+    nints, ngroups, ny, nx = 3, 6, 4, 12
+    slope = np.ones((ny, nx))
+    slope[:, 0], slope[:, 1] = 100.0, 30.0
+    ramps = (np.arange(ngroups, dtype=np.float32)[None, :, None, None] * slope).astype(np.float32)
+    ramps = np.broadcast_to(ramps, (nints, ngroups, ny, nx))
+
+    def detect_jumps(band, gain, readnoise, groupdq=None):
+        flags = np.zeros(band.shape, bool)
+        flags[:, 2, :, 0] = True
+        return flags
+
+    monkeypatch.setattr(jumps, "detect_jumps", detect_jumps)
+    model = SimpleNamespace(data=ramps, instance={}, meta=SimpleNamespace(
+        exposure=SimpleNamespace(group_time=1.0), subarray=SimpleNamespace(ystart=1)))
+    finding = diagnosis.check_jump_peak_flags(model, "slitless")
+    assert finding.measured["peak_pixels_flagged"][0] == ny
+    assert finding.details["pixels"].tolist() == [[row, 0] for row in range(ny)]
+
+
+def test_a_dropout_losing_exactly_ten_percent_is_a_problem(monkeypatch):
+    """PROBLEM_FRACTION is inclusive ("10 % or more"); a measured loss of exactly 0.1 cannot come
+    out of 1 - flux / reference in binary, so the classification is replaced by its table."""
+    table = jumps._loss_table([(1, 5, 7.0, -1, 1, diagnosis.PROBLEM_FRACTION, "varies")])
+    monkeypatch.setattr(jumps, "classify_peak_losses", lambda model: table)
+    assert diagnosis.check_dropouts(None).severity == "problem"
