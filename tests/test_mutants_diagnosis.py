@@ -1231,7 +1231,7 @@ def test_dropout_lost_fraction_threshold(lost, expected):
     assert "jumps.sweep_jump_settings" in finding.message and "jumps.repair_spectrum" in finding.message
     ax, _ = _axes(finding)
     np.testing.assert_allclose(ax.lines[0].get_xydata(), [[wavelength[20], 100 * lost]])
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("wavelength (um)", "flux lost (%)")
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("wavelength (um)", "flux lost (%)", "dropouts")
 
 
 def test_dropouts_counted_apart_from_other_losses():
