@@ -241,8 +241,8 @@ def test_usable_thresholds_and_masks(usable, expected, how):
     model = _with_unusable(1 - usable, how)
     finding = diagnosis.check_usable(model, "rateints", "slitless")
     assert finding.measured["usable_fraction"][0] == pytest.approx(usable, abs=1e-3)
-    assert finding.measured["unit"][0] == "MJy/sr"
-    assert finding.severity == expected
+    assert finding.measured["unit"] == ("MJy/sr", "")
+    assert finding.severity == expected and finding.check == "usable"
 
 
 def test_usable_other_dq_bits_do_not_count():
@@ -817,7 +817,8 @@ def test_err_check_passes_the_dq_and_keeps_its_numbers(monkeypatch):
     np.testing.assert_array_equal(seen["dq"], dq)  # the first ERR_MAX_SPECTRA integrations: all 50
     assert finding.message == "FLUX_ERROR matches the scatter of the 50 spectra (factor 1.00)."
     assert finding.measured["inflation_factor"][1] == "measured / FLUX_ERROR, median of 16-wavelength blocks 5-12 um"
-    assert finding.measured["block_spread"][1] == ""
+    assert finding.measured["block_spread"][1] == "" and finding.measured["inflation_factor_error"][1] == ""
+    assert finding.measured["spectra"] == (50, "")
     for median, error, expected in ((1.5, 0.0, "warning"), (2.0, 0.01, "problem")):
         result = _factor(median, error)
         assert diagnosis.check_err_vs_scatter(None).severity == expected
@@ -1824,3 +1825,176 @@ def test_a_dropout_losing_exactly_ten_percent_is_a_problem(monkeypatch):
     table = jumps._loss_table([(1, 5, 7.0, -1, 1, diagnosis.PROBLEM_FRACTION, "varies")])
     monkeypatch.setattr(jumps, "classify_peak_losses", lambda model: table)
     assert diagnosis.check_dropouts(None).severity == "problem"
+
+
+# ---------------------------------------------------------------- survivors of the whole-module run
+def test_emi_peak_to_peak_of_a_sinusoid_is_twice_its_amplitude(monkeypatch):
+    """A pure 390 Hz sinusoid of semi-amplitude 0.6 DN: peak-to-peak 1.2 DN (its extremes at
+    phases 0 and 0.5, on the 1024-phase grid)."""
+    finding = diagnosis.check_emi(_emi_model(monkeypatch, 0.6, [0.01] * 4))
+    assert finding.measured["peak_to_peak_390Hz"] == (pytest.approx(1.2, rel=1e-12), "DN")
+
+
+def test_emi_plot_folds_the_ramps_with_their_group_dq(monkeypatch):
+    """The plot's points are emi.measure's phase-folded ramps of the first integrations, with the
+    product's GROUPDQ passed on (flagged groups left out)."""
+    from lrs_helpers import emi
+
+    model = _emi_model(monkeypatch, 0.6, [0.01] * 4)
+    model.data = np.random.default_rng(1).normal(0.0, 1.0, model.data.shape).astype(np.float32)
+    groupdq = np.zeros(model.data.shape, np.uint8)
+    groupdq[:, 2, :100] = instrument.DQ["DO_NOT_USE"]
+    model.groupdq = groupdq
+    model.instance["groupdq"] = groupdq
+    seen = {}
+    real = emi.measure
+
+    def measure(*args, **kw):
+        seen["groupdq"] = kw.get("groupdq")
+        seen["folded"] = real(*args, **kw)["folded"]
+        return {"folded": seen["folded"]}
+
+    monkeypatch.setattr(emi, "measure", measure)
+    ax, _ = _axes(diagnosis.check_emi(model))
+    np.testing.assert_array_equal(seen["groupdq"], groupdq)
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), seen["folded"])
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), (np.arange(64) + 0.5) / 64)
+
+
+def test_jump_check_uses_the_typical_gain_and_read_noise(monkeypatch):
+    """The documented typical MIRI gain and FAST CDS read noise (lrs_helpers.instrument) reach
+    the jump step."""
+    model, seen = _jump_case(monkeypatch, 3, 6, [3, 0, 0])
+    stub = jumps.detect_jumps
+
+    def detect(band, gain, readnoise, groupdq=None):
+        seen["gain"], seen["readnoise"] = gain, readnoise
+        return stub(band, gain, readnoise, groupdq=groupdq)
+
+    monkeypatch.setattr(jumps, "detect_jumps", detect)
+    diagnosis.check_jump_peak_flags(model, "slitless")
+    assert (seen["gain"], seen["readnoise"]) == (instrument.GAIN_E_PER_DN, instrument.FAST_CDS_READNOISE_DN)
+
+
+def test_jump_flags_are_summed_over_chunks(monkeypatch):
+    """Ramps read an integration at a time: a peak flagged in each of 4 chunks counts 4 times
+    (>= 3 needed), one flagged in one chunk only once."""
+    model, _ = _jump_case(monkeypatch, 4, 6, [1, 0, 1])
+    chunks = io.IntegrationChunks.in_memory(np.asarray(model.data), None, None,
+                                            chunk_bytes=model.data[0].nbytes)
+    assert len(chunks.slices()) == 4
+    finding = diagnosis.check_jump_peak_flags(model, "slitless", chunks)
+    # the stub flags the first `count` integrations of each call: rows 0 and 2 in every chunk
+    assert finding.details["pixels"].tolist() == [[0, 10], [2, 10]]
+
+
+def test_pointing_numbers_carry_their_units_and_the_plot_its_markers(monkeypatch):
+    across = _across_for_loss(0.05)
+    finding = _confirm(monkeypatch, across)
+    assert finding.measured["across_slit_error"] == (0.01, "arcsec")
+    assert finding.measured["along_slit"] == (0.1, "arcsec")
+    ax, _ = _axes(finding)
+    assert ax.lines[0].get_xydata().tolist() == [[10.0, 12.0]]
+
+
+def test_pointing_reference_marker_without_a_subarray_origin(monkeypatch):
+    """No SUBSTRT1/2 in the header: the subarray starts at pixel (1, 1), the full frame's."""
+    centroid = pointing.TACentroid(x_pixel=10.0, y_pixel=12.0, dv2=0.0, dv3=0.0, aperture="MIRIM_SLIT",
+                                   exp_type="MIR_TACONFIRM", slit_along=0.0, slit_across=0.01,
+                                   slit_across_error=0.01)
+    monkeypatch.setattr(pointing, "ta_centroid", lambda model: centroid)
+    model = SimpleNamespace(data=np.ones((30, 30)), meta=SimpleNamespace(subarray=SimpleNamespace(xstart=None,
+                                                                                                ystart=None)))
+    ax, _ = _axes(diagnosis.check_pointing(model))
+    expected = pointing.v2v3_offset_to_pixel(0.0, 0.0, subarray_origin=(1, 1), aperture="MIRIM_SLIT")
+    np.testing.assert_allclose(ax.lines[1].get_xydata()[0], [float(v) for v in expected])
+
+
+def test_scattered_light_fits_a_quadratic_across_the_slit():
+    """The level between the traces is a quadratic across the slit, row by row: on a cubic
+    level, the share is that of numpy's quadratic least-squares fit to the columns away from the
+    traces (to 1e-6; a cubic fit would follow the level and give a share 0.4 % of the flux
+    lower)."""
+    from lrs_helpers import scattered_light
+
+    model = _nod_s2d(0.0)
+    x = np.arange(model.data.shape[1])
+    model.data = (model.data + 3.0 * ((x - 22) / 22.0) ** 3 + 2.0).astype(np.float32)
+    finding = diagnosis.check_scattered_light(model)
+    traces = finding.measured["traces"][0]
+    image = np.asarray(model.data, float)
+    exclude = scattered_light.trace_exclusion_mask(image.shape, traces, 4)
+    aperture = scattered_light.trace_exclusion_mask(image.shape, traces[:1], 4)
+    rows = np.flatnonzero((model.wavelength[:, 0] >= 5.0) & (model.wavelength[:, 0] <= 12.0))
+
+    def share(order):
+        level = np.array([np.polyval(np.polyfit(x[~exclude[r]], image[r, ~exclude[r]], order), x) for r in rows])
+        return (level * aperture[rows]).sum() / (image[rows] * aperture[rows]).sum()
+
+    assert finding.measured["scattered_share"][0] == pytest.approx(share(2), rel=1e-6, abs=1e-9)
+    assert abs(share(3) - share(2)) > 0.004
+
+
+def test_scattered_light_failed_and_ok_findings_keep_their_names_and_numbers():
+    model = _nod_s2d(0.0)
+    model.data[:] = 0.0
+    model.data[:, 20] = 1.0
+    model.data[:, 35] = -1.0
+    model.data[:, 16:25] = 0.0
+    finding = diagnosis.check_scattered_light(model)
+    assert finding.message == "no extracted flux in 5-12 um to compare with."
+    assert finding.check == "scattered_light" and set(finding.measured) == {"scattered_share", "traces"}
+    assert diagnosis.check_scattered_light(_nod_s2d(0.01)).check == "scattered_light"
+
+
+def test_emi_fit_leaves_out_the_flagged_pixels(monkeypatch):
+    """The product's PIXELDQ reaches the EMI fit (flagged pixels left out of every frequency)."""
+    from lrs_helpers import emi
+
+    model = _emi_model(monkeypatch, 0.6, [0.01] * 4)
+    pixeldq = np.zeros((416, 72), np.uint32)
+    pixeldq[:, :4] = instrument.DQ["DO_NOT_USE"]
+    model.pixeldq = pixeldq
+    model.instance["pixeldq"] = pixeldq
+    stub, seen = emi.measure_blocks, {}
+
+    def measure_blocks(*args, **kw):
+        seen["pixeldq"] = kw["pixeldq"]
+        return stub(*args, **kw)
+
+    monkeypatch.setattr(emi, "measure_blocks", measure_blocks)
+    diagnosis.check_emi(model)
+    np.testing.assert_array_equal(seen["pixeldq"], pixeldq)
+
+
+def test_slitless_background_level_is_taken_at_the_apertures_first_column(monkeypatch):
+    """The sky level reported per pixel is the edge model's at column 30, where the aperture
+    starts (a sky rising 1 % per column: 1.30 there, 1.42 at the aperture's end)."""
+    model = _slitless_cube(1200.0)
+    columns = np.arange(model.data.shape[-1])
+    sky = np.broadcast_to(1.0 + 0.01 * columns, model.data.shape).copy()
+    monkeypatch.setattr(background, "edge_background", lambda sci, dq: sky)
+    finding = diagnosis.check_slitless_background(model)
+    assert finding.measured["background_level"][0] == pytest.approx(1.30)
+
+
+def test_colour_temperature_leaves_out_zero_flux():
+    """A point of zero flux in the range (no signal: its logarithm is -inf) is left out."""
+    wave = np.linspace(5.5, 10.0, 12)
+    flux = wave ** -1.5
+    flux[4] = 0.0
+    assert diagnosis.colour_temperature(wave, flux)[0] == pytest.approx(-1.5, abs=1e-9)
+
+
+def test_err_pixels_exactly_five_standard_errors_is_significant():
+    """A factor of 2 on 25 pixels over 3 integrations has a standard error of 0.5 x 1 x 2 / 5 =
+    0.2: the departure (1) is exactly 5 standard errors, which counts ("at least 5"): a problem.
+    20 pixels step by 3 (ratio 4.5) and 5 by 2 (ratio 2): a mean ratio of 4, exactly."""
+    model, _ = _alternating(1.0, nints=3, pixels=25)
+    finite = np.argwhere(np.isfinite(model.data[0]))
+    for number, (row, column) in enumerate(finite):
+        model.data[:, row, column] = 100.0 + (3.0 if number < 20 else 2.0) * np.array([0.0, 1.0, 0.0])
+    finding = diagnosis.check_err_pixels(model)
+    assert finding.measured["scatter_over_err"][0] == 2.0
+    assert 5 * finding.measured["scatter_over_err_error"][0] == 1.0
+    assert finding.severity == "problem"
