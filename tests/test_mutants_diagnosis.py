@@ -13,7 +13,7 @@ import pytest
 from scipy.optimize import brentq
 from stdatamodels.jwst import datamodels
 
-from lrs_helpers import background, diagnosis, errors, foldover, instrument, jumps, pathloss, pointing
+from lrs_helpers import background, diagnosis, errors, foldover, instrument, io, jumps, pathloss, pointing
 
 #: relative step either side of a threshold: small against the thresholds' spacing (x2 to x5)
 EDGE = 0.05
@@ -241,8 +241,8 @@ def test_usable_thresholds_and_masks(usable, expected, how):
     model = _with_unusable(1 - usable, how)
     finding = diagnosis.check_usable(model, "rateints", "slitless")
     assert finding.measured["usable_fraction"][0] == pytest.approx(usable, abs=1e-3)
-    assert finding.measured["unit"][0] == "MJy/sr"
-    assert finding.severity == expected
+    assert finding.measured["unit"] == ("MJy/sr", "")
+    assert finding.severity == expected and finding.check == "usable"
 
 
 def test_usable_other_dq_bits_do_not_count():
@@ -817,7 +817,8 @@ def test_err_check_passes_the_dq_and_keeps_its_numbers(monkeypatch):
     np.testing.assert_array_equal(seen["dq"], dq)  # the first ERR_MAX_SPECTRA integrations: all 50
     assert finding.message == "FLUX_ERROR matches the scatter of the 50 spectra (factor 1.00)."
     assert finding.measured["inflation_factor"][1] == "measured / FLUX_ERROR, median of 16-wavelength blocks 5-12 um"
-    assert finding.measured["block_spread"][1] == ""
+    assert finding.measured["block_spread"][1] == "" and finding.measured["inflation_factor_error"][1] == ""
+    assert finding.measured["spectra"] == (50, "")
     for median, error, expected in ((1.5, 0.0, "warning"), (2.0, 0.01, "problem")):
         result = _factor(median, error)
         assert diagnosis.check_err_vs_scatter(None).severity == expected
@@ -981,3 +982,1019 @@ def test_ta_plot_box_is_centred_on_the_centroid_away_from_the_edges(monkeypatch)
     ax, _ = _axes(diagnosis.check_pointing(model))
     np.testing.assert_array_equal(ax.images[0].get_array(), data[10:41, 15:46])
     assert ax.images[0].get_extent() == [14.5, 45.5, 9.5, 40.5]
+
+
+# ================================================================ the checks added to the scope
+# (fold-over, dropouts, background left in an x1d, ERR against the pixels' scatter, TA exposure
+# time, and the helpers that compute their numbers): small in-memory datamodels, each threshold
+# with a case just inside and just outside it, each number against an independent computation.
+
+def _miri(model, exp_type="MIR_LRS-SLITLESS", name="jw01_mirimage_x1dints.fits"):
+    model.meta.instrument.name = "MIRI"
+    model.meta.instrument.detector = "MIRIMAGE"
+    model.meta.exposure.type = exp_type
+    model.meta.filename = name
+    return model
+
+
+def _x1dints(wavelength, flux, *, npixels=7.0, dq=0, background=0.0, photom="COMPLETE"):
+    """An x1dints in memory, one EXTRACT1D table per integration (rows of ``flux``)."""
+    flux = np.atleast_2d(np.asarray(flux, float))
+    shape = flux.shape
+    model = _miri(datamodels.MultiSpecModel())
+    model.meta.cal_step.photom = photom
+    columns = {"WAVELENGTH": np.broadcast_to(wavelength, shape), "FLUX": flux,
+               "NPIXELS": np.broadcast_to(npixels, shape), "DQ": np.broadcast_to(dq, shape),
+               "BACKGROUND": np.broadcast_to(background, shape), "FLUX_ERROR": np.full(shape, 0.01)}
+    for integration in range(shape[0]):
+        spec = datamodels.SpecModel()
+        table = np.zeros(shape[1], dtype=spec.get_dtype("spec_table"))
+        for name, values in columns.items():
+            table[name] = values[integration]
+        spec.spec_table = table
+        model.spec.append(spec)
+    return model
+
+
+# ---------------------------------------------------------------- TA exposure time (LRS06)
+def _frame_time_s(shared_data, subarray):
+    """TFRAME from the real readout clocks (jwst 3.0 emicorr: frame clocks x 10 us per read)."""
+    import json
+
+    constants = json.loads((shared_data / "reference" / "emicorr_constants.json").read_text())
+    clocks = constants["subarray_clocks"]["FULL_FAST" if subarray == "FULL" else subarray]["frameclocks"]
+    return clocks * constants["pixel_read_time_s"]
+
+
+def _ta_image(readpatt, tframe, tgroup, exp_type="MIR_TACQ"):
+    model = _miri(datamodels.ImageModel(data=np.zeros((8, 8), np.float32)), exp_type, "jw01_mirimage_rate.fits")
+    model.meta.exposure.readpatt = readpatt
+    model.meta.exposure.frame_time = tframe
+    model.meta.exposure.group_time = tgroup
+    return model
+
+
+@pytest.mark.parametrize("subarray", ["FULL", "SLITLESSPRISM"])
+@pytest.mark.parametrize("readpatt, frames", [("FASTGRPAVG", 4), ("FASTGRPAVG8", 8), ("FASTGRPAVG64", 64)])
+def test_ta_exposure_time_against_the_readout_clocks(shared_data, subarray, readpatt, frames):
+    """LRS06: a FASTGRPAVG group averages N frames, so it lasts N x TFRAME (FULL: 4 x 2.775 s =
+    11.10 s; SLITLESSPRISM 4 x 0.159 s = 0.636 s, from the real clock constants). TGROUP written
+    as one frame (jwst#8069) makes rates N times too high: a warning with the factor N; TGROUP
+    written as N frames is ok."""
+    tframe = _frame_time_s(shared_data, subarray)
+    wrong = diagnosis.check_ta_exposure_time(_ta_image(readpatt, tframe, tframe))
+    assert wrong.severity == "warning" and wrong.check == "ta_exposure_time"
+    assert wrong.measured["rate_factor"] == (pytest.approx(frames, rel=1e-12), "pipeline / true rate")
+    assert wrong.measured["frames_per_group"] == (frames, "")
+    assert wrong.measured["TGROUP"] == (pytest.approx(tframe), "s")
+    assert wrong.measured["true_group_time"] == (pytest.approx(frames * tframe, rel=1e-12), "s")
+    assert f"rates are {frames:.2f} times too high. Divide them by {frames:.2f}" in wrong.message
+    assert f"{readpatt} averages {frames} frames per group but TGROUP is {tframe:.3f} s" in wrong.message
+    right = diagnosis.check_ta_exposure_time(_ta_image(readpatt, tframe, frames * tframe))
+    assert right.severity == "ok" and right.measured["rate_factor"][0] == pytest.approx(1.0, rel=1e-12)
+    assert right.check == "ta_exposure_time"
+    assert right.message == (f"{readpatt}: TGROUP {frames * tframe:.3f} s matches {frames} frame(s) per group; "
+                             "rates are on the right scale.")
+
+
+@pytest.mark.parametrize("factor, expected", [(1.0095, "ok"), (1.0105, "warning"), (0.9905, "ok"),
+                                              (0.9895, "warning")])
+def test_ta_exposure_time_tolerance_is_one_percent(factor, expected):
+    """A TGROUP within 1 % of the frames' time is ok (cases 0.05 % of it either side of the edge);
+    the LRS06 error it guards is a factor 4 or more."""
+    tframe = 2.77504
+    finding = diagnosis.check_ta_exposure_time(_ta_image("FAST", tframe, tframe / factor))
+    assert finding.measured["rate_factor"][0] == pytest.approx(factor, rel=1e-12)
+    assert finding.severity == expected
+
+
+def test_ta_exposure_time_names_bad_headers():
+    with pytest.raises(io.LRSInputError, match=r"jw01_mirimage_rate\.fits: READPATT, TFRAME and TGROUP"):
+        diagnosis.check_ta_exposure_time(_ta_image(None, 2.77504, 2.77504))
+    with pytest.raises(io.LRSInputError, match="READPATT SLOW is not a MIRI TA read pattern"):
+        diagnosis.check_ta_exposure_time(_ta_image("SLOW", 2.77504, 2.77504))
+
+
+# ---------------------------------------------------------------- background left in an x1d
+def _banded(blue, red, nints=1):
+    """Spectra whose mean flux is ``blue`` at 5.5-6.5 um and ``red`` at 11-12 um (edges
+    included) and 100 just outside the bands; ``red`` may be a value per integration."""
+    wavelength = np.array([5.0, 5.49, 5.5, 6.0, 6.5, 6.51, 8.0, 10.99, 11.0, 11.5, 12.0, 12.01])
+    red = np.broadcast_to(red, (nints,))
+    flux = np.full((nints, wavelength.size), 100.0)
+    flux[:, 2:5] = blue
+    flux[:, 8:11] = red[:, None]
+    return wavelength, flux
+
+
+@pytest.mark.parametrize("ratio, expected", [(diagnosis.SKY_SHAPE_RATIO * (1 - EDGE), "info"),
+                                             (diagnosis.SKY_SHAPE_RATIO, "info"),
+                                             (diagnosis.SKY_SHAPE_RATIO * (1 + EDGE), "warning")])
+def test_x1d_background_sky_shape_threshold(ratio, expected):
+    """Red/blue flux ratio 0.95 or exactly 1 (a point source, info), 1.05 (sky-like: "above 1",
+    a warning), in Jy with nothing subtracted; the flux 100 just outside the bands does not count."""
+    wavelength, flux = _banded(2.0, 2.0 * ratio)
+    finding = diagnosis.check_x1d_background(_x1dints(wavelength, flux))
+    assert finding.check == "x1d_background"
+    assert finding.measured["red_to_blue_ratio"] == (pytest.approx(ratio, rel=1e-12),
+                                                     "mean flux 11-12 um / 5.5-6.5 um")
+    assert finding.measured["background_subtracted"] == (False, "BACKGROUND column non-zero")
+    assert finding.measured["unit"] == ("Jy", "")
+    assert finding.severity == expected
+    if expected == "warning":
+        assert f"({ratio:.1f} times brighter at 11-12 um than at 5.5-6.5 um)" in finding.message
+        assert finding.message.startswith("no background was subtracted (BACKGROUND is zero) and the spectrum "
+                                          "rises to the red")
+        assert finding.message.endswith("as sky does and a point source does not: subtract the slitless "
+                                        "background (background.subtract_rateints, or an extract_1d reference "
+                                        "with background regions) and extract again.")
+    else:
+        assert finding.message == ("no background was subtracted by extract_1d (BACKGROUND column zero): "
+                                   "any slitless sky is still in the spectrum.")
+
+
+def test_x1d_background_mean_over_usable_integrations():
+    """The mean over integrations (1, 1, 1.3 at 11-12 um: mean 1.1, median 1.0) of the points not
+    DO_NOT_USE (a flagged 1000 in the red band is left out, other DQ bits are not)."""
+    wavelength, flux = _banded(1.0, [1.0, 1.0, 1.3], nints=3)
+    flux[0, 9] = 1000.0
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[0, 9] = instrument.DQ["DO_NOT_USE"]
+    dq[:, 3] = instrument.DQ["JUMP_DET"]
+    finding = diagnosis.check_x1d_background(_x1dints(wavelength, flux, dq=dq))
+    assert finding.measured["red_to_blue_ratio"][0] == pytest.approx(1.1, rel=1e-12)
+    assert finding.severity == "warning"
+
+
+@pytest.mark.parametrize("background", [-1e-6, 1e-6])
+def test_x1d_background_any_subtraction_is_ok(background):
+    """One non-zero BACKGROUND value, of either sign, means extract_1d subtracted a background."""
+    wavelength, flux = _banded(1.0, 5.0)
+    values = np.zeros(flux.shape)
+    values[0, 3] = background
+    finding = diagnosis.check_x1d_background(_x1dints(wavelength, flux, background=values))
+    assert finding.severity == "ok" and finding.measured["background_subtracted"][0] is True
+    assert finding.check == "x1d_background"
+    assert finding.message == "extract_1d subtracted a background (BACKGROUND column non-zero)."
+
+
+def test_x1d_background_read_from_the_file_too(tmp_path):
+    """``source``: the BACKGROUND column is read from the file, as from the model."""
+    wavelength, flux = _banded(1.0, 5.0)
+    values = np.zeros(flux.shape)
+    values[0, 3] = 2e-3
+    model = _x1dints(wavelength, flux, background=values)
+    path = tmp_path / "jw01_mirimage_x1dints.fits"
+    model.save(path)
+    assert diagnosis.check_x1d_background(model, source=path).severity == "ok"
+    model.spec[0].spec_table["BACKGROUND"] = 0.0
+    model.save(path)
+    finding = diagnosis.check_x1d_background(model, source=path)
+    assert finding.severity == "warning" and finding.measured["red_to_blue_ratio"][0] == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("blue", [0.0, -1.0])
+def test_x1d_background_needs_a_positive_blue_level(blue):
+    wavelength, flux = _banded(blue, 5.0)
+    finding = diagnosis.check_x1d_background(_x1dints(wavelength, flux))
+    assert np.isnan(finding.measured["red_to_blue_ratio"][0]) and finding.severity == "info"
+
+
+def test_x1d_background_without_a_background_column(monkeypatch):
+    """Spectra with no BACKGROUND column (another extraction): nothing subtracted, no error."""
+    wavelength, flux = _banded(1.0, 5.0)
+    spectra = SimpleNamespace(wavelength=wavelength, flux=flux, dq=np.zeros(flux.shape, np.uint32),
+                              flux_error=np.ones(flux.shape))
+    monkeypatch.setattr(errors, "read_spectra", lambda product: spectra)
+    table = np.zeros(wavelength.size, dtype=[("WAVELENGTH", float), ("FLUX", float)])
+    model = SimpleNamespace(instance={"spec": []}, spec=[SimpleNamespace(spec_table=table)],
+                            meta=SimpleNamespace(cal_step=SimpleNamespace(photom="COMPLETE")))
+    finding = diagnosis.check_x1d_background(model)
+    assert finding.measured["background_subtracted"][0] is False and finding.severity == "warning"
+
+
+def test_x1d_background_uncalibrated_flux_says_nothing_about_sky():
+    """In DN/s the shape is the detector's response, not the source's: info, whatever the ratio."""
+    wavelength, flux = _banded(1.0, 3.0)
+    finding = diagnosis.check_x1d_background(_x1dints(wavelength, flux, photom="SKIPPED"))
+    assert finding.severity == "info" and finding.measured["unit"] == ("DN/s", "")
+    assert finding.message.endswith(" The flux is in DN/s, so its shape says nothing about sky.")
+
+
+# ---------------------------------------------------------------- units of a product's flux
+def test_flux_unit_and_calibration(tmp_path):
+    """The FLUX column's unit where the file has one, else PHOTOM's status; BUNIT for images."""
+    wavelength, flux = _banded(1.0, 1.0)
+    model = _x1dints(wavelength, flux, photom="SKIPPED")
+    assert diagnosis._flux_unit(model) == "DN/s" and not diagnosis._flux_calibrated(model)
+    model.meta.cal_step.photom = "COMPLETE"
+    assert diagnosis._flux_unit(model) == "Jy" and diagnosis._flux_calibrated(model)
+    path = tmp_path / "jw01_mirimage_x1dints.fits"
+    model.save(path)
+    with datamodels.open(path) as saved:
+        saved.spec[0].spec_table.columns["FLUX"].unit = "mJy"
+        saved.meta.cal_step.photom = "SKIPPED"
+        assert diagnosis._flux_unit(saved) == "mJy" and diagnosis._flux_calibrated(saved)
+        saved.spec[0].spec_table.columns["FLUX"].unit = "DN/s"
+        assert not diagnosis._flux_calibrated(saved)
+    image = _image_model(np.ones((4, 5)), unit="MJy/sr")
+    assert diagnosis._flux_unit(image) == "MJy/sr" and diagnosis._flux_calibrated(image)
+    image.meta.bunit_data = None
+    assert diagnosis._flux_unit(image) == "DN/s" and not diagnosis._flux_calibrated(image)
+
+
+# ---------------------------------------------------------------- dropouts
+def _short_point(lost, *, nints=4, index=20, integration=2):
+    """x1dints (Jy, 60 points at 4-13 um, 7 box pixels each) whose point ``index`` has one box
+    pixel fewer in one integration and ``lost`` of its flux missing there."""
+    wavelength = np.linspace(4.0, 13.0, 60)
+    flux = np.ones((nints, wavelength.size))
+    npixels = np.full(flux.shape, 7.0)
+    flux[integration, index] = 1.0 - lost
+    npixels[integration, index] = 6.0
+    return wavelength, flux, npixels
+
+
+@pytest.mark.parametrize("lost, expected", [(diagnosis.PROBLEM_FRACTION * (1 - EDGE), "warning"),
+                                            (diagnosis.PROBLEM_FRACTION * (1 + EDGE), "problem")])
+def test_dropout_lost_fraction_threshold(lost, expected):
+    """A spectrum point short of one box pixel in one integration of four is a dropout; its loss
+    is 1 - flux / the other integrations' median: 9.5 % a warning, 10.5 % a problem."""
+    wavelength, flux, npixels = _short_point(lost)
+    finding = diagnosis.check_dropouts(_x1dints(wavelength, flux, npixels=npixels))
+    assert finding.severity == expected and finding.check == "dropouts"
+    assert finding.measured["dropouts"] == (1, "")
+    assert finding.measured["integrations"] == (1, "")
+    assert finding.measured["largest_lost_fraction"] == (pytest.approx(lost, rel=1e-9), "")
+    assert finding.measured["wavelength_range"] == ([wavelength[20], wavelength[20]], "um")
+    assert finding.message.startswith(f"1 jump-step dropouts at the trace peak ({wavelength[20]:.2f}-"
+                                      f"{wavelength[20]:.2f} um), up to {100 * (1 - flux[2, 20]):.0f}% of the flux lost")
+    assert "jumps.sweep_jump_settings" in finding.message and "jumps.repair_spectrum" in finding.message
+    ax, _ = _axes(finding)
+    np.testing.assert_allclose(ax.lines[0].get_xydata(), [[wavelength[20], 100 * lost]])
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("wavelength (um)", "flux lost (%)", "dropouts")
+
+
+def test_dropouts_counted_apart_from_other_losses():
+    """Two dropouts (integrations 0 and 2, 5 % and 20 % lost) and, not dropouts: a point NaN in
+    every integration (4 rows), a point short in every integration (4), a flagged point that
+    keeps its box (1). The numbers and the note name each."""
+    wavelength, flux, npixels = _short_point(0.20, index=30, integration=2)
+    flux[0, 10], npixels[0, 10] = 0.95, 6.0
+    flux[:, 0] = np.nan
+    npixels[:, 50] = 5.0
+    dq = np.zeros(flux.shape, np.uint32)
+    dq[1, 40] = instrument.DQ["DO_NOT_USE"]
+    finding = diagnosis.check_dropouts(_x1dints(wavelength, flux, npixels=npixels, dq=dq))
+    assert finding.severity == "problem"
+    measured = finding.measured
+    assert measured["dropouts"] == (2, "") and measured["integrations"] == (2, "")
+    assert measured["wavelength_range"][0] == [wavelength[10], wavelength[30]]
+    assert measured["largest_lost_fraction"][0] == pytest.approx(0.20)
+    assert (measured["not_dropouts_nan_every_integration"], measured["not_dropouts_every_integration"],
+            measured["not_dropouts_flagged_point"]) == ((4, ""), (4, ""), (1, ""))
+    assert ("; not dropouts: 4 every integration, 1 flagged point, 4 nan every integration: rerun jump"
+            in finding.message)
+    assert len(finding.details["table"]) == 2 and len(finding.details["other_losses"]) == 9
+
+
+def test_no_dropout_is_ok_and_names_the_other_losses():
+    wavelength, flux, npixels = _short_point(0.0)
+    npixels[:, 20] = 6.0  # short everywhere: static, not a dropout
+    finding = diagnosis.check_dropouts(_x1dints(wavelength, flux, npixels=npixels))
+    assert finding.severity == "ok" and finding.measured == {"dropouts": (0, ""),
+                                                             "not_dropouts_every_integration": (4, "")}
+    assert finding.message == "no dropout at the trace peak; not dropouts: 4 every integration."
+    assert finding.check == "dropouts" and len(finding.details["other_losses"]) == 4
+    assert len(finding.details["table"]) == 0
+    clean = diagnosis.check_dropouts(_x1dints(*_short_point(0.0)[:2]))
+    assert clean.message == "no dropout at the trace peak." and clean.draw is None
+
+
+def test_dropouts_read_from_the_file_as_from_the_model(tmp_path):
+    """``source`` an x1dints path (read a chunk of rows at a time) gives the same finding."""
+    wavelength, flux, npixels = _short_point(0.3)
+    model = _x1dints(wavelength, flux, npixels=npixels)
+    path = tmp_path / "jw01_mirimage_x1dints.fits"
+    model.save(path)
+    streamed = diagnosis.check_dropouts(model, source=path)
+    assert streamed.measured == diagnosis.check_dropouts(model).measured
+    assert streamed.measured["largest_lost_fraction"][0] == pytest.approx(0.3)
+
+
+def test_dropouts_from_a_file_without_npixels_are_named(monkeypatch, tmp_path):
+    path = tmp_path / "jw01_mirimage_x1dints.fits"
+    monkeypatch.setattr(io, "read_table_columns", lambda source, names: [
+        {"WAVELENGTH": np.ones(3), "FLUX": np.ones(3)}])
+    with pytest.raises(io.LRSInputError, match=r"jw01_mirimage_x1dints\.fits: the spectrum table has no DQ, "
+                                               r"NPIXELS column\(s\)"):
+        diagnosis.check_dropouts(_x1dints(np.ones(3), np.ones(3)), source=path)
+
+
+def test_dropouts_from_a_file_without_tables_are_named(monkeypatch, tmp_path):
+    path = tmp_path / "jw01_mirimage_x1dints.fits"
+    monkeypatch.setattr(io, "read_table_columns", lambda source, names: [])
+    with pytest.raises(io.LRSInputError, match=r"x1dints\.fits: the spectrum table has no DQ, FLUX, NPIXELS, "
+                                               r"WAVELENGTH column\(s\); expected an x1dints EXTRACT1D table"):
+        diagnosis.check_dropouts(_x1dints(np.ones(3), np.ones(3)), source=path)
+
+
+def test_dropouts_of_one_spectrum_read_from_its_file(tmp_path):
+    """An x1d (one EXTRACT1D table) read from its file: a point short of a box pixel is
+    'unconfirmed' (no other integration to compare with), not a dropout, as in memory."""
+    wavelength, flux, npixels = _short_point(0.3, nints=1, integration=0)
+    model = _x1dints(wavelength, flux, npixels=npixels)
+    path = tmp_path / "jw01_mirimage_x1d.fits"
+    model.save(path)
+    finding = diagnosis.check_dropouts(model, source=path)
+    assert finding.measured == diagnosis.check_dropouts(model).measured == {
+        "dropouts": (0, ""), "not_dropouts_unconfirmed": (1, "")}
+
+
+def _trace_cube(nints=3, ny=30, nx=20, peak=10, sigma=1.2):
+    """A calints with a Gaussian trace along the rows (5-12 um over rows 3-26), MJy/sr."""
+    columns = np.arange(nx)
+    profile = np.exp(-0.5 * ((columns - peak) / sigma) ** 2)
+    sci = np.broadcast_to(100.0 * profile, (nints, ny, nx)).astype(np.float32).copy()
+    model = _miri(datamodels.CubeModel(data=sci), name="jw01_mirimage_calints.fits")
+    model.dq = np.zeros(sci.shape, np.uint32)
+    rows = np.linspace(4.0, 13.0, ny)
+    model.wavelength = np.broadcast_to(rows[:, None], (ny, nx)).astype(np.float32).copy()
+    model.meta.bunit_data = "MJy/sr"
+    return model, profile
+
+
+def _drop(model, integration, row, column, flags):
+    model.data[integration, row, column] = np.nan
+    model.dq[integration, row, column] = flags
+
+
+def test_image_dropouts_lose_the_peaks_share_of_the_core():
+    """A peak pixel dropped by the jump step (DO_NOT_USE + JUMP_DET, NaN) loses its share of the
+    7-column core in the other integrations: for a Gaussian of sigma 1.2 px, g(0) / sum g(-3..3)
+    = 0.33 by hand. A saturated and a bad peak pixel are counted apart."""
+    model, profile = _trace_cube()
+    dropped = instrument.DQ["DO_NOT_USE"] | instrument.DQ["JUMP_DET"]
+    _drop(model, 1, 8, 10, dropped)
+    _drop(model, 2, 20, 10, dropped)
+    _drop(model, 0, 15, 10, instrument.DQ["DO_NOT_USE"] | instrument.DQ["SATURATED"])
+    _drop(model, 0, 5, 10, instrument.DQ["DO_NOT_USE"])
+    share = profile[10] / profile[7:14].sum()
+    finding = diagnosis.check_dropouts(model)
+    assert finding.measured["largest_lost_fraction"][0] == pytest.approx(share, rel=1e-6)
+    assert finding.measured["dropouts"] == (2, "") and finding.measured["integrations"] == (2, "")
+    assert finding.measured["wavelength_range"][0] == pytest.approx([model.wavelength[8, 10],
+                                                                     model.wavelength[20, 10]])
+    assert (finding.measured["not_dropouts_saturated"], finding.measured["not_dropouts_bad_pixel"]) == ((1, ""), (1, ""))
+    assert finding.severity == "problem"
+    table = finding.details["table"]
+    assert list(table["row"]) == [8, 20] and list(table["peak_column"]) == [10, 10]
+
+
+@pytest.mark.parametrize("nints", [1, 3])
+def test_image_dropouts_streamed_in_chunks_match_the_whole_product(nints):
+    """A cube streamed an integration at a time (CubeChunks) gives the table of the whole
+    product (jumps.classify_peak_losses), peak columns back on the detector: the trace sits at
+    column 13 of 20, so the kept band starts at column 10."""
+    model, _ = _trace_cube(nints=nints, peak=13)
+    dropped = instrument.DQ["DO_NOT_USE"] | instrument.DQ["JUMP_DET"]
+    _drop(model, nints - 1, 8, 13, dropped)
+    _drop(model, 0, 12, 13, dropped)
+    _drop(model, 0, 22, 13, instrument.DQ["DO_NOT_USE"] | instrument.DQ["SATURATED"])
+    chunks = io.CubeChunks.in_memory({"SCI": model.data, "DQ": model.dq}, chunk_bytes=1)
+    assert chunks.chunk_ints == 1
+    whole = jumps.classify_peak_losses(model)
+    streamed = diagnosis._peak_losses(model, chunks)
+    assert len(whole) == len(streamed) >= 3
+    for name in whole.colnames:
+        if whole[name].dtype.kind == "f":
+            np.testing.assert_allclose(streamed[name], whole[name], rtol=1e-9)
+        else:
+            assert list(streamed[name]) == list(whole[name]), name
+    assert diagnosis.check_dropouts(model, chunks).measured == diagnosis.check_dropouts(model).measured
+
+
+def test_image_dropouts_with_dispersion_along_columns_are_read_whole(monkeypatch):
+    """Not dispersed along the rows (not LRS): the file is classified whole, as jumps does."""
+    model, _ = _trace_cube()
+    model.meta.wcsinfo.dispersion_direction = 1
+    chunks = SimpleNamespace(path="jw01_other_calints.fits", shape=model.data.shape)
+    seen = []
+    monkeypatch.setattr(jumps, "classify_peak_losses", lambda product: seen.append(product) or "table")
+    assert diagnosis._peak_losses(model, chunks) == "table" and seen == ["jw01_other_calints.fits"]
+
+
+# ---------------------------------------------------------------- fold-over
+def _power_law_x1d(index, wavelength=None, photom="COMPLETE"):
+    """A Jy x1dints of two integrations with F_nu ~ lambda**index over 4-14 um."""
+    wavelength = np.linspace(4.0, 14.0, 201) if wavelength is None else wavelength
+    return wavelength, _x1dints(wavelength, np.stack([wavelength ** index] * 2), photom=photom)
+
+
+def test_foldover_colour_of_a_blackbody():
+    """A 300 K blackbody's F_nu (astropy's Planck function, not the helper's photon spectrum)
+    gives a 300 K colour temperature (to 0.5 %: the grid's interpolation is ~0.1 %, the 200-step
+    temperature grid 3.5 %) and the blue limit foldover.usable_range gives for it, above 5.0 um:
+    a warning. The fold rows are the points at or below the fold edge, counted by hand."""
+    from astropy import units as u
+    from astropy.modeling.physical_models import BlackBody
+
+    wavelength = np.linspace(4.0, 14.0, 201)
+    f_nu = BlackBody(300 * u.K)(wavelength * u.um).to_value(u.Jy / u.sr)
+    model = _x1dints(wavelength, np.stack([f_nu, f_nu]))
+    finding = diagnosis.check_foldover(model)
+    measured = finding.measured
+    assert measured["colour_temperature"] == (pytest.approx(300.0, rel=0.005), "K")
+    blue, _ = foldover.usable_range("slitless", source_temperature_k=measured["colour_temperature"][0])
+    assert blue > foldover.NOMINAL_RANGE_UM[0]
+    assert measured["blue_limit"] == (blue, "um") and finding.severity == "warning"
+    assert finding.check == "foldover"
+    edge = foldover.fold_edge_um("slitless")
+    assert 5.3 < edge < 5.6  # "about 5.4 um"
+    fold = wavelength[wavelength <= edge]
+    assert measured["fold_points"] == (fold.size, "")
+    assert measured["fold_wavelength_range"] == ([4.0, fold.max()], "um")
+    error = foldover.calibration_error(np.array(5.0), "slitless", source_temperature_k=measured["colour_temperature"][0])
+    assert measured["calibration_error_5um"] == (pytest.approx(float(error)), "")
+    assert measured["calibration_error_5um"][0] < -0.02  # a red source's flux comes out low
+    assert f"use it from {blue:.1f} um" in finding.message and "~300 K" in finding.message
+    assert f"flux there is off by {100 * error:+.1f}% at 5 um" in finding.message
+    assert finding.message.endswith("(colour from the extracted flux: any unsubtracted background reddens it)")
+    ax, legend = _axes(finding)
+    assert legend == ["fold-over rows", f"blue limit {blue:.2f} um"]
+    assert ax.get_xlim() == (3.5, 14.2)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("wavelength (um)", "flux", "fold-over")
+    assert list(ax.lines[1].get_xdata()) == [blue, blue]
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), wavelength)
+
+
+@pytest.mark.parametrize("blue, expected", [(foldover.NOMINAL_RANGE_UM[0], "info"),
+                                            (foldover.NOMINAL_RANGE_UM[0] + 0.01, "warning")])
+def test_foldover_blue_limit_threshold(monkeypatch, blue, expected):
+    """A blue limit of 5.00 um (the nominal start, the grid's 0.01 um step) is info; 5.01 um a
+    warning. An index steeper than Rayleigh-Jeans (no blackbody) is passed on as a power law."""
+    seen = {}
+
+    def usable_range(mode, **source):
+        seen.update(source)
+        return blue, 14.0
+
+    monkeypatch.setattr(foldover, "usable_range", usable_range)
+    wavelength, model = _power_law_x1d(-2.5)
+    finding = diagnosis.check_foldover(model)
+    assert seen == {"spectral_index": pytest.approx(-2.5)}
+    assert finding.measured["spectral_index"] == (pytest.approx(-2.5, abs=1e-9), "F_nu ~ lambda^index")
+    assert finding.measured["colour_temperature"][0] == np.inf
+    assert finding.severity == expected and finding.check == "foldover"
+    if expected == "warning":
+        assert "(F_nu ~ lambda^-2.50, steeper than Rayleigh-Jeans)" in finding.message
+    else:
+        assert (f"the source's colour is close to the flux standards', so the calibration holds from "
+                f"{blue:.2f} um; do not use the points below it.") in finding.message
+
+
+def test_foldover_standard_colour_is_info():
+    """A source coloured like the flux standards (F_nu ~ lambda^-1.92): blue limit 5.0 um, info."""
+    wavelength, model = _power_law_x1d(-1.92)
+    finding = diagnosis.check_foldover(model)
+    assert finding.severity == "info" and finding.measured["blue_limit"][0] == foldover.NOMINAL_RANGE_UM[0]
+    assert np.isfinite(finding.measured["colour_temperature"][0])
+
+
+def test_foldover_counts_only_positive_finite_fold_points():
+    """NaN and negative fold-row points are not counted; without any, the check is ok."""
+    wavelength, model = _power_law_x1d(-1.92)
+    edge = foldover.fold_edge_um("slitless")
+    fold = np.flatnonzero(wavelength <= edge)
+    for spec in model.spec:
+        spec.spec_table["FLUX"][fold[:3]] = np.nan
+        spec.spec_table["FLUX"][fold[3:5]] = -1.0
+    assert diagnosis.check_foldover(model).measured["fold_points"][0] == fold.size - 5
+    for spec in model.spec:
+        spec.spec_table["FLUX"][fold] = np.nan
+    finding = diagnosis.check_foldover(model)
+    assert finding.severity == "ok" and finding.measured == {"fold_points": (0, "")}
+    assert finding.check == "foldover"
+    assert finding.message == f"no signal at or below the fold edge ({edge:.2f} um)."
+
+
+def test_foldover_uncalibrated_product_reports_the_rows_only():
+    wavelength, model = _power_law_x1d(-1.92, photom="SKIPPED")
+    finding = diagnosis.check_foldover(model)
+    fold = wavelength[wavelength <= foldover.fold_edge_um("slitless")]
+    assert finding.severity == "info" and set(finding.measured) == {"fold_points", "fold_wavelength_range"}
+    assert finding.check == "foldover"
+    assert finding.measured["fold_points"] == (fold.size, "")
+    assert finding.measured["fold_wavelength_range"] == ([4.0, fold.max()], "um")
+    assert (f"fold-over rows present ({fold.size} points at 4.00-{fold.max():.2f} um); the product is not "
+            "flux-calibrated (DN/s)") in finding.message
+
+
+def _slitless_images(index, sky, nints=2, ny=80):
+    """A SLITLESSPRISM-wide calints (72 columns, rows 4-14 um): a source with F_nu ~ lambda**index
+    spread over the aperture columns 30-41, on a flat sky of ``sky`` per pixel."""
+    nx = 72
+    rows = np.linspace(4.0, 14.0, ny)
+    sci = np.full((nints, ny, nx), sky, np.float32)
+    width = diagnosis.SLITLESS_APERTURE[1] - diagnosis.SLITLESS_APERTURE[0]
+    sci[:, :, slice(*diagnosis.SLITLESS_APERTURE)] += (rows ** index / width)[None, :, None]
+    model = _miri(datamodels.CubeModel(data=sci), name="jw01_mirimage_calints.fits")
+    model.dq = np.zeros(sci.shape, np.uint32)
+    model.wavelength = np.broadcast_to(rows[:, None], (ny, nx)).astype(np.float32).copy()
+    model.meta.bunit_data = "MJy/sr"
+    return rows, model
+
+
+def test_foldover_on_images_removes_the_edge_sky_first():
+    """Images: the aperture sum after the edge background is removed. A flat sky 5x the source
+    per aperture pixel would flatten the index from -1.0 to ~-0.1; removed, -1.0 comes back (to
+    0.01, the float32 images' rounding); streamed an integration at a time it is the same."""
+    rows, model = _slitless_images(-1.0, sky=0.5)
+    wave, flux = diagnosis._spectrum_for_colour(model)
+    np.testing.assert_allclose(wave, rows, rtol=1e-6)
+    np.testing.assert_allclose(flux, rows ** -1.0, rtol=1e-4)
+    finding = diagnosis.check_foldover(model)
+    assert finding.measured["spectral_index"][0] == pytest.approx(-1.0, abs=0.01)
+    assert "colour from the extracted flux" not in finding.message
+    # flagged pixels (DO_NOT_USE, +50) in 10 of the 14 columns of each background region
+    # (background.DEFAULT_REGIONS) do not enter the edge background
+    for start, stop in background.DEFAULT_REGIONS:
+        model.data[:, :, start:stop - 4] += 50.0
+        model.dq[:, :, start:stop - 4] = instrument.DQ["DO_NOT_USE"]
+    np.testing.assert_allclose(diagnosis._spectrum_for_colour(model)[1], rows ** -1.0, rtol=1e-4)
+    chunks = io.CubeChunks.in_memory({"SCI": model.data, "DQ": model.dq}, chunk_bytes=1)
+    assert diagnosis.check_foldover(model, chunks).measured == finding.measured
+
+
+# ---------------------------------------------------------------- ERR against the pixels' scatter
+#: rows 0-29 at 4-13 um: the 5-12 um band is 22 rows; columns 4-19 are science (352 pixels)
+_ERR_ROWS, _ERR_COLUMNS = 30, 20
+
+
+def _alternating(factor, *, nints=4, pixels=None, err=1.0):
+    """A rateints whose pixels alternate +-a about 100 between integrations, with ERR ``err``:
+    consecutive differences are 2a, so the variance (mean square / 2) is 2a^2 and the scatter
+    over ERR is sqrt(2) a / err. a is set for ``factor``; ``pixels`` keeps only that many
+    band pixels finite (the rest NaN)."""
+    a = factor * err / np.sqrt(2)
+    sign = np.where(np.arange(nints) % 2 == 0, 1.0, -1.0)
+    sci = np.broadcast_to((100.0 + a * sign)[:, None, None], (nints, _ERR_ROWS, _ERR_COLUMNS)).copy()
+    rows = np.linspace(4.0, 13.0, _ERR_ROWS)
+    band = np.flatnonzero(diagnosis._band(rows))
+    if pixels is not None:
+        keep = np.zeros((_ERR_ROWS, _ERR_COLUMNS), bool)
+        cells = [(row, column) for row in band for column in range(instrument.REFERENCE_COLUMNS, _ERR_COLUMNS)]
+        for row, column in cells[:pixels]:
+            keep[row, column] = True
+        sci[:, ~keep] = np.nan
+    model = _miri(datamodels.CubeModel(data=sci.astype(np.float32)), name="jw01_mirimage_rateints.fits")
+    model.err = np.full(sci.shape, err, np.float32)
+    model.dq = np.zeros(sci.shape, np.uint32)
+    model.wavelength = np.broadcast_to(rows[:, None], (_ERR_ROWS, _ERR_COLUMNS)).astype(np.float32).copy()
+    return model, band
+
+
+@pytest.mark.parametrize("factor, expected", [
+    (1 + diagnosis.ERR_TOLERANCE * (1 - EDGE), "ok"), (1 + diagnosis.ERR_TOLERANCE * (1 + EDGE), "warning"),
+    (1 - diagnosis.ERR_TOLERANCE * (1 - EDGE), "ok"), (1 - diagnosis.ERR_TOLERANCE * (1 + EDGE), "warning"),
+    (2 * (1 - EDGE), "warning"), (2 * (1 + EDGE), "problem"),
+    (0.5 * (1 + EDGE), "warning"), (0.5 * (1 - EDGE), "problem"),
+])
+def test_err_pixels_thresholds(factor, expected):
+    """Scatter / ERR either side of 1 +- 0.2 (ok / warning) and of 2 and 0.5 (problem), on 352
+    pixels, no noise: 5 standard errors (11 % of the factor) stay inside the departures of
+    19-21 % from 1, so significance does not decide these cases."""
+    model, band = _alternating(factor)
+    finding = diagnosis.check_err_pixels(model)
+    pixels = band.size * (_ERR_COLUMNS - instrument.REFERENCE_COLUMNS)
+    assert finding.measured["scatter_over_err"] == (pytest.approx(factor, rel=1e-5),
+                                                    "rms over pixels, 5-12 um rows")
+    assert finding.measured["pixels"] == (pixels, "") and finding.measured["integrations"] == (4, "")
+    assert finding.measured["pixels_left_out"] == (0, "above 10 x the median")
+    assert finding.measured["wavelengths_from"] == (diagnosis.WAVELENGTHS_FROM_PRODUCT, "")
+    assert finding.check == "err_vs_scatter_pixels"
+    # n - 1 = 3 differences per pixel: 0.5 sqrt(2/3) x factor / sqrt(pixels), as documented
+    assert finding.measured["scatter_over_err_error"][0] == pytest.approx(
+        0.5 * np.sqrt(2 / 3) * factor / np.sqrt(pixels), rel=1e-5)
+    assert finding.severity == expected
+    if expected != "ok":
+        side = "too small" if factor > 1 else "too large"
+        measured = finding.measured["scatter_over_err"][0]
+        assert finding.message.startswith(f"ERR is {side}: the pixels scatter {measured:.2f} times what it says "
+                                          "over the 4 integrations (5-12 um rows)")
+        assert finding.message.endswith(", and the x1d errors inherit it: measure the factor on the extracted "
+                                        "spectra (errors.inflation_factor).")
+    else:
+        assert finding.message == f"ERR matches the pixels' scatter over the 4 integrations (ratio {factor:.2f})."
+
+
+@pytest.mark.parametrize("pixels, expected", [(50, "ok"), (63, "warning")])
+def test_err_pixels_significance(pixels, expected):
+    """A factor 1.5 over 3 integrations: 5 standard errors (3.75 / sqrt(pixels)) are 0.53 on 50
+    pixels (not significant: ok) and 0.47 on 63 (a warning); the crossing is at 56 pixels."""
+    model, _ = _alternating(1.5, nints=3, pixels=pixels)
+    finding = diagnosis.check_err_pixels(model)
+    assert finding.measured["pixels"][0] == pixels
+    assert 5 * finding.measured["scatter_over_err_error"][0] == pytest.approx(3.75 / np.sqrt(pixels), rel=1e-5)
+    assert finding.severity == expected
+
+
+@pytest.mark.parametrize("nints, pixels, expected", [(2, None, "info"), (3, 9, "info"), (3, 10, "ok")])
+def test_err_pixels_needs_three_integrations_and_ten_pixels(nints, pixels, expected):
+    model, _ = _alternating(1.0, nints=nints, pixels=pixels)
+    finding = diagnosis.check_err_pixels(model)
+    assert finding.severity == expected and finding.check == "err_vs_scatter_pixels"
+    assert finding.measured["integrations"] == (nints, "")
+    if nints == 2:
+        assert finding.message == ("2 integration(s): ERR can be compared with the scatter only where the same "
+                                   "pixels are measured again (a rateints of 3 or more integrations, or the "
+                                   "x1d of several exposures, errors.inflation_factor).")
+    elif pixels == 9:
+        assert finding.measured["pixels"] == (9, "") and finding.message.startswith("too few pixels")
+
+
+def test_err_pixels_leave_out_hot_pixels_and_masked_values():
+    """A pixel at 10.5 x the median variance ratio is left out, one at 9.5 x kept (the mean by
+    hand); DO_NOT_USE, NaN ERR, ERR <= 0, reference columns, rows outside 5-12 um and steady
+    pixels (no scatter) do not count, whatever their values."""
+    model, band = _alternating(1.0)
+    sign = np.where(np.arange(4) % 2 == 0, 1.0, -1.0)
+    a = 1.0 / np.sqrt(2)
+    model.data[:, band[0], 5] = 100 + np.sqrt(9.5) * a * sign
+    model.data[:, band[0], 6] = 100 + np.sqrt(10.5) * a * sign
+    model.data[:, band[1], 5] = 100.0  # steady: ratio 0, not a pixel
+    model.data[1, band[2], 5] = 1e4
+    model.dq[1, band[2], 5] = instrument.DQ["DO_NOT_USE"] | instrument.DQ["JUMP_DET"]
+    model.data[2, band[2], 6] = 1e4
+    model.err[2, band[2], 6] = np.nan
+    model.data[2, band[2], 7] = 1e4
+    model.err[2, band[2], 7] = 0.0
+    model.data[:, :, :instrument.REFERENCE_COLUMNS] = 1e4 * sign[:, None, None]
+    model.data[:, band[-1] + 1:] = 1e4 * sign[:, None, None]
+    finding = diagnosis.check_err_pixels(model)
+    pixels = band.size * (_ERR_COLUMNS - instrument.REFERENCE_COLUMNS) - 1
+    assert finding.measured["pixels"] == (pixels, "")
+    assert finding.measured["pixels_left_out"][0] == 1
+    # the pixels with a value masked keep their other differences: the same 2a^2 per difference
+    assert finding.measured["scatter_over_err"][0] == pytest.approx(np.sqrt((pixels - 2 + 9.5) / (pixels - 1)), rel=1e-5)
+
+
+def test_err_pixels_streamed_in_chunks_carry_the_last_integration():
+    """Read an integration (or two) at a time, the difference across each chunk boundary is
+    kept: the same figures as the whole cube, for a cube with a slow drift in time."""
+    model, _ = _alternating(1.3, nints=7)
+    model.data += np.arange(7, dtype=np.float32)[:, None, None] * 0.01
+    whole = diagnosis.check_err_pixels(model).measured
+    for chunk_ints in (1, 2):
+        arrays = {"SCI": model.data, "DQ": model.dq, "ERR": model.err}
+        chunks = io.CubeChunks.in_memory(arrays, chunk_bytes=chunk_ints * model.data[0].nbytes)
+        assert chunks.chunk_ints == chunk_ints
+        streamed = diagnosis.check_err_pixels(model, chunks).measured
+        assert streamed["scatter_over_err"][0] == pytest.approx(whole["scatter_over_err"][0], rel=1e-9)
+        assert streamed["pixels"] == whole["pixels"]
+
+
+def test_err_pixels_pull_on_gaussian_noise():
+    """Pull test of the reported error on white noise (sigma = ERR x 1.3, 3 integrations, 40
+    pixels, 40 seeds). On 200 seeds the pulls spread by 1.35 (1.12 from the correlation of two
+    consecutive differences, which the documented lower bound leaves out; the rest from a bias:
+    the mean factor is 1.26, 3 % low, as the 10 x median cut trims the broad two-difference
+    ratios' tail). Allowed 0.9-1.9 (40 seeds know a spread to 11 %): an error twice or half as
+    large gives 0.68 or 2.7. The factor is checked to 5 % (the bias is 3 %, the tolerance 20 %)."""
+    pulls, factors = [], []
+    for seed in range(40):
+        model, _ = _alternating(1.0, nints=3, pixels=40)
+        rng = np.random.default_rng(seed)
+        finite = np.isfinite(model.data)
+        model.data[finite] = 100 + 1.3 * rng.standard_normal(finite.sum())
+        finding = diagnosis.check_err_pixels(model)
+        factor, error = finding.measured["scatter_over_err"][0], finding.measured["scatter_over_err_error"][0]
+        factors.append(factor)
+        pulls.append((factor - 1.3) / error)
+    assert np.mean(factors) == pytest.approx(1.3, rel=0.05)
+    assert 0.9 < np.std(pulls) < 1.9
+
+
+# ---------------------------------------------------------------- row wavelengths
+def test_row_wavelengths_from_the_product_or_the_instrument():
+    """The WAVELENGTH extension's median per row (zeros, which mark pixels without a wavelength,
+    and NaN left out; a 3-D stack's first plane); without one, the in-flight solution, offset by
+    the subarray's first row in the slit (SUBSTRT2 is 1-based) and from row 0 for slitless."""
+    model = _image_model(np.ones((6, 5)))
+    wave = np.tile(np.linspace(5.0, 10.0, 6)[:, None], (1, 5))
+    wave[:, 0] = 0.0
+    wave[:, 1] = np.nan
+    wave[2, 4] = 50.0  # one odd pixel: the median keeps the row's value
+    model.wavelength = wave.astype(np.float32)
+    values, source = diagnosis._row_wavelengths(model, "slit")
+    np.testing.assert_allclose(values, np.linspace(5.0, 10.0, 6), rtol=1e-6)
+    assert source == diagnosis.WAVELENGTHS_FROM_PRODUCT
+    model.wavelength = np.zeros((6, 5), np.float32)
+    model.meta.subarray.ystart = 101
+    values, source = diagnosis._row_wavelengths(model, "slit")
+    np.testing.assert_allclose(values, instrument.wavelength_at_row("slit", 100 + np.arange(6)))
+    assert source == diagnosis.WAVELENGTHS_FROM_INSTRUMENT
+    values, _ = diagnosis._row_wavelengths(model, "slitless")
+    np.testing.assert_allclose(values, instrument.wavelength_at_row("slitless", np.arange(6)))
+    model.meta.subarray.ystart = None
+    np.testing.assert_allclose(diagnosis._row_wavelengths(model, "slit")[0],
+                               instrument.wavelength_at_row("slit", np.arange(6)))
+    stack = SimpleNamespace(data=np.ones((2, 3, 4)), instance={"wavelength": 1},
+                            wavelength=np.stack([np.full((3, 4), 6.0), np.full((3, 4), 9.0)]))
+    np.testing.assert_allclose(diagnosis._row_wavelengths(stack, "slit")[0], [6.0, 6.0, 6.0])
+
+
+# ---------------------------------------------------------------- ramp checks: rates, names, units
+def test_jump_plot_shows_rates_in_dn_per_second_of_the_flagged_rows(monkeypatch):
+    """The plot's rates are the ramps' slope over the group time (100 DN per 2.5 s group: 40
+    DN/s at the peak), and the flagged points sit on their rows."""
+    model, _ = _jump_case(monkeypatch, 4, 6, [0, 4, 0, 4])
+    model.meta.exposure.group_time = 2.5
+    finding = diagnosis.check_jump_peak_flags(model, "slitless")
+    ax, _ = _axes(finding)
+    np.testing.assert_allclose(ax.lines[0].get_xydata(), [[row, 40.0] for row in range(4)], rtol=1e-6)
+    np.testing.assert_allclose(ax.lines[1].get_xydata(), [[1, 40.0], [3, 40.0]], rtol=1e-6)
+
+
+def test_jump_check_on_integer_ramps_sends_float32(monkeypatch):
+    """An uncal's uint16 ramps reach the jump step as float32 (differences of unsigned
+    integers wrap around below zero), as the pipeline's detector1 hands them on."""
+    model, seen = _jump_case(monkeypatch, 3, 6, [3, 0, 0])
+    model.data = np.asarray(model.data, np.uint16)
+    original = jumps.detect_jumps
+
+    def dtype_seen(band, gain, readnoise, groupdq=None):
+        seen["dtype"] = band.dtype
+        return original(band, gain, readnoise, groupdq=groupdq)
+
+    monkeypatch.setattr(jumps, "detect_jumps", dtype_seen)
+    assert diagnosis.check_jump_peak_flags(model, "slitless").measured["peak_pixels_flagged"][0] == 1
+    assert seen["dtype"] == np.float32
+
+
+def test_ramp_usage_names_and_units():
+    ramps = np.zeros((1, 3, 4, 5), np.uint16)
+    finding = diagnosis.check_usable(_ramp_model(ramps), "uncal", "slit")
+    assert finding.check == "usable" and finding.message == ("every read is zero: the file holds no data "
+                                                             "(a failed download or a blank exposure).")
+    assert finding.measured == {"nonzero": (0.0, "of the reads"), "saturated_first_group": (0.0, "of the pixels")}
+    ramps[:, 0] = 65535
+    finding = diagnosis.check_usable(_ramp_model(ramps), "uncal", "slit")
+    assert finding.check == "usable" and finding.message == ("100% of the pixels are saturated in their first "
+                                                             "group: they carry no slope.")
+    ramps[:, 0] = 7
+    finding = diagnosis.check_usable(_ramp_model(ramps), "uncal", "slit")
+    assert finding.check == "usable" and finding.severity == "ok"
+
+
+def test_err_pixels_quiet_on_pixels_without_data():
+    """Pixels NaN in every integration (no difference, no ERR) are left out without warnings."""
+    import warnings
+
+    model, _ = _alternating(1.0, nints=3, pixels=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        finding = diagnosis.check_err_pixels(model)
+    assert finding.measured["pixels"] == (20, "") and finding.severity == "ok"
+
+
+@pytest.mark.parametrize("factor, steps, expected", [(0.5, (1.0, 0.5), "problem"), (2.0, (4.0, 2.0), "problem")])
+def test_err_pixels_a_factor_of_exactly_two_or_a_half_is_a_problem(factor, steps, expected):
+    """Factors of exactly 0.5 and 2 (the problem edges, inclusive) from pixels stepping by d
+    between integrations (variance d^2 / 2, ERR 1): a third at d = steps[0] and two thirds at
+    steps[1] give mean ratios of 0.25 and 4 exactly, in binary."""
+    model, band = _alternating(1.0, pixels=351)
+    finite = np.argwhere(np.isfinite(model.data[0]))
+    pattern = np.array([0.0, 1.0, 0.0, 1.0])[:, None]
+    for number, (row, column) in enumerate(finite):
+        step = steps[0] if number % 3 == 0 else steps[1]
+        model.data[:, row, column] = 100.0 + step * pattern[:, 0]
+    finding = diagnosis.check_err_pixels(model)
+    assert finding.measured["scatter_over_err"][0] == factor
+    assert finding.severity == expected
+
+
+def test_err_pixels_too_few_pixels_message():
+    model, _ = _alternating(1.0, nints=3, pixels=9)
+    assert diagnosis.check_err_pixels(model).message == ("too few pixels with usable ERR and repeats in 5-12 um "
+                                                         "to compare ERR with the scatter.")
+
+
+def test_image_dropouts_streamed_take_the_peaks_from_every_chunk():
+    """Two integrations streamed one at a time: the trace peaks come from the median of both
+    chunks' medians of usable pixels, as in the whole product. Rows 5-9 of the first integration
+    have a NaN peak pixel (unflagged: lost there, the peak found from the second), and a flagged (DO_NOT_USE) bright
+    pixel in column 3 of rows 14-18 does not pull the peak away from the trace."""
+    model, _ = _trace_cube(nints=2, peak=13)
+    model.data[0, 5:10, 13] = np.nan
+    model.data[0, 14:19, 3] = 1e4
+    model.dq[0, 14:19, 3] = instrument.DQ["DO_NOT_USE"]
+    _drop(model, 1, 16, 13, instrument.DQ["DO_NOT_USE"] | instrument.DQ["JUMP_DET"])
+    chunks = io.CubeChunks.in_memory({"SCI": model.data, "DQ": model.dq}, chunk_bytes=1)
+    whole = jumps.classify_peak_losses(model)
+    streamed = diagnosis._peak_losses(model, chunks)
+    assert sorted(whole["cause"]) == ["jump"] + ["unflagged_nan"] * 5
+    assert list(streamed["row"]) == list(whole["row"]) and list(streamed["cause"]) == list(whole["cause"])
+    assert list(streamed["peak_column"]) == [13] * 6
+
+
+def test_jump_check_counts_a_trace_in_the_first_column(monkeypatch):
+    """A trace peak in column 0 (a valid peak column) is checked like any other."""
+    nints, ngroups, ny, nx = 3, 6, 4, 12
+    slope = np.ones((ny, nx))
+    slope[:, 0], slope[:, 1] = 100.0, 30.0
+    ramps = (np.arange(ngroups, dtype=np.float32)[None, :, None, None] * slope).astype(np.float32)
+    ramps = np.broadcast_to(ramps, (nints, ngroups, ny, nx))
+
+    def detect_jumps(band, gain, readnoise, groupdq=None):
+        flags = np.zeros(band.shape, bool)
+        flags[:, 2, :, 0] = True
+        return flags
+
+    monkeypatch.setattr(jumps, "detect_jumps", detect_jumps)
+    model = SimpleNamespace(data=ramps, instance={}, meta=SimpleNamespace(
+        exposure=SimpleNamespace(group_time=1.0), subarray=SimpleNamespace(ystart=1)))
+    finding = diagnosis.check_jump_peak_flags(model, "slitless")
+    assert finding.measured["peak_pixels_flagged"][0] == ny
+    assert finding.details["pixels"].tolist() == [[row, 0] for row in range(ny)]
+
+
+def test_a_dropout_losing_exactly_ten_percent_is_a_problem(monkeypatch):
+    """PROBLEM_FRACTION is inclusive ("10 % or more"); a measured loss of exactly 0.1 cannot come
+    out of 1 - flux / reference in binary, so the classification is replaced by its table."""
+    table = jumps._loss_table([(1, 5, 7.0, -1, 1, diagnosis.PROBLEM_FRACTION, "varies")])
+    monkeypatch.setattr(jumps, "classify_peak_losses", lambda model: table)
+    assert diagnosis.check_dropouts(None).severity == "problem"
+
+
+# ---------------------------------------------------------------- survivors of the whole-module run
+def test_emi_peak_to_peak_of_a_sinusoid_is_twice_its_amplitude(monkeypatch):
+    """A pure 390 Hz sinusoid of semi-amplitude 0.6 DN: peak-to-peak 1.2 DN (its extremes at
+    phases 0 and 0.5, on the 1024-phase grid)."""
+    finding = diagnosis.check_emi(_emi_model(monkeypatch, 0.6, [0.01] * 4))
+    assert finding.measured["peak_to_peak_390Hz"] == (pytest.approx(1.2, rel=1e-12), "DN")
+
+
+def test_emi_plot_folds_the_ramps_with_their_group_dq(monkeypatch):
+    """The plot's points are emi.measure's phase-folded ramps of the first integrations, with the
+    product's GROUPDQ passed on (flagged groups left out)."""
+    from lrs_helpers import emi
+
+    model = _emi_model(monkeypatch, 0.6, [0.01] * 4)
+    model.data = np.random.default_rng(1).normal(0.0, 1.0, model.data.shape).astype(np.float32)
+    groupdq = np.zeros(model.data.shape, np.uint8)
+    groupdq[:, 2, :100] = instrument.DQ["DO_NOT_USE"]
+    model.groupdq = groupdq
+    model.instance["groupdq"] = groupdq
+    seen = {}
+    real = emi.measure
+
+    def measure(*args, **kw):
+        seen["groupdq"] = kw.get("groupdq")
+        seen["folded"] = real(*args, **kw)["folded"]
+        return {"folded": seen["folded"]}
+
+    monkeypatch.setattr(emi, "measure", measure)
+    ax, _ = _axes(diagnosis.check_emi(model))
+    np.testing.assert_array_equal(seen["groupdq"], groupdq)
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), seen["folded"])
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), (np.arange(64) + 0.5) / 64)
+
+
+def test_jump_check_uses_the_typical_gain_and_read_noise(monkeypatch):
+    """The documented typical MIRI gain and FAST CDS read noise (lrs_helpers.instrument) reach
+    the jump step."""
+    model, seen = _jump_case(monkeypatch, 3, 6, [3, 0, 0])
+    stub = jumps.detect_jumps
+
+    def detect(band, gain, readnoise, groupdq=None):
+        seen["gain"], seen["readnoise"] = gain, readnoise
+        return stub(band, gain, readnoise, groupdq=groupdq)
+
+    monkeypatch.setattr(jumps, "detect_jumps", detect)
+    diagnosis.check_jump_peak_flags(model, "slitless")
+    assert (seen["gain"], seen["readnoise"]) == (instrument.GAIN_E_PER_DN, instrument.FAST_CDS_READNOISE_DN)
+
+
+def test_jump_flags_are_summed_over_chunks(monkeypatch):
+    """Ramps read an integration at a time: a peak flagged in each of 4 chunks counts 4 times
+    (>= 3 needed), one flagged in one chunk only once."""
+    model, _ = _jump_case(monkeypatch, 4, 6, [1, 0, 1])
+    chunks = io.IntegrationChunks.in_memory(np.asarray(model.data), None, None,
+                                            chunk_bytes=model.data[0].nbytes)
+    assert len(chunks.slices()) == 4
+    finding = diagnosis.check_jump_peak_flags(model, "slitless", chunks)
+    # the stub flags the first `count` integrations of each call: rows 0 and 2 in every chunk
+    assert finding.details["pixels"].tolist() == [[0, 10], [2, 10]]
+
+
+def test_pointing_numbers_carry_their_units_and_the_plot_its_markers(monkeypatch):
+    across = _across_for_loss(0.05)
+    finding = _confirm(monkeypatch, across)
+    assert finding.measured["across_slit_error"] == (0.01, "arcsec")
+    assert finding.measured["along_slit"] == (0.1, "arcsec")
+    ax, _ = _axes(finding)
+    assert ax.lines[0].get_xydata().tolist() == [[10.0, 12.0]]
+
+
+def test_pointing_reference_marker_without_a_subarray_origin(monkeypatch):
+    """No SUBSTRT1/2 in the header: the subarray starts at pixel (1, 1), the full frame's."""
+    centroid = pointing.TACentroid(x_pixel=10.0, y_pixel=12.0, dv2=0.0, dv3=0.0, aperture="MIRIM_SLIT",
+                                   exp_type="MIR_TACONFIRM", slit_along=0.0, slit_across=0.01,
+                                   slit_across_error=0.01)
+    monkeypatch.setattr(pointing, "ta_centroid", lambda model: centroid)
+    model = SimpleNamespace(data=np.ones((30, 30)), meta=SimpleNamespace(subarray=SimpleNamespace(xstart=None,
+                                                                                                ystart=None)))
+    ax, _ = _axes(diagnosis.check_pointing(model))
+    expected = pointing.v2v3_offset_to_pixel(0.0, 0.0, subarray_origin=(1, 1), aperture="MIRIM_SLIT")
+    np.testing.assert_allclose(ax.lines[1].get_xydata()[0], [float(v) for v in expected])
+
+
+def test_scattered_light_fits_a_quadratic_across_the_slit():
+    """The level between the traces is a quadratic across the slit, row by row: on a cubic
+    level, the share is that of numpy's quadratic least-squares fit to the columns away from the
+    traces (to 1e-6; a cubic fit would follow the level and give a share 0.4 % of the flux
+    lower)."""
+    from lrs_helpers import scattered_light
+
+    model = _nod_s2d(0.0)
+    x = np.arange(model.data.shape[1])
+    model.data = (model.data + 3.0 * ((x - 22) / 22.0) ** 3 + 2.0).astype(np.float32)
+    finding = diagnosis.check_scattered_light(model)
+    traces = finding.measured["traces"][0]
+    image = np.asarray(model.data, float)
+    exclude = scattered_light.trace_exclusion_mask(image.shape, traces, 4)
+    aperture = scattered_light.trace_exclusion_mask(image.shape, traces[:1], 4)
+    rows = np.flatnonzero((model.wavelength[:, 0] >= 5.0) & (model.wavelength[:, 0] <= 12.0))
+
+    def share(order):
+        level = np.array([np.polyval(np.polyfit(x[~exclude[r]], image[r, ~exclude[r]], order), x) for r in rows])
+        return (level * aperture[rows]).sum() / (image[rows] * aperture[rows]).sum()
+
+    assert finding.measured["scattered_share"][0] == pytest.approx(share(2), rel=1e-6, abs=1e-9)
+    assert abs(share(3) - share(2)) > 0.004
+
+
+def test_scattered_light_failed_and_ok_findings_keep_their_names_and_numbers():
+    model = _nod_s2d(0.0)
+    model.data[:] = 0.0
+    model.data[:, 20] = 1.0
+    model.data[:, 35] = -1.0
+    model.data[:, 16:25] = 0.0
+    finding = diagnosis.check_scattered_light(model)
+    assert finding.message == "no extracted flux in 5-12 um to compare with."
+    assert finding.check == "scattered_light" and set(finding.measured) == {"scattered_share", "traces"}
+    assert diagnosis.check_scattered_light(_nod_s2d(0.01)).check == "scattered_light"
+
+
+def test_emi_fit_leaves_out_the_flagged_pixels(monkeypatch):
+    """The product's PIXELDQ reaches the EMI fit (flagged pixels left out of every frequency)."""
+    from lrs_helpers import emi
+
+    model = _emi_model(monkeypatch, 0.6, [0.01] * 4)
+    pixeldq = np.zeros((416, 72), np.uint32)
+    pixeldq[:, :4] = instrument.DQ["DO_NOT_USE"]
+    model.pixeldq = pixeldq
+    model.instance["pixeldq"] = pixeldq
+    stub, seen = emi.measure_blocks, {}
+
+    def measure_blocks(*args, **kw):
+        seen["pixeldq"] = kw["pixeldq"]
+        return stub(*args, **kw)
+
+    monkeypatch.setattr(emi, "measure_blocks", measure_blocks)
+    diagnosis.check_emi(model)
+    np.testing.assert_array_equal(seen["pixeldq"], pixeldq)
+
+
+def test_slitless_background_level_is_taken_at_the_apertures_first_column(monkeypatch):
+    """The sky level reported per pixel is the edge model's at column 30, where the aperture
+    starts (a sky rising 1 % per column: 1.30 there, 1.42 at the aperture's end)."""
+    model = _slitless_cube(1200.0)
+    columns = np.arange(model.data.shape[-1])
+    sky = np.broadcast_to(1.0 + 0.01 * columns, model.data.shape).copy()
+    monkeypatch.setattr(background, "edge_background", lambda sci, dq: sky)
+    finding = diagnosis.check_slitless_background(model)
+    assert finding.measured["background_level"][0] == pytest.approx(1.30)
+
+
+def test_colour_temperature_leaves_out_zero_flux():
+    """A point of zero flux in the range (no signal: its logarithm is -inf) is left out."""
+    wave = np.linspace(5.5, 10.0, 12)
+    flux = wave ** -1.5
+    flux[4] = 0.0
+    assert diagnosis.colour_temperature(wave, flux)[0] == pytest.approx(-1.5, abs=1e-9)
+
+
+def test_err_pixels_exactly_five_standard_errors_is_significant():
+    """A factor of 2 on 25 pixels over 3 integrations has a standard error of 0.5 x 1 x 2 / 5 =
+    0.2: the departure (1) is exactly 5 standard errors, which counts ("at least 5"): a problem.
+    20 pixels step by 3 (ratio 4.5) and 5 by 2 (ratio 2): a mean ratio of 4, exactly."""
+    model, _ = _alternating(1.0, nints=3, pixels=25)
+    finite = np.argwhere(np.isfinite(model.data[0]))
+    for number, (row, column) in enumerate(finite):
+        model.data[:, row, column] = 100.0 + (3.0 if number < 20 else 2.0) * np.array([0.0, 1.0, 0.0])
+    finding = diagnosis.check_err_pixels(model)
+    assert finding.measured["scatter_over_err"][0] == 2.0
+    assert 5 * finding.measured["scatter_over_err_error"][0] == 1.0
+    assert finding.severity == "problem"
