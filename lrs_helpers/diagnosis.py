@@ -1306,10 +1306,11 @@ def check_err_pixels(model, source=None):
     # hot or unflagged bad pixels sit far above the rest: pixels above 10 x the median are left out
     kept = ratio[ratio <= 10 * np.median(ratio)]
     median = float(np.sqrt(np.mean(kept)))
-    # a pixel's variance from n - 1 differences scatters by ~sqrt(2 / (n - 1)) (consecutive
-    # differences are correlated, so this is a lower bound); the mean over N pixels by 1/sqrt(N),
-    # and the square root halves it
-    error = 0.5 * math.sqrt(2 / max(nints - 1, 1)) * median / math.sqrt(kept.size)
+    # a pixel's variance from its n - 1 consecutive differences scatters by sqrt(3n - 4) / (n - 1)
+    # of itself for normal noise (neighbouring differences share a value: var(d_i^2) = 8 sigma^4,
+    # cov(d_i^2, d_(i+1)^2) = 2 sigma^4); the mean over N pixels by 1/sqrt(N), the square root
+    # halves it
+    error = 0.5 * math.sqrt(3 * nints - 4) / (nints - 1) * median / math.sqrt(kept.size)
     measured.update({"scatter_over_err": (median, "rms over pixels, 5-12 um rows"),
                      "scatter_over_err_error": (error, ""),
                      "pixels_left_out": (int(ratio.size - kept.size), "above 10 x the median")})
