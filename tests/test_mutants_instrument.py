@@ -252,6 +252,12 @@ def test_psf_sigma_follows_every_measured_width(shared_data):
     assert np.abs(relative).max() < 0.065
     assert np.sqrt(np.mean(relative**2)) < 0.025
     np.testing.assert_allclose(instrument.psf_sigma_pixels([6.5, 5.05, 14.0]), [0.96, 1.45, 1.67], atol=0.01)
+    # float32 wavelengths (a product's WAVELENGTH array) give the float64 widths of the same
+    # values (to 1e-12; computed in float32 they would differ by ~1e-7)
+    wave32 = wave[keep].astype(np.float32)
+    width32 = instrument.psf_sigma_pixels(wave32)
+    assert width32.dtype == np.float64
+    np.testing.assert_allclose(width32, instrument.psf_sigma_pixels(wave32.astype(float)), rtol=1e-12)
     assert instrument.psf_sigma_pixels(6500 * u.nm) == pytest.approx(instrument.psf_sigma_pixels(6.5), rel=1e-12)
 
 
