@@ -259,6 +259,8 @@ def test_psf_sigma_follows_every_measured_width(shared_data):
     assert width32.dtype == np.float64
     np.testing.assert_allclose(width32, instrument.psf_sigma_pixels(wave32.astype(float)), rtol=1e-12)
     assert instrument.psf_sigma_pixels(6500 * u.nm) == pytest.approx(instrument.psf_sigma_pixels(6.5), rel=1e-12)
+    with pytest.raises(u.UnitConversionError, match="wavelength_um is in s"):
+        instrument.psf_sigma_pixels(3 * u.s)
 
 
 # --- sensitivity against the four flux standards ----------------------------------------------------
