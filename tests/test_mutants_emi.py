@@ -217,3 +217,34 @@ def test_documented_defaults_of_measure_and_fit_periodic():
     times = np.linspace(0.0, 0.05, 5000)
     values = emi.emi_signal(times, FREQUENCY, [[1.0, 0.5], [0.3, 0.0]])
     assert emi.fit_periodic(times, values, FREQUENCY).shape == (1, 2)
+
+
+def test_folded_data_follow_the_injected_waveform():
+    """measure's phase-folded data (each read minus its pixel's line fitted without the EMI) on
+    noiseless ramps with the flight waveform, 5 groups: per bin they equal the injected waveform
+    averaged over the bin. Measured rms difference 0.053 DN (the reads' phases are not spread
+    evenly inside a bin) of a 3.46 DN rms waveform; with the EMI model's imaginary part of the
+    wrong sign in the line fit 2.75 DN. Tolerance 0.1 DN rms, every bin filled."""
+    nints, ngroups = 2, 5
+    rng = np.random.default_rng(7)
+    times = emi.pixel_read_times(nints, ngroups, 416, 72)
+    lines = (12000.0 + rng.normal(0.0, 150.0, (416, 72))
+             + rng.uniform(5.0, 60.0, (416, 72)) * np.arange(ngroups)[None, :, None, None])
+    injected = emi.flight_waveform(0.3)
+    found = emi.measure(lines + emi.emi_signal(times, FREQUENCY, injected), "SLITLESSPRISM", "FASTR1",
+                        FREQUENCY, nharmonics=4)
+    nbins = found["folded"].size
+    fine = (np.arange(nbins * 64) + 0.5) / (nbins * 64)
+    bin_means = emi.waveform(fine, injected).reshape(nbins, 64).mean(axis=1)
+    assert np.all(np.isfinite(found["folded"]))
+    assert np.sqrt(np.mean((found["folded"] - bin_means) ** 2)) < 0.1
+
+
+def test_rate_images_are_dn_per_group_or_dn_per_second():
+    """Straight-line ramps of s DN/group: rate_images gives s (DN/group) without a group time and
+    s / TGROUP (DN/s) with one (TGROUP 0.15904 s, SLITLESSPRISM), to 1e-9 relative."""
+    rng = np.random.default_rng(3)
+    slope = rng.uniform(1.0, 50.0, (2, 4, 8))
+    ramps = 1000.0 + slope[:, None] * np.arange(6)[None, :, None, None]
+    np.testing.assert_allclose(emi.rate_images(ramps), slope, rtol=1e-9)
+    np.testing.assert_allclose(emi.rate_images(ramps, group_time=0.15904), slope / 0.15904, rtol=1e-9)
