@@ -248,3 +248,39 @@ def test_rate_images_are_dn_per_group_or_dn_per_second():
     ramps = 1000.0 + slope[:, None] * np.arange(6)[None, :, None, None]
     np.testing.assert_allclose(emi.rate_images(ramps), slope, rtol=1e-9)
     np.testing.assert_allclose(emi.rate_images(ramps, group_time=0.15904), slope / 0.15904, rtol=1e-9)
+
+
+def test_ramps_without_scatter_give_zero_amplitude_quietly():
+    """Reads with no scatter at all about a line (zero-filled reads of lost data left unflagged):
+    every pixel's variance is exactly 0, so the variance floor (the typical pixel's, or 1 DN^2
+    when that is 0) must keep the weights finite. measure reports an amplitude of 0 without
+    warnings and correct gives the reads back; with a floor of 0 the weights are 1 / 0 and the
+    amplitude NaN. Exact straight lines with roundoff-level scatter (1e-12 DN) give 0 too
+    (below 1e-9 DN)."""
+    import warnings
+
+    rng = np.random.default_rng(11)
+    lines = (12000.0 + rng.normal(0.0, 150.0, (416, 72))
+             + rng.uniform(5.0, 60.0, (416, 72)) * np.arange(5)[None, :, None, None])
+    for ramps in (np.zeros((2, 5, 416, 72)), np.broadcast_to(lines, (2, 5, 416, 72)).copy()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            found = emi.measure(ramps, "SLITLESSPRISM", "FASTR1")
+            corrected = emi.correct(ramps, "SLITLESSPRISM", "FASTR1")
+        assert found["amplitude"] < 1e-9
+        assert np.abs(corrected - ramps).max() < 1e-9
+
+
+def test_full_frame_last_reference_column_is_read_three_clocks_late():
+    """FULL FAST clocks (the clock model of lrs_helpers.emi, after jwst emicorr): the four
+    channels of a column group are read at once, groups one pixel clock (10 us) apart along a
+    row, except the last group of each row (the reference columns 1028-1031), read 3 clocks
+    late; rows 271 clocks apart. Exact."""
+    times = emi.pixel_read_times(1, 1, 1024, 1032, "FULL", "FAST")[0, 0]
+    clock = 10e-6
+    groups = times[:, ::4]
+    np.testing.assert_array_equal(times[:, 0:4], np.repeat(times[:, :1], 4, axis=1))
+    steps = np.diff(groups, axis=1) / clock
+    np.testing.assert_allclose(steps[:, :-1], 1.0, atol=1e-6)
+    np.testing.assert_allclose(steps[:, -1], 4.0, atol=1e-6)
+    np.testing.assert_allclose(np.diff(times[:, 0]) / clock, 271.0, atol=1e-6)
