@@ -48,6 +48,8 @@ import numpy as np
 from numpy.polynomial import Chebyshev, Polynomial
 from stdatamodels.jwst.datamodels.dqflags import pixel as _DQ_PIXEL
 
+from lrs_helpers.units import to_value
+
 #: jwst data-quality bits by name (``DO_NOT_USE``, ``SATURATED``, ``JUMP_DET``, ``REFERENCE_PIXEL``,
 #: ...), the values stdatamodels defines for every JWST product.
 DQ = dict(_DQ_PIXEL)
@@ -304,15 +306,15 @@ def sensitivity_dn_s_per_ujy(wavelength_um):
 
     Parameters
     ----------
-    wavelength_um : float or array_like
-        Wavelength in um (4-14 um; 0 outside).
+    wavelength_um : float, array_like or astropy.units.Quantity
+        Wavelength in um (4-14 um; 0 outside); a Quantity is converted.
 
     Returns
     -------
     numpy.ndarray or float
         DN/s per pixel row per uJy (median over the four standards of data / CALSPEC model).
     """
-    lam = np.asarray(wavelength_um, dtype=float)
+    lam = np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
     inside = (lam >= SPECTRAL_GRID_UM[0]) & (lam <= SPECTRAL_GRID_UM[-1])
     sens = np.where(inside, np.exp(np.interp(lam, SPECTRAL_GRID_UM, np.log(_SENSITIVITY))), 0.0)
     return sens if sens.ndim else float(sens)
@@ -345,8 +347,8 @@ def wavelength_at_row(mode, row):
     blue_rows, blue_wave = _BLUE_TABLE[mode]
     lo, hi = CALIBRATED_ROWS[mode]
     inside = (row >= lo) & (row <= hi)
-    clipped = np.clip(np.where(inside, row, lo), lo, hi)  # evaluate the fit only where it holds
-    wave = np.where(clipped <= fit.domain[1], fit(clipped), np.interp(clipped, blue_rows, blue_wave))
+    calibrated = np.where(inside, row, lo)  # evaluate the fit only where it holds
+    wave = np.where(calibrated <= fit.domain[1], fit(calibrated), np.interp(calibrated, blue_rows, blue_wave))
     wave = np.where(inside, wave, np.nan)
     return wave if wave.ndim else float(wave)
 
@@ -357,8 +359,8 @@ def row_at_wavelength(mode, wavelength_um):
     Parameters
     ----------
     mode : {"slit", "slitless"}
-    wavelength_um : float or array_like
-        Wavelength in um.
+    wavelength_um : float, array_like or astropy.units.Quantity
+        Wavelength in um; a Quantity is converted.
 
     Returns
     -------
@@ -369,7 +371,7 @@ def row_at_wavelength(mode, wavelength_um):
     lo, hi = CALIBRATED_ROWS[mode]
     rows = np.linspace(lo, hi, 4000)
     waves = wavelength_at_row(mode, rows)  # falls monotonically as the row rises
-    wavelength_um = np.asarray(wavelength_um, dtype=float)
+    wavelength_um = np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
     out = np.interp(wavelength_um, waves[::-1], rows[::-1], left=np.nan, right=np.nan)
     return out if out.ndim else float(out)
 
@@ -407,9 +409,10 @@ def trace_column(mode, row, along_slit_arcsec=0.0):
     mode : {"slit", "slitless"}
     row : float or array_like
         0-based row(s) of the mode's frame.
-    along_slit_arcsec : float
-        Source offset along the slit (ideal x, arcsec); positive moves the trace to higher
-        columns. For slitless it is the offset from the nominal SLITLESSPRISM position.
+    along_slit_arcsec : float or astropy.units.Quantity
+        Source offset along the slit (ideal x, arcsec; a Quantity is converted); positive moves
+        the trace to higher columns. For slitless it is the offset from the nominal
+        SLITLESSPRISM position.
 
     Returns
     -------
@@ -417,6 +420,7 @@ def trace_column(mode, row, along_slit_arcsec=0.0):
         Fractional 0-based column.
     """
     check_mode(mode)
+    along_slit_arcsec = to_value(along_slit_arcsec, "arcsec", "along_slit_arcsec")
     col = _TRACE_X_FIT[mode](np.asarray(row, dtype=float)) + along_slit_arcsec / PLATE_SCALE_ARCSEC
     return col if np.ndim(col) else float(col)
 
@@ -442,14 +446,15 @@ def psf_sigma_pixels(wavelength_um):
 
     Parameters
     ----------
-    wavelength_um : float or array_like
-        Wavelength in um (fit valid at 5-14 um; bluer values follow the blue-end term upward).
+    wavelength_um : float, array_like or astropy.units.Quantity
+        Wavelength in um (fit valid at 5-14 um; bluer values follow the blue-end term upward); a
+        Quantity is converted.
 
     Returns
     -------
     numpy.ndarray or float
         Sigma in pixels (about 0.96 px at 6.5 um, 1.45 px at 5.05 um, 1.67 px at 14 um).
     """
-    lam = np.asarray(wavelength_um, dtype=float)
+    lam = np.asarray(to_value(wavelength_um, "um", "wavelength_um"), dtype=float)
     sigma = np.sqrt(_PSF_A ** 2 + (_PSF_B * lam) ** 2 + _PSF_C ** 2 * np.exp(-2.0 * (lam - 5.0) / _PSF_S))
     return sigma if sigma.ndim else float(sigma)
