@@ -936,15 +936,22 @@ def test_usable_counts_every_chunk_and_names_itself():
     assert diagnosis.check_usable(_with_unusable(0.95, "nan"), "calints", "slitless").check == "usable"
 
 
-def test_emi_plot_honours_the_pixel_dq(monkeypatch):
-    """The phase-folded ramps of the plot leave out the pixels the product flags (PIXELDQ)."""
-    from lrs_helpers import emi
-
+def _emi_model_with_flagged_columns(monkeypatch):
+    """An EMI ramp model whose PIXELDQ flags the first four columns DO_NOT_USE."""
     model = _emi_model(monkeypatch, 0.6, [0.01] * 4)
     pixeldq = np.zeros((416, 72), np.uint32)
     pixeldq[:, :4] = instrument.DQ["DO_NOT_USE"]
     model.pixeldq = pixeldq
     model.instance["pixeldq"] = pixeldq
+    return model
+
+
+def test_emi_plot_honours_the_pixel_dq(monkeypatch):
+    """The phase-folded ramps of the plot leave out the pixels the product flags (PIXELDQ)."""
+    from lrs_helpers import emi
+
+    model = _emi_model_with_flagged_columns(monkeypatch)
+    pixeldq = model.pixeldq.copy()
     seen = {}
     real = emi.measure
 
@@ -1953,11 +1960,8 @@ def test_emi_fit_leaves_out_the_flagged_pixels(monkeypatch):
     """The product's PIXELDQ reaches the EMI fit (flagged pixels left out of every frequency)."""
     from lrs_helpers import emi
 
-    model = _emi_model(monkeypatch, 0.6, [0.01] * 4)
-    pixeldq = np.zeros((416, 72), np.uint32)
-    pixeldq[:, :4] = instrument.DQ["DO_NOT_USE"]
-    model.pixeldq = pixeldq
-    model.instance["pixeldq"] = pixeldq
+    model = _emi_model_with_flagged_columns(monkeypatch)
+    pixeldq = model.pixeldq.copy()
     stub, seen = emi.measure_blocks, {}
 
     def measure_blocks(*args, **kw):
