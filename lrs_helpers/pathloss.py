@@ -343,7 +343,7 @@ def measure_shift_rows(wavelength_um, flux_a, error_a, flux_b, error_b, *, ratio
     Raises
     ------
     ShiftNotPinnedError
-        When the features' shift information ``I - k^2 N`` is below
+        When the features' shift information ``I - q^2 N`` is below
         :data:`SHIFT_DETECTION_SIGMA` standard deviations of what noise alone gives (a featureless
         or weak-featured spectrum: the chi-square's minimum is then a noise pick, not a shift).
     """
