@@ -28,6 +28,7 @@ new arrays (astropy tables where a table is the natural answer); the x1d readers
 the widget sit at the end of the module.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -275,13 +276,28 @@ def _shifted(wave, flux, shift_rows):
     The pipeline turns counts per row into flux density with the dispersion of the row's
     assigned wavelength, so light moved to another row is rescaled by the ratio of dispersions.
     """
-    spline = CubicSpline(wave, flux, extrapolate=False)
+    return _moved_by(CubicSpline(wave, flux, extrapolate=False), wave, shift_rows)
+
+
+def _moved_by(spline, wave, shift_rows):
+    """:func:`_shifted` with the spline through the samples (values along the first axis, any
+    trailing axes) built once by the caller."""
     source = wave - dispersion_um_per_row(wave) * shift_rows
     with np.errstate(invalid="ignore"):
         inside = (source >= wave[0]) & (source <= wave[-1])
     source = np.where(inside, source, wave)
-    moved = spline(source) * dispersion_um_per_row(source) / dispersion_um_per_row(wave)
-    return np.where(inside, moved, np.nan)
+    scale = dispersion_um_per_row(source) / dispersion_um_per_row(wave)
+    moved = spline(source) * scale.reshape(scale.shape + (1,) * (spline.c.ndim - 2))
+    return np.where(inside.reshape(moved.shape[:1] + (1,) * (moved.ndim - 1)), moved, np.nan)
+
+
+class ShiftNotPinnedError(ValueError):
+    """The two spectra's features are too weak to fix the shift between them."""
+
+
+#: Significance (in standard deviations of what noise alone gives) that the spectra's shift
+#: information must reach before :func:`measure_shift_rows` reports a shift.
+SHIFT_DETECTION_SIGMA = 3.0
 
 
 def measure_shift_rows(wavelength_um, flux_a, error_a, flux_b, error_b, *, ratio_degree=3,
@@ -289,7 +305,21 @@ def measure_shift_rows(wavelength_um, flux_a, error_a, flux_b, error_b, *, ratio
     """Shift of nod B's spectrum relative to nod A's along the dispersion, model-free.
 
     Nod B is fitted as nod A moved by ``s`` detector rows times a smooth polynomial in wavelength
-    (the throughput ratio, whatever its cause); spectral features fix ``s``.
+    (the throughput ratio, whatever its cause); spectral features fix ``s``. One shift is fitted
+    to all wavelengths: when the true shift changes with wavelength (an off-centre source: the
+    transmitted centroid moves more at short wavelengths, where the PSF is narrow), ``s`` is its
+    average weighted by where the features are sharp and the signal-to-noise high, not the median
+    over rows that :func:`fit_nod_offset` reports in ``NodOffset.shift_rows``.
+
+    Nod A's own noise, moved with it, makes the chi-square a rough function of ``s`` (new noise
+    pairs at every row of shift), so its local curvature is no measure of the error once the
+    features are weak. The error is instead the sandwich estimate
+    ``k sqrt(I) / (I - q^2 N)``, with ``I`` the shift information of the fit (squared derivative
+    of the normalised residuals, the ratio polynomial profiled out), ``N`` the part of ``I`` that
+    the moved noise of nod A alone is expected to give at the stated errors, ``k^2`` the reduced
+    chi-square when above 1, and ``q^2`` the noise's own scale against the stated errors (the
+    residuals' squared row-to-row differences over what the stated errors give them; at least
+    1 unless the reduced chi-square shows the stated errors plainly too large).
 
     Parameters
     ----------
@@ -308,8 +338,14 @@ def measure_shift_rows(wavelength_um, flux_a, error_a, flux_b, error_b, *, ratio
     -------
     shift_rows, shift_error_rows, reduced_chi2 : float
         Shift (positive: nod B's light lands at higher rows, i.e. further along +Y across the
-        slit), its 1-sigma error (scaled by the reduced chi-square when above 1), and the fit's
-        reduced chi-square.
+        slit), its 1-sigma error, and the fit's reduced chi-square.
+
+    Raises
+    ------
+    ShiftNotPinnedError
+        When the features' shift information ``I - q^2 N`` is below
+        :data:`SHIFT_DETECTION_SIGMA` standard deviations of what noise alone gives (a featureless
+        or weak-featured spectrum: the chi-square's minimum is then a noise pick, not a shift).
     """
     wave, fa, ea, fb, eb = _sorted_usable(wavelength_um, flux_a, error_a, flux_b, error_b,
                                           wavelength_range_um, 20)
@@ -318,13 +354,20 @@ def measure_shift_rows(wavelength_um, flux_a, error_a, flux_b, error_b, *, ratio
     x = (wave[inner] - wave[inner].mean()) / np.ptp(wave[inner])
     basis = np.vander(x, int(ratio_degree) + 1)
 
-    def chi2(shift):
-        moved = _shifted(wave, fa, shift)[inner]
-        moved_err = _shifted(wave, ea, shift)[inner]
+    spline_a = CubicSpline(wave, np.column_stack([fa, ea]), extrapolate=False)  # flux and error
+
+    def fit(shift, coefficients=None):
+        """Normalised residuals, ratio coefficients, residual sigma and design matrix at ``shift``
+        (``coefficients`` given: held fixed, as for the derivative)."""
+        moved, moved_err = _moved_by(spline_a, wave, shift)[inner].T
         design = basis * moved[:, None]
         sigma = np.sqrt(eb[inner] ** 2 + moved_err**2)
-        coefficients, *_ = np.linalg.lstsq(design / sigma[:, None], fb[inner] / sigma, rcond=None)
-        return float(np.sum(((fb[inner] - design @ coefficients) / sigma) ** 2))
+        if coefficients is None:
+            coefficients, *_ = np.linalg.lstsq(design / sigma[:, None], fb[inner] / sigma, rcond=None)
+        return (fb[inner] - design @ coefficients) / sigma, coefficients, sigma, design
+
+    def chi2(shift):
+        return float(np.sum(fit(shift)[0] ** 2))
 
     grid = np.arange(-max_shift_rows, max_shift_rows + 1e-9, 0.1)
     values = np.array([chi2(shift) for shift in grid])
@@ -334,11 +377,50 @@ def measure_shift_rows(wavelength_um, flux_a, error_a, flux_b, error_b, *, ratio
     fine_values = np.array([chi2(shift) for shift in fine])
     curvature, slope, _ = np.polyfit(fine, fine_values, 2)
     if curvature <= 0:
-        raise ValueError("the two spectra share no features to align; cannot measure a shift")
+        raise ShiftNotPinnedError("the two spectra share no features to align; cannot measure a shift")
     shift = -slope / (2.0 * curvature)
+    residuals, coefficients, sigma, design = fit(shift)
     dof = max(int(inner.sum()) - int(ratio_degree) - 2, 1)
-    reduced = chi2(shift) / dof
-    error = np.sqrt(1.0 / curvature) * np.sqrt(max(reduced, 1.0))
+    reduced = float(np.sum(residuals**2)) / dof
+    error_scale = max(reduced, 1.0)  # k^2: stated errors too small by sqrt(reduced)
+    # Shift derivative of the residuals with the ratio held, then the part the ratio polynomial
+    # can absorb projected out (the profile over the ratio).
+    # (a central difference over 0.1 rows, kept inside the searched range where the model exists)
+    low, high = max(shift - 0.05, -max_shift_rows), min(shift + 0.05, max_shift_rows)
+    derivative = (fit(high, coefficients)[0] - fit(low, coefficients)[0]) / (high - low)
+    columns, _ = np.linalg.qr(design / sigma[:, None])
+    derivative = derivative - columns @ (columns.T @ derivative)
+    information = float(np.sum(derivative**2))
+    # What nod A's moved noise alone puts into that derivative. The moving spline is a linear map
+    # of nod A's samples: its value and slope weights carry nod A's stated errors into the
+    # residuals and their shift derivative (covariance C across rows).
+    source = wave[inner] - dispersion_um_per_row(wave[inner]) * shift
+    spline_of_samples = CubicSpline(wave, np.eye(wave.size))
+    ratio = (design @ coefficients) / _moved_by(spline_a, wave, shift)[inner, 0]
+    per_row = ratio * dispersion_um_per_row(source) / sigma
+    slope = per_row[:, None] * spline_of_samples(source, 1) * ea[None, :]
+    value = (per_row / dispersion_um_per_row(wave[inner]))[:, None] * spline_of_samples(source) * ea[None, :]
+    noise_covariance = slope @ slope.T
+    # q^2, the noise's own scale against the stated errors: the residuals' row-to-row differences
+    # against what the stated errors give them (a smooth misfit of the ratio barely adds to them,
+    # unlike to the reduced chi-square). Not below 1 unless the stated errors are plainly too
+    # large (reduced chi-square 4 sd, sqrt(2/dof) each, below the 0.8 right errors give once the
+    # spline has smoothed nod A's noise): at a noise pick the residuals are small by selection.
+    b_part = (eb[inner] / sigma) ** 2
+    expected_differences = float(np.sum(np.diff(value, axis=0) ** 2) + np.sum(b_part[1:] + b_part[:-1]))
+    noise_scale = float(np.sum(np.diff(residuals) ** 2)) / expected_differences
+    if reduced + 4.0 * np.sqrt(2.0 / dof) >= 0.8:
+        noise_scale = max(noise_scale, 1.0)
+    noise_information = noise_scale * float(np.trace(noise_covariance))
+    noise_spread = noise_scale * float(np.sqrt(2.0 * np.sum(noise_covariance**2)))
+    feature_information = information - noise_information
+    if not feature_information >= SHIFT_DETECTION_SIGMA * noise_spread:  # NaN included
+        raise ShiftNotPinnedError(
+            f"the spectra's features are too weak to fix the shift: their shift information "
+            f"{feature_information:.3g} is below {SHIFT_DETECTION_SIGMA:g} x {noise_spread:.3g}, "
+            f"the spread of what noise alone gives (best chi-square at {shift:.2f} rows is a noise pick)"
+        )
+    error = np.sqrt(error_scale * information) / feature_information
     return float(shift), float(error), float(reduced)
 
 
@@ -436,7 +518,12 @@ class NodOffset:
     offset_a: float
     offset_a_error: float
     offset_b: float
-    #: median shift of nod B's spectrum relative to nod A's, detector rows
+    #: median over the fitted rows of the model's shift of nod B's spectrum relative to nod A's
+    #: (difference of the transmitted centroids), detector rows. The shift grows towards short
+    #: wavelengths, where the PSF is narrow and the slit clips less (0.46-0.76 rows at 6-12 um for
+    #: nods at 0.05" and 0.15"), so it is below the single whole-band shift of
+    #: :func:`measure_shift_rows`, which the sharp, bright short-wavelength features dominate
+    #: (0.71-0.73 rows against 0.56-0.57 here on that twin pair)
     shift_rows: float
     reduced_chi2: float
     n_samples: int
@@ -757,7 +844,9 @@ def nod_ratio(x1d_a, x1d_b, *, align=True, bin_rows=8, repeatability=DEFAULT_REP
         The two nods' x1d products.
     align : bool
         Measure the shift between the nods (:func:`measure_shift_rows`) and divide aligned
-        spectra; ``False`` divides them as the pipeline labelled them.
+        spectra; ``False`` divides them as the pipeline labelled them. When the spectra's
+        features are too weak to fix a shift, a warning says so and they are divided unaligned
+        (``meta["shift_error_rows"]`` is then NaN).
     bin_rows, repeatability, n_sigma, wavelength_range_um
         As in :func:`flux_ratio`.
 
@@ -770,7 +859,12 @@ def nod_ratio(x1d_a, x1d_b, *, align=True, bin_rows=8, repeatability=DEFAULT_REP
     arrays = _common_grid(x1d_a, x1d_b)
     shift, shift_error = 0.0, 0.0
     if align:
-        shift, shift_error, _ = measure_shift_rows(*arrays, wavelength_range_um=wavelength_range_um)
+        try:
+            shift, shift_error, _ = measure_shift_rows(*arrays, wavelength_range_um=wavelength_range_um)
+        except ShiftNotPinnedError as error:
+            warnings.warn(f"{_name(x1d_a)} / {_name(x1d_b)}: {error}; dividing the nods unaligned",
+                          stacklevel=2)
+            shift_error = float("nan")
     table = flux_ratio(*arrays, shift_rows=shift, bin_rows=bin_rows, repeatability=repeatability,
                        n_sigma=n_sigma, wavelength_range_um=wavelength_range_um)
     table.meta["shift_error_rows"] = shift_error
