@@ -142,6 +142,12 @@ def test_different_offsets_keep_a_small_absolute_error():
     fit = pathloss.estimate_offset_from_nods(files["x1d_nod1"], files["x1d_nod2"])
     assert fit.offset_a_error < 0.03 and abs(fit.offset_a - 0.05) < 3 * fit.offset_a_error
     assert fit.psf_model == "gaussian"
+    # the reported shift is the transmitted centroids' (Gaussian model): the offset's sign and
+    # less than the source's own move of 0.75 rows (the slit clips the far side)
+    rows = abs(fit.relative) * pathloss.ROWS_PER_ARCSEC_ACROSS
+    assert fit.shift_rows > 0 and 0.5 * rows < fit.shift_rows < rows, fit
+    # the model systematic is part of the stated error, and never below the slit-geometry floor
+    assert pathloss.SLIT_GEOMETRY_UNCERTAINTY_ARCSEC <= fit.relative_systematic <= fit.relative_error, fit
 
 
 def test_flux_ratio_takes_single_row_bins():
@@ -288,6 +294,23 @@ def test_repeated_wavelengths_and_bad_wavelengths_are_named():
         pathloss.flux_ratio(wave, flux, np.ones(40), flux, np.ones(40), wavelength_range_um=(4.9, 13.1))
     with pytest.raises(ValueError, match="wavelength_um must be positive"):
         pathloss.dispersion_um_per_row([-1.0, 5.0])
+
+
+def test_usable_wavelength_range_includes_both_ends():
+    """Samples at exactly the ends of wavelength_range_um are used (the range is closed): 100
+    samples on 5.0-13.0 um give 100 single-row bins for the range (5.0, 13.0)."""
+    wave = np.linspace(5.0, 13.0, 100)
+    flux = np.full(100, 50.0)
+    table = pathloss.flux_ratio(wave, flux, np.ones(100), 0.8 * flux, np.ones(100), bin_rows=1,
+                                wavelength_range_um=(5.0, 13.0))
+    ends = np.asarray(table["wavelength"])[[0, -1]]
+    assert len(table) == 100 and ends[0] == 5.0 and ends[1] == 13.0
+
+
+def test_centroid_names_a_bad_offset():
+    """A NaN offset is refused by name."""
+    with pytest.raises(ValueError, match="^across_offset_arcsec contains NaN"):
+        pathloss.transmitted_centroid_arcsec(10.0, np.nan)
 
 
 def test_slit_width_must_be_positive():
