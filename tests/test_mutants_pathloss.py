@@ -307,6 +307,16 @@ def test_usable_wavelength_range_includes_both_ends():
     assert len(table) == 100 and ends[0] == 5.0 and ends[1] == 13.0
 
 
+def test_flux_ratio_needs_four_usable_samples():
+    """Single-row bins need at least four usable samples: four give four bins, three are refused
+    with both numbers named."""
+    wave, flux = np.array([6.0, 7.0, 8.0, 9.0]), np.full(4, 50.0)
+    table = pathloss.flux_ratio(wave, flux, np.ones(4), 0.8 * flux, np.ones(4), bin_rows=1)
+    assert len(table) == 4
+    with pytest.raises(ValueError, match="expected at least 4"):
+        pathloss.flux_ratio(wave[:3], flux[:3], np.ones(3), 0.8 * flux[:3], np.ones(3), bin_rows=1)
+
+
 def test_centroid_names_a_bad_offset():
     """A NaN offset is refused by name."""
     with pytest.raises(ValueError, match="^across_offset_arcsec contains NaN"):
