@@ -163,7 +163,7 @@ def test_nod_disparity_thresholds(monkeypatch, median, exceeding, expected):
     monkeypatch.setattr(pathloss, "nod_ratio", lambda *args, **kw: _nod_ratio(median, exceeding))
     monkeypatch.setattr(pathloss, "estimate_offset_from_nods", lambda *args, **kw: fit)
     finding = diagnosis.check_nod_disparity(None, None)
-    assert finding.measured["median_ratio"][0] == median
+    assert finding.measured["median_ratio"] == (median, "nod 2 / nod 1")
     assert finding.severity == expected
 
 
@@ -292,7 +292,7 @@ def test_usable_spectra_are_judged_over_5_to_12_um(monkeypatch):
     dq[0, [5, 6]] = instrument.DQ["DO_NOT_USE"]
     finding = diagnosis.check_usable(_spectra_model(monkeypatch, wavelength, flux, dq), "x1dints", "slitless")
     assert finding.measured["usable_fraction"][0] == pytest.approx(0.5)
-    assert finding.measured["unit"][0] == "Jy" and "5-12 um" in finding.measured["usable_fraction"][1]
+    assert finding.measured["unit"][0] == "Jy" and finding.measured["usable_fraction"][1] == "of the values in 5-12 um"
     assert finding.severity == "ok"
     outside = _spectra_model(monkeypatch, [3.0, 4.0, 13.0], np.ones((1, 3)), np.zeros((1, 3)))
     finding = diagnosis.check_usable(outside, "x1d", "slit")
@@ -537,7 +537,8 @@ def test_slitless_background_without_edge_pixels_fails(monkeypatch):
     model = _slitless_cube(1200.0)
     monkeypatch.setattr(background, "edge_background", lambda sci, dq: np.full(sci.shape, np.nan))
     finding = diagnosis.check_slitless_background(model)
-    assert finding.severity == "failed" and "no usable edge pixel in the 5-12 um rows" in finding.message
+    assert finding.severity == "failed" and finding.check == "slitless_background"
+    assert finding.message == "no usable edge pixel in the 5-12 um rows: the edge background cannot be measured."
 
 
 def test_slitless_background_uses_the_aperture_and_band_only(monkeypatch):
@@ -1990,3 +1991,68 @@ def test_colour_temperature_leaves_out_zero_flux():
     flux = wave ** -1.5
     flux[4] = 0.0
     assert diagnosis.colour_temperature(wave, flux)[0] == pytest.approx(-1.5, abs=1e-9)
+
+
+def _err_vs_scatter_on(monkeypatch, result, nspectra=50):
+    """check_err_vs_scatter with ``result`` standing in for errors.measure_factor, on ``nspectra``
+    stand-in spectra."""
+    monkeypatch.setattr(errors, "measure_factor", lambda *args, **kw: result)
+    spectra = SimpleNamespace(flux=np.ones((nspectra, 3)), wavelength=np.ones(3),
+                              flux_error=np.ones((nspectra, 3)), dq=np.zeros((nspectra, 3), int))
+    monkeypatch.setattr(errors, "read_spectra", lambda product: spectra)
+    return diagnosis.check_err_vs_scatter(None)
+
+
+def test_err_vs_scatter_without_a_usable_factor_fails_by_name(monkeypatch):
+    finding = _err_vs_scatter_on(monkeypatch, _factor(np.nan, 0.01))
+    assert finding.severity == "failed" and finding.check == "err_vs_scatter"
+    assert finding.message == ("no wavelength in 5-12 um has a usable factor (all NaN, flagged or without a "
+                               "positive FLUX_ERROR).")
+
+
+def test_err_vs_scatter_names_how_many_integrations_it_used(monkeypatch):
+    """A segment longer than ERR_MAX_SPECTRA integrations is measured on its first 2048; the
+    count of the whole segment is in the measured numbers (none when all were used)."""
+    total = diagnosis.ERR_MAX_SPECTRA + 52
+    finding = _err_vs_scatter_on(monkeypatch, _factor(1.0, 0.01), nspectra=total)
+    assert finding.measured["integrations_used"] == (diagnosis.ERR_MAX_SPECTRA, f"the first, of {total}")
+    assert "integrations_used" not in _err_vs_scatter_on(monkeypatch, _factor(1.0, 0.01)).measured
+
+
+def test_err_vs_scatter_too_alike_says_why(monkeypatch):
+    """Spectra that scatter half what FLUX_ERROR says: a warning that names the likely cause."""
+    finding = _err_vs_scatter_on(monkeypatch, _factor(0.5, 0.01))
+    assert finding.severity == "warning"
+    assert finding.message == ("the 50 spectra scatter only 0.50 times what FLUX_ERROR says (5-12 um): spectra "
+                               "this alike are usually not independent (copies, smoothing, correlated "
+                               "extraction). Check that before shrinking the errors (errors.correct_x1d "
+                               "refuses unless allow_shrink=True).")
+
+
+def test_scattered_light_and_sky_messages_give_the_share_in_percent(monkeypatch):
+    """The warnings print the measured share as a percentage of the flux: 10 % reads 10.0 %
+    (a 101 x scale would print 10.1 %)."""
+    finding = diagnosis.check_scattered_light(_nod_s2d(0.10))
+    assert f"is {100 * finding.measured['scattered_share'][0]:+.1f}% " in finding.message
+    assert "is +10.0% " in finding.message
+    signal = 1200.0
+    model = _slitless_cube(signal)
+    sky = _sky(0.10, 50.0, signal, model.data.shape)
+    monkeypatch.setattr(background, "edge_background", lambda sci, dq: sky)
+    finding = diagnosis.check_slitless_background(model)
+    assert finding.measured["background_fraction"][0] == pytest.approx(0.10, abs=5e-4)
+    assert finding.message.startswith("unsubtracted sky: 10.0% of the signal in the extraction aperture")
+
+
+def test_usable_sums_groupdq_saturation_over_every_chunk():
+    """GROUPDQ saturation in the first group, read one integration at a time: the counts of
+    every chunk add up (40 % in each of 3 integrations is 40 %, not 13 %)."""
+    from lrs_helpers import io
+
+    ramps = np.full((3, 3, 10, 10), 100, np.uint16)
+    groupdq = np.zeros(ramps.shape, np.uint8)
+    groupdq[:, 0, :4] = instrument.DQ["SATURATED"]
+    chunks = io.IntegrationChunks.in_memory(ramps, chunk_bytes=ramps[0].nbytes, groupdq=groupdq)
+    assert len(chunks.slices()) == 3
+    finding = diagnosis.check_usable(_ramp_model(ramps, groupdq), "uncal", "slit", chunks=chunks)
+    assert finding.measured["saturated_first_group"][0] == pytest.approx(0.4)
