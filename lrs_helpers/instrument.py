@@ -48,7 +48,7 @@ import numpy as np
 from numpy.polynomial import Chebyshev, Polynomial
 from stdatamodels.jwst.datamodels.dqflags import pixel as _DQ_PIXEL
 
-from lrs_helpers.units import to_value
+from .units import to_value
 
 #: jwst data-quality bits by name (``DO_NOT_USE``, ``SATURATED``, ``JUMP_DET``, ``REFERENCE_PIXEL``,
 #: ...), the values stdatamodels defines for every JWST product.
