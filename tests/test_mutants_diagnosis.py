@@ -113,6 +113,16 @@ def _factor(median, error):
                               n_spectra=np.full(wave.size, 50), method="bootstrap")
 
 
+def _err_vs_scatter_on(monkeypatch, result, nspectra=50):
+    """check_err_vs_scatter with ``result`` standing in for errors.measure_factor, on ``nspectra``
+    stand-in spectra."""
+    monkeypatch.setattr(errors, "measure_factor", lambda *args, **kw: result)
+    spectra = SimpleNamespace(flux=np.ones((nspectra, 3)), wavelength=np.ones(3),
+                              flux_error=np.ones((nspectra, 3)), dq=np.zeros((nspectra, 3), int))
+    monkeypatch.setattr(errors, "read_spectra", lambda product: spectra)
+    return diagnosis.check_err_vs_scatter(None)
+
+
 @pytest.mark.parametrize("median, significance, expected", [
     (1 + diagnosis.ERR_TOLERANCE * (1 - EDGE), 100.0, "ok"),
     (1 + diagnosis.ERR_TOLERANCE * (1 + EDGE), 100.0, "warning"),
@@ -128,11 +138,7 @@ def test_err_vs_scatter_thresholds(monkeypatch, median, significance, expected):
     summary = result.summary(diagnosis.BAND_UM)
     assert summary[0] == pytest.approx(median, rel=1e-9)
     assert abs(median - 1) / summary[1] == pytest.approx(significance, rel=1e-6)
-    monkeypatch.setattr(errors, "measure_factor", lambda *args, **kw: result)
-    spectra = SimpleNamespace(flux=np.ones((50, 3)), wavelength=np.ones(3), flux_error=np.ones((50, 3)),
-                              dq=np.zeros((50, 3), int))
-    monkeypatch.setattr(errors, "read_spectra", lambda product: spectra)
-    finding = diagnosis.check_err_vs_scatter(None)
+    finding = _err_vs_scatter_on(monkeypatch, result)
     assert finding.measured["inflation_factor"][0] == pytest.approx(median, rel=1e-9)
     assert finding.severity == expected
 
@@ -1991,16 +1997,6 @@ def test_colour_temperature_leaves_out_zero_flux():
     flux = wave ** -1.5
     flux[4] = 0.0
     assert diagnosis.colour_temperature(wave, flux)[0] == pytest.approx(-1.5, abs=1e-9)
-
-
-def _err_vs_scatter_on(monkeypatch, result, nspectra=50):
-    """check_err_vs_scatter with ``result`` standing in for errors.measure_factor, on ``nspectra``
-    stand-in spectra."""
-    monkeypatch.setattr(errors, "measure_factor", lambda *args, **kw: result)
-    spectra = SimpleNamespace(flux=np.ones((nspectra, 3)), wavelength=np.ones(3),
-                              flux_error=np.ones((nspectra, 3)), dq=np.zeros((nspectra, 3), int))
-    monkeypatch.setattr(errors, "read_spectra", lambda product: spectra)
-    return diagnosis.check_err_vs_scatter(None)
 
 
 def test_err_vs_scatter_without_a_usable_factor_fails_by_name(monkeypatch):
